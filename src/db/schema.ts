@@ -1,0 +1,166 @@
+/**
+ * Drizzle schema of the ledger. Money columns are bigint minor units, read as JS bigint.
+ *
+ * The append-only tables (ledger_entries, payments, deposits) are protected from UPDATE and
+ * DELETE by triggers in the migrations, so history cannot be rewritten by accident.
+ */
+import { sql } from "drizzle-orm";
+import {
+  bigint,
+  bigserial,
+  boolean,
+  check,
+  customType,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+} from "drizzle-orm/pg-core";
+
+const bytea = customType<{ data: Uint8Array; driverData: Uint8Array }>({
+  dataType: () => "bytea",
+});
+
+const money = (name: string) => bigint(name, { mode: "bigint" });
+const createdAt = () => timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow();
+
+/** Customer accounts and the per-currency funding accounts that deposits come from. */
+export const accounts = pgTable("accounts", {
+  id: text("id").primaryKey(),
+  currency: text("currency").notNull(),
+  displayName: text("display_name").notNull(),
+  /** Funding accounts may go negative: they are where money enters the ledger from outside. */
+  isFunding: boolean("is_funding").notNull().default(false),
+  createdAt: createdAt(),
+});
+
+/** One row per account; the row lock on it serialises every change of the account's money. */
+export const balances = pgTable(
+  "balances",
+  {
+    accountId: text("account_id").primaryKey().references(() => accounts.id),
+    currency: text("currency").notNull(),
+    availableCents: money("available_cents").notNull().default(sql`0`),
+    allowNegative: boolean("allow_negative").notNull().default(false),
+    version: money("version").notNull().default(sql`0`),
+    updatedAt: timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+  },
+  (t) => [check("balances_non_negative", sql`${t.allowNegative} OR ${t.availableCents} >= 0`)],
+);
+
+/** Every authorization attempt, authorized or declined. */
+export const payments = pgTable(
+  "payments",
+  {
+    id: text("id").primaryKey(),
+    payerAccountId: text("payer_account_id").notNull().references(() => accounts.id),
+    payeeAccountId: text("payee_account_id").notNull().references(() => accounts.id),
+    amountCents: money("amount_cents").notNull(),
+    currency: text("currency").notNull(),
+    status: text("status", { enum: ["AUTHORIZED", "DECLINED"] }).notNull(),
+    declineReason: text("decline_reason", { enum: ["INSUFFICIENT_FUNDS", "CURRENCY_MISMATCH"] }),
+    description: text("description").notNull().default(""),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    index("payments_payer_idx").on(t.payerAccountId, t.createdAt),
+    index("payments_payee_idx").on(t.payeeAccountId, t.createdAt),
+    check("payments_amount_positive", sql`${t.amountCents} > 0`),
+  ],
+);
+
+/** Money that entered the ledger from a funding account. */
+export const deposits = pgTable(
+  "deposits",
+  {
+    id: text("id").primaryKey(),
+    accountId: text("account_id").notNull().references(() => accounts.id),
+    amountCents: money("amount_cents").notNull(),
+    currency: text("currency").notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    index("deposits_account_idx").on(t.accountId, t.createdAt),
+    check("deposits_amount_positive", sql`${t.amountCents} > 0`),
+  ],
+);
+
+/**
+ * Immutable double-entry lines: every money movement writes one debit (negative) and one credit
+ * (positive) of the same amount, so the entries of each currency always sum to zero.
+ */
+export const ledgerEntries = pgTable(
+  "ledger_entries",
+  {
+    id: bigserial("id", { mode: "bigint" }).primaryKey(),
+    /** The payment or deposit that caused this entry. */
+    transferId: text("transfer_id").notNull(),
+    accountId: text("account_id").notNull().references(() => accounts.id),
+    amountCents: money("amount_cents").notNull(),
+    currency: text("currency").notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    index("ledger_entries_account_idx").on(t.accountId, t.id),
+    index("ledger_entries_transfer_idx").on(t.transferId),
+    check("ledger_entries_amount_nonzero", sql`${t.amountCents} <> 0`),
+  ],
+);
+
+/**
+ * Idempotency records, scoped per client. The row is inserted first in the transfer transaction, so
+ * a concurrent request with the same key waits on the unique index and then reads the stored
+ * response instead of moving money twice.
+ */
+export const idempotencyKeys = pgTable(
+  "idempotency_keys",
+  {
+    clientId: text("client_id").notNull(),
+    key: text("key").notNull(),
+    method: text("method").notNull(),
+    /** SHA-256 of the canonical request: the same key with a different request is refused. */
+    requestHash: text("request_hash").notNull(),
+    /** The response as protobuf binary, replayed verbatim. */
+    response: bytea("response"),
+    createdAt: createdAt(),
+    expiresAt: timestamp("expires_at", { withTimezone: true, mode: "date" }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.clientId, t.key] }), index("idempotency_keys_expires_idx").on(t.expiresAt)],
+);
+
+/**
+ * Transactional outbox: written in the same transaction as the change it describes and published
+ * to Kafka by the relay. `id` order is commit order per aggregate because every writer holds the
+ * aggregate's balance row lock while inserting.
+ */
+export const outbox = pgTable(
+  "outbox",
+  {
+    id: bigserial("id", { mode: "bigint" }).primaryKey(),
+    eventId: text("event_id").notNull().unique(),
+    eventType: text("event_type").notNull(),
+    aggregateType: text("aggregate_type").notNull(),
+    aggregateId: text("aggregate_id").notNull(),
+    /** The whole event envelope, validated against its TypeBox schema before insert. */
+    envelope: jsonb("envelope").notNull(),
+    /** W3C traceparent of the request that caused the event, if any. */
+    traceparent: text("traceparent"),
+    createdAt: createdAt(),
+    attempts: integer("attempts").notNull().default(0),
+    nextAttemptAt: timestamp("next_attempt_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    publishedAt: timestamp("published_at", { withTimezone: true, mode: "date" }),
+    deadAt: timestamp("dead_at", { withTimezone: true, mode: "date" }),
+    lastError: text("last_error"),
+  },
+  (t) => [
+    index("outbox_pending_idx")
+      .on(t.nextAttemptAt, t.id)
+      .where(sql`${t.publishedAt} IS NULL AND ${t.deadAt} IS NULL`),
+    index("outbox_pending_aggregate_idx")
+      .on(t.aggregateId, t.id)
+      .where(sql`${t.publishedAt} IS NULL AND ${t.deadAt} IS NULL`),
+  ],
+);

@@ -1,0 +1,102 @@
+/**
+ * TypeBox definitions of every event the ledger publishes: the single source of the event types.
+ * `schemas/*.json` are generated from these (npm run schemas) and checked current by a test.
+ *
+ * Amounts are strings of decimal digits: JSON numbers cannot carry int64 minor units safely.
+ */
+import { Type, type Static, type TSchema } from "@sinclair/typebox";
+
+const Ulid = Type.String({ pattern: "^[0-9A-HJKMNP-TV-Z]{26}$", description: "ULID" });
+const AccountId = Type.String({ minLength: 1, maxLength: 64, pattern: "^[A-Za-z0-9_.-]+$" });
+const Currency = Type.String({ pattern: "^[A-Z]{3}$", description: "ISO 4217 code" });
+const Cents = Type.String({ pattern: "^-?[0-9]{1,19}$", description: "int64 minor units as a decimal string" });
+const PositiveCents = Type.String({ pattern: "^[1-9][0-9]{0,18}$", description: "positive int64 minor units" });
+const Timestamp = Type.String({
+  pattern: "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?Z$",
+  description: "RFC 3339 UTC time",
+});
+
+export const AccountCreatedPayload = Type.Object(
+  {
+    accountId: AccountId,
+    currency: Currency,
+    displayName: Type.String({ maxLength: 200 }),
+    createdAt: Timestamp,
+  },
+  { additionalProperties: false },
+);
+
+export const FundsDepositedPayload = Type.Object(
+  {
+    depositId: Ulid,
+    accountId: AccountId,
+    fundingAccountId: AccountId,
+    amountCents: PositiveCents,
+    currency: Currency,
+    balanceAfterCents: Cents,
+    createdAt: Timestamp,
+  },
+  { additionalProperties: false },
+);
+
+const paymentFields = {
+  paymentId: Ulid,
+  payerAccountId: AccountId,
+  payeeAccountId: AccountId,
+  amountCents: PositiveCents,
+  currency: Currency,
+  description: Type.String({ maxLength: 500 }),
+  createdAt: Timestamp,
+};
+
+export const PaymentAuthorizedPayload = Type.Object(paymentFields, { additionalProperties: false });
+
+export const PaymentDeclinedPayload = Type.Object(
+  {
+    ...paymentFields,
+    declineReason: Type.Union([Type.Literal("INSUFFICIENT_FUNDS"), Type.Literal("CURRENCY_MISMATCH")]),
+  },
+  { additionalProperties: false },
+);
+
+/** Event type name -> payload schema and the aggregate it belongs to. */
+export const eventCatalog = {
+  AccountCreated: { aggregateType: "account", payload: AccountCreatedPayload },
+  FundsDeposited: { aggregateType: "account", payload: FundsDepositedPayload },
+  PaymentAuthorized: { aggregateType: "payment", payload: PaymentAuthorizedPayload },
+  PaymentDeclined: { aggregateType: "payment", payload: PaymentDeclinedPayload },
+} as const satisfies Record<string, { aggregateType: string; payload: TSchema }>;
+
+export type EventType = keyof typeof eventCatalog;
+export type EventPayload<T extends EventType> = Static<(typeof eventCatalog)[T]["payload"]>;
+
+/** Current schema version of every envelope; bump when a payload changes incompatibly. */
+export const SCHEMA_VERSION = 1;
+
+function envelopeOf<T extends EventType>(type: T) {
+  const entry = eventCatalog[type];
+  return Type.Object(
+    {
+      eventId: Ulid,
+      type: Type.Literal(type),
+      schemaVersion: Type.Literal(SCHEMA_VERSION),
+      occurredAt: Timestamp,
+      aggregateType: Type.Literal(entry.aggregateType),
+      aggregateId: AccountId,
+      payload: entry.payload,
+    },
+    { $id: type, title: type, additionalProperties: false },
+  );
+}
+
+/** Full envelope schema for each event type, as published on Kafka. */
+export const envelopeSchemas = {
+  AccountCreated: envelopeOf("AccountCreated"),
+  FundsDeposited: envelopeOf("FundsDeposited"),
+  PaymentAuthorized: envelopeOf("PaymentAuthorized"),
+  PaymentDeclined: envelopeOf("PaymentDeclined"),
+};
+
+export type EventEnvelope<T extends EventType = EventType> = {
+  [K in T]: Static<(typeof envelopeSchemas)[K]>;
+}[T];
