@@ -1,0 +1,30 @@
+# Shared shell helpers for the setup, service and test scripts. Source it; do not run it.
+
+# Installs the Debian packages that are missing; runs apt-get update once, only when needed.
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "setup: installing Debian packages: ${missing[*]}"
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# Prints a TCP port on 127.0.0.1 that is free right now.
+free_port() {
+  node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"
+}
+
+# Waits until a TCP port on 127.0.0.1 accepts connections, or fails after $2 seconds (default 60).
+wait_for_port() {
+  local port=$1 limit=${2:-60} i=0
+  until node -e "require('net').connect($port,'127.0.0.1').on('connect',()=>process.exit(0)).on('error',()=>process.exit(1))"; do
+    i=$((i + 1))
+    [ $i -ge $((limit * 5)) ] && { echo "port $port did not open within ${limit}s" >&2; return 1; }
+    sleep 0.2
+  done
+}
