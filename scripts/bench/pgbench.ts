@@ -10,31 +10,10 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { latencySummary } from "./percentiles.js";
 import { pgbenchBinary } from "./tools.js";
+import type { Measurement, Workload } from "./workload.js";
 
 const run = promisify(execFile);
 const scriptFile = join(import.meta.dirname, "authorize-payment.pgbench");
-
-/** What both sides of the comparison are measured on. */
-export interface Workload {
-  name: "uniform" | "hot-account";
-  /** Concurrent clients (pgbench -c) and closed-loop k6 VUs. */
-  clients: number;
-  durationSeconds: number;
-  accounts: number;
-  accountPrefix: string;
-  zipfS: number;
-  maxAmountCents: number;
-}
-
-/** One measured run, in the units of the results table. */
-export interface Measurement {
-  tps: number;
-  p50Ms: number;
-  p95Ms: number;
-  p99Ms: number;
-  transactions: number;
-  failed: number;
-}
 
 /** Runs the pgbench baseline for `workload` against `databaseUrl`. */
 export async function runPgbench(databaseUrl: string, workload: Workload): Promise<Measurement> {

@@ -1,0 +1,89 @@
+/**
+ * `npm run bench`: the service against the raw-SQL baseline, side by side, in one run.
+ *   1. a throwaway PostgreSQL (scripts/services/postgres.sh) and the service on it;
+ *   2. N funded accounts, created through the service's API;
+ *   3. per workload (uniform, hot-account): pgbench with the same SQL as one AuthorizePayment,
+ *      then the service under k6 over Connect JSON and gRPC, all at the same concurrency;
+ *   4. latency at half of the service's maximum uniform TPS, per protocol;
+ *   5. the table on stdout, results JSON and SVG chart in scripts/bench/results/.
+ * Settings: BENCH_ACCOUNTS, BENCH_CLIENTS, BENCH_DURATION (seconds per run), BENCH_ZIPF_S,
+ * BENCH_POOL_SIZE (see workload.ts).
+ */
+import { execFileSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { join } from "node:path";
+import { renderChart } from "./chart.js";
+import { runServiceWorkload, type Protocol } from "./k6-workload.js";
+import { runPgbench } from "./pgbench.js";
+import { startPostgres } from "./postgres.js";
+import { formatReport, type BenchResults, type HalfLoadResult, type WorkloadResult } from "./report.js";
+import { seedAccounts } from "./seed.js";
+import { startService } from "./service-process.js";
+import { pgbenchBinary } from "./tools.js";
+import { benchConfigFromEnv, workloadsOf, type Measurement } from "./workload.js";
+
+const resultsDir = join(import.meta.dirname, "results");
+const protocols: Protocol[] = ["connect", "grpc"];
+const log = (message: string) => console.error(`bench: ${message}`);
+
+async function main(): Promise<void> {
+  const config = benchConfigFromEnv();
+  log(`${config.accounts} accounts, ${config.clients} clients, ${config.durationSeconds}s per run`);
+  const postgres = startPostgres();
+  const stops: (() => unknown)[] = [() => postgres.stop()];
+  const stopAll = async () => {
+    for (const stop of stops.splice(0).reverse()) await stop();
+  };
+  process.once("SIGINT", () => void stopAll().then(() => process.exit(130)));
+  try {
+    const app = await startService(postgres.url, { DB_POOL_SIZE: String(config.poolSize) });
+    stops.push(() => app.stop());
+    const prefix = "bench-";
+    log(`seeding accounts through ${app.baseUrl}`);
+    await seedAccounts({ baseUrl: app.baseUrl, prefix, accounts: config.accounts, currency: config.currency, fundingCents: config.fundingCents });
+
+    const workloads: WorkloadResult[] = [];
+    for (const workload of workloadsOf(config, prefix)) {
+      log(`${workload.name}: pgbench`);
+      const pgbench = await runPgbench(postgres.url, workload);
+      const service = {} as Record<Protocol, Measurement>;
+      for (const protocol of protocols) {
+        log(`${workload.name}: service over ${protocol}`);
+        service[protocol] = await runServiceWorkload(app.baseUrl, workload, protocol);
+      }
+      workloads.push({ workload: workload.name, pgbench, service });
+    }
+
+    const uniform = workloadsOf(config, prefix)[0]!;
+    const halfLoad: HalfLoadResult[] = [];
+    for (const protocol of protocols) {
+      const rate = Math.max(1, Math.round(workloads[0]!.service[protocol].tps / 2));
+      log(`latency at ${rate}/s over ${protocol}`);
+      halfLoad.push({ protocol, rate, measurement: await runServiceWorkload(app.baseUrl, uniform, protocol, rate) });
+    }
+
+    const results: BenchResults = {
+      generatedAt: new Date().toISOString(),
+      machine: {
+        cpus: availableParallelism(),
+        node: process.version,
+        postgres: execFileSync(pgbenchBinary(), ["--version"], { encoding: "utf8" }).trim(),
+      },
+      config: { ...config, fundingCents: config.fundingCents.toString() },
+      workloads,
+      halfLoad,
+      peakRssBytes: app.peakRssBytes(),
+      relayCommitToDeliveryP99Ms: null,
+    };
+    mkdirSync(resultsDir, { recursive: true });
+    writeFileSync(join(resultsDir, "latest.json"), `${JSON.stringify(results, null, 2)}\n`);
+    writeFileSync(join(resultsDir, "latest.svg"), `${renderChart(results)}\n`);
+    console.log(formatReport(results));
+    log(`wrote ${join(resultsDir, "latest.json")} and latest.svg`);
+  } finally {
+    await stopAll();
+  }
+}
+
+await main();
