@@ -6,20 +6,32 @@ import type { Database } from "../db/client.js";
 import { createAccount, getAccount, type CreateAccountCommand } from "./accounts.js";
 import { depositFunds, type DepositFundsCommand } from "./deposits.js";
 import { sweepExpiredKeys } from "./idempotency.js";
+import { PaymentBatcher } from "./payment-batch.js";
 import { authorizePayment, getBalance, getPayment, type AuthorizePaymentCommand } from "./payments.js";
 import type { AccountRecord, BalanceRecord, DepositRecord, PaymentRecord, RequestContext } from "./records.js";
 
 export interface LedgerOptions {
   /** How long idempotency keys are kept before they may be reused and are swept. */
   idempotencyTtlHours: number;
+  /** Group commit of AuthorizePayment (see payment-batch.ts); defaults suit a pool of 8 or more. */
+  paymentBatch?: { maxBatchSize: number; maxInFlight: number };
 }
+
+const DEFAULT_PAYMENT_BATCH = { maxBatchSize: 64, maxInFlight: 4 };
 
 /** The payment ledger over one database. */
 export class Ledger {
+  private readonly payments: PaymentBatcher;
+
   constructor(
     readonly db: Database,
     private readonly options: LedgerOptions,
-  ) {}
+  ) {
+    this.payments = new PaymentBatcher(db, {
+      idempotencyTtlHours: options.idempotencyTtlHours,
+      ...(options.paymentBatch ?? DEFAULT_PAYMENT_BATCH),
+    });
+  }
 
   createAccount(command: CreateAccountCommand, context: RequestContext): Promise<AccountRecord> {
     return createAccount(this.db, command, context);
@@ -34,7 +46,7 @@ export class Ledger {
   }
 
   authorizePayment(command: AuthorizePaymentCommand, context: RequestContext): Promise<PaymentRecord> {
-    return authorizePayment(this.db, command, context, this.options.idempotencyTtlHours);
+    return authorizePayment(this.payments, command, context);
   }
 
   getPayment(paymentId: string): Promise<PaymentRecord> {
