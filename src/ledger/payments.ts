@@ -1,6 +1,6 @@
 /** Payment authorization and the reads that go with it. */
 import { eq } from "drizzle-orm";
-import { ulid } from "ulid";
+import { ulid } from "../ids/ulid.js";
 import type { Database } from "../db/client.js";
 import { balances, payments } from "../db/schema.js";
 import { buildEnvelope } from "../outbox/outbox-writer.js";
