@@ -14,6 +14,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { renderChart } from "./chart.js";
+import { cpuPerTransaction, sampleCpu } from "./cpu-meter.js";
 import { runServiceWorkload, type Protocol } from "./k6-workload.js";
 import { runPgbench } from "./pgbench.js";
 import { startPostgres } from "./postgres.js";
@@ -43,14 +44,22 @@ async function main(): Promise<void> {
     log(`seeding accounts through ${app.baseUrl}`);
     await seedAccounts({ baseUrl: app.baseUrl, prefix, accounts: config.accounts, currency: config.currency, fundingCents: config.fundingCents });
 
+    // Each run with the CPU time every party spent on it, per transaction.
+    const measured = async (run: () => Promise<Measurement>): Promise<Measurement> => {
+      const before = sampleCpu(app.pid, postgres.postmasterPid);
+      const measurement = await run();
+      const cpuMsPerTx = cpuPerTransaction(before, sampleCpu(app.pid, postgres.postmasterPid), measurement.transactions);
+      return { ...measurement, cpuMsPerTx };
+    };
+
     const workloads: WorkloadResult[] = [];
     for (const workload of workloadsOf(config, prefix)) {
       log(`${workload.name}: pgbench`);
-      const pgbench = await runPgbench(postgres.url, workload);
+      const pgbench = await measured(() => runPgbench(postgres.url, workload));
       const service = {} as Record<Protocol, Measurement>;
       for (const protocol of protocols) {
         log(`${workload.name}: service over ${protocol}`);
-        service[protocol] = await runServiceWorkload(app.baseUrl, workload, protocol);
+        service[protocol] = await measured(() => runServiceWorkload(app.baseUrl, workload, protocol));
       }
       workloads.push({ workload: workload.name, pgbench, service });
     }
@@ -60,7 +69,7 @@ async function main(): Promise<void> {
     for (const protocol of protocols) {
       const rate = Math.max(1, Math.round(workloads[0]!.service[protocol].tps / 2));
       log(`latency at ${rate}/s over ${protocol}`);
-      halfLoad.push({ protocol, rate, measurement: await runServiceWorkload(app.baseUrl, uniform, protocol, rate) });
+      halfLoad.push({ protocol, rate, measurement: await measured(() => runServiceWorkload(app.baseUrl, uniform, protocol, rate)) });
     }
 
     const results: BenchResults = {

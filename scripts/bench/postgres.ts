@@ -3,13 +3,15 @@
  * scripts/services/postgres.sh the tests use, so both sides of the comparison share its settings.
  */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, chmodSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { repoRoot } from "./tools.js";
 
 export interface Postgres {
   url: string;
+  /** The postmaster's pid: its backends are its children. */
+  postmasterPid: number;
   stop(): void;
 }
 
@@ -24,8 +26,11 @@ export function startPostgres(): Postgres {
   const line = out.trim().split("\n").at(-1) ?? "";
   const url = line.replace(/^DATABASE_URL=/, "");
   if (!url.startsWith("postgres")) throw new Error(`postgres.sh printed no DATABASE_URL: ${out}`);
+  // postmaster.pid starts with the pid (see PostgreSQL's miscinit.c).
+  const postmasterPid = Number(readFileSync(join(dir, "postgres/data/postmaster.pid"), "utf8").split("\n")[0]);
   return {
     url,
+    postmasterPid,
     stop() {
       execFileSync("bash", [script, "stop", dir]);
       rmSync(dir, { recursive: true, force: true });

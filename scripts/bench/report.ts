@@ -68,18 +68,21 @@ function row(cells: string[], widths: number[]): string {
 
 /** The results table and target verdicts as printed at the end of `npm run bench`. */
 export function formatReport(results: BenchResults): string {
-  const widths = [22, 9, 8, 8, 8, 10, 7];
-  const lines = [row(["workload / side", "TPS", "p50 ms", "p95 ms", "p99 ms", "vs pgbench", "failed"], widths)];
+  const widths = [22, 9, 8, 8, 8, 10, 7, 22];
+  const header = ["workload / side", "TPS", "p50 ms", "p95 ms", "p99 ms", "vs pgbench", "failed", "CPU ms/tx load|svc|pg"];
+  const lines = [row(header, widths)];
+  const cpu = (m: Measurement) =>
+    m.cpuMsPerTx ? [m.cpuMsPerTx.loadGenerator, m.cpuMsPerTx.service, m.cpuMsPerTx.postgres].map((v) => fmt(v, 2)).join(" | ") : "";
   for (const w of results.workloads) {
     const sides: [string, Measurement][] = [["pgbench", w.pgbench], ...protocols.map((p) => [p, w.service[p]] as [string, Measurement])];
     for (const [side, m] of sides) {
       const ratio = side === "pgbench" ? "1.00x" : `${fmt(m.tps / w.pgbench.tps, 2)}x`;
-      lines.push(row([`${w.workload} / ${side}`, fmt(m.tps, 0), fmt(m.p50Ms, 2), fmt(m.p95Ms, 2), fmt(m.p99Ms, 2), ratio, String(m.failed)], widths));
+      lines.push(row([`${w.workload} / ${side}`, fmt(m.tps, 0), fmt(m.p50Ms, 2), fmt(m.p95Ms, 2), fmt(m.p99Ms, 2), ratio, String(m.failed), cpu(m)], widths));
     }
   }
   for (const h of results.halfLoad) {
     const m = h.measurement;
-    lines.push(row([`half load / ${h.protocol}`, fmt(m.tps, 0), fmt(m.p50Ms, 2), fmt(m.p95Ms, 2), fmt(m.p99Ms, 2), "", String(m.failed)], widths));
+    lines.push(row([`half load / ${h.protocol}`, fmt(m.tps, 0), fmt(m.p50Ms, 2), fmt(m.p95Ms, 2), fmt(m.p99Ms, 2), "", String(m.failed), cpu(m)], widths));
   }
   lines.push("");
   lines.push(`service peak RSS: ${fmt(results.peakRssBytes / 2 ** 20, 0)} MB`);

@@ -11,6 +11,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { repoRoot } from "./tools.js";
 
 export interface ServiceProcess {
+  pid: number;
   port: number;
   baseUrl: string;
   /** Peak RSS of the process so far (VmHWM), in bytes. */
@@ -67,6 +68,7 @@ export async function startService(databaseUrl: string, env: Record<string, stri
   }
 
   return {
+    pid: child.pid!,
     port,
     baseUrl: `http://127.0.0.1:${port}`,
     peakRssBytes() {

@@ -2,6 +2,7 @@
  * The benchmark's parameters and the shapes of what it measures, shared by the pgbench and k6
  * sides so both run exactly the same workloads.
  */
+import type { CpuSample } from "./cpu-meter.js";
 
 /** One workload, run once by pgbench and once per protocol by k6. */
 export interface Workload {
@@ -25,6 +26,8 @@ export interface Measurement {
   transactions: number;
   /** Failed transactions (pgbench) or failed checks (k6). */
   failed: number;
+  /** CPU milliseconds per transaction of the load generator, the service and PostgreSQL. */
+  cpuMsPerTx?: CpuSample;
 }
 
 /** Benchmark settings, from BENCH_* environment variables. */
