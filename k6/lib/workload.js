@@ -55,6 +55,8 @@ export function scenarioOptions(executor, { minCheckRate = 0.99, p99Ms = 0 } = {
   for (const protocol of protocols) {
     scenarios[protocol] = Object.assign({}, executor);
     thresholds[`checks{scenario:${protocol}}`] = [`rate>=${minCheckRate}`];
+    // A rate over no checks passes: also demand that every protocol really authorized payments.
+    thresholds[`payments_authorized{scenario:${protocol}}`] = ['count>0'];
     if (p99Ms > 0) {
       const metric = protocol === 'connect' ? 'http_req_duration' : 'grpc_req_duration';
       thresholds[`${metric}{rpc:AuthorizePayment}`] = [`p(99)<${p99Ms}`];
