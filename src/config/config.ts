@@ -57,7 +57,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const candidate = Value.Default(ConfigSchema, raw);
   const problems = [...Value.Errors(ConfigSchema, candidate)].map((error) => {
     const name = error.path.replace(/^\//, "");
-    const shown = name in raw && !/URL|KEY|SECRET|PASSWORD/.test(name) ? ` (got ${JSON.stringify(raw[name])})` : "";
+    const shown = name in raw && !/URL|KEY|SECRET|PASSWORD/.test(name) ? ` (got ${JSON.stringify(env[name])})` : "";
     const message = (error.schema as { errorMessage?: string }).errorMessage ?? error.message;
     return `${name}: ${message}${shown}`;
   });
