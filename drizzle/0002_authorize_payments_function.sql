@@ -25,8 +25,9 @@ DECLARE
   v_payload jsonb;
   v_result jsonb;
 BEGIN
-  -- Every balance row of the batch, locked in account-id order like every single transfer: batches
-  -- and transfers never wait on each other in a cycle.
+  -- Every balance row of the batch, locked in account-id order as every deposit locks its rows, so
+  -- balance locks never wait in a cycle. The one cycle left (a client using one key for a deposit
+  -- and a payment at the same moment) is broken by the deadlock detector; the caller retries it.
   PERFORM 1 FROM balances
     WHERE account_id IN (SELECT i->>'payerAccountId' FROM jsonb_array_elements(p_items) i
                          UNION SELECT i->>'payeeAccountId' FROM jsonb_array_elements(p_items) i)

@@ -54,12 +54,14 @@ export function renderChart(results: BenchResults): string {
     });
     out.push(`<text x="${PLOT.left + g * groupW + groupW / 2}" y="${PLOT.top + plotH + 18}" text-anchor="middle" font-size="13">${escape(w.workload)}</text>`);
   });
-  SERIES.forEach((series, s) => {
-    const lx = PLOT.left + s * 215;
+  let lx = PLOT.left;
+  for (const series of SERIES) {
     const ly = HEIGHT - 28;
     out.push(`<rect x="${lx}" y="${ly - 10}" width="12" height="12" fill="${series.color}"/>`);
     out.push(`<text x="${lx + 16}" y="${ly}">${escape(series.label)}</text>`);
-  });
+    // About 6.5 px per character at 12 px sans-serif, then a gap before the next entry.
+    lx += 16 + series.label.length * 6.5 + 24;
+  }
   out.push("</svg>");
   return out.join("\n");
 }
