@@ -5,7 +5,7 @@
  *   3. per workload (uniform, hot-account): pgbench with the same SQL as one AuthorizePayment,
  *      then the service under k6 over Connect JSON and gRPC, all at the same concurrency;
  *   4. latency at half of the service's maximum uniform TPS, per protocol;
- *   5. the table on stdout, results JSON and SVG chart in scripts/bench/results/.
+ *   5. the table on stdout and in results/latest.txt, results JSON and SVG chart in results/.
  * Settings: BENCH_ACCOUNTS, BENCH_CLIENTS, BENCH_DURATION (seconds per run), BENCH_ZIPF_S,
  * BENCH_POOL_SIZE (see workload.ts).
  */
@@ -88,8 +88,10 @@ async function main(): Promise<void> {
     mkdirSync(resultsDir, { recursive: true });
     writeFileSync(join(resultsDir, "latest.json"), `${JSON.stringify(results, null, 2)}\n`);
     writeFileSync(join(resultsDir, "latest.svg"), `${renderChart(results)}\n`);
-    console.log(formatReport(results));
-    log(`wrote ${join(resultsDir, "latest.json")} and latest.svg`);
+    const report = formatReport(results);
+    writeFileSync(join(resultsDir, "latest.txt"), `${report}\n`);
+    console.log(report);
+    log(`wrote latest.json, latest.txt and latest.svg in ${resultsDir}`);
   } finally {
     await stopAll();
   }
