@@ -77,7 +77,7 @@ it("gives every request of one batch its own outcome, decided in order under the
   assert.equal((await ledger.getBalance(payer)).availableCents, 99n);
   assert.equal((await ledger.getBalance(payee)).availableCents, 901n);
 
-  // The key of the failed request was given back: it can be used for a valid payment.
+  // The failed request took no key: it can be used for a valid payment.
   const retried = await authorizePayment(batcher, command("missing", { amountCents: 1n }), ctx);
   assert.equal(retried.status, "AUTHORIZED");
   await assertLedgerInvariants(ledger.db);
