@@ -13,11 +13,18 @@ import type { AccountRecord, BalanceRecord, DepositRecord, PaymentRecord, Reques
 export interface LedgerOptions {
   /** How long idempotency keys are kept before they may be reused and are swept. */
   idempotencyTtlHours: number;
-  /** Group commit of AuthorizePayment (see payment-batch.ts); defaults suit a pool of 8 or more. */
+  /** Group commit of AuthorizePayment (see payment-batch.ts). */
   paymentBatch?: { maxBatchSize: number; maxInFlight: number };
 }
 
-const DEFAULT_PAYMENT_BATCH = { maxBatchSize: 64, maxInFlight: 4 };
+/**
+ * One batch in flight: everything that arrives meanwhile forms the next one. Measured with
+ * `npm run bench` on two cores, 16 clients: PostgreSQL spends 0.65 ms per payment in batches of one
+ * and 0.35 ms in batches of 16; one batch in flight gave 958 TPS and 0.39 ms of PostgreSQL CPU per
+ * payment, four in flight 688 TPS and 0.64 ms (requests went alone). A single writer also means
+ * batches never wait for each other's row locks.
+ */
+const DEFAULT_PAYMENT_BATCH = { maxBatchSize: 64, maxInFlight: 1 };
 
 /** The payment ledger over one database. */
 export class Ledger {
