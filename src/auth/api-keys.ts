@@ -54,8 +54,12 @@ export function parseApiKeyEntries(text: string, source: string): Map<string, Ap
     .filter(Boolean);
   entries.forEach((entry, index) => {
     const where = `${source} entry ${index + 1}`;
-    const [clientId = "", scopeList = "", hash = "", ...rest] = entry.split(":");
-    if (rest.length > 0 || !hash) return problems.push(`${where}: expected <client-id>:<scope>+<scope>:<sha256 hex>`);
+    // Scope names contain colons themselves: the client id is before the first, the hash after the last.
+    const parts = entry.split(":");
+    if (parts.length < 3) return problems.push(`${where}: expected <client-id>:<scope>+<scope>:<sha256 hex>`);
+    const clientId = parts[0]!;
+    const hash = parts.at(-1)!;
+    const scopeList = parts.slice(1, -1).join(":");
     if (!CLIENT_ID.test(clientId)) problems.push(`${where}: client id must be 1-64 of A-Z a-z 0-9 _ . -`);
     const scopes = scopeList.split("+");
     const unknown = scopes.filter((scope) => !(SCOPES as readonly string[]).includes(scope));

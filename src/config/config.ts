@@ -44,7 +44,11 @@ export const ConfigSchema = Type.Object({
   API_KEYS_FILE: Type.Optional(Type.String({ minLength: 1, description: "File of API key entries, one a line" })),
   AUTH_DISABLED: Type.Boolean({ default: false, description: "Serve without authentication (closed networks and tests only)" }),
   REDIS_URL: Type.Optional(
-    Type.String({ pattern: "^rediss?://", description: "Redis for shared rate limits; in-memory limits when unset" }),
+    Type.String({
+      pattern: "^rediss?://",
+      errorMessage: "must start with redis:// or rediss://",
+      description: "Redis for shared rate limits; in-memory limits when unset",
+    }),
   ),
   RATE_LIMIT_POINTS: Type.Integer({
     minimum: 0,
