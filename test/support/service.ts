@@ -20,10 +20,13 @@ export interface TestService {
  */
 export const EDGE_DEFAULTS = { AUTH_DISABLED: "true", RATE_LIMIT_POINTS: "0", METRICS_PORT: "0" };
 
-/** `env` overrides configuration variables (strings, as in the environment). */
-export async function startTestService(env: Record<string, string> = {}): Promise<TestService> {
+/** `env` overrides configuration variables (a function receives the fresh database's URL) (strings, as in the environment). */
+export async function startTestService(
+  env: Record<string, string> | ((databaseUrl: string) => Record<string, string>) = {},
+): Promise<TestService> {
   const database = await createTestDatabase();
-  const config = loadConfig({ DATABASE_URL: database.url, HOST: "127.0.0.1", PORT: "0", LOG_LEVEL: "info", ...EDGE_DEFAULTS, ...env });
+  const overrides = typeof env === "function" ? env(database.url) : env;
+  const config = loadConfig({ DATABASE_URL: database.url, HOST: "127.0.0.1", PORT: "0", LOG_LEVEL: "info", ...EDGE_DEFAULTS, ...overrides });
   const logs: Record<string, unknown>[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, done) {
