@@ -1,7 +1,7 @@
 /**
  * Everything between the network and the API handlers, composed from the configuration:
  * metrics, request logging, authentication, rate limits, health (gRPC and HTTP probes),
- * reflection and CORS. service.ts plugs it into the server; its parts live in src/auth,
+ * reflection, CORS and the browser console. service.ts plugs it into the server; its parts live in src/auth,
  * src/limits, src/health, src/reflection and src/telemetry.
  */
 import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
@@ -29,6 +29,7 @@ import { ReflectionIndex, reflectionHandlers } from "../reflection/reflection-se
 import type { Logger } from "../telemetry/logger.js";
 import { startMetrics, type RunningMetrics } from "../telemetry/metrics.js";
 import { rpcObserver } from "../telemetry/rpc-observer.js";
+import { registerConsole } from "../console/console-routes.js";
 import { registerCors } from "./cors.js";
 
 /** How often the database is pinged for health. */
@@ -104,6 +105,7 @@ export async function createEdge(config: Config, logger: Logger): Promise<Edge> 
     configure(app) {
       registerCors(app, config.CORS_ORIGINS);
       registerHttpProbes(app, health, API_SERVICES.map((service) => service.typeName));
+      registerConsole(app, logger);
     },
     watchDatabase(db) {
       health.report("database", true);
