@@ -42,7 +42,11 @@ export const ConfigSchema = Type.Object({
     Type.String({ minLength: 1, description: "API key entries client:scope+scope:sha256hex, comma or newline separated" }),
   ),
   API_KEYS_FILE: Type.Optional(Type.String({ minLength: 1, description: "File of API key entries, one a line" })),
-  AUTH_DISABLED: Type.Boolean({ default: false, description: "Serve without authentication (closed networks and tests only)" }),
+  AUTH_DISABLED: Type.Boolean({
+    default: false,
+    errorMessage: "must be true or false",
+    description: "Serve without authentication (closed networks and tests only)",
+  }),
   REDIS_URL: Type.Optional(
     Type.String({
       pattern: "^rediss?://",
@@ -80,14 +84,20 @@ export class ConfigError extends Error {
 /** Reads, converts and validates the configuration from `env` (defaults filled in). */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const raw: Record<string, unknown> = {};
-  for (const key of Object.keys(ConfigSchema.properties)) {
+  for (const [key, schema] of Object.entries(ConfigSchema.properties)) {
     const value = env[key];
-    if (value !== undefined && value !== "") raw[key] = value;
+    if (value === undefined || value === "") continue;
+    // Only whole decimal numbers become integers; "1.5" or "8080x" stay strings and fail validation
+    // (TypeBox's own conversion would silently truncate them).
+    const type = (schema as { type?: string }).type;
+    if (type === "integer" && /^-?[0-9]+$/.test(value)) raw[key] = Number(value);
+    else if (type === "boolean" && (value === "true" || value === "false")) raw[key] = value === "true";
+    else raw[key] = value;
   }
-  const candidate = Value.Convert(ConfigSchema, Value.Default(ConfigSchema, raw));
+  const candidate = Value.Default(ConfigSchema, raw);
   const problems = [...Value.Errors(ConfigSchema, candidate)].map((error) => {
     const name = error.path.replace(/^\//, "");
-    const shown = name in raw && !/URL|KEY|SECRET|PASSWORD/.test(name) ? ` (got ${JSON.stringify(raw[name])})` : "";
+    const shown = name in raw && !/URL|KEY|SECRET|PASSWORD/.test(name) ? ` (got ${JSON.stringify(env[name])})` : "";
     const message = (error.schema as { errorMessage?: string }).errorMessage ?? error.message;
     return `${name}: ${message}${shown}`;
   });
@@ -98,7 +108,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (config.AUTH_DISABLED && (config.API_KEYS || config.API_KEYS_FILE)) {
     problems.push("AUTH_DISABLED: cannot be true while API_KEYS or API_KEYS_FILE is set");
   }
-  if (config.DATABASE_URL && !config.AUTH_DISABLED && !config.API_KEYS && !config.API_KEYS_FILE) {
+  // Only for a valid URL: an operator fixing a typo in DATABASE_URL needs no second message.
+  const databaseUrlValid = !problems.some((problem) => problem.startsWith("DATABASE_URL:"));
+  if (config.DATABASE_URL && databaseUrlValid && !config.AUTH_DISABLED && !config.API_KEYS && !config.API_KEYS_FILE) {
     problems.push("API_KEYS or API_KEYS_FILE: required with DATABASE_URL (or AUTH_DISABLED=true on a closed network)");
   }
   // A union reports once per member; keep one line per problem.

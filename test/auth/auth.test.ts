@@ -6,7 +6,7 @@ import { createConnectTransport } from "@connectrpc/connect-node";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
 import { HealthCheckResponse_ServingStatus } from "../../gen/grpc/health/v1/health_pb.js";
 import { testKey } from "../support/api-keys.js";
-import { ledgerClients, transports } from "../support/clients.js";
+import { jsonClients, ledgerClients, transportFactories } from "../support/clients.js";
 import { startTestService, type TestService } from "../support/service.js";
 
 const writer = testKey("writer");
@@ -31,14 +31,14 @@ async function codeOf(call: Promise<unknown>): Promise<Code | "ok"> {
 for (const protocol of ["connect-json-http1", "connect-binary-http2", "grpc-http2", "grpc-web-http1"]) {
   test(`${protocol}: no key, a wrong key, a missing scope and a good key`, async () => {
     const request = { currency: "EUR", displayName: "auth test" };
-    const anonymous = ledgerClients(transports(svc.url)[protocol]!);
+    const anonymous = ledgerClients(transportFactories[protocol]!(svc.url));
     assert.equal(await codeOf(anonymous.accounts.createAccount(request)), Code.Unauthenticated);
-    const stranger = ledgerClients(transports(svc.url, "pl_not-a-configured-key")[protocol]!);
+    const stranger = ledgerClients(transportFactories[protocol]!(svc.url, "pl_not-a-configured-key"));
     assert.equal(await codeOf(stranger.accounts.createAccount(request)), Code.Unauthenticated);
 
-    const readOnly = ledgerClients(transports(svc.url, reader.key)[protocol]!);
+    const readOnly = ledgerClients(transportFactories[protocol]!(svc.url, reader.key));
     assert.equal(await codeOf(readOnly.accounts.createAccount(request)), Code.PermissionDenied);
-    const authorized = ledgerClients(transports(svc.url, writer.key)[protocol]!);
+    const authorized = ledgerClients(transportFactories[protocol]!(svc.url, writer.key));
     const { account } = await authorized.accounts.createAccount(request);
     assert.ok(account?.accountId);
     const read = await readOnly.payments.getAccountBalance({ accountId: account.accountId });
@@ -73,8 +73,8 @@ test("health needs no key", async () => {
 });
 
 test("idempotency keys are scoped per client: the same key from two clients is two deposits", async () => {
-  const mine = ledgerClients(transports(svc.url, writer.key)["connect-json-http1"]!);
-  const theirs = ledgerClients(transports(svc.url, otherWriter.key)["connect-json-http1"]!);
+  const mine = jsonClients(svc.url, writer.key);
+  const theirs = jsonClients(svc.url, otherWriter.key);
   const { account } = await mine.accounts.createAccount({ currency: "USD", displayName: "shared" });
   const deposit = { idempotencyKey: "same-key", accountId: account!.accountId, amountCents: 100n, currency: "USD" };
   const first = await mine.accounts.depositFunds(deposit);

@@ -5,7 +5,7 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
 import { testKey } from "../support/api-keys.js";
-import { ledgerClients, transports } from "../support/clients.js";
+import { jsonClients, ledgerClients, transportFactories } from "../support/clients.js";
 import { startTestService, type TestService } from "../support/service.js";
 
 const alice = testKey("alice");
@@ -29,7 +29,7 @@ for (const protocol of ["connect-json-http1", "grpc-http2"]) {
   test(`${protocol}: the call over the limit is RESOURCE_EXHAUSTED with retry-after`, async () => {
     // Each protocol has its own client, hence its own budget.
     const key = protocol === "grpc-http2" ? bob.key : alice.key;
-    const { payments } = ledgerClients(transports(svc.url, key)[protocol]!);
+    const { payments } = ledgerClients(transportFactories[protocol]!(svc.url, key));
     const results = [];
     for (let i = 0; i < 4; i++) {
       results.push(await payments.getAccountBalance({ accountId: "nobody" }).then(() => "ok", (e) => e as ConnectError));
@@ -47,7 +47,7 @@ for (const protocol of ["connect-json-http1", "grpc-http2"]) {
 }
 
 test("other methods keep the default limit, health is never limited", async () => {
-  const { accounts } = ledgerClients(transports(svc.url, alice.key)["connect-json-http1"]!);
+  const { accounts } = jsonClients(svc.url, alice.key);
   for (let i = 0; i < 5; i++) await accounts.createAccount({ currency: "USD", displayName: `n${i}` });
   const health = createClient(Health, createGrpcTransport({ baseUrl: svc.url }));
   for (let i = 0; i < 10; i++) await health.check({});

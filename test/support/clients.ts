@@ -9,23 +9,30 @@ export interface LedgerClients {
   payments: Client<typeof PaymentService>;
 }
 
-/** The transports a backend or browser client may use, by name. */
-export function transports(baseUrl: string, apiKey?: string): Record<string, Transport> {
-  const interceptors = apiKey ? [bearer(apiKey)] : [];
-  return {
-    "connect-json-http1": createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: false, interceptors }),
-    "connect-binary-http2": createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: true, interceptors }),
-    "grpc-http2": createGrpcTransport({ baseUrl, interceptors }),
-    "grpc-web-http1": createGrpcWebTransport({ baseUrl, httpVersion: "1.1", interceptors }),
-  };
+/** Makers of every transport a backend or browser client may use, by name; with a key, they send it. */
+export const transportFactories: Record<string, (baseUrl: string, apiKey?: string) => Transport> = {
+  "connect-json-http1": (baseUrl, apiKey) =>
+    createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: false, interceptors: bearer(apiKey) }),
+  "connect-binary-http2": (baseUrl, apiKey) =>
+    createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: true, interceptors: bearer(apiKey) }),
+  "grpc-http2": (baseUrl, apiKey) => createGrpcTransport({ baseUrl, interceptors: bearer(apiKey) }),
+  "grpc-web-http1": (baseUrl, apiKey) => createGrpcWebTransport({ baseUrl, httpVersion: "1.1", interceptors: bearer(apiKey) }),
+};
+
+/** An interceptor sending `Authorization: Bearer <key>`, none without a key. */
+function bearer(apiKey: string | undefined): Interceptor[] {
+  if (!apiKey) return [];
+  return [
+    (next) => (request) => {
+      request.header.set("authorization", `Bearer ${apiKey}`);
+      return next(request);
+    },
+  ];
 }
 
-/** Sends `Authorization: Bearer <key>` with every call. */
-export function bearer(apiKey: string): Interceptor {
-  return (next) => (request) => {
-    request.header.set("authorization", `Bearer ${apiKey}`);
-    return next(request);
-  };
+/** Clients over Connect JSON on HTTP/1.1, the simplest transport. */
+export function jsonClients(baseUrl: string, apiKey?: string): LedgerClients {
+  return ledgerClients(transportFactories["connect-json-http1"]!(baseUrl, apiKey));
 }
 
 export function ledgerClients(transport: Transport): LedgerClients {

@@ -20,7 +20,7 @@ export interface TestService {
  */
 export const EDGE_DEFAULTS = { AUTH_DISABLED: "true", RATE_LIMIT_POINTS: "0", METRICS_PORT: "0" };
 
-/** `env` overrides configuration variables (a function receives the fresh database's URL) (strings, as in the environment). */
+/** `env` overrides configuration variables (strings, as in the environment); a function of the fresh database URL may build them. */
 export async function startTestService(
   env: Record<string, string> | ((databaseUrl: string) => Record<string, string>) = {},
 ): Promise<TestService> {

@@ -4,7 +4,7 @@ import { after, before, test } from "node:test";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { metrics } from "@opentelemetry/api";
 import { testKey } from "../support/api-keys.js";
-import { ledgerClients, transports } from "../support/clients.js";
+import { jsonClients } from "../support/clients.js";
 import { startTestService, type TestService } from "../support/service.js";
 
 const key = testKey("observed");
@@ -42,7 +42,7 @@ function sample(text: string, name: string, labels: Record<string, string>): num
 }
 
 test("RPC durations by method and code, limiter rejections, payments by outcome, other modules' instruments", async () => {
-  const { accounts, payments } = ledgerClients(transports(svc.url, key.key)["connect-json-http1"]!);
+  const { accounts, payments } = jsonClients(svc.url, key.key);
   const payer = (await accounts.createAccount({ currency: "USD", displayName: "payer" })).account!.accountId;
   const payee = (await accounts.createAccount({ currency: "USD", displayName: "payee" })).account!.accountId;
   await accounts.depositFunds({ idempotencyKey: "d1", accountId: payer, amountCents: 500n, currency: "USD" });
