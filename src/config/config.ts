@@ -108,11 +108,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (config.AUTH_DISABLED && (config.API_KEYS || config.API_KEYS_FILE)) {
     problems.push("AUTH_DISABLED: cannot be true while API_KEYS or API_KEYS_FILE is set");
   }
-  // Only for a valid URL: an operator fixing a typo in DATABASE_URL needs no second message.
-  const databaseUrlValid = !problems.some((problem) => problem.startsWith("DATABASE_URL:"));
-  if (config.DATABASE_URL && databaseUrlValid && !config.AUTH_DISABLED && !config.API_KEYS && !config.API_KEYS_FILE) {
-    problems.push("API_KEYS or API_KEYS_FILE: required with DATABASE_URL (or AUTH_DISABLED=true on a closed network)");
-  }
   // A union reports once per member; keep one line per problem.
   if (problems.length > 0) throw new ConfigError([...new Set(problems)]);
   return config;

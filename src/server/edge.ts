@@ -16,7 +16,7 @@ import { errorInterceptor } from "../api/error-mapping.js";
 import { loadApiKeys, type ApiKeyGrant } from "../auth/api-keys.js";
 import { authInterceptor } from "../auth/auth-interceptor.js";
 import { ensureDevKey } from "../auth/dev-key.js";
-import type { Config } from "../config/config.js";
+import { ConfigError, type Config } from "../config/config.js";
 import type { Database } from "../db/client.js";
 import { watchDatabase } from "../health/database-probe.js";
 import { HealthMonitor } from "../health/health-monitor.js";
@@ -58,10 +58,15 @@ function apiKeyGrants(config: Config, logger: Logger): Map<string, ApiKeyGrant> 
     return undefined;
   }
   const grants = loadApiKeys({ keys: config.API_KEYS, file: config.API_KEYS_FILE });
-  // loadConfig guarantees keys with DATABASE_URL; an empty set here means the embedded default.
-  return grants.size > 0 ? grants : ensureDevKey(config.PGLITE_DATA_DIR, logger);
+  if (grants.size > 0) return grants;
+  // Development keys are for the embedded default only: a real database gets real keys.
+  if (config.DATABASE_URL) {
+    throw new ConfigError(["API_KEYS or API_KEYS_FILE: required with DATABASE_URL (or AUTH_DISABLED=true on a closed network)"]);
+  }
+  return ensureDevKey(config.PGLITE_DATA_DIR, logger);
 }
 
+/** Throws ConfigError when the API keys are missing or malformed. */
 export async function createEdge(config: Config, logger: Logger): Promise<Edge> {
   const grants = apiKeyGrants(config, logger);
   const metrics = await startMetrics({ host: config.METRICS_HOST, port: config.METRICS_PORT, logger });

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ConfigError, loadConfig } from "../../src/config/config.js";
+import { createEdge } from "../../src/server/edge.js";
+import { createLogger } from "../../src/telemetry/logger.js";
 
 function problemsOf(env: Record<string, string>): string[] {
   try {
@@ -21,12 +23,17 @@ test("edge defaults: metrics on 127.0.0.1:9464, limits on, no CORS, embedded aut
   assert.equal(config.AUTH_DISABLED, false);
 });
 
-test("PostgreSQL without keys is refused unless authentication is explicitly disabled", () => {
-  assert.deepEqual(problemsOf({ DATABASE_URL: "postgres://db/ledger" }), [
-    "API_KEYS or API_KEYS_FILE: required with DATABASE_URL (or AUTH_DISABLED=true on a closed network)",
-  ]);
-  assert.deepEqual(problemsOf({ DATABASE_URL: "postgres://db/ledger", AUTH_DISABLED: "true" }), []);
-  assert.deepEqual(problemsOf({ DATABASE_URL: "postgres://db/ledger", API_KEYS_FILE: "/run/secrets/keys" }), []);
+test("PostgreSQL without keys is refused at start unless authentication is explicitly disabled", async () => {
+  const logger = createLogger("silent");
+  await assert.rejects(createEdge(loadConfig({ DATABASE_URL: "postgres://db/ledger", METRICS_PORT: "0" }), logger), (error: unknown) => {
+    assert.ok(error instanceof ConfigError);
+    assert.deepEqual(error.problems, ["API_KEYS or API_KEYS_FILE: required with DATABASE_URL (or AUTH_DISABLED=true on a closed network)"]);
+    return true;
+  });
+  const open = await createEdge(loadConfig({ DATABASE_URL: "postgres://db/ledger", AUTH_DISABLED: "true", METRICS_PORT: "0" }), logger);
+  await open.stop();
+  // Command-line tools (migrations) need no keys.
+  assert.deepEqual(problemsOf({ DATABASE_URL: "postgres://db/ledger" }), []);
 });
 
 test("each bad edge variable gets its own message; secrets are not echoed", () => {
