@@ -3,8 +3,10 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { metrics } from "@opentelemetry/api";
+import { sql } from "drizzle-orm";
 import { testKey } from "../support/api-keys.js";
 import { jsonClients } from "../support/clients.js";
+import { rows } from "../support/invariants.js";
 import { startTestService, type TestService } from "../support/service.js";
 
 const key = testKey("observed");
@@ -107,6 +109,15 @@ test("each RPC logs one line with request id, trace id, client, method and code"
   );
   const untraced = svc.logs.filter((l) => l.msg === "rpc" && l.requestId !== "req-from-caller-1");
   assert.ok(untraced.length > 0 && untraced.every((l) => /^[0-9a-f]{32}$/.test(String(l.traceId))), "a trace starts here when none came in");
+});
+
+test("a write's log line and its outbox event share one trace id, started here when none came in", async () => {
+  const { accounts } = jsonClients(svc.url, key.key);
+  const { account } = await accounts.createAccount({ currency: "USD", displayName: "traced" }, { headers: { "x-request-id": "trace-check-1" } });
+  const line = svc.logs.find((l) => l.requestId === "trace-check-1");
+  assert.match(String(line?.traceId), /^[0-9a-f]{32}$/);
+  const [event] = await rows(svc.database.handle.db, sql`select traceparent from outbox where aggregate_id = ${account!.accountId}`);
+  assert.equal(String(event?.traceparent).split("-")[1], line?.traceId);
 });
 
 test("neither API keys nor URL passwords reach the log", () => {
