@@ -37,7 +37,7 @@ export const ConfigSchema = Type.Object({
     default: 0,
     description: "Time health reports NOT_SERVING before the port closes, so load balancers move away",
   }),
-  // Edge: authentication, rate limits, CORS, metrics (see src/edge/ and src/telemetry/).
+  // Edge: authentication, rate limits, CORS, metrics (composed in src/server/edge.ts).
   API_KEYS: Type.Optional(
     Type.String({ minLength: 1, description: "API key entries client:scope+scope:sha256hex, comma or newline separated" }),
   ),

@@ -4,10 +4,10 @@
  * service's own origin and from another origin through CORS.
  */
 import assert from "node:assert/strict";
-import net from "node:net";
 import { after, before, test } from "node:test";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { testKey } from "../support/api-keys.js";
+import { freePort } from "../support/process.js";
 import { startTestService, type TestService } from "../support/service.js";
 
 const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
@@ -15,14 +15,6 @@ const key = testKey("console");
 let svc: TestService;
 let browser: Browser;
 let port: number;
-
-async function freePort(): Promise<number> {
-  const server = net.createServer().listen(0, "127.0.0.1");
-  await new Promise((resolve) => server.once("listening", resolve));
-  const { port: free } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return free;
-}
 
 before(async () => {
   port = await freePort();
