@@ -4,7 +4,8 @@
  * is health-gated, and the image runs as a non-root user with a health check.
  */
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { readFileSync, readdirSync } from "node:fs";
+import { join } from "node:path";
 import { test } from "node:test";
 import { parse } from "yaml";
 import { ConfigSchema } from "../../src/config/config.js";
@@ -56,4 +57,20 @@ test("compose: ports match the service's variables, and every dependency is heal
   }
   assert.deepEqual(Object.keys(ledger.depends_on!).sort(), ["kafka", "migrate", "redis"]);
   assert.deepEqual(compose.services.migrate!.command, ["node", "--import", "tsx", "src/db/migrate-cli.ts"]);
+});
+
+test("the image's production install has every package the service imports", () => {
+  const { dependencies } = JSON.parse(readFileSync("package.json", "utf8")) as { dependencies: Record<string, string> };
+  // drizzle.config.ts is read by drizzle-kit (a dev tool), never by the service.
+  const files = (readdirSync("src", { recursive: true }) as string[]).filter((f) => f.endsWith(".ts") && !f.endsWith("drizzle.config.ts"));
+  const missing = new Set<string>();
+  for (const file of files) {
+    const source = readFileSync(join("src", file), "utf8");
+    for (const [, specifier] of source.matchAll(/^import (?!type )[^;]*? from "([^".][^"]*)";/gms)) {
+      if (specifier!.startsWith("node:")) continue;
+      const name = specifier!.startsWith("@") ? specifier!.split("/").slice(0, 2).join("/") : specifier!.split("/")[0]!;
+      if (!(name in dependencies)) missing.add(`${name} (${file})`);
+    }
+  }
+  assert.deepEqual([...missing], [], "imported by src/ but only a devDependency (npm ci --omit=dev leaves it out)");
 });
