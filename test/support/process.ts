@@ -25,7 +25,8 @@ export function spawnService(env: Record<string, string>): ServiceProcess {
   const inherited = { ...process.env };
   delete inherited.DATABASE_URL;
   const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
-    env: { ...inherited, ...env },
+    // A free metrics port per process: the default 9464 would collide between parallel test files.
+    env: { ...inherited, METRICS_PORT: "0", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";
