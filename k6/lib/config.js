@@ -19,6 +19,8 @@ export const config = {
   baseUrl: __ENV.BASE_URL || 'http://127.0.0.1:8080',
   // host:port of the same cleartext listener; gRPC speaks HTTP/2 with prior knowledge on it.
   grpcAddr: __ENV.GRPC_ADDR || (__ENV.BASE_URL || 'http://127.0.0.1:8080').replace(/^https?:\/\//, ''),
+  // Sent as "Authorization: Bearer <key>" (HTTP header, gRPC metadata); unset for AUTH_DISABLED services.
+  apiKey: __ENV.API_KEY || '',
   currency: __ENV.CURRENCY || 'EUR',
   // Number of accounts taking part; with SEEDED_PREFIX they already exist as <prefix><1..accounts>.
   accounts: num('ACCOUNTS', 50),

@@ -10,6 +10,8 @@ const grpcClient = new grpc.Client();
 grpcClient.load(['../../proto'], 'payment/v1/account.proto', 'payment/v1/payment.proto');
 
 let grpcConnected = false;
+const authorization = config.apiKey ? { authorization: `Bearer ${config.apiKey}` } : {};
+const connectHeaders = Object.assign({ 'Content-Type': 'application/json' }, authorization);
 
 /**
  * Calls `service/method` (e.g. "payment.v1.PaymentService", "AuthorizePayment") with a request in
@@ -20,7 +22,7 @@ export function call(protocol, service, method, request) {
   const tags = { rpc: method };
   if (protocol === 'connect') {
     const res = http.post(`${config.baseUrl}/${service}/${method}`, JSON.stringify(request), {
-      headers: { 'Content-Type': 'application/json' },
+      headers: connectHeaders,
       tags,
     });
     const body = res.body ? safeJson(res.body) : null;
@@ -31,7 +33,7 @@ export function call(protocol, service, method, request) {
     grpcClient.connect(config.grpcAddr, { plaintext: true, timeout: '10s' });
     grpcConnected = true;
   }
-  const res = grpcClient.invoke(`${service}/${method}`, request, { tags, timeout: '10s' });
+  const res = grpcClient.invoke(`${service}/${method}`, request, { tags, timeout: '10s', metadata: authorization });
   if (res && res.status === grpc.StatusOK) return { ok: true, message: res.message, code: '' };
   return { ok: false, message: null, code: res && res.error ? String(res.error.code ?? res.status) : 'no_response' };
 }

@@ -14,7 +14,7 @@ const scenarioOf: Record<Workload["name"], string> = { uniform: "load", "hot-acc
  * `rate` payments/s when given (to read latency at a fixed load). Thresholds are not evaluated.
  */
 export async function runServiceWorkload(
-  baseUrl: string,
+  service: { baseUrl: string; apiKey: string },
   workload: Workload,
   protocol: Protocol,
   rate = 0,
@@ -22,7 +22,8 @@ export async function runServiceWorkload(
   const result = await runK6(scenarioOf[workload.name], {
     noThresholds: true,
     env: {
-      BASE_URL: baseUrl,
+      BASE_URL: service.baseUrl,
+      API_KEY: service.apiKey,
       PROTOCOLS: protocol,
       VUS: workload.clients,
       DURATION: `${workload.durationSeconds}s`,

@@ -6,6 +6,7 @@
 
 export interface SeedOptions {
   baseUrl: string;
+  apiKey: string;
   prefix: string;
   accounts: number;
   currency: string;
@@ -14,10 +15,10 @@ export interface SeedOptions {
   concurrency?: number;
 }
 
-async function rpc(baseUrl: string, path: string, body: unknown): Promise<void> {
-  const res = await fetch(`${baseUrl}/${path}`, {
+async function rpc(options: SeedOptions, path: string, body: unknown): Promise<void> {
+  const res = await fetch(`${options.baseUrl}/${path}`, {
     method: "POST",
-    headers: { "Content-Type": "application/json" },
+    headers: { "Content-Type": "application/json", Authorization: `Bearer ${options.apiKey}` },
     body: JSON.stringify(body),
   });
   if (!res.ok) throw new Error(`${path} failed: ${res.status} ${await res.text()}`);
@@ -29,12 +30,12 @@ export async function seedAccounts(options: SeedOptions): Promise<void> {
   const worker = async () => {
     for (let i = next++; i <= options.accounts; i = next++) {
       const accountId = `${options.prefix}${i}`;
-      await rpc(options.baseUrl, "payment.v1.AccountService/CreateAccount", {
+      await rpc(options, "payment.v1.AccountService/CreateAccount", {
         accountId,
         currency: options.currency,
         displayName: `bench ${i}`,
       });
-      await rpc(options.baseUrl, "payment.v1.AccountService/DepositFunds", {
+      await rpc(options, "payment.v1.AccountService/DepositFunds", {
         idempotencyKey: `${accountId}-seed`,
         accountId,
         amountCents: options.fundingCents.toString(),

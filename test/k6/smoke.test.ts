@@ -30,7 +30,7 @@ function checkCounts(summary: K6Summary, protocol: string): { passes: number; fa
 
 test("the smoke scenario passes over Connect JSON and gRPC", async () => {
   const result = await runK6("smoke", {
-    env: { BASE_URL: service.baseUrl, ACCOUNTS: 4, ITERATIONS },
+    env: { BASE_URL: service.baseUrl, API_KEY: service.apiKey, ACCOUNTS: 4, ITERATIONS },
   });
   assert.equal(result.exitCode, 0, `k6 failed:\n${result.output}\n--- service output ---\n${service.output()}`);
   assert.ok(result.summary, "k6 wrote its summary");
