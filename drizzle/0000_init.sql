@@ -30,7 +30,7 @@ CREATE TABLE "idempotency_keys" (
 	"key" text NOT NULL,
 	"method" text NOT NULL,
 	"request_hash" text NOT NULL,
-	"response" "bytea",
+	"result" jsonb,
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
 	"expires_at" timestamp with time zone NOT NULL,
 	CONSTRAINT "idempotency_keys_client_id_key_pk" PRIMARY KEY("client_id","key")

@@ -10,7 +10,6 @@ import {
   bigserial,
   boolean,
   check,
-  customType,
   index,
   integer,
   jsonb,
@@ -19,10 +18,6 @@ import {
   text,
   timestamp,
 } from "drizzle-orm/pg-core";
-
-const bytea = customType<{ data: Uint8Array; driverData: Uint8Array }>({
-  dataType: () => "bytea",
-});
 
 const money = (name: string) => bigint(name, { mode: "bigint" });
 const createdAt = () => timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow();
@@ -123,8 +118,8 @@ export const idempotencyKeys = pgTable(
     method: text("method").notNull(),
     /** SHA-256 of the canonical request: the same key with a different request is refused. */
     requestHash: text("request_hash").notNull(),
-    /** The response as protobuf binary, replayed verbatim. */
-    response: bytea("response"),
+    /** The stored result of the first request, replayed verbatim to every retry. */
+    result: jsonb("result"),
     createdAt: createdAt(),
     expiresAt: timestamp("expires_at", { withTimezone: true, mode: "date" }).notNull(),
   },

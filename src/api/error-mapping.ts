@@ -1,0 +1,57 @@
+/**
+ * The one place where failures become Connect errors. Ledger errors keep their message and carry
+ * an ErrorDetail with the stable code and field; anything unexpected is logged with the request
+ * id and returned as INTERNAL with no internals.
+ */
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { ulid } from "ulid";
+import { ErrorDetailSchema } from "../../gen/payment/v1/common_pb.js";
+import { LedgerError, LedgerErrorCode } from "../ledger/ledger-error.js";
+import type { Logger } from "../telemetry/logger.js";
+import { requestIdKey } from "./request-context.js";
+
+const connectCodeOf: Record<LedgerErrorCode, Code> = {
+  [LedgerErrorCode.INVALID_ARGUMENT]: Code.InvalidArgument,
+  [LedgerErrorCode.ACCOUNT_NOT_FOUND]: Code.NotFound,
+  [LedgerErrorCode.PAYMENT_NOT_FOUND]: Code.NotFound,
+  [LedgerErrorCode.ACCOUNT_ALREADY_EXISTS]: Code.AlreadyExists,
+  [LedgerErrorCode.IDEMPOTENCY_KEY_REUSED]: Code.AlreadyExists,
+  [LedgerErrorCode.CURRENCY_MISMATCH]: Code.FailedPrecondition,
+  [LedgerErrorCode.CONTENTION]: Code.Aborted,
+};
+
+/** Maps any thrown value to the ConnectError a client should see. */
+export function toConnectError(error: unknown, requestId: string, logger: Logger, procedure: string): ConnectError {
+  const metadata = { "x-request-id": requestId };
+  if (error instanceof LedgerError) {
+    const detail = { desc: ErrorDetailSchema, value: create(ErrorDetailSchema, { code: error.code, field: error.field ?? "" }) };
+    return new ConnectError(error.message, connectCodeOf[error.code], metadata, [detail]);
+  }
+  if (error instanceof ConnectError) {
+    // Raised by the framework (bad JSON, deadline, size limits): already client-facing.
+    for (const [name, value] of Object.entries(metadata)) error.metadata.set(name, value);
+    return error;
+  }
+  logger.error({ err: error, requestId, procedure }, "unexpected failure");
+  return new ConnectError(`internal error (request id ${requestId})`, Code.Internal, metadata);
+}
+
+/**
+ * Assigns every request an id (the caller's `x-request-id` when it sends a sane one), echoes it in
+ * the response, and maps failures through `toConnectError`.
+ */
+export function errorInterceptor(logger: Logger): Interceptor {
+  return (next) => async (request) => {
+    const offered = request.header.get("x-request-id");
+    const requestId = offered && /^[\w.-]{1,128}$/.test(offered) ? offered : ulid();
+    request.contextValues.set(requestIdKey, requestId);
+    try {
+      const response = await next(request);
+      response.header.set("x-request-id", requestId);
+      return response;
+    } catch (error) {
+      throw toConnectError(error, requestId, logger, request.url);
+    }
+  };
+}

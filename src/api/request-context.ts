@@ -1,0 +1,27 @@
+/**
+ * What handlers pass to the ledger about the caller: the authenticated client (set by an
+ * interceptor in the context values), the trace context and the deadline signal.
+ */
+import { createContextKey, type HandlerContext } from "@connectrpc/connect";
+import type { RequestContext } from "../ledger/records.js";
+
+/** The client id requests run as when no authentication is configured. */
+export const ANONYMOUS_CLIENT = "anonymous";
+
+/** Context value holding the authenticated client id. */
+export const clientIdKey = createContextKey<string>(ANONYMOUS_CLIENT, { description: "authenticated client id" });
+
+/** Context value holding the request id (from `x-request-id` or generated). */
+export const requestIdKey = createContextKey<string>("", { description: "request id" });
+
+const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+
+/** Builds the ledger's view of the request from a Connect handler context. */
+export function requestContextOf(context: HandlerContext): RequestContext {
+  const traceparent = context.requestHeader.get("traceparent") ?? undefined;
+  return {
+    clientId: context.values.get(clientIdKey),
+    traceparent: traceparent && TRACEPARENT.test(traceparent) ? traceparent : undefined,
+    signal: context.signal,
+  };
+}

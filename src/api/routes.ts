@@ -1,0 +1,14 @@
+/** Registers every Connect service of the API on a router. */
+import type { ConnectRouter } from "@connectrpc/connect";
+import { AccountService } from "../../gen/payment/v1/account_pb.js";
+import { PaymentService } from "../../gen/payment/v1/payment_pb.js";
+import type { Ledger } from "../ledger/ledger.js";
+import { accountServiceHandlers } from "./account-service.js";
+import { paymentServiceHandlers } from "./payment-service.js";
+
+export function apiRoutes(ledger: Ledger): (router: ConnectRouter) => void {
+  return (router) => {
+    router.service(AccountService, accountServiceHandlers(ledger));
+    router.service(PaymentService, paymentServiceHandlers(ledger));
+  };
+}

@@ -1,0 +1,68 @@
+/**
+ * Service configuration, read from environment variables and validated by one TypeBox schema.
+ * Every invalid variable yields its own message; `loadConfig` throws them all at once so that
+ * the operator fixes everything in one go.
+ */
+import { Type, type Static } from "@sinclair/typebox";
+import { Value } from "@sinclair/typebox/value";
+
+const port = (fallback: number, description: string) =>
+  Type.Integer({ minimum: 0, maximum: 65535, default: fallback, description });
+const positiveInt = (fallback: number, description: string) =>
+  Type.Integer({ minimum: 1, default: fallback, description });
+const oneOf = (values: string[], fallback: string) =>
+  Type.Union(
+    values.map((v) => Type.Literal(v)),
+    { default: fallback, errorMessage: `must be one of ${values.join(", ")}` },
+  );
+
+/** Each property is one environment variable. */
+export const ConfigSchema = Type.Object({
+  HOST: Type.String({ default: "127.0.0.1", minLength: 1, description: "Address the API port binds to" }),
+  PORT: port(8080, "The one port for HTTP/1.1 and HTTP/2"),
+  DATABASE_URL: Type.Optional(
+    Type.String({ pattern: "^postgres(ql)?://", description: "PostgreSQL URL; embedded PGlite when unset" }),
+  ),
+  PGLITE_DATA_DIR: Type.String({ default: ".data/pglite", minLength: 1, description: "Where PGlite keeps data" }),
+  DB_POOL_SIZE: positiveInt(20, "PostgreSQL connections"),
+  IDEMPOTENCY_TTL_HOURS: positiveInt(24, "How long keys are kept"),
+  LOG_LEVEL: oneOf(["fatal", "error", "warn", "info", "debug", "trace", "silent"], "info"),
+  READ_MAX_BYTES: positiveInt(1_048_576, "Largest request body"),
+  MAX_TIMEOUT_MS: positiveInt(30_000, "Cap on client deadlines"),
+  SHUTDOWN_TIMEOUT_MS: positiveInt(10_000, "Drain time on SIGTERM"),
+  TLS_CERT_FILE: Type.Optional(Type.String({ minLength: 1, description: "PEM certificate; enables TLS" })),
+  TLS_KEY_FILE: Type.Optional(Type.String({ minLength: 1, description: "PEM private key; enables TLS" })),
+});
+
+export type Config = Static<typeof ConfigSchema>;
+
+/** Thrown when the environment does not describe a valid configuration; one line per problem. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  - ${problems.join("\n  - ")}`);
+    this.name = "ConfigError";
+  }
+}
+
+/** Reads, converts and validates the configuration from `env` (defaults filled in). */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const raw: Record<string, unknown> = {};
+  for (const key of Object.keys(ConfigSchema.properties)) {
+    const value = env[key];
+    if (value !== undefined && value !== "") raw[key] = value;
+  }
+  const candidate = Value.Convert(ConfigSchema, Value.Default(ConfigSchema, raw));
+  const problems = [...Value.Errors(ConfigSchema, candidate)].map((error) => {
+    const name = error.path.replace(/^\//, "");
+    const shown = name in raw && !/URL|KEY|SECRET|PASSWORD/.test(name) ? ` (got ${JSON.stringify(raw[name])})` : "";
+    const message = (error.schema as { errorMessage?: string }).errorMessage ?? error.message;
+    return `${name}: ${message}${shown}`;
+  });
+  const config = candidate as Config;
+  if (Boolean(config.TLS_CERT_FILE) !== Boolean(config.TLS_KEY_FILE)) {
+    problems.push("TLS_CERT_FILE and TLS_KEY_FILE: set both to enable TLS, or neither");
+  }
+  // A union reports once per member; keep one line per problem.
+  if (problems.length > 0) throw new ConfigError([...new Set(problems)]);
+  return config;
+}

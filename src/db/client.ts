@@ -1,0 +1,68 @@
+/**
+ * Opens the ledger's database: PostgreSQL through postgres.js when a URL is configured, otherwise
+ * embedded PGlite (WASM PostgreSQL) with its data under a local directory. Both are driven through
+ * the same Drizzle API and the same migrations.
+ */
+import { mkdirSync } from "node:fs";
+import { PGlite } from "@electric-sql/pglite";
+import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
+import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
+import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
+import postgres from "postgres";
+import { redactUrl } from "../telemetry/logger.js";
+import * as schema from "./schema.js";
+
+/** The Drizzle database type shared by both backends. */
+export type Database = PgDatabase<PgQueryResultHKT, typeof schema>;
+
+/** A transaction handle as passed to `db.transaction` callbacks. */
+export type Transaction = Parameters<Parameters<Database["transaction"]>[0]>[0];
+
+/** An open database and what is needed to run and close it. */
+export interface DatabaseHandle {
+  readonly db: Database;
+  readonly backend: "postgres" | "pglite";
+  /** Where the data lives, safe to log (passwords masked). */
+  readonly location: string;
+  /** The postgres.js client (postgres backend only), for LISTEN/NOTIFY and dedicated sessions. */
+  readonly postgresClient?: postgres.Sql;
+  /** The PGlite instance (pglite backend only). */
+  readonly pglite?: PGlite;
+  close(): Promise<void>;
+}
+
+export interface DatabaseOptions {
+  /** PostgreSQL URL; when absent the embedded PGlite backend is used. */
+  url?: string;
+  /** Connection pool size (postgres backend). */
+  poolSize: number;
+  /** Data directory (pglite backend). */
+  pgliteDataDir: string;
+}
+
+/** Opens the configured backend. Migrations are applied separately (see migrate.ts). */
+export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
+  if (options.url) {
+    const client = postgres(options.url, {
+      max: options.poolSize,
+      onnotice: () => {},
+      connection: { application_name: "payment-ledger" },
+    });
+    return {
+      db: drizzlePostgres({ client, schema }),
+      backend: "postgres",
+      location: redactUrl(options.url),
+      postgresClient: client,
+      close: () => client.end({ timeout: 5 }),
+    };
+  }
+  mkdirSync(options.pgliteDataDir, { recursive: true });
+  const pglite = await PGlite.create(options.pgliteDataDir);
+  return {
+    db: drizzlePglite({ client: pglite, schema }),
+    backend: "pglite",
+    location: options.pgliteDataDir,
+    pglite,
+    close: () => pglite.close(),
+  };
+}

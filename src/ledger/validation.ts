@@ -1,0 +1,58 @@
+/**
+ * Input rules shared by every ledger operation. Each check throws an INVALID_ARGUMENT LedgerError
+ * naming the field, before any database work starts, so malformed requests change nothing.
+ */
+import { invalidArgument } from "./ledger-error.js";
+
+/** Largest amount accepted: 2^53 - 1, so amounts survive any JSON consumer intact. */
+export const MAX_AMOUNT_CENTS = 9_007_199_254_740_991n;
+
+/** Account ids chosen by callers; dots are reserved for system accounts such as `funding.USD`. */
+const ACCOUNT_ID = /^[A-Za-z0-9_-]{1,64}$/;
+/** Any stored account id, system accounts included (for reads). */
+const ANY_ACCOUNT_ID = /^[A-Za-z0-9_.-]{1,64}$/;
+const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
+
+const isoCurrencies = new Set(Intl.supportedValuesOf("currency"));
+
+/** A three-letter ISO 4217 code known to the runtime's ICU data, e.g. USD. */
+export function requireCurrency(field: string, value: string): void {
+  if (!/^[A-Z]{3}$/.test(value)) throw invalidArgument(field, "must be a three-letter upper-case ISO 4217 code");
+  if (!isoCurrencies.has(value)) throw invalidArgument(field, `${value} is not an ISO 4217 currency code`);
+}
+
+/** A positive amount of minor units no larger than MAX_AMOUNT_CENTS. */
+export function requireAmount(field: string, value: bigint): void {
+  if (value <= 0n) throw invalidArgument(field, "must be greater than 0");
+  if (value > MAX_AMOUNT_CENTS) throw invalidArgument(field, `must be at most ${MAX_AMOUNT_CENTS}`);
+}
+
+/** An idempotency key of 1-255 characters. */
+export function requireIdempotencyKey(field: string, value: string): void {
+  if (value.length === 0) throw invalidArgument(field, "is required on every money-moving request");
+  if (value.length > 255) throw invalidArgument(field, "must be at most 255 characters");
+}
+
+/** An id of a customer account (what callers may create, pay from or pay to). */
+export function requireCustomerAccountId(field: string, value: string): void {
+  if (value.length === 0) throw invalidArgument(field, "is required");
+  if (!ACCOUNT_ID.test(value)) throw invalidArgument(field, "must be 1-64 characters of A-Z a-z 0-9 _ -");
+}
+
+/** An id of any account, system accounts included. */
+export function requireAnyAccountId(field: string, value: string): void {
+  if (value.length === 0) throw invalidArgument(field, "is required");
+  if (!ANY_ACCOUNT_ID.test(value)) throw invalidArgument(field, "is not a valid account id");
+}
+
+/** A ULID, as generated for payments and deposits. */
+export function requireUlid(field: string, value: string): void {
+  if (value.length === 0) throw invalidArgument(field, "is required");
+  if (!ULID.test(value)) throw invalidArgument(field, "must be a ULID");
+}
+
+/** Free text of at most `max` characters; `required` rejects empty or blank text. */
+export function requireText(field: string, value: string, max: number, required = false): void {
+  if (required && value.trim().length === 0) throw invalidArgument(field, "is required");
+  if (value.length > max) throw invalidArgument(field, `must be at most ${max} characters`);
+}

@@ -1,0 +1,32 @@
+/** Entry point: `npm start`. Validates configuration, starts the service, stops it on signals. */
+import { ConfigError, loadConfig, type Config } from "./config/config.js";
+import { startService } from "./server/service.js";
+import { createLogger } from "./telemetry/logger.js";
+
+let config: Config;
+try {
+  config = loadConfig();
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  console.error(error.message);
+  process.exit(2);
+}
+
+const logger = createLogger(config.LOG_LEVEL);
+const service = await startService(config, logger);
+
+for (const signal of ["SIGTERM", "SIGINT"] as const) {
+  process.once(signal, () => {
+    logger.info({ signal }, "shutting down: draining in-flight requests");
+    service
+      .stop()
+      .then(() => {
+        logger.info("stopped");
+        process.exit(0);
+      })
+      .catch((error: unknown) => {
+        logger.error({ err: error }, "shutdown failed");
+        process.exit(1);
+      });
+  });
+}

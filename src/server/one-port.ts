@@ -1,0 +1,62 @@
+/**
+ * One cleartext port for every client: HTTP/1.1 (curl, browsers, gRPC-Web, Connect) and HTTP/2
+ * with prior knowledge (gRPC, Connect over h2). Node cannot serve both on one cleartext server by
+ * configuration (`allowHTTP1` needs TLS ALPN), so each new connection's first bytes are sniffed:
+ * an HTTP/2 connection always opens with the preface "PRI * HTTP/2.0", which no HTTP/1 method
+ * starts with. The bytes are put back and the socket handed to the matching server.
+ */
+import http from "node:http";
+import http2 from "node:http2";
+import type { Socket } from "node:net";
+
+const PREFACE_START = Buffer.from("PRI");
+
+/** An http.Server that also serves HTTP/2 prior-knowledge connections on the same port. */
+export interface OnePortServer {
+  /** Listen, close and address through this; it owns the port. */
+  readonly server: http.Server;
+  /** Sends GOAWAY to every HTTP/2 session so that close() can finish once their streams end. */
+  closeHttp2Sessions(): void;
+}
+
+/**
+ * `handler` receives http.IncomingMessage for HTTP/1.1 and the compatible Http2ServerRequest for
+ * HTTP/2 (Fastify and Connect handle both).
+ */
+export function createOnePortServer(handler: http.RequestListener): OnePortServer {
+  const http1 = http.createServer(handler);
+  const h2c = http2.createServer(handler as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
+  const sessions = new Set<http2.ServerHttp2Session>();
+  h2c.on("session", (session) => {
+    sessions.add(session);
+    session.once("close", () => sessions.delete(session));
+  });
+
+  const serveHttp1 = http1.listeners("connection")[0] as (socket: Socket) => void;
+  http1.removeAllListeners("connection");
+  http1.on("connection", (socket: Socket) => {
+    let head = Buffer.alloc(0);
+    // Until a server owns the socket, a reset by the peer must not become an uncaught error.
+    const drop = () => socket.destroy();
+    const sniff = () => {
+      for (let chunk = socket.read() as Buffer | null; chunk !== null; chunk = socket.read() as Buffer | null) {
+        head = Buffer.concat([head, chunk]);
+      }
+      if (head.length < PREFACE_START.length && !socket.readableEnded) return;
+      socket.off("readable", sniff);
+      socket.off("error", drop);
+      socket.unshift(head);
+      if (head.subarray(0, PREFACE_START.length).equals(PREFACE_START)) h2c.emit("connection", socket);
+      else serveHttp1.call(http1, socket);
+    };
+    socket.on("error", drop);
+    socket.on("readable", sniff);
+  });
+
+  return {
+    server: http1,
+    closeHttp2Sessions() {
+      for (const session of sessions) session.close();
+    },
+  };
+}

@@ -1,0 +1,82 @@
+/**
+ * The HTTP server: Fastify hosting the Connect services on one port (see one-port.ts), or on a
+ * TLS port with ALPN when a certificate is configured. Connect JSON and binary, gRPC and gRPC-Web
+ * are all served on it.
+ */
+import { readFileSync } from "node:fs";
+import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
+import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
+import { LogController, fastify, type FastifyInstance } from "fastify";
+import type { Logger } from "../telemetry/logger.js";
+import { createOnePortServer, type OnePortServer } from "./one-port.js";
+
+export interface ServerOptions {
+  host: string;
+  port: number;
+  /** Largest request message accepted, in bytes. */
+  readMaxBytes: number;
+  /** Upper bound on client deadlines. */
+  maxTimeoutMs: number;
+  tls?: { certFile: string; keyFile: string };
+  logger: Logger;
+  routes: (router: ConnectRouter) => void;
+  interceptors: Interceptor[];
+}
+
+export interface RunningServer {
+  readonly app: FastifyInstance;
+  /** Base URL clients use, e.g. http://127.0.0.1:8080. */
+  readonly url: string;
+  readonly port: number;
+  /** Stops accepting connections and resolves once in-flight requests are done. */
+  close(): Promise<void>;
+}
+
+/** Builds the Fastify app with the Connect plugin and starts listening. */
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  let onePort: OnePortServer | undefined;
+  // Per-request lines would double what the Connect interceptors log, at every request.
+  const logController = new LogController({ disableRequestLogging: true });
+  // The TLS variant has HTTP/2 raw types; only the server-agnostic API is used below.
+  const app = (options.tls
+    ? fastify({
+        loggerInstance: options.logger,
+        logController,
+        http2: true,
+        https: {
+          allowHTTP1: true,
+          cert: readFileSync(options.tls.certFile),
+          key: readFileSync(options.tls.keyFile),
+        },
+      })
+    : fastify({
+        loggerInstance: options.logger,
+        logController,
+        serverFactory: (handler) => {
+          onePort = createOnePortServer(handler);
+          return onePort.server;
+        },
+      })) as unknown as FastifyInstance;
+
+  // Not wrapped in fastify-plugin: its content-type parsers must stay encapsulated.
+  await app.register(fastifyConnectPlugin, {
+    routes: options.routes,
+    interceptors: options.interceptors,
+    readMaxBytes: options.readMaxBytes,
+    maxTimeoutMs: options.maxTimeoutMs,
+    // Unknown JSON fields are client bugs (e.g. a misspelt amount): refuse them, don't drop them.
+    jsonOptions: { ignoreUnknownFields: false },
+  });
+  app.addHook("preClose", async () => onePort?.closeHttp2Sessions());
+
+  await app.listen({ host: options.host, port: options.port });
+  const address = app.server.address();
+  const port = typeof address === "object" && address ? address.port : options.port;
+  const host = options.host.includes(":") ? `[${options.host}]` : options.host;
+  return {
+    app,
+    url: `${options.tls ? "https" : "http"}://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}`,
+    port,
+    close: () => app.close(),
+  };
+}

@@ -1,0 +1,78 @@
+/**
+ * Composes the running service from its configuration: database (PostgreSQL or embedded PGlite)
+ * with migrations, the ledger, the Connect API on one port, and background housekeeping. Used by
+ * main.ts and by end-to-end tests, which start the real thing in-process.
+ */
+import { apiRoutes } from "../api/routes.js";
+import { errorInterceptor } from "../api/error-mapping.js";
+import type { Config } from "../config/config.js";
+import { openDatabase, type DatabaseHandle } from "../db/client.js";
+import { runMigrations } from "../db/migrate.js";
+import { Ledger } from "../ledger/ledger.js";
+import type { Logger } from "../telemetry/logger.js";
+import { startServer, type RunningServer } from "./server.js";
+
+/** How often expired idempotency keys are swept. */
+const SWEEP_INTERVAL_MS = 10 * 60 * 1000;
+
+export interface RunningService {
+  readonly url: string;
+  readonly port: number;
+  readonly database: DatabaseHandle;
+  readonly ledger: Ledger;
+  readonly server: RunningServer;
+  /** Graceful stop: refuse new work, finish in-flight requests, close pools; bounded in time. */
+  stop(): Promise<void>;
+}
+
+export async function startService(config: Config, logger: Logger): Promise<RunningService> {
+  const database = await openDatabase({
+    url: config.DATABASE_URL,
+    poolSize: config.DB_POOL_SIZE,
+    pgliteDataDir: config.PGLITE_DATA_DIR,
+  });
+  logger.info(
+    { backend: database.backend, location: database.location },
+    database.backend === "pglite"
+      ? "DATABASE_URL is not set: using embedded PGlite (development only)"
+      : "using PostgreSQL",
+  );
+  await runMigrations(database);
+  const ledger = new Ledger(database.db, { idempotencyTtlHours: config.IDEMPOTENCY_TTL_HOURS });
+
+  const server = await startServer({
+    host: config.HOST,
+    port: config.PORT,
+    readMaxBytes: config.READ_MAX_BYTES,
+    maxTimeoutMs: config.MAX_TIMEOUT_MS,
+    tls: config.TLS_CERT_FILE && config.TLS_KEY_FILE ? { certFile: config.TLS_CERT_FILE, keyFile: config.TLS_KEY_FILE } : undefined,
+    logger,
+    routes: apiRoutes(ledger),
+    interceptors: [errorInterceptor(logger)],
+  });
+  logger.info({ url: server.url }, "listening (Connect, gRPC and gRPC-Web on one port)");
+
+  const sweeper = setInterval(() => {
+    ledger
+      .sweepExpiredIdempotencyKeys()
+      .then((count) => count > 0 && logger.info({ count }, "swept expired idempotency keys"))
+      .catch((error: unknown) => logger.warn({ err: error }, "idempotency sweep failed"));
+  }, SWEEP_INTERVAL_MS);
+  sweeper.unref();
+
+  let stopping: Promise<void> | undefined;
+  const stop = async () => {
+    clearInterval(sweeper);
+    const deadline = new Promise<void>((resolve) => setTimeout(resolve, config.SHUTDOWN_TIMEOUT_MS).unref());
+    await Promise.race([server.close(), deadline]);
+    await database.close();
+  };
+  return {
+    url: server.url,
+    port: server.port,
+    database,
+    ledger,
+    server,
+    stop: () => (stopping ??= stop()),
+  };
+}
