@@ -4,13 +4,15 @@
  * several relay hosts with skewed clocks agree on what is due.
  */
 import { and, asc, eq, inArray, isNull, lt, lte, notExists, sql, type SQL } from "drizzle-orm";
-import { alias } from "drizzle-orm/pg-core";
+import { alias, type AnyPgColumn } from "drizzle-orm/pg-core";
 import type { Database, Transaction } from "../db/client.js";
 import { outbox } from "../db/schema.js";
 
 export type OutboxRow = typeof outbox.$inferSelect;
 
-const isPending = (table: typeof outbox): SQL => and(isNull(table.publishedAt), isNull(table.deadAt))!;
+/** Neither published nor dead-lettered (the predicate of the partial indexes on the outbox). */
+const isPending = (table: { publishedAt: AnyPgColumn; deadAt: AnyPgColumn }): SQL =>
+  and(isNull(table.publishedAt), isNull(table.deadAt))!;
 
 /**
  * Locks up to `limit` due rows for this transaction and returns them.

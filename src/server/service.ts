@@ -9,6 +9,7 @@ import type { Config } from "../config/config.js";
 import { openDatabase, type DatabaseHandle } from "../db/client.js";
 import { runMigrations } from "../db/migrate.js";
 import { Ledger } from "../ledger/ledger.js";
+import { startRelay } from "../relay/start-relay.js";
 import type { Logger } from "../telemetry/logger.js";
 import { startServer, type RunningServer } from "./server.js";
 
@@ -51,6 +52,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     interceptors: [errorInterceptor(logger)],
   });
   logger.info({ url: server.url }, "listening (Connect, gRPC and gRPC-Web on one port)");
+  const relay = await startRelay(config, database, logger);
 
   const sweeper = setInterval(() => {
     ledger
@@ -65,6 +67,9 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     clearInterval(sweeper);
     const deadline = new Promise<void>((resolve) => setTimeout(resolve, config.SHUTDOWN_TIMEOUT_MS).unref());
     await Promise.race([server.close(), deadline]);
+    // After the API: the relay's batch in progress is delivered and recorded; rows it did not get
+    // to stay in the outbox for the next start.
+    await relay?.stop();
     await database.close();
   };
   return {
