@@ -1,0 +1,39 @@
+/** Starts the real service in-process on a free port against a fresh test database. */
+import { Writable } from "node:stream";
+import { loadConfig } from "../../src/config/config.js";
+import { startService, type RunningService } from "../../src/server/service.js";
+import { createLogger } from "../../src/telemetry/logger.js";
+import { createTestDatabase, type TestDatabase } from "./database.js";
+
+export interface TestService {
+  service: RunningService;
+  database: TestDatabase;
+  url: string;
+  /** Every log line the service wrote, parsed. */
+  logs: Record<string, unknown>[];
+  stop(): Promise<void>;
+}
+
+/** `env` overrides configuration variables (strings, as in the environment). */
+export async function startTestService(env: Record<string, string> = {}): Promise<TestService> {
+  const database = await createTestDatabase();
+  const config = loadConfig({ DATABASE_URL: database.url, HOST: "127.0.0.1", PORT: "0", LOG_LEVEL: "info", ...env });
+  const logs: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString().split("\n").filter(Boolean)) logs.push(JSON.parse(line));
+      done();
+    },
+  });
+  const service = await startService(config, createLogger(config.LOG_LEVEL, sink));
+  return {
+    service,
+    database,
+    url: service.url,
+    logs,
+    async stop() {
+      await service.stop();
+      await database.drop();
+    },
+  };
+}
