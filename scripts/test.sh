@@ -4,27 +4,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+source scripts/lib.sh
+
 work=$(mktemp -d /tmp/ledger-test.XXXXXX)
 chmod 755 "$work"
-started=()
+STARTED_SERVICES=()
 cleanup() {
-  for svc in "${started[@]}"; do bash "scripts/services/$svc.sh" stop "$work" || true; done
+  stop_services "$work"
   rm -rf "$work"
 }
 trap cleanup EXIT
-
-for script in scripts/services/*.sh; do
-  svc=$(basename "$script" .sh)
-  var=$(bash "$script" var)
-  if [ -n "${!var:-}" ]; then
-    echo "test: using $var from the environment"
-    continue
-  fi
-  echo "test: starting $svc"
-  started+=("$svc")
-  line=$(bash "$script" start "$work" | tail -n 1)
-  export "${line?}"
-done
+start_services "$work"
 
 echo "test: checking generated code and schemas are current"
 bash scripts/check-generated.sh
