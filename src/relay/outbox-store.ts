@@ -3,7 +3,7 @@
  * and measuring the backlog. All times come from the database clock (clock_timestamp()), so
  * several relay hosts with skewed clocks agree on what is due.
  */
-import { and, asc, eq, inArray, isNull, lt, lte, notExists, sql, type SQL } from "drizzle-orm";
+import { and, asc, eq, inArray, isNull, lte, sql, type SQL } from "drizzle-orm";
 import { alias, type AnyPgColumn } from "drizzle-orm/pg-core";
 import type { Database, Transaction } from "../db/client.js";
 import { outbox } from "../db/schema.js";
@@ -18,9 +18,9 @@ const isPending = (table: { publishedAt: AnyPgColumn; deadAt: AnyPgColumn }): SQ
  * Locks up to `limit` due rows for this transaction and returns them.
  *
  * Per-aggregate order across any number of relay instances rests on two rules:
- * 1. Only the oldest pending row of an aggregate is claimable (the NOT EXISTS below). A later row
- *    of the same aggregate stays unclaimable until the earlier one is published or dead-lettered
- *    and that is committed, whoever holds it, however long it is in backoff.
+ * 1. Only the oldest pending row of an aggregate is claimable (the subquery below). A later row of
+ *    the same aggregate stays unclaimable until the earlier one is published or dead-lettered and
+ *    that is committed, whoever holds it, however long it is in backoff.
  * 2. A row is marked published only after its delivery report, in the transaction that holds its
  *    lock. So when the next row of that aggregate becomes claimable, its predecessor is already
  *    acknowledged by the broker, and the key's messages reach their partition in outbox id order,
@@ -28,17 +28,30 @@ const isPending = (table: { publishedAt: AnyPgColumn; deadAt: AnyPgColumn }): SQ
  * `SKIP LOCKED` lets instances share the work: each skips the rows another one holds.
  * The price is one event per aggregate per batch; aggregates are accounts and payments, and a
  * batch spans many of them.
+ *
+ * "Oldest pending" is written as `id = (... order by id limit 1)` rather than NOT EXISTS: this
+ * form is always a per-row index probe on (aggregate_id, id), whereas without fresh statistics
+ * (a burst into a new table) the planner turned the anti-join into a scan of every pending row
+ * per candidate: 0.5 s per batch at a 5,000-row backlog instead of 1 ms.
  */
 export async function claimBatch(tx: Transaction, limit: number): Promise<OutboxRow[]> {
   const earlier = alias(outbox, "earlier");
-  const earlierPending = tx
+  const oldestPendingOfAggregate = tx
     .select({ id: earlier.id })
     .from(earlier)
-    .where(and(eq(earlier.aggregateId, outbox.aggregateId), lt(earlier.id, outbox.id), isPending(earlier)));
+    .where(and(eq(earlier.aggregateId, outbox.aggregateId), isPending(earlier)))
+    .orderBy(asc(earlier.id))
+    .limit(1);
   return tx
     .select()
     .from(outbox)
-    .where(and(isPending(outbox), lte(outbox.nextAttemptAt, sql`clock_timestamp()`), notExists(earlierPending)))
+    .where(
+      and(
+        isPending(outbox),
+        lte(outbox.nextAttemptAt, sql`clock_timestamp()`),
+        sql`${outbox.id} = (${oldestPendingOfAggregate})`,
+      ),
+    )
     .orderBy(asc(outbox.nextAttemptAt), asc(outbox.id))
     .limit(limit)
     .for("update", { of: outbox, skipLocked: true });
