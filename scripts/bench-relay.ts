@@ -5,8 +5,9 @@
  *    (`npm run relay`, default settings) drains them. Throughput = events / (last - first
  *    published_at).
  * 2. Steady: payments at `--rate` per second for `--seconds` with the relay running. Latency per
- *    payment, two ways: relay side (outbox row created_at -> published_at, i.e. delivery report, on
- *    the database clock) and end to end (commit returned to the writer -> read by a consumer).
+ *    payment: end to end (commit returned to the writer -> read by a consumer), and relay side
+ *    (outbox created_at -> published_at on the database clock, i.e. delivery report; created_at is
+ *    the writer transaction's start, so this includes the writer's own transaction time).
  *
  * Everything shares one machine, so the figures are for comparison between runs and as ratios,
  * not absolute capacity.
@@ -51,14 +52,15 @@ for (let i = 0; i < 16; i++) {
   await ledger.depositFunds({ idempotencyKey: `fund-${i}`, accountId: payers[i]!, amountCents: 10n ** 12n, currency: "EUR" }, ctx);
 }
 
-/** Authorizes one payment and returns its id with the time its commit returned (ms). */
-async function pay(): Promise<{ paymentId: string; committedAt: number }> {
+/** Authorizes one payment; returns its id, when the call started and when its commit returned (ms). */
+async function pay(): Promise<{ paymentId: string; startedAt: number; committedAt: number }> {
   const n = ++keySeq;
+  const startedAt = Date.now();
   const payment = await ledger.authorizePayment(
     { idempotencyKey: `bench-${n}`, payerAccountId: payers[n % 16]!, payeeAccountId: payees[n % 16]!, amountCents: 1n, currency: "EUR", description: "" },
     ctx,
   );
-  return { paymentId: payment.paymentId, committedAt: Date.now() };
+  return { paymentId: payment.paymentId, startedAt, committedAt: Date.now() };
 }
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
@@ -101,7 +103,7 @@ const [drain] = await db
 // Phase 2: a steady rate with the relay running.
 console.log(`bench: ${rate} payments/s for ${seconds} s with the relay running`);
 const [{ lastBefore }] = (await db.select({ lastBefore: sql<string>`max(${outbox.id})::text` }).from(outbox)) as [{ lastBefore: string }];
-const committed: { paymentId: string; committedAt: number }[] = [];
+const committed: { paymentId: string; startedAt: number; committedAt: number }[] = [];
 const t0 = Date.now();
 const inFlight: Promise<void>[] = [];
 for (let i = 0; i < rate * seconds; i++) {
@@ -137,6 +139,7 @@ console.log(
     `${endToEnd.length} read by the consumer (${((100 * endToEnd.length) / committed.length).toFixed(1)}%)`,
 );
 console.log(`  drain capacity / steady rate: ${(drainRate / rate).toFixed(1)}x`);
-summary("commit -> delivery report (relay, db clock)", relayMs);
+summary("payment call -> commit returned (the writer)", committed.map((c) => c.committedAt - c.startedAt));
+summary("outbox row created -> delivery report (relay)", relayMs);
 summary("commit -> read by a consumer (end to end)", endToEnd);
 process.exit(0);
