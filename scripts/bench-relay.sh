@@ -4,10 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
-
-work=$(mktemp -d /tmp/ledger-bench.XXXXXX)
-chmod 755 "$work"
-STARTED_SERVICES=()
-trap 'stop_services "$work"; rm -rf "$work"' EXIT
-start_services "$work"
+services_for_this_run bench
 npx tsx scripts/bench-relay.ts "$@"

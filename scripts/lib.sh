@@ -54,3 +54,13 @@ stop_services() {
   local svc
   for svc in "${STARTED_SERVICES[@]}"; do bash "scripts/services/$svc.sh" stop "$1" || true; done
 }
+
+# Creates a scratch directory for this run (WORK_DIR, /tmp/ledger-$1.*), starts the services into it
+# and stops them and removes it when the calling script exits.
+services_for_this_run() {
+  WORK_DIR=$(mktemp -d "/tmp/ledger-$1.XXXXXX")
+  chmod 755 "$WORK_DIR"
+  STARTED_SERVICES=()
+  trap 'stop_services "$WORK_DIR"; rm -rf "$WORK_DIR"' EXIT
+  start_services "$WORK_DIR"
+}

@@ -5,16 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 source scripts/lib.sh
-
-work=$(mktemp -d /tmp/ledger-test.XXXXXX)
-chmod 755 "$work"
-STARTED_SERVICES=()
-cleanup() {
-  stop_services "$work"
-  rm -rf "$work"
-}
-trap cleanup EXIT
-start_services "$work"
+services_for_this_run test
 
 echo "test: checking generated code and schemas are current"
 bash scripts/check-generated.sh

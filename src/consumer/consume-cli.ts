@@ -5,20 +5,13 @@
  *   from the beginning), LOG_LEVEL.
  */
 import { randomUUID } from "node:crypto";
-import { ConfigError, loadConfig, type Config } from "../config/config.js";
+import { loadConfigOrExit } from "../config/config.js";
 import { createKafka, parseBrokers } from "../kafka/kafka-client.js";
 import { ensureTopics } from "../kafka/topics.js";
 import { createLogger } from "../telemetry/logger.js";
 import { startEventConsumer } from "./event-consumer.js";
 
-let config: Config;
-try {
-  config = loadConfig();
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error;
-  console.error(error.message);
-  process.exit(2);
-}
+const config = loadConfigOrExit();
 if (!config.KAFKA_BROKERS) {
   console.error("KAFKA_BROKERS is not set (npm run kafka starts a local broker)");
   process.exit(2);

@@ -2,20 +2,13 @@
  * `npm run relay`: runs only the outbox relay (no API), e.g. as a separate deployment. Applies
  * migrations first (safe alongside running services), stops gracefully on SIGTERM/SIGINT.
  */
-import { ConfigError, loadConfig, type Config } from "../config/config.js";
+import { loadConfigOrExit } from "../config/config.js";
 import { openDatabase } from "../db/client.js";
 import { runMigrations } from "../db/migrate.js";
 import { createLogger } from "../telemetry/logger.js";
 import { startRelay } from "./start-relay.js";
 
-let config: Config;
-try {
-  config = loadConfig();
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error;
-  console.error(error.message);
-  process.exit(2);
-}
+const config = loadConfigOrExit();
 const logger = createLogger(config.LOG_LEVEL);
 if (!config.KAFKA_BROKERS || !config.DATABASE_URL) {
   // Embedded PGlite belongs to the one process that opened it: a separate relay needs PostgreSQL.
