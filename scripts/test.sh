@@ -15,4 +15,4 @@ npx tsc -p .
 files=$(find test -name '*.test.ts' | sort)
 if [ $# -gt 0 ]; then files="$*"; fi
 # shellcheck disable=SC2086
-node --import tsx --test --test-concurrency=2 --test-timeout=600000 $files
+node --import tsx --test --test-concurrency=2 --test-timeout=300000 $files

@@ -63,14 +63,17 @@ export class ConfigError extends Error {
 /** Reads, converts and validates the configuration from `env` (defaults filled in). */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const raw: Record<string, unknown> = {};
-  for (const key of Object.keys(ConfigSchema.properties)) {
+  for (const [key, schema] of Object.entries(ConfigSchema.properties)) {
     const value = env[key];
-    if (value !== undefined && value !== "") raw[key] = value;
+    if (value === undefined || value === "") continue;
+    // Only whole decimal numbers become integers; "1.5" or "8080x" stay strings and fail validation
+    // (TypeBox's own conversion would silently truncate them).
+    raw[key] = (schema as { type?: string }).type === "integer" && /^-?[0-9]+$/.test(value) ? Number(value) : value;
   }
-  const candidate = Value.Convert(ConfigSchema, Value.Default(ConfigSchema, raw));
+  const candidate = Value.Default(ConfigSchema, raw);
   const problems = [...Value.Errors(ConfigSchema, candidate)].map((error) => {
     const name = error.path.replace(/^\//, "");
-    const shown = name in raw && !/URL|KEY|SECRET|PASSWORD/.test(name) ? ` (got ${JSON.stringify(raw[name])})` : "";
+    const shown = name in raw && !/URL|KEY|SECRET|PASSWORD/.test(name) ? ` (got ${JSON.stringify(env[name])})` : "";
     const message = (error.schema as { errorMessage?: string }).errorMessage ?? error.message;
     return `${name}: ${message}${shown}`;
   });

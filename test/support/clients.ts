@@ -9,14 +9,17 @@ export interface LedgerClients {
   payments: Client<typeof PaymentService>;
 }
 
-/** The transports a backend or browser client may use, by name. */
-export function transports(baseUrl: string): Record<string, Transport> {
-  return {
-    "connect-json-http1": createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: false }),
-    "connect-binary-http2": createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: true }),
-    "grpc-http2": createGrpcTransport({ baseUrl }),
-    "grpc-web-http1": createGrpcWebTransport({ baseUrl, httpVersion: "1.1" }),
-  };
+/** Makers of every transport a backend or browser client may use, by name. */
+export const transportFactories: Record<string, (baseUrl: string) => Transport> = {
+  "connect-json-http1": (baseUrl) => createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: false }),
+  "connect-binary-http2": (baseUrl) => createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: true }),
+  "grpc-http2": (baseUrl) => createGrpcTransport({ baseUrl }),
+  "grpc-web-http1": (baseUrl) => createGrpcWebTransport({ baseUrl, httpVersion: "1.1" }),
+};
+
+/** Clients over Connect JSON on HTTP/1.1, the simplest transport. */
+export function jsonClients(baseUrl: string): LedgerClients {
+  return ledgerClients(transportFactories["connect-json-http1"]!(baseUrl));
 }
 
 export function ledgerClients(transport: Transport): LedgerClients {
