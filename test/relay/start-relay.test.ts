@@ -3,7 +3,15 @@
  * when it is not.
  */
 import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { it } from "node:test";
+import { loadConfig } from "../../src/config/config.js";
+import { openDatabase } from "../../src/db/client.js";
+import { runMigrations } from "../../src/db/migrate.js";
+import { Ledger } from "../../src/ledger/ledger.js";
+import { startRelay } from "../../src/relay/start-relay.js";
 import { startTestService } from "../support/service.js";
 import { capturingLogger, harnessBrokers, kafkaFor, recordEvents, uniquePrefix } from "./fixtures.js";
 
@@ -37,5 +45,31 @@ it("stays off without KAFKA_BROKERS, says so once, and leaves events in the outb
     assert.ok(rows.length > 0 && rows.every((row) => row.publishedAt === null));
   } finally {
     await test.stop();
+  }
+});
+
+it("relays from embedded PGlite too (npm start without DATABASE_URL)", async () => {
+  const prefix = uniquePrefix();
+  const { logger } = capturingLogger();
+  const log = await recordEvents(kafkaFor(harnessBrokers(), logger), prefix, logger);
+  const dir = await mkdtemp(join(tmpdir(), "relay-pglite-"));
+  const database = await openDatabase({ poolSize: 1, pgliteDataDir: dir });
+  try {
+    await runMigrations(database);
+    const config = loadConfig({ KAFKA_BROKERS: harnessBrokers(), KAFKA_TOPIC_PREFIX: prefix, RELAY_POLL_INTERVAL_MS: "60000" });
+    const relay = (await startRelay(config, database, logger))!;
+    try {
+      const ledger = new Ledger(database.db, { idempotencyTtlHours: 1 });
+      const account = await ledger.createAccount({ currency: "EUR", displayName: "lite", accountId: "" }, ctx);
+      // The poll is a minute away: arriving sooner shows PGlite's LISTEN wakes the relay.
+      await log.waitFor("AccountCreated from PGlite", (events) => events.some((e) => e.key === account.accountId), 15_000);
+      assert.deepEqual(log.events.find((e) => e.key === account.accountId)!.problems, []);
+    } finally {
+      await relay.stop();
+    }
+  } finally {
+    await database.close();
+    await log.stop();
+    await rm(dir, { recursive: true, force: true });
   }
 });
