@@ -18,6 +18,7 @@ export interface PublisherOptions {
   deliveryTimeoutMs: number;
 }
 
+/** Owns the relay's producer (created on first use, replaced after a fatal error). */
 export class EventPublisher {
   #producer: Producer | undefined;
   readonly #kafka: Kafka;

@@ -61,6 +61,7 @@ interface BatchOutcome {
   brokerFailures: number;
 }
 
+/** One relay instance: `start()` it, `stop()` it; any number may run against one database. */
 export class OutboxRelay {
   readonly instanceId: string;
   readonly #deps: RelayDependencies;
