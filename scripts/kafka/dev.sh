@@ -9,4 +9,4 @@ line=$(bash scripts/services/kafka.sh start .data | tail -n 1)
 trap 'bash scripts/services/kafka.sh stop .data' EXIT INT TERM
 echo "kafka: broker ready; in another shell: export $line"
 echo "kafka: log in .data/kafka/server.log; Ctrl-C stops it"
-while kill -0 "$(cat .data/kafka/pid)" 2>/dev/null; do sleep 1; done
+while [ -f .data/kafka/pid ] && kill -0 "$(cat .data/kafka/pid 2>/dev/null)" 2>/dev/null; do sleep 1; done

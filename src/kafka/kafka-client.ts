@@ -94,11 +94,14 @@ export function describeKafkaError(error: unknown): string {
   return typeof code === "number" ? `${message} (code ${code})` : message;
 }
 
-/** Adapts pino to the KafkaJS logger interface the client expects. */
+/**
+ * Adapts pino to the KafkaJS logger interface the client expects. The client's info lines
+ * (every connect, disconnect and rebalance) go to debug: the relay logs what matters itself.
+ */
 function pinoBridge(logger: Logger): KafkaTypes.Logger {
   const child = logger.child({ component: "kafka" });
   const bridge: KafkaTypes.Logger = {
-    info: (message, extra) => child.info(extra ?? {}, message),
+    info: (message, extra) => child.debug(extra ?? {}, message),
     warn: (message, extra) => child.warn(extra ?? {}, message),
     error: (message, extra) => child.error(extra ?? {}, message),
     debug: (message, extra) => child.debug(extra ?? {}, message),
