@@ -113,12 +113,16 @@ export async function sampleBacklog(db: Database): Promise<BacklogSample> {
   return { pending: Number(row?.pending ?? 0), oldestAgeSeconds: Number(row?.oldestAgeSeconds ?? 0) };
 }
 
-/** Milliseconds until the earliest pending row is due (0 if one is due now), or null if none. */
-export async function nextDueInMs(db: Database): Promise<number | null> {
+/**
+ * Milliseconds until the earliest row waiting for its backoff becomes due, or null if none waits.
+ * Rows already due but not claimable (behind an earlier event of their aggregate, or held by
+ * another relay) do not count: waking up for them would spin on empty claims.
+ */
+export async function nextRetryInMs(db: Database): Promise<number | null> {
   const [row] = await db
     .select({ ms: sql<number | null>`(extract(epoch from min(${outbox.nextAttemptAt}) - clock_timestamp()) * 1000)::float8` })
     .from(outbox)
-    .where(isPending(outbox));
+    .where(and(isPending(outbox), sql`${outbox.nextAttemptAt} > clock_timestamp()`));
   const ms = row?.ms;
   return ms === null || ms === undefined ? null : Math.max(0, Number(ms));
 }

@@ -20,7 +20,7 @@ import {
   markDead,
   markFailed,
   markPublished,
-  nextDueInMs,
+  nextRetryInMs,
   sampleBacklog,
   type BacklogSample,
   type FailedDelivery,
@@ -154,10 +154,12 @@ export class OutboxRelay {
         if (outcome.published > 0) this.#breaker.success();
         else if (outcome.brokerFailures > 0) this.#breaker.failure();
       }
-      // A full batch means more is probably due: go again at once.
-      if (outcome.claimed === this.#options.batchSize) continue;
-      const dueIn = await nextDueInMs(this.#deps.db).catch(() => null);
-      await this.#bell.wait(Math.min(this.#options.pollIntervalMs, dueIn ?? Infinity));
+      // Publishing an event makes the next one of its aggregate claimable, and more may be due:
+      // claim again at once. Only an empty claim sleeps, so the loop cannot spin.
+      if (outcome.claimed > 0) continue;
+      // Sleep until a notification, the next backoff expiry, or the fallback poll.
+      const retryIn = await nextRetryInMs(this.#deps.db).catch(() => null);
+      await this.#bell.wait(Math.min(this.#options.pollIntervalMs, retryIn ?? Infinity));
     }
   }
 

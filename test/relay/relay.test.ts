@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { sql } from "drizzle-orm";
 import { ulid } from "ulid";
 import { outbox } from "../../src/db/schema.js";
 import { Ledger } from "../../src/ledger/ledger.js";
@@ -209,6 +210,40 @@ describe("outbox relay on a real broker", () => {
       assert.ok(first! > 0 && second! > 0, `both relays did work (${first} and ${second})`);
       assert.equal(first! + second!, rows.length, "no row was published twice");
       assert.deepEqual(t.log.events.filter((e) => e.duplicate), [], "no redeliveries without a crash");
+    } finally {
+      await t.tearDown();
+    }
+  });
+
+  it("honours a row's backoff without spinning, and its aggregate's next event waits for it", async () => {
+    const t = await setUp(1);
+    try {
+      const db = t.database.handle.db;
+      // An event in backoff for 3 s (as after a failed attempt) and a due successor behind it.
+      const [head, next] = [ulid(), ulid()];
+      await db.insert(outbox).values({
+        eventId: head, eventType: "AccountCreated", aggregateType: "account", aggregateId: "held",
+        envelope: { eventId: head }, attempts: 1, nextAttemptAt: sql`now() + interval '3 seconds'`,
+      });
+      await db.insert(outbox).values({
+        eventId: next, eventType: "AccountCreated", aggregateType: "account", aggregateId: "held", envelope: { eventId: next },
+      });
+      const transactions = async () => {
+        const result = await db.execute(sql`select xact_commit + xact_rollback as n from pg_stat_database where datname = current_database()`);
+        return Number(([...(result as unknown as { n: string }[])][0])!.n);
+      };
+      const before = await transactions();
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      const idle = (await transactions()) - before;
+      // With a 200 ms poll: about 10 claim transactions. A relay that spun on the due but blocked
+      // successor would run hundreds per second.
+      assert.ok(idle < 100, `${idle} transactions in 2 s while waiting for a backoff`);
+      assert.equal(t.log.events.length, 0, "nothing published before the head's backoff is over");
+
+      await t.log.waitFor("both events", (events) => events.length >= 2, 15_000);
+      assert.deepEqual(t.log.events.map((e) => e.eventId), [head, next]);
+      const rows = await outboxRows(db);
+      assert.ok(rows[0]!.publishedAt! >= new Date(rows[0]!.nextAttemptAt.getTime() - 5), "published after its backoff");
     } finally {
       await t.tearDown();
     }
