@@ -1,7 +1,10 @@
 /**
- * `npm run relay` as a real process: SIGKILLed in the middle of a batch (messages delivered, their
- * rows not yet marked), then started again. Nothing may be lost; the only duplicates allowed are
- * redeliveries of the killed batch, with the same event id, and they are counted.
+ * `npm run relay` as a real process, stopped in the middle of a batch (messages delivered, rows not
+ * yet marked): by SIGKILL, where the batch comes again after a restart (same event ids, counted),
+ * and by SIGTERM, where the relay finishes the batch before it exits and nothing comes twice.
+ *
+ * To stop it at exactly that point, the test holds a SHARE lock on the outbox table: the relay can
+ * still claim (FOR UPDATE) and publish, but its UPDATE marking the rows waits for the lock.
  */
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
@@ -56,8 +59,10 @@ async function batchInFlight(): Promise<boolean> {
   return [...(result as unknown as unknown[])].length > 0;
 }
 
-async function publishedCount(): Promise<number> {
-  return (await database.handle.db.select({ id: outbox.id }).from(outbox).where(isNotNull(outbox.publishedAt))).length;
+/** How many of `ids` are marked published. */
+async function publishedCount(ids: Set<string>): Promise<number> {
+  const rows = await database.handle.db.select({ eventId: outbox.eventId }).from(outbox).where(isNotNull(outbox.publishedAt));
+  return rows.filter((row) => ids.has(row.eventId)).length;
 }
 
 before(async () => {
@@ -70,62 +75,76 @@ after(async () => {
   await database?.drop();
 });
 
-it("loses nothing when the relay process is SIGKILLed mid-batch and restarted", async (t) => {
+const ctx = { clientId: "relay-cli-test" };
+
+/** Commits deposits (ordered per account) and payments (one event each); returns their event ids. */
+async function writeBacklog(tag: string, perAccount: number): Promise<Set<string>> {
+  const before = new Set((await outboxRows(database.handle.db)).map((row) => row.eventId));
   const ledger = new Ledger(database.handle.db, { idempotencyTtlHours: 1 });
-  const ctx = { clientId: "kill-test" };
   const accounts: string[] = [];
   for (let i = 0; i < 8; i++) {
-    accounts.push((await ledger.createAccount({ currency: "EUR", displayName: "k", accountId: "" }, ctx)).accountId);
+    accounts.push((await ledger.createAccount({ currency: "EUR", displayName: tag, accountId: "" }, ctx)).accountId);
   }
-  // A backlog of single-event aggregates (payments) and ordered ones (deposits per account).
   await Promise.all(
     accounts.map(async (accountId, a) => {
-      for (let i = 0; i < 60; i++) {
-        await ledger.depositFunds({ idempotencyKey: `d-${a}-${i}`, accountId, amountCents: 100n, currency: "EUR" }, ctx);
+      for (let i = 0; i < perAccount; i++) {
+        await ledger.depositFunds({ idempotencyKey: `${tag}-d-${a}-${i}`, accountId, amountCents: 100n, currency: "EUR" }, ctx);
         await ledger.authorizePayment(
-          { idempotencyKey: `p-${a}-${i}`, payerAccountId: accountId, payeeAccountId: accounts[(a + 1) % 8]!, amountCents: 10n, currency: "EUR", description: "" },
+          { idempotencyKey: `${tag}-p-${a}-${i}`, payerAccountId: accountId, payeeAccountId: accounts[(a + 1) % 8]!, amountCents: 10n, currency: "EUR", description: "" },
           ctx,
         );
       }
     }),
   );
   const rows = await outboxRows(database.handle.db);
+  return new Set(rows.map((row) => row.eventId).filter((id) => !before.has(id)));
+}
 
-  const first = startRelayProcess();
-  // Let some batches complete, then stall the relay between delivery and commit: a SHARE lock on
-  // the table lets it claim (FOR UPDATE) and publish, but blocks its UPDATE marking the rows. Once
-  // the consumer has read events that are not marked published, a batch is delivered and
-  // uncommitted: kill the relay right there.
-  const deadline = Date.now() + 60_000;
-  const waitFor = async (what: string, check: () => Promise<boolean>) => {
-    while (!(await check())) {
-      assert.ok(Date.now() < deadline, `timed out waiting for ${what}:\n${first.output.join("")}`);
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+const readOf = (ids: Set<string>) => new Set(log.events.filter((e) => ids.has(e.eventId)).map((e) => e.eventId)).size;
+
+async function until(what: string, check: () => Promise<boolean>, output: () => string, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    assert.ok(Date.now() < deadline, `timed out waiting for ${what}:\n${output()}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/**
+ * Lets `relay` publish at least 100 of `ids`, then stalls it with a delivered but unmarked batch.
+ * Returns how many were marked before the stall, how many more were read, and the lock to release.
+ */
+async function stallWithDeliveredBatch(relay: ReturnType<typeof startRelayProcess>, ids: Set<string>) {
+  const output = () => relay.output.join("");
+  await until("100 published", async () => (await publishedCount(ids)) >= 100, output);
+  const lock = await database.handle.postgresClient!.reserve();
+  await lock`begin`;
+  await lock`lock table outbox in share mode`;
+  const marked = await publishedCount(ids);
+  await until("a delivered, unmarked batch", async () => readOf(ids) > marked && (await batchInFlight()), output);
+  return {
+    marked,
+    unmarkedReads: readOf(ids) - marked,
+    async release() {
+      await lock`rollback`;
+      lock.release();
+    },
   };
-  await waitFor("100 published", async () => (await publishedCount()) >= 100);
-  const blocker = await database.handle.postgresClient!.reserve();
-  await blocker`begin`;
-  await blocker`lock table outbox in share mode`;
-  const publishedAtKill = await publishedCount();
-  await waitFor("a delivered, unmarked batch", async () => {
-    const read = new Set(log.events.map((e) => e.eventId)).size;
-    return read > publishedAtKill && (await batchInFlight());
-  });
-  const unmarkedReads = new Set(log.events.map((e) => e.eventId)).size - publishedAtKill;
+}
+
+it("loses nothing when the relay process is SIGKILLed mid-batch and restarted", async (t) => {
+  const ids = await writeBacklog("kill", 60);
+  const first = startRelayProcess();
+  const stall = await stallWithDeliveredBatch(first, ids);
   first.kill("SIGKILL");
   await once(first, "exit");
-  await blocker`rollback`;
-  blocker.release();
-  const publishedAfterKill = await publishedCount();
-  assert.ok(publishedAfterKill < rows.length, "the killed relay left work behind");
+  await stall.release();
+  const publishedAfterKill = await publishedCount(ids);
+  assert.equal(publishedAfterKill, stall.marked, "the killed batch was not marked");
 
   const second = startRelayProcess();
   try {
-    await log.waitFor("every event after the restart", (events) => {
-      const seen = new Set(events.map((e) => e.eventId));
-      return rows.every((row) => seen.has(row.eventId));
-    }, 60_000);
+    await log.waitFor("every event after the restart", () => readOf(ids) === ids.size, 60_000);
     await new Promise((resolve) => setTimeout(resolve, 500));
   } finally {
     second.kill("SIGTERM");
@@ -136,17 +155,40 @@ it("loses nothing when the relay process is SIGKILLed mid-batch and restarted", 
 
   const final = await outboxRows(database.handle.db);
   assert.ok(final.every((row) => row.publishedAt), "every row is marked published");
-  const ids = new Set(final.map((row) => row.eventId));
-  const duplicates = log.events.filter((e) => e.duplicate);
-  assert.ok(duplicates.every((e) => ids.has(e.eventId)), "duplicates are redeliveries of outbox events");
-  const firstCopy = new Map(log.events.filter((e) => !e.duplicate).map((e) => [e.eventId, e.value]));
+  const events = log.events.filter((e) => ids.has(e.eventId));
+  const duplicates = events.filter((e) => e.duplicate);
+  const firstCopy = new Map(events.filter((e) => !e.duplicate).map((e) => [e.eventId, e.value]));
   for (const copy of duplicates) assert.deepEqual(copy.value, firstCopy.get(copy.eventId), "a redelivery is the same event");
   // Exactly the killed batch comes twice: delivered before the kill, redelivered after the restart.
-  assert.ok(duplicates.length >= unmarkedReads && duplicates.length <= 100, `${duplicates.length} redeliveries`);
-  assert.equal(log.events.length - duplicates.length, rows.length, "each event read once after de-duplication");
+  assert.ok(duplicates.length >= stall.unmarkedReads && duplicates.length <= 100, `${duplicates.length} redeliveries`);
+  assert.equal(events.length - duplicates.length, ids.size, "each event read once after de-duplication");
   assert.deepEqual(orderViolations(log.events, final), [], "per key, first deliveries keep outbox order");
   t.diagnostic(
-    `killed with ${publishedAtKill} of ${rows.length} marked published and ${unmarkedReads} more already read; ` +
+    `killed with ${stall.marked} of ${ids.size} marked published and ${stall.unmarkedReads} more already read; ` +
       `${duplicates.length} redelivered after the restart (same event ids, de-duplicated by the consumer)`,
   );
+});
+
+it("on SIGTERM finishes and records the batch in flight before exiting: nothing comes twice", async () => {
+  const ids = await writeBacklog("term", 30);
+  const relay = startRelayProcess();
+  const stall = await stallWithDeliveredBatch(relay, ids);
+  relay.kill("SIGTERM");
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  assert.equal(relay.exitCode, null, "still finishing its batch while the marking waits");
+  await stall.release();
+  const [code] = await once(relay, "exit");
+  assert.equal(code, 0, relay.output.join(""));
+  assert.ok((await publishedCount(ids)) >= stall.marked + stall.unmarkedReads, "the delivered batch was marked before exit");
+
+  const again = startRelayProcess();
+  try {
+    await log.waitFor("the rest after the restart", () => readOf(ids) === ids.size, 60_000);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  } finally {
+    again.kill("SIGTERM");
+  }
+  assert.equal((await once(again, "exit"))[0], 0);
+  const duplicates = log.events.filter((e) => ids.has(e.eventId) && e.duplicate);
+  assert.deepEqual(duplicates.map((e) => e.eventId), [], "no redelivery after a graceful stop");
 });
