@@ -138,3 +138,31 @@ it("keeps taking payments while the broker is down, then delivers everything in 
   assert.deepEqual(await metricValues("relay.circuit.state"), [CIRCUIT_STATE_VALUE.closed]);
   assert.deepEqual(await metricValues("outbox.backlog"), [0]);
 });
+
+it("starts while the broker is down and creates its topics and delivers once it is up", async () => {
+  await broker.stop();
+  const kafka = kafkaFor(broker.brokers, logger);
+  const prefix = uniquePrefix();
+  const late = new OutboxRelay(
+    { db: database.handle.db, kafka, wakeups: listenForOutbox(database.handle), logger, instanceId: "late" },
+    fastRelayOptions(prefix),
+  );
+  await late.start();
+  try {
+    const ledger = new Ledger(database.handle.db, { idempotencyTtlHours: 1 });
+    // The first relay is still running too: stop it so that this one has the outbox to itself.
+    await relay.stop();
+    const account = await ledger.createAccount({ currency: "EUR", displayName: "late", accountId: "" }, ctx);
+    await until("the circuit to open with no topics creatable", () => late.circuitState === "open");
+    await broker.start();
+    const lateLog = await recordEvents(kafka, prefix, logger);
+    try {
+      await lateLog.waitFor("the event written while the broker was down", (events) =>
+        events.some((e) => e.key === account.accountId && e.eventType === "AccountCreated"), 60_000);
+    } finally {
+      await lateLog.stop();
+    }
+  } finally {
+    await late.stop();
+  }
+});
