@@ -13,7 +13,12 @@ try {
 }
 
 const logger = createLogger(config.LOG_LEVEL);
-const service = await startService(config, logger);
+// API key entries are read at start-up: their problems are configuration errors too.
+const service = await startService(config, logger).catch((error: unknown) => {
+  if (!(error instanceof ConfigError)) throw error;
+  console.error(error.message);
+  process.exit(2);
+});
 
 for (const signal of ["SIGTERM", "SIGINT"] as const) {
   process.once(signal, () => {

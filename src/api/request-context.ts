@@ -16,12 +16,18 @@ export const requestIdKey = createContextKey<string>("", { description: "request
 
 const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 
+/** Context value holding the request's W3C traceparent (the caller's, or one started here). */
+export const traceparentKey = createContextKey<string>("", { description: "W3C traceparent" });
+
 /** Builds the ledger's view of the request from a Connect handler context. */
 export function requestContextOf(context: HandlerContext): RequestContext {
-  const traceparent = context.requestHeader.get("traceparent") ?? undefined;
+  const traceparent = context.values.get(traceparentKey) || (context.requestHeader.get("traceparent") ?? undefined);
   return {
     clientId: context.values.get(clientIdKey),
     traceparent: traceparent && TRACEPARENT.test(traceparent) ? traceparent : undefined,
     signal: context.signal,
   };
 }
+
+/** Context value holding the caller's network address (set by the server, for per-IP limits). */
+export const peerAddressKey = createContextKey<string>("unknown", { description: "peer address" });

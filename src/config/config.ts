@@ -48,6 +48,43 @@ export const ConfigSchema = Type.Object({
   RELAY_BREAKER_THRESHOLD: positiveInt(3, "Consecutive failed batches that open the circuit"),
   RELAY_BREAKER_COOLDOWN_MS: positiveInt(1_000, "First pause before probing the broker again"),
   RELAY_BREAKER_MAX_COOLDOWN_MS: positiveInt(30_000, "Longest pause between probes"),
+  SHUTDOWN_DRAIN_DELAY_MS: Type.Integer({
+    minimum: 0,
+    default: 0,
+    description: "Time health reports NOT_SERVING before the port closes, so load balancers move away",
+  }),
+  // Edge: authentication, rate limits, CORS, metrics (composed in src/server/edge.ts).
+  API_KEYS: Type.Optional(
+    Type.String({ minLength: 1, description: "API key entries client:scope+scope:sha256hex, comma or newline separated" }),
+  ),
+  API_KEYS_FILE: Type.Optional(Type.String({ minLength: 1, description: "File of API key entries, one a line" })),
+  AUTH_DISABLED: Type.Boolean({
+    default: false,
+    errorMessage: "must be true or false",
+    description: "Serve without authentication (closed networks and tests only)",
+  }),
+  REDIS_URL: Type.Optional(
+    Type.String({
+      pattern: "^rediss?://",
+      errorMessage: "must start with redis:// or rediss://",
+      description: "Redis for shared rate limits; in-memory limits when unset",
+    }),
+  ),
+  RATE_LIMIT_POINTS: Type.Integer({
+    minimum: 0,
+    default: 1000,
+    description: "Requests per window per client and method; 0 turns rate limiting off",
+  }),
+  RATE_LIMIT_WINDOW_SECONDS: positiveInt(1, "Rate limit window"),
+  RATE_LIMIT_METHODS: Type.String({
+    default: "",
+    pattern: "^$|^[A-Za-z0-9_./]+=[0-9]+(,[A-Za-z0-9_./]+=[0-9]+)*$",
+    errorMessage: "must look like AuthorizePayment=50,CreateAccount=10",
+    description: "Per-method overrides of RATE_LIMIT_POINTS",
+  }),
+  CORS_ORIGINS: Type.String({ default: "", description: "Browser origins allowed to call the API, comma separated, or *" }),
+  METRICS_HOST: Type.String({ default: "127.0.0.1", minLength: 1, description: "Address the Prometheus port binds to" }),
+  METRICS_PORT: port(9464, "Prometheus metrics port (GET /metrics)"),
 });
 
 export type Config = Static<typeof ConfigSchema>;
@@ -68,7 +105,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (value === undefined || value === "") continue;
     // Only whole decimal numbers become integers; "1.5" or "8080x" stay strings and fail validation
     // (TypeBox's own conversion would silently truncate them).
-    raw[key] = (schema as { type?: string }).type === "integer" && /^-?[0-9]+$/.test(value) ? Number(value) : value;
+    const type = (schema as { type?: string }).type;
+    if (type === "integer" && /^-?[0-9]+$/.test(value)) raw[key] = Number(value);
+    else if (type === "boolean" && (value === "true" || value === "false")) raw[key] = value === "true";
+    else raw[key] = value;
   }
   const candidate = Value.Default(ConfigSchema, raw);
   const problems = [...Value.Errors(ConfigSchema, candidate)].map((error) => {
@@ -80,6 +120,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const config = candidate as Config;
   if (Boolean(config.TLS_CERT_FILE) !== Boolean(config.TLS_KEY_FILE)) {
     problems.push("TLS_CERT_FILE and TLS_KEY_FILE: set both to enable TLS, or neither");
+  }
+  if (config.AUTH_DISABLED && (config.API_KEYS || config.API_KEYS_FILE)) {
+    problems.push("AUTH_DISABLED: cannot be true while API_KEYS or API_KEYS_FILE is set");
   }
   // A union reports once per member; keep one line per problem.
   if (problems.length > 0) throw new ConfigError([...new Set(problems)]);

@@ -10,6 +10,7 @@
 import { hostname } from "node:os";
 import type { Logger } from "pino";
 import type { Database, Transaction } from "../db/client.js";
+import type { HealthReporter } from "../health/health-monitor.js";
 import { describeKafkaError, isMessageFault, type Kafka } from "../kafka/kafka-client.js";
 import { ensureTopics, eventTopic } from "../kafka/topics.js";
 import { backoffDelay, type BackoffPolicy } from "./backoff.js";
@@ -52,6 +53,8 @@ export interface RelayDependencies {
   logger: Logger;
   /** Names this instance in logs and metrics; defaults to host and pid. */
   instanceId?: string;
+  /** Told "relay" is serving while the circuit is closed, and not while it is open or probing. */
+  health?: HealthReporter;
 }
 
 /** What one batch did, for the loop's pacing and the circuit breaker. */
@@ -89,6 +92,7 @@ export class OutboxRelay {
       onChange: (state, detail) => {
         const log = state === "open" ? this.#logger.warn.bind(this.#logger) : this.#logger.info.bind(this.#logger);
         log({ circuit: state, ...detail }, `relay: circuit ${state}`);
+        deps.health?.report("relay", state === "closed");
       },
     });
   }
@@ -112,6 +116,7 @@ export class OutboxRelay {
   async start(): Promise<void> {
     this.#metrics = createRelayMetrics(this.instanceId, () => this.backlog(), () => this.#breaker.state);
     this.#unlisten = await this.#deps.wakeups(() => this.#bell.ring());
+    this.#deps.health?.report("relay", true);
     this.#loop = this.#run();
     this.#logger.info({ topicPrefix: this.#options.topicPrefix }, "relay: started");
   }

@@ -4,6 +4,7 @@
  */
 import type { Config } from "../config/config.js";
 import type { DatabaseHandle } from "../db/client.js";
+import type { HealthReporter } from "../health/health-monitor.js";
 import { createKafka, parseBrokers } from "../kafka/kafka-client.js";
 import type { Logger } from "../telemetry/logger.js";
 import { OutboxRelay, type RelayOptions } from "./relay.js";
@@ -30,9 +31,15 @@ export function relayOptions(config: Config): RelayOptions {
 
 /**
  * Starts the relay over `database` when KAFKA_BROKERS is configured. Without it the relay stays off
- * (outbox rows wait for a relay) and this says so once; returns undefined then.
+ * (outbox rows wait for a relay) and this says so once; returns undefined then. `health` learns
+ * whether the relay can reach Kafka (component "relay").
  */
-export async function startRelay(config: Config, database: DatabaseHandle, logger: Logger): Promise<OutboxRelay | undefined> {
+export async function startRelay(
+  config: Config,
+  database: DatabaseHandle,
+  logger: Logger,
+  health?: HealthReporter,
+): Promise<OutboxRelay | undefined> {
   if (!config.KAFKA_BROKERS) {
     logger.info("relay: KAFKA_BROKERS is not set, outbox relay is off (events stay in the outbox)");
     return undefined;
@@ -43,6 +50,7 @@ export async function startRelay(config: Config, database: DatabaseHandle, logge
       kafka: createKafka({ brokers: parseBrokers(config.KAFKA_BROKERS), clientId: "payment-ledger-relay" }, logger),
       wakeups: listenForOutbox(database),
       logger,
+      health,
     },
     relayOptions(config),
   );

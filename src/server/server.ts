@@ -4,9 +4,10 @@
  * are all served on it.
  */
 import { readFileSync } from "node:fs";
-import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
+import { createContextValues, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
 import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
 import { LogController, fastify, type FastifyInstance } from "fastify";
+import { peerAddressKey } from "../api/request-context.js";
 import type { Logger } from "../telemetry/logger.js";
 import { createOnePortServer, type OnePortServer } from "./one-port.js";
 
@@ -21,6 +22,8 @@ export interface ServerOptions {
   logger: Logger;
   routes: (router: ConnectRouter) => void;
   interceptors: Interceptor[];
+  /** Adds plain HTTP routes and hooks (probes, console, CORS) before the Connect routes. */
+  configure?: (app: FastifyInstance) => void;
 }
 
 export interface RunningServer {
@@ -58,6 +61,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         },
       })) as unknown as FastifyInstance;
 
+  options.configure?.(app);
   // Not wrapped in fastify-plugin: its content-type parsers must stay encapsulated.
   await app.register(fastifyConnectPlugin, {
     routes: options.routes,
@@ -66,6 +70,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     maxTimeoutMs: options.maxTimeoutMs,
     // Unknown JSON fields are client bugs (e.g. a misspelt amount): refuse them, don't drop them.
     jsonOptions: { ignoreUnknownFields: false },
+    // Interceptors see no socket; the peer address keys per-IP rate limits of anonymous callers.
+    contextValues: (request) => createContextValues().set(peerAddressKey, request.ip),
   });
   app.addHook("preClose", async () => onePort?.closeHttp2Sessions());
 

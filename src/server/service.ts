@@ -4,13 +4,14 @@
  * main.ts and by end-to-end tests, which start the real thing in-process.
  */
 import { apiRoutes } from "../api/routes.js";
-import { errorInterceptor } from "../api/error-mapping.js";
 import type { Config } from "../config/config.js";
 import { openDatabase, type DatabaseHandle } from "../db/client.js";
 import { runMigrations } from "../db/migrate.js";
 import { Ledger } from "../ledger/ledger.js";
+import type { HealthReporter } from "../health/health-monitor.js";
 import { startRelay } from "../relay/start-relay.js";
 import type { Logger } from "../telemetry/logger.js";
+import { createEdge, type Edge } from "./edge.js";
 import { startServer, type RunningServer } from "./server.js";
 
 /** How often expired idempotency keys are swept. */
@@ -22,11 +23,25 @@ export interface RunningService {
   readonly database: DatabaseHandle;
   readonly ledger: Ledger;
   readonly server: RunningServer;
+  /** Where components (the outbox relay) report whether they can do their job. */
+  readonly health: HealthReporter;
+  /** Prometheus scrape URL. */
+  readonly metricsUrl: string;
   /** Graceful stop: refuse new work, finish in-flight requests, close pools; bounded in time. */
   stop(): Promise<void>;
 }
 
 export async function startService(config: Config, logger: Logger): Promise<RunningService> {
+  const edge = await createEdge(config, logger);
+  try {
+    return await startWithEdge(config, logger, edge);
+  } catch (error) {
+    await edge.stop();
+    throw error;
+  }
+}
+
+async function startWithEdge(config: Config, logger: Logger, edge: Edge): Promise<RunningService> {
   const database = await openDatabase({
     url: config.DATABASE_URL,
     poolSize: config.DB_POOL_SIZE,
@@ -48,11 +63,13 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     maxTimeoutMs: config.MAX_TIMEOUT_MS,
     tls: config.TLS_CERT_FILE && config.TLS_KEY_FILE ? { certFile: config.TLS_CERT_FILE, keyFile: config.TLS_KEY_FILE } : undefined,
     logger,
-    routes: apiRoutes(ledger),
-    interceptors: [errorInterceptor(logger)],
+    routes: edge.routes(apiRoutes(ledger)),
+    interceptors: edge.interceptors,
+    configure: (app) => edge.configure(app),
   });
+  edge.watchDatabase(database.db);
   logger.info({ url: server.url }, "listening (Connect, gRPC and gRPC-Web on one port)");
-  const relay = await startRelay(config, database, logger);
+  const relay = await startRelay(config, database, logger, edge.health);
 
   const sweeper = setInterval(() => {
     ledger
@@ -65,12 +82,16 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
   let stopping: Promise<void> | undefined;
   const stop = async () => {
     clearInterval(sweeper);
+    // Health turns NOT_SERVING first, so that load balancers stop sending before the port closes.
+    edge.health.drain();
+    await new Promise((resolve) => setTimeout(resolve, config.SHUTDOWN_DRAIN_DELAY_MS));
     const deadline = new Promise<void>((resolve) => setTimeout(resolve, config.SHUTDOWN_TIMEOUT_MS).unref());
     await Promise.race([server.close(), deadline]);
     // After the API: the relay's batch in progress is delivered and recorded; rows it did not get
     // to stay in the outbox for the next start.
     await relay?.stop();
     await database.close();
+    await edge.stop();
   };
   return {
     url: server.url,
@@ -78,6 +99,8 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     database,
     ledger,
     server,
+    health: edge.health,
+    metricsUrl: edge.metrics.url,
     stop: () => (stopping ??= stop()),
   };
 }

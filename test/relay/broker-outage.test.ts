@@ -58,6 +58,8 @@ let broker: PrivateBroker;
 let database: TestDatabase;
 let relay: OutboxRelay;
 let log: EventLog;
+/** What the relay told the service's health monitor, in order. */
+const healthReports: boolean[] = [];
 
 before(async () => {
   [broker, database] = await Promise.all([startPrivateBroker(), createTestDatabase()]);
@@ -65,7 +67,14 @@ before(async () => {
   const prefix = uniquePrefix();
   log = await recordEvents(kafka, prefix, logger);
   relay = new OutboxRelay(
-    { db: database.handle.db, kafka, wakeups: listenForOutbox(database.handle), logger, instanceId: "outage" },
+    {
+      db: database.handle.db,
+      kafka,
+      wakeups: listenForOutbox(database.handle),
+      logger,
+      instanceId: "outage",
+      health: { report: (component, serving) => void (component === "relay" && healthReports.push(serving)) },
+    },
     fastRelayOptions(prefix),
   );
   await relay.start();
@@ -118,6 +127,7 @@ it("keeps taking payments while the broker is down, then delivers everything in 
   });
   assert.deepEqual(await metricValues("outbox.backlog"), [during.pending]);
   assert.ok(lines.some((line) => line.msg === "relay: circuit open"), "the open circuit is logged");
+  assert.equal(healthReports.at(-1), false, "health: the relay is not serving while the circuit is not closed");
   const [failures] = await metricValues("relay.publish.failures");
   assert.ok(failures! > 0, "broker failures are counted");
 
@@ -137,6 +147,8 @@ it("keeps taking payments while the broker is down, then delivers everything in 
   assert.ok(log.events.every((e) => e.problems.length === 0), "every event is schema-valid");
   assert.deepEqual(await metricValues("relay.circuit.state"), [CIRCUIT_STATE_VALUE.closed]);
   assert.deepEqual(await metricValues("outbox.backlog"), [0]);
+  assert.equal(healthReports[0], true);
+  assert.equal(healthReports.at(-1), true, "health: serving again");
 });
 
 it("starts while the broker is down and creates its topics and delivers once it is up", async () => {

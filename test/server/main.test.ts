@@ -3,7 +3,7 @@
  * configured, graceful shutdown on signals, and refusal to start on invalid configuration.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, it } from "node:test";
@@ -20,7 +20,8 @@ it("runs on embedded PGlite with nothing configured, keeps data across restarts,
   const first = spawnService(env);
   await first.waitFor(/"msg":"listening/, 60_000);
   assert.match(first.output(), /using embedded PGlite/);
-  const { accounts, payments } = jsonClients(`http://127.0.0.1:${port}`);
+  // With nothing configured, the first start mints a development key beside the data.
+  const { accounts, payments } = jsonClients(`http://127.0.0.1:${port}`, readFileSync(join(dataDir, "dev-api-key"), "utf8").trim());
   const payer = (await accounts.createAccount({ currency: "USD", displayName: "A", accountId: "alice" })).account!;
   await accounts.createAccount({ currency: "USD", displayName: "B", accountId: "bob" });
   await accounts.depositFunds({ idempotencyKey: "d1", accountId: "alice", amountCents: 1_000n, currency: "USD" });

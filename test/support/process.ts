@@ -27,7 +27,8 @@ export function spawnService(env: Record<string, string>): ServiceProcess {
   // The harness's broker is for tests that ask for it: without it the relay stays off.
   delete inherited.KAFKA_BROKERS;
   const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
-    env: { ...inherited, ...env },
+    // A free metrics port per process: the default 9464 would collide between parallel test files.
+    env: { ...inherited, METRICS_PORT: "0", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";

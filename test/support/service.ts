@@ -14,10 +14,19 @@ export interface TestService {
   stop(): Promise<void>;
 }
 
-/** `env` overrides configuration variables (strings, as in the environment). */
-export async function startTestService(env: Record<string, string> = {}): Promise<TestService> {
+/**
+ * Ledger tests run with the edge out of the way (no keys, no limits, metrics on a free port); the
+ * edge's own tests override these (e.g. `{ AUTH_DISABLED: "false", API_KEYS: ... }`).
+ */
+export const EDGE_DEFAULTS = { AUTH_DISABLED: "true", RATE_LIMIT_POINTS: "0", METRICS_PORT: "0" };
+
+/** `env` overrides configuration variables (strings, as in the environment); a function of the fresh database URL may build them. */
+export async function startTestService(
+  env: Record<string, string> | ((databaseUrl: string) => Record<string, string>) = {},
+): Promise<TestService> {
   const database = await createTestDatabase();
-  const config = loadConfig({ DATABASE_URL: database.url, HOST: "127.0.0.1", PORT: "0", LOG_LEVEL: "info", ...env });
+  const overrides = typeof env === "function" ? env(database.url) : env;
+  const config = loadConfig({ DATABASE_URL: database.url, HOST: "127.0.0.1", PORT: "0", LOG_LEVEL: "info", ...EDGE_DEFAULTS, ...overrides });
   const logs: Record<string, unknown>[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, done) {

@@ -1,0 +1,94 @@
+/**
+ * API keys: clients send `Authorization: Bearer <key>`; the service only ever holds SHA-256
+ * hashes, each with the client id it stands for and the scopes it grants. Entries come from
+ * API_KEYS and/or the file named by API_KEYS_FILE, in one format:
+ *
+ *     <client-id>:<scope>[+<scope>...]:<sha256 hex of the key>
+ *
+ * separated by commas or new lines; `#` starts a comment. `npm run api-key` mints a key and prints
+ * its entry.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { ConfigError } from "../config/config.js";
+
+/** What a key may do. Reads need `read`; each kind of write has its own scope. */
+export const SCOPES = ["accounts:write", "payments:write", "read"] as const;
+export type Scope = (typeof SCOPES)[number];
+
+/** The client a key authenticates, and what it may do. */
+export interface ApiKeyGrant {
+  clientId: string;
+  scopes: ReadonlySet<Scope>;
+}
+
+const CLIENT_ID = /^[A-Za-z0-9_.-]{1,64}$/;
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+/** Hex SHA-256 of a key, the only form in which keys are configured or kept. */
+export function hashApiKey(key: string): string {
+  return createHash("sha256").update(key, "utf8").digest("hex");
+}
+
+/** A fresh random key: 256 bits, URL-safe, with a prefix that makes leaked keys easy to grep for. */
+export function generateApiKey(): string {
+  return `pl_${randomBytes(32).toString("base64url")}`;
+}
+
+/** The configuration entry granting `scopes` to `clientId` for the key with this hash. */
+export function formatEntry(clientId: string, scopes: readonly Scope[], hash: string): string {
+  return `${clientId}:${scopes.join("+")}:${hash}`;
+}
+
+/**
+ * Parses entries from `text` (`source` names it in error messages). Problems are collected and
+ * thrown together as a ConfigError; hashes are never echoed.
+ */
+export function parseApiKeyEntries(text: string, source: string): Map<string, ApiKeyGrant> {
+  const grants = new Map<string, ApiKeyGrant>();
+  const problems: string[] = [];
+  const entries = text
+    .split("\n")
+    .flatMap((line) => line.replace(/#.*/, "").split(","))
+    .map((entry) => entry.trim())
+    .filter(Boolean);
+  entries.forEach((entry, index) => {
+    const where = `${source} entry ${index + 1}`;
+    // Scope names contain colons themselves: the client id is before the first, the hash after the last.
+    const parts = entry.split(":");
+    if (parts.length < 3) return problems.push(`${where}: expected <client-id>:<scope>+<scope>:<sha256 hex>`);
+    const clientId = parts[0]!;
+    const hash = parts.at(-1)!;
+    const scopeList = parts.slice(1, -1).join(":");
+    if (!CLIENT_ID.test(clientId)) problems.push(`${where}: client id must be 1-64 of A-Z a-z 0-9 _ . -`);
+    const scopes = scopeList.split("+");
+    const unknown = scopes.filter((scope) => !(SCOPES as readonly string[]).includes(scope));
+    if (unknown.length > 0) problems.push(`${where}: unknown scope ${unknown.join(", ")} (known: ${SCOPES.join(", ")})`);
+    if (!SHA256_HEX.test(hash)) problems.push(`${where}: the key hash must be 64 lower-case hex digits (SHA-256)`);
+    else if (grants.has(hash)) problems.push(`${where}: the same key hash is configured twice`);
+    else grants.set(hash, { clientId, scopes: new Set(scopes as Scope[]) });
+  });
+  if (problems.length > 0) throw new ConfigError(problems);
+  return grants;
+}
+
+/** Reads the configured entries; an empty map means none are configured. */
+export function loadApiKeys(options: { keys?: string; file?: string }): Map<string, ApiKeyGrant> {
+  const grants = new Map<string, ApiKeyGrant>();
+  const sources: [string, string][] = [];
+  if (options.keys) sources.push([options.keys, "API_KEYS"]);
+  if (options.file) {
+    try {
+      sources.push([readFileSync(options.file, "utf8"), "API_KEYS_FILE"]);
+    } catch (error) {
+      throw new ConfigError([`API_KEYS_FILE: cannot read ${options.file}: ${(error as Error).message}`]);
+    }
+  }
+  for (const [text, source] of sources) {
+    for (const [hash, grant] of parseApiKeyEntries(text, source)) {
+      if (grants.has(hash)) throw new ConfigError([`${source}: a key hash is configured in both API_KEYS and API_KEYS_FILE`]);
+      grants.set(hash, grant);
+    }
+  }
+  return grants;
+}

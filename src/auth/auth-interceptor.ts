@@ -1,0 +1,56 @@
+/**
+ * Authenticates every API call by its bearer key and checks the scope its method needs. The
+ * client id of the key becomes the request's `clientIdKey`, which scopes idempotency keys and
+ * rate limits. Unknown methods are refused: a new RPC must be given a scope here to be callable.
+ */
+import type { DescMethod } from "@bufbuild/protobuf";
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { AccountService } from "../../gen/payment/v1/account_pb.js";
+import { PaymentService } from "../../gen/payment/v1/payment_pb.js";
+import { clientIdKey } from "../api/request-context.js";
+import { hashApiKey, type ApiKeyGrant, type Scope } from "./api-keys.js";
+import { isOpenService } from "./open-services.js";
+
+const scopeOf: [DescMethod, Scope][] = [
+  [AccountService.method.createAccount, "accounts:write"],
+  [AccountService.method.depositFunds, "accounts:write"],
+  [AccountService.method.getAccount, "read"],
+  [PaymentService.method.authorizePayment, "payments:write"],
+  [PaymentService.method.getPayment, "read"],
+  [PaymentService.method.getAccountBalance, "read"],
+];
+const requiredScopes = new Map(scopeOf.map(([method, scope]) => [`${method.parent.typeName}/${method.name}`, scope]));
+
+/** The scope a procedure ("package.Service/Method") requires, undefined when none is assigned. */
+export function requiredScope(procedure: string): Scope | undefined {
+  return requiredScopes.get(procedure);
+}
+
+const BEARER = /^Bearer ([\x21-\x7e]{1,512})$/;
+
+/** `grants` maps key hashes to what they grant (see api-keys.ts). */
+export function authInterceptor(grants: ReadonlyMap<string, ApiKeyGrant>): Interceptor {
+  return (next) => async (request) => {
+    if (isOpenService(request.service.typeName)) return next(request);
+    const header = request.header.get("authorization");
+    if (!header) {
+      throw new ConnectError("missing API key: send the header Authorization: Bearer <key>", Code.Unauthenticated);
+    }
+    const token = BEARER.exec(header)?.[1];
+    if (!token) throw new ConnectError("malformed Authorization header: expected Bearer <key>", Code.Unauthenticated);
+    // The lookup is by hash: timing reveals nothing about stored keys, and no key is kept in memory.
+    const grant = grants.get(hashApiKey(token));
+    if (!grant) throw new ConnectError("invalid API key", Code.Unauthenticated);
+
+    const procedure = `${request.service.typeName}/${request.method.name}`;
+    const scope = requiredScope(procedure);
+    if (!scope || !grant.scopes.has(scope)) {
+      throw new ConnectError(
+        scope ? `client ${grant.clientId} lacks scope ${scope} required by ${procedure}` : `${procedure} is not open to API keys`,
+        Code.PermissionDenied,
+      );
+    }
+    request.contextValues.set(clientIdKey, grant.clientId);
+    return next(request);
+  };
+}

@@ -1,0 +1,31 @@
+/**
+ * Applies the rate limits to every API call, keyed by the authenticated client, else by the
+ * caller's address. A refusal is RESOURCE_EXHAUSTED and says when to retry, in `retry-after`
+ * (whole seconds, as HTTP has it) and `retry-after-ms`: response headers for Connect and gRPC-Web,
+ * trailers for gRPC.
+ */
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import type { Counter } from "@opentelemetry/api";
+import { ANONYMOUS_CLIENT, clientIdKey, peerAddressKey } from "../api/request-context.js";
+import { isOpenService } from "../auth/open-services.js";
+import type { RateLimits } from "./rate-limits.js";
+
+/** `rejections` counts refused calls by method. */
+export function rateLimitInterceptor(limits: RateLimits, rejections: Counter): Interceptor {
+  return (next) => async (request) => {
+    if (isOpenService(request.service.typeName)) return next(request);
+    const clientId = request.contextValues.get(clientIdKey);
+    const key = clientId === ANONYMOUS_CLIENT ? `ip:${request.contextValues.get(peerAddressKey)}` : `client:${clientId}`;
+    const procedure = `${request.service.typeName}/${request.method.name}`;
+    const decision = await limits.consume(procedure, key);
+    if (!decision.allowed) {
+      rejections.add(1, { "rpc.method": procedure });
+      const retryAfterMs = Math.max(1, Math.ceil(decision.retryAfterMs));
+      throw new ConnectError(`rate limit exceeded for ${procedure}: retry in ${retryAfterMs} ms`, Code.ResourceExhausted, {
+        "retry-after": String(Math.ceil(retryAfterMs / 1000)),
+        "retry-after-ms": String(retryAfterMs),
+      });
+    }
+    return next(request);
+  };
+}

@@ -1,0 +1,125 @@
+/**
+ * Everything between the network and the API handlers, composed from the configuration:
+ * metrics, request logging, authentication, rate limits, health (gRPC and HTTP probes),
+ * reflection, CORS and the browser console. service.ts plugs it into the server; its parts live in src/auth,
+ * src/limits, src/health, src/reflection and src/telemetry.
+ */
+import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
+import type { FastifyInstance } from "fastify";
+import type { Redis } from "ioredis";
+import { Health } from "../../gen/grpc/health/v1/health_pb.js";
+import { ServerReflection as ReflectionV1 } from "../../gen/grpc/reflection/v1/reflection_pb.js";
+import { ServerReflection as ReflectionV1alpha } from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
+import { AccountService } from "../../gen/payment/v1/account_pb.js";
+import { PaymentService } from "../../gen/payment/v1/payment_pb.js";
+import { errorInterceptor } from "../api/error-mapping.js";
+import { loadApiKeys, type ApiKeyGrant } from "../auth/api-keys.js";
+import { authInterceptor } from "../auth/auth-interceptor.js";
+import { ensureDevKey } from "../auth/dev-key.js";
+import { ConfigError, type Config } from "../config/config.js";
+import type { Database } from "../db/client.js";
+import { watchDatabase } from "../health/database-probe.js";
+import { HealthMonitor } from "../health/health-monitor.js";
+import { healthServiceHandlers } from "../health/health-service.js";
+import { registerHttpProbes } from "../health/http-probes.js";
+import { rateLimitInterceptor } from "../limits/rate-limit-interceptor.js";
+import { RateLimits } from "../limits/rate-limits.js";
+import { connectRedis } from "../limits/redis-connection.js";
+import { ReflectionIndex, reflectionHandlers } from "../reflection/reflection-service.js";
+import type { Logger } from "../telemetry/logger.js";
+import { startMetrics, type RunningMetrics } from "../telemetry/metrics.js";
+import { rpcObserver } from "../telemetry/rpc-observer.js";
+import { registerConsole } from "../console/console-routes.js";
+import { registerCors } from "./cors.js";
+
+/** How often the database is pinged for health. */
+const DATABASE_PROBE_INTERVAL_MS = 5_000;
+/** Redis keys of rate-limit counters start with this. */
+const RATE_LIMIT_KEY_PREFIX = "payment-ledger:rl";
+
+const API_SERVICES = [AccountService, PaymentService];
+
+export interface Edge {
+  readonly health: HealthMonitor;
+  readonly metrics: RunningMetrics;
+  /** Outermost first. */
+  readonly interceptors: Interceptor[];
+  /** The API's routes plus health and reflection. */
+  routes(api: (router: ConnectRouter) => void): (router: ConnectRouter) => void;
+  configure(app: FastifyInstance): void;
+  /** Starts following the database's health; the database is assumed up (migrations just ran). */
+  watchDatabase(db: Database): void;
+  stop(): Promise<void>;
+}
+
+function apiKeyGrants(config: Config, logger: Logger): Map<string, ApiKeyGrant> | undefined {
+  if (config.AUTH_DISABLED) {
+    logger.warn("AUTH_DISABLED=true: the API is open to anyone who can reach the port");
+    return undefined;
+  }
+  const grants = loadApiKeys({ keys: config.API_KEYS, file: config.API_KEYS_FILE });
+  if (grants.size > 0) return grants;
+  // Development keys are for the embedded default only: a real database gets real keys.
+  if (config.DATABASE_URL) {
+    throw new ConfigError(["API_KEYS or API_KEYS_FILE: required with DATABASE_URL (or AUTH_DISABLED=true on a closed network)"]);
+  }
+  return ensureDevKey(config.PGLITE_DATA_DIR, logger);
+}
+
+/** Throws ConfigError when the API keys are missing or malformed. */
+export async function createEdge(config: Config, logger: Logger): Promise<Edge> {
+  const grants = apiKeyGrants(config, logger);
+  const metrics = await startMetrics({ host: config.METRICS_HOST, port: config.METRICS_PORT, logger });
+  const { meter } = metrics;
+
+  let redis: Redis | undefined;
+  const interceptors = [rpcObserver(meter, logger), errorInterceptor(logger)];
+  if (grants) interceptors.push(authInterceptor(grants));
+  if (config.RATE_LIMIT_POINTS > 0 || config.RATE_LIMIT_METHODS) {
+    redis = config.REDIS_URL ? connectRedis(config.REDIS_URL, logger) : undefined;
+    if (!redis) logger.info("REDIS_URL is not set: rate limits are kept in memory, per instance");
+    const limits = new RateLimits({
+      points: config.RATE_LIMIT_POINTS,
+      windowSeconds: config.RATE_LIMIT_WINDOW_SECONDS,
+      methods: config.RATE_LIMIT_METHODS,
+      redis,
+      keyPrefix: RATE_LIMIT_KEY_PREFIX,
+      logger,
+      fallbacks: meter.createCounter("ratelimit.fallbacks", {
+        description: "Rate-limit decisions made in memory because Redis was unavailable or slow",
+      }),
+    });
+    const rejections = meter.createCounter("ratelimit.rejections", { description: "Requests refused by the rate limiter" });
+    interceptors.push(rateLimitInterceptor(limits, rejections));
+  }
+
+  const health = new HealthMonitor(Object.fromEntries(API_SERVICES.map((service) => [service.typeName, ["database"]])));
+  const reflection = new ReflectionIndex([...API_SERVICES, Health, ReflectionV1, ReflectionV1alpha]);
+  let stopProbe = () => {};
+
+  return {
+    health,
+    metrics,
+    interceptors,
+    routes: (api) => (router) => {
+      api(router);
+      router.service(Health, healthServiceHandlers(health));
+      router.service(ReflectionV1, reflectionHandlers(reflection));
+      router.service(ReflectionV1alpha, reflectionHandlers(reflection));
+    },
+    configure(app) {
+      registerCors(app, config.CORS_ORIGINS);
+      registerHttpProbes(app, health, API_SERVICES.map((service) => service.typeName));
+      registerConsole(app, logger);
+    },
+    watchDatabase(db) {
+      health.report("database", true);
+      stopProbe = watchDatabase(db, health, logger, DATABASE_PROBE_INTERVAL_MS);
+    },
+    async stop() {
+      stopProbe();
+      redis?.disconnect();
+      await metrics.stop();
+    },
+  };
+}

@@ -1,0 +1,42 @@
+/** The embedded default (PGlite, no keys configured): a development key appears and keeps working. */
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Writable } from "node:stream";
+import { test } from "node:test";
+import { loadConfig } from "../../src/config/config.js";
+import { startService } from "../../src/server/service.js";
+import { createLogger } from "../../src/telemetry/logger.js";
+
+test("first start writes a key file, curl with it works, a restart keeps it", async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "embedded-"));
+  const config = loadConfig({ PGLITE_DATA_DIR: dataDir, PORT: "0", METRICS_PORT: "0" });
+  const lines: string[] = [];
+  const logger = createLogger("info", new Writable({ write: (chunk, _e, done) => (lines.push(String(chunk)), done()) }));
+  const create = (url: string, authorization?: string) =>
+    fetch(`${url}/payment.v1.AccountService/CreateAccount`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...(authorization ? { authorization } : {}) },
+      body: JSON.stringify({ currency: "USD", displayName: "dev" }),
+    });
+
+  let service = await startService(config, logger);
+  const key = readFileSync(join(dataDir, "dev-api-key"), "utf8").trim();
+  try {
+    assert.equal((await create(service.url)).status, 401);
+    assert.equal((await create(service.url, `Bearer ${key}`)).status, 200);
+  } finally {
+    await service.stop();
+  }
+  service = await startService(config, logger);
+  try {
+    assert.equal((await create(service.url, `Bearer ${key}`)).status, 200, "the same key after a restart");
+  } finally {
+    await service.stop();
+  }
+  const log = lines.join("");
+  assert.match(log, /generated a development API key/);
+  assert.match(log, /using a development API key/);
+  assert.ok(!log.includes(key));
+});

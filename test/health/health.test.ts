@@ -1,0 +1,91 @@
+/** gRPC health (Check, List, Watch) and the HTTP probes, following database, relay and shutdown. */
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { Health, HealthCheckResponse_ServingStatus as Status } from "../../gen/grpc/health/v1/health_pb.js";
+import { pingDatabase } from "../../src/health/database-probe.js";
+import { createTestDatabase } from "../support/database.js";
+import { startTestService, type TestService } from "../support/service.js";
+
+const ACCOUNTS = "payment.v1.AccountService";
+const PAYMENTS = "payment.v1.PaymentService";
+let svc: TestService;
+let health: ReturnType<typeof createClient<typeof Health>>;
+
+before(async () => {
+  svc = await startTestService({ SHUTDOWN_DRAIN_DELAY_MS: "1000" });
+  health = createClient(Health, createGrpcTransport({ baseUrl: svc.url }));
+});
+after(() => svc.stop());
+
+const probe = async (path: string) => {
+  const response = await fetch(`${svc.url}${path}`);
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+};
+
+test("Check and List: the server and each API service serve; unknown services are NOT_FOUND", async () => {
+  assert.equal((await health.check({ service: "" })).status, Status.SERVING);
+  assert.equal((await health.check({ service: ACCOUNTS })).status, Status.SERVING);
+  await assert.rejects(health.check({ service: "payment.v1.Nope" }), (error: unknown) => {
+    assert.equal(ConnectError.from(error).code, Code.NotFound);
+    return true;
+  });
+  const { statuses } = await health.list({});
+  assert.deepEqual(
+    Object.fromEntries(Object.entries(statuses).map(([name, response]) => [name, response.status])),
+    { "": Status.SERVING, [ACCOUNTS]: Status.SERVING, [PAYMENTS]: Status.SERVING },
+  );
+  assert.deepEqual(await probe("/readyz"), { status: 200, body: { status: "ready", draining: false, components: { database: true } } });
+});
+
+test("Watch follows the relay: the server as a whole is NOT_SERVING while API services still serve", async () => {
+  const abort = new AbortController();
+  const watch = health.watch({ service: "" }, { signal: abort.signal })[Symbol.asyncIterator]();
+  assert.equal((await watch.next()).value?.status, Status.SERVING);
+  svc.service.health.report("relay", false);
+  assert.equal((await watch.next()).value?.status, Status.NOT_SERVING);
+  assert.equal((await health.check({ service: PAYMENTS })).status, Status.SERVING, "payments go to the outbox meanwhile");
+  const ready = await probe("/readyz");
+  assert.equal(ready.status, 200, "a broker outage must not take every instance out of rotation");
+  assert.deepEqual(ready.body.components, { database: true, relay: false });
+  svc.service.health.report("relay", true);
+  assert.equal((await watch.next()).value?.status, Status.SERVING);
+  abort.abort();
+});
+
+test("a database outage makes the API services NOT_SERVING and /readyz 503", async () => {
+  svc.service.health.report("database", false);
+  assert.equal((await health.check({ service: ACCOUNTS })).status, Status.NOT_SERVING);
+  assert.equal((await probe("/readyz")).status, 503);
+  svc.service.health.report("database", true);
+  assert.equal((await probe("/readyz")).status, 200);
+});
+
+test("Watch of an unknown service says SERVICE_UNKNOWN instead of failing", async () => {
+  const abort = new AbortController();
+  const watch = health.watch({ service: "payment.v1.Later" }, { signal: abort.signal })[Symbol.asyncIterator]();
+  assert.equal((await watch.next()).value?.status, Status.SERVICE_UNKNOWN);
+  abort.abort();
+});
+
+test("the database probe answers true when reachable and false once it is gone", async () => {
+  const database = await createTestDatabase();
+  assert.equal(await pingDatabase(database.handle.db), true);
+  await database.drop();
+  assert.equal(await pingDatabase(database.handle.db), false);
+});
+
+test("shutdown: NOT_SERVING during the drain delay, watchers told and released, liveness still up", async () => {
+  const watch = health.watch({ service: PAYMENTS })[Symbol.asyncIterator]();
+  assert.equal((await watch.next()).value?.status, Status.SERVING);
+  const stopping = svc.service.stop();
+  assert.equal((await watch.next()).value?.status, Status.NOT_SERVING);
+  assert.equal((await watch.next()).done, true, "the stream ends so it does not hold the server open");
+  assert.equal((await health.check({ service: "" })).status, Status.NOT_SERVING);
+  const ready = await probe("/readyz");
+  assert.equal(ready.status, 503);
+  assert.equal(ready.body.draining, true);
+  assert.equal((await probe("/healthz")).status, 200);
+  await stopping;
+});

@@ -1,0 +1,129 @@
+/** The limiter against a real Redis: exact under concurrency, shared, and insured when Redis fails. */
+import assert from "node:assert/strict";
+import { Writable } from "node:stream";
+import { after, before, test } from "node:test";
+import type { Counter } from "@opentelemetry/api";
+import { Redis } from "ioredis";
+import { ConfigError } from "../../src/config/config.js";
+import { RateLimits, parseMethodLimits, type RateLimitDecision } from "../../src/limits/rate-limits.js";
+import { connectRedis } from "../../src/limits/redis-connection.js";
+import { createLogger } from "../../src/telemetry/logger.js";
+import { startOwnRedis, type OwnRedis } from "../support/redis-server.js";
+
+const BALANCE = "payment.v1.PaymentService/GetAccountBalance";
+let redis: OwnRedis;
+const clients: Redis[] = [];
+
+before(async () => {
+  redis = await startOwnRedis();
+});
+after(async () => {
+  for (const client of clients) client.disconnect();
+  await redis.kill();
+});
+
+function capture() {
+  const lines: Record<string, unknown>[] = [];
+  const logger = createLogger("debug", new Writable({ write: (c, _e, done) => (lines.push(JSON.parse(String(c))), done()) }));
+  let fallbacks = 0;
+  const counter = { add: (n: number) => (fallbacks += n) } as unknown as Counter;
+  return { lines, logger, counter, fallbacks: () => fallbacks };
+}
+
+async function connected(url: string, logger = capture().logger): Promise<Redis> {
+  const client = connectRedis(url, logger);
+  clients.push(client);
+  while (client.status !== "ready") await new Promise((resolve) => setTimeout(resolve, 20));
+  return client;
+}
+
+function limits(options: { redis?: Redis; points: number; prefix: string; sink?: ReturnType<typeof capture> }): RateLimits {
+  const sink = options.sink ?? capture();
+  return new RateLimits({
+    points: options.points,
+    windowSeconds: 60,
+    methods: "",
+    redis: options.redis,
+    keyPrefix: options.prefix,
+    logger: sink.logger,
+    fallbacks: sink.counter,
+  });
+}
+
+const allowedCount = (decisions: RateLimitDecision[]) => decisions.filter((d) => d.allowed).length;
+
+test("50 concurrent requests against a limit of 10: exactly 10 pass, the rest learn when to retry", async () => {
+  const limiter = limits({ redis: await connected(redis.url), points: 10, prefix: "race" });
+  const decisions = await Promise.all(Array.from({ length: 50 }, () => limiter.consume(BALANCE, "client:a")));
+  assert.equal(allowedCount(decisions), 10);
+  for (const decision of decisions) {
+    if (!decision.allowed) assert.ok(decision.retryAfterMs > 0 && decision.retryAfterMs <= 60_000, String(decision.retryAfterMs));
+  }
+  const other = await limiter.consume(BALANCE, "client:b");
+  assert.equal(other.allowed, true, "each client has its own budget");
+});
+
+test("two instances share one budget through Redis", async () => {
+  const first = limits({ redis: await connected(redis.url), points: 10, prefix: "shared" });
+  const second = limits({ redis: await connected(redis.url), points: 10, prefix: "shared" });
+  const decisions = await Promise.all(
+    Array.from({ length: 30 }, (_, i) => (i % 2 ? first : second).consume(BALANCE, "client:shared")),
+  );
+  assert.equal(allowedCount(decisions), 10);
+});
+
+test("Redis slow (paused): the in-memory insurance decides within the timeout, counted", async () => {
+  const sink = capture();
+  const limiter = limits({ redis: await connected(redis.url), points: 3, prefix: "slow", sink });
+  const admin = await connected(redis.url);
+  await admin.call("CLIENT", "PAUSE", "1500", "ALL");
+  const started = Date.now();
+  const decisions = await Promise.all(Array.from({ length: 5 }, () => limiter.consume(BALANCE, "client:slow")));
+  assert.ok(Date.now() - started < 1_000, "did not wait for Redis");
+  assert.equal(allowedCount(decisions), 3, "the insurance enforces the same limit");
+  assert.equal(sink.fallbacks(), 5);
+  assert.ok(sink.lines.some((line) => String(line.msg).startsWith("Redis unavailable or slow")));
+  await new Promise((resolve) => setTimeout(resolve, 1_600));
+});
+
+test("Redis killed mid-traffic: no errors, memory takes over, Redis is used again when back", async () => {
+  const sink = capture();
+  const client = await connected(redis.url, sink.logger);
+  const limiter = limits({ redis: client, points: 5, prefix: "killed", sink });
+  assert.equal(allowedCount(await Promise.all([1, 2, 3].map(() => limiter.consume(BALANCE, "client:k")))), 3);
+  assert.equal(sink.fallbacks(), 0);
+
+  await redis.kill();
+  const during = await Promise.all(Array.from({ length: 8 }, () => limiter.consume(BALANCE, "client:k")));
+  assert.equal(allowedCount(during), 5, "the insurance applies the limit per instance");
+  assert.equal(sink.fallbacks(), 8);
+  assert.ok(sink.lines.some((line) => line.msg === "Redis connection lost: rate limits fall back to per-instance memory"));
+
+  await redis.restart();
+  while (client.status !== "ready") await new Promise((resolve) => setTimeout(resolve, 50));
+  const afterwards = await Promise.all(Array.from({ length: 7 }, () => limiter.consume(BALANCE, "client:k")));
+  assert.equal(sink.fallbacks(), 8, "no more fallbacks once Redis is back");
+  assert.equal(allowedCount(afterwards), 5, "Redis counts again (its counters died with it)");
+  assert.ok(sink.lines.some((line) => String(line.msg).startsWith("Redis connected")));
+});
+
+test("without Redis the limit is kept in memory", async () => {
+  const limiter = limits({ points: 2, prefix: "memory" });
+  const decisions = await Promise.all(Array.from({ length: 4 }, () => limiter.consume(BALANCE, "ip:127.0.0.1")));
+  assert.equal(allowedCount(decisions), 2);
+});
+
+test("per-method limits name methods short or in full; unknown names are configuration errors", () => {
+  assert.deepEqual(
+    parseMethodLimits("AuthorizePayment=50,payment.v1.AccountService/CreateAccount=0"),
+    new Map([
+      ["payment.v1.PaymentService/AuthorizePayment", 50],
+      ["payment.v1.AccountService/CreateAccount", 0],
+    ]),
+  );
+  assert.throws(() => parseMethodLimits("AuthorisePayment=5"), (error: unknown) => {
+    assert.ok(error instanceof ConfigError);
+    assert.match(error.problems[0]!, /^RATE_LIMIT_METHODS: unknown method AuthorisePayment \(known: .*AuthorizePayment/);
+    return true;
+  });
+});

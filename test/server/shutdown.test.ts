@@ -1,0 +1,42 @@
+/** Graceful shutdown: new connections are refused while in-flight requests finish. */
+import assert from "node:assert/strict";
+import { it } from "node:test";
+import postgres from "postgres";
+import { PaymentStatus } from "../../gen/payment/v1/payment_pb.js";
+import { jsonClients } from "../support/clients.js";
+import { startTestService } from "../support/service.js";
+
+it("finishes a payment that is in flight when the service stops", async () => {
+  const running = await startTestService();
+  const { accounts, payments } = jsonClients(running.url);
+  const payer = (await accounts.createAccount({ currency: "USD", displayName: "p" })).account!.accountId;
+  const payee = (await accounts.createAccount({ currency: "USD", displayName: "q" })).account!.accountId;
+  await accounts.depositFunds({ idempotencyKey: "seed", accountId: payer, amountCents: 100n, currency: "USD" });
+
+  // Hold the payer's balance row lock from outside, so the payment is stuck mid-transaction.
+  const blocker = postgres(running.database.url, { max: 1 });
+  let release!: () => void;
+  const locked = new Promise<void>((resolve) => {
+    void blocker.begin(async (sql) => {
+      await sql`select 1 from balances where account_id = ${payer} for update`;
+      resolve();
+      await new Promise<void>((r) => (release = r));
+    });
+  });
+  await locked;
+  const inFlight = payments.authorizePayment({ idempotencyKey: "drain", payerAccountId: payer, payeeAccountId: payee, amountCents: 60n, currency: "USD" });
+  await new Promise((resolve) => setTimeout(resolve, 300));
+
+  let stopped = false;
+  const stopping = running.service.stop().then(() => (stopped = true));
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  assert.equal(stopped, false, "stop waits for the in-flight request");
+  await assert.rejects(fetch(`${running.url}/payment.v1.PaymentService/GetPayment`, { method: "POST" }), "no new connections while draining");
+
+  release();
+  const { payment } = await inFlight;
+  assert.equal(payment?.status, PaymentStatus.AUTHORIZED);
+  await stopping;
+  await blocker.end();
+  await running.database.drop();
+});
