@@ -28,3 +28,39 @@ wait_for_port() {
     sleep 0.2
   done
 }
+
+# Starts every scripts/services/<svc>.sh whose variable (e.g. DATABASE_URL) is not already set, with
+# its data under $1, and exports what each prints. Names the started ones in STARTED_SERVICES for
+# stop_services. Run from the repository root.
+start_services() {
+  local work=$1 script svc var line
+  STARTED_SERVICES=()
+  for script in scripts/services/*.sh; do
+    svc=$(basename "$script" .sh)
+    var=$(bash "$script" var)
+    if [ -n "${!var:-}" ]; then
+      echo "services: using $var from the environment"
+      continue
+    fi
+    echo "services: starting $svc"
+    STARTED_SERVICES+=("$svc")
+    line=$(bash "$script" start "$work" | tail -n 1)
+    export "${line?}"
+  done
+}
+
+# Stops what start_services started (data under $1).
+stop_services() {
+  local svc
+  for svc in "${STARTED_SERVICES[@]}"; do bash "scripts/services/$svc.sh" stop "$1" || true; done
+}
+
+# Creates a scratch directory for this run (WORK_DIR, /tmp/ledger-$1.*), starts the services into it
+# and stops them and removes it when the calling script exits.
+services_for_this_run() {
+  WORK_DIR=$(mktemp -d "/tmp/ledger-$1.XXXXXX")
+  chmod 755 "$WORK_DIR"
+  STARTED_SERVICES=()
+  trap 'stop_services "$WORK_DIR"; rm -rf "$WORK_DIR"' EXIT
+  start_services "$WORK_DIR"
+}

@@ -4,27 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-work=$(mktemp -d /tmp/ledger-test.XXXXXX)
-chmod 755 "$work"
-started=()
-cleanup() {
-  for svc in "${started[@]}"; do bash "scripts/services/$svc.sh" stop "$work" || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-for script in scripts/services/*.sh; do
-  svc=$(basename "$script" .sh)
-  var=$(bash "$script" var)
-  if [ -n "${!var:-}" ]; then
-    echo "test: using $var from the environment"
-    continue
-  fi
-  echo "test: starting $svc"
-  started+=("$svc")
-  line=$(bash "$script" start "$work" | tail -n 1)
-  export "${line?}"
-done
+source scripts/lib.sh
+services_for_this_run test
 
 echo "test: type-checking"
 npx tsc -p .

@@ -32,6 +32,22 @@ export const ConfigSchema = Type.Object({
   SHUTDOWN_TIMEOUT_MS: positiveInt(10_000, "Drain time on SIGTERM"),
   TLS_CERT_FILE: Type.Optional(Type.String({ minLength: 1, description: "PEM certificate; enables TLS" })),
   TLS_KEY_FILE: Type.Optional(Type.String({ minLength: 1, description: "PEM private key; enables TLS" })),
+  // Outbox relay to Kafka (src/relay): off while KAFKA_BROKERS is unset.
+  KAFKA_BROKERS: Type.Optional(
+    Type.String({ pattern: "^[^,\\s]+:[0-9]+(,[^,\\s]+:[0-9]+)*$", description: "host:port[,host:port]; enables the relay" }),
+  ),
+  KAFKA_TOPIC_PREFIX: Type.String({ default: "payments", pattern: "^[A-Za-z0-9._-]+$", description: "Topics are PREFIX.event-type and PREFIX.dlq" }),
+  KAFKA_TOPIC_PARTITIONS: positiveInt(3, "Partitions of topics the relay creates"),
+  KAFKA_REPLICATION_FACTOR: positiveInt(1, "Replication factor of topics the relay creates"),
+  KAFKA_DELIVERY_TIMEOUT_MS: positiveInt(10_000, "How long a send may wait for the broker"),
+  RELAY_BATCH_SIZE: positiveInt(200, "Outbox rows claimed per relay transaction"),
+  RELAY_POLL_INTERVAL_MS: positiveInt(1_000, "Fallback poll when no NOTIFY arrives"),
+  RELAY_MAX_ATTEMPTS: positiveInt(8, "Failed attempts before an undeliverable event is dead-lettered"),
+  RELAY_BACKOFF_BASE_MS: positiveInt(200, "First retry delay (exponential, jittered)"),
+  RELAY_BACKOFF_MAX_MS: positiveInt(30_000, "Longest retry delay"),
+  RELAY_BREAKER_THRESHOLD: positiveInt(3, "Consecutive failed batches that open the circuit"),
+  RELAY_BREAKER_COOLDOWN_MS: positiveInt(1_000, "First pause before probing the broker again"),
+  RELAY_BREAKER_MAX_COOLDOWN_MS: positiveInt(30_000, "Longest pause between probes"),
   SHUTDOWN_DRAIN_DELAY_MS: Type.Integer({
     minimum: 0,
     default: 0,
@@ -111,4 +127,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // A union reports once per member; keep one line per problem.
   if (problems.length > 0) throw new ConfigError([...new Set(problems)]);
   return config;
+}
+
+/** For command-line entry points: the configuration, or its problems on stderr and exit code 2. */
+export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env): Config {
+  try {
+    return loadConfig(env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(error.message);
+    process.exit(2);
+  }
 }

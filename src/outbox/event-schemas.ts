@@ -97,6 +97,45 @@ export const envelopeSchemas = {
   PaymentDeclined: envelopeOf("PaymentDeclined"),
 };
 
+/**
+ * What the relay publishes on the dead-letter topic when an event could not be delivered after the
+ * configured attempts. `event` is the exact message value that was refused (the envelope as JSON
+ * text), cut to `DEAD_LETTER_MAX_EVENT_BYTES` when it was itself too large to publish: an event that
+ * is dead because of its size would otherwise make its dead-letter record undeliverable too.
+ */
+export const DeadLetterRecord = Type.Object(
+  {
+    eventId: Ulid,
+    eventType: Type.String({ minLength: 1 }),
+    aggregateType: Type.String({ minLength: 1 }),
+    aggregateId: Type.String({ minLength: 1 }),
+    /** The topic the event was meant for. */
+    topic: Type.String({ minLength: 1 }),
+    attempts: Type.Integer({ minimum: 1 }),
+    lastError: Type.String(),
+    /** When the outbox row was written and when it was given up on. */
+    createdAt: Timestamp,
+    deadAt: Timestamp,
+    event: Type.String(),
+    eventBytes: Type.Integer({ minimum: 0, description: "Size of the whole original value in bytes" }),
+    truncated: Type.Boolean(),
+  },
+  { $id: "DeadLetter", title: "DeadLetter", additionalProperties: false },
+);
+
+export type DeadLetter = Static<typeof DeadLetterRecord>;
+
+/** Largest original event embedded whole in a dead-letter record (well under Kafka's 1 MB). */
+export const DEAD_LETTER_MAX_EVENT_BYTES = 256 * 1024;
+
+/** Every schema published as schemas/<slug>.json, by name. */
+export const publishedSchemas = { ...envelopeSchemas, DeadLetter: DeadLetterRecord };
+
+/** "PaymentAuthorized" -> "payment-authorized": the name used for schema files and topics. */
+export function typeSlug(type: string): string {
+  return type.replace(/([a-z])([A-Z])/g, "$1-$2").toLowerCase();
+}
+
 export type EventEnvelope<T extends EventType = EventType> = {
   [K in T]: Static<(typeof envelopeSchemas)[K]>;
 }[T];

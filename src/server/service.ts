@@ -9,6 +9,7 @@ import { openDatabase, type DatabaseHandle } from "../db/client.js";
 import { runMigrations } from "../db/migrate.js";
 import { Ledger } from "../ledger/ledger.js";
 import type { HealthReporter } from "../health/health-monitor.js";
+import { startRelay } from "../relay/start-relay.js";
 import type { Logger } from "../telemetry/logger.js";
 import { createEdge, type Edge } from "./edge.js";
 import { startServer, type RunningServer } from "./server.js";
@@ -68,6 +69,7 @@ async function startWithEdge(config: Config, logger: Logger, edge: Edge): Promis
   });
   edge.watchDatabase(database.db);
   logger.info({ url: server.url }, "listening (Connect, gRPC and gRPC-Web on one port)");
+  const relay = await startRelay(config, database, logger, edge.health);
 
   const sweeper = setInterval(() => {
     ledger
@@ -85,6 +87,9 @@ async function startWithEdge(config: Config, logger: Logger, edge: Edge): Promis
     await new Promise((resolve) => setTimeout(resolve, config.SHUTDOWN_DRAIN_DELAY_MS));
     const deadline = new Promise<void>((resolve) => setTimeout(resolve, config.SHUTDOWN_TIMEOUT_MS).unref());
     await Promise.race([server.close(), deadline]);
+    // After the API: the relay's batch in progress is delivered and recorded; rows it did not get
+    // to stay in the outbox for the next start.
+    await relay?.stop();
     await database.close();
     await edge.stop();
   };

@@ -24,6 +24,8 @@ export async function freePort(): Promise<number> {
 export function spawnService(env: Record<string, string>): ServiceProcess {
   const inherited = { ...process.env };
   delete inherited.DATABASE_URL;
+  // The harness's broker is for tests that ask for it: without it the relay stays off.
+  delete inherited.KAFKA_BROKERS;
   const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
     // A free metrics port per process: the default 9464 would collide between parallel test files.
     env: { ...inherited, METRICS_PORT: "0", ...env },

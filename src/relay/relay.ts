@@ -1,0 +1,260 @@
+/**
+ * The outbox relay: moves committed outbox rows to Kafka, at least once, in commit order per
+ * aggregate (see claimBatch), with several instances sharing one database.
+ *
+ * One batch is one database transaction: claim due rows (row locks), send them, wait for every
+ * delivery report, then record each outcome and commit. A crash anywhere before the commit releases
+ * the locks and the rows are sent again later with the same event id (consumers de-duplicate);
+ * nothing is marked published that the broker did not acknowledge.
+ */
+import { hostname } from "node:os";
+import type { Logger } from "pino";
+import type { Database, Transaction } from "../db/client.js";
+import type { HealthReporter } from "../health/health-monitor.js";
+import { describeKafkaError, isMessageFault, type Kafka } from "../kafka/kafka-client.js";
+import { ensureTopics, eventTopic } from "../kafka/topics.js";
+import { backoffDelay, type BackoffPolicy } from "./backoff.js";
+import { CircuitBreaker, type CircuitState } from "./circuit-breaker.js";
+import { EventPublisher } from "./event-publisher.js";
+import {
+  claimBatch,
+  markDead,
+  markFailed,
+  markPublished,
+  nextRetryInMs,
+  sampleBacklog,
+  type BacklogSample,
+  type FailedDelivery,
+  type OutboxRow,
+} from "./outbox-store.js";
+import { createRelayMetrics, type RelayMetrics } from "./relay-metrics.js";
+import { Doorbell, type WakeupSource } from "./wakeup.js";
+
+export interface RelayOptions {
+  topicPrefix: string;
+  topicPartitions: number;
+  topicReplicationFactor: number;
+  /** Rows claimed per transaction. */
+  batchSize: number;
+  /** Fallback poll when no notification arrives. */
+  pollIntervalMs: number;
+  /** Failed attempts after which an undeliverable message goes to the dead-letter topic. */
+  maxAttempts: number;
+  backoff: BackoffPolicy;
+  breaker: { threshold: number; cooldownMs: number; maxCooldownMs: number };
+  /** How long one send may wait for the broker (librdkafka message.timeout.ms). */
+  deliveryTimeoutMs: number;
+}
+
+export interface RelayDependencies {
+  db: Database;
+  kafka: Kafka;
+  wakeups: WakeupSource;
+  logger: Logger;
+  /** Names this instance in logs and metrics; defaults to host and pid. */
+  instanceId?: string;
+  /** Told "relay" is serving while the circuit is closed, and not while it is open or probing. */
+  health?: HealthReporter;
+}
+
+/** What one batch did, for the loop's pacing and the circuit breaker. */
+interface BatchOutcome {
+  claimed: number;
+  published: number;
+  brokerFailures: number;
+}
+
+/** One relay instance: `start()` it, `stop()` it; any number may run against one database. */
+export class OutboxRelay {
+  readonly instanceId: string;
+  readonly #deps: RelayDependencies;
+  readonly #options: RelayOptions;
+  readonly #logger: Logger;
+  readonly #publisher: EventPublisher;
+  readonly #breaker: CircuitBreaker;
+  readonly #bell = new Doorbell();
+  #metrics: RelayMetrics | undefined;
+  #unlisten: (() => Promise<void>) | undefined;
+  #loop: Promise<void> | undefined;
+  #stopping = false;
+  #topicsReady = false;
+  #published = 0;
+  #deadLettered = 0;
+
+  constructor(deps: RelayDependencies, options: RelayOptions) {
+    this.#deps = deps;
+    this.#options = options;
+    this.instanceId = deps.instanceId ?? `${hostname()}-${process.pid}`;
+    this.#logger = deps.logger.child({ component: "relay", relay: this.instanceId });
+    this.#publisher = new EventPublisher(deps.kafka, options, this.#logger);
+    this.#breaker = new CircuitBreaker({
+      ...options.breaker,
+      onChange: (state, detail) => {
+        const log = state === "open" ? this.#logger.warn.bind(this.#logger) : this.#logger.info.bind(this.#logger);
+        log({ circuit: state, ...detail }, `relay: circuit ${state}`);
+        deps.health?.report("relay", state === "closed");
+      },
+    });
+  }
+
+  /** Circuit breaker state: "open" while the broker is considered down. */
+  get circuitState(): CircuitState {
+    return this.#breaker.state;
+  }
+
+  /** Events this instance has had acknowledged, and moved to the dead-letter topic. */
+  get counts(): { published: number; deadLettered: number } {
+    return { published: this.#published, deadLettered: this.#deadLettered };
+  }
+
+  /** Pending rows and the age of the oldest, as the backlog gauges report them. */
+  backlog(): Promise<BacklogSample> {
+    return sampleBacklog(this.#deps.db);
+  }
+
+  /** Starts listening and the publishing loop; returns at once (the broker may still be down). */
+  async start(): Promise<void> {
+    this.#metrics = createRelayMetrics(this.instanceId, () => this.backlog(), () => this.#breaker.state);
+    this.#unlisten = await this.#deps.wakeups(() => this.#bell.ring());
+    this.#deps.health?.report("relay", true);
+    this.#loop = this.#run();
+    this.#logger.info({ topicPrefix: this.#options.topicPrefix }, "relay: started");
+  }
+
+  /**
+   * Stops claiming, lets the batch in progress finish (its deliveries are awaited, bounded by the
+   * delivery timeout), flushes the producer and disconnects.
+   */
+  async stop(): Promise<void> {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    this.#bell.ring();
+    await this.#loop;
+    await this.#unlisten?.();
+    await this.#publisher.close(this.#options.deliveryTimeoutMs);
+    this.#metrics?.close();
+    this.#logger.info(this.counts, "relay: stopped");
+  }
+
+  async #run(): Promise<void> {
+    while (!this.#stopping) {
+      const pause = this.#breaker.waitMs();
+      if (pause > 0) {
+        await this.#sleep(pause);
+        continue;
+      }
+      let outcome: BatchOutcome;
+      try {
+        await this.#ensureTopics();
+        // A half-open circuit risks a single row on its probe.
+        outcome = await this.#runBatch(this.#breaker.state === "half-open" ? 1 : this.#options.batchSize);
+      } catch (error) {
+        // Database trouble or topics not creatable: nothing was marked, try again after a pause.
+        this.#logger.warn({ err: error }, "relay: batch failed, retrying");
+        if (!this.#topicsReady) this.#breaker.failure();
+        await this.#sleep(this.#options.pollIntervalMs);
+        continue;
+      }
+      if (outcome.claimed > 0) {
+        if (outcome.published > 0) this.#breaker.success();
+        else if (outcome.brokerFailures > 0) this.#breaker.failure();
+      }
+      // Publishing an event makes the next one of its aggregate claimable, and more may be due:
+      // claim again at once. Only an empty claim sleeps, so the loop cannot spin.
+      if (outcome.claimed > 0) continue;
+      // Sleep until a notification, the next backoff expiry, or the fallback poll.
+      const retryIn = await nextRetryInMs(this.#deps.db).catch(() => null);
+      await this.#bell.wait(Math.min(this.#options.pollIntervalMs, retryIn ?? Infinity));
+    }
+  }
+
+  async #ensureTopics(): Promise<void> {
+    if (this.#topicsReady) return;
+    const { topicPrefix: prefix, topicPartitions: partitions, topicReplicationFactor: replicationFactor } = this.#options;
+    await ensureTopics(this.#deps.kafka, { prefix, partitions, replicationFactor }, this.#options.deliveryTimeoutMs);
+    this.#topicsReady = true;
+  }
+
+  #runBatch(limit: number): Promise<BatchOutcome> {
+    return this.#deps.db.transaction(async (tx) => {
+      const rows = await claimBatch(tx, limit);
+      if (rows.length === 0) return { claimed: 0, published: 0, brokerFailures: 0 };
+      const started = performance.now();
+      const results = await this.#publisher.publish(rows);
+      const ackedAt = Date.now();
+
+      const published: OutboxRow[] = [];
+      const failed: FailedDelivery[] = [];
+      const dead: { row: OutboxRow; error: string }[] = [];
+      let brokerFailures = 0;
+      results.forEach((result, i) => {
+        const row = rows[i]!;
+        if (result.status === "fulfilled") return void published.push(row);
+        const error = describeKafkaError(result.reason);
+        const attempts = row.attempts + 1;
+        if (!isMessageFault(result.reason)) brokerFailures += 1;
+        else if (attempts >= this.#options.maxAttempts) return void dead.push({ row, error });
+        failed.push({ id: row.id, retryInMs: backoffDelay(this.#options.backoff, attempts), error });
+      });
+
+      await markPublished(tx, published.map((row) => row.id));
+      for (const { row, error } of dead) {
+        // The dead-letter record must be on Kafka before the row is marked dead; if it is not,
+        // the row stays pending and the next attempt tries the dead-letter topic again.
+        if (await this.#deadLetter(tx, row, error)) continue;
+        failed.push({ id: row.id, retryInMs: backoffDelay(this.#options.backoff, row.attempts + 1), error });
+      }
+      await markFailed(tx, failed);
+
+      this.#published += published.length;
+      this.#metrics?.published(
+        published.length,
+        (performance.now() - started) / 1000,
+        published.map((row) => (ackedAt - row.createdAt.getTime()) / 1000),
+      );
+      const messageFailures = failed.length - brokerFailures;
+      if (brokerFailures > 0) this.#metrics?.failed("broker", brokerFailures);
+      if (messageFailures > 0) this.#metrics?.failed("message", messageFailures);
+      if (failed.length > 0) {
+        this.#logger.warn(
+          { failed: failed.length, brokerFailures, firstError: failed[0]!.error },
+          "relay: deliveries failed, rescheduled with backoff",
+        );
+      }
+      return { claimed: rows.length, published: published.length, brokerFailures };
+    });
+  }
+
+  async #deadLetter(tx: Transaction, row: OutboxRow, error: string): Promise<boolean> {
+    try {
+      await this.#publisher.publishDeadLetter(row, {
+        eventId: row.eventId,
+        eventType: row.eventType,
+        aggregateType: row.aggregateType,
+        aggregateId: row.aggregateId,
+        topic: eventTopic(this.#options.topicPrefix, row.eventType),
+        attempts: row.attempts + 1,
+        lastError: error,
+        createdAt: row.createdAt.toISOString(),
+        deadAt: new Date().toISOString(),
+      });
+    } catch (dlqError) {
+      this.#logger.warn({ err: dlqError, eventId: row.eventId }, "relay: dead-letter publish failed");
+      return false;
+    }
+    await markDead(tx, row.id, error);
+    this.#deadLettered += 1;
+    this.#metrics?.deadLettered();
+    this.#logger.error(
+      { eventId: row.eventId, eventType: row.eventType, attempts: row.attempts + 1, error },
+      "relay: event moved to the dead-letter topic",
+    );
+    return true;
+  }
+
+  /** Sleeps `ms`, cut short only by stop() (notifications must not shorten an open circuit). */
+  async #sleep(ms: number): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (!this.#stopping && Date.now() < deadline) await this.#bell.wait(deadline - Date.now());
+  }
+}
