@@ -28,6 +28,8 @@ export interface Measurement {
   failed: number;
   /** CPU milliseconds per transaction of the load generator, the service and PostgreSQL. */
   cpuMsPerTx?: CpuSample;
+  /** Service runs: p99 of outbox row created -> delivered to Kafka by the relay, in ms. */
+  relayP99Ms?: number;
 }
 
 /** Benchmark settings, from BENCH_* environment variables. */
