@@ -21,7 +21,7 @@ import { postmasterPid, startBackingService } from "./backing-services.js";
 import { formatReport, type BenchResults, type HalfLoadResult, type WorkloadResult } from "./report.js";
 import { seedAccounts } from "./seed.js";
 import { startService } from "./service-process.js";
-import { relayP99Ms } from "./relay-latency.js";
+import { relayP99Ms, waitForRelay } from "./relay-latency.js";
 import { pgbenchBinary } from "./tools.js";
 import { benchConfigFromEnv, workloadsOf, type Measurement } from "./workload.js";
 
@@ -53,8 +53,9 @@ async function main(): Promise<void> {
     log(`seeding accounts through ${app.baseUrl}`);
     await seedAccounts({ baseUrl: app.baseUrl, apiKey: app.apiKey, prefix, accounts: config.accounts, currency: config.currency, fundingCents: config.fundingCents });
 
-    // Each run with the CPU time every party spent on it, per transaction.
+    // Each run starts with the relay caught up, and reports the CPU time every party spent on it.
     const measured = async (run: () => Promise<Measurement>): Promise<Measurement> => {
+      await waitForRelay(postgres.value);
       const before = sampleCpu(app.pid, postmasterPid(postgres));
       const measurement = await run();
       const cpuMsPerTx = cpuPerTransaction(before, sampleCpu(app.pid, postmasterPid(postgres)), measurement.transactions);
