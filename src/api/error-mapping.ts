@@ -5,7 +5,7 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
-import { ulid } from "ulid";
+import { ulid } from "../ids/ulid.js";
 import { ErrorDetailSchema } from "../../gen/payment/v1/common_pb.js";
 import { LedgerError, LedgerErrorCode } from "../ledger/ledger-error.js";
 import type { Logger } from "../telemetry/logger.js";

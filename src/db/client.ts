@@ -4,9 +4,8 @@
  * the same Drizzle API and the same migrations.
  */
 import { mkdirSync } from "node:fs";
-import { PGlite } from "@electric-sql/pglite";
+import type { PGlite } from "@electric-sql/pglite";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
-import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
 import { redactUrl } from "../telemetry/logger.js";
@@ -57,7 +56,13 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
     };
   }
   mkdirSync(options.pgliteDataDir, { recursive: true });
-  const pglite = await PGlite.create(options.pgliteDataDir);
+  // Loaded only when used: importing the WASM PostgreSQL adds about 40 MB of RSS to a process,
+  // which a service running on a PostgreSQL URL would carry for nothing.
+  const [{ PGlite: PGliteClass }, { drizzle: drizzlePglite }] = await Promise.all([
+    import("@electric-sql/pglite"),
+    import("drizzle-orm/pglite"),
+  ]);
+  const pglite = await PGliteClass.create(options.pgliteDataDir);
   return {
     db: drizzlePglite({ client: pglite, schema }),
     backend: "pglite",

@@ -4,7 +4,6 @@
  * service instances may start at once.
  */
 import { fileURLToPath } from "node:url";
-import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
 import type { PgliteDatabase } from "drizzle-orm/pglite";
 import type * as schema from "./schema.js";
@@ -19,6 +18,8 @@ const MIGRATION_LOCK_ID = 7_420_315_001;
 /** Brings the schema up to date. Safe to call from several processes at once. */
 export async function runMigrations(handle: DatabaseHandle): Promise<void> {
   if (handle.backend === "pglite") {
+    // Imported here like the PGlite client itself (see client.ts).
+    const { migrate: migratePglite } = await import("drizzle-orm/pglite/migrator");
     await migratePglite(handle.db as PgliteDatabase<typeof schema>, { migrationsFolder });
     return;
   }

@@ -1,6 +1,6 @@
 /** Opening and reading accounts, including the per-currency funding accounts. */
 import { eq } from "drizzle-orm";
-import { ulid } from "ulid";
+import { ulid } from "../ids/ulid.js";
 import type { Database, Transaction } from "../db/client.js";
 import { accounts, balances } from "../db/schema.js";
 import { appendEvent } from "../outbox/outbox-writer.js";

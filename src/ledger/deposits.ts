@@ -1,5 +1,5 @@
 /** Deposits: money entering the ledger from the funding account of its currency. */
-import { ulid } from "ulid";
+import { ulid } from "../ids/ulid.js";
 import type { Database } from "../db/client.js";
 import { deposits } from "../db/schema.js";
 import { appendEvent } from "../outbox/outbox-writer.js";

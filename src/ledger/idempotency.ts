@@ -57,6 +57,21 @@ export async function claimIdempotencyKey<T>(
     .select()
     .from(idempotencyKeys)
     .where(and(eq(idempotencyKeys.clientId, scope.clientId), eq(idempotencyKeys.key, scope.key)));
+  return replayStoredResult<T>(scope, fingerprint, existing);
+}
+
+/** A live key as stored: who used it for what, and the result of that first request. */
+export interface StoredKey {
+  method: string;
+  requestHash: string;
+  result: unknown;
+}
+
+/**
+ * The replay of a live key: its stored result when `fingerprint` is the same request, else
+ * IDEMPOTENCY_KEY_REUSED. Shared by the transactional path and the batched payment path.
+ */
+export function replayStoredResult<T>(scope: IdempotencyScope, fingerprint: string, existing: StoredKey | undefined): T {
   if (!existing || existing.result === null) {
     // Unreachable while key and result are written in one transaction; fail loudly if not.
     throw new Error(`idempotency key ${scope.key} has no stored result`);

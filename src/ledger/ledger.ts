@@ -6,20 +6,39 @@ import type { Database } from "../db/client.js";
 import { createAccount, getAccount, type CreateAccountCommand } from "./accounts.js";
 import { depositFunds, type DepositFundsCommand } from "./deposits.js";
 import { sweepExpiredKeys } from "./idempotency.js";
+import { PaymentBatcher } from "./payment-batch.js";
 import { authorizePayment, getBalance, getPayment, type AuthorizePaymentCommand } from "./payments.js";
 import type { AccountRecord, BalanceRecord, DepositRecord, PaymentRecord, RequestContext } from "./records.js";
 
 export interface LedgerOptions {
   /** How long idempotency keys are kept before they may be reused and are swept. */
   idempotencyTtlHours: number;
+  /** Group commit of AuthorizePayment (see payment-batch.ts). */
+  paymentBatch?: { maxBatchSize: number; maxInFlight: number };
 }
+
+/**
+ * One batch in flight: everything that arrives meanwhile forms the next one. Measured with
+ * `npm run bench` on two cores, 16 clients: PostgreSQL spends 0.65 ms per payment in batches of one
+ * and 0.35 ms in batches of 16; one batch in flight gave 958 TPS and 0.39 ms of PostgreSQL CPU per
+ * payment, four in flight 688 TPS and 0.64 ms (requests went alone). A single writer also means
+ * batches never wait for each other's row locks.
+ */
+const DEFAULT_PAYMENT_BATCH = { maxBatchSize: 64, maxInFlight: 1 };
 
 /** The payment ledger over one database. */
 export class Ledger {
+  private readonly payments: PaymentBatcher;
+
   constructor(
     readonly db: Database,
     private readonly options: LedgerOptions,
-  ) {}
+  ) {
+    this.payments = new PaymentBatcher(db, {
+      idempotencyTtlHours: options.idempotencyTtlHours,
+      ...(options.paymentBatch ?? DEFAULT_PAYMENT_BATCH),
+    });
+  }
 
   createAccount(command: CreateAccountCommand, context: RequestContext): Promise<AccountRecord> {
     return createAccount(this.db, command, context);
@@ -34,7 +53,7 @@ export class Ledger {
   }
 
   authorizePayment(command: AuthorizePaymentCommand, context: RequestContext): Promise<PaymentRecord> {
-    return authorizePayment(this.db, command, context, this.options.idempotencyTtlHours);
+    return authorizePayment(this.payments, command, context);
   }
 
   getPayment(paymentId: string): Promise<PaymentRecord> {

@@ -1,14 +1,15 @@
 /** Payment authorization and the reads that go with it. */
 import { eq } from "drizzle-orm";
-import { ulid } from "ulid";
+import { ulid } from "../ids/ulid.js";
 import type { Database } from "../db/client.js";
 import { balances, payments } from "../db/schema.js";
-import { appendEvent } from "../outbox/outbox-writer.js";
+import { buildEnvelope } from "../outbox/outbox-writer.js";
 import { accountNotFound } from "./accounts.js";
-import { requestFingerprint, withIdempotency } from "./idempotency.js";
+import { replayStoredResult, requestFingerprint } from "./idempotency.js";
 import { LedgerError, LedgerErrorCode, invalidArgument } from "./ledger-error.js";
-import { lockBalances, post, type LockedBalance } from "./postings.js";
-import type { BalanceRecord, DeclineReason, PaymentRecord, RequestContext } from "./records.js";
+import type { PaymentBatcher } from "./payment-batch.js";
+import type { BalanceRecord, PaymentRecord, RequestContext } from "./records.js";
+import { fromStoredJson } from "./stored-json.js";
 import {
   requireAmount,
   requireAnyAccountId,
@@ -29,15 +30,17 @@ export interface AuthorizePaymentCommand {
 }
 
 /**
- * Authorizes a payment in one transaction: lock both balances (in id order), check currency and
- * funds under the lock, then debit and credit with two entries, record the payment and its event.
- * A declined payment is recorded too (with its reason and a PaymentDeclined event) and moves nothing.
+ * Authorizes a payment: lock both balances (in id order), check currency and funds under the lock,
+ * then debit and credit with two entries, record the payment and its event, all in one database
+ * transaction. A declined payment is recorded too (with its reason and a PaymentDeclined event)
+ * and moves nothing. The transaction runs in the database (ledger_authorize_payments), grouped
+ * with concurrent authorizations by `batcher`; validation, ids and the event's schema check
+ * happen here first, so an invalid request or event never reaches the database.
  */
 export async function authorizePayment(
-  db: Database,
+  batcher: PaymentBatcher,
   command: AuthorizePaymentCommand,
   context: RequestContext,
-  idempotencyTtlHours: number,
 ): Promise<PaymentRecord> {
   validateAuthorization(command);
   context.signal?.throwIfAborted();
@@ -45,50 +48,34 @@ export async function authorizePayment(
   const { idempotencyKey, ...request } = command;
   const scope = { clientId: context.clientId, key: idempotencyKey, method: "AuthorizePayment" };
   const fingerprint = requestFingerprint(scope.method, request);
+  const paymentId = ulid();
+  const createdAt = new Date().toISOString();
+  const payload = {
+    paymentId,
+    payerAccountId: command.payerAccountId,
+    payeeAccountId: command.payeeAccountId,
+    amountCents: command.amountCents.toString(),
+    currency: command.currency,
+    description: command.description,
+    createdAt,
+  };
+  // The database writes this envelope, or the PaymentDeclined one that only adds declineReason.
+  const { eventId } = buildEnvelope({ type: "PaymentAuthorized", aggregateId: paymentId, occurredAt: new Date(createdAt), payload });
 
-  return withIdempotency(db, scope, fingerprint, idempotencyTtlHours, async (tx) => {
-    const locked = await lockBalances(tx, [command.payerAccountId, command.payeeAccountId]);
-    const payer = locked.get(command.payerAccountId);
-    if (!payer) throw accountNotFound("payer_account_id", command.payerAccountId);
-    const payee = locked.get(command.payeeAccountId);
-    if (!payee) throw accountNotFound("payee_account_id", command.payeeAccountId);
-
-    const declineReason = decide(command, payer, payee);
-    const payment: PaymentRecord = {
-      paymentId: ulid(),
-      status: declineReason ? "DECLINED" : "AUTHORIZED",
-      declineReason,
-      ...request,
-      createdAt: new Date(),
-    };
-    await tx.insert(payments).values({ ...payment, id: payment.paymentId });
-    if (!declineReason) {
-      await post(tx, {
-        transferId: payment.paymentId,
-        debitAccountId: payment.payerAccountId,
-        creditAccountId: payment.payeeAccountId,
-        amountCents: payment.amountCents,
-        currency: payment.currency,
-        at: payment.createdAt,
-      });
-    }
-    const payload = {
-      paymentId: payment.paymentId,
-      payerAccountId: payment.payerAccountId,
-      payeeAccountId: payment.payeeAccountId,
-      amountCents: payment.amountCents.toString(),
-      currency: payment.currency,
-      description: payment.description,
-      createdAt: payment.createdAt.toISOString(),
-    };
-    const event = { aggregateId: payment.paymentId, occurredAt: payment.createdAt, traceparent: context.traceparent };
-    if (declineReason) {
-      await appendEvent(tx, { ...event, type: "PaymentDeclined", payload: { ...payload, declineReason } });
-    } else {
-      await appendEvent(tx, { ...event, type: "PaymentAuthorized", payload });
-    }
-    return payment;
+  const outcome = await batcher.submit({
+    ...payload,
+    clientId: scope.clientId,
+    key: scope.key,
+    requestHash: fingerprint,
+    eventId,
+    traceparent: context.traceparent ?? null,
   });
+  if ("missing" in outcome) {
+    const field = outcome.missing;
+    throw accountNotFound(field, field === "payer_account_id" ? command.payerAccountId : command.payeeAccountId);
+  }
+  if (outcome.replayed) return replayStoredResult<PaymentRecord>(scope, fingerprint, outcome);
+  return fromStoredJson<PaymentRecord>(outcome.result);
 }
 
 function validateAuthorization(command: AuthorizePaymentCommand): void {
@@ -101,13 +88,6 @@ function validateAuthorization(command: AuthorizePaymentCommand): void {
   requireAmount("amount_cents", command.amountCents);
   requireCurrency("currency", command.currency);
   requireText("description", command.description, 500);
-}
-
-/** The business decision, taken while both balance rows are locked. */
-function decide(command: AuthorizePaymentCommand, payer: LockedBalance, payee: LockedBalance): DeclineReason | null {
-  if (payer.currency !== command.currency || payee.currency !== command.currency) return "CURRENCY_MISMATCH";
-  if (payer.availableCents < command.amountCents) return "INSUFFICIENT_FUNDS";
-  return null;
 }
 
 /** Reads one payment; NOT_FOUND when it does not exist. */

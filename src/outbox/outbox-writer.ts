@@ -4,7 +4,7 @@
  * TypeBox schema first: an invalid event aborts the transaction instead of reaching consumers.
  */
 import { Value } from "@sinclair/typebox/value";
-import { ulid } from "ulid";
+import { ulid } from "../ids/ulid.js";
 import type { Transaction } from "../db/client.js";
 import { outbox } from "../db/schema.js";
 import {

@@ -1,0 +1,72 @@
+/**
+ * The real service (src/main.ts) as a child process on a free port, for the k6 smoke test and the
+ * benchmark: the test suite's spawnService (test/support/process.ts) with authentication on and a
+ * fresh API key, plus readiness by port (the benchmark runs it at LOG_LEVEL=warn, so there is no
+ * "listening" line to wait for) and the peak resident set size of its process, read from /proc.
+ */
+import { readFileSync } from "node:fs";
+import { createConnection } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
+import { testKey } from "../../test/support/api-keys.js";
+import { freePort, spawnService } from "../../test/support/process.js";
+
+export interface ServiceProcess {
+  pid: number;
+  port: number;
+  baseUrl: string;
+  /** A key with every scope, for "Authorization: Bearer <key>". */
+  apiKey: string;
+  /** Peak RSS of the process so far (VmHWM), in bytes. */
+  peakRssBytes(): number;
+  /** Output the service wrote, for diagnosing a failure. */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+async function portOpen(port: number): Promise<boolean> {
+  return new Promise((ok) => {
+    const socket = createConnection(port, "127.0.0.1");
+    socket.once("connect", () => (socket.destroy(), ok(true)));
+    socket.once("error", () => ok(false));
+  });
+}
+
+/**
+ * Starts the service against `databaseUrl` with `env` added, and resolves once its port accepts
+ * connections. Rejects with the service's output when it exits or does not listen within 60 s.
+ */
+export async function startService(databaseUrl: string, env: Record<string, string> = {}): Promise<ServiceProcess> {
+  const port = await freePort();
+  const key = testKey("k6");
+  const service = spawnService({
+    LOG_LEVEL: "warn",
+    API_KEYS: key.entry,
+    ...env,
+    HOST: "127.0.0.1",
+    PORT: String(port),
+    DATABASE_URL: databaseUrl,
+  });
+  const deadline = Date.now() + 60_000;
+  while (!(await portOpen(port))) {
+    if (service.child.exitCode !== null || Date.now() > deadline) {
+      await service.stop("SIGKILL");
+      throw new Error(`service did not start (exit ${service.child.exitCode}):\n${service.output()}`);
+    }
+    await sleep(100);
+  }
+  const pid = service.child.pid!;
+  return {
+    pid,
+    port,
+    baseUrl: `http://127.0.0.1:${port}`,
+    apiKey: key.key,
+    peakRssBytes() {
+      const kb = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
+      return kb ? Number(kb) * 1024 : Number.NaN;
+    },
+    output: service.output,
+    async stop() {
+      await service.stop();
+    },
+  };
+}

@@ -1,0 +1,110 @@
+/**
+ * Group commit for AuthorizePayment. Concurrent authorizations are queued and sent to PostgreSQL
+ * together as one call of ledger_authorize_payments (drizzle/0003_authorize_payments_function.sql),
+ * which runs every item's transaction logic in order inside one statement. Per batch this costs one
+ * round trip and one commit, and the balance rows are locked once, for the time the database needs
+ * to apply the batch, never across a network round trip. That is what keeps a hot payee fast.
+ *
+ * No request waits for a timer: when fewer than `maxInFlight` batches are running, a request is sent
+ * at once (a batch of one); batches only grow while the database is busy with earlier ones.
+ * Each item keeps its own idempotency key and gets its own outcome.
+ */
+import { sql } from "drizzle-orm";
+import type { Database } from "../db/client.js";
+import { retryTransient } from "./transient-retry.js";
+
+/** One authorization in the form the SQL function takes (all strings: JSON carries no bigint). */
+export interface BatchItem {
+  clientId: string;
+  key: string;
+  requestHash: string;
+  paymentId: string;
+  payerAccountId: string;
+  payeeAccountId: string;
+  amountCents: string;
+  currency: string;
+  description: string;
+  /** ISO 8601; used verbatim in the payment, the event and the stored result. */
+  createdAt: string;
+  eventId: string;
+  traceparent: string | null;
+}
+
+/** What the SQL function reports for one item. */
+export type BatchOutcome =
+  /** The key was live: the stored result of the first request (and what it was for). */
+  | { replayed: true; result: unknown; method: string; requestHash: string }
+  /** Done now: the result as stored under the key. */
+  | { replayed: false; result: unknown }
+  /** An account does not exist; nothing was written for this item. */
+  | { missing: "payer_account_id" | "payee_account_id" };
+
+export interface BatchOptions {
+  idempotencyTtlHours: number;
+  /** Most items per database call. */
+  maxBatchSize: number;
+  /** Most database calls at once; keep it below the pool size so other work finds connections. */
+  maxInFlight: number;
+}
+
+interface Pending {
+  item: BatchItem;
+  resolve(outcome: BatchOutcome): void;
+  reject(error: unknown): void;
+}
+
+/** Queues authorizations and applies them in batches; one instance per database. */
+export class PaymentBatcher {
+  private readonly queue: Pending[] = [];
+  private inFlight = 0;
+
+  constructor(
+    private readonly db: Database,
+    private readonly options: BatchOptions,
+  ) {}
+
+  /** Applies `item` in the next batch and resolves with its outcome once that batch committed. */
+  submit(item: BatchItem): Promise<BatchOutcome> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ item, resolve, reject });
+      this.drain();
+    });
+  }
+
+  private drain(): void {
+    while (this.inFlight < this.options.maxInFlight && this.queue.length > 0) {
+      const batch = this.queue.splice(0, this.options.maxBatchSize);
+      this.inFlight += 1;
+      this.settle(batch).finally(() => {
+        this.inFlight -= 1;
+        this.drain();
+      });
+    }
+  }
+
+  /**
+   * Runs a batch. If it fails for a reason other than contention (already retried), each item is
+   * run alone, so one poisonous request fails by itself instead of taking its batch with it.
+   */
+  private async settle(batch: Pending[]): Promise<void> {
+    try {
+      const outcomes = await this.apply(batch.map((p) => p.item));
+      batch.forEach((p, i) => p.resolve(outcomes[i]!));
+    } catch (error) {
+      if (batch.length === 1) return batch[0]!.reject(error);
+      await Promise.all(batch.map((p) => this.settle([p])));
+    }
+  }
+
+  private async apply(items: BatchItem[]): Promise<BatchOutcome[]> {
+    const query = sql`select ledger_authorize_payments(${JSON.stringify(items)}::jsonb, ${this.options.idempotencyTtlHours}::int) as outcomes`;
+    const result = await retryTransient(() => this.db.execute(query));
+    // postgres.js returns the rows as an array, PGlite as { rows }.
+    const rows = (Array.isArray(result) ? result : (result as unknown as { rows: unknown[] }).rows) as { outcomes: BatchOutcome[] }[];
+    const outcomes = rows[0]?.outcomes;
+    if (!Array.isArray(outcomes) || outcomes.length !== items.length) {
+      throw new Error(`ledger_authorize_payments returned ${outcomes?.length} outcomes for ${items.length} items`);
+    }
+    return outcomes;
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * The group-commit path of AuthorizePayment: requests that queue up while a batch runs are applied
+ * together in one database call, and each still gets exactly the outcome it would get alone.
+ */
+import assert from "node:assert/strict";
+import { after, before, it } from "node:test";
+import type { Database } from "../../src/db/client.js";
+import { Ledger } from "../../src/ledger/ledger.js";
+import { PaymentBatcher } from "../../src/ledger/payment-batch.js";
+import { authorizePayment, type AuthorizePaymentCommand } from "../../src/ledger/payments.js";
+import { createTestDatabase, type TestDatabase } from "../support/database.js";
+import { assertLedgerInvariants } from "../support/invariants.js";
+
+const ctx = { clientId: "batch" };
+let database: TestDatabase;
+let ledger: Ledger;
+let payer: string;
+let payee: string;
+let calls = 0;
+let batcher: PaymentBatcher;
+
+before(async () => {
+  database = await createTestDatabase(5);
+  ledger = new Ledger(database.handle.db, { idempotencyTtlHours: 24 });
+  payer = (await ledger.createAccount({ accountId: "", currency: "EUR", displayName: "payer" }, ctx)).accountId;
+  payee = (await ledger.createAccount({ accountId: "", currency: "EUR", displayName: "payee" }, ctx)).accountId;
+  await ledger.depositFunds({ idempotencyKey: "seed", accountId: payer, amountCents: 1_000n, currency: "EUR" }, ctx);
+  // Counts database calls, and allows one batch at a time so that everything submitted while it
+  // runs forms the next batch.
+  const db = database.handle.db;
+  const counting = new Proxy(db, {
+    get: (target, prop) => (prop === "execute" ? (query: never) => (calls++, target.execute(query)) : Reflect.get(target, prop)),
+  }) as Database;
+  batcher = new PaymentBatcher(counting, { idempotencyTtlHours: 24, maxBatchSize: 64, maxInFlight: 1 });
+});
+after(() => database.drop());
+
+const command = (idempotencyKey: string, change: Partial<AuthorizePaymentCommand> = {}): AuthorizePaymentCommand => ({
+  idempotencyKey,
+  payerAccountId: payer,
+  payeeAccountId: payee,
+  amountCents: 300n,
+  currency: "EUR",
+  description: "",
+  ...change,
+});
+
+type Outcome = { value: unknown } | { error: string };
+
+/** Outcome of each request, as a value or the ledger error code. */
+const settle = (requests: Promise<unknown>[]): Promise<Outcome[]> =>
+  Promise.all(requests.map((r) => r.then((value) => ({ value }), (error: { code?: string }) => ({ error: error.code ?? String(error) }))));
+
+it("gives every request of one batch its own outcome, decided in order under the lock", async () => {
+  calls = 0;
+  const blocker = authorizePayment(batcher, command("blocker", { amountCents: 1n }), ctx);
+  // Submitted while the blocker's batch runs: these six form the second batch.
+  const batch = [
+    authorizePayment(batcher, command("a"), ctx),
+    authorizePayment(batcher, command("a"), ctx), // the same request again: a replay of "a"
+    authorizePayment(batcher, command("a", { amountCents: 5n }), ctx), // same key, other request
+    authorizePayment(batcher, command("missing", { payerAccountId: "nobody" }), ctx),
+    authorizePayment(batcher, command("b"), ctx),
+    authorizePayment(batcher, command("c"), ctx), // 999 - 300 - 300 = 399 left: authorized
+    authorizePayment(batcher, command("d"), ctx), // 99 left: declined
+  ];
+  await blocker;
+  const [a, replay, reused, missing, b, c, d] = await settle(batch);
+  assert.equal(calls, 2, "the blocker alone, then the seven together");
+
+  const payment = (o: unknown) => (o as { value: { paymentId: string; status: string } }).value;
+  assert.equal(payment(a).status, "AUTHORIZED");
+  assert.deepEqual(replay, a);
+  assert.deepEqual(reused, { error: "IDEMPOTENCY_KEY_REUSED" });
+  assert.deepEqual(missing, { error: "ACCOUNT_NOT_FOUND" });
+  assert.deepEqual([b, c, d].map((o) => payment(o).status), ["AUTHORIZED", "AUTHORIZED", "DECLINED"]);
+  assert.equal((await ledger.getBalance(payer)).availableCents, 99n);
+  assert.equal((await ledger.getBalance(payee)).availableCents, 901n);
+
+  // The failed request took no key: it can be used for a valid payment.
+  const retried = await authorizePayment(batcher, command("missing", { amountCents: 1n }), ctx);
+  assert.equal(retried.status, "AUTHORIZED");
+  await assertLedgerInvariants(ledger.db);
+});
+
+it("fails only the poisonous request when its batch cannot run", async () => {
+  calls = 0;
+  const blocker = authorizePayment(batcher, command("blocker-2", { amountCents: 1n }), ctx);
+  // PostgreSQL text cannot hold NUL: this item makes the whole batch statement fail.
+  const requests = [
+    authorizePayment(batcher, command("fine-1", { amountCents: 1n }), ctx),
+    authorizePayment(batcher, command("poison", { amountCents: 1n, description: "nul \u0000" }), ctx),
+    authorizePayment(batcher, command("fine-2", { amountCents: 1n }), ctx),
+  ];
+  await blocker;
+  const [fine1, poison, fine2] = (await settle(requests)) as [Outcome, Outcome, Outcome];
+  assert.ok("error" in poison, "the poisonous request fails");
+  assert.ok("value" in fine1 && "value" in fine2, "its batch mates are authorized");
+  assert.equal(calls, 1 + 1 + 3, "blocker, the failed batch, then each of its items alone");
+  await assertLedgerInvariants(ledger.db);
+});
