@@ -15,8 +15,11 @@ const PREFACE_START = Buffer.from("PRI");
 export interface OnePortServer {
   /** Listen, close and address through this; it owns the port. */
   readonly server: http.Server;
-  /** Sends GOAWAY to every HTTP/2 session so that close() can finish once their streams end. */
-  closeHttp2Sessions(): void;
+  /**
+   * Lets close() finish: sends GOAWAY to every HTTP/2 session (their streams still complete) and
+   * drops connections that have not sent a byte yet, which no server owns and none would close.
+   */
+  closeConnections(): void;
 }
 
 /**
@@ -33,30 +36,41 @@ export function createOnePortServer(handler: http.RequestListener): OnePortServe
   });
 
   const serveHttp1 = http1.listeners("connection")[0] as (socket: Socket) => void;
+  const sniffing = new Set<Socket>();
   http1.removeAllListeners("connection");
   http1.on("connection", (socket: Socket) => {
     let head = Buffer.alloc(0);
-    // Until a server owns the socket, a reset by the peer must not become an uncaught error.
-    const drop = () => socket.destroy();
+    sniffing.add(socket);
+    // Until a server owns the socket, a reset or a close without a request (a port probe) is
+    // ours to clean up: otherwise the socket stays half-open and server.close() never finishes.
+    const drop = () => {
+      sniffing.delete(socket);
+      socket.destroy();
+    };
     const sniff = () => {
       for (let chunk = socket.read() as Buffer | null; chunk !== null; chunk = socket.read() as Buffer | null) {
         head = Buffer.concat([head, chunk]);
       }
-      if (head.length < PREFACE_START.length && !socket.readableEnded) return;
+      if (head.length < PREFACE_START.length) return;
+      sniffing.delete(socket);
       socket.off("readable", sniff);
       socket.off("error", drop);
+      socket.off("end", drop);
       socket.unshift(head);
       if (head.subarray(0, PREFACE_START.length).equals(PREFACE_START)) h2c.emit("connection", socket);
       else serveHttp1.call(http1, socket);
     };
     socket.on("error", drop);
+    socket.on("end", drop);
     socket.on("readable", sniff);
   });
 
   return {
     server: http1,
-    closeHttp2Sessions() {
+    closeConnections() {
       for (const session of sessions) session.close();
+      for (const socket of sniffing) socket.destroy();
+      sniffing.clear();
     },
   };
 }

@@ -73,7 +73,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     // Interceptors see no socket; the peer address keys per-IP rate limits of anonymous callers.
     contextValues: (request) => createContextValues().set(peerAddressKey, request.ip),
   });
-  app.addHook("preClose", async () => onePort?.closeHttp2Sessions());
+  app.addHook("preClose", async () => onePort?.closeConnections());
 
   await app.listen({ host: options.host, port: options.port });
   const address = app.server.address();

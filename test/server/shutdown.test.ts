@@ -1,5 +1,7 @@
 /** Graceful shutdown: new connections are refused while in-flight requests finish. */
 import assert from "node:assert/strict";
+import { once } from "node:events";
+import { connect } from "node:net";
 import { it } from "node:test";
 import postgres from "postgres";
 import { PaymentStatus } from "../../gen/payment/v1/payment_pb.js";
@@ -39,4 +41,19 @@ it("finishes a payment that is in flight when the service stops", async () => {
   await stopping;
   await blocker.end();
   await running.database.drop();
+});
+
+it("stops promptly although a client connected and sent nothing, or closed without a request", async () => {
+  const running = await startTestService({ SHUTDOWN_TIMEOUT_MS: "20000" });
+  const { port } = new URL(running.url);
+  const silent = connect(Number(port), "127.0.0.1");
+  const probe = connect(Number(port), "127.0.0.1");
+  await Promise.all([once(silent, "connect"), once(probe, "connect")]);
+  probe.end();
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  const started = performance.now();
+  await running.stop();
+  const elapsed = performance.now() - started;
+  silent.destroy();
+  assert.ok(elapsed < 5_000, `stop took ${Math.round(elapsed)} ms, not the 20 s shutdown timeout`);
 });
