@@ -9,6 +9,7 @@
  */
 import { createHash } from "node:crypto";
 import { and, eq, lte, sql } from "drizzle-orm";
+import { deleteInBatches } from "../db/batched-delete.js";
 import type { Database, Transaction } from "../db/client.js";
 import { idempotencyKeys } from "../db/schema.js";
 import { LedgerError, LedgerErrorCode } from "./ledger-error.js";
@@ -117,16 +118,6 @@ export async function withIdempotency<T>(
 }
 
 /** Deletes expired keys in batches; returns how many were deleted. */
-export async function sweepExpiredKeys(db: Database, batchSize = 1000): Promise<number> {
-  let total = 0;
-  for (;;) {
-    const deleted = await db
-      .delete(idempotencyKeys)
-      .where(
-        sql`ctid in (select ctid from ${idempotencyKeys} where ${idempotencyKeys.expiresAt} < now() limit ${batchSize})`,
-      )
-      .returning({ key: idempotencyKeys.key });
-    total += deleted.length;
-    if (deleted.length < batchSize) return total;
-  }
+export async function sweepExpiredKeys(db: Database): Promise<number> {
+  return deleteInBatches(db, idempotencyKeys, sql`${idempotencyKeys.expiresAt} < now()`);
 }

@@ -5,7 +5,6 @@
 import type { Database } from "../db/client.js";
 import { createAccount, getAccount, type CreateAccountCommand } from "./accounts.js";
 import { depositFunds, type DepositFundsCommand } from "./deposits.js";
-import { sweepExpiredKeys } from "./idempotency.js";
 import { PaymentBatcher } from "./payment-batch.js";
 import { authorizePayment, getBalance, getPayment, type AuthorizePaymentCommand } from "./payments.js";
 import type { AccountRecord, BalanceRecord, DepositRecord, PaymentRecord, RequestContext } from "./records.js";
@@ -62,10 +61,5 @@ export class Ledger {
 
   getBalance(accountId: string): Promise<BalanceRecord> {
     return getBalance(this.db, accountId);
-  }
-
-  /** Deletes expired idempotency keys; returns how many. */
-  sweepExpiredIdempotencyKeys(): Promise<number> {
-    return sweepExpiredKeys(this.db);
   }
 }

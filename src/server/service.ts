@@ -12,10 +12,8 @@ import type { HealthReporter } from "../health/health-monitor.js";
 import { startRelay } from "../relay/start-relay.js";
 import type { Logger } from "../telemetry/logger.js";
 import { createEdge, type Edge } from "./edge.js";
+import { startHousekeeping } from "./housekeeping.js";
 import { startServer, type RunningServer } from "./server.js";
-
-/** How often expired idempotency keys are swept. */
-const SWEEP_INTERVAL_MS = 10 * 60 * 1000;
 
 export interface RunningService {
   readonly url: string;
@@ -71,17 +69,11 @@ async function startWithEdge(config: Config, logger: Logger, edge: Edge): Promis
   logger.info({ url: server.url }, "listening (Connect, gRPC and gRPC-Web on one port)");
   const relay = await startRelay(config, database, logger, edge.health);
 
-  const sweeper = setInterval(() => {
-    ledger
-      .sweepExpiredIdempotencyKeys()
-      .then((count) => count > 0 && logger.info({ count }, "swept expired idempotency keys"))
-      .catch((error: unknown) => logger.warn({ err: error }, "idempotency sweep failed"));
-  }, SWEEP_INTERVAL_MS);
-  sweeper.unref();
+  const stopHousekeeping = startHousekeeping(database.db, { outboxRetentionHours: config.OUTBOX_RETENTION_HOURS }, logger);
 
   let stopping: Promise<void> | undefined;
   const stop = async () => {
-    clearInterval(sweeper);
+    stopHousekeeping();
     // Health turns NOT_SERVING first, so that load balancers stop sending before the port closes.
     edge.health.drain();
     await new Promise((resolve) => setTimeout(resolve, config.SHUTDOWN_DRAIN_DELAY_MS));

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { sql } from "drizzle-orm";
-import { requestFingerprint } from "../../src/ledger/idempotency.js";
+import { requestFingerprint, sweepExpiredKeys } from "../../src/ledger/idempotency.js";
 import { Ledger } from "../../src/ledger/ledger.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
 import { assertLedgerInvariants, countRows, rows } from "../support/invariants.js";
@@ -75,7 +75,7 @@ describe("idempotency keys", () => {
     const second = await pay("expiring");
     assert.notEqual(second.paymentId, first.paymentId, "an expired key starts a new request");
     await ledger.db.execute(sql`update idempotency_keys set expires_at = now() - interval '1 second' where key = 'expiring'`);
-    assert.equal(await ledger.sweepExpiredIdempotencyKeys(), 1);
+    assert.equal(await sweepExpiredKeys(ledger.db), 1);
     assert.deepEqual(await rows(ledger.db, sql`select key from idempotency_keys where key = 'expiring'`), []);
   });
 });

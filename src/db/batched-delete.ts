@@ -1,0 +1,20 @@
+/**
+ * Deletes the rows of a table that match a condition, a bounded batch per statement, so that
+ * housekeeping never holds many row locks or one long transaction next to live traffic.
+ */
+import { sql, type SQL } from "drizzle-orm";
+import type { PgTable } from "drizzle-orm/pg-core";
+import type { Database } from "./client.js";
+
+/** Deletes every row of `table` matching `where`, `batchSize` at a time; returns how many. */
+export async function deleteInBatches(db: Database, table: PgTable, where: SQL, batchSize = 1000): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const deleted = await db
+      .delete(table)
+      .where(sql`ctid in (select ctid from ${table} where ${where} limit ${batchSize})`)
+      .returning({ one: sql`1` });
+    total += deleted.length;
+    if (deleted.length < batchSize) return total;
+  }
+}
