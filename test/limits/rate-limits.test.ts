@@ -9,6 +9,7 @@ import { RateLimits, parseMethodLimits, type RateLimitDecision } from "../../src
 import { connectRedis } from "../../src/limits/redis-connection.js";
 import { createLogger } from "../../src/telemetry/logger.js";
 import { startOwnRedis, type OwnRedis } from "../support/redis-server.js";
+import { until } from "../support/until.js";
 
 const BALANCE = "payment.v1.PaymentService/GetAccountBalance";
 let redis: OwnRedis;
@@ -33,7 +34,7 @@ function capture() {
 async function connected(url: string, logger = capture().logger): Promise<Redis> {
   const client = connectRedis(url, logger);
   clients.push(client);
-  while (client.status !== "ready") await new Promise((resolve) => setTimeout(resolve, 20));
+  await until("Redis to be ready", () => client.status === "ready", { intervalMs: 20 });
   return client;
 }
 
@@ -48,15 +49,6 @@ function limits(options: { redis?: Redis; points: number; prefix: string; sink?:
     logger: sink.logger,
     fallbacks: sink.counter,
   });
-}
-
-/** Resolves once `condition` holds; fails after `timeoutMs`. */
-async function until(condition: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) assert.fail(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 const allowedCount = (decisions: RateLimitDecision[]) => decisions.filter((d) => d.allowed).length;
@@ -108,10 +100,14 @@ test("Redis killed mid-traffic: no errors, memory takes over, Redis is used agai
   assert.equal(sink.fallbacks(), 8);
   // ioredis reports the lost connection from its socket events, which may come after the calls
   // above already fell back: wait for the log line (bounded) instead of racing it.
-  await until(() => sink.lines.some((line) => line.msg === "Redis connection lost: rate limits fall back to per-instance memory"), 5_000);
+  await until(
+    "the connection-lost log line",
+    () => sink.lines.some((line) => line.msg === "Redis connection lost: rate limits fall back to per-instance memory"),
+    { timeoutMs: 5_000, intervalMs: 20 },
+  );
 
   await redis.restart();
-  while (client.status !== "ready") await new Promise((resolve) => setTimeout(resolve, 50));
+  await until("Redis to be ready again", () => client.status === "ready");
   const afterwards = await Promise.all(Array.from({ length: 7 }, () => limiter.consume(BALANCE, "client:k")));
   assert.equal(sink.fallbacks(), 8, "no more fallbacks once Redis is back");
   assert.equal(allowedCount(afterwards), 5, "Redis counts again (its counters died with it)");

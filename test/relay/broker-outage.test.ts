@@ -25,6 +25,7 @@ import {
   type EventLog,
   type PrivateBroker,
 } from "./fixtures.js";
+import { until } from "../support/until.js";
 
 /** Collects on demand, like a Prometheus scrape. */
 class OnDemandReader extends MetricReader {
@@ -42,14 +43,6 @@ async function metricValues(name: string): Promise<number[]> {
     .flatMap((scope) => scope.metrics)
     .filter((metric) => metric.descriptor.name === name)
     .flatMap((metric) => metric.dataPoints.map((point) => point.value as number));
-}
-
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 const ctx = { clientId: "outage-test" };
@@ -138,7 +131,7 @@ it("keeps taking payments while the broker is down, then delivers everything in 
   await until("every event to be delivered after the broker came back", () => {
     const seen = new Set(log.events.map((e) => e.eventId));
     return rows.every((row) => seen.has(row.eventId));
-  }, 60_000);
+  }, { timeoutMs: 60_000 });
   await until("the circuit to close", () => relay.circuitState === "closed");
   const final = await outboxRows(database.handle.db);
   assert.ok(final.every((row) => row.publishedAt && !row.deadAt), "all published, none dead-lettered by the outage");

@@ -16,6 +16,7 @@ import { createKafka, parseBrokers, type Kafka } from "../../src/kafka/kafka-cli
 import { ensureTopics } from "../../src/kafka/topics.js";
 import type { RelayOptions } from "../../src/relay/relay.js";
 import { createLogger, type Logger } from "../../src/telemetry/logger.js";
+import { until } from "../support/until.js";
 
 const run = promisify(execFile);
 const kafkaScript = new URL("../../scripts/services/kafka.sh", import.meta.url).pathname;
@@ -85,13 +86,8 @@ export async function recordEvents(kafka: Kafka, prefix: string, logger: Logger)
   });
   return {
     events,
-    async waitFor(what, done, timeoutMs = 30_000) {
-      const deadline = Date.now() + timeoutMs;
-      while (!done(events)) {
-        if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (${events.length} events read)`);
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-    },
+    waitFor: (what, done, timeoutMs) =>
+      until(what, () => done(events), { timeoutMs, detail: () => `(${events.length} events read)` }),
     stop: () => consumer.disconnect(),
   };
 }

@@ -24,6 +24,7 @@ import {
   uniquePrefix,
   type EventLog,
 } from "./fixtures.js";
+import { until } from "../support/until.js";
 
 const root = new URL("../..", import.meta.url).pathname;
 const prefix = uniquePrefix();
@@ -102,26 +103,18 @@ async function writeBacklog(tag: string, perAccount: number): Promise<Set<string
 
 const readOf = (ids: Set<string>) => new Set(log.events.filter((e) => ids.has(e.eventId)).map((e) => e.eventId)).size;
 
-async function until(what: string, check: () => Promise<boolean>, output: () => string, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    assert.ok(Date.now() < deadline, `timed out waiting for ${what}:\n${output()}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
 /**
  * Lets `relay` publish at least 100 of `ids`, then stalls it with a delivered but unmarked batch.
  * Returns how many were marked before the stall, how many more were read, and the lock to release.
  */
 async function stallWithDeliveredBatch(relay: ReturnType<typeof startRelayProcess>, ids: Set<string>) {
   const output = () => relay.output.join("");
-  await until("100 published", async () => (await publishedCount(ids)) >= 100, output);
+  await until("100 published", async () => (await publishedCount(ids)) >= 100, { timeoutMs: 60_000, intervalMs: 10, detail: output });
   const lock = await database.handle.postgresClient!.reserve();
   await lock`begin`;
   await lock`lock table outbox in share mode`;
   const marked = await publishedCount(ids);
-  await until("a delivered, unmarked batch", async () => readOf(ids) > marked && (await batchInFlight()), output);
+  await until("a delivered, unmarked batch", async () => readOf(ids) > marked && (await batchInFlight()), { timeoutMs: 60_000, intervalMs: 10, detail: output });
   return {
     marked,
     unmarkedReads: readOf(ids) - marked,
