@@ -1,24 +1,13 @@
 /** Entry point: `npm start`. Validates configuration, starts the service, stops it on signals. */
-import { ConfigError, loadConfig, type Config } from "./config/config.js";
+import { exitOnConfigError, loadConfigOrExit } from "./config/config.js";
 import { startService } from "./server/service.js";
 import { createLogger } from "./telemetry/logger.js";
 
-let config: Config;
-try {
-  config = loadConfig();
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error;
-  console.error(error.message);
-  process.exit(2);
-}
+const config = loadConfigOrExit();
 
 const logger = createLogger(config.LOG_LEVEL);
 // API key entries are read at start-up: their problems are configuration errors too.
-const service = await startService(config, logger).catch((error: unknown) => {
-  if (!(error instanceof ConfigError)) throw error;
-  console.error(error.message);
-  process.exit(2);
-});
+const service = await startService(config, logger).catch(exitOnConfigError);
 
 for (const signal of ["SIGTERM", "SIGINT"] as const) {
   process.once(signal, () => {

@@ -1,10 +1,10 @@
 /** `npm run db:migrate`: applies the migrations to the configured database and exits. */
-import { loadConfig } from "../config/config.js";
+import { loadConfigOrExit } from "../config/config.js";
 import { createLogger } from "../telemetry/logger.js";
 import { openDatabase } from "./client.js";
 import { runMigrations } from "./migrate.js";
 
-const config = loadConfig();
+const config = loadConfigOrExit();
 const logger = createLogger(config.LOG_LEVEL);
 const handle = await openDatabase({
   url: config.DATABASE_URL,
