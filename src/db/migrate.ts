@@ -1,8 +1,14 @@
 /**
- * Applies the migrations in drizzle/. On PostgreSQL a session-level advisory lock is held on a
- * dedicated connection meanwhile, because Drizzle's migrator takes no lock of its own and several
- * service instances may start at once.
+ * Applies the schema migrations in drizzle/ (drizzle-kit, append-only history), then re-applies
+ * every database function source file in drizzle/functions/ (in file-name order). Functions are
+ * code, not history: each file is `CREATE OR REPLACE` and is the one home of the rules it holds, so
+ * a rule change is an edit of one file, picked up by the next migrate.
+ *
+ * On PostgreSQL a session-level advisory lock is held on a dedicated connection meanwhile, because
+ * Drizzle's migrator takes no lock of its own and several service instances may start at once.
  */
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
 import type { PgliteDatabase } from "drizzle-orm/pglite";
@@ -11,16 +17,26 @@ import type { PostgresJsDatabase } from "drizzle-orm/postgres-js";
 import type { DatabaseHandle } from "./client.js";
 
 const migrationsFolder = fileURLToPath(new URL("../../drizzle", import.meta.url));
+const functionsFolder = join(migrationsFolder, "functions");
 
 /** Arbitrary constant shared by every instance: "ledger migrations". */
 const MIGRATION_LOCK_ID = 7_420_315_001;
 
-/** Brings the schema up to date. Safe to call from several processes at once. */
+/** The function source files, in the order they are applied. */
+export function functionSources(): { name: string; sql: string }[] {
+  return readdirSync(functionsFolder)
+    .filter((name) => name.endsWith(".sql"))
+    .sort()
+    .map((name) => ({ name, sql: readFileSync(join(functionsFolder, name), "utf8") }));
+}
+
+/** Brings the schema and the database functions up to date. Safe to call from several processes at once. */
 export async function runMigrations(handle: DatabaseHandle): Promise<void> {
   if (handle.backend === "pglite") {
     // Imported here like the PGlite client itself (see client.ts).
     const { migrate: migratePglite } = await import("drizzle-orm/pglite/migrator");
     await migratePglite(handle.db as PgliteDatabase<typeof schema>, { migrationsFolder });
+    for (const source of functionSources()) await handle.pglite!.exec(source.sql);
     return;
   }
   const client = handle.postgresClient!;
@@ -28,6 +44,8 @@ export async function runMigrations(handle: DatabaseHandle): Promise<void> {
   try {
     await session`select pg_advisory_lock(${MIGRATION_LOCK_ID})`;
     await migratePostgres(handle.db as PostgresJsDatabase<typeof schema>, { migrationsFolder });
+    // Simple query protocol: a file may hold several statements.
+    for (const source of functionSources()) await session.unsafe(source.sql).simple();
   } finally {
     await session`select pg_advisory_unlock(${MIGRATION_LOCK_ID})`.catch(() => {});
     session.release();

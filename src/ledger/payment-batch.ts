@@ -1,6 +1,6 @@
 /**
  * Group commit for AuthorizePayment. Concurrent authorizations are queued and sent to PostgreSQL
- * together as one call of ledger_authorize_payments (drizzle/0003_authorize_payments_function.sql),
+ * together as one call of ledger_authorize_payments (drizzle/functions/authorize-payments.sql),
  * which runs every item's transaction logic in order inside one statement. Per batch this costs one
  * round trip and one commit, and the balance rows are locked once, for the time the database needs
  * to apply the batch, never across a network round trip. That is what keeps a hot payee fast.
