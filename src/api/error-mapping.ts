@@ -3,38 +3,52 @@
  * an ErrorDetail with the stable code and field; anything unexpected is logged with the request
  * id and returned as INTERNAL with no internals.
  */
-import { create } from "@bufbuild/protobuf";
-import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { ConnectError, type Interceptor } from "@connectrpc/connect";
 import { ulid } from "../ids/ulid.js";
 import { ErrorDetailSchema } from "../../gen/payment/v1/common_pb.js";
-import { LedgerError, LedgerErrorCode } from "../ledger/ledger-error.js";
+import { LedgerError } from "../ledger/ledger-error.js";
 import type { Logger } from "../telemetry/logger.js";
+import { catalogueError, codeForFrameworkError, errorDetail, EdgeErrorCode, MAX_MESSAGE_CHARS } from "./error-catalogue.js";
 import { requestIdKey } from "./request-context.js";
-
-const connectCodeOf: Record<LedgerErrorCode, Code> = {
-  [LedgerErrorCode.INVALID_ARGUMENT]: Code.InvalidArgument,
-  [LedgerErrorCode.ACCOUNT_NOT_FOUND]: Code.NotFound,
-  [LedgerErrorCode.PAYMENT_NOT_FOUND]: Code.NotFound,
-  [LedgerErrorCode.ACCOUNT_ALREADY_EXISTS]: Code.AlreadyExists,
-  [LedgerErrorCode.IDEMPOTENCY_KEY_REUSED]: Code.AlreadyExists,
-  [LedgerErrorCode.CURRENCY_MISMATCH]: Code.FailedPrecondition,
-  [LedgerErrorCode.CONTENTION]: Code.Aborted,
-};
 
 /** Maps any thrown value to the ConnectError a client should see. */
 export function toConnectError(error: unknown, requestId: string, logger: Logger, procedure: string): ConnectError {
   const metadata = { "x-request-id": requestId };
   if (error instanceof LedgerError) {
-    const detail = { desc: ErrorDetailSchema, value: create(ErrorDetailSchema, { code: error.code, field: error.field ?? "" }) };
-    return new ConnectError(error.message, connectCodeOf[error.code], metadata, [detail]);
+    return catalogueError(error.code, bounded(error.message), metadata, error.field);
   }
   if (error instanceof ConnectError) {
-    // Raised by the framework (bad JSON, deadline, size limits): already client-facing.
+    // Raised by the edge (with a catalogue code) or by the framework (deadline, size limits,
+    // bad JSON): already client-facing; framework errors get their catalogue code here.
+    return withDetail(error, metadata);
+  }
+  logger.error({ err: error, requestId, procedure }, "unexpected failure");
+  return catalogueError(EdgeErrorCode.INTERNAL, `internal error (request id ${requestId})`, metadata);
+}
+
+/** Messages may quote client input; a long one must not outgrow a trailer (HTTP/2 frame limits). */
+function bounded(message: string): string {
+  return message.length > MAX_MESSAGE_CHARS ? `${message.slice(0, MAX_MESSAGE_CHARS)}...` : message;
+}
+
+/** The error with an ErrorDetail (its catalogue code) and a bounded message. */
+export function withDetail(error: ConnectError, metadata: Record<string, string> = {}): ConnectError {
+  const hasDetail = error.findDetails(ErrorDetailSchema).length > 0;
+  if (hasDetail && error.rawMessage.length <= MAX_MESSAGE_CHARS) {
     for (const [name, value] of Object.entries(metadata)) error.metadata.set(name, value);
     return error;
   }
-  logger.error({ err: error, requestId, procedure }, "unexpected failure");
-  return new ConnectError(`internal error (request id ${requestId})`, Code.Internal, metadata);
+  // Errors raised on this server carry outgoing details ({desc, value}), never wire bytes.
+  const own = error.details as ConstructorParameters<typeof ConnectError>[3] & object;
+  const details = hasDetail ? own : [...own, errorDetail(codeForFrameworkError(error.code))];
+  const copy = new ConnectError(bounded(error.rawMessage), error.code, error.metadata, details, error.cause);
+  for (const [name, value] of Object.entries(metadata)) copy.metadata.set(name, value);
+  return copy;
+}
+
+/** The caller's `x-request-id` when it is sane, else a new one. */
+export function requestIdOf(offered: string | null): string {
+  return offered && /^[\w.-]{1,128}$/.test(offered) ? offered : ulid();
 }
 
 /**
@@ -43,8 +57,8 @@ export function toConnectError(error: unknown, requestId: string, logger: Logger
  */
 export function errorInterceptor(logger: Logger): Interceptor {
   return (next) => async (request) => {
-    const offered = request.header.get("x-request-id");
-    const requestId = offered && /^[\w.-]{1,128}$/.test(offered) ? offered : ulid();
+    // The edge may have assigned one already, for requests the framework refuses before this runs.
+    const requestId = request.contextValues.get(requestIdKey) || requestIdOf(request.header.get("x-request-id"));
     request.contextValues.set(requestIdKey, requestId);
     try {
       const response = await next(request);

@@ -31,3 +31,9 @@ export function requestContextOf(context: HandlerContext): RequestContext {
 
 /** Context value holding the caller's network address (set by the server, for per-IP limits). */
 export const peerAddressKey = createContextKey<string>("unknown", { description: "peer address" });
+
+/**
+ * Context value the RPC observer marks when it sees a call, so that the edge can log and count the
+ * requests the framework refused before any interceptor ran.
+ */
+export const observedKey = createContextKey<{ seen: boolean } | undefined>(undefined, { description: "seen by the RPC observer" });

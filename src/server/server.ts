@@ -4,11 +4,10 @@
  * are all served on it.
  */
 import { readFileSync } from "node:fs";
-import { createContextValues, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
-import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
+import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import { LogController, fastify, type FastifyInstance } from "fastify";
-import { peerAddressKey } from "../api/request-context.js";
 import type { Logger } from "../telemetry/logger.js";
+import { registerConnectRoutes } from "./connect-plugin.js";
 import { createOnePortServer, type OnePortServer } from "./one-port.js";
 
 export interface ServerOptions {
@@ -62,17 +61,18 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       })) as unknown as FastifyInstance;
 
   options.configure?.(app);
-  // Not wrapped in fastify-plugin: its content-type parsers must stay encapsulated.
-  await app.register(fastifyConnectPlugin, {
-    routes: options.routes,
-    interceptors: options.interceptors,
-    readMaxBytes: options.readMaxBytes,
-    maxTimeoutMs: options.maxTimeoutMs,
-    // Unknown JSON fields are client bugs (e.g. a misspelt amount): refuse them, don't drop them.
-    jsonOptions: { ignoreUnknownFields: false },
-    // Interceptors see no socket; the peer address keys per-IP rate limits of anonymous callers.
-    contextValues: (request) => createContextValues().set(peerAddressKey, request.ip),
-  });
+  // In its own scope: its catch-all content-type parser and 404 handler are for the Connect routes.
+  await app.register(async (scope) =>
+    registerConnectRoutes(scope, {
+      routes: options.routes,
+      interceptors: options.interceptors,
+      readMaxBytes: options.readMaxBytes,
+      maxTimeoutMs: options.maxTimeoutMs,
+      // Unknown JSON fields are client bugs (e.g. a misspelt amount): refuse them, don't drop them.
+      jsonOptions: { ignoreUnknownFields: false },
+      logger: options.logger,
+    }),
+  );
   app.addHook("preClose", async () => onePort?.closeConnections());
 
   await app.listen({ host: options.host, port: options.port });

@@ -10,7 +10,7 @@ import { randomBytes } from "node:crypto";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { Meter } from "@opentelemetry/api";
 import { DeclineReason, PaymentService, PaymentStatus, type AuthorizePaymentResponse } from "../../gen/payment/v1/payment_pb.js";
-import { clientIdKey, requestIdKey, traceparentKey } from "../api/request-context.js";
+import { clientIdKey, observedKey, requestIdKey, traceparentKey } from "../api/request-context.js";
 import type { Logger } from "./logger.js";
 
 const TRACEPARENT = /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/;
@@ -44,6 +44,8 @@ export function rpcObserver(meter: Meter, logger: Logger): Interceptor {
 
   return (next) => async (request) => {
     const started = performance.now();
+    const observed = request.contextValues.get(observedKey);
+    if (observed) observed.seen = true;
     const { traceparent, traceId } = traceparentOf(request.header.get("traceparent"));
     request.contextValues.set(traceparentKey, traceparent);
     const contentType = request.header.get("content-type") ?? "";

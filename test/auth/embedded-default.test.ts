@@ -8,6 +8,7 @@ import { test } from "node:test";
 import { loadConfig } from "../../src/config/config.js";
 import { startService } from "../../src/server/service.js";
 import { createLogger } from "../../src/telemetry/logger.js";
+import { testKey } from "../support/api-keys.js";
 
 test("first start writes a key file, curl with it works, a restart keeps it", async () => {
   const dataDir = mkdtempSync(join(tmpdir(), "embedded-"));
@@ -39,4 +40,29 @@ test("first start writes a key file, curl with it works, a restart keeps it", as
   assert.match(log, /generated a development API key/);
   assert.match(log, /using a development API key/);
   assert.ok(!log.includes(key));
+});
+
+test("setting API_KEYS retires the development key, and the log says so at start", async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "embedded-"));
+  const lines: string[] = [];
+  const logger = createLogger("info", new Writable({ write: (chunk, _e, done) => (lines.push(String(chunk)), done()) }));
+  let service = await startService(loadConfig({ PGLITE_DATA_DIR: dataDir, PORT: "0", METRICS_PORT: "0" }), logger);
+  await service.stop();
+  const keyFile = join(dataDir, "dev-api-key");
+  const devKey = readFileSync(keyFile, "utf8").trim();
+  service = await startService(
+    loadConfig({ PGLITE_DATA_DIR: dataDir, PORT: "0", METRICS_PORT: "0", API_KEYS: testKey("ops").entry }),
+    logger,
+  );
+  try {
+    const response = await fetch(`${service.url}/payment.v1.AccountService/GetAccount`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${devKey}` },
+      body: JSON.stringify({ accountId: "x" }),
+    });
+    assert.equal(response.status, 401);
+  } finally {
+    await service.stop();
+  }
+  assert.match(lines.join(""), new RegExp(`development API key in ${keyFile.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} no longer works: API_KEYS`));
 });

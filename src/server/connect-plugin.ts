@@ -1,0 +1,168 @@
+/**
+ * Connect routes in Fastify, like @connectrpc/connect-fastify's plugin (whose 60 lines this
+ * replaces), plus what the edge needs before and after the framework's own handling:
+ *
+ * - Requests the framework would refuse before any interceptor runs (no or wrong Content-Type,
+ *   undecodable or oversize bodies, bad compression) still get a request id (`x-request-id`), a
+ *   log line and a count in `rpc.server.refused`, and their errors carry an ErrorDetail with the
+ *   catalogue code, like every other error.
+ * - A POST without a Content-Type is refused (connect-es would take it as JSON when only one
+ *   protocol accepts POST), naming the expected types, in the Connect error format.
+ * - Content codings are matched case-insensitively (`GZIP`), as HTTP has them.
+ * - Unknown paths answer in the Connect (or gRPC) error format instead of Fastify's own JSON.
+ *
+ * Decoding errors themselves are made client errors where they happen, in connect-es and
+ * protobuf-es (patches/, applied by `patch-package` on install).
+ */
+import { Code, ConnectError, createConnectRouter, createContextValues, type ConnectRouterOptions } from "@connectrpc/connect";
+import { codeFromString, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
+import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
+import type { UniversalServerResponse } from "@connectrpc/connect/protocol";
+import { compressionBrotli, compressionGzip, universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
+import { metrics } from "@opentelemetry/api";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { catalogueError, EdgeErrorCode, excerpt } from "../api/error-catalogue.js";
+import { requestIdOf, withDetail } from "../api/error-mapping.js";
+import { observedKey, peerAddressKey, requestIdKey } from "../api/request-context.js";
+import type { Logger } from "../telemetry/logger.js";
+import { METER_NAME } from "../telemetry/metrics.js";
+
+/** Every Content-Type some protocol of this server accepts, for error messages. */
+const EXPECTED_TYPES = "application/json or application/proto (Connect), application/grpc[+proto|+json], application/grpc-web[+proto|+json]";
+const ENCODING_HEADERS = ["content-encoding", "connect-content-encoding", "grpc-encoding", "connect-accept-encoding", "grpc-accept-encoding"];
+const GRPC = /^application\/grpc(?!-web)/;
+
+export interface ConnectPluginOptions extends ConnectRouterOptions {
+  routes: (router: ReturnType<typeof createConnectRouter>) => void;
+  logger: Logger;
+}
+
+/** Registers the routes; also sets the 404 handler of `app`'s scope. */
+export function registerConnectRoutes(app: FastifyInstance, options: ConnectPluginOptions): void {
+  const router = createConnectRouter({ acceptCompression: [compressionGzip, compressionBrotli], ...options });
+  options.routes(router);
+  const refused = metrics.getMeter(METER_NAME).createCounter("rpc.server.refused", {
+    description: "Requests refused before reaching the RPC interceptors (undecodable, oversize, wrong content type, unknown route)",
+  });
+  const { logger } = options;
+
+  /** The log line and count of a refusal the interceptors did not see. */
+  const recordRefusal = (request: FastifyRequest, requestId: string, status: string, procedure: string) => {
+    refused.add(1, { "rpc.method": procedure, "rpc.status_code": status });
+    logger.info(
+      { requestId, procedure, protocol: (request.headers["content-type"] ?? "").split(";")[0], status, peer: request.ip },
+      "rpc refused",
+    );
+  };
+
+  // Bodies are read by connect-es from the raw request; these parsers only let them through.
+  app.addContentTypeParser("*", (_request, _payload, done) => done(null, undefined));
+
+  for (const handler of router.handlers) {
+    app.all(handler.requestPath, async (request, reply) => {
+      const requestId = requestIdOf(request.headers["x-request-id"] as string | undefined ?? null);
+      reply.raw.setHeader("x-request-id", requestId);
+      const procedure = `${handler.service.typeName}/${handler.method.name}`;
+      const contentType = request.headers["content-type"] ?? "";
+      if (request.method === "POST" && !handler.supportedContentType(contentType)) {
+        const why = contentType ? `unsupported Content-Type "${excerpt(contentType)}"` : "missing Content-Type";
+        recordRefusal(request, requestId, "INVALID_ARGUMENT", procedure);
+        return sendError(reply, catalogueError(EdgeErrorCode.UNSUPPORTED_MEDIA_TYPE, `${why}: expected ${EXPECTED_TYPES}`), contentType, 415);
+      }
+      for (const name of ENCODING_HEADERS) {
+        const value = request.raw.headers[name];
+        if (typeof value === "string") request.raw.headers[name] = value.toLowerCase();
+      }
+      const observed = { seen: false };
+      const contextValues = createContextValues().set(peerAddressKey, request.ip).set(requestIdKey, requestId).set(observedKey, observed);
+      try {
+        const response = await handler(universalRequestFromNodeRequest(request.raw, reply.raw, undefined, contextValues));
+        const detailed = observed.seen ? response : await withErrorDetail(response);
+        await universalResponseToNodeResponse(detailed, reply.raw);
+        if (!observed.seen) recordRefusal(request, requestId, statusOf(detailed), procedure);
+      } catch (error) {
+        if (ConnectError.from(error).code === Code.Aborted) return;
+        logger.warn({ err: error, requestId, procedure }, "response not completed");
+      }
+    });
+  }
+
+  app.setNotFoundHandler((request, reply) => {
+    const requestId = requestIdOf((request.headers["x-request-id"] as string | undefined) ?? null);
+    reply.raw.setHeader("x-request-id", requestId);
+    const path = excerpt(request.url.split("?")[0] ?? "");
+    recordRefusal(request, requestId, "UNIMPLEMENTED", "unknown");
+    const error = catalogueError(EdgeErrorCode.UNKNOWN_ROUTE, `no procedure or page at ${request.method} ${path}: procedures are POST /package.Service/Method with Content-Type ${EXPECTED_TYPES}`);
+    return sendError(reply, error, request.headers["content-type"] ?? "");
+  });
+}
+
+/** Answers with `error` in the caller's protocol: gRPC trailers-only, else the Connect JSON format. */
+function sendError(reply: FastifyReply, error: ConnectError, contentType: string, httpStatus?: number) {
+  if (GRPC.test(contentType)) {
+    const trailer = new Headers();
+    setTrailerStatus(trailer, error);
+    const headers: Record<string, string> = { "content-type": "application/grpc" };
+    trailer.forEach((value, name) => (headers[name] = value));
+    reply.raw.writeHead(200, headers);
+    reply.raw.end();
+    return reply.hijack();
+  }
+  const status = httpStatus ?? connectHttpStatus(error.code);
+  return reply.code(status).header("content-type", "application/json").send(Buffer.from(errorToJsonBytes(error, {})));
+}
+
+function connectHttpStatus(code: Code): number {
+  return code === Code.Unimplemented ? 404 : code === Code.InvalidArgument ? 400 : 500;
+}
+
+/** grpc-status (trailers-only or trailer) or the Connect HTTP status, for the log and the metric. */
+function statusOf(response: UniversalServerResponse): string {
+  const grpc = response.header?.get("grpc-status") ?? response.trailer?.get("grpc-status");
+  if (grpc) return grpc === "0" ? "OK" : (Code[Number(grpc)] ?? grpc);
+  return String(response.status);
+}
+
+/**
+ * Adds the catalogue's ErrorDetail to an error the framework answered without the interceptors:
+ * a Connect unary JSON error body, or gRPC status trailers (also trailers-only). gRPC-Web keeps its
+ * status in a body frame, which is passed on as it is.
+ */
+async function withErrorDetail(response: UniversalServerResponse): Promise<UniversalServerResponse> {
+  const header = new Headers(response.header);
+  const grpcStatus = (target: Headers) => {
+    const status = Number(target.get("grpc-status") ?? 0);
+    if (status === 0 || target.has("grpc-status-details-bin")) return;
+    const error = withDetail(new ConnectError(decodeURIComponent(target.get("grpc-message") ?? ""), status as Code));
+    target.delete("grpc-message");
+    setTrailerStatus(target, error);
+  };
+  grpcStatus(header);
+  if (response.trailer) {
+    const { trailer, body } = response;
+    const wrapped = body && Symbol.asyncIterator in body
+      ? (async function* () {
+          yield* body as AsyncIterable<Uint8Array>;
+          grpcStatus(trailer);
+        })()
+      : body;
+    return { ...response, header, body: wrapped };
+  }
+  if (response.status >= 400 && header.get("content-type") === "application/json" && !header.has("content-encoding")) {
+    const bytes = await connectErrorWithDetail(response.body as AsyncIterable<Uint8Array>);
+    header.set("content-length", String(bytes.byteLength));
+    return { ...response, header, body: (async function* () { yield bytes; })() };
+  }
+  return { ...response, header };
+}
+
+/** The Connect JSON error body with an ErrorDetail added when it has none. */
+async function connectErrorWithDetail(body: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of body) chunks.push(chunk);
+  const bytes = Buffer.concat(chunks);
+  const json = JSON.parse(bytes.toString("utf8")) as { code?: string; message?: string; details?: unknown[] };
+  if (json.details) return bytes;
+  const code = codeFromString(json.code ?? "") ?? Code.Unknown;
+  return errorToJsonBytes(withDetail(new ConnectError(json.message ?? "", code)), {});
+}
