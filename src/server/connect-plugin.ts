@@ -56,6 +56,8 @@ export function registerConnectRoutes(app: FastifyInstance, options: ConnectPlug
   };
 
   // Bodies are read by connect-es from the raw request; these parsers only let them through.
+  // Fastify's own JSON parser would answer bad JSON in its own format, before connect-es.
+  app.removeAllContentTypeParsers();
   app.addContentTypeParser("*", (_request, _payload, done) => done(null, undefined));
 
   for (const handler of router.handlers) {
@@ -73,12 +75,26 @@ export function registerConnectRoutes(app: FastifyInstance, options: ConnectPlug
         const value = request.raw.headers[name];
         if (typeof value === "string") request.raw.headers[name] = value.toLowerCase();
       }
+      // Answered before its body was read (e.g. over READ_MAX_BYTES, also by gRPC-Web, whose body
+      // connect-es reads while it responds): read the rest, bounded, so that an HTTP/1.1 client
+      // still sending gets the answer instead of a reset.
+      reply.raw.once("finish", () => {
+        if (!request.raw.complete) void drain(request.raw);
+      });
       const observed = { seen: false };
       const contextValues = createContextValues().set(peerAddressKey, request.ip).set(requestIdKey, requestId).set(observedKey, observed);
       try {
         const response = await handler(universalRequestFromNodeRequest(request.raw, reply.raw, undefined, contextValues));
         const detailed = observed.seen ? response : await withErrorDetail(response);
-        await universalResponseToNodeResponse(detailed, reply.raw);
+
+        // connect-node's writer waits for an "end" event that a ServerResponse never emits, so
+        // its promise may never settle: the response's "close" says when it is done.
+        const closed = new Promise((resolve) => reply.raw.once("close", resolve));
+        const writing = universalResponseToNodeResponse(detailed, reply.raw);
+        writing.catch((error: unknown) => {
+          if (ConnectError.from(error).code !== Code.Aborted) logger.warn({ err: error, requestId, procedure }, "response not completed");
+        });
+        await Promise.race([writing, closed]);
         if (!observed.seen) recordRefusal(request, requestId, statusOf(detailed), procedure);
       } catch (error) {
         if (ConnectError.from(error).code === Code.Aborted) return;
@@ -94,6 +110,37 @@ export function registerConnectRoutes(app: FastifyInstance, options: ConnectPlug
     recordRefusal(request, requestId, "UNIMPLEMENTED", "unknown");
     const error = catalogueError(EdgeErrorCode.UNKNOWN_ROUTE, `no procedure or page at ${request.method} ${path}: procedures are POST /package.Service/Method with Content-Type ${EXPECTED_TYPES}`);
     return sendError(reply, error, request.headers["content-type"] ?? "");
+  });
+}
+
+/** Bytes and time a refused request's unread body may still take before its connection is dropped. */
+const DRAIN_MAX_BYTES = 64 * 1024 * 1024;
+const DRAIN_MAX_MS = 10_000;
+
+async function drain(body: NodeJS.ReadableStream & { destroy(): void }): Promise<void> {
+  let bytes = 0;
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(() => {
+      stop();
+      body.destroy();
+    }, DRAIN_MAX_MS);
+    function stop() {
+      clearTimeout(timer);
+      body.removeListener("data", count);
+      resolve();
+    }
+    function count(chunk: Buffer) {
+      bytes += chunk.length;
+      if (bytes > DRAIN_MAX_BYTES) {
+        stop();
+        body.destroy();
+      }
+    }
+    body.on("data", count);
+    body.once("end", stop);
+    body.once("error", stop);
+    body.once("close", stop);
+    body.resume();
   });
 }
 
