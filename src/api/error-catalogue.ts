@@ -40,6 +40,8 @@ export interface CatalogueEntry {
   readonly meaning: string;
   /** What a client should do about it. */
   readonly action: string;
+  /** The HTTP status of a Connect unary answer when the protocol prescribes another than the code's. */
+  readonly httpStatus?: number;
 }
 
 const ledgerEntries: Record<LedgerErrorCode, CatalogueEntry> = {
@@ -87,6 +89,7 @@ const edgeEntries: Record<EdgeErrorCode, CatalogueEntry> = {
     connectCode: Code.InvalidArgument,
     meaning: "Content-Type is missing or not one of application/json, application/proto, application/connect+*, application/grpc*, application/grpc-web*",
     action: "Send the Content-Type the protocol requires, e.g. application/json",
+    httpStatus: 415,
   },
   UNSUPPORTED_ENCODING: {
     connectCode: Code.Unimplemented,
@@ -141,7 +144,8 @@ export const errorCatalogue: Record<ErrorCode, CatalogueEntry> = { ...ledgerEntr
 
 /** The HTTP status of a Connect unary error with this code (gRPC and gRPC-Web answer 200). */
 export function httpStatusOf(code: ErrorCode): number {
-  return codeToHttpStatus(errorCatalogue[code].connectCode);
+  const entry = errorCatalogue[code];
+  return entry.httpStatus ?? codeToHttpStatus(entry.connectCode);
 }
 
 /** Longest message excerpt of client input echoed back: trailers must stay far below HTTP/2 frame limits. */

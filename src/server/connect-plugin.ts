@@ -15,13 +15,13 @@
  * protobuf-es (patches/, applied by `patch-package` on install).
  */
 import { Code, ConnectError, createConnectRouter, createContextValues, type ConnectRouterOptions } from "@connectrpc/connect";
-import { codeFromString, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
+import { codeFromString, codeToHttpStatus, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import type { UniversalServerResponse } from "@connectrpc/connect/protocol";
 import { compressionBrotli, compressionGzip, universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
 import { metrics } from "@opentelemetry/api";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { catalogueError, EdgeErrorCode, excerpt } from "../api/error-catalogue.js";
+import { catalogueError, EdgeErrorCode, excerpt, httpStatusOf } from "../api/error-catalogue.js";
 import { requestIdOf, withDetail } from "../api/error-mapping.js";
 import { observedKey, peerAddressKey, requestIdKey } from "../api/request-context.js";
 import type { Logger } from "../telemetry/logger.js";
@@ -69,7 +69,7 @@ export function registerConnectRoutes(app: FastifyInstance, options: ConnectPlug
       if (request.method === "POST" && !handler.supportedContentType(contentType)) {
         const why = contentType ? `unsupported Content-Type "${excerpt(contentType)}"` : "missing Content-Type";
         recordRefusal(request, requestId, "INVALID_ARGUMENT", procedure);
-        return sendError(reply, catalogueError(EdgeErrorCode.UNSUPPORTED_MEDIA_TYPE, `${why}: expected ${EXPECTED_TYPES}`), contentType, 415);
+        return sendError(reply, catalogueError(EdgeErrorCode.UNSUPPORTED_MEDIA_TYPE, `${why}: expected ${EXPECTED_TYPES}`), contentType, httpStatusOf(EdgeErrorCode.UNSUPPORTED_MEDIA_TYPE));
       }
       for (const name of ENCODING_HEADERS) {
         const value = request.raw.headers[name];
@@ -155,12 +155,8 @@ function sendError(reply: FastifyReply, error: ConnectError, contentType: string
     reply.raw.end();
     return reply.hijack();
   }
-  const status = httpStatus ?? connectHttpStatus(error.code);
+  const status = httpStatus ?? codeToHttpStatus(error.code);
   return reply.code(status).header("content-type", "application/json").send(Buffer.from(errorToJsonBytes(error, {})));
-}
-
-function connectHttpStatus(code: Code): number {
-  return code === Code.Unimplemented ? 404 : code === Code.InvalidArgument ? 400 : 500;
 }
 
 /** grpc-status (trailers-only or trailer) or the Connect HTTP status, for the log and the metric. */
