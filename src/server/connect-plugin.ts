@@ -89,6 +89,8 @@ export function registerConnectRoutes(app: FastifyInstance, options: ConnectPlug
 
         // connect-node's writer waits for an "end" event that a ServerResponse never emits, so
         // its promise may never settle: the response's "close" says when it is done.
+        // Headers set by Fastify hooks (CORS) live on the reply until copied to the raw response.
+        for (const [name, value] of Object.entries(reply.getHeaders())) if (value !== undefined) reply.raw.setHeader(name, value);
         const closed = new Promise((resolve) => reply.raw.once("close", resolve));
         const writing = universalResponseToNodeResponse(detailed, reply.raw);
         writing.catch((error: unknown) => {
