@@ -27,6 +27,11 @@ export interface DatabaseHandle {
   readonly postgresClient?: postgres.Sql;
   /** The PGlite instance (pglite backend only). */
   readonly pglite?: PGlite;
+  /**
+   * Checks the database on a connection of its own (postgres backend), so that a health check does
+   * not queue behind busy pool connections; absent for PGlite, which has no connections to lose.
+   */
+  readonly ping?: () => Promise<unknown>;
   close(): Promise<void>;
 }
 
@@ -47,12 +52,22 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
       onnotice: () => {},
       connection: { application_name: "payment-ledger" },
     });
+    // connect_timeout is in seconds: a ping waiting longer already counts as a failure.
+    const probe = postgres(options.url, {
+      max: 1,
+      connect_timeout: 1,
+      onnotice: () => {},
+      connection: { application_name: "payment-ledger-health" },
+    });
     return {
       db: drizzlePostgres({ client, schema }),
       backend: "postgres",
       location: redactUrl(options.url),
       postgresClient: client,
-      close: () => client.end({ timeout: 5 }),
+      ping: () => probe`select 1`,
+      close: async () => {
+        await Promise.all([client.end({ timeout: 5 }), probe.end({ timeout: 1 })]);
+      },
     };
   }
   mkdirSync(options.pgliteDataDir, { recursive: true });
