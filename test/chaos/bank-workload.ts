@@ -17,6 +17,8 @@ export interface BankWorkload {
   /** performance.now() of every acknowledgement. */
   ackTimes: number[];
   retries: number;
+  /** Retried errors by Connect code name (e.g. Aborted would mean contention or a deadlock). */
+  retriedCodes: Map<string, number>;
   stop(): Promise<void>;
 }
 
@@ -25,7 +27,7 @@ const RETRYABLE = new Set([Code.Unavailable, Code.Aborted, Code.DeadlineExceeded
 export function startBankWorkload(urls: string[], accountIds: string[], concurrency = 32): BankWorkload {
   const clients: LedgerClients[] = urls.map((url) => jsonClients(url));
   const hot = accountIds.slice(0, 2);
-  const state: BankWorkload = { acknowledged: new Map(), conflictingReplays: 0, errors: new Map(), ackTimes: [], retries: 0, stop: async () => {} };
+  const state: BankWorkload = { acknowledged: new Map(), conflictingReplays: 0, errors: new Map(), ackTimes: [], retries: 0, retriedCodes: new Map(), stop: async () => {} };
   const keys: string[] = [];
   let running = true;
   let sequence = 0;
@@ -63,6 +65,7 @@ export function startBankWorkload(urls: string[], accountIds: string[], concurre
           const code = ConnectError.from(error).code;
           if (RETRYABLE.has(code) && attempt < 300 && running) {
             state.retries++;
+            state.retriedCodes.set(Code[code], (state.retriedCodes.get(Code[code]) ?? 0) + 1);
             await new Promise((resolve) => setTimeout(resolve, Math.min(25 * 2 ** Math.min(attempt, 4), 400)));
             continue;
           }
