@@ -67,6 +67,8 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
     const probe = postgres(options.url, {
       max: 1,
       connect_timeout: 1,
+      // Each ping may reconnect at once: readiness must turn true within 1 s of the database's return.
+      backoff: () => 0,
       onnotice: () => {},
       connection: { application_name: "payment-ledger-health" },
     });
