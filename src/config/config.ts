@@ -54,6 +54,14 @@ export const ConfigSchema = Type.Object({
     default: 0,
     description: "Time health reports NOT_SERVING before the port closes, so load balancers move away",
   }),
+  // Payment lifecycle (src/ledger/payments.ts, src/ledger/hold-expiry.ts).
+  HOLD_EXPIRES_IN_SECONDS: Type.Integer({
+    minimum: 60,
+    maximum: 2_592_000,
+    default: 604_800,
+    description: "Default lifetime of a manual-capture hold (60 s to 30 days; requests may ask for less or more within that)",
+  }),
+  HOLD_SWEEP_INTERVAL_MS: positiveInt(5_000, "How often expired holds are released"),
   // Edge: authentication, rate limits, CORS, metrics (composed in src/server/edge.ts).
   API_KEYS: Type.Optional(
     Type.String({ minLength: 1, description: "API key entries client:scope+scope:sha256hex, comma or newline separated" }),
