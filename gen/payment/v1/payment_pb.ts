@@ -769,8 +769,10 @@ export const RefundStatusSchema: GenEnum<RefundStatus> = /*@__PURE__*/
  */
 export const PaymentService: GenService<{
   /**
-   * AuthorizePayment moves money from payer to payee in one transaction. Business declines
-   * (insufficient funds, currency mismatch) are recorded and returned as a DECLINED payment,
+   * AuthorizePayment moves money from payer to payee in one transaction (capture_method
+   * AUTOMATIC, the default) or places a hold on the payer to capture later (MANUAL; see the state
+   * machine below). Business declines (insufficient funds with the payer's overdraft limit,
+   * currency mismatch, a balance beyond int64) are recorded and returned as a DECLINED payment,
    * not as an error.
    *
    * @generated from rpc payment.v1.PaymentService.AuthorizePayment
@@ -791,7 +793,8 @@ export const PaymentService: GenService<{
     output: typeof GetPaymentResponseSchema;
   },
   /**
-   * GetAccountBalance returns the available balance of one account.
+   * GetAccountBalance returns the available, held and ledger balances of one account
+   * (available = ledger - held).
    *
    * @generated from rpc payment.v1.PaymentService.GetAccountBalance
    */
