@@ -11,6 +11,7 @@
  *   any decline          -> DECLINED (final, nothing moved)
  */
 import { eq, sql } from "drizzle-orm";
+import { HOLD_EXPIRES_IN_BOUNDS } from "../config/config.js";
 import { ulid } from "../ids/ulid.js";
 import type { Database } from "../db/client.js";
 import { balances } from "../db/schema.js";
@@ -30,8 +31,6 @@ import {
   requireUlid,
 } from "./validation.js";
 
-/** Bounds of a hold's lifetime: a hold cannot be open forever, nor vanish before a capture can run. */
-export const HOLD_EXPIRES_IN_BOUNDS = { minSeconds: 60, maxSeconds: 30 * 24 * 3600 };
 
 /** A hold's lifetime when neither the request nor the configuration names one: 7 days, like card networks' usual authorization window. */
 export const DEFAULT_HOLD_EXPIRES_IN_SECONDS = 7 * 24 * 3600;
