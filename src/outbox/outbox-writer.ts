@@ -3,7 +3,7 @@
  * if and only if the change it describes was committed. Every event is validated against its
  * TypeBox schema first: an invalid event aborts the transaction instead of reaching consumers.
  */
-import { Value } from "@sinclair/typebox/value";
+import { Value } from "typebox/value";
 import { ulid } from "../ids/ulid.js";
 import type { Transaction } from "../db/client.js";
 import { outbox } from "../db/schema.js";
@@ -43,8 +43,8 @@ export function buildEnvelope<T extends EventType>(input: AppendEventInput<T>): 
   };
   const schema = envelopeSchemas[input.type];
   if (!Value.Check(schema, envelope)) {
-    const first = Value.Errors(schema, envelope).First();
-    throw new InvalidEventError(`${input.type} event is invalid at ${first?.path}: ${first?.message}`);
+    const [first] = Value.Errors(schema, envelope);
+    throw new InvalidEventError(`${input.type} event is invalid at ${first?.instancePath}: ${first?.message}`);
   }
   return envelope as EventEnvelope<T>;
 }
