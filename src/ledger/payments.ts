@@ -7,6 +7,7 @@ import { buildEnvelope } from "../outbox/outbox-writer.js";
 import { accountNotFound } from "./accounts.js";
 import { replayStoredResult, requestFingerprint } from "./idempotency.js";
 import { LedgerError, LedgerErrorCode, invalidArgument } from "./ledger-error.js";
+import { countPayment } from "./ledger-metrics.js";
 import type { PaymentBatcher } from "./payment-batch.js";
 import type { BalanceRecord, PaymentRecord, RequestContext } from "./records.js";
 import { fromStoredJson } from "./stored-json.js";
@@ -75,7 +76,9 @@ export async function authorizePayment(
     throw accountNotFound(field, field === "payer_account_id" ? command.payerAccountId : command.payeeAccountId);
   }
   if (outcome.replayed) return replayStoredResult<PaymentRecord>(scope, fingerprint, outcome);
-  return fromStoredJson<PaymentRecord>(outcome.result);
+  const payment = fromStoredJson<PaymentRecord>(outcome.result);
+  countPayment(payment);
+  return payment;
 }
 
 function validateAuthorization(command: AuthorizePaymentCommand): void {

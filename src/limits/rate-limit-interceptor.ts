@@ -6,6 +6,7 @@
  */
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { Counter } from "@opentelemetry/api";
+import { procedureOf } from "../api/procedures.js";
 import { ANONYMOUS_CLIENT, clientIdKey, peerAddressKey } from "../api/request-context.js";
 import { isOpenService } from "../auth/open-services.js";
 import type { RateLimits } from "./rate-limits.js";
@@ -16,7 +17,7 @@ export function rateLimitInterceptor(limits: RateLimits, rejections: Counter): I
     if (isOpenService(request.service.typeName)) return next(request);
     const clientId = request.contextValues.get(clientIdKey);
     const key = clientId === ANONYMOUS_CLIENT ? `ip:${request.contextValues.get(peerAddressKey)}` : `client:${clientId}`;
-    const procedure = `${request.service.typeName}/${request.method.name}`;
+    const procedure = procedureOf(request.service, request.method);
     const decision = await limits.consume(procedure, key);
     if (!decision.allowed) {
       rejections.add(1, { "rpc.method": procedure });

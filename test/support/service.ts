@@ -1,6 +1,7 @@
 /** Starts the real service in-process on a free port against a fresh test database. */
 import { Writable } from "node:stream";
 import { loadConfig } from "../../src/config/config.js";
+import type { EdgeOptions } from "../../src/server/edge.js";
 import { startService, type RunningService } from "../../src/server/service.js";
 import { createLogger } from "../../src/telemetry/logger.js";
 import { createTestDatabase, type TestDatabase } from "./database.js";
@@ -20,9 +21,13 @@ export interface TestService {
  */
 export const EDGE_DEFAULTS = { AUTH_DISABLED: "true", RATE_LIMIT_POINTS: "0", METRICS_PORT: "0" };
 
-/** `env` overrides configuration variables (strings, as in the environment); a function of the fresh database URL may build them. */
+/**
+ * `env` overrides configuration variables (strings, as in the environment); a function of the fresh
+ * database URL may build them. `options` adds to the edge (e.g. an in-memory span exporter).
+ */
 export async function startTestService(
   env: Record<string, string> | ((databaseUrl: string) => Record<string, string>) = {},
+  options: EdgeOptions = {},
 ): Promise<TestService> {
   const database = await createTestDatabase();
   const overrides = typeof env === "function" ? env(database.url) : env;
@@ -34,7 +39,7 @@ export async function startTestService(
       done();
     },
   });
-  const service = await startService(config, createLogger(config.LOG_LEVEL, sink));
+  const service = await startService(config, createLogger(config.LOG_LEVEL, sink), options);
   return {
     service,
     database,

@@ -5,7 +5,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { metrics } from "@opentelemetry/api";
 import { sql } from "drizzle-orm";
 import { testKey } from "../support/api-keys.js";
-import { jsonClients } from "../support/clients.js";
+import { jsonClients, ledgerClients, transportFactories } from "../support/clients.js";
 import { rows } from "../support/invariants.js";
 import { startTestService, type TestService } from "../support/service.js";
 
@@ -52,14 +52,17 @@ test("RPC durations by method and code, limiter rejections, payments by outcome,
     payments.authorizePayment({ idempotencyKey, payerAccountId: payer, payeeAccountId: payee, amountCents, currency: "USD" });
   const paid = (await pay("p1", 200n)).payment!;
   await pay("p2", 10_000n);
+  // Replays return the stored payments: they are not new payments and must not be counted again.
+  assert.equal((await pay("p1", 200n)).payment!.paymentId, paid.paymentId);
+  await pay("p2", 10_000n);
   await payments.getPayment({ paymentId: paid.paymentId });
   await assert.rejects(payments.getPayment({ paymentId: paid.paymentId }), (e: unknown) => ConnectError.from(e).code === Code.ResourceExhausted);
   metrics.getMeter("payment-ledger").createCounter("relay.published").add(3, { topic: "payments" });
 
   const text = await scrape();
   const authorize = { rpc_method: "payment.v1.PaymentService/AuthorizePayment", rpc_system_name: "connectrpc" };
-  assert.equal(sample(text, "rpc_server_call_duration_count", { ...authorize, rpc_status_code: "OK" }), 2);
-  assert.ok(sample(text, "rpc_server_call_duration_bucket", { ...authorize, rpc_status_code: "OK", le: "10" }) === 2);
+  assert.equal(sample(text, "rpc_server_call_duration_count", { ...authorize, rpc_status_code: "OK" }), 4, "two payments, two replays");
+  assert.ok(sample(text, "rpc_server_call_duration_bucket", { ...authorize, rpc_status_code: "OK", le: "10" }) === 4);
   assert.equal(
     sample(text, "rpc_server_call_duration_count", { rpc_method: "payment.v1.PaymentService/GetPayment", rpc_status_code: "RESOURCE_EXHAUSTED" }),
     1,
@@ -68,6 +71,45 @@ test("RPC durations by method and code, limiter rejections, payments by outcome,
   assert.equal(sample(text, "ledger_payments_total", { payment_status: "AUTHORIZED", payment_decline_reason: "UNSPECIFIED" }), 1);
   assert.equal(sample(text, "ledger_payments_total", { payment_status: "DECLINED", payment_decline_reason: "INSUFFICIENT_FUNDS" }), 1);
   assert.equal(sample(text, "relay_published_total", { topic: "payments" }), 3, "the global meter is exported too");
+});
+
+test("gRPC-Web calls are labelled grpc_web, gRPC calls grpc", async () => {
+  for (const transport of ["grpc-web-http1", "grpc-http2"]) {
+    const { accounts } = ledgerClients(transportFactories[transport]!(svc.url, key.key));
+    await assert.rejects(accounts.getAccount({ accountId: "nobody" }), (e: unknown) => ConnectError.from(e).code === Code.NotFound);
+  }
+  const text = await scrape();
+  const getAccount = { rpc_method: "payment.v1.AccountService/GetAccount", rpc_status_code: "NOT_FOUND" };
+  assert.equal(sample(text, "rpc_server_call_duration_count", { ...getAccount, rpc_system_name: "grpc_web" }), 1);
+  assert.equal(sample(text, "rpc_server_call_duration_count", { ...getAccount, rpc_system_name: "grpc" }), 1);
+});
+
+test("requests refused before a handler (oversize, undecodable, wrong content type) are counted", async () => {
+  const post = (body: string, contentType: string) =>
+    fetch(`${svc.url}/payment.v1.AccountService/CreateAccount`, {
+      method: "POST",
+      headers: { "content-type": contentType, authorization: `Bearer ${key.key}` },
+      body,
+    });
+  const before = sample(await scrape(), "rpc_server_rejected_requests_total", { rpc_method: "payment.v1.AccountService/CreateAccount" }) ?? 0;
+  assert.equal((await post("{not json", "application/json")).status, 400);
+  assert.equal((await post(JSON.stringify({ displayName: "x".repeat(2 * 1024 * 1024) }), "application/json")).status >= 400, true);
+  assert.equal((await post("hello", "text/plain")).status >= 400, true);
+  const text = await scrape();
+  const counted = text
+    .split("\n")
+    .filter((l) => l.startsWith("rpc_server_rejected_requests_total{") && l.includes('rpc_method="payment.v1.AccountService/CreateAccount"'))
+    .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(" ") + 1)), 0);
+  assert.equal(counted - before, 3, text.split("\n").filter((l) => l.includes("rejected")).join("\n"));
+  assert.equal(sample(text, "rpc_server_rejected_requests_total", { http_response_status_code: "400", rpc_system_name: "connectrpc" }) !== undefined, true);
+  // The handler never ran: the call-duration histogram did not see them.
+  assert.equal(sample(text, "rpc_server_call_duration_count", { rpc_method: "payment.v1.AccountService/CreateAccount", rpc_status_code: "INVALID_ARGUMENT" }), undefined);
+});
+
+test("the resource names the service and its version (target_info)", async () => {
+  const line = (await scrape()).split("\n").find((l) => l.startsWith("target_info{"));
+  assert.ok(line?.includes('service_name="payment-ledger"'), line);
+  assert.match(line!, /service_version="\d+\.\d+\.\d+"/);
 });
 
 test("metrics listen on their own loopback port, not on the API port", async () => {
