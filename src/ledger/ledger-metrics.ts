@@ -5,7 +5,7 @@
  * has started (the API hands out no-op meters before that).
  */
 import { metrics, type Counter } from "@opentelemetry/api";
-import { TELEMETRY_SCOPE } from "../telemetry/telemetry.js";
+import { TELEMETRY_SCOPE } from "../telemetry/scope.js";
 import type { PaymentRecord } from "./records.js";
 
 let payments: { provider: unknown; counter: Counter } | undefined;

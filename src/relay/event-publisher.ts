@@ -52,7 +52,7 @@ export class EventPublisher {
                 key: row.aggregateId,
                 value: JSON.stringify(row.envelope),
                 timestamp: String(row.createdAt.getTime()),
-                headers: headersOf(row, row.eventType, traceparentOf(span)),
+                headers: headersOf(row, row.eventType, traceparentOf(span, row.traceparent)),
               },
             ],
           }),
@@ -77,7 +77,7 @@ export class EventPublisher {
       withSpan(`${topic} publish`, row.traceparent ?? null, publishSpec(topic, row), (span) =>
         producer.send({
           topic,
-          messages: [{ key: row.aggregateId, value: JSON.stringify(value), headers: headersOf(row, "DeadLetter", traceparentOf(span)) }],
+          messages: [{ key: row.aggregateId, value: JSON.stringify(value), headers: headersOf(row, "DeadLetter", traceparentOf(span, row.traceparent)) }],
         }),
       ),
     ]);

@@ -13,7 +13,7 @@ import type { Database, Transaction } from "../db/client.js";
 import type { HealthReporter } from "../health/health-monitor.js";
 import { describeKafkaError, isMessageFault, type Kafka } from "../kafka/kafka-client.js";
 import { ensureTopics, eventTopic } from "../kafka/topics.js";
-import { backoffDelay, type BackoffPolicy } from "./backoff.js";
+import { backoffDelay, type BackoffPolicy } from "../retry/backoff.js";
 import { CircuitBreaker, type CircuitState } from "./circuit-breaker.js";
 import { EventPublisher } from "./event-publisher.js";
 import {

@@ -13,7 +13,7 @@ import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { SpanKind, SpanStatusCode, context, type Meter, type Tracer, trace } from "@opentelemetry/api";
 import { clientIdKey, requestIdKey, traceparentKey } from "../api/request-context.js";
 import type { Logger } from "../telemetry/logger.js";
-import { contextOf, traceparentOf } from "../telemetry/trace-context.js";
+import { contextOf, traceIdOf, traceparentOf } from "../telemetry/trace-context.js";
 import { procedureOf } from "../api/procedures.js";
 import { reachedKey } from "./rejected-requests.js";
 import { rpcSystemOf } from "./rpc-system.js";
@@ -45,8 +45,9 @@ export function rpcObserver(meter: Meter, tracer: Tracer, logger: Logger): Inter
       },
       contextOf(request.header.get("traceparent")),
     );
-    const traceId = span.spanContext().traceId;
-    request.contextValues.set(traceparentKey, traceparentOf(span));
+    const traceparent = traceparentOf(span, request.header.get("traceparent"));
+    const traceId = traceIdOf(traceparent);
+    request.contextValues.set(traceparentKey, traceparent);
     let code: Code | undefined;
     try {
       return await context.with(trace.setSpan(context.active(), span), () => next(request));

@@ -23,11 +23,9 @@ import { PeriodicExportingMetricReader, type MetricReader } from "@opentelemetry
 import { NodeSDK } from "@opentelemetry/sdk-node";
 import { BatchSpanProcessor, NoopSpanProcessor, type SpanProcessor } from "@opentelemetry/sdk-trace-base";
 import type { Logger } from "./logger.js";
+import { TELEMETRY_SCOPE } from "./scope.js";
 
-/** The instrumentation scope (meter and tracer name) every part of the service uses. */
-export const TELEMETRY_SCOPE = "payment-ledger";
-/** Kept for modules that name the meter: the same scope. */
-export const METER_NAME = TELEMETRY_SCOPE;
+export { TELEMETRY_SCOPE };
 
 /** The `service.version` resource attribute: the package version. */
 export const SERVICE_VERSION = (

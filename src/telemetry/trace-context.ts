@@ -3,8 +3,10 @@
  * OpenTelemetry context and writing a span's context back as a `traceparent`. Requests carry it in
  * a header, the outbox keeps it per event, Kafka messages carry it in a header.
  */
+import { randomBytes } from "node:crypto";
 import {
   ROOT_CONTEXT,
+  isSpanContextValid,
   SpanStatusCode,
   context,
   trace,
@@ -15,9 +17,9 @@ import {
   type SpanKind,
 } from "@opentelemetry/api";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
+import { TELEMETRY_SCOPE } from "./scope.js";
 
-/** Same name as TELEMETRY_SCOPE in telemetry.ts (not imported: that module loads the whole SDK). */
-const tracer = trace.getTracer("payment-ledger");
+const tracer = trace.getTracer(TELEMETRY_SCOPE);
 const propagator = new W3CTraceContextPropagator();
 const carrierGetter = {
   get: (carrier: Record<string, string>, key: string) => carrier[key],
@@ -35,11 +37,26 @@ export function spanContextOf(traceparent: string | null | undefined): SpanConte
   return trace.getSpanContext(contextOf(traceparent));
 }
 
-/** The `traceparent` header value that continues `span`'s trace with `span` as the parent. */
-export function traceparentOf(span: Span): string {
+/** A `traceparent` that starts a new trace (not sampled): for work no span describes. */
+export function newTraceparent(): string {
+  return `00-${randomBytes(16).toString("hex")}-${randomBytes(8).toString("hex")}-00`;
+}
+
+/**
+ * The `traceparent` header value that continues `span`'s trace with `span` as the parent. Without
+ * a registered tracer provider (a relay or tool run without telemetry) spans have no ids: then the
+ * trace of `parent` is passed on unchanged, or a new one is started, so a trace is always carried.
+ */
+export function traceparentOf(span: Span, parent?: string | null): string {
+  if (!isSpanContextValid(span.spanContext())) return parent && spanContextOf(parent) ? parent : newTraceparent();
   const carrier: Record<string, string> = {};
   propagator.inject(trace.setSpan(ROOT_CONTEXT, span), carrier, { set: (c, k, v) => (c[k] = v) });
   return carrier.traceparent!;
+}
+
+/** The trace id of a `traceparent` this module wrote or accepted. */
+export function traceIdOf(traceparent: string): string {
+  return traceparent.split("-")[1]!;
 }
 
 /** What `withSpan` records: the span's kind, attributes, and the traces it serves besides its parent's. */

@@ -2,12 +2,11 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Writable } from "node:stream";
 import { test } from "node:test";
 import { formatEntry, generateApiKey, hashApiKey, loadApiKeys, parseApiKeyEntries } from "../../src/auth/api-keys.js";
 import { DEV_KEY_FILE, ensureDevKey } from "../../src/auth/dev-key.js";
 import { ConfigError } from "../../src/config/config.js";
-import { createLogger } from "../../src/telemetry/logger.js";
+import { capturingLogger } from "../support/logs.js";
 
 const HASH = "a".repeat(64);
 
@@ -55,8 +54,7 @@ test("a generated key matches the entry made for it", () => {
 
 test("the development key is created once, private to its owner, and never logged", () => {
   const dir = mkdtempSync(join(tmpdir(), "devkey-"));
-  const lines: string[] = [];
-  const logger = createLogger("info", new Writable({ write: (chunk, _e, done) => (lines.push(String(chunk)), done()) }));
+  const { logger, text } = capturingLogger();
   const first = ensureDevKey(dir, logger);
   const key = readFileSync(join(dir, DEV_KEY_FILE), "utf8").trim();
   assert.equal(statSync(join(dir, DEV_KEY_FILE)).mode & 0o777, 0o600);
@@ -64,7 +62,7 @@ test("the development key is created once, private to its owner, and never logge
   assert.deepEqual([...first.values()][0]!.scopes, new Set(["accounts:write", "payments:write", "read"]));
   const second = ensureDevKey(dir, logger);
   assert.deepEqual([...second.keys()], [hashApiKey(key)], "restarts keep the same key");
-  const log = lines.join("");
+  const log = text();
   assert.match(log, /generated a development API key/);
   assert.match(log, /Authorization: Bearer \$\(cat /);
   assert.ok(!log.includes(key), "the key itself is not in the log");

@@ -1,13 +1,12 @@
 /** The limiter against a real Redis: exact under concurrency, shared, and insured when Redis fails. */
 import assert from "node:assert/strict";
-import { Writable } from "node:stream";
 import { after, before, test } from "node:test";
 import type { Counter } from "@opentelemetry/api";
 import { Redis } from "ioredis";
 import { ConfigError } from "../../src/config/config.js";
 import { RateLimits, parseMethodLimits, type RateLimitDecision } from "../../src/limits/rate-limits.js";
 import { connectRedis } from "../../src/limits/redis-connection.js";
-import { createLogger } from "../../src/telemetry/logger.js";
+import { capturingLogger } from "../support/logs.js";
 import { startOwnRedis, type OwnRedis } from "../support/redis-server.js";
 import { until } from "../support/until.js";
 
@@ -24,8 +23,7 @@ after(async () => {
 });
 
 function capture() {
-  const lines: Record<string, unknown>[] = [];
-  const logger = createLogger("debug", new Writable({ write: (c, _e, done) => (lines.push(JSON.parse(String(c))), done()) }));
+  const { lines, logger } = capturingLogger("debug");
   let fallbacks = 0;
   const counter = { add: (n: number) => (fallbacks += n) } as unknown as Counter;
   return { lines, logger, counter, fallbacks: () => fallbacks };
