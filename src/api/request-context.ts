@@ -27,6 +27,3 @@ export function requestContextOf(context: HandlerContext): RequestContext {
     signal: context.signal,
   };
 }
-
-/** Context value holding the caller's network address (set by the server, for per-IP limits). */
-export const peerAddressKey = createContextKey<string>("unknown", { description: "peer address" });

@@ -3,7 +3,7 @@ import { eq } from "drizzle-orm";
 import { ulid } from "../ids/ulid.js";
 import type { Database } from "../db/client.js";
 import { balances, payments } from "../db/schema.js";
-import { buildEnvelope } from "../outbox/outbox-writer.js";
+import { newEventId } from "../outbox/outbox-writer.js";
 import { accountNotFound } from "./accounts.js";
 import { replayStoredResult, requestFingerprint } from "./idempotency.js";
 import { LedgerError, LedgerErrorCode, invalidArgument } from "./ledger-error.js";
@@ -61,7 +61,7 @@ export async function authorizePayment(
     createdAt,
   };
   // The database writes this envelope, or the PaymentDeclined one that only adds declineReason.
-  const { eventId } = buildEnvelope({ type: "PaymentAuthorized", aggregateId: paymentId, occurredAt: new Date(createdAt), payload });
+  const eventId = newEventId({ type: "PaymentAuthorized", aggregateId: paymentId, occurredAt: new Date(createdAt), payload });
 
   const outcome = await batcher.submit({
     ...payload,

@@ -4,12 +4,18 @@
  * (whole seconds, as HTTP has it) and `retry-after-ms`: response headers for Connect and gRPC-Web,
  * trailers for gRPC.
  */
-import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { Code, ConnectError, createContextKey, type Interceptor } from "@connectrpc/connect";
 import type { Counter } from "@opentelemetry/api";
 import { procedureOf } from "../api/procedures.js";
-import { ANONYMOUS_CLIENT, clientIdKey, peerAddressKey } from "../api/request-context.js";
+import { ANONYMOUS_CLIENT, clientIdKey } from "../api/request-context.js";
 import { isOpenService } from "../auth/open-services.js";
 import type { RateLimits } from "./rate-limits.js";
+
+/**
+ * Context value holding the caller's network address: the server sets it (interceptors see no
+ * socket), the limiter keys anonymous callers by it.
+ */
+export const peerAddressKey = createContextKey<string>("unknown", { description: "peer address" });
 
 /** `rejections` counts refused calls by method. */
 export function rateLimitInterceptor(limits: RateLimits, rejections: Counter): Interceptor {

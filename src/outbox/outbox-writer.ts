@@ -30,6 +30,15 @@ export interface AppendEventInput<T extends EventType> {
   traceparent?: string;
 }
 
+/**
+ * For events a database function writes (the group-commit path): checks the event as it will be
+ * written and returns the id to write it under, so that an invalid event never reaches the
+ * database and the caller never handles an envelope.
+ */
+export function newEventId<T extends EventType>(input: Omit<AppendEventInput<T>, "traceparent">): string {
+  return buildEnvelope(input).eventId;
+}
+
 /** Builds and validates the envelope of an event. Exported for the relay's dead-letter path. */
 export function buildEnvelope<T extends EventType>(input: AppendEventInput<T>): EventEnvelope<T> {
   const envelope = {

@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { createContextValues, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
 import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
 import { LogController, fastify, type FastifyInstance } from "fastify";
-import { peerAddressKey } from "../api/request-context.js";
+import { peerAddressKey } from "../limits/rate-limit-interceptor.js";
 import type { Logger } from "../telemetry/logger.js";
 import { markerFor, reachedKey } from "./rejected-requests.js";
 import { createOnePortServer, type OnePortServer } from "./one-port.js";

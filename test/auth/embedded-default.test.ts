@@ -3,12 +3,12 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { test } from "node:test";
+import { it } from "node:test";
 import { loadConfig } from "../../src/config/config.js";
 import { startService } from "../../src/server/service.js";
 import { capturingLogger } from "../support/logs.js";
 
-test("first start writes a key file, curl with it works, a restart keeps it", async () => {
+it("first start writes a key file, curl with it works, a restart keeps it", async () => {
   const dataDir = mkdtempSync(join(tmpdir(), "embedded-"));
   const config = loadConfig({ PGLITE_DATA_DIR: dataDir, PORT: "0", METRICS_PORT: "0" });
   const { logger, text } = capturingLogger();

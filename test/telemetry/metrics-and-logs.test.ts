@@ -1,6 +1,6 @@
 /** Prometheus metrics on their own port, and structured logs that correlate and keep secrets out. */
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { after, before, it } from "node:test";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { metrics } from "@opentelemetry/api";
 import { sql } from "drizzle-orm";
@@ -43,7 +43,7 @@ function sample(text: string, name: string, labels: Record<string, string>): num
   return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(" ") + 1));
 }
 
-test("RPC durations by method and code, limiter rejections, payments by outcome, other modules' instruments", async () => {
+it("RPC durations by method and code, limiter rejections, payments by outcome, other modules' instruments", async () => {
   const { accounts, payments } = jsonClients(svc.url, key.key);
   const payer = (await accounts.createAccount({ currency: "USD", displayName: "payer" })).account!.accountId;
   const payee = (await accounts.createAccount({ currency: "USD", displayName: "payee" })).account!.accountId;
@@ -73,7 +73,7 @@ test("RPC durations by method and code, limiter rejections, payments by outcome,
   assert.equal(sample(text, "relay_published_total", { topic: "payments" }), 3, "the global meter is exported too");
 });
 
-test("gRPC-Web calls are labelled grpc_web, gRPC calls grpc", async () => {
+it("gRPC-Web calls are labelled grpc_web, gRPC calls grpc", async () => {
   for (const transport of ["grpc-web-http1", "grpc-http2"]) {
     const { accounts } = ledgerClients(transportFactories[transport]!(svc.url, key.key));
     await assert.rejects(accounts.getAccount({ accountId: "nobody" }), (e: unknown) => ConnectError.from(e).code === Code.NotFound);
@@ -84,7 +84,7 @@ test("gRPC-Web calls are labelled grpc_web, gRPC calls grpc", async () => {
   assert.equal(sample(text, "rpc_server_call_duration_count", { ...getAccount, rpc_system_name: "grpc" }), 1);
 });
 
-test("requests refused before a handler (oversize, undecodable, wrong content type) are counted", async () => {
+it("requests refused before a handler (oversize, undecodable, wrong content type) are counted", async () => {
   const post = (body: string, contentType: string) =>
     fetch(`${svc.url}/payment.v1.AccountService/CreateAccount`, {
       method: "POST",
@@ -106,19 +106,19 @@ test("requests refused before a handler (oversize, undecodable, wrong content ty
   assert.equal(sample(text, "rpc_server_call_duration_count", { rpc_method: "payment.v1.AccountService/CreateAccount", rpc_status_code: "INVALID_ARGUMENT" }), undefined);
 });
 
-test("the resource names the service and its version (target_info)", async () => {
+it("the resource names the service and its version (target_info)", async () => {
   const line = (await scrape()).split("\n").find((l) => l.startsWith("target_info{"));
   assert.ok(line?.includes('service_name="payment-ledger"'), line);
   assert.match(line!, /service_version="\d+\.\d+\.\d+"/);
 });
 
-test("metrics listen on their own loopback port, not on the API port", async () => {
+it("metrics listen on their own loopback port, not on the API port", async () => {
   assert.match(svc.service.metricsUrl, /^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
   assert.notEqual(new URL(svc.service.metricsUrl).port, String(svc.service.port));
   assert.equal((await fetch(`${svc.url}/metrics`)).status, 404);
 });
 
-test("each RPC logs one line with request id, trace id, client, method and code", async () => {
+it("each RPC logs one line with request id, trace id, client, method and code", async () => {
   const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
   const response = await fetch(`${svc.url}/payment.v1.AccountService/GetAccount`, {
     method: "POST",
@@ -153,7 +153,7 @@ test("each RPC logs one line with request id, trace id, client, method and code"
   assert.ok(untraced.length > 0 && untraced.every((l) => /^[0-9a-f]{32}$/.test(String(l.traceId))), "a trace starts here when none came in");
 });
 
-test("a write's log line and its outbox event share one trace id, started here when none came in", async () => {
+it("a write's log line and its outbox event share one trace id, started here when none came in", async () => {
   const { accounts } = jsonClients(svc.url, key.key);
   const { account } = await accounts.createAccount({ currency: "USD", displayName: "traced" }, { headers: { "x-request-id": "trace-check-1" } });
   const line = svc.logs.find((l) => l.requestId === "trace-check-1");
@@ -162,7 +162,7 @@ test("a write's log line and its outbox event share one trace id, started here w
   assert.equal(String(event?.traceparent).split("-")[1], line?.traceId);
 });
 
-test("neither API keys nor URL passwords reach the log", () => {
+it("neither API keys nor URL passwords reach the log", () => {
   const log = JSON.stringify(svc.logs);
   assert.ok(!log.includes(key.key));
   assert.ok(!log.includes(PASSWORD));
