@@ -87,6 +87,16 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Running
     instrumentations: [],
   });
   if (ownsGlobals) sdk.start();
+  const release = async () => {
+    if (!ownsGlobals) return;
+    await sdk.shutdown();
+    globalsTaken = false;
+    // So that a later service in the same process (tests) can register its own.
+    metrics.disable();
+    trace.disable();
+    propagation.disable();
+    context.disable();
+  };
 
   const server = http.createServer((request, response) => {
     if (request.method === "GET" && request.url?.split("?")[0] === "/metrics") {
@@ -98,6 +108,9 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Running
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port, options.host, () => resolve());
+  }).catch(async (error: unknown) => {
+    await release();
+    throw error;
   });
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : options.port;
@@ -112,14 +125,7 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Running
     otlp,
     async stop() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      if (!ownsGlobals) return;
-      await sdk.shutdown();
-      globalsTaken = false;
-      // So that a later service in the same process (tests) can register its own.
-      metrics.disable();
-      trace.disable();
-      propagation.disable();
-      context.disable();
+      await release();
     },
   };
 }
