@@ -46,8 +46,10 @@ it("pushes traces and metrics to the OTLP endpoint, named payment-ledger", async
     OTEL_METRIC_EXPORT_INTERVAL: "500",
     OTEL_BSP_SCHEDULE_DELAY: "100",
   });
+  let stopped = false;
   try {
-    await service.waitFor(/"msg":"listening/, 60_000);
+    // PGlite's first start takes seconds alone, and over a minute on a loaded shared machine.
+    await service.waitFor(/"msg":"listening/, 180_000);
     const { accounts } = jsonClients(`http://127.0.0.1:${port}`);
     await accounts.createAccount({ currency: "USD", displayName: "otlp" });
 
@@ -60,7 +62,10 @@ it("pushes traces and metrics to the OTLP endpoint, named payment-ledger", async
     const traces = received.find((r) => r.path === "/v1/traces")!.body.toString();
     assert.match(traces, /"service\.name","value":\{"stringValue":"payment-ledger"\}/);
     assert.equal((await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).status, 200, "Prometheus still answers");
+    assert.equal(await service.stop("SIGTERM"), 0, "a clean stop flushes the exporters");
+    stopped = true;
   } finally {
-    assert.equal(await service.stop("SIGTERM"), 0);
+    // After a failure above, stop without masking it.
+    if (!stopped) await service.stop("SIGKILL");
   }
 });
