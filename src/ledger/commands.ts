@@ -11,7 +11,7 @@ import type { BatchItem, PaymentBatcher } from "./payment-batch.js";
 import type { RequestContext } from "./records.js";
 import { fromStoredJson } from "./stored-json.js";
 
-export interface CommandInput {
+export interface CommandInput<T = unknown> {
   kind: BatchItem["kind"];
   /** The API method, e.g. "CapturePayment": one idempotency key cannot serve two methods. */
   method: string;
@@ -20,6 +20,8 @@ export interface CommandInput {
   request: Record<string, string | bigint>;
   /** The command's fields for the database (ids chosen here included). */
   fields: Record<string, string | null>;
+  /** Called with the result when this call recorded it (not for a replay): metrics count once. */
+  onRecorded?: (result: T) => void;
 }
 
 /**
@@ -27,7 +29,7 @@ export interface CommandInput {
  * live key (IDEMPOTENCY_KEY_REUSED when the key was used for another request), else the result of
  * this call. A refusal from the database becomes a LedgerError with its code, field and message.
  */
-export async function runCommand<T>(batcher: PaymentBatcher, input: CommandInput, context: RequestContext): Promise<T> {
+export async function runCommand<T>(batcher: PaymentBatcher, input: CommandInput<T>, context: RequestContext): Promise<T> {
   context.signal?.throwIfAborted();
   const scope = { clientId: context.clientId, key: input.idempotencyKey, method: input.method };
   const fingerprint = requestFingerprint(input.method, input.request);
@@ -44,7 +46,9 @@ export async function runCommand<T>(batcher: PaymentBatcher, input: CommandInput
   });
   if ("error" in outcome) throw ledgerErrorOf(outcome.error);
   if (outcome.replayed) return replayStoredResult<T>(scope, fingerprint, outcome);
-  return fromStoredJson<T>(outcome.result);
+  const result = fromStoredJson<T>(outcome.result);
+  input.onRecorded?.(result);
+  return result;
 }
 
 /** The LedgerError of a refusal reported by ledger_apply. */

@@ -18,6 +18,7 @@ import { balances } from "../db/schema.js";
 import { accountNotFound } from "./accounts.js";
 import { runCommand } from "./commands.js";
 import { LedgerError, LedgerErrorCode, invalidArgument } from "./ledger-error.js";
+import { countPayment } from "./ledger-metrics.js";
 import type { PaymentBatcher } from "./payment-batch.js";
 import type { BalanceRecord, CaptureMethod, PaymentRecord, RefundRecord, RequestContext } from "./records.js";
 import { fromStoredJson } from "./stored-json.js";
@@ -101,6 +102,7 @@ export async function authorizePayment(
         captureMethod: manual ? "MANUAL" : "AUTOMATIC",
         holdExpiresAt: manual ? new Date(Date.now() + holdSeconds * 1000).toISOString() : null,
       },
+      onRecorded: countPayment,
     },
     context,
   );
