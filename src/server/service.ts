@@ -11,8 +11,8 @@ import { SERVER, type HealthReporter } from "../health/health-monitor.js";
 import { startRelay } from "../relay/start-relay.js";
 import type { Logger } from "../telemetry/logger.js";
 import { migrateWhenReachable, startupGate } from "./database-startup.js";
-import { createEdge, type Edge } from "./edge.js";
-import { startHousekeeping } from "./housekeeping.js";
+import { createEdge, type Edge, type EdgeOptions } from "./edge.js";
+import { startHoldExpiry, startHousekeeping } from "./housekeeping.js";
 import { startServer, type RunningServer } from "./server.js";
 
 export interface RunningService {
@@ -29,8 +29,9 @@ export interface RunningService {
   stop(): Promise<void>;
 }
 
-export async function startService(config: Config, logger: Logger): Promise<RunningService> {
-  const edge = await createEdge(config, logger);
+/** `options` adds to the edge (tests pass an in-memory span exporter). */
+export async function startService(config: Config, logger: Logger, options: EdgeOptions = {}): Promise<RunningService> {
+  const edge = await createEdge(config, logger, options);
   try {
     return await startWithEdge(config, logger, edge);
   } catch (error) {
@@ -51,7 +52,10 @@ async function startWithEdge(config: Config, logger: Logger, edge: Edge): Promis
       ? "DATABASE_URL is not set: using embedded PGlite (development only)"
       : "using PostgreSQL",
   );
-  const ledger = new Ledger(database.db, { idempotencyTtlHours: config.IDEMPOTENCY_TTL_HOURS });
+  const ledger = new Ledger(database.db, {
+    idempotencyTtlHours: config.IDEMPOTENCY_TTL_HOURS,
+    holdExpiresInSeconds: config.HOLD_EXPIRES_IN_SECONDS,
+  });
   // The port opens before the database is known to be there: probes answer (readiness 503) and
   // API calls get UNAVAILABLE until the migrations have run.
   let migrated = false;
@@ -84,10 +88,12 @@ async function startWithEdge(config: Config, logger: Logger, edge: Edge): Promis
   const relay = await startRelay(config, database, logger, edge.health);
 
   const stopHousekeeping = startHousekeeping(database.db, { outboxRetentionHours: config.OUTBOX_RETENTION_HOURS }, logger);
+  const stopHoldExpiry = startHoldExpiry(ledger, config.HOLD_SWEEP_INTERVAL_MS, logger);
 
   let stopping: Promise<void> | undefined;
   const stop = async () => {
     stopHousekeeping();
+    stopHoldExpiry();
     // Health turns NOT_SERVING first, so that load balancers stop sending before the port closes.
     edge.health.drain();
     await new Promise((resolve) => setTimeout(resolve, config.SHUTDOWN_DRAIN_DELAY_MS));
