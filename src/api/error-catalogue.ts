@@ -72,6 +72,36 @@ const ledgerEntries: Record<LedgerErrorCode, CatalogueEntry> = {
     meaning: "Database conflicts persisted through every retry",
     action: "Retry with the same idempotency key after a short backoff",
   },
+  INVALID_PAYMENT_STATE: {
+    connectCode: Code.FailedPrecondition,
+    meaning: "The payment's status does not allow this transition (e.g. capture of a voided payment)",
+    action: "Read the payment; do not retry unchanged",
+  },
+  CAPTURE_EXCEEDS_HOLD: {
+    connectCode: Code.FailedPrecondition,
+    meaning: "The capture asks for more than the open hold holds",
+    action: "Capture at most the held amount (0 captures all of it)",
+  },
+  REFUND_EXCEEDS_CAPTURED: {
+    connectCode: Code.FailedPrecondition,
+    meaning: "The refund asks for more than reached the payee minus earlier refunds",
+    action: "Refund at most the refundable amount shown on the payment",
+  },
+  BALANCE_LIMIT_EXCEEDED: {
+    connectCode: Code.FailedPrecondition,
+    meaning: "A balance would leave the int64 range of minor units; nothing was moved",
+    action: "Use smaller amounts; do not retry unchanged",
+  },
+  OVERDRAFT_LIMIT_TOO_LOW: {
+    connectCode: Code.FailedPrecondition,
+    meaning: "The new overdraft limit is below what the account already overdraws",
+    action: "Set a limit at least as large as the current overdraft",
+  },
+  DATABASE_UNAVAILABLE: {
+    connectCode: Code.Unavailable,
+    meaning: "The database could not be reached or went away mid-request; a write's outcome is unknown",
+    action: "Retry with backoff and the same idempotency key: the retry has one effect",
+  },
 };
 
 const edgeEntries: Record<EdgeErrorCode, CatalogueEntry> = {
@@ -100,6 +130,8 @@ const edgeEntries: Record<EdgeErrorCode, CatalogueEntry> = {
     connectCode: Code.Unimplemented,
     meaning: "No procedure or page has this path",
     action: "Check the path: /package.Service/Method",
+    // What HTTP says of a path with nothing behind it (and what Connect's HTTP-to-code table maps to unimplemented).
+    httpStatus: 404,
   },
   UNAUTHENTICATED: {
     connectCode: Code.Unauthenticated,

@@ -6,7 +6,7 @@
 import { ConnectError, type Interceptor } from "@connectrpc/connect";
 import { ulid } from "../ids/ulid.js";
 import { ErrorDetailSchema } from "../../gen/payment/v1/common_pb.js";
-import { LedgerError } from "../ledger/ledger-error.js";
+import { databaseUnavailable, isDatabaseUnavailable, LedgerError } from "../ledger/ledger-error.js";
 import type { Logger } from "../telemetry/logger.js";
 import { catalogueError, codeForFrameworkError, errorDetail, EdgeErrorCode, MAX_MESSAGE_CHARS } from "./error-catalogue.js";
 import { requestIdKey } from "./request-context.js";
@@ -14,6 +14,11 @@ import { requestIdKey } from "./request-context.js";
 /** Maps any thrown value to the ConnectError a client should see. */
 export function toConnectError(error: unknown, requestId: string, logger: Logger, procedure: string): ConnectError {
   const metadata = { "x-request-id": requestId };
+  if (!(error instanceof LedgerError) && isDatabaseUnavailable(error)) {
+    // Retryable, not INTERNAL: clients retry UNAVAILABLE, and the same key makes the retry safe.
+    logger.warn({ err: error, requestId, procedure }, "database unavailable");
+    error = databaseUnavailable();
+  }
   if (error instanceof LedgerError) {
     return catalogueError(error.code, bounded(error.message), metadata, error.field);
   }
@@ -53,9 +58,10 @@ export function requestIdOf(offered: string | null): string {
 
 /**
  * Assigns every request an id (the caller's `x-request-id` when it sends a sane one), echoes it in
- * the response, and maps failures through `toConnectError`.
+ * the response, and maps failures through `toConnectError`. `onDatabaseUnavailable` hears of every
+ * request that failed because the database was unreachable (health uses it).
  */
-export function errorInterceptor(logger: Logger): Interceptor {
+export function errorInterceptor(logger: Logger, onDatabaseUnavailable: () => void = () => {}): Interceptor {
   return (next) => async (request) => {
     // The edge may have assigned one already, for requests the framework refuses before this runs.
     const requestId = request.contextValues.get(requestIdKey) || requestIdOf(request.header.get("x-request-id"));
@@ -65,6 +71,8 @@ export function errorInterceptor(logger: Logger): Interceptor {
       response.header.set("x-request-id", requestId);
       return response;
     } catch (error) {
+      // A real query failing counts for readiness at once, not only the next periodic ping.
+      if (isDatabaseUnavailable(error)) onDatabaseUnavailable();
       throw toConnectError(error, requestId, logger, request.url);
     }
   };

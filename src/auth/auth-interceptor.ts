@@ -8,6 +8,7 @@ import type { Interceptor } from "@connectrpc/connect";
 import { AccountService } from "../../gen/payment/v1/account_pb.js";
 import { PaymentService } from "../../gen/payment/v1/payment_pb.js";
 import { catalogueError, EdgeErrorCode } from "../api/error-catalogue.js";
+import { procedureOf } from "../api/procedures.js";
 import { clientIdKey } from "../api/request-context.js";
 import { hashApiKey, type ApiKeyGrant, type Scope } from "./api-keys.js";
 import { isOpenService } from "./open-services.js";
@@ -19,8 +20,13 @@ const scopeOf: [DescMethod, Scope][] = [
   [PaymentService.method.authorizePayment, "payments:write"],
   [PaymentService.method.getPayment, "read"],
   [PaymentService.method.getAccountBalance, "read"],
+  [PaymentService.method.capturePayment, "payments:write"],
+  [PaymentService.method.voidPayment, "payments:write"],
+  [PaymentService.method.refundPayment, "payments:write"],
+  [AccountService.method.withdrawFunds, "accounts:write"],
+  [AccountService.method.updateAccount, "accounts:admin"],
 ];
-const requiredScopes = new Map(scopeOf.map(([method, scope]) => [`${method.parent.typeName}/${method.name}`, scope]));
+const requiredScopes = new Map(scopeOf.map(([method, scope]) => [procedureOf(method.parent, method), scope]));
 
 /** The scope a procedure ("package.Service/Method") requires, undefined when none is assigned. */
 export function requiredScope(procedure: string): Scope | undefined {
@@ -43,7 +49,7 @@ export function authInterceptor(grants: ReadonlyMap<string, ApiKeyGrant>): Inter
     const grant = grants.get(hashApiKey(token));
     if (!grant) throw catalogueError(EdgeErrorCode.UNAUTHENTICATED, "invalid API key");
 
-    const procedure = `${request.service.typeName}/${request.method.name}`;
+    const procedure = procedureOf(request.service, request.method);
     const scope = requiredScope(procedure);
     if (!scope || !grant.scopes.has(scope)) {
       throw catalogueError(

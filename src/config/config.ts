@@ -3,8 +3,16 @@
  * Every invalid variable yields its own message; `loadConfig` throws them all at once so that
  * the operator fixes everything in one go.
  */
-import { Type, type Static } from "@sinclair/typebox";
-import { Value } from "@sinclair/typebox/value";
+import { Type, type Static } from "typebox";
+import { Value } from "typebox/value";
+
+/**
+ * Connection timeouts of the one-port server (src/server/one-port.ts takes its defaults from here).
+ * 10 s to send the first bytes is ample for any client and short enough that silent sockets do not
+ * pile up; 120 s of HTTP/2 idleness outlasts the usual client keep-alive pings (gRPC's default is
+ * none at all, browsers keep connections for minutes).
+ */
+export const CONNECTION_TIMEOUT_DEFAULTS = { sniffTimeoutMs: 10_000, http2IdleTimeoutMs: 120_000 } as const;
 
 const port = (fallback: number, description: string) =>
   Type.Integer({ minimum: 0, maximum: 65535, default: fallback, description });
@@ -16,6 +24,12 @@ const oneOf = (values: string[], fallback: string) =>
     { default: fallback, errorMessage: `must be one of ${values.join(", ")}` },
   );
 
+/**
+ * Bounds of a manual-capture hold's lifetime, for the configured default and for each request: a
+ * hold cannot stay open for more than 30 days, nor vanish before a capture can reach it.
+ */
+export const HOLD_EXPIRES_IN_BOUNDS = { minSeconds: 60, maxSeconds: 30 * 24 * 3600 };
+
 /** Each property is one environment variable. */
 export const ConfigSchema = Type.Object({
   HOST: Type.String({ default: "127.0.0.1", minLength: 1, description: "Address the API port binds to" }),
@@ -25,12 +39,15 @@ export const ConfigSchema = Type.Object({
   ),
   PGLITE_DATA_DIR: Type.String({ default: ".data/pglite", minLength: 1, description: "Where PGlite keeps data" }),
   DB_POOL_SIZE: positiveInt(20, "PostgreSQL connections"),
+  DB_STARTUP_TIMEOUT_MS: positiveInt(60_000, "How long start-up waits for an unreachable database before exiting"),
   IDEMPOTENCY_TTL_HOURS: positiveInt(24, "How long keys are kept"),
   OUTBOX_RETENTION_HOURS: positiveInt(168, "How long published outbox rows are kept"),
   LOG_LEVEL: oneOf(["fatal", "error", "warn", "info", "debug", "trace", "silent"], "info"),
   READ_MAX_BYTES: positiveInt(1_048_576, "Largest request body"),
   MAX_TIMEOUT_MS: positiveInt(30_000, "Cap on client deadlines"),
   SHUTDOWN_TIMEOUT_MS: positiveInt(10_000, "Drain time on SIGTERM"),
+  SNIFF_TIMEOUT_MS: positiveInt(CONNECTION_TIMEOUT_DEFAULTS.sniffTimeoutMs, "A new connection must send its first bytes within this time, or it is closed"),
+  HTTP2_IDLE_TIMEOUT_MS: positiveInt(CONNECTION_TIMEOUT_DEFAULTS.http2IdleTimeoutMs, "An HTTP/2 session with no frames for this long is closed"),
   TLS_CERT_FILE: Type.Optional(Type.String({ minLength: 1, description: "PEM certificate; enables TLS" })),
   TLS_KEY_FILE: Type.Optional(Type.String({ minLength: 1, description: "PEM private key; enables TLS" })),
   // Outbox relay to Kafka (src/relay): off while KAFKA_BROKERS is unset.
@@ -54,6 +71,14 @@ export const ConfigSchema = Type.Object({
     default: 0,
     description: "Time health reports NOT_SERVING before the port closes, so load balancers move away",
   }),
+  // Payment lifecycle (src/ledger/payments.ts, src/ledger/hold-expiry.ts).
+  HOLD_EXPIRES_IN_SECONDS: Type.Integer({
+    minimum: HOLD_EXPIRES_IN_BOUNDS.minSeconds,
+    maximum: HOLD_EXPIRES_IN_BOUNDS.maxSeconds,
+    default: 604_800,
+    description: "Default lifetime of a manual-capture hold (60 s to 30 days; requests may ask for less or more within that)",
+  }),
+  HOLD_SWEEP_INTERVAL_MS: positiveInt(5_000, "How often expired holds are released"),
   // Edge: authentication, rate limits, CORS, metrics (composed in src/server/edge.ts).
   API_KEYS: Type.Optional(
     Type.String({ minLength: 1, description: "API key entries client:scope+scope:sha256hex, comma or newline separated" }),
@@ -112,10 +137,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     else raw[key] = value;
   }
   const candidate = Value.Default(ConfigSchema, raw);
-  const problems = [...Value.Errors(ConfigSchema, candidate)].map((error) => {
-    const name = error.path.replace(/^\//, "");
+  const problems = Value.Errors(ConfigSchema, candidate).map((error) => {
+    const name = error.instancePath.replace(/^\//, "").split("/")[0]!;
     const shown = name in raw && !/URL|KEY|SECRET|PASSWORD/.test(name) ? ` (got ${JSON.stringify(env[name])})` : "";
-    const message = (error.schema as { errorMessage?: string }).errorMessage ?? error.message;
+    const schema = ConfigSchema.properties[name as keyof Config] as { errorMessage?: string } | undefined;
+    const message = schema?.errorMessage ?? error.message;
     return `${name}: ${message}${shown}`;
   });
   const config = candidate as Config;

@@ -12,8 +12,8 @@ import type { Logger } from "pino";
 import type { Database, Transaction } from "../db/client.js";
 import type { HealthReporter } from "../health/health-monitor.js";
 import { describeKafkaError, isMessageFault, type Kafka } from "../kafka/kafka-client.js";
-import { ensureTopics, eventTopic } from "../kafka/topics.js";
-import { backoffDelay, type BackoffPolicy } from "./backoff.js";
+import { ensureTopics, eventTopic, probeBroker } from "../kafka/topics.js";
+import { backoffDelay, type BackoffPolicy } from "../retry/backoff.js";
 import { CircuitBreaker, type CircuitState } from "./circuit-breaker.js";
 import { EventPublisher } from "./event-publisher.js";
 import {
@@ -29,6 +29,9 @@ import {
 } from "./outbox-store.js";
 import { createRelayMetrics, type RelayMetrics } from "./relay-metrics.js";
 import { Doorbell, type WakeupSource } from "./wakeup.js";
+
+/** Bound of the idle broker probe: with the 1 s idle poll, an outage is seen within about 2 s. */
+const BROKER_PROBE_TIMEOUT_MS = 1_000;
 
 export interface RelayOptions {
   topicPrefix: string;
@@ -76,8 +79,10 @@ export class OutboxRelay {
   #metrics: RelayMetrics | undefined;
   #unlisten: (() => Promise<void>) | undefined;
   #loop: Promise<void> | undefined;
+  #waiting = false;
   #stopping = false;
   #topicsReady = false;
+  #admin: ReturnType<RelayDependencies["kafka"]["admin"]> | undefined;
   #published = 0;
   #deadLettered = 0;
 
@@ -100,6 +105,11 @@ export class OutboxRelay {
   /** Circuit breaker state: "open" while the broker is considered down. */
   get circuitState(): CircuitState {
     return this.#breaker.state;
+  }
+
+  /** Whether the loop has nothing to claim and waits for a notification, a backoff expiry or the poll. */
+  get waiting(): boolean {
+    return this.#waiting;
   }
 
   /** Events this instance has had acknowledged, and moved to the dead-letter topic. */
@@ -132,6 +142,7 @@ export class OutboxRelay {
     await this.#loop;
     await this.#unlisten?.();
     await this.#publisher.close(this.#options.deliveryTimeoutMs);
+    await this.#admin?.disconnect().catch(() => {});
     this.#metrics?.close();
     this.#logger.info(this.counts, "relay: stopped");
   }
@@ -162,9 +173,14 @@ export class OutboxRelay {
       // Publishing an event makes the next one of its aggregate claimable, and more may be due:
       // claim again at once. Only an empty claim sleeps, so the loop cannot spin.
       if (outcome.claimed > 0) continue;
+      // Idle: no delivery would notice the broker going away (a 32 s outage once went unnoticed
+      // until the first payment after it), so ask the broker itself.
+      await this.#probeBroker();
       // Sleep until a notification, the next backoff expiry, or the fallback poll.
       const retryIn = await nextRetryInMs(this.#deps.db).catch(() => null);
+      this.#waiting = true;
       await this.#bell.wait(Math.min(this.#options.pollIntervalMs, retryIn ?? Infinity));
+      this.#waiting = false;
     }
   }
 
@@ -250,6 +266,25 @@ export class OutboxRelay {
       "relay: event moved to the dead-letter topic",
     );
     return true;
+  }
+
+  /** Health and the breaker follow the broker while idle; see #run. */
+  async #probeBroker(): Promise<void> {
+    if (!this.#topicsReady) return;
+    try {
+      if (!this.#admin) {
+        const admin = this.#deps.kafka.admin();
+        await admin.connect();
+        this.#admin = admin;
+      }
+      const reachable = await probeBroker(this.#admin, BROKER_PROBE_TIMEOUT_MS);
+      if (reachable) this.#breaker.success();
+      else this.#breaker.failure();
+      // Not serving from the first failed probe, before the breaker's threshold is reached.
+      this.#deps.health?.report("relay", reachable && this.#breaker.state === "closed");
+    } catch (error) {
+      this.#logger.debug({ err: error }, "relay: broker probe failed");
+    }
   }
 
   /** Sleeps `ms`, cut short only by stop() (notifications must not shorten an open circuit). */

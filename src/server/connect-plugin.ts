@@ -4,7 +4,7 @@
  *
  * - Requests the framework would refuse before any interceptor runs (no or wrong Content-Type,
  *   undecodable or oversize bodies, bad compression) still get a request id (`x-request-id`), a
- *   log line and a count in `rpc.server.refused`, and their errors carry an ErrorDetail with the
+ *   log line and a count in `rpc.server.rejected_requests` (rejected-requests.ts), and their errors carry an ErrorDetail with the
  *   catalogue code, like every other error.
  * - A POST without a Content-Type is refused (connect-es would take it as JSON when only one
  *   protocol accepts POST), naming the expected types, in the Connect error format.
@@ -19,13 +19,14 @@ import { codeFromString, codeToHttpStatus, errorToJsonBytes } from "@connectrpc/
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import type { UniversalServerResponse } from "@connectrpc/connect/protocol";
 import { compressionBrotli, compressionGzip, universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
-import { metrics } from "@opentelemetry/api";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { catalogueError, EdgeErrorCode, excerpt, httpStatusOf } from "../api/error-catalogue.js";
 import { requestIdOf, withDetail } from "../api/error-mapping.js";
-import { observedKey, peerAddressKey, requestIdKey } from "../api/request-context.js";
+import { procedureOf } from "../api/procedures.js";
+import { requestIdKey } from "../api/request-context.js";
+import { peerAddressKey } from "../limits/rate-limit-interceptor.js";
 import type { Logger } from "../telemetry/logger.js";
-import { METER_NAME } from "../telemetry/metrics.js";
+import { markerFor, reachedKey } from "./rejected-requests.js";
 
 /** Every Content-Type some protocol of this server accepts, for error messages. */
 const EXPECTED_TYPES = "application/json or application/proto (Connect), application/grpc[+proto|+json], application/grpc-web[+proto|+json]";
@@ -37,23 +38,21 @@ export interface ConnectPluginOptions extends ConnectRouterOptions {
   logger: Logger;
 }
 
-/** Registers the routes; also sets the 404 handler of `app`'s scope. */
+/**
+ * The log line of a refusal the interceptors did not see (its count is rejected-requests.ts's,
+ * from the request's unset marker).
+ */
+function logRefusal(logger: Logger, request: FastifyRequest, requestId: string, status: string, procedure: string) {
+  logger.info({ requestId, procedure, protocol: (request.headers["content-type"] ?? "").split(";")[0], status, peer: request.ip }, "rpc refused");
+}
+
+/** Registers the routes in `app`'s scope. */
 export function registerConnectRoutes(app: FastifyInstance, options: ConnectPluginOptions): void {
   const router = createConnectRouter({ acceptCompression: [compressionGzip, compressionBrotli], ...options });
   options.routes(router);
-  const refused = metrics.getMeter(METER_NAME).createCounter("rpc.server.refused", {
-    description: "Requests refused before reaching the RPC interceptors (undecodable, oversize, wrong content type, unknown route)",
-  });
   const { logger } = options;
-
-  /** The log line and count of a refusal the interceptors did not see. */
-  const recordRefusal = (request: FastifyRequest, requestId: string, status: string, procedure: string) => {
-    refused.add(1, { "rpc.method": procedure, "rpc.status_code": status });
-    logger.info(
-      { requestId, procedure, protocol: (request.headers["content-type"] ?? "").split(";")[0], status, peer: request.ip },
-      "rpc refused",
-    );
-  };
+  const recordRefusal = (request: FastifyRequest, requestId: string, status: string, procedure: string) =>
+    logRefusal(logger, request, requestId, status, procedure);
 
   // Bodies are read by connect-es from the raw request; these parsers only let them through.
   // Fastify's own JSON parser would answer bad JSON in its own format, before connect-es.
@@ -64,7 +63,8 @@ export function registerConnectRoutes(app: FastifyInstance, options: ConnectPlug
     app.all(handler.requestPath, async (request, reply) => {
       const requestId = requestIdOf(request.headers["x-request-id"] as string | undefined ?? null);
       reply.raw.setHeader("x-request-id", requestId);
-      const procedure = `${handler.service.typeName}/${handler.method.name}`;
+      const procedure = procedureOf(handler.service, handler.method);
+      const marker = markerFor(request);
       const contentType = request.headers["content-type"] ?? "";
       if (request.method === "POST" && !handler.supportedContentType(contentType)) {
         const why = contentType ? `unsupported Content-Type "${excerpt(contentType)}"` : "missing Content-Type";
@@ -81,11 +81,11 @@ export function registerConnectRoutes(app: FastifyInstance, options: ConnectPlug
       reply.raw.once("finish", () => {
         if (!request.raw.complete) void drain(request.raw);
       });
-      const observed = { seen: false };
-      const contextValues = createContextValues().set(peerAddressKey, request.ip).set(requestIdKey, requestId).set(observedKey, observed);
+      // Interceptors see no socket; the peer address keys per-IP rate limits of anonymous callers.
+      const contextValues = createContextValues().set(peerAddressKey, request.ip).set(requestIdKey, requestId).set(reachedKey, marker);
       try {
         const response = await handler(universalRequestFromNodeRequest(request.raw, reply.raw, undefined, contextValues));
-        const detailed = observed.seen ? response : await withErrorDetail(response);
+        const detailed = marker.reached ? response : await withErrorDetail(response);
 
         // connect-node's writer waits for an "end" event that a ServerResponse never emits, so
         // its promise may never settle: the response's "close" says when it is done.
@@ -97,7 +97,7 @@ export function registerConnectRoutes(app: FastifyInstance, options: ConnectPlug
           if (ConnectError.from(error).code !== Code.Aborted) logger.warn({ err: error, requestId, procedure }, "response not completed");
         });
         await Promise.race([writing, closed]);
-        if (!observed.seen) recordRefusal(request, requestId, statusOf(detailed), procedure);
+        if (!marker.reached) recordRefusal(request, requestId, statusOf(detailed), procedure);
       } catch (error) {
         if (ConnectError.from(error).code === Code.Aborted) return;
         logger.warn({ err: error, requestId, procedure }, "response not completed");
@@ -105,13 +105,21 @@ export function registerConnectRoutes(app: FastifyInstance, options: ConnectPlug
     });
   }
 
+}
+
+/**
+ * Unknown paths answer in the Connect (or gRPC) error format. Set on the root instance: a
+ * not-found handler set inside the Connect routes' scope would not apply outside it.
+ */
+export function registerUnknownRoutes(app: FastifyInstance, logger: Logger): void {
   app.setNotFoundHandler((request, reply) => {
+    markerFor(request);
     const requestId = requestIdOf((request.headers["x-request-id"] as string | undefined) ?? null);
     reply.raw.setHeader("x-request-id", requestId);
     const path = excerpt(request.url.split("?")[0] ?? "");
-    recordRefusal(request, requestId, "UNIMPLEMENTED", "unknown");
+    logRefusal(logger, request, requestId, "UNIMPLEMENTED", "unknown");
     const error = catalogueError(EdgeErrorCode.UNKNOWN_ROUTE, `no procedure or page at ${request.method} ${path}: procedures are POST /package.Service/Method with Content-Type ${EXPECTED_TYPES}`);
-    return sendError(reply, error, request.headers["content-type"] ?? "");
+    return sendError(reply, error, request.headers["content-type"] ?? "", httpStatusOf(EdgeErrorCode.UNKNOWN_ROUTE));
   });
 }
 

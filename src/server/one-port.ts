@@ -8,6 +8,7 @@
 import http from "node:http";
 import http2 from "node:http2";
 import type { Socket } from "node:net";
+import { CONNECTION_TIMEOUT_DEFAULTS } from "../config/config.js";
 
 const PREFACE_START = Buffer.from("PRI");
 
@@ -24,8 +25,7 @@ export interface ConnectionLimits {
 }
 
 export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {
-  sniffTimeoutMs: 10_000,
-  http2IdleTimeoutMs: 120_000,
+  ...CONNECTION_TIMEOUT_DEFAULTS,
   maxConcurrentStreams: 128,
   maxHeaderBytes: 16 * 1024,
 };

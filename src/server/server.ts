@@ -4,11 +4,12 @@
  * are all served on it.
  */
 import { readFileSync } from "node:fs";
+import type { ServerResponse } from "node:http";
 import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import { LogController, fastify, type FastifyInstance } from "fastify";
 import type { Logger } from "../telemetry/logger.js";
-import { registerConnectRoutes } from "./connect-plugin.js";
-import { createOnePortServer, type OnePortServer } from "./one-port.js";
+import { registerConnectRoutes, registerUnknownRoutes } from "./connect-plugin.js";
+import { createOnePortServer, type ConnectionLimits, type OnePortServer } from "./one-port.js";
 
 export interface ServerOptions {
   host: string;
@@ -21,6 +22,8 @@ export interface ServerOptions {
   logger: Logger;
   routes: (router: ConnectRouter) => void;
   interceptors: Interceptor[];
+  /** Sniff and HTTP/2 limits of the cleartext one-port server (defaults: DEFAULT_CONNECTION_LIMITS). */
+  connectionLimits?: Partial<ConnectionLimits>;
   /** Adds plain HTTP routes and hooks (probes, console, CORS) before the Connect routes. */
   configure?: (app: FastifyInstance) => void;
 }
@@ -55,13 +58,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         loggerInstance: options.logger,
         logController,
         serverFactory: (handler) => {
-          onePort = createOnePortServer(handler);
+          onePort = createOnePortServer(handler, options.connectionLimits);
           return onePort.server;
         },
       })) as unknown as FastifyInstance;
 
   options.configure?.(app);
-  // In its own scope: its catch-all content-type parser and 404 handler are for the Connect routes.
+  // In its own scope: its catch-all content-type parser is for the Connect routes only.
   await app.register(async (scope) =>
     registerConnectRoutes(scope, {
       routes: options.routes,
@@ -73,7 +76,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       logger: options.logger,
     }),
   );
+  // On the root: a not-found handler set in the child scope above applies only inside it.
+  registerUnknownRoutes(app, options.logger);
   app.addHook("preClose", async () => onePort?.closeConnections());
+  const http1InFlight = trackHttp1Responses(app);
 
   await app.listen({ host: options.host, port: options.port });
   const address = app.server.address();
@@ -83,6 +89,33 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     app,
     url: `${options.tls ? "https" : "http"}://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}`,
     port,
-    close: () => app.close(),
+    close: () => {
+      http1InFlight.closeAfterResponse();
+      return app.close();
+    },
+  };
+}
+
+/**
+ * HTTP/1.1 responses still being worked on. At shutdown each gets `Connection: close`: a keep-alive
+ * client then opens its next request on a new connection (elsewhere) instead of sending it into a
+ * socket we are about to close, which it would see as a reset. HTTP/2 sessions get GOAWAY instead
+ * (one-port.ts). Requests arriving after close() get Fastify's own 503 with `Connection: close`.
+ */
+function trackHttp1Responses(app: FastifyInstance): { closeAfterResponse(): void } {
+  const inFlight = new Set<ServerResponse>();
+  let closing = false;
+  app.addHook("onRequest", async (request, reply) => {
+    if (request.raw.httpVersionMajor !== 1) return;
+    const response = reply.raw as ServerResponse;
+    if (closing) response.setHeader("connection", "close");
+    inFlight.add(response);
+    response.once("close", () => inFlight.delete(response));
+  });
+  return {
+    closeAfterResponse() {
+      closing = true;
+      for (const response of inFlight) if (!response.headersSent) response.setHeader("connection", "close");
+    },
   };
 }

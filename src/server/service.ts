@@ -6,13 +6,13 @@
 import { apiRoutes } from "../api/routes.js";
 import type { Config } from "../config/config.js";
 import { openDatabase, type DatabaseHandle } from "../db/client.js";
-import { runMigrations } from "../db/migrate.js";
 import { Ledger } from "../ledger/ledger.js";
-import type { HealthReporter } from "../health/health-monitor.js";
+import { SERVER, type HealthReporter } from "../health/health-monitor.js";
 import { startRelay } from "../relay/start-relay.js";
 import type { Logger } from "../telemetry/logger.js";
-import { createEdge, type Edge } from "./edge.js";
-import { startHousekeeping } from "./housekeeping.js";
+import { migrateWhenReachable, startupGate } from "./database-startup.js";
+import { createEdge, type Edge, type EdgeOptions } from "./edge.js";
+import { startHoldExpiry, startHousekeeping } from "./housekeeping.js";
 import { startServer, type RunningServer } from "./server.js";
 
 export interface RunningService {
@@ -29,8 +29,9 @@ export interface RunningService {
   stop(): Promise<void>;
 }
 
-export async function startService(config: Config, logger: Logger): Promise<RunningService> {
-  const edge = await createEdge(config, logger);
+/** `options` adds to the edge (tests pass an in-memory span exporter). */
+export async function startService(config: Config, logger: Logger, options: EdgeOptions = {}): Promise<RunningService> {
+  const edge = await createEdge(config, logger, options);
   try {
     return await startWithEdge(config, logger, edge);
   } catch (error) {
@@ -51,29 +52,49 @@ async function startWithEdge(config: Config, logger: Logger, edge: Edge): Promis
       ? "DATABASE_URL is not set: using embedded PGlite (development only)"
       : "using PostgreSQL",
   );
-  await runMigrations(database);
-  const ledger = new Ledger(database.db, { idempotencyTtlHours: config.IDEMPOTENCY_TTL_HOURS });
+  const ledger = new Ledger(database.db, {
+    idempotencyTtlHours: config.IDEMPOTENCY_TTL_HOURS,
+    holdExpiresInSeconds: config.HOLD_EXPIRES_IN_SECONDS,
+  });
+  // The port opens before the database is known to be there: probes answer (readiness 503) and
+  // API calls get UNAVAILABLE until the migrations have run.
+  let migrated = false;
+  edge.health.report("database", false);
+  const gated = new Set(edge.health.serviceNames().filter((name) => name !== SERVER));
 
   const server = await startServer({
     host: config.HOST,
     port: config.PORT,
     readMaxBytes: config.READ_MAX_BYTES,
     maxTimeoutMs: config.MAX_TIMEOUT_MS,
+    connectionLimits: { sniffTimeoutMs: config.SNIFF_TIMEOUT_MS, http2IdleTimeoutMs: config.HTTP2_IDLE_TIMEOUT_MS },
     tls: config.TLS_CERT_FILE && config.TLS_KEY_FILE ? { certFile: config.TLS_CERT_FILE, keyFile: config.TLS_KEY_FILE } : undefined,
     logger,
     routes: edge.routes(apiRoutes(ledger)),
-    interceptors: edge.interceptors,
+    interceptors: [...edge.interceptors, startupGate(() => migrated, gated)],
     configure: (app) => edge.configure(app),
   });
-  edge.watchDatabase(database.db);
+  logger.info({ url: server.url }, "port open: probes answer, the API waits for the database");
+  try {
+    await migrateWhenReachable(database, config.DB_STARTUP_TIMEOUT_MS, logger);
+  } catch (error) {
+    await server.close();
+    await database.close();
+    throw error;
+  }
+  migrated = true;
+  edge.watchDatabase(database.db, database.ping);
+  // Tests and operators wait for this line: from here on the API serves.
   logger.info({ url: server.url }, "listening (Connect, gRPC and gRPC-Web on one port)");
   const relay = await startRelay(config, database, logger, edge.health);
 
   const stopHousekeeping = startHousekeeping(database.db, { outboxRetentionHours: config.OUTBOX_RETENTION_HOURS }, logger);
+  const stopHoldExpiry = startHoldExpiry(ledger, config.HOLD_SWEEP_INTERVAL_MS, logger);
 
   let stopping: Promise<void> | undefined;
   const stop = async () => {
     stopHousekeeping();
+    stopHoldExpiry();
     // Health turns NOT_SERVING first, so that load balancers stop sending before the port closes.
     edge.health.drain();
     await new Promise((resolve) => setTimeout(resolve, config.SHUTDOWN_DRAIN_DELAY_MS));
