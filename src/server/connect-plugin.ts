@@ -84,7 +84,13 @@ export function registerConnectRoutes(app: FastifyInstance, options: ConnectPlug
       // Interceptors see no socket; the peer address keys per-IP rate limits of anonymous callers.
       const contextValues = createContextValues().set(peerAddressKey, request.ip).set(requestIdKey, requestId).set(reachedKey, marker);
       try {
-        const response = await handler(universalRequestFromNodeRequest(request.raw, reply.raw, undefined, contextValues));
+        const universal = universalRequestFromNodeRequest(request.raw, reply.raw, undefined, contextValues);
+        // connect-node iterates the request with `for await`, which destroys the stream (and, over
+        // HTTP/1.1, the socket) when it stops early, e.g. at a gRPC-Web frame over READ_MAX_BYTES:
+        // a client still sending then sees ECONNRESET instead of resource_exhausted. Stopping
+        // without destroying leaves the rest to drain() (bounded) once the answer is out.
+        universal.body = request.raw.iterator({ destroyOnReturn: false });
+        const response = await handler(universal);
         const detailed = marker.reached ? response : await withErrorDetail(response);
 
         // connect-node's writer waits for an "end" event that a ServerResponse never emits, so

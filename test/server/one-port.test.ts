@@ -7,7 +7,9 @@ import { readdirSync } from "node:fs";
 import http2 from "node:http2";
 import { connect, type AddressInfo, type Socket } from "node:net";
 import { after, before, describe, it } from "node:test";
+import { loadConfig } from "../../src/config/config.js";
 import { createOnePortServer, type OnePortServer } from "../../src/server/one-port.js";
+import { startTestService } from "../support/service.js";
 import { until } from "../support/until.js";
 
 const openDescriptors = () => readdirSync("/proc/self/fd").length;
@@ -74,5 +76,25 @@ describe("one port: connection handling", () => {
     });
     session.close();
     assert.equal(body, "ok");
+  });
+});
+
+describe("one port: timeouts from the configuration", () => {
+  it("the service closes a silent connection after SNIFF_TIMEOUT_MS and rejects a zero timeout", async () => {
+    assert.throws(() => loadConfig({ SNIFF_TIMEOUT_MS: "0" }), /SNIFF_TIMEOUT_MS/);
+    assert.throws(() => loadConfig({ HTTP2_IDLE_TIMEOUT_MS: "soon" }), /HTTP2_IDLE_TIMEOUT_MS/);
+    const running = await startTestService({ SNIFF_TIMEOUT_MS: "300", HTTP2_IDLE_TIMEOUT_MS: "600" });
+    try {
+      const { port: servicePort } = new URL(running.url);
+      const started = performance.now();
+      const socket = connect(Number(servicePort), "127.0.0.1").resume();
+      await new Promise((resolve) => socket.once("close", resolve));
+      // Far below the 10 s default: the variable reached the one-port server.
+      assert.ok(performance.now() - started < 5_000, `closed after ${Math.round(performance.now() - started)} ms`);
+      const session = http2.connect(running.url);
+      await new Promise((resolve) => session.once("close", resolve));
+    } finally {
+      await running.stop();
+    }
   });
 });
