@@ -2,7 +2,8 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { AccountService } from "../../gen/payment/v1/account_pb.js";
 import type { Ledger } from "../ledger/ledger.js";
-import { accountToProto, depositToProto } from "./proto-mapping.js";
+import { accountToProto, depositToProto, entryToProto } from "./proto-mapping.js";
+import { timestampDate } from "./timestamps.js";
 import { requestContextOf } from "./request-context.js";
 
 export function accountServiceHandlers(ledger: Ledger): ServiceImpl<typeof AccountService> {
@@ -30,6 +31,27 @@ export function accountServiceHandlers(ledger: Ledger): ServiceImpl<typeof Accou
         requestContextOf(context),
       );
       return { deposit: depositToProto(deposit), availableBalanceCents: deposit.balanceAfterCents };
+    },
+
+    async listAccounts(request) {
+      const page = await ledger.listAccounts({
+        displayNamePrefix: request.displayNamePrefix,
+        pageSize: request.pageSize,
+        pageToken: request.pageToken,
+      });
+      return { accounts: page.items.map(accountToProto), nextPageToken: page.nextPageToken };
+    },
+
+    async listAccountEntries(request) {
+      const page = await ledger.listAccountEntries({
+        accountId: request.accountId,
+        from: request.from && timestampDate("from", request.from),
+        to: request.to && timestampDate("to", request.to),
+        newestFirst: request.newestFirst,
+        pageSize: request.pageSize,
+        pageToken: request.pageToken,
+      });
+      return { entries: page.items.map(entryToProto), nextPageToken: page.nextPageToken };
     },
   };
 }

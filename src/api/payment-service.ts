@@ -2,7 +2,9 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { PaymentService } from "../../gen/payment/v1/payment_pb.js";
 import type { Ledger } from "../ledger/ledger.js";
-import { balanceToProto, paymentToProto } from "./proto-mapping.js";
+import { invalidArgument } from "../ledger/ledger-error.js";
+import { balanceToProto, paymentToProto, statusFromProto } from "./proto-mapping.js";
+import { timestampDate } from "./timestamps.js";
 import { requestContextOf } from "./request-context.js";
 
 export function paymentServiceHandlers(ledger: Ledger): ServiceImpl<typeof PaymentService> {
@@ -22,12 +24,38 @@ export function paymentServiceHandlers(ledger: Ledger): ServiceImpl<typeof Payme
       return { payment: paymentToProto(payment) };
     },
 
-    async getPayment(request) {
-      return { payment: paymentToProto(await ledger.getPayment(request.paymentId)) };
+    async getPayment(request, context) {
+      if (request.paymentId !== "" && request.idempotencyKey !== "") {
+        throw invalidArgument("idempotency_key", "must be empty when payment_id is set (give exactly one)");
+      }
+      const payment = request.idempotencyKey !== ""
+        ? await ledger.getPaymentByIdempotencyKey(request.idempotencyKey, requestContextOf(context))
+        : await ledger.getPayment(request.paymentId);
+      return { payment: paymentToProto(payment) };
     },
 
     async getAccountBalance(request) {
-      return balanceToProto(await ledger.getBalance(request.accountId));
+      const balance = request.asOf
+        ? await ledger.getBalanceAsOf(request.accountId, timestampDate("as_of", request.asOf))
+        : await ledger.getBalance(request.accountId);
+      return balanceToProto(balance);
+    },
+
+    async listPayments(request) {
+      const statuses = request.statuses.map((status) => {
+        const known = statusFromProto.get(status);
+        if (!known) throw invalidArgument("statuses", `${status} is not a payment status`);
+        return known;
+      });
+      const page = await ledger.listPayments({
+        accountId: request.accountId,
+        statuses,
+        createdAfter: request.createdAfter && timestampDate("created_after", request.createdAfter),
+        createdBefore: request.createdBefore && timestampDate("created_before", request.createdBefore),
+        pageSize: request.pageSize,
+        pageToken: request.pageToken,
+      });
+      return { payments: page.items.map(paymentToProto), nextPageToken: page.nextPageToken };
     },
   };
 }

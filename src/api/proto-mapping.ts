@@ -1,7 +1,15 @@
 /** Converts ledger records into the protobuf messages of the contract. */
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { AccountSchema, DepositSchema, type Account, type Deposit } from "../../gen/payment/v1/account_pb.js";
+import {
+  AccountEntrySchema,
+  AccountSchema,
+  DepositSchema,
+  EntryCauseKind,
+  type Account,
+  type AccountEntry,
+  type Deposit,
+} from "../../gen/payment/v1/account_pb.js";
 import {
   DeclineReason,
   PaymentSchema,
@@ -10,6 +18,7 @@ import {
   GetAccountBalanceResponseSchema,
   type Payment,
 } from "../../gen/payment/v1/payment_pb.js";
+import type { EntryCauseKind as EntryCause, EntryRecord } from "../ledger/history.js";
 import type { AccountRecord, BalanceRecord, DepositRecord, PaymentRecord } from "../ledger/records.js";
 
 const statusToProto: Record<PaymentRecord["status"], PaymentStatus> = {
@@ -52,5 +61,30 @@ export function balanceToProto(balance: BalanceRecord): GetAccountBalanceRespons
     availableBalanceCents: balance.availableCents,
     version: balance.version,
     updatedAt: timestampFromDate(balance.updatedAt),
+  });
+}
+
+/** Proto statuses to ledger statuses, for list filters. */
+export const statusFromProto = new Map<PaymentStatus, PaymentRecord["status"]>(
+  Object.entries(statusToProto).map(([status, proto]) => [proto, status as PaymentRecord["status"]]),
+);
+
+const causeKindToProto: Record<EntryCause, EntryCauseKind> = {
+  PAYMENT: EntryCauseKind.PAYMENT,
+  DEPOSIT: EntryCauseKind.DEPOSIT,
+};
+
+export function entryToProto(entry: EntryRecord): AccountEntry {
+  return create(AccountEntrySchema, {
+    entryId: entry.entryId,
+    sequence: entry.sequence,
+    amountCents: entry.amountCents,
+    currency: entry.currency,
+    balanceBeforeCents: entry.balanceBeforeCents,
+    balanceAfterCents: entry.balanceAfterCents,
+    causeKind: causeKindToProto[entry.causeKind],
+    causeId: entry.causeId,
+    createdAt: timestampFromDate(entry.createdAt),
+    entryHash: entry.entryHash,
   });
 }

@@ -12,8 +12,8 @@ import { createHash, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { ConfigError } from "../config/config.js";
 
-/** What a key may do. Reads need `read`; each kind of write has its own scope. */
-export const SCOPES = ["accounts:write", "payments:write", "read"] as const;
+/** What a key may do. Reads need `read`; each kind of write has its own scope; operator calls need `admin`. */
+export const SCOPES = ["accounts:write", "payments:write", "read", "admin"] as const;
 export type Scope = (typeof SCOPES)[number];
 
 /** The client a key authenticates, and what it may do. */

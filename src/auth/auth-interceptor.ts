@@ -6,6 +6,7 @@
 import type { DescMethod } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { AccountService } from "../../gen/payment/v1/account_pb.js";
+import { AdminService } from "../../gen/payment/v1/admin_pb.js";
 import { PaymentService } from "../../gen/payment/v1/payment_pb.js";
 import { clientIdKey } from "../api/request-context.js";
 import { hashApiKey, type ApiKeyGrant, type Scope } from "./api-keys.js";
@@ -18,6 +19,10 @@ const scopeOf: [DescMethod, Scope][] = [
   [PaymentService.method.authorizePayment, "payments:write"],
   [PaymentService.method.getPayment, "read"],
   [PaymentService.method.getAccountBalance, "read"],
+  [PaymentService.method.listPayments, "read"],
+  [AccountService.method.listAccounts, "read"],
+  [AccountService.method.listAccountEntries, "read"],
+  [AdminService.method.verifyLedger, "admin"],
 ];
 const requiredScopes = new Map(scopeOf.map(([method, scope]) => [`${method.parent.typeName}/${method.name}`, scope]));
 

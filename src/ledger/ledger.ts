@@ -6,8 +6,21 @@ import type { Database } from "../db/client.js";
 import { createAccount, getAccount, type CreateAccountCommand } from "./accounts.js";
 import { depositFunds, type DepositFundsCommand } from "./deposits.js";
 import { PaymentBatcher } from "./payment-batch.js";
+import {
+  getBalanceAsOf,
+  getPaymentByIdempotencyKey,
+  listAccountEntries,
+  listAccounts,
+  listPayments,
+  type EntryRecord,
+  type ListAccountsQuery,
+  type ListEntriesQuery,
+  type ListPaymentsQuery,
+  type Page,
+} from "./history.js";
 import { authorizePayment, getBalance, getPayment, type AuthorizePaymentCommand } from "./payments.js";
 import type { AccountRecord, BalanceRecord, DepositRecord, PaymentRecord, RequestContext } from "./records.js";
+import { verifyLedger, type VerificationReport } from "./verify.js";
 
 export interface LedgerOptions {
   /** How long idempotency keys are kept before they may be reused and are swept. */
@@ -61,5 +74,33 @@ export class Ledger {
 
   getBalance(accountId: string): Promise<BalanceRecord> {
     return getBalance(this.db, accountId);
+  }
+
+  /** The payment `context`'s client authorized with this idempotency key. */
+  getPaymentByIdempotencyKey(idempotencyKey: string, context: RequestContext): Promise<PaymentRecord> {
+    return getPaymentByIdempotencyKey(this.db, context.clientId, idempotencyKey);
+  }
+
+  /** The balance at an instant in the past, from the entries' running balances. */
+  getBalanceAsOf(accountId: string, asOf: Date): Promise<BalanceRecord> {
+    return getBalanceAsOf(this.db, accountId, asOf);
+  }
+
+  listPayments(query: ListPaymentsQuery): Promise<Page<PaymentRecord>> {
+    return listPayments(this.db, query);
+  }
+
+  listAccounts(query: ListAccountsQuery): Promise<Page<AccountRecord>> {
+    return listAccounts(this.db, query);
+  }
+
+  /** One page of an account's statement. */
+  listAccountEntries(query: ListEntriesQuery): Promise<Page<EntryRecord>> {
+    return listAccountEntries(this.db, query);
+  }
+
+  /** Checks the whole ledger (sums, balances, hash chains); reads only. */
+  verify(): Promise<VerificationReport> {
+    return verifyLedger(this.db);
   }
 }

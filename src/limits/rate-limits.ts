@@ -8,6 +8,7 @@ import type { Counter } from "@opentelemetry/api";
 import type { Redis } from "ioredis";
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
 import { AccountService } from "../../gen/payment/v1/account_pb.js";
+import { AdminService } from "../../gen/payment/v1/admin_pb.js";
 import { PaymentService } from "../../gen/payment/v1/payment_pb.js";
 import { ConfigError } from "../config/config.js";
 import type { Logger } from "../telemetry/logger.js";
@@ -32,7 +33,7 @@ export type RateLimitDecision = { allowed: true } | { allowed: false; retryAfter
 /** How often, at most, a Redis fallback is logged while it lasts. */
 const FALLBACK_LOG_INTERVAL_MS = 30_000;
 
-const PROCEDURES = [AccountService, PaymentService].flatMap((service) =>
+const PROCEDURES = [AccountService, PaymentService, AdminService].flatMap((service) =>
   service.methods.map((method) => `${service.typeName}/${method.name}`),
 );
 

@@ -11,6 +11,7 @@ import { Health } from "../../gen/grpc/health/v1/health_pb.js";
 import { ServerReflection as ReflectionV1 } from "../../gen/grpc/reflection/v1/reflection_pb.js";
 import { ServerReflection as ReflectionV1alpha } from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
 import { AccountService } from "../../gen/payment/v1/account_pb.js";
+import { AdminService } from "../../gen/payment/v1/admin_pb.js";
 import { PaymentService } from "../../gen/payment/v1/payment_pb.js";
 import { errorInterceptor } from "../api/error-mapping.js";
 import { loadApiKeys, type ApiKeyGrant } from "../auth/api-keys.js";
@@ -37,7 +38,7 @@ const DATABASE_PROBE_INTERVAL_MS = 5_000;
 /** Redis keys of rate-limit counters start with this. */
 const RATE_LIMIT_KEY_PREFIX = "payment-ledger:rl";
 
-const API_SERVICES = [AccountService, PaymentService];
+const API_SERVICES = [AccountService, PaymentService, AdminService];
 
 export interface Edge {
   readonly health: HealthMonitor;

@@ -2,8 +2,8 @@
 // @generated from file payment/v1/account.proto (package payment.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file payment/v1/account.proto.
  */
 export const file_payment_v1_account: GenFile = /*@__PURE__*/
-  fileDesc("ChhwYXltZW50L3YxL2FjY291bnQucHJvdG8SCnBheW1lbnQudjEidQoHQWNjb3VudBISCgphY2NvdW50X2lkGAEgASgJEhAKCGN1cnJlbmN5GAIgASgJEhQKDGRpc3BsYXlfbmFtZRgDIAEoCRIuCgpjcmVhdGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJSChRDcmVhdGVBY2NvdW50UmVxdWVzdBIQCghjdXJyZW5jeRgBIAEoCRIUCgxkaXNwbGF5X25hbWUYAiABKAkSEgoKYWNjb3VudF9pZBgDIAEoCSI9ChVDcmVhdGVBY2NvdW50UmVzcG9uc2USJAoHYWNjb3VudBgBIAEoCzITLnBheW1lbnQudjEuQWNjb3VudCInChFHZXRBY2NvdW50UmVxdWVzdBISCgphY2NvdW50X2lkGAEgASgJIjoKEkdldEFjY291bnRSZXNwb25zZRIkCgdhY2NvdW50GAEgASgLMhMucGF5bWVudC52MS5BY2NvdW50ImoKE0RlcG9zaXRGdW5kc1JlcXVlc3QSFwoPaWRlbXBvdGVuY3lfa2V5GAEgASgJEhIKCmFjY291bnRfaWQYAiABKAkSFAoMYW1vdW50X2NlbnRzGAMgASgDEhAKCGN1cnJlbmN5GAQgASgJIokBCgdEZXBvc2l0EhIKCmRlcG9zaXRfaWQYASABKAkSEgoKYWNjb3VudF9pZBgCIAEoCRIUCgxhbW91bnRfY2VudHMYAyABKAMSEAoIY3VycmVuY3kYBCABKAkSLgoKY3JlYXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiXQoURGVwb3NpdEZ1bmRzUmVzcG9uc2USJAoHZGVwb3NpdBgBIAEoCzITLnBheW1lbnQudjEuRGVwb3NpdBIfChdhdmFpbGFibGVfYmFsYW5jZV9jZW50cxgCIAEoAzKLAgoOQWNjb3VudFNlcnZpY2USVAoNQ3JlYXRlQWNjb3VudBIgLnBheW1lbnQudjEuQ3JlYXRlQWNjb3VudFJlcXVlc3QaIS5wYXltZW50LnYxLkNyZWF0ZUFjY291bnRSZXNwb25zZRJQCgpHZXRBY2NvdW50Eh0ucGF5bWVudC52MS5HZXRBY2NvdW50UmVxdWVzdBoeLnBheW1lbnQudjEuR2V0QWNjb3VudFJlc3BvbnNlIgOQAgESUQoMRGVwb3NpdEZ1bmRzEh8ucGF5bWVudC52MS5EZXBvc2l0RnVuZHNSZXF1ZXN0GiAucGF5bWVudC52MS5EZXBvc2l0RnVuZHNSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("ChhwYXltZW50L3YxL2FjY291bnQucHJvdG8SCnBheW1lbnQudjEidQoHQWNjb3VudBISCgphY2NvdW50X2lkGAEgASgJEhAKCGN1cnJlbmN5GAIgASgJEhQKDGRpc3BsYXlfbmFtZRgDIAEoCRIuCgpjcmVhdGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJSChRDcmVhdGVBY2NvdW50UmVxdWVzdBIQCghjdXJyZW5jeRgBIAEoCRIUCgxkaXNwbGF5X25hbWUYAiABKAkSEgoKYWNjb3VudF9pZBgDIAEoCSI9ChVDcmVhdGVBY2NvdW50UmVzcG9uc2USJAoHYWNjb3VudBgBIAEoCzITLnBheW1lbnQudjEuQWNjb3VudCInChFHZXRBY2NvdW50UmVxdWVzdBISCgphY2NvdW50X2lkGAEgASgJIjoKEkdldEFjY291bnRSZXNwb25zZRIkCgdhY2NvdW50GAEgASgLMhMucGF5bWVudC52MS5BY2NvdW50ImoKE0RlcG9zaXRGdW5kc1JlcXVlc3QSFwoPaWRlbXBvdGVuY3lfa2V5GAEgASgJEhIKCmFjY291bnRfaWQYAiABKAkSFAoMYW1vdW50X2NlbnRzGAMgASgDEhAKCGN1cnJlbmN5GAQgASgJIokBCgdEZXBvc2l0EhIKCmRlcG9zaXRfaWQYASABKAkSEgoKYWNjb3VudF9pZBgCIAEoCRIUCgxhbW91bnRfY2VudHMYAyABKAMSEAoIY3VycmVuY3kYBCABKAkSLgoKY3JlYXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiXQoURGVwb3NpdEZ1bmRzUmVzcG9uc2USJAoHZGVwb3NpdBgBIAEoCzITLnBheW1lbnQudjEuRGVwb3NpdBIfChdhdmFpbGFibGVfYmFsYW5jZV9jZW50cxgCIAEoAyJZChNMaXN0QWNjb3VudHNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEhsKE2Rpc3BsYXlfbmFtZV9wcmVmaXgYAyABKAkiVgoUTGlzdEFjY291bnRzUmVzcG9uc2USJQoIYWNjb3VudHMYASADKAsyEy5wYXltZW50LnYxLkFjY291bnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIpsCCgxBY2NvdW50RW50cnkSEAoIc2VxdWVuY2UYASABKAMSFAoMYW1vdW50X2NlbnRzGAIgASgDEhAKCGN1cnJlbmN5GAMgASgJEhwKFGJhbGFuY2VfYmVmb3JlX2NlbnRzGAQgASgDEhsKE2JhbGFuY2VfYWZ0ZXJfY2VudHMYBSABKAMSLgoKY2F1c2Vfa2luZBgGIAEoDjIaLnBheW1lbnQudjEuRW50cnlDYXVzZUtpbmQSEAoIY2F1c2VfaWQYByABKAkSLgoKY3JlYXRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIZW50cnlfaWQYCSABKAMSEgoKZW50cnlfaGFzaBgKIAEoCSK+AQoZTGlzdEFjY291bnRFbnRyaWVzUmVxdWVzdBISCgphY2NvdW50X2lkGAEgASgJEigKBGZyb20YAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiYKAnRvGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCglwYWdlX3NpemUYBCABKAUSEgoKcGFnZV90b2tlbhgFIAEoCRIUCgxuZXdlc3RfZmlyc3QYBiABKAgiYAoaTGlzdEFjY291bnRFbnRyaWVzUmVzcG9uc2USKQoHZW50cmllcxgBIAMoCzIYLnBheW1lbnQudjEuQWNjb3VudEVudHJ5EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSpuCg5FbnRyeUNhdXNlS2luZBIgChxFTlRSWV9DQVVTRV9LSU5EX1VOU1BFQ0lGSUVEEAASHAoYRU5UUllfQ0FVU0VfS0lORF9QQVlNRU5UEAESHAoYRU5UUllfQ0FVU0VfS0lORF9ERVBPU0lUEAIyzQMKDkFjY291bnRTZXJ2aWNlElQKDUNyZWF0ZUFjY291bnQSIC5wYXltZW50LnYxLkNyZWF0ZUFjY291bnRSZXF1ZXN0GiEucGF5bWVudC52MS5DcmVhdGVBY2NvdW50UmVzcG9uc2USUAoKR2V0QWNjb3VudBIdLnBheW1lbnQudjEuR2V0QWNjb3VudFJlcXVlc3QaHi5wYXltZW50LnYxLkdldEFjY291bnRSZXNwb25zZSIDkAIBElEKDERlcG9zaXRGdW5kcxIfLnBheW1lbnQudjEuRGVwb3NpdEZ1bmRzUmVxdWVzdBogLnBheW1lbnQudjEuRGVwb3NpdEZ1bmRzUmVzcG9uc2USVgoMTGlzdEFjY291bnRzEh8ucGF5bWVudC52MS5MaXN0QWNjb3VudHNSZXF1ZXN0GiAucGF5bWVudC52MS5MaXN0QWNjb3VudHNSZXNwb25zZSIDkAIBEmgKEkxpc3RBY2NvdW50RW50cmllcxIlLnBheW1lbnQudjEuTGlzdEFjY291bnRFbnRyaWVzUmVxdWVzdBomLnBheW1lbnQudjEuTGlzdEFjY291bnRFbnRyaWVzUmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * Account holds money in exactly one currency, fixed at creation.
@@ -275,6 +275,272 @@ export const DepositFundsResponseSchema: GenMessage<DepositFundsResponse> = /*@_
   messageDesc(file_payment_v1_account, 7);
 
 /**
+ * ListAccountsRequest asks for one page of accounts.
+ *
+ * @generated from message payment.v1.ListAccountsRequest
+ */
+export type ListAccountsRequest = Message<"payment.v1.ListAccountsRequest"> & {
+  /**
+   * Accounts per page: 50 when 0, at most 500.
+   *
+   * @generated from field: int32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * next_page_token of the previous page; empty for the first page.
+   *
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
+
+  /**
+   * Only accounts whose display name starts with this text (case-sensitive); ordered by display
+   * name then id when set.
+   *
+   * @generated from field: string display_name_prefix = 3;
+   */
+  displayNamePrefix: string;
+};
+
+/**
+ * Describes the message payment.v1.ListAccountsRequest.
+ * Use `create(ListAccountsRequestSchema)` to create a new message.
+ */
+export const ListAccountsRequestSchema: GenMessage<ListAccountsRequest> = /*@__PURE__*/
+  messageDesc(file_payment_v1_account, 8);
+
+/**
+ * ListAccountsResponse is one page of accounts.
+ *
+ * @generated from message payment.v1.ListAccountsResponse
+ */
+export type ListAccountsResponse = Message<"payment.v1.ListAccountsResponse"> & {
+  /**
+   * The accounts of this page.
+   *
+   * @generated from field: repeated payment.v1.Account accounts = 1;
+   */
+  accounts: Account[];
+
+  /**
+   * Opaque token of the next page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message payment.v1.ListAccountsResponse.
+ * Use `create(ListAccountsResponseSchema)` to create a new message.
+ */
+export const ListAccountsResponseSchema: GenMessage<ListAccountsResponse> = /*@__PURE__*/
+  messageDesc(file_payment_v1_account, 9);
+
+/**
+ * AccountEntry is one line of an account statement.
+ *
+ * @generated from message payment.v1.AccountEntry
+ */
+export type AccountEntry = Message<"payment.v1.AccountEntry"> & {
+  /**
+   * Position in the account's history: 1, 2, 3, ... without gaps.
+   *
+   * @generated from field: int64 sequence = 1;
+   */
+  sequence: bigint;
+
+  /**
+   * Signed amount in minor units: negative debits, positive credits.
+   *
+   * @generated from field: int64 amount_cents = 2;
+   */
+  amountCents: bigint;
+
+  /**
+   * ISO 4217 code.
+   *
+   * @generated from field: string currency = 3;
+   */
+  currency: string;
+
+  /**
+   * Balance of the account right before this entry, in minor units.
+   *
+   * @generated from field: int64 balance_before_cents = 4;
+   */
+  balanceBeforeCents: bigint;
+
+  /**
+   * Balance of the account right after this entry, in minor units.
+   *
+   * @generated from field: int64 balance_after_cents = 5;
+   */
+  balanceAfterCents: bigint;
+
+  /**
+   * What caused the entry.
+   *
+   * @generated from field: payment.v1.EntryCauseKind cause_kind = 6;
+   */
+  causeKind: EntryCauseKind;
+
+  /**
+   * Id of the payment or deposit that caused it.
+   *
+   * @generated from field: string cause_id = 7;
+   */
+  causeId: string;
+
+  /**
+   * When it was committed.
+   *
+   * @generated from field: google.protobuf.Timestamp created_at = 8;
+   */
+  createdAt?: Timestamp | undefined;
+
+  /**
+   * Id of the ledger entry.
+   *
+   * @generated from field: int64 entry_id = 9;
+   */
+  entryId: bigint;
+
+  /**
+   * SHA-256 (hex) over the entry and the previous entry's hash: the account's tamper-evident chain.
+   *
+   * @generated from field: string entry_hash = 10;
+   */
+  entryHash: string;
+};
+
+/**
+ * Describes the message payment.v1.AccountEntry.
+ * Use `create(AccountEntrySchema)` to create a new message.
+ */
+export const AccountEntrySchema: GenMessage<AccountEntry> = /*@__PURE__*/
+  messageDesc(file_payment_v1_account, 10);
+
+/**
+ * ListAccountEntriesRequest asks for one page of an account's statement.
+ *
+ * @generated from message payment.v1.ListAccountEntriesRequest
+ */
+export type ListAccountEntriesRequest = Message<"payment.v1.ListAccountEntriesRequest"> & {
+  /**
+   * Id of the account.
+   *
+   * @generated from field: string account_id = 1;
+   */
+  accountId: string;
+
+  /**
+   * Only entries committed at or after this instant.
+   *
+   * @generated from field: google.protobuf.Timestamp from = 2;
+   */
+  from?: Timestamp | undefined;
+
+  /**
+   * Only entries committed before this instant.
+   *
+   * @generated from field: google.protobuf.Timestamp to = 3;
+   */
+  to?: Timestamp | undefined;
+
+  /**
+   * Entries per page: 50 when 0, at most 500.
+   *
+   * @generated from field: int32 page_size = 4;
+   */
+  pageSize: number;
+
+  /**
+   * next_page_token of the previous page; empty for the first page.
+   *
+   * @generated from field: string page_token = 5;
+   */
+  pageToken: string;
+
+  /**
+   * Newest entry first instead of oldest first.
+   *
+   * @generated from field: bool newest_first = 6;
+   */
+  newestFirst: boolean;
+};
+
+/**
+ * Describes the message payment.v1.ListAccountEntriesRequest.
+ * Use `create(ListAccountEntriesRequestSchema)` to create a new message.
+ */
+export const ListAccountEntriesRequestSchema: GenMessage<ListAccountEntriesRequest> = /*@__PURE__*/
+  messageDesc(file_payment_v1_account, 11);
+
+/**
+ * ListAccountEntriesResponse is one page of a statement.
+ *
+ * @generated from message payment.v1.ListAccountEntriesResponse
+ */
+export type ListAccountEntriesResponse = Message<"payment.v1.ListAccountEntriesResponse"> & {
+  /**
+   * The entries of this page.
+   *
+   * @generated from field: repeated payment.v1.AccountEntry entries = 1;
+   */
+  entries: AccountEntry[];
+
+  /**
+   * Opaque token of the next page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message payment.v1.ListAccountEntriesResponse.
+ * Use `create(ListAccountEntriesResponseSchema)` to create a new message.
+ */
+export const ListAccountEntriesResponseSchema: GenMessage<ListAccountEntriesResponse> = /*@__PURE__*/
+  messageDesc(file_payment_v1_account, 12);
+
+/**
+ * EntryCauseKind says what kind of operation wrote a ledger entry.
+ *
+ * @generated from enum payment.v1.EntryCauseKind
+ */
+export enum EntryCauseKind {
+  /**
+   * Never returned.
+   *
+   * @generated from enum value: ENTRY_CAUSE_KIND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * A payment between two accounts (cause_id is its payment_id).
+   *
+   * @generated from enum value: ENTRY_CAUSE_KIND_PAYMENT = 1;
+   */
+  PAYMENT = 1,
+
+  /**
+   * A deposit from the funding account (cause_id is its deposit_id).
+   *
+   * @generated from enum value: ENTRY_CAUSE_KIND_DEPOSIT = 2;
+   */
+  DEPOSIT = 2,
+}
+
+/**
+ * Describes the enum payment.v1.EntryCauseKind.
+ */
+export const EntryCauseKindSchema: GenEnum<EntryCauseKind> = /*@__PURE__*/
+  enumDesc(file_payment_v1_account, 0);
+
+/**
  * AccountService opens accounts and brings money into the ledger.
  *
  * @generated from service payment.v1.AccountService
@@ -311,6 +577,28 @@ export const AccountService: GenService<{
     methodKind: "unary";
     input: typeof DepositFundsRequestSchema;
     output: typeof DepositFundsResponseSchema;
+  },
+  /**
+   * ListAccounts pages through the accounts (funding accounts excluded), oldest first, or by
+   * display name when display_name_prefix is set.
+   *
+   * @generated from rpc payment.v1.AccountService.ListAccounts
+   */
+  listAccounts: {
+    methodKind: "unary";
+    input: typeof ListAccountsRequestSchema;
+    output: typeof ListAccountsResponseSchema;
+  },
+  /**
+   * ListAccountEntries is the account statement: every entry with the running balance around it
+   * and what caused it, in account order (oldest first unless newest_first).
+   *
+   * @generated from rpc payment.v1.AccountService.ListAccountEntries
+   */
+  listAccountEntries: {
+    methodKind: "unary";
+    input: typeof ListAccountEntriesRequestSchema;
+    output: typeof ListAccountEntriesResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_payment_v1_account, 0);

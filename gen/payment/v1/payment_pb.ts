@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file payment/v1/payment.proto.
  */
 export const file_payment_v1_payment: GenFile = /*@__PURE__*/
-  fileDesc("ChhwYXltZW50L3YxL3BheW1lbnQucHJvdG8SCnBheW1lbnQudjEinAIKB1BheW1lbnQSEgoKcGF5bWVudF9pZBgBIAEoCRIpCgZzdGF0dXMYAiABKA4yGS5wYXltZW50LnYxLlBheW1lbnRTdGF0dXMSMQoOZGVjbGluZV9yZWFzb24YAyABKA4yGS5wYXltZW50LnYxLkRlY2xpbmVSZWFzb24SGAoQcGF5ZXJfYWNjb3VudF9pZBgEIAEoCRIYChBwYXllZV9hY2NvdW50X2lkGAUgASgJEhQKDGFtb3VudF9jZW50cxgGIAEoAxIQCghjdXJyZW5jeRgHIAEoCRITCgtkZXNjcmlwdGlvbhgIIAEoCRIuCgpjcmVhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKjAQoXQXV0aG9yaXplUGF5bWVudFJlcXVlc3QSFwoPaWRlbXBvdGVuY3lfa2V5GAEgASgJEhgKEHBheWVyX2FjY291bnRfaWQYAiABKAkSGAoQcGF5ZWVfYWNjb3VudF9pZBgDIAEoCRIUCgxhbW91bnRfY2VudHMYBCABKAMSEAoIY3VycmVuY3kYBSABKAkSEwoLZGVzY3JpcHRpb24YBiABKAkiQAoYQXV0aG9yaXplUGF5bWVudFJlc3BvbnNlEiQKB3BheW1lbnQYASABKAsyEy5wYXltZW50LnYxLlBheW1lbnQiJwoRR2V0UGF5bWVudFJlcXVlc3QSEgoKcGF5bWVudF9pZBgBIAEoCSI6ChJHZXRQYXltZW50UmVzcG9uc2USJAoHcGF5bWVudBgBIAEoCzITLnBheW1lbnQudjEuUGF5bWVudCIuChhHZXRBY2NvdW50QmFsYW5jZVJlcXVlc3QSEgoKYWNjb3VudF9pZBgBIAEoCSKjAQoZR2V0QWNjb3VudEJhbGFuY2VSZXNwb25zZRISCgphY2NvdW50X2lkGAEgASgJEhAKCGN1cnJlbmN5GAIgASgJEh8KF2F2YWlsYWJsZV9iYWxhbmNlX2NlbnRzGAMgASgDEg8KB3ZlcnNpb24YBCABKAMSLgoKdXBkYXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAqawoNUGF5bWVudFN0YXR1cxIeChpQQVlNRU5UX1NUQVRVU19VTlNQRUNJRklFRBAAEh0KGVBBWU1FTlRfU1RBVFVTX0FVVEhPUklaRUQQARIbChdQQVlNRU5UX1NUQVRVU19ERUNMSU5FRBACKnwKDURlY2xpbmVSZWFzb24SHgoaREVDTElORV9SRUFTT05fVU5TUEVDSUZJRUQQABIlCiFERUNMSU5FX1JFQVNPTl9JTlNVRkZJQ0lFTlRfRlVORFMQARIkCiBERUNMSU5FX1JFQVNPTl9DVVJSRU5DWV9NSVNNQVRDSBACMqgCCg5QYXltZW50U2VydmljZRJdChBBdXRob3JpemVQYXltZW50EiMucGF5bWVudC52MS5BdXRob3JpemVQYXltZW50UmVxdWVzdBokLnBheW1lbnQudjEuQXV0aG9yaXplUGF5bWVudFJlc3BvbnNlElAKCkdldFBheW1lbnQSHS5wYXltZW50LnYxLkdldFBheW1lbnRSZXF1ZXN0Gh4ucGF5bWVudC52MS5HZXRQYXltZW50UmVzcG9uc2UiA5ACARJlChFHZXRBY2NvdW50QmFsYW5jZRIkLnBheW1lbnQudjEuR2V0QWNjb3VudEJhbGFuY2VSZXF1ZXN0GiUucGF5bWVudC52MS5HZXRBY2NvdW50QmFsYW5jZVJlc3BvbnNlIgOQAgFiBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("ChhwYXltZW50L3YxL3BheW1lbnQucHJvdG8SCnBheW1lbnQudjEinAIKB1BheW1lbnQSEgoKcGF5bWVudF9pZBgBIAEoCRIpCgZzdGF0dXMYAiABKA4yGS5wYXltZW50LnYxLlBheW1lbnRTdGF0dXMSMQoOZGVjbGluZV9yZWFzb24YAyABKA4yGS5wYXltZW50LnYxLkRlY2xpbmVSZWFzb24SGAoQcGF5ZXJfYWNjb3VudF9pZBgEIAEoCRIYChBwYXllZV9hY2NvdW50X2lkGAUgASgJEhQKDGFtb3VudF9jZW50cxgGIAEoAxIQCghjdXJyZW5jeRgHIAEoCRITCgtkZXNjcmlwdGlvbhgIIAEoCRIuCgpjcmVhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKjAQoXQXV0aG9yaXplUGF5bWVudFJlcXVlc3QSFwoPaWRlbXBvdGVuY3lfa2V5GAEgASgJEhgKEHBheWVyX2FjY291bnRfaWQYAiABKAkSGAoQcGF5ZWVfYWNjb3VudF9pZBgDIAEoCRIUCgxhbW91bnRfY2VudHMYBCABKAMSEAoIY3VycmVuY3kYBSABKAkSEwoLZGVzY3JpcHRpb24YBiABKAkiQAoYQXV0aG9yaXplUGF5bWVudFJlc3BvbnNlEiQKB3BheW1lbnQYASABKAsyEy5wYXltZW50LnYxLlBheW1lbnQiQAoRR2V0UGF5bWVudFJlcXVlc3QSEgoKcGF5bWVudF9pZBgBIAEoCRIXCg9pZGVtcG90ZW5jeV9rZXkYAiABKAkiOgoSR2V0UGF5bWVudFJlc3BvbnNlEiQKB3BheW1lbnQYASABKAsyEy5wYXltZW50LnYxLlBheW1lbnQiWQoYR2V0QWNjb3VudEJhbGFuY2VSZXF1ZXN0EhIKCmFjY291bnRfaWQYASABKAkSKQoFYXNfb2YYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIqMBChlHZXRBY2NvdW50QmFsYW5jZVJlc3BvbnNlEhIKCmFjY291bnRfaWQYASABKAkSEAoIY3VycmVuY3kYAiABKAkSHwoXYXZhaWxhYmxlX2JhbGFuY2VfY2VudHMYAyABKAMSDwoHdmVyc2lvbhgEIAEoAxIuCgp1cGRhdGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLkAQoTTGlzdFBheW1lbnRzUmVxdWVzdBISCgphY2NvdW50X2lkGAEgASgJEisKCHN0YXR1c2VzGAIgAygOMhkucGF5bWVudC52MS5QYXltZW50U3RhdHVzEjEKDWNyZWF0ZWRfYWZ0ZXIYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKDmNyZWF0ZWRfYmVmb3JlGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCglwYWdlX3NpemUYBSABKAUSEgoKcGFnZV90b2tlbhgGIAEoCSJWChRMaXN0UGF5bWVudHNSZXNwb25zZRIlCghwYXltZW50cxgBIAMoCzITLnBheW1lbnQudjEuUGF5bWVudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkqawoNUGF5bWVudFN0YXR1cxIeChpQQVlNRU5UX1NUQVRVU19VTlNQRUNJRklFRBAAEh0KGVBBWU1FTlRfU1RBVFVTX0FVVEhPUklaRUQQARIbChdQQVlNRU5UX1NUQVRVU19ERUNMSU5FRBACKnwKDURlY2xpbmVSZWFzb24SHgoaREVDTElORV9SRUFTT05fVU5TUEVDSUZJRUQQABIlCiFERUNMSU5FX1JFQVNPTl9JTlNVRkZJQ0lFTlRfRlVORFMQARIkCiBERUNMSU5FX1JFQVNPTl9DVVJSRU5DWV9NSVNNQVRDSBACMoADCg5QYXltZW50U2VydmljZRJdChBBdXRob3JpemVQYXltZW50EiMucGF5bWVudC52MS5BdXRob3JpemVQYXltZW50UmVxdWVzdBokLnBheW1lbnQudjEuQXV0aG9yaXplUGF5bWVudFJlc3BvbnNlElAKCkdldFBheW1lbnQSHS5wYXltZW50LnYxLkdldFBheW1lbnRSZXF1ZXN0Gh4ucGF5bWVudC52MS5HZXRQYXltZW50UmVzcG9uc2UiA5ACARJlChFHZXRBY2NvdW50QmFsYW5jZRIkLnBheW1lbnQudjEuR2V0QWNjb3VudEJhbGFuY2VSZXF1ZXN0GiUucGF5bWVudC52MS5HZXRBY2NvdW50QmFsYW5jZVJlc3BvbnNlIgOQAgESVgoMTGlzdFBheW1lbnRzEh8ucGF5bWVudC52MS5MaXN0UGF5bWVudHNSZXF1ZXN0GiAucGF5bWVudC52MS5MaXN0UGF5bWVudHNSZXNwb25zZSIDkAIBYgZwcm90bzM", [file_google_protobuf_timestamp]);
 
 /**
  * Payment is one authorization attempt and its outcome.
@@ -176,11 +176,19 @@ export const AuthorizePaymentResponseSchema: GenMessage<AuthorizePaymentResponse
  */
 export type GetPaymentRequest = Message<"payment.v1.GetPaymentRequest"> & {
   /**
-   * Id of the payment.
+   * Id of the payment. Exactly one of payment_id and idempotency_key is set.
    *
    * @generated from field: string payment_id = 1;
    */
   paymentId: string;
+
+  /**
+   * The idempotency key the payment was authorized with (by the calling client): lets a client
+   * whose call timed out find out what happened without retrying.
+   *
+   * @generated from field: string idempotency_key = 2;
+   */
+  idempotencyKey: string;
 };
 
 /**
@@ -223,6 +231,13 @@ export type GetAccountBalanceRequest = Message<"payment.v1.GetAccountBalanceRequ
    * @generated from field: string account_id = 1;
    */
   accountId: string;
+
+  /**
+   * When set, the balance at that instant (from the entries) instead of now.
+   *
+   * @generated from field: google.protobuf.Timestamp as_of = 2;
+   */
+  asOf?: Timestamp | undefined;
 };
 
 /**
@@ -280,6 +295,90 @@ export type GetAccountBalanceResponse = Message<"payment.v1.GetAccountBalanceRes
  */
 export const GetAccountBalanceResponseSchema: GenMessage<GetAccountBalanceResponse> = /*@__PURE__*/
   messageDesc(file_payment_v1_payment, 6);
+
+/**
+ * ListPaymentsRequest asks for one page of payments.
+ *
+ * @generated from message payment.v1.ListPaymentsRequest
+ */
+export type ListPaymentsRequest = Message<"payment.v1.ListPaymentsRequest"> & {
+  /**
+   * Only payments of this account (as payer or payee); all payments when empty.
+   *
+   * @generated from field: string account_id = 1;
+   */
+  accountId: string;
+
+  /**
+   * Only payments in one of these statuses; any status when empty.
+   *
+   * @generated from field: repeated payment.v1.PaymentStatus statuses = 2;
+   */
+  statuses: PaymentStatus[];
+
+  /**
+   * Only payments created at or after this instant.
+   *
+   * @generated from field: google.protobuf.Timestamp created_after = 3;
+   */
+  createdAfter?: Timestamp | undefined;
+
+  /**
+   * Only payments created before this instant.
+   *
+   * @generated from field: google.protobuf.Timestamp created_before = 4;
+   */
+  createdBefore?: Timestamp | undefined;
+
+  /**
+   * Payments per page: 50 when 0, at most 500.
+   *
+   * @generated from field: int32 page_size = 5;
+   */
+  pageSize: number;
+
+  /**
+   * next_page_token of the previous page; empty for the first page.
+   *
+   * @generated from field: string page_token = 6;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message payment.v1.ListPaymentsRequest.
+ * Use `create(ListPaymentsRequestSchema)` to create a new message.
+ */
+export const ListPaymentsRequestSchema: GenMessage<ListPaymentsRequest> = /*@__PURE__*/
+  messageDesc(file_payment_v1_payment, 7);
+
+/**
+ * ListPaymentsResponse is one page of payments, newest first.
+ *
+ * @generated from message payment.v1.ListPaymentsResponse
+ */
+export type ListPaymentsResponse = Message<"payment.v1.ListPaymentsResponse"> & {
+  /**
+   * The payments of this page.
+   *
+   * @generated from field: repeated payment.v1.Payment payments = 1;
+   */
+  payments: Payment[];
+
+  /**
+   * Opaque token of the next page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message payment.v1.ListPaymentsResponse.
+ * Use `create(ListPaymentsResponseSchema)` to create a new message.
+ */
+export const ListPaymentsResponseSchema: GenMessage<ListPaymentsResponse> = /*@__PURE__*/
+  messageDesc(file_payment_v1_payment, 8);
 
 /**
  * PaymentStatus is the outcome of an authorization.
@@ -386,6 +485,16 @@ export const PaymentService: GenService<{
     methodKind: "unary";
     input: typeof GetAccountBalanceRequestSchema;
     output: typeof GetAccountBalanceResponseSchema;
+  },
+  /**
+   * ListPayments pages through payments, newest first.
+   *
+   * @generated from rpc payment.v1.PaymentService.ListPayments
+   */
+  listPayments: {
+    methodKind: "unary";
+    input: typeof ListPaymentsRequestSchema;
+    output: typeof ListPaymentsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_payment_v1_payment, 0);

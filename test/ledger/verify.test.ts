@@ -1,0 +1,113 @@
+/**
+ * Verification and the per-account hash chain against real PostgreSQL: a ledger written by
+ * concurrent deposits and payments verifies clean; editing a past entry in SQL (with the
+ * append-only trigger lifted) is found and the entry named; `npm run verify` exits non-zero.
+ */
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { after, before, describe, it } from "node:test";
+import { sql } from "drizzle-orm";
+import { Ledger } from "../../src/ledger/ledger.js";
+import { createTestDatabase, type TestDatabase } from "../support/database.js";
+import { assertLedgerInvariants, rows } from "../support/invariants.js";
+
+const execFileAsync = promisify(execFile);
+const ctx = { clientId: "verify-client" };
+let database: TestDatabase;
+let ledger: Ledger;
+let keySeq = 0;
+const key = () => `key-${++keySeq}`;
+
+before(async () => {
+  database = await createTestDatabase(10);
+  ledger = new Ledger(database.handle.db, { idempotencyTtlHours: 24 });
+});
+after(() => database.drop());
+
+async function runVerifyCli(): Promise<{ code: number; stdout: string }> {
+  try {
+    const { stdout } = await execFileAsync("node", ["--import", "tsx", "src/ledger/verify-cli.ts"], {
+      env: { ...process.env, DATABASE_URL: database.url },
+    });
+    return { code: 0, stdout };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string };
+    return { code: failed.code, stdout: failed.stdout };
+  }
+}
+
+describe("VerifyLedger", () => {
+  it("chains every entry under concurrent writers and finds nothing wrong", async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) ids.push((await ledger.createAccount({ currency: "EUR", displayName: `v${i}`, accountId: "" }, ctx)).accountId);
+    await Promise.all(ids.map((id) => ledger.depositFunds({ idempotencyKey: key(), accountId: id, amountCents: 1_000n, currency: "EUR" }, ctx)));
+    // Concurrent payments among four accounts (batched by the ledger) and deposits beside them.
+    await Promise.all(
+      Array.from({ length: 120 }, (_, i) =>
+        i % 10 === 0
+          ? ledger.depositFunds({ idempotencyKey: key(), accountId: ids[i % 4]!, amountCents: 7n, currency: "EUR" }, ctx)
+          : ledger.authorizePayment(
+              { idempotencyKey: key(), payerAccountId: ids[i % 4]!, payeeAccountId: ids[(i + 1 + (i % 3)) % 4]!, amountCents: BigInt(1 + (i % 13)), currency: "EUR", description: "" },
+              ctx,
+            ),
+      ),
+    );
+    await assertLedgerInvariants(ledger.db);
+    const report = await ledger.verify();
+    assert.deepEqual(report, { ok: true, violations: [] });
+    for (const id of ids) {
+      const [chain] = await rows(ledger.db, sql`
+        select count(*)::int as n, max(account_seq)::int as last, (array_agg(balance_after_cents order by account_seq desc))[1]::text as balance
+        from ledger_entries where account_id = ${id}`);
+      assert.equal(chain!.n, chain!.last, "sequences are 1..n");
+      assert.equal(BigInt(chain!.balance as string), (await ledger.getBalance(id)).availableCents);
+    }
+    const cli = await runVerifyCli();
+    assert.equal(cli.code, 0, cli.stdout);
+    assert.match(cli.stdout, /no violations/);
+  });
+
+  it("names a past entry edited in SQL, and npm run verify exits non-zero", async () => {
+    const a = (await ledger.createAccount({ currency: "EUR", displayName: "victim", accountId: "" }, ctx)).accountId;
+    const b = (await ledger.createAccount({ currency: "EUR", displayName: "other", accountId: "" }, ctx)).accountId;
+    await ledger.depositFunds({ idempotencyKey: key(), accountId: a, amountCents: 1_000n, currency: "EUR" }, ctx);
+    for (let i = 0; i < 3; i++) {
+      await ledger.authorizePayment({ idempotencyKey: key(), payerAccountId: a, payeeAccountId: b, amountCents: 100n, currency: "EUR", description: "" }, ctx);
+    }
+    const [target] = await rows(ledger.db, sql`select id::text as id from ledger_entries where account_id = ${a} and account_seq = 2`);
+    const entryId = target!.id as string;
+
+    // The tampering: an entry's amount is changed, its hash and balances left alone.
+    await ledger.db.transaction(async (tx) => {
+      await tx.execute(sql`alter table ledger_entries disable trigger ledger_entries_append_only`);
+      await tx.execute(sql`update ledger_entries set amount_cents = -1 where id = ${entryId}::bigint`);
+      await tx.execute(sql`alter table ledger_entries enable trigger ledger_entries_append_only`);
+    });
+
+    const report = await ledger.verify();
+    assert.equal(report.ok, false);
+    const hash = report.violations.filter((v) => v.check === "HASH_MISMATCH");
+    assert.deepEqual(hash.map((v) => v.subject), [`entry ${entryId}`], "exactly the edited entry fails its hash");
+    assert.ok(report.violations.some((v) => v.check === "CURRENCY_UNBALANCED" && v.subject === "EUR"));
+    assert.ok(report.violations.some((v) => v.check === "BALANCE_MISMATCH" && v.subject === a));
+
+    // A careful forger who also recomputes the edited entry's own hash breaks the next link instead.
+    await ledger.db.transaction(async (tx) => {
+      await tx.execute(sql`alter table ledger_entries disable trigger ledger_entries_append_only`);
+      await tx.execute(sql`
+        update ledger_entries e set entry_hash = ledger_entry_hash(p.entry_hash, e.id, e.account_id, e.transfer_id, e.amount_cents,
+          e.currency, e.created_at, e.account_seq, e.balance_after_cents)
+        from ledger_entries p where e.id = ${entryId}::bigint and p.account_id = e.account_id and p.account_seq = e.account_seq - 1`);
+      await tx.execute(sql`alter table ledger_entries enable trigger ledger_entries_append_only`);
+    });
+    const [next] = await rows(ledger.db, sql`select id::text as id from ledger_entries where account_id = ${a} and account_seq = 3`);
+    const again = await ledger.verify();
+    assert.deepEqual(again.violations.filter((v) => v.check === "HASH_MISMATCH").map((v) => v.subject), [`entry ${next!.id}`]);
+    assert.ok(again.violations.some((v) => v.check === "RUNNING_BALANCE" && v.subject === `entry ${entryId}`));
+
+    const cli = await runVerifyCli();
+    assert.equal(cli.code, 1);
+    assert.match(cli.stdout, new RegExp(`HASH_MISMATCH\\tentry ${next!.id}`));
+  });
+});
