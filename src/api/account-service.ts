@@ -42,6 +42,18 @@ export function accountServiceHandlers(ledger: Ledger): ServiceImpl<typeof Accou
       return { accounts: page.items.map(accountToProto), nextPageToken: page.nextPageToken };
     },
 
+    async *watchAccount(request, context) {
+      for await (const change of ledger.watchAccount(request.accountId, request.resumeAfterSequence, context.signal)) {
+        yield {
+          accountId: change.balance.accountId,
+          currency: change.balance.currency,
+          availableBalanceCents: change.balance.availableCents,
+          version: change.balance.version,
+          entry: change.entry && entryToProto(change.entry),
+        };
+      }
+    },
+
     async listAccountEntries(request) {
       const page = await ledger.listAccountEntries({
         accountId: request.accountId,

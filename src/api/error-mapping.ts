@@ -19,6 +19,7 @@ const connectCodeOf: Record<LedgerErrorCode, Code> = {
   [LedgerErrorCode.IDEMPOTENCY_KEY_REUSED]: Code.AlreadyExists,
   [LedgerErrorCode.CURRENCY_MISMATCH]: Code.FailedPrecondition,
   [LedgerErrorCode.CONTENTION]: Code.Aborted,
+  [LedgerErrorCode.WATCH_TOO_SLOW]: Code.ResourceExhausted,
 };
 
 /** Maps any thrown value to the ConnectError a client should see. */
@@ -49,9 +50,19 @@ export function errorInterceptor(logger: Logger): Interceptor {
     try {
       const response = await next(request);
       response.header.set("x-request-id", requestId);
+      // A streaming handler fails while its messages are read, after this call has returned.
+      if (response.stream) return { ...response, message: mapStreamErrors(response.message, requestId, logger, request.url) };
       return response;
     } catch (error) {
       throw toConnectError(error, requestId, logger, request.url);
     }
   };
+}
+
+async function* mapStreamErrors<T>(messages: AsyncIterable<T>, requestId: string, logger: Logger, procedure: string): AsyncIterable<T> {
+  try {
+    yield* messages;
+  } catch (error) {
+    throw toConnectError(error, requestId, logger, procedure);
+  }
 }

@@ -41,6 +41,12 @@ export function paymentServiceHandlers(ledger: Ledger): ServiceImpl<typeof Payme
       return balanceToProto(balance);
     },
 
+    async *watchPayments(request, context) {
+      for await (const change of ledger.watchPayments(request.accountId, request.resumeToken, context.signal)) {
+        yield { payment: paymentToProto(change.payment), resumeToken: change.resumeToken };
+      }
+    },
+
     async listPayments(request) {
       const statuses = request.statuses.map((status) => {
         const known = statusFromProto.get(status);

@@ -23,6 +23,8 @@ const scopeOf: [DescMethod, Scope][] = [
   [AccountService.method.listAccounts, "read"],
   [AccountService.method.listAccountEntries, "read"],
   [AdminService.method.verifyLedger, "admin"],
+  [AccountService.method.watchAccount, "read"],
+  [PaymentService.method.watchPayments, "read"],
 ];
 const requiredScopes = new Map(scopeOf.map(([method, scope]) => [`${method.parent.typeName}/${method.name}`, scope]));
 

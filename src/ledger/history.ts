@@ -12,7 +12,7 @@ import type { Database } from "../db/client.js";
 import { queryRows } from "../db/query-rows.js";
 import { accountNotFound, getAccount } from "./accounts.js";
 import { LedgerError, LedgerErrorCode, invalidArgument } from "./ledger-error.js";
-import { decodePageToken, pageOf, pageSizeOf } from "./page-token.js";
+import { decodePageToken, pageOf, pageSizeOf, type PageKey } from "./page-token.js";
 import { getPayment } from "./payments.js";
 import type { AccountRecord, BalanceRecord, PaymentRecord, PaymentStatus } from "./records.js";
 import { requireAnyAccountId, requireIdempotencyKey } from "./validation.js";
@@ -105,27 +105,55 @@ export async function listPayments(db: Database, query: ListPaymentsQuery): Prom
     : sql`((select * from payments where ${where(sql`payer_account_id = ${query.accountId}`)} ${order})
            union all
            (select * from payments where ${where(sql`payee_account_id = ${query.accountId}`)} ${order}))`;
-  const rows = await queryRows<PaymentRow>(db, sql`
-    select id, status, decline_reason, payer_account_id, payee_account_id, amount_cents::text as amount_cents, currency,
-           description, ${micros(sql`created_at`)} as created_us
-    from ${source} p ${order}`);
-
-  const page = pageOf(rows, pageSize, filters, (row) => [row.created_us, row.id]);
-  return {
-    nextPageToken: page.nextPageToken,
-    items: page.items.map((row) => ({
-      paymentId: row.id,
-      status: row.status,
-      declineReason: row.decline_reason,
-      payerAccountId: row.payer_account_id,
-      payeeAccountId: row.payee_account_id,
-      amountCents: BigInt(row.amount_cents),
-      currency: row.currency,
-      description: row.description,
-      createdAt: dateOfMicros(row.created_us),
-    })),
-  };
+  const rows = await queryRows<PaymentRow>(db, sql`select ${PAYMENT_COLUMNS} from ${source} p ${order}`);
+  const page = pageOf(rows, pageSize, filters, paymentKeyOf);
+  return { nextPageToken: page.nextPageToken, items: page.items.map(paymentOfRow) };
 }
+
+/**
+ * An account's payments after `after` (a paymentKeyOf key; from the newest when undefined), oldest
+ * first, at most `limit`: what a payment watcher has not seen yet.
+ */
+export async function paymentsAfter(db: Database, accountId: string, after: PageKey | undefined, limit: number): Promise<{ key: PageKey; payment: PaymentRecord }[]> {
+  const start = after
+    ? sql`(created_at, id) > (${fromMicros(after[0]!)}, ${after[1]!})`
+    : sql`false`;
+  const order = sql`order by created_at, id limit ${limit}`;
+  const rows = await queryRows<PaymentRow>(db, sql`
+    select ${PAYMENT_COLUMNS} from (
+      (select * from payments where payer_account_id = ${accountId} and ${start} ${order})
+      union all
+      (select * from payments where payee_account_id = ${accountId} and ${start} ${order})) p ${order}`);
+  return rows.map((row) => ({ key: paymentKeyOf(row), payment: paymentOfRow(row) }));
+}
+
+/** The key of an account's newest payment, undefined when it has none: where a new watcher starts. */
+export async function newestPaymentKey(db: Database, accountId: string): Promise<PageKey | undefined> {
+  const order = sql`order by created_at desc, id desc limit 1`;
+  const [row] = await queryRows<PaymentRow>(db, sql`
+    select ${PAYMENT_COLUMNS} from (
+      (select * from payments where payer_account_id = ${accountId} ${order})
+      union all
+      (select * from payments where payee_account_id = ${accountId} ${order})) p ${order}`);
+  return row ? paymentKeyOf(row) : undefined;
+}
+
+const PAYMENT_COLUMNS = sql`id, status, decline_reason, payer_account_id, payee_account_id, amount_cents::text as amount_cents,
+  currency, description, ${micros(sql`created_at`)} as created_us`;
+
+const paymentKeyOf = (row: PaymentRow): PageKey => [row.created_us, row.id];
+
+const paymentOfRow = (row: PaymentRow): PaymentRecord => ({
+  paymentId: row.id,
+  status: row.status,
+  declineReason: row.decline_reason,
+  payerAccountId: row.payer_account_id,
+  payeeAccountId: row.payee_account_id,
+  amountCents: BigInt(row.amount_cents),
+  currency: row.currency,
+  description: row.description,
+  createdAt: dateOfMicros(row.created_us),
+});
 
 /**
  * Customer accounts by id (the primary key), or by display name then id when a prefix is given
@@ -182,16 +210,26 @@ export async function listAccountEntries(db: Database, query: ListEntriesQuery):
   if (query.to) conditions.push(sql`e.created_at < ${query.to.toISOString()}::timestamptz`);
   if (after) conditions.push(query.newestFirst ? sql`e.account_seq < ${after[0]!}::bigint` : sql`e.account_seq > ${after[0]!}::bigint`);
   const rows = await queryRows<EntryRow>(db, sql`
-    select e.id::text as id, e.account_seq::text as account_seq, e.amount_cents::text as amount_cents, e.currency,
-           e.balance_after_cents::text as balance_after_cents, e.transfer_id, e.entry_hash,
-           case when d.id is not null then 'DEPOSIT' else 'PAYMENT' end as cause_kind,
-           ${micros(sql`e.created_at`)} as created_us
-    from ledger_entries e left join deposits d on d.id = e.transfer_id
+    select ${ENTRY_COLUMNS} from ledger_entries e left join deposits d on d.id = e.transfer_id
     where ${sql.join(conditions, sql` and `)}
     order by e.account_seq ${query.newestFirst ? sql`desc` : sql`asc`} limit ${pageSize + 1}`);
   const page = pageOf(rows, pageSize, filters, (row) => [row.account_seq]);
   return { nextPageToken: page.nextPageToken, items: page.items.map(entryOfRow(query.accountId)) };
 }
+
+/** An account's entries after sequence `afterSequence`, in order, at most `limit`: what a watcher has not seen. */
+export async function entriesAfter(db: Database, accountId: string, afterSequence: bigint, limit: number): Promise<EntryRecord[]> {
+  const rows = await queryRows<EntryRow>(db, sql`
+    select ${ENTRY_COLUMNS} from ledger_entries e left join deposits d on d.id = e.transfer_id
+    where e.account_id = ${accountId} and e.account_seq > ${afterSequence.toString()}::bigint
+    order by e.account_seq limit ${limit}`);
+  return rows.map(entryOfRow(accountId));
+}
+
+/** The cause of an entry: a deposit when a deposit has its transfer id, otherwise a payment. */
+const ENTRY_COLUMNS = sql`e.id::text as id, e.account_seq::text as account_seq, e.amount_cents::text as amount_cents,
+  e.currency, e.balance_after_cents::text as balance_after_cents, e.transfer_id, e.entry_hash,
+  case when d.id is not null then 'DEPOSIT' else 'PAYMENT' end as cause_kind, ${micros(sql`e.created_at`)} as created_us`;
 
 const entryOfRow = (accountId: string) => (row: EntryRow): EntryRecord => {
   const amountCents = BigInt(row.amount_cents);

@@ -17,6 +17,8 @@ export const LedgerErrorCode = {
   CURRENCY_MISMATCH: "CURRENCY_MISMATCH",
   /** Transient database conflicts persisted through every retry; the request may be retried. */
   CONTENTION: "CONTENTION",
+  /** A watch stream fell too far behind; the client resumes from the position it reached. */
+  WATCH_TOO_SLOW: "WATCH_TOO_SLOW",
 } as const;
 
 export type LedgerErrorCode = (typeof LedgerErrorCode)[keyof typeof LedgerErrorCode];

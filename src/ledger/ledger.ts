@@ -21,12 +21,19 @@ import {
 import { authorizePayment, getBalance, getPayment, type AuthorizePaymentCommand } from "./payments.js";
 import type { AccountRecord, BalanceRecord, DepositRecord, PaymentRecord, RequestContext } from "./records.js";
 import { verifyLedger, type VerificationReport } from "./verify.js";
+import { watchAccount, watchPayments, type AccountChange, type PaymentChange } from "./watch.js";
+import { ChangeFeed } from "./change-feed.js";
 
 export interface LedgerOptions {
   /** How long idempotency keys are kept before they may be reused and are swept. */
   idempotencyTtlHours: number;
   /** Group commit of AuthorizePayment (see payment-batch.ts). */
   paymentBatch?: { maxBatchSize: number; maxInFlight: number };
+  /**
+   * Wakes watch streams when the database reports a change (started by the caller). Without one,
+   * watchers learn of changes by polling only.
+   */
+  changeFeed?: ChangeFeed;
 }
 
 /**
@@ -41,6 +48,7 @@ const DEFAULT_PAYMENT_BATCH = { maxBatchSize: 64, maxInFlight: 1 };
 /** The payment ledger over one database. */
 export class Ledger {
   private readonly payments: PaymentBatcher;
+  private readonly changes: ChangeFeed;
 
   constructor(
     readonly db: Database,
@@ -50,6 +58,7 @@ export class Ledger {
       idempotencyTtlHours: options.idempotencyTtlHours,
       ...(options.paymentBatch ?? DEFAULT_PAYMENT_BATCH),
     });
+    this.changes = options.changeFeed ?? new ChangeFeed(async () => async () => {});
   }
 
   createAccount(command: CreateAccountCommand, context: RequestContext): Promise<AccountRecord> {
@@ -97,6 +106,21 @@ export class Ledger {
   /** One page of an account's statement. */
   listAccountEntries(query: ListEntriesQuery): Promise<Page<EntryRecord>> {
     return listAccountEntries(this.db, query);
+  }
+
+  /** The balance now (or after `resumeAfterSequence`), then one message per entry; ends when `signal` aborts or watches stop. */
+  watchAccount(accountId: string, resumeAfterSequence: bigint | undefined, signal?: AbortSignal): AsyncGenerator<AccountChange> {
+    return watchAccount(this.db, this.changes, accountId, resumeAfterSequence, signal);
+  }
+
+  /** Every new payment of an account (or after `resumeToken`); ends when `signal` aborts or watches stop. */
+  watchPayments(accountId: string, resumeToken: string, signal?: AbortSignal): AsyncGenerator<PaymentChange> {
+    return watchPayments(this.db, this.changes, accountId, resumeToken, signal);
+  }
+
+  /** Ends every watch stream cleanly (shutdown: before the server waits for in-flight calls). */
+  stopWatches(): Promise<void> {
+    return this.changes.stop();
   }
 
   /** Checks the whole ledger (sums, balances, hash chains); reads only. */

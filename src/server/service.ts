@@ -8,6 +8,8 @@ import type { Config } from "../config/config.js";
 import { openDatabase, type DatabaseHandle } from "../db/client.js";
 import { runMigrations } from "../db/migrate.js";
 import { Ledger } from "../ledger/ledger.js";
+import { CHANGES_CHANNEL, ChangeFeed } from "../ledger/change-feed.js";
+import { listenOn } from "../db/notifications.js";
 import type { HealthReporter } from "../health/health-monitor.js";
 import { startRelay } from "../relay/start-relay.js";
 import type { Logger } from "../telemetry/logger.js";
@@ -52,7 +54,10 @@ async function startWithEdge(config: Config, logger: Logger, edge: Edge): Promis
       : "using PostgreSQL",
   );
   await runMigrations(database);
-  const ledger = new Ledger(database.db, { idempotencyTtlHours: config.IDEMPOTENCY_TTL_HOURS });
+  // One LISTEN per instance feeds every watch stream (src/ledger/change-feed.ts).
+  const changeFeed = new ChangeFeed((onNotify, onReconnect) => listenOn(database, CHANGES_CHANNEL, onNotify, onReconnect));
+  await changeFeed.start();
+  const ledger = new Ledger(database.db, { idempotencyTtlHours: config.IDEMPOTENCY_TTL_HOURS, changeFeed });
 
   const server = await startServer({
     host: config.HOST,
@@ -78,6 +83,9 @@ async function startWithEdge(config: Config, logger: Logger, edge: Edge): Promis
     edge.health.drain();
     await new Promise((resolve) => setTimeout(resolve, config.SHUTDOWN_DRAIN_DELAY_MS));
     const deadline = new Promise<void>((resolve) => setTimeout(resolve, config.SHUTDOWN_TIMEOUT_MS).unref());
+    // Watch streams never finish by themselves: end them first (clean end of stream; clients resume
+    // on another instance with the position they reached), so that close() only waits for unary calls.
+    await ledger.stopWatches();
     await Promise.race([server.close(), deadline]);
     // After the API: the relay's batch in progress is delivered and recorded; rows it did not get
     // to stay in the outbox for the next start.

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file payment/v1/account.proto.
  */
 export const file_payment_v1_account: GenFile = /*@__PURE__*/
-  fileDesc("ChhwYXltZW50L3YxL2FjY291bnQucHJvdG8SCnBheW1lbnQudjEidQoHQWNjb3VudBISCgphY2NvdW50X2lkGAEgASgJEhAKCGN1cnJlbmN5GAIgASgJEhQKDGRpc3BsYXlfbmFtZRgDIAEoCRIuCgpjcmVhdGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJSChRDcmVhdGVBY2NvdW50UmVxdWVzdBIQCghjdXJyZW5jeRgBIAEoCRIUCgxkaXNwbGF5X25hbWUYAiABKAkSEgoKYWNjb3VudF9pZBgDIAEoCSI9ChVDcmVhdGVBY2NvdW50UmVzcG9uc2USJAoHYWNjb3VudBgBIAEoCzITLnBheW1lbnQudjEuQWNjb3VudCInChFHZXRBY2NvdW50UmVxdWVzdBISCgphY2NvdW50X2lkGAEgASgJIjoKEkdldEFjY291bnRSZXNwb25zZRIkCgdhY2NvdW50GAEgASgLMhMucGF5bWVudC52MS5BY2NvdW50ImoKE0RlcG9zaXRGdW5kc1JlcXVlc3QSFwoPaWRlbXBvdGVuY3lfa2V5GAEgASgJEhIKCmFjY291bnRfaWQYAiABKAkSFAoMYW1vdW50X2NlbnRzGAMgASgDEhAKCGN1cnJlbmN5GAQgASgJIokBCgdEZXBvc2l0EhIKCmRlcG9zaXRfaWQYASABKAkSEgoKYWNjb3VudF9pZBgCIAEoCRIUCgxhbW91bnRfY2VudHMYAyABKAMSEAoIY3VycmVuY3kYBCABKAkSLgoKY3JlYXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiXQoURGVwb3NpdEZ1bmRzUmVzcG9uc2USJAoHZGVwb3NpdBgBIAEoCzITLnBheW1lbnQudjEuRGVwb3NpdBIfChdhdmFpbGFibGVfYmFsYW5jZV9jZW50cxgCIAEoAyJZChNMaXN0QWNjb3VudHNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEhsKE2Rpc3BsYXlfbmFtZV9wcmVmaXgYAyABKAkiVgoUTGlzdEFjY291bnRzUmVzcG9uc2USJQoIYWNjb3VudHMYASADKAsyEy5wYXltZW50LnYxLkFjY291bnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIpsCCgxBY2NvdW50RW50cnkSEAoIc2VxdWVuY2UYASABKAMSFAoMYW1vdW50X2NlbnRzGAIgASgDEhAKCGN1cnJlbmN5GAMgASgJEhwKFGJhbGFuY2VfYmVmb3JlX2NlbnRzGAQgASgDEhsKE2JhbGFuY2VfYWZ0ZXJfY2VudHMYBSABKAMSLgoKY2F1c2Vfa2luZBgGIAEoDjIaLnBheW1lbnQudjEuRW50cnlDYXVzZUtpbmQSEAoIY2F1c2VfaWQYByABKAkSLgoKY3JlYXRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIZW50cnlfaWQYCSABKAMSEgoKZW50cnlfaGFzaBgKIAEoCSK+AQoZTGlzdEFjY291bnRFbnRyaWVzUmVxdWVzdBISCgphY2NvdW50X2lkGAEgASgJEigKBGZyb20YAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiYKAnRvGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCglwYWdlX3NpemUYBCABKAUSEgoKcGFnZV90b2tlbhgFIAEoCRIUCgxuZXdlc3RfZmlyc3QYBiABKAgiYAoaTGlzdEFjY291bnRFbnRyaWVzUmVzcG9uc2USKQoHZW50cmllcxgBIAMoCzIYLnBheW1lbnQudjEuQWNjb3VudEVudHJ5EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSpuCg5FbnRyeUNhdXNlS2luZBIgChxFTlRSWV9DQVVTRV9LSU5EX1VOU1BFQ0lGSUVEEAASHAoYRU5UUllfQ0FVU0VfS0lORF9QQVlNRU5UEAESHAoYRU5UUllfQ0FVU0VfS0lORF9ERVBPU0lUEAIyzQMKDkFjY291bnRTZXJ2aWNlElQKDUNyZWF0ZUFjY291bnQSIC5wYXltZW50LnYxLkNyZWF0ZUFjY291bnRSZXF1ZXN0GiEucGF5bWVudC52MS5DcmVhdGVBY2NvdW50UmVzcG9uc2USUAoKR2V0QWNjb3VudBIdLnBheW1lbnQudjEuR2V0QWNjb3VudFJlcXVlc3QaHi5wYXltZW50LnYxLkdldEFjY291bnRSZXNwb25zZSIDkAIBElEKDERlcG9zaXRGdW5kcxIfLnBheW1lbnQudjEuRGVwb3NpdEZ1bmRzUmVxdWVzdBogLnBheW1lbnQudjEuRGVwb3NpdEZ1bmRzUmVzcG9uc2USVgoMTGlzdEFjY291bnRzEh8ucGF5bWVudC52MS5MaXN0QWNjb3VudHNSZXF1ZXN0GiAucGF5bWVudC52MS5MaXN0QWNjb3VudHNSZXNwb25zZSIDkAIBEmgKEkxpc3RBY2NvdW50RW50cmllcxIlLnBheW1lbnQudjEuTGlzdEFjY291bnRFbnRyaWVzUmVxdWVzdBomLnBheW1lbnQudjEuTGlzdEFjY291bnRFbnRyaWVzUmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("ChhwYXltZW50L3YxL2FjY291bnQucHJvdG8SCnBheW1lbnQudjEidQoHQWNjb3VudBISCgphY2NvdW50X2lkGAEgASgJEhAKCGN1cnJlbmN5GAIgASgJEhQKDGRpc3BsYXlfbmFtZRgDIAEoCRIuCgpjcmVhdGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJSChRDcmVhdGVBY2NvdW50UmVxdWVzdBIQCghjdXJyZW5jeRgBIAEoCRIUCgxkaXNwbGF5X25hbWUYAiABKAkSEgoKYWNjb3VudF9pZBgDIAEoCSI9ChVDcmVhdGVBY2NvdW50UmVzcG9uc2USJAoHYWNjb3VudBgBIAEoCzITLnBheW1lbnQudjEuQWNjb3VudCInChFHZXRBY2NvdW50UmVxdWVzdBISCgphY2NvdW50X2lkGAEgASgJIjoKEkdldEFjY291bnRSZXNwb25zZRIkCgdhY2NvdW50GAEgASgLMhMucGF5bWVudC52MS5BY2NvdW50ImoKE0RlcG9zaXRGdW5kc1JlcXVlc3QSFwoPaWRlbXBvdGVuY3lfa2V5GAEgASgJEhIKCmFjY291bnRfaWQYAiABKAkSFAoMYW1vdW50X2NlbnRzGAMgASgDEhAKCGN1cnJlbmN5GAQgASgJIokBCgdEZXBvc2l0EhIKCmRlcG9zaXRfaWQYASABKAkSEgoKYWNjb3VudF9pZBgCIAEoCRIUCgxhbW91bnRfY2VudHMYAyABKAMSEAoIY3VycmVuY3kYBCABKAkSLgoKY3JlYXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiXQoURGVwb3NpdEZ1bmRzUmVzcG9uc2USJAoHZGVwb3NpdBgBIAEoCzITLnBheW1lbnQudjEuRGVwb3NpdBIfChdhdmFpbGFibGVfYmFsYW5jZV9jZW50cxgCIAEoAyJZChNMaXN0QWNjb3VudHNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEhsKE2Rpc3BsYXlfbmFtZV9wcmVmaXgYAyABKAkiVgoUTGlzdEFjY291bnRzUmVzcG9uc2USJQoIYWNjb3VudHMYASADKAsyEy5wYXltZW50LnYxLkFjY291bnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIpsCCgxBY2NvdW50RW50cnkSEAoIc2VxdWVuY2UYASABKAMSFAoMYW1vdW50X2NlbnRzGAIgASgDEhAKCGN1cnJlbmN5GAMgASgJEhwKFGJhbGFuY2VfYmVmb3JlX2NlbnRzGAQgASgDEhsKE2JhbGFuY2VfYWZ0ZXJfY2VudHMYBSABKAMSLgoKY2F1c2Vfa2luZBgGIAEoDjIaLnBheW1lbnQudjEuRW50cnlDYXVzZUtpbmQSEAoIY2F1c2VfaWQYByABKAkSLgoKY3JlYXRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIZW50cnlfaWQYCSABKAMSEgoKZW50cnlfaGFzaBgKIAEoCSK+AQoZTGlzdEFjY291bnRFbnRyaWVzUmVxdWVzdBISCgphY2NvdW50X2lkGAEgASgJEigKBGZyb20YAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiYKAnRvGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCglwYWdlX3NpemUYBCABKAUSEgoKcGFnZV90b2tlbhgFIAEoCRIUCgxuZXdlc3RfZmlyc3QYBiABKAgiYAoaTGlzdEFjY291bnRFbnRyaWVzUmVzcG9uc2USKQoHZW50cmllcxgBIAMoCzIYLnBheW1lbnQudjEuQWNjb3VudEVudHJ5EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJnChNXYXRjaEFjY291bnRSZXF1ZXN0EhIKCmFjY291bnRfaWQYASABKAkSIgoVcmVzdW1lX2FmdGVyX3NlcXVlbmNlGAIgASgDSACIAQFCGAoWX3Jlc3VtZV9hZnRlcl9zZXF1ZW5jZSKXAQoUV2F0Y2hBY2NvdW50UmVzcG9uc2USEgoKYWNjb3VudF9pZBgBIAEoCRIQCghjdXJyZW5jeRgCIAEoCRIfChdhdmFpbGFibGVfYmFsYW5jZV9jZW50cxgDIAEoAxIPCgd2ZXJzaW9uGAQgASgDEicKBWVudHJ5GAUgASgLMhgucGF5bWVudC52MS5BY2NvdW50RW50cnkqbgoORW50cnlDYXVzZUtpbmQSIAocRU5UUllfQ0FVU0VfS0lORF9VTlNQRUNJRklFRBAAEhwKGEVOVFJZX0NBVVNFX0tJTkRfUEFZTUVOVBABEhwKGEVOVFJZX0NBVVNFX0tJTkRfREVQT1NJVBACMqIECg5BY2NvdW50U2VydmljZRJUCg1DcmVhdGVBY2NvdW50EiAucGF5bWVudC52MS5DcmVhdGVBY2NvdW50UmVxdWVzdBohLnBheW1lbnQudjEuQ3JlYXRlQWNjb3VudFJlc3BvbnNlElAKCkdldEFjY291bnQSHS5wYXltZW50LnYxLkdldEFjY291bnRSZXF1ZXN0Gh4ucGF5bWVudC52MS5HZXRBY2NvdW50UmVzcG9uc2UiA5ACARJRCgxEZXBvc2l0RnVuZHMSHy5wYXltZW50LnYxLkRlcG9zaXRGdW5kc1JlcXVlc3QaIC5wYXltZW50LnYxLkRlcG9zaXRGdW5kc1Jlc3BvbnNlElYKDExpc3RBY2NvdW50cxIfLnBheW1lbnQudjEuTGlzdEFjY291bnRzUmVxdWVzdBogLnBheW1lbnQudjEuTGlzdEFjY291bnRzUmVzcG9uc2UiA5ACARJoChJMaXN0QWNjb3VudEVudHJpZXMSJS5wYXltZW50LnYxLkxpc3RBY2NvdW50RW50cmllc1JlcXVlc3QaJi5wYXltZW50LnYxLkxpc3RBY2NvdW50RW50cmllc1Jlc3BvbnNlIgOQAgESUwoMV2F0Y2hBY2NvdW50Eh8ucGF5bWVudC52MS5XYXRjaEFjY291bnRSZXF1ZXN0GiAucGF5bWVudC52MS5XYXRjaEFjY291bnRSZXNwb25zZTABYgZwcm90bzM", [file_google_protobuf_timestamp]);
 
 /**
  * Account holds money in exactly one currency, fixed at creation.
@@ -507,6 +507,84 @@ export const ListAccountEntriesResponseSchema: GenMessage<ListAccountEntriesResp
   messageDesc(file_payment_v1_account, 12);
 
 /**
+ * WatchAccountRequest names the account to watch.
+ *
+ * @generated from message payment.v1.WatchAccountRequest
+ */
+export type WatchAccountRequest = Message<"payment.v1.WatchAccountRequest"> & {
+  /**
+   * Id of the account.
+   *
+   * @generated from field: string account_id = 1;
+   */
+  accountId: string;
+
+  /**
+   * Resume after this entry sequence (the version of the last message received): the first
+   * message is the balance as of that entry, then every later entry follows. From now when unset.
+   *
+   * @generated from field: optional int64 resume_after_sequence = 2;
+   */
+  resumeAfterSequence?: bigint | undefined;
+};
+
+/**
+ * Describes the message payment.v1.WatchAccountRequest.
+ * Use `create(WatchAccountRequestSchema)` to create a new message.
+ */
+export const WatchAccountRequestSchema: GenMessage<WatchAccountRequest> = /*@__PURE__*/
+  messageDesc(file_payment_v1_account, 13);
+
+/**
+ * WatchAccountResponse is the account's balance, and the entry that made it so.
+ *
+ * @generated from message payment.v1.WatchAccountResponse
+ */
+export type WatchAccountResponse = Message<"payment.v1.WatchAccountResponse"> & {
+  /**
+   * Id of the account.
+   *
+   * @generated from field: string account_id = 1;
+   */
+  accountId: string;
+
+  /**
+   * ISO 4217 code of the account.
+   *
+   * @generated from field: string currency = 2;
+   */
+  currency: string;
+
+  /**
+   * Available balance in minor units after this change.
+   *
+   * @generated from field: int64 available_balance_cents = 3;
+   */
+  availableBalanceCents: bigint;
+
+  /**
+   * The entry sequence this balance includes (0 before the first entry): the resume position.
+   *
+   * @generated from field: int64 version = 4;
+   */
+  version: bigint;
+
+  /**
+   * The entry that caused this change; absent in the first message.
+   *
+   * @generated from field: payment.v1.AccountEntry entry = 5;
+   */
+  entry?: AccountEntry | undefined;
+};
+
+/**
+ * Describes the message payment.v1.WatchAccountResponse.
+ * Use `create(WatchAccountResponseSchema)` to create a new message.
+ */
+export const WatchAccountResponseSchema: GenMessage<WatchAccountResponse> = /*@__PURE__*/
+  messageDesc(file_payment_v1_account, 14);
+
+/**
  * EntryCauseKind says what kind of operation wrote a ledger entry.
  *
  * @generated from enum payment.v1.EntryCauseKind
@@ -599,6 +677,18 @@ export const AccountService: GenService<{
     methodKind: "unary";
     input: typeof ListAccountEntriesRequestSchema;
     output: typeof ListAccountEntriesResponseSchema;
+  },
+  /**
+   * WatchAccount streams the account's balance at once, then one message per entry that changes
+   * it, made through any instance. The stream ends cleanly when the server shuts down; reconnect
+   * with resume_after_sequence set to the last version received to continue without a gap.
+   *
+   * @generated from rpc payment.v1.AccountService.WatchAccount
+   */
+  watchAccount: {
+    methodKind: "server_streaming";
+    input: typeof WatchAccountRequestSchema;
+    output: typeof WatchAccountResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_payment_v1_account, 0);

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file payment/v1/payment.proto.
  */
 export const file_payment_v1_payment: GenFile = /*@__PURE__*/
-  fileDesc("ChhwYXltZW50L3YxL3BheW1lbnQucHJvdG8SCnBheW1lbnQudjEinAIKB1BheW1lbnQSEgoKcGF5bWVudF9pZBgBIAEoCRIpCgZzdGF0dXMYAiABKA4yGS5wYXltZW50LnYxLlBheW1lbnRTdGF0dXMSMQoOZGVjbGluZV9yZWFzb24YAyABKA4yGS5wYXltZW50LnYxLkRlY2xpbmVSZWFzb24SGAoQcGF5ZXJfYWNjb3VudF9pZBgEIAEoCRIYChBwYXllZV9hY2NvdW50X2lkGAUgASgJEhQKDGFtb3VudF9jZW50cxgGIAEoAxIQCghjdXJyZW5jeRgHIAEoCRITCgtkZXNjcmlwdGlvbhgIIAEoCRIuCgpjcmVhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKjAQoXQXV0aG9yaXplUGF5bWVudFJlcXVlc3QSFwoPaWRlbXBvdGVuY3lfa2V5GAEgASgJEhgKEHBheWVyX2FjY291bnRfaWQYAiABKAkSGAoQcGF5ZWVfYWNjb3VudF9pZBgDIAEoCRIUCgxhbW91bnRfY2VudHMYBCABKAMSEAoIY3VycmVuY3kYBSABKAkSEwoLZGVzY3JpcHRpb24YBiABKAkiQAoYQXV0aG9yaXplUGF5bWVudFJlc3BvbnNlEiQKB3BheW1lbnQYASABKAsyEy5wYXltZW50LnYxLlBheW1lbnQiQAoRR2V0UGF5bWVudFJlcXVlc3QSEgoKcGF5bWVudF9pZBgBIAEoCRIXCg9pZGVtcG90ZW5jeV9rZXkYAiABKAkiOgoSR2V0UGF5bWVudFJlc3BvbnNlEiQKB3BheW1lbnQYASABKAsyEy5wYXltZW50LnYxLlBheW1lbnQiWQoYR2V0QWNjb3VudEJhbGFuY2VSZXF1ZXN0EhIKCmFjY291bnRfaWQYASABKAkSKQoFYXNfb2YYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIqMBChlHZXRBY2NvdW50QmFsYW5jZVJlc3BvbnNlEhIKCmFjY291bnRfaWQYASABKAkSEAoIY3VycmVuY3kYAiABKAkSHwoXYXZhaWxhYmxlX2JhbGFuY2VfY2VudHMYAyABKAMSDwoHdmVyc2lvbhgEIAEoAxIuCgp1cGRhdGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLkAQoTTGlzdFBheW1lbnRzUmVxdWVzdBISCgphY2NvdW50X2lkGAEgASgJEisKCHN0YXR1c2VzGAIgAygOMhkucGF5bWVudC52MS5QYXltZW50U3RhdHVzEjEKDWNyZWF0ZWRfYWZ0ZXIYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKDmNyZWF0ZWRfYmVmb3JlGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCglwYWdlX3NpemUYBSABKAUSEgoKcGFnZV90b2tlbhgGIAEoCSJWChRMaXN0UGF5bWVudHNSZXNwb25zZRIlCghwYXltZW50cxgBIAMoCzITLnBheW1lbnQudjEuUGF5bWVudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkqawoNUGF5bWVudFN0YXR1cxIeChpQQVlNRU5UX1NUQVRVU19VTlNQRUNJRklFRBAAEh0KGVBBWU1FTlRfU1RBVFVTX0FVVEhPUklaRUQQARIbChdQQVlNRU5UX1NUQVRVU19ERUNMSU5FRBACKnwKDURlY2xpbmVSZWFzb24SHgoaREVDTElORV9SRUFTT05fVU5TUEVDSUZJRUQQABIlCiFERUNMSU5FX1JFQVNPTl9JTlNVRkZJQ0lFTlRfRlVORFMQARIkCiBERUNMSU5FX1JFQVNPTl9DVVJSRU5DWV9NSVNNQVRDSBACMoADCg5QYXltZW50U2VydmljZRJdChBBdXRob3JpemVQYXltZW50EiMucGF5bWVudC52MS5BdXRob3JpemVQYXltZW50UmVxdWVzdBokLnBheW1lbnQudjEuQXV0aG9yaXplUGF5bWVudFJlc3BvbnNlElAKCkdldFBheW1lbnQSHS5wYXltZW50LnYxLkdldFBheW1lbnRSZXF1ZXN0Gh4ucGF5bWVudC52MS5HZXRQYXltZW50UmVzcG9uc2UiA5ACARJlChFHZXRBY2NvdW50QmFsYW5jZRIkLnBheW1lbnQudjEuR2V0QWNjb3VudEJhbGFuY2VSZXF1ZXN0GiUucGF5bWVudC52MS5HZXRBY2NvdW50QmFsYW5jZVJlc3BvbnNlIgOQAgESVgoMTGlzdFBheW1lbnRzEh8ucGF5bWVudC52MS5MaXN0UGF5bWVudHNSZXF1ZXN0GiAucGF5bWVudC52MS5MaXN0UGF5bWVudHNSZXNwb25zZSIDkAIBYgZwcm90bzM", [file_google_protobuf_timestamp]);
+  fileDesc("ChhwYXltZW50L3YxL3BheW1lbnQucHJvdG8SCnBheW1lbnQudjEinAIKB1BheW1lbnQSEgoKcGF5bWVudF9pZBgBIAEoCRIpCgZzdGF0dXMYAiABKA4yGS5wYXltZW50LnYxLlBheW1lbnRTdGF0dXMSMQoOZGVjbGluZV9yZWFzb24YAyABKA4yGS5wYXltZW50LnYxLkRlY2xpbmVSZWFzb24SGAoQcGF5ZXJfYWNjb3VudF9pZBgEIAEoCRIYChBwYXllZV9hY2NvdW50X2lkGAUgASgJEhQKDGFtb3VudF9jZW50cxgGIAEoAxIQCghjdXJyZW5jeRgHIAEoCRITCgtkZXNjcmlwdGlvbhgIIAEoCRIuCgpjcmVhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKjAQoXQXV0aG9yaXplUGF5bWVudFJlcXVlc3QSFwoPaWRlbXBvdGVuY3lfa2V5GAEgASgJEhgKEHBheWVyX2FjY291bnRfaWQYAiABKAkSGAoQcGF5ZWVfYWNjb3VudF9pZBgDIAEoCRIUCgxhbW91bnRfY2VudHMYBCABKAMSEAoIY3VycmVuY3kYBSABKAkSEwoLZGVzY3JpcHRpb24YBiABKAkiQAoYQXV0aG9yaXplUGF5bWVudFJlc3BvbnNlEiQKB3BheW1lbnQYASABKAsyEy5wYXltZW50LnYxLlBheW1lbnQiQAoRR2V0UGF5bWVudFJlcXVlc3QSEgoKcGF5bWVudF9pZBgBIAEoCRIXCg9pZGVtcG90ZW5jeV9rZXkYAiABKAkiOgoSR2V0UGF5bWVudFJlc3BvbnNlEiQKB3BheW1lbnQYASABKAsyEy5wYXltZW50LnYxLlBheW1lbnQiWQoYR2V0QWNjb3VudEJhbGFuY2VSZXF1ZXN0EhIKCmFjY291bnRfaWQYASABKAkSKQoFYXNfb2YYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIqMBChlHZXRBY2NvdW50QmFsYW5jZVJlc3BvbnNlEhIKCmFjY291bnRfaWQYASABKAkSEAoIY3VycmVuY3kYAiABKAkSHwoXYXZhaWxhYmxlX2JhbGFuY2VfY2VudHMYAyABKAMSDwoHdmVyc2lvbhgEIAEoAxIuCgp1cGRhdGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLkAQoTTGlzdFBheW1lbnRzUmVxdWVzdBISCgphY2NvdW50X2lkGAEgASgJEisKCHN0YXR1c2VzGAIgAygOMhkucGF5bWVudC52MS5QYXltZW50U3RhdHVzEjEKDWNyZWF0ZWRfYWZ0ZXIYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKDmNyZWF0ZWRfYmVmb3JlGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCglwYWdlX3NpemUYBSABKAUSEgoKcGFnZV90b2tlbhgGIAEoCSJWChRMaXN0UGF5bWVudHNSZXNwb25zZRIlCghwYXltZW50cxgBIAMoCzITLnBheW1lbnQudjEuUGF5bWVudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiQAoUV2F0Y2hQYXltZW50c1JlcXVlc3QSEgoKYWNjb3VudF9pZBgBIAEoCRIUCgxyZXN1bWVfdG9rZW4YAiABKAkiUwoVV2F0Y2hQYXltZW50c1Jlc3BvbnNlEiQKB3BheW1lbnQYASABKAsyEy5wYXltZW50LnYxLlBheW1lbnQSFAoMcmVzdW1lX3Rva2VuGAIgASgJKmsKDVBheW1lbnRTdGF0dXMSHgoaUEFZTUVOVF9TVEFUVVNfVU5TUEVDSUZJRUQQABIdChlQQVlNRU5UX1NUQVRVU19BVVRIT1JJWkVEEAESGwoXUEFZTUVOVF9TVEFUVVNfREVDTElORUQQAip8Cg1EZWNsaW5lUmVhc29uEh4KGkRFQ0xJTkVfUkVBU09OX1VOU1BFQ0lGSUVEEAASJQohREVDTElORV9SRUFTT05fSU5TVUZGSUNJRU5UX0ZVTkRTEAESJAogREVDTElORV9SRUFTT05fQ1VSUkVOQ1lfTUlTTUFUQ0gQAjLYAwoOUGF5bWVudFNlcnZpY2USXQoQQXV0aG9yaXplUGF5bWVudBIjLnBheW1lbnQudjEuQXV0aG9yaXplUGF5bWVudFJlcXVlc3QaJC5wYXltZW50LnYxLkF1dGhvcml6ZVBheW1lbnRSZXNwb25zZRJQCgpHZXRQYXltZW50Eh0ucGF5bWVudC52MS5HZXRQYXltZW50UmVxdWVzdBoeLnBheW1lbnQudjEuR2V0UGF5bWVudFJlc3BvbnNlIgOQAgESZQoRR2V0QWNjb3VudEJhbGFuY2USJC5wYXltZW50LnYxLkdldEFjY291bnRCYWxhbmNlUmVxdWVzdBolLnBheW1lbnQudjEuR2V0QWNjb3VudEJhbGFuY2VSZXNwb25zZSIDkAIBElYKDExpc3RQYXltZW50cxIfLnBheW1lbnQudjEuTGlzdFBheW1lbnRzUmVxdWVzdBogLnBheW1lbnQudjEuTGlzdFBheW1lbnRzUmVzcG9uc2UiA5ACARJWCg1XYXRjaFBheW1lbnRzEiAucGF5bWVudC52MS5XYXRjaFBheW1lbnRzUmVxdWVzdBohLnBheW1lbnQudjEuV2F0Y2hQYXltZW50c1Jlc3BvbnNlMAFiBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * Payment is one authorization attempt and its outcome.
@@ -381,6 +381,62 @@ export const ListPaymentsResponseSchema: GenMessage<ListPaymentsResponse> = /*@_
   messageDesc(file_payment_v1_payment, 8);
 
 /**
+ * WatchPaymentsRequest names the account whose payments to watch.
+ *
+ * @generated from message payment.v1.WatchPaymentsRequest
+ */
+export type WatchPaymentsRequest = Message<"payment.v1.WatchPaymentsRequest"> & {
+  /**
+   * Id of the account.
+   *
+   * @generated from field: string account_id = 1;
+   */
+  accountId: string;
+
+  /**
+   * resume_token of the last message received; from now when empty.
+   *
+   * @generated from field: string resume_token = 2;
+   */
+  resumeToken: string;
+};
+
+/**
+ * Describes the message payment.v1.WatchPaymentsRequest.
+ * Use `create(WatchPaymentsRequestSchema)` to create a new message.
+ */
+export const WatchPaymentsRequestSchema: GenMessage<WatchPaymentsRequest> = /*@__PURE__*/
+  messageDesc(file_payment_v1_payment, 9);
+
+/**
+ * WatchPaymentsResponse is one new payment.
+ *
+ * @generated from message payment.v1.WatchPaymentsResponse
+ */
+export type WatchPaymentsResponse = Message<"payment.v1.WatchPaymentsResponse"> & {
+  /**
+   * The payment.
+   *
+   * @generated from field: payment.v1.Payment payment = 1;
+   */
+  payment?: Payment | undefined;
+
+  /**
+   * Opaque token that resumes right after this payment.
+   *
+   * @generated from field: string resume_token = 2;
+   */
+  resumeToken: string;
+};
+
+/**
+ * Describes the message payment.v1.WatchPaymentsResponse.
+ * Use `create(WatchPaymentsResponseSchema)` to create a new message.
+ */
+export const WatchPaymentsResponseSchema: GenMessage<WatchPaymentsResponse> = /*@__PURE__*/
+  messageDesc(file_payment_v1_payment, 10);
+
+/**
  * PaymentStatus is the outcome of an authorization.
  *
  * @generated from enum payment.v1.PaymentStatus
@@ -495,6 +551,18 @@ export const PaymentService: GenService<{
     methodKind: "unary";
     input: typeof ListPaymentsRequestSchema;
     output: typeof ListPaymentsResponseSchema;
+  },
+  /**
+   * WatchPayments streams every new payment of an account (as payer or payee), made through any
+   * instance. The stream ends cleanly when the server shuts down; reconnect with the last
+   * resume_token received to continue without a gap.
+   *
+   * @generated from rpc payment.v1.PaymentService.WatchPayments
+   */
+  watchPayments: {
+    methodKind: "server_streaming";
+    input: typeof WatchPaymentsRequestSchema;
+    output: typeof WatchPaymentsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_payment_v1_payment, 0);
