@@ -9,6 +9,7 @@ import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
 import { sql } from "drizzle-orm";
 import { Ledger } from "../../src/ledger/ledger.js";
+import { runMigrations } from "../../src/db/migrate.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
 import { assertLedgerInvariants, rows } from "../support/invariants.js";
 
@@ -110,4 +111,40 @@ describe("VerifyLedger", () => {
     assert.equal(cli.code, 1);
     assert.match(cli.stdout, new RegExp(`HASH_MISMATCH\\tentry ${next!.id}`));
   });
+
+  it("chains entries written before the chain existed on the next migrate (databases older than 0005)", async () => {
+    // A database of its own: the previous test left tampered entries behind.
+    const fresh = await createTestDatabase(4);
+    try {
+      await backfill(fresh);
+    } finally {
+      await fresh.drop();
+    }
+  });
 });
+
+async function backfill(database: TestDatabase): Promise<void> {
+  const ledger = new Ledger(database.handle.db, { idempotencyTtlHours: 24 });
+  {
+    const a = (await ledger.createAccount({ currency: "GBP", displayName: "old", accountId: "" }, ctx)).accountId;
+    const b = (await ledger.createAccount({ currency: "GBP", displayName: "older", accountId: "" }, ctx)).accountId;
+    await ledger.depositFunds({ idempotencyKey: key(), accountId: a, amountCents: 900n, currency: "GBP" }, ctx);
+    await ledger.authorizePayment({ idempotencyKey: key(), payerAccountId: a, payeeAccountId: b, amountCents: 300n, currency: "GBP", description: "" }, ctx);
+    // What a pre-0005 database looks like after the columns were added: every entry unchained.
+    await ledger.db.transaction(async (tx) => {
+      await tx.execute(sql`alter table ledger_entries disable trigger ledger_entries_append_only`);
+      await tx.execute(sql`update ledger_entries set account_seq = null, balance_after_cents = null, entry_hash = null`);
+      await tx.execute(sql`alter table ledger_entries enable trigger ledger_entries_append_only`);
+    });
+    assert.equal((await ledger.verify()).ok, false);
+
+    await runMigrations(database.handle);
+    assert.deepEqual(await ledger.verify(), { ok: true, violations: [] });
+    const statement = await ledger.listAccountEntries({ accountId: a, newestFirst: false, pageSize: 10, pageToken: "" });
+    assert.deepEqual(statement.items.map((e) => [e.sequence, e.balanceAfterCents]), [[1n, 900n], [2n, 600n]]);
+    await assert.rejects(
+      database.handle.db.execute(sql`delete from ledger_entries where account_id = ${a}`),
+      "history is append-only again after the backfill",
+    );
+  }
+}
