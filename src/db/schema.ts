@@ -111,7 +111,7 @@ export const ledgerEntries = pgTable(
     currency: text("currency").notNull(),
     createdAt: createdAt(),
     /**
-     * Set by the entry-chain trigger (drizzle/functions/entry-chain.sql), never by writers: the
+     * Set by the entry-chain trigger (drizzle/functions/40-entry-chain.sql), never by writers: the
      * entry's 1-based position in its account's history, the account's balance right after it,
      * and SHA-256 over its content and the previous entry's hash (a tamper-evident chain per account).
      */

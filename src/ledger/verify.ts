@@ -1,6 +1,6 @@
 /**
  * Whole-ledger verification. The checks live in one place, the database function ledger_verify
- * (drizzle/functions/verify-ledger.sql), next to the hash they recompute; this runs it in one
+ * (drizzle/functions/60-verify-ledger.sql), next to the hash they recompute; this runs it in one
  * REPEATABLE READ snapshot, so concurrent payments cannot make a sound ledger look unbalanced
  * halfway through the read.
  */
