@@ -2,7 +2,7 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { AccountService } from "../../gen/payment/v1/account_pb.js";
 import type { Ledger } from "../ledger/ledger.js";
-import { accountToProto, depositToProto, entryToProto } from "./proto-mapping.js";
+import { accountToProto, depositToProto, entryToProto, withdrawalToProto } from "./proto-mapping.js";
 import { timestampDate } from "./timestamps.js";
 import { requestContextOf } from "./request-context.js";
 
@@ -10,7 +10,12 @@ export function accountServiceHandlers(ledger: Ledger): ServiceImpl<typeof Accou
   return {
     async createAccount(request, context) {
       const account = await ledger.createAccount(
-        { currency: request.currency, displayName: request.displayName, accountId: request.accountId },
+        {
+          currency: request.currency,
+          displayName: request.displayName,
+          accountId: request.accountId,
+          overdraftLimitCents: request.overdraftLimitCents,
+        },
         requestContextOf(context),
       );
       return { account: accountToProto(account) };
@@ -43,13 +48,16 @@ export function accountServiceHandlers(ledger: Ledger): ServiceImpl<typeof Accou
     },
 
     async *watchAccount(request, context) {
-      for await (const change of ledger.watchAccount(request.accountId, request.resumeAfterSequence, context.signal)) {
+      for await (const change of ledger.watchAccount(request.accountId, request.resumeToken, context.signal)) {
         yield {
           accountId: change.balance.accountId,
           currency: change.balance.currency,
           availableBalanceCents: change.balance.availableCents,
+          heldBalanceCents: change.balance.heldCents,
+          ledgerBalanceCents: change.balance.ledgerCents,
           version: change.balance.version,
           entry: change.entry && entryToProto(change.entry),
+          resumeToken: change.resumeToken,
         };
       }
     },
@@ -64,6 +72,24 @@ export function accountServiceHandlers(ledger: Ledger): ServiceImpl<typeof Accou
         pageToken: request.pageToken,
       });
       return { entries: page.items.map(entryToProto), nextPageToken: page.nextPageToken };
+    },
+
+    async withdrawFunds(request, context) {
+      const withdrawal = await ledger.withdrawFunds(
+        {
+          idempotencyKey: request.idempotencyKey,
+          accountId: request.accountId,
+          amountCents: request.amountCents,
+          currency: request.currency,
+          reference: request.reference,
+        },
+        requestContextOf(context),
+      );
+      return { withdrawal: withdrawalToProto(withdrawal), balanceAfterCents: withdrawal.balanceAfterCents };
+    },
+
+    async updateAccount(request) {
+      return ledger.updateAccount({ accountId: request.accountId, overdraftLimitCents: request.overdraftLimitCents });
     },
   };
 }

@@ -6,12 +6,20 @@ import {
   AccountSchema,
   DepositSchema,
   EntryCauseKind,
+  StatementLineKind,
+  WithdrawalSchema,
+  WithdrawalStatus,
   type Account,
   type AccountEntry,
   type Deposit,
+  type Withdrawal,
 } from "../../gen/payment/v1/account_pb.js";
 import {
+  CaptureMethod,
   DeclineReason,
+  RefundSchema,
+  RefundStatus,
+  type Refund,
   PaymentSchema,
   PaymentStatus,
   type GetAccountBalanceResponse,
@@ -19,16 +27,28 @@ import {
   type Payment,
 } from "../../gen/payment/v1/payment_pb.js";
 import type { EntryCauseKind as EntryCause, EntryRecord } from "../ledger/history.js";
-import type { AccountRecord, BalanceRecord, DepositRecord, PaymentRecord } from "../ledger/records.js";
+import type {
+  AccountRecord,
+  BalanceRecord,
+  DepositRecord,
+  PaymentRecord,
+  RefundRecord,
+  WithdrawalRecord,
+} from "../ledger/records.js";
 
 const statusToProto: Record<PaymentRecord["status"], PaymentStatus> = {
   AUTHORIZED: PaymentStatus.AUTHORIZED,
   DECLINED: PaymentStatus.DECLINED,
+  REQUIRES_CAPTURE: PaymentStatus.REQUIRES_CAPTURE,
+  CAPTURED: PaymentStatus.CAPTURED,
+  VOIDED: PaymentStatus.VOIDED,
+  EXPIRED: PaymentStatus.EXPIRED,
 };
 
 const declineReasonToProto: Record<NonNullable<PaymentRecord["declineReason"]>, DeclineReason> = {
   INSUFFICIENT_FUNDS: DeclineReason.INSUFFICIENT_FUNDS,
   CURRENCY_MISMATCH: DeclineReason.CURRENCY_MISMATCH,
+  BALANCE_LIMIT_EXCEEDED: DeclineReason.BALANCE_LIMIT_EXCEEDED,
 };
 
 export function accountToProto(account: AccountRecord): Account {
@@ -47,10 +67,51 @@ export function depositToProto(deposit: DepositRecord): Deposit {
 
 export function paymentToProto(payment: PaymentRecord): Payment {
   return create(PaymentSchema, {
-    ...payment,
+    paymentId: payment.paymentId,
+    payerAccountId: payment.payerAccountId,
+    payeeAccountId: payment.payeeAccountId,
+    amountCents: payment.amountCents,
+    currency: payment.currency,
+    description: payment.description,
     status: statusToProto[payment.status],
     declineReason: payment.declineReason ? declineReasonToProto[payment.declineReason] : DeclineReason.UNSPECIFIED,
     createdAt: timestampFromDate(payment.createdAt),
+    captureMethod: payment.captureMethod ? captureMethodToProto[payment.captureMethod] : CaptureMethod.UNSPECIFIED,
+    heldCents: payment.heldCents ?? 0n,
+    // Results stored before the lifecycle: an authorized payment moved its whole amount.
+    capturedCents: payment.capturedCents ?? (payment.status === "AUTHORIZED" ? payment.amountCents : 0n),
+    refundedCents: payment.refundedCents ?? 0n,
+    holdExpiresAt: payment.holdExpiresAt ? timestampFromDate(payment.holdExpiresAt) : undefined,
+  });
+}
+
+const captureMethodToProto: Record<NonNullable<PaymentRecord["captureMethod"]>, CaptureMethod> = {
+  AUTOMATIC: CaptureMethod.AUTOMATIC,
+  MANUAL: CaptureMethod.MANUAL,
+};
+
+export function refundToProto(refund: RefundRecord): Refund {
+  return create(RefundSchema, {
+    refundId: refund.refundId,
+    paymentId: refund.paymentId,
+    amountCents: refund.amountCents,
+    reason: refund.reason,
+    status: refund.status === "REFUNDED" ? RefundStatus.REFUNDED : RefundStatus.DECLINED,
+    declineReason: refund.declineReason ? declineReasonToProto[refund.declineReason] : DeclineReason.UNSPECIFIED,
+    createdAt: timestampFromDate(refund.createdAt),
+  });
+}
+
+export function withdrawalToProto(withdrawal: WithdrawalRecord): Withdrawal {
+  return create(WithdrawalSchema, {
+    withdrawalId: withdrawal.withdrawalId,
+    accountId: withdrawal.accountId,
+    amountCents: withdrawal.amountCents,
+    currency: withdrawal.currency,
+    reference: withdrawal.reference,
+    status: withdrawal.status === "WITHDRAWN" ? WithdrawalStatus.WITHDRAWN : WithdrawalStatus.DECLINED,
+    declineReason: withdrawal.declineReason ?? "",
+    createdAt: timestampFromDate(withdrawal.createdAt),
   });
 }
 
@@ -59,6 +120,9 @@ export function balanceToProto(balance: BalanceRecord): GetAccountBalanceRespons
     accountId: balance.accountId,
     currency: balance.currency,
     availableBalanceCents: balance.availableCents,
+    heldBalanceCents: balance.heldCents,
+    ledgerBalanceCents: balance.ledgerCents,
+    overdraftLimitCents: balance.overdraftLimitCents,
     version: balance.version,
     updatedAt: timestampFromDate(balance.updatedAt),
   });
@@ -71,7 +135,16 @@ export const statusFromProto = new Map<PaymentStatus, PaymentRecord["status"]>(
 
 const causeKindToProto: Record<EntryCause, EntryCauseKind> = {
   PAYMENT: EntryCauseKind.PAYMENT,
+  CAPTURE: EntryCauseKind.CAPTURE,
   DEPOSIT: EntryCauseKind.DEPOSIT,
+  REFUND: EntryCauseKind.REFUND,
+  WITHDRAWAL: EntryCauseKind.WITHDRAWAL,
+};
+
+const lineKindToProto: Record<EntryRecord["kind"], StatementLineKind> = {
+  ENTRY: StatementLineKind.ENTRY,
+  HELD: StatementLineKind.HELD,
+  RELEASED: StatementLineKind.RELEASED,
 };
 
 export function entryToProto(entry: EntryRecord): AccountEntry {
@@ -86,5 +159,8 @@ export function entryToProto(entry: EntryRecord): AccountEntry {
     causeId: entry.causeId,
     createdAt: timestampFromDate(entry.createdAt),
     entryHash: entry.entryHash,
+    kind: lineKindToProto[entry.kind],
+    availableBeforeCents: entry.availableBeforeCents,
+    availableAfterCents: entry.availableAfterCents,
   });
 }

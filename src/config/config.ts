@@ -3,8 +3,8 @@
  * Every invalid variable yields its own message; `loadConfig` throws them all at once so that
  * the operator fixes everything in one go.
  */
-import { Type, type Static } from "@sinclair/typebox";
-import { Value } from "@sinclair/typebox/value";
+import { Type, type Static } from "typebox";
+import { Value } from "typebox/value";
 
 const port = (fallback: number, description: string) =>
   Type.Integer({ minimum: 0, maximum: 65535, default: fallback, description });
@@ -15,6 +15,12 @@ const oneOf = (values: string[], fallback: string) =>
     values.map((v) => Type.Literal(v)),
     { default: fallback, errorMessage: `must be one of ${values.join(", ")}` },
   );
+
+/**
+ * Bounds of a manual-capture hold's lifetime, for the configured default and for each request: a
+ * hold cannot stay open for more than 30 days, nor vanish before a capture can reach it.
+ */
+export const HOLD_EXPIRES_IN_BOUNDS = { minSeconds: 60, maxSeconds: 30 * 24 * 3600 };
 
 /** Each property is one environment variable. */
 export const ConfigSchema = Type.Object({
@@ -54,6 +60,14 @@ export const ConfigSchema = Type.Object({
     default: 0,
     description: "Time health reports NOT_SERVING before the port closes, so load balancers move away",
   }),
+  // Payment lifecycle (src/ledger/payments.ts, src/ledger/hold-expiry.ts).
+  HOLD_EXPIRES_IN_SECONDS: Type.Integer({
+    minimum: HOLD_EXPIRES_IN_BOUNDS.minSeconds,
+    maximum: HOLD_EXPIRES_IN_BOUNDS.maxSeconds,
+    default: 604_800,
+    description: "Default lifetime of a manual-capture hold (60 s to 30 days; requests may ask for less or more within that)",
+  }),
+  HOLD_SWEEP_INTERVAL_MS: positiveInt(5_000, "How often expired holds are released"),
   // Edge: authentication, rate limits, CORS, metrics (composed in src/server/edge.ts).
   API_KEYS: Type.Optional(
     Type.String({ minLength: 1, description: "API key entries client:scope+scope:sha256hex, comma or newline separated" }),
@@ -112,10 +126,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     else raw[key] = value;
   }
   const candidate = Value.Default(ConfigSchema, raw);
-  const problems = [...Value.Errors(ConfigSchema, candidate)].map((error) => {
-    const name = error.path.replace(/^\//, "");
+  const problems = Value.Errors(ConfigSchema, candidate).map((error) => {
+    const name = error.instancePath.replace(/^\//, "").split("/")[0]!;
     const shown = name in raw && !/URL|KEY|SECRET|PASSWORD/.test(name) ? ` (got ${JSON.stringify(env[name])})` : "";
-    const message = (error.schema as { errorMessage?: string }).errorMessage ?? error.message;
+    const schema = ConfigSchema.properties[name as keyof Config] as { errorMessage?: string } | undefined;
+    const message = schema?.errorMessage ?? error.message;
     return `${name}: ${message}${shown}`;
   });
   const config = candidate as Config;

@@ -10,7 +10,7 @@
  */
 import { ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
 import { createGrpcWebTransport } from "@connectrpc/connect-web";
-import { AccountService, EntryCauseKind, type Account, type AccountEntry } from "../../gen/payment/v1/account_pb.js";
+import { AccountService, EntryCauseKind, StatementLineKind, type Account, type AccountEntry } from "../../gen/payment/v1/account_pb.js";
 import { DeclineReason, PaymentService, PaymentStatus, type Payment } from "../../gen/payment/v1/payment_pb.js";
 import { formatAmount, parseAmount } from "./money.js";
 
@@ -87,15 +87,24 @@ function showPayment(payment: Payment): void {
   body.prepend(paymentRow(payment));
 }
 
+/** One statement line: an entry (numbered in the account's chain) or a hold movement (no number). */
 function entryRow(entry: AccountEntry, currency: string): HTMLTableRowElement {
   const row = document.createElement("tr");
-  cell(row, String(entry.sequence));
+  row.dataset.line = lineKey(entry);
+  cell(row, entry.kind === StatementLineKind.ENTRY ? String(entry.sequence) : "");
   cell(row, entry.createdAt ? new Date(Number(entry.createdAt.seconds) * 1000 + entry.createdAt.nanos / 1e6).toISOString() : "");
+  cell(row, StatementLineKind[entry.kind]);
   cell(row, `${EntryCauseKind[entry.causeKind]} ${entry.causeId}`);
   cell(row, formatAmount(entry.amountCents, currency), "money");
-  cell(row, formatAmount(entry.balanceBeforeCents, currency), "money");
+  cell(row, formatAmount(entry.availableBeforeCents, currency), "money");
+  cell(row, formatAmount(entry.availableAfterCents, currency), "money");
   cell(row, formatAmount(entry.balanceAfterCents, currency), "money");
   return row;
+}
+
+/** Identifies a statement line across the list and the watch (hold movements have no entry id). */
+function lineKey(entry: AccountEntry): string {
+  return [entry.kind, entry.entryId, entry.causeId, entry.amountCents, entry.createdAt?.seconds, entry.createdAt?.nanos].join("|");
 }
 
 async function loadAccounts(): Promise<void> {
@@ -122,14 +131,28 @@ async function select(accountId: string): Promise<void> {
   const account = accountOf(accountId)!;
   $("#statement-title").textContent = `Statement of ${account.displayName}`;
   const body = $<HTMLTableElement>("#statement").tBodies[0]!;
-  const { entries } = await accountsApi.listAccountEntries({ accountId, newestFirst: true, pageSize: 50 });
-  body.replaceChildren(...entries.map((e) => entryRow(e, account.currency)));
-  const last = entries[0]?.sequence ?? 0n;
+  body.replaceChildren();
+  // The watch starts first and the statement is read once it has taken its position, so no line
+  // falls between the two; a line both read and streamed is shown once.
+  let listed: Promise<void> | undefined;
+  const seen = new Set<string>();
+  const show = (entry: AccountEntry, first: boolean) => {
+    const key = lineKey(entry);
+    if (seen.has(key)) return;
+    seen.add(key);
+    const row = entryRow(entry, account.currency);
+    if (first) body.prepend(row);
+    else body.append(row);
+  };
   void (async () => {
-    for await (const change of accountsApi.watchAccount({ accountId, resumeAfterSequence: last }, { signal: watch.signal })) {
+    for await (const change of accountsApi.watchAccount({ accountId }, { signal: watch.signal })) {
+      listed ??= accountsApi.listAccountEntries({ accountId, newestFirst: true, pageSize: 50 }).then(({ entries }) => {
+        for (const entry of entries) show(entry, false);
+      });
+      await listed;
       balances.set(accountId, change.availableBalanceCents);
       renderAccounts();
-      if (change.entry) body.prepend(entryRow(change.entry, account.currency));
+      if (change.entry) show(change.entry, true);
     }
   })().catch((error: unknown) => watch.signal.aborted || say("", `statement updates stopped: ${errorText(error)}`));
   void (async () => {

@@ -3,8 +3,9 @@
  * this and never build SQL; this knows nothing of Connect or HTTP.
  */
 import type { Database } from "../db/client.js";
-import { createAccount, getAccount, type CreateAccountCommand } from "./accounts.js";
-import { depositFunds, type DepositFundsCommand } from "./deposits.js";
+import { createAccount, getAccount, updateAccount, type CreateAccountCommand, type UpdateAccountCommand } from "./accounts.js";
+import { depositFunds, withdrawFunds, type DepositFundsCommand, type WithdrawFundsCommand } from "./deposits.js";
+import { expireDueHolds } from "./hold-expiry.js";
 import { PaymentBatcher } from "./payment-batch.js";
 import {
   getBalanceAsOf,
@@ -18,8 +19,27 @@ import {
   type ListPaymentsQuery,
   type Page,
 } from "./history.js";
-import { authorizePayment, getBalance, getPayment, type AuthorizePaymentCommand } from "./payments.js";
-import type { AccountRecord, BalanceRecord, DepositRecord, PaymentRecord, RequestContext } from "./records.js";
+import {
+  authorizePayment,
+  capturePayment,
+  getBalance,
+  getPayment,
+  refundPayment,
+  voidPayment,
+  type AuthorizePaymentCommand,
+  type CapturePaymentCommand,
+  type RefundPaymentCommand,
+  type VoidPaymentCommand,
+} from "./payments.js";
+import type {
+  AccountRecord,
+  BalanceRecord,
+  DepositRecord,
+  PaymentRecord,
+  RefundRecord,
+  RequestContext,
+  WithdrawalRecord,
+} from "./records.js";
 import { verifyLedger, type VerificationReport } from "./verify.js";
 import { watchAccount, watchPayments, type AccountChange, type PaymentChange } from "./watch.js";
 import { ChangeFeed } from "./change-feed.js";
@@ -27,13 +47,15 @@ import { ChangeFeed } from "./change-feed.js";
 export interface LedgerOptions {
   /** How long idempotency keys are kept before they may be reused and are swept. */
   idempotencyTtlHours: number;
-  /** Group commit of AuthorizePayment (see payment-batch.ts). */
+  /** Group commit of every money-moving command (see payment-batch.ts). */
   paymentBatch?: { maxBatchSize: number; maxInFlight: number };
   /**
    * Wakes watch streams when the database reports a change (started by the caller). Without one,
    * watchers learn of changes by polling only.
    */
   changeFeed?: ChangeFeed;
+  /** Lifetime of a manual-capture hold when the request names none (default 7 days). */
+  holdExpiresInSeconds?: number;
 }
 
 /**
@@ -47,14 +69,14 @@ const DEFAULT_PAYMENT_BATCH = { maxBatchSize: 64, maxInFlight: 1 };
 
 /** The payment ledger over one database. */
 export class Ledger {
-  private readonly payments: PaymentBatcher;
+  private readonly commands: PaymentBatcher;
   private readonly changes: ChangeFeed;
 
   constructor(
     readonly db: Database,
     private readonly options: LedgerOptions,
   ) {
-    this.payments = new PaymentBatcher(db, {
+    this.commands = new PaymentBatcher(db, {
       idempotencyTtlHours: options.idempotencyTtlHours,
       ...(options.paymentBatch ?? DEFAULT_PAYMENT_BATCH),
     });
@@ -69,12 +91,37 @@ export class Ledger {
     return getAccount(this.db, accountId);
   }
 
+  updateAccount(command: UpdateAccountCommand): Promise<{ accountId: string; overdraftLimitCents: bigint }> {
+    return updateAccount(this.db, command);
+  }
+
   depositFunds(command: DepositFundsCommand, context: RequestContext): Promise<DepositRecord> {
-    return depositFunds(this.db, command, context, this.options.idempotencyTtlHours);
+    return depositFunds(this.db, this.commands, command, context);
+  }
+
+  withdrawFunds(command: WithdrawFundsCommand, context: RequestContext): Promise<WithdrawalRecord> {
+    return withdrawFunds(this.db, this.commands, command, context);
   }
 
   authorizePayment(command: AuthorizePaymentCommand, context: RequestContext): Promise<PaymentRecord> {
-    return authorizePayment(this.payments, command, context);
+    return authorizePayment(this.commands, command, context, this.options.holdExpiresInSeconds);
+  }
+
+  capturePayment(command: CapturePaymentCommand, context: RequestContext): Promise<PaymentRecord> {
+    return capturePayment(this.commands, command, context);
+  }
+
+  voidPayment(command: VoidPaymentCommand, context: RequestContext): Promise<PaymentRecord> {
+    return voidPayment(this.commands, command, context);
+  }
+
+  refundPayment(command: RefundPaymentCommand, context: RequestContext): Promise<RefundRecord> {
+    return refundPayment(this.commands, command, context);
+  }
+
+  /** Releases holds past their expiry; returns how many this call expired. */
+  expireDueHolds(limit?: number): Promise<number> {
+    return expireDueHolds(this.db, this.commands, limit);
   }
 
   getPayment(paymentId: string): Promise<PaymentRecord> {
@@ -108,9 +155,9 @@ export class Ledger {
     return listAccountEntries(this.db, query);
   }
 
-  /** The balance now (or after `resumeAfterSequence`), then one message per entry; ends when `signal` aborts or watches stop. */
-  watchAccount(accountId: string, resumeAfterSequence: bigint | undefined, signal?: AbortSignal): AsyncGenerator<AccountChange> {
-    return watchAccount(this.db, this.changes, accountId, resumeAfterSequence, signal);
+  /** The balances now (or after `resumeToken`), then one message per statement line; ends when `signal` aborts or watches stop. */
+  watchAccount(accountId: string, resumeToken: string, signal?: AbortSignal): AsyncGenerator<AccountChange> {
+    return watchAccount(this.db, this.changes, accountId, resumeToken, signal);
   }
 
   /** Every new payment of an account (or after `resumeToken`); ends when `signal` aborts or watches stop. */

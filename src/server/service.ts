@@ -13,8 +13,8 @@ import { listenOn } from "../db/notifications.js";
 import type { HealthReporter } from "../health/health-monitor.js";
 import { startRelay } from "../relay/start-relay.js";
 import type { Logger } from "../telemetry/logger.js";
-import { createEdge, type Edge } from "./edge.js";
-import { startHousekeeping } from "./housekeeping.js";
+import { createEdge, type Edge, type EdgeOptions } from "./edge.js";
+import { startHoldExpiry, startHousekeeping } from "./housekeeping.js";
 import { startServer, type RunningServer } from "./server.js";
 
 export interface RunningService {
@@ -31,8 +31,9 @@ export interface RunningService {
   stop(): Promise<void>;
 }
 
-export async function startService(config: Config, logger: Logger): Promise<RunningService> {
-  const edge = await createEdge(config, logger);
+/** `options` adds to the edge (tests pass an in-memory span exporter). */
+export async function startService(config: Config, logger: Logger, options: EdgeOptions = {}): Promise<RunningService> {
+  const edge = await createEdge(config, logger, options);
   try {
     return await startWithEdge(config, logger, edge);
   } catch (error) {
@@ -57,7 +58,11 @@ async function startWithEdge(config: Config, logger: Logger, edge: Edge): Promis
   // One LISTEN per instance feeds every watch stream (src/ledger/change-feed.ts).
   const changeFeed = new ChangeFeed((onNotify, onReconnect) => listenOn(database, CHANGES_CHANNEL, onNotify, onReconnect));
   await changeFeed.start();
-  const ledger = new Ledger(database.db, { idempotencyTtlHours: config.IDEMPOTENCY_TTL_HOURS, changeFeed });
+  const ledger = new Ledger(database.db, {
+    idempotencyTtlHours: config.IDEMPOTENCY_TTL_HOURS,
+    holdExpiresInSeconds: config.HOLD_EXPIRES_IN_SECONDS,
+    changeFeed,
+  });
 
   const server = await startServer({
     host: config.HOST,
@@ -75,10 +80,12 @@ async function startWithEdge(config: Config, logger: Logger, edge: Edge): Promis
   const relay = await startRelay(config, database, logger, edge.health);
 
   const stopHousekeeping = startHousekeeping(database.db, { outboxRetentionHours: config.OUTBOX_RETENTION_HOURS }, logger);
+  const stopHoldExpiry = startHoldExpiry(ledger, config.HOLD_SWEEP_INTERVAL_MS, logger);
 
   let stopping: Promise<void> | undefined;
   const stop = async () => {
     stopHousekeeping();
+    stopHoldExpiry();
     // Health turns NOT_SERVING first, so that load balancers stop sending before the port closes.
     edge.health.drain();
     await new Promise((resolve) => setTimeout(resolve, config.SHUTDOWN_DRAIN_DELAY_MS));

@@ -10,8 +10,8 @@ import { after, before, describe, it } from "node:test";
 import { loadConfig } from "../../src/config/config.js";
 import { startService, type RunningService } from "../../src/server/service.js";
 import { createLogger } from "../../src/telemetry/logger.js";
-import { EntryCauseKind, type WatchAccountResponse } from "../../gen/payment/v1/account_pb.js";
-import { PaymentStatus, type WatchPaymentsResponse } from "../../gen/payment/v1/payment_pb.js";
+import { EntryCauseKind, StatementLineKind, type WatchAccountResponse } from "../../gen/payment/v1/account_pb.js";
+import { CaptureMethod, PaymentStatus, type WatchPaymentsResponse } from "../../gen/payment/v1/payment_pb.js";
 import { jsonClients, ledgerClients, transportFactories } from "../support/clients.js";
 import { EDGE_DEFAULTS, startTestService, type TestService } from "../support/service.js";
 import { until } from "../support/until.js";
@@ -83,7 +83,7 @@ describe("WatchAccount", () => {
     });
   }
 
-  it("resumes after the last version received without a gap or a repeat", async () => {
+  it("resumes after the last resume_token received without a gap or a repeat", async () => {
     const { payer, payee } = await fundedPair();
     const { accounts } = ledgerClients(transportFactories["grpc-http2"]!(b.url));
     const abort = new AbortController();
@@ -93,16 +93,45 @@ describe("WatchAccount", () => {
     await until("one change", () => first.messages.length === 2);
     abort.abort();
     const lastVersion = first.messages.at(-1)!.version;
+    const resumeToken = first.messages.at(-1)!.resumeToken;
 
     for (let i = 0; i < 3; i++) await payThroughA(payer, payee, 10n); // while disconnected
     const abort2 = new AbortController();
-    const resumed = collect(accounts.watchAccount({ accountId: payer, resumeAfterSequence: lastVersion }, { signal: abort2.signal }));
+    const resumed = collect(accounts.watchAccount({ accountId: payer, resumeToken }, { signal: abort2.signal }));
     await until("the missed changes", () => resumed.messages.length === 4);
     abort2.abort();
     assert.equal(resumed.messages[0]!.version, lastVersion);
     assert.equal(resumed.messages[0]!.availableBalanceCents, 999n);
     assert.deepEqual(resumed.messages.slice(1).map((m) => m.version), [lastVersion + 1n, lastVersion + 2n, lastVersion + 3n]);
     assert.equal(resumed.messages.at(-1)!.availableBalanceCents, 969n);
+  });
+
+  it("streams hold movements: a manual authorization, a partial capture and its release, with honest balances", async () => {
+    const { payer, payee } = await fundedPair();
+    const { accounts } = ledgerClients(transportFactories["connect-binary-http2"]!(b.url));
+    const abort = new AbortController();
+    const watch = collect(accounts.watchAccount({ accountId: payer }, { signal: abort.signal }));
+    await until("the first message", () => watch.messages.length === 1);
+    const { payments } = jsonClients(a.url);
+    const held = await payments.authorizePayment({
+      idempotencyKey: key(), payerAccountId: payer, payeeAccountId: payee, amountCents: 400n, currency: "USD", description: "", captureMethod: CaptureMethod.MANUAL,
+    });
+    const paymentId = held.payment!.paymentId;
+    await until("the hold", () => watch.messages.length === 2);
+    await payments.capturePayment({ idempotencyKey: key(), paymentId, amountCents: 150n });
+    // A capture releases the whole hold and then moves the captured part: two lines.
+    await until("the release and the capture", () => watch.messages.length === 4);
+    abort.abort();
+    assert.deepEqual(
+      watch.messages.map((m) => [m.entry?.kind, m.entry?.causeKind, m.entry?.causeId ?? "", m.entry?.amountCents, m.availableBalanceCents, m.heldBalanceCents, m.ledgerBalanceCents]),
+      [
+        [undefined, undefined, "", undefined, 1_000n, 0n, 1_000n],
+        [StatementLineKind.HELD, EntryCauseKind.PAYMENT, paymentId, -400n, 600n, 400n, 1_000n],
+        [StatementLineKind.RELEASED, EntryCauseKind.PAYMENT, paymentId, 400n, 1_000n, 0n, 1_000n],
+        [StatementLineKind.ENTRY, EntryCauseKind.CAPTURE, paymentId, -150n, 850n, 0n, 850n],
+      ],
+    );
+    assert.equal((await jsonClients(a.url).payments.getAccountBalance({ accountId: payer })).availableBalanceCents, 850n);
   });
 
   it("refuses an unknown account with NOT_FOUND", async () => {

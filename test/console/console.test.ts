@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { promisify } from "node:util";
-import { after, before, test } from "node:test";
+import { after, before, it } from "node:test";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { testKey } from "../support/api-keys.js";
 import { freePort } from "../support/process.js";
@@ -46,7 +46,7 @@ async function submit(page: Page, form: string, fields: Record<string, string>, 
 const rows = (page: Page, table: string) =>
   page.locator(`${table} tbody tr`).evaluateAll((trs) => trs.map((tr) => Array.from(tr.querySelectorAll("td"), (td) => td.textContent)));
 
-test("a person creates accounts, deposits and pays; balances and outcomes show up", async () => {
+it("a person creates accounts, deposits and pays; balances and outcomes show up", async () => {
   const page = await browser.newPage();
   await page.goto(`${svc.url}/console`);
   await assert.doesNotReject(page.getByRole("heading", { name: "Payment ledger console" }).waitFor());
@@ -91,7 +91,7 @@ test("a person creates accounts, deposits and pays; balances and outcomes show u
   await page.close();
 });
 
-test("from an allowed origin the console works through CORS; from another origin the browser blocks it", async () => {
+it("from an allowed origin the console works through CORS; from another origin the browser blocks it", async () => {
   const allowed = await browser.newPage();
   await allowed.goto(`http://localhost:${port}/console?api=http://127.0.0.1:${port}`);
   await submit(allowed, "#key-form", { "API key": key.key }, "Use key");
@@ -127,7 +127,7 @@ const curl = (method: string, body: unknown) =>
   run("curl", ["-sS", "-X", "POST", `${svc.url}/${method}`, "-H", "Content-Type: application/json", "-H", `Authorization: Bearer ${key.key}`, "-d", JSON.stringify(body)])
     .then(({ stdout }) => JSON.parse(stdout) as Record<string, any>);
 
-test("minor units follow the currency (JPY 0 decimals, BHD 3); a double-click moves money once", async () => {
+it("minor units follow the currency (JPY 0 decimals, BHD 3); a double-click moves money once", async () => {
   const { page, notFound } = await signedInPage();
   await submit(page, "#create-account", { Name: "Yuki", Currency: "JPY" }, "Create account");
   await page.getByRole("status").getByText("Created account Yuki.").waitFor();
@@ -156,7 +156,7 @@ test("minor units follow the currency (JPY 0 decimals, BHD 3); a double-click mo
   await page.close();
 });
 
-test("accounts and payments made elsewhere show up: after a reload, and live in the selected account's statement", async () => {
+it("accounts and payments made elsewhere show up: after a reload, and live in the selected account's statement", async () => {
   const a = (await curl("payment.v1.AccountService/CreateAccount", { currency: "EUR", displayName: "Made with curl" })).account.accountId as string;
   const b = (await curl("payment.v1.AccountService/CreateAccount", { currency: "EUR", displayName: "Curl payee" })).account.accountId as string;
   await curl("payment.v1.AccountService/DepositFunds", { idempotencyKey: "console-curl-dep", accountId: a, amountCents: "1000", currency: "EUR" });

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file payment/v1/account.proto.
  */
 export const file_payment_v1_account: GenFile = /*@__PURE__*/
-  fileDesc("ChhwYXltZW50L3YxL2FjY291bnQucHJvdG8SCnBheW1lbnQudjEidQoHQWNjb3VudBISCgphY2NvdW50X2lkGAEgASgJEhAKCGN1cnJlbmN5GAIgASgJEhQKDGRpc3BsYXlfbmFtZRgDIAEoCRIuCgpjcmVhdGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJSChRDcmVhdGVBY2NvdW50UmVxdWVzdBIQCghjdXJyZW5jeRgBIAEoCRIUCgxkaXNwbGF5X25hbWUYAiABKAkSEgoKYWNjb3VudF9pZBgDIAEoCSI9ChVDcmVhdGVBY2NvdW50UmVzcG9uc2USJAoHYWNjb3VudBgBIAEoCzITLnBheW1lbnQudjEuQWNjb3VudCInChFHZXRBY2NvdW50UmVxdWVzdBISCgphY2NvdW50X2lkGAEgASgJIjoKEkdldEFjY291bnRSZXNwb25zZRIkCgdhY2NvdW50GAEgASgLMhMucGF5bWVudC52MS5BY2NvdW50ImoKE0RlcG9zaXRGdW5kc1JlcXVlc3QSFwoPaWRlbXBvdGVuY3lfa2V5GAEgASgJEhIKCmFjY291bnRfaWQYAiABKAkSFAoMYW1vdW50X2NlbnRzGAMgASgDEhAKCGN1cnJlbmN5GAQgASgJIokBCgdEZXBvc2l0EhIKCmRlcG9zaXRfaWQYASABKAkSEgoKYWNjb3VudF9pZBgCIAEoCRIUCgxhbW91bnRfY2VudHMYAyABKAMSEAoIY3VycmVuY3kYBCABKAkSLgoKY3JlYXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiXQoURGVwb3NpdEZ1bmRzUmVzcG9uc2USJAoHZGVwb3NpdBgBIAEoCzITLnBheW1lbnQudjEuRGVwb3NpdBIfChdhdmFpbGFibGVfYmFsYW5jZV9jZW50cxgCIAEoAyJZChNMaXN0QWNjb3VudHNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEhsKE2Rpc3BsYXlfbmFtZV9wcmVmaXgYAyABKAkiVgoUTGlzdEFjY291bnRzUmVzcG9uc2USJQoIYWNjb3VudHMYASADKAsyEy5wYXltZW50LnYxLkFjY291bnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIpsCCgxBY2NvdW50RW50cnkSEAoIc2VxdWVuY2UYASABKAMSFAoMYW1vdW50X2NlbnRzGAIgASgDEhAKCGN1cnJlbmN5GAMgASgJEhwKFGJhbGFuY2VfYmVmb3JlX2NlbnRzGAQgASgDEhsKE2JhbGFuY2VfYWZ0ZXJfY2VudHMYBSABKAMSLgoKY2F1c2Vfa2luZBgGIAEoDjIaLnBheW1lbnQudjEuRW50cnlDYXVzZUtpbmQSEAoIY2F1c2VfaWQYByABKAkSLgoKY3JlYXRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIZW50cnlfaWQYCSABKAMSEgoKZW50cnlfaGFzaBgKIAEoCSK+AQoZTGlzdEFjY291bnRFbnRyaWVzUmVxdWVzdBISCgphY2NvdW50X2lkGAEgASgJEigKBGZyb20YAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiYKAnRvGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCglwYWdlX3NpemUYBCABKAUSEgoKcGFnZV90b2tlbhgFIAEoCRIUCgxuZXdlc3RfZmlyc3QYBiABKAgiYAoaTGlzdEFjY291bnRFbnRyaWVzUmVzcG9uc2USKQoHZW50cmllcxgBIAMoCzIYLnBheW1lbnQudjEuQWNjb3VudEVudHJ5EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJnChNXYXRjaEFjY291bnRSZXF1ZXN0EhIKCmFjY291bnRfaWQYASABKAkSIgoVcmVzdW1lX2FmdGVyX3NlcXVlbmNlGAIgASgDSACIAQFCGAoWX3Jlc3VtZV9hZnRlcl9zZXF1ZW5jZSKXAQoUV2F0Y2hBY2NvdW50UmVzcG9uc2USEgoKYWNjb3VudF9pZBgBIAEoCRIQCghjdXJyZW5jeRgCIAEoCRIfChdhdmFpbGFibGVfYmFsYW5jZV9jZW50cxgDIAEoAxIPCgd2ZXJzaW9uGAQgASgDEicKBWVudHJ5GAUgASgLMhgucGF5bWVudC52MS5BY2NvdW50RW50cnkqbgoORW50cnlDYXVzZUtpbmQSIAocRU5UUllfQ0FVU0VfS0lORF9VTlNQRUNJRklFRBAAEhwKGEVOVFJZX0NBVVNFX0tJTkRfUEFZTUVOVBABEhwKGEVOVFJZX0NBVVNFX0tJTkRfREVQT1NJVBACMqIECg5BY2NvdW50U2VydmljZRJUCg1DcmVhdGVBY2NvdW50EiAucGF5bWVudC52MS5DcmVhdGVBY2NvdW50UmVxdWVzdBohLnBheW1lbnQudjEuQ3JlYXRlQWNjb3VudFJlc3BvbnNlElAKCkdldEFjY291bnQSHS5wYXltZW50LnYxLkdldEFjY291bnRSZXF1ZXN0Gh4ucGF5bWVudC52MS5HZXRBY2NvdW50UmVzcG9uc2UiA5ACARJRCgxEZXBvc2l0RnVuZHMSHy5wYXltZW50LnYxLkRlcG9zaXRGdW5kc1JlcXVlc3QaIC5wYXltZW50LnYxLkRlcG9zaXRGdW5kc1Jlc3BvbnNlElYKDExpc3RBY2NvdW50cxIfLnBheW1lbnQudjEuTGlzdEFjY291bnRzUmVxdWVzdBogLnBheW1lbnQudjEuTGlzdEFjY291bnRzUmVzcG9uc2UiA5ACARJoChJMaXN0QWNjb3VudEVudHJpZXMSJS5wYXltZW50LnYxLkxpc3RBY2NvdW50RW50cmllc1JlcXVlc3QaJi5wYXltZW50LnYxLkxpc3RBY2NvdW50RW50cmllc1Jlc3BvbnNlIgOQAgESUwoMV2F0Y2hBY2NvdW50Eh8ucGF5bWVudC52MS5XYXRjaEFjY291bnRSZXF1ZXN0GiAucGF5bWVudC52MS5XYXRjaEFjY291bnRSZXNwb25zZTABYgZwcm90bzM", [file_google_protobuf_timestamp]);
+  fileDesc("ChhwYXltZW50L3YxL2FjY291bnQucHJvdG8SCnBheW1lbnQudjEidQoHQWNjb3VudBISCgphY2NvdW50X2lkGAEgASgJEhAKCGN1cnJlbmN5GAIgASgJEhQKDGRpc3BsYXlfbmFtZRgDIAEoCRIuCgpjcmVhdGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJxChRDcmVhdGVBY2NvdW50UmVxdWVzdBIQCghjdXJyZW5jeRgBIAEoCRIUCgxkaXNwbGF5X25hbWUYAiABKAkSEgoKYWNjb3VudF9pZBgDIAEoCRIdChVvdmVyZHJhZnRfbGltaXRfY2VudHMYBCABKAMiPQoVQ3JlYXRlQWNjb3VudFJlc3BvbnNlEiQKB2FjY291bnQYASABKAsyEy5wYXltZW50LnYxLkFjY291bnQiJwoRR2V0QWNjb3VudFJlcXVlc3QSEgoKYWNjb3VudF9pZBgBIAEoCSI6ChJHZXRBY2NvdW50UmVzcG9uc2USJAoHYWNjb3VudBgBIAEoCzITLnBheW1lbnQudjEuQWNjb3VudCJqChNEZXBvc2l0RnVuZHNSZXF1ZXN0EhcKD2lkZW1wb3RlbmN5X2tleRgBIAEoCRISCgphY2NvdW50X2lkGAIgASgJEhQKDGFtb3VudF9jZW50cxgDIAEoAxIQCghjdXJyZW5jeRgEIAEoCSKJAQoHRGVwb3NpdBISCgpkZXBvc2l0X2lkGAEgASgJEhIKCmFjY291bnRfaWQYAiABKAkSFAoMYW1vdW50X2NlbnRzGAMgASgDEhAKCGN1cnJlbmN5GAQgASgJEi4KCmNyZWF0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIl0KFERlcG9zaXRGdW5kc1Jlc3BvbnNlEiQKB2RlcG9zaXQYASABKAsyEy5wYXltZW50LnYxLkRlcG9zaXQSHwoXYXZhaWxhYmxlX2JhbGFuY2VfY2VudHMYAiABKAMiWQoTTGlzdEFjY291bnRzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRIbChNkaXNwbGF5X25hbWVfcHJlZml4GAMgASgJIlYKFExpc3RBY2NvdW50c1Jlc3BvbnNlEiUKCGFjY291bnRzGAEgAygLMhMucGF5bWVudC52MS5BY2NvdW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSKHAwoMQWNjb3VudEVudHJ5EhAKCHNlcXVlbmNlGAEgASgDEhQKDGFtb3VudF9jZW50cxgCIAEoAxIQCghjdXJyZW5jeRgDIAEoCRIcChRiYWxhbmNlX2JlZm9yZV9jZW50cxgEIAEoAxIbChNiYWxhbmNlX2FmdGVyX2NlbnRzGAUgASgDEi4KCmNhdXNlX2tpbmQYBiABKA4yGi5wYXltZW50LnYxLkVudHJ5Q2F1c2VLaW5kEhAKCGNhdXNlX2lkGAcgASgJEi4KCmNyZWF0ZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCGVudHJ5X2lkGAkgASgDEhIKCmVudHJ5X2hhc2gYCiABKAkSKwoEa2luZBgLIAEoDjIdLnBheW1lbnQudjEuU3RhdGVtZW50TGluZUtpbmQSHgoWYXZhaWxhYmxlX2JlZm9yZV9jZW50cxgMIAEoAxIdChVhdmFpbGFibGVfYWZ0ZXJfY2VudHMYDSABKAMivgEKGUxpc3RBY2NvdW50RW50cmllc1JlcXVlc3QSEgoKYWNjb3VudF9pZBgBIAEoCRIoCgRmcm9tGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBImCgJ0bxgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJcGFnZV9zaXplGAQgASgFEhIKCnBhZ2VfdG9rZW4YBSABKAkSFAoMbmV3ZXN0X2ZpcnN0GAYgASgIImAKGkxpc3RBY2NvdW50RW50cmllc1Jlc3BvbnNlEikKB2VudHJpZXMYASADKAsyGC5wYXltZW50LnYxLkFjY291bnRFbnRyeRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiXAoTV2F0Y2hBY2NvdW50UmVxdWVzdBISCgphY2NvdW50X2lkGAEgASgJEhQKDHJlc3VtZV90b2tlbhgDIAEoCUoECAIQA1IVcmVzdW1lX2FmdGVyX3NlcXVlbmNlIucBChRXYXRjaEFjY291bnRSZXNwb25zZRISCgphY2NvdW50X2lkGAEgASgJEhAKCGN1cnJlbmN5GAIgASgJEh8KF2F2YWlsYWJsZV9iYWxhbmNlX2NlbnRzGAMgASgDEg8KB3ZlcnNpb24YBCABKAMSJwoFZW50cnkYBSABKAsyGC5wYXltZW50LnYxLkFjY291bnRFbnRyeRIaChJoZWxkX2JhbGFuY2VfY2VudHMYBiABKAMSHAoUbGVkZ2VyX2JhbGFuY2VfY2VudHMYByABKAMSFAoMcmVzdW1lX3Rva2VuGAggASgJIn4KFFdpdGhkcmF3RnVuZHNSZXF1ZXN0EhcKD2lkZW1wb3RlbmN5X2tleRgBIAEoCRISCgphY2NvdW50X2lkGAIgASgJEhQKDGFtb3VudF9jZW50cxgDIAEoAxIQCghjdXJyZW5jeRgEIAEoCRIRCglyZWZlcmVuY2UYBSABKAki6AEKCldpdGhkcmF3YWwSFQoNd2l0aGRyYXdhbF9pZBgBIAEoCRISCgphY2NvdW50X2lkGAIgASgJEhQKDGFtb3VudF9jZW50cxgDIAEoAxIQCghjdXJyZW5jeRgEIAEoCRIRCglyZWZlcmVuY2UYBSABKAkSLAoGc3RhdHVzGAYgASgOMhwucGF5bWVudC52MS5XaXRoZHJhd2FsU3RhdHVzEhYKDmRlY2xpbmVfcmVhc29uGAcgASgJEi4KCmNyZWF0ZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wImAKFVdpdGhkcmF3RnVuZHNSZXNwb25zZRIqCgp3aXRoZHJhd2FsGAEgASgLMhYucGF5bWVudC52MS5XaXRoZHJhd2FsEhsKE2JhbGFuY2VfYWZ0ZXJfY2VudHMYAiABKAMiSQoUVXBkYXRlQWNjb3VudFJlcXVlc3QSEgoKYWNjb3VudF9pZBgBIAEoCRIdChVvdmVyZHJhZnRfbGltaXRfY2VudHMYAiABKAMiSgoVVXBkYXRlQWNjb3VudFJlc3BvbnNlEhIKCmFjY291bnRfaWQYASABKAkSHQoVb3ZlcmRyYWZ0X2xpbWl0X2NlbnRzGAIgASgDKsoBCg5FbnRyeUNhdXNlS2luZBIgChxFTlRSWV9DQVVTRV9LSU5EX1VOU1BFQ0lGSUVEEAASHAoYRU5UUllfQ0FVU0VfS0lORF9QQVlNRU5UEAESHAoYRU5UUllfQ0FVU0VfS0lORF9ERVBPU0lUEAISHAoYRU5UUllfQ0FVU0VfS0lORF9DQVBUVVJFEAMSGwoXRU5UUllfQ0FVU0VfS0lORF9SRUZVTkQQBBIfChtFTlRSWV9DQVVTRV9LSU5EX1dJVEhEUkFXQUwQBSqXAQoRU3RhdGVtZW50TGluZUtpbmQSIwofU1RBVEVNRU5UX0xJTkVfS0lORF9VTlNQRUNJRklFRBAAEh0KGVNUQVRFTUVOVF9MSU5FX0tJTkRfRU5UUlkQARIcChhTVEFURU1FTlRfTElORV9LSU5EX0hFTEQQAhIgChxTVEFURU1FTlRfTElORV9LSU5EX1JFTEVBU0VEEAMqdgoQV2l0aGRyYXdhbFN0YXR1cxIhCh1XSVRIRFJBV0FMX1NUQVRVU19VTlNQRUNJRklFRBAAEh8KG1dJVEhEUkFXQUxfU1RBVFVTX1dJVEhEUkFXThABEh4KGldJVEhEUkFXQUxfU1RBVFVTX0RFQ0xJTkVEEAIyzgUKDkFjY291bnRTZXJ2aWNlElQKDUNyZWF0ZUFjY291bnQSIC5wYXltZW50LnYxLkNyZWF0ZUFjY291bnRSZXF1ZXN0GiEucGF5bWVudC52MS5DcmVhdGVBY2NvdW50UmVzcG9uc2USUAoKR2V0QWNjb3VudBIdLnBheW1lbnQudjEuR2V0QWNjb3VudFJlcXVlc3QaHi5wYXltZW50LnYxLkdldEFjY291bnRSZXNwb25zZSIDkAIBElEKDERlcG9zaXRGdW5kcxIfLnBheW1lbnQudjEuRGVwb3NpdEZ1bmRzUmVxdWVzdBogLnBheW1lbnQudjEuRGVwb3NpdEZ1bmRzUmVzcG9uc2USVgoMTGlzdEFjY291bnRzEh8ucGF5bWVudC52MS5MaXN0QWNjb3VudHNSZXF1ZXN0GiAucGF5bWVudC52MS5MaXN0QWNjb3VudHNSZXNwb25zZSIDkAIBEmgKEkxpc3RBY2NvdW50RW50cmllcxIlLnBheW1lbnQudjEuTGlzdEFjY291bnRFbnRyaWVzUmVxdWVzdBomLnBheW1lbnQudjEuTGlzdEFjY291bnRFbnRyaWVzUmVzcG9uc2UiA5ACARJTCgxXYXRjaEFjY291bnQSHy5wYXltZW50LnYxLldhdGNoQWNjb3VudFJlcXVlc3QaIC5wYXltZW50LnYxLldhdGNoQWNjb3VudFJlc3BvbnNlMAESVAoNV2l0aGRyYXdGdW5kcxIgLnBheW1lbnQudjEuV2l0aGRyYXdGdW5kc1JlcXVlc3QaIS5wYXltZW50LnYxLldpdGhkcmF3RnVuZHNSZXNwb25zZRJUCg1VcGRhdGVBY2NvdW50EiAucGF5bWVudC52MS5VcGRhdGVBY2NvdW50UmVxdWVzdBohLnBheW1lbnQudjEuVXBkYXRlQWNjb3VudFJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp]);
 
 /**
  * Account holds money in exactly one currency, fixed at creation.
@@ -82,6 +82,13 @@ export type CreateAccountRequest = Message<"payment.v1.CreateAccountRequest"> & 
    * @generated from field: string account_id = 3;
    */
   accountId: string;
+
+  /**
+   * How far below zero the available balance may go, in minor units (default 0: no overdraft).
+   *
+   * @generated from field: int64 overdraft_limit_cents = 4;
+   */
+  overdraftLimitCents: bigint;
 };
 
 /**
@@ -339,20 +346,21 @@ export const ListAccountsResponseSchema: GenMessage<ListAccountsResponse> = /*@_
   messageDesc(file_payment_v1_account, 9);
 
 /**
- * AccountEntry is one line of an account statement.
+ * AccountEntry is one line of an account statement: a ledger entry or a hold movement.
  *
  * @generated from message payment.v1.AccountEntry
  */
 export type AccountEntry = Message<"payment.v1.AccountEntry"> & {
   /**
-   * Position in the account's history: 1, 2, 3, ... without gaps.
+   * Position in the account's entry chain: 1, 2, 3, ... without gaps; 0 for hold movements.
    *
    * @generated from field: int64 sequence = 1;
    */
   sequence: bigint;
 
   /**
-   * Signed amount in minor units: negative debits, positive credits.
+   * Signed amount in minor units: negative debits, positive credits. For a hold movement, the
+   * change of the available balance (HELD negative, RELEASED positive).
    *
    * @generated from field: int64 amount_cents = 2;
    */
@@ -366,14 +374,14 @@ export type AccountEntry = Message<"payment.v1.AccountEntry"> & {
   currency: string;
 
   /**
-   * Balance of the account right before this entry, in minor units.
+   * Ledger balance (sum of entries) right before this line, in minor units.
    *
    * @generated from field: int64 balance_before_cents = 4;
    */
   balanceBeforeCents: bigint;
 
   /**
-   * Balance of the account right after this entry, in minor units.
+   * Ledger balance right after this line (equal to before for a hold movement).
    *
    * @generated from field: int64 balance_after_cents = 5;
    */
@@ -387,7 +395,7 @@ export type AccountEntry = Message<"payment.v1.AccountEntry"> & {
   causeKind: EntryCauseKind;
 
   /**
-   * Id of the payment or deposit that caused it.
+   * Id of the payment, deposit, refund or withdrawal that caused it.
    *
    * @generated from field: string cause_id = 7;
    */
@@ -401,18 +409,40 @@ export type AccountEntry = Message<"payment.v1.AccountEntry"> & {
   createdAt?: Timestamp | undefined;
 
   /**
-   * Id of the ledger entry.
+   * Id of the ledger entry; 0 for hold movements.
    *
    * @generated from field: int64 entry_id = 9;
    */
   entryId: bigint;
 
   /**
-   * SHA-256 (hex) over the entry and the previous entry's hash: the account's tamper-evident chain.
+   * SHA-256 (hex) over the entry and the previous entry's hash: the account's tamper-evident
+   * chain; empty for hold movements (they are checked against the held balance instead).
    *
    * @generated from field: string entry_hash = 10;
    */
   entryHash: string;
+
+  /**
+   * Entry or hold movement.
+   *
+   * @generated from field: payment.v1.StatementLineKind kind = 11;
+   */
+  kind: StatementLineKind;
+
+  /**
+   * Available balance (ledger balance minus open holds) right before this line.
+   *
+   * @generated from field: int64 available_before_cents = 12;
+   */
+  availableBeforeCents: bigint;
+
+  /**
+   * Available balance right after this line.
+   *
+   * @generated from field: int64 available_after_cents = 13;
+   */
+  availableAfterCents: bigint;
 };
 
 /**
@@ -520,12 +550,12 @@ export type WatchAccountRequest = Message<"payment.v1.WatchAccountRequest"> & {
   accountId: string;
 
   /**
-   * Resume after this entry sequence (the version of the last message received): the first
-   * message is the balance as of that entry, then every later entry follows. From now when unset.
+   * resume_token of the last message received: the first message is the balances as of that
+   * line, then every later line follows. From now when empty.
    *
-   * @generated from field: optional int64 resume_after_sequence = 2;
+   * @generated from field: string resume_token = 3;
    */
-  resumeAfterSequence?: bigint | undefined;
+  resumeToken: string;
 };
 
 /**
@@ -556,25 +586,46 @@ export type WatchAccountResponse = Message<"payment.v1.WatchAccountResponse"> & 
   currency: string;
 
   /**
-   * Available balance in minor units after this change.
+   * Available balance in minor units after this change (ledger minus held).
    *
    * @generated from field: int64 available_balance_cents = 3;
    */
   availableBalanceCents: bigint;
 
   /**
-   * The entry sequence this balance includes (0 before the first entry): the resume position.
+   * The last entry sequence these balances include (0 before the first entry).
    *
    * @generated from field: int64 version = 4;
    */
   version: bigint;
 
   /**
-   * The entry that caused this change; absent in the first message.
+   * The statement line (entry or hold movement) that caused this change; absent in the first message.
    *
    * @generated from field: payment.v1.AccountEntry entry = 5;
    */
   entry?: AccountEntry | undefined;
+
+  /**
+   * Open holds in minor units after this change.
+   *
+   * @generated from field: int64 held_balance_cents = 6;
+   */
+  heldBalanceCents: bigint;
+
+  /**
+   * Ledger balance (sum of entries) after this change.
+   *
+   * @generated from field: int64 ledger_balance_cents = 7;
+   */
+  ledgerBalanceCents: bigint;
+
+  /**
+   * Opaque token that resumes right after this message.
+   *
+   * @generated from field: string resume_token = 8;
+   */
+  resumeToken: string;
 };
 
 /**
@@ -583,6 +634,210 @@ export type WatchAccountResponse = Message<"payment.v1.WatchAccountResponse"> & 
  */
 export const WatchAccountResponseSchema: GenMessage<WatchAccountResponse> = /*@__PURE__*/
   messageDesc(file_payment_v1_account, 14);
+
+/**
+ * WithdrawFundsRequest pays money out of an account.
+ *
+ * @generated from message payment.v1.WithdrawFundsRequest
+ */
+export type WithdrawFundsRequest = Message<"payment.v1.WithdrawFundsRequest"> & {
+  /**
+   * Client-chosen key, 1-255 characters (see DepositFundsRequest).
+   *
+   * @generated from field: string idempotency_key = 1;
+   */
+  idempotencyKey: string;
+
+  /**
+   * Account to debit.
+   *
+   * @generated from field: string account_id = 2;
+   */
+  accountId: string;
+
+  /**
+   * Amount in minor units (cents), 1 to 9007199254740991.
+   *
+   * @generated from field: int64 amount_cents = 3;
+   */
+  amountCents: bigint;
+
+  /**
+   * ISO 4217 code; must equal the account's currency.
+   *
+   * @generated from field: string currency = 4;
+   */
+  currency: string;
+
+  /**
+   * The caller's reference for the payout, at most 200 characters.
+   *
+   * @generated from field: string reference = 5;
+   */
+  reference: string;
+};
+
+/**
+ * Describes the message payment.v1.WithdrawFundsRequest.
+ * Use `create(WithdrawFundsRequestSchema)` to create a new message.
+ */
+export const WithdrawFundsRequestSchema: GenMessage<WithdrawFundsRequest> = /*@__PURE__*/
+  messageDesc(file_payment_v1_account, 15);
+
+/**
+ * Withdrawal is money that left the ledger to the funding account of its currency.
+ *
+ * @generated from message payment.v1.Withdrawal
+ */
+export type Withdrawal = Message<"payment.v1.Withdrawal"> & {
+  /**
+   * Unique id (ULID).
+   *
+   * @generated from field: string withdrawal_id = 1;
+   */
+  withdrawalId: string;
+
+  /**
+   * Debited account.
+   *
+   * @generated from field: string account_id = 2;
+   */
+  accountId: string;
+
+  /**
+   * Amount in minor units.
+   *
+   * @generated from field: int64 amount_cents = 3;
+   */
+  amountCents: bigint;
+
+  /**
+   * ISO 4217 code.
+   *
+   * @generated from field: string currency = 4;
+   */
+  currency: string;
+
+  /**
+   * The caller's reference.
+   *
+   * @generated from field: string reference = 5;
+   */
+  reference: string;
+
+  /**
+   * Outcome.
+   *
+   * @generated from field: payment.v1.WithdrawalStatus status = 6;
+   */
+  status: WithdrawalStatus;
+
+  /**
+   * Why it was declined, e.g. "INSUFFICIENT_FUNDS"; empty when withdrawn.
+   *
+   * @generated from field: string decline_reason = 7;
+   */
+  declineReason: string;
+
+  /**
+   * When the withdrawal was committed.
+   *
+   * @generated from field: google.protobuf.Timestamp created_at = 8;
+   */
+  createdAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message payment.v1.Withdrawal.
+ * Use `create(WithdrawalSchema)` to create a new message.
+ */
+export const WithdrawalSchema: GenMessage<Withdrawal> = /*@__PURE__*/
+  messageDesc(file_payment_v1_account, 16);
+
+/**
+ * WithdrawFundsResponse carries the withdrawal and the account's available balance right after it.
+ *
+ * @generated from message payment.v1.WithdrawFundsResponse
+ */
+export type WithdrawFundsResponse = Message<"payment.v1.WithdrawFundsResponse"> & {
+  /**
+   * The withdrawal.
+   *
+   * @generated from field: payment.v1.Withdrawal withdrawal = 1;
+   */
+  withdrawal?: Withdrawal | undefined;
+
+  /**
+   * Available balance after the withdrawal, in minor units.
+   *
+   * @generated from field: int64 balance_after_cents = 2;
+   */
+  balanceAfterCents: bigint;
+};
+
+/**
+ * Describes the message payment.v1.WithdrawFundsResponse.
+ * Use `create(WithdrawFundsResponseSchema)` to create a new message.
+ */
+export const WithdrawFundsResponseSchema: GenMessage<WithdrawFundsResponse> = /*@__PURE__*/
+  messageDesc(file_payment_v1_account, 17);
+
+/**
+ * UpdateAccountRequest changes an account's overdraft limit.
+ *
+ * @generated from message payment.v1.UpdateAccountRequest
+ */
+export type UpdateAccountRequest = Message<"payment.v1.UpdateAccountRequest"> & {
+  /**
+   * The customer account.
+   *
+   * @generated from field: string account_id = 1;
+   */
+  accountId: string;
+
+  /**
+   * New limit in minor units, 0 or more. Lowering it below what the account already overdraws is
+   * FAILED_PRECONDITION.
+   *
+   * @generated from field: int64 overdraft_limit_cents = 2;
+   */
+  overdraftLimitCents: bigint;
+};
+
+/**
+ * Describes the message payment.v1.UpdateAccountRequest.
+ * Use `create(UpdateAccountRequestSchema)` to create a new message.
+ */
+export const UpdateAccountRequestSchema: GenMessage<UpdateAccountRequest> = /*@__PURE__*/
+  messageDesc(file_payment_v1_account, 18);
+
+/**
+ * UpdateAccountResponse carries the account's balances after the change.
+ *
+ * @generated from message payment.v1.UpdateAccountResponse
+ */
+export type UpdateAccountResponse = Message<"payment.v1.UpdateAccountResponse"> & {
+  /**
+   * Id of the account.
+   *
+   * @generated from field: string account_id = 1;
+   */
+  accountId: string;
+
+  /**
+   * The limit now in force.
+   *
+   * @generated from field: int64 overdraft_limit_cents = 2;
+   */
+  overdraftLimitCents: bigint;
+};
+
+/**
+ * Describes the message payment.v1.UpdateAccountResponse.
+ * Use `create(UpdateAccountResponseSchema)` to create a new message.
+ */
+export const UpdateAccountResponseSchema: GenMessage<UpdateAccountResponse> = /*@__PURE__*/
+  messageDesc(file_payment_v1_account, 19);
 
 /**
  * EntryCauseKind says what kind of operation wrote a ledger entry.
@@ -610,6 +865,27 @@ export enum EntryCauseKind {
    * @generated from enum value: ENTRY_CAUSE_KIND_DEPOSIT = 2;
    */
   DEPOSIT = 2,
+
+  /**
+   * The capture of a manual-capture payment's hold (cause_id is its payment_id).
+   *
+   * @generated from enum value: ENTRY_CAUSE_KIND_CAPTURE = 3;
+   */
+  CAPTURE = 3,
+
+  /**
+   * A refund of a payment, payee to payer (cause_id is its refund_id).
+   *
+   * @generated from enum value: ENTRY_CAUSE_KIND_REFUND = 4;
+   */
+  REFUND = 4,
+
+  /**
+   * A payout to the funding account, WithdrawFunds (cause_id is its withdrawal_id).
+   *
+   * @generated from enum value: ENTRY_CAUSE_KIND_WITHDRAWAL = 5;
+   */
+  WITHDRAWAL = 5,
 }
 
 /**
@@ -617,6 +893,81 @@ export enum EntryCauseKind {
  */
 export const EntryCauseKindSchema: GenEnum<EntryCauseKind> = /*@__PURE__*/
   enumDesc(file_payment_v1_account, 0);
+
+/**
+ * StatementLineKind says whether a statement line is a ledger entry or a hold movement.
+ *
+ * @generated from enum payment.v1.StatementLineKind
+ */
+export enum StatementLineKind {
+  /**
+   * Never returned.
+   *
+   * @generated from enum value: STATEMENT_LINE_KIND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * A ledger entry: changes the ledger balance (and the available balance) by amount_cents.
+   *
+   * @generated from enum value: STATEMENT_LINE_KIND_ENTRY = 1;
+   */
+  ENTRY = 1,
+
+  /**
+   * Money held for a manual-capture payment: available goes down, the ledger balance stays.
+   *
+   * @generated from enum value: STATEMENT_LINE_KIND_HELD = 2;
+   */
+  HELD = 2,
+
+  /**
+   * A hold released (capture, void or expiry): available goes up, the ledger balance stays.
+   *
+   * @generated from enum value: STATEMENT_LINE_KIND_RELEASED = 3;
+   */
+  RELEASED = 3,
+}
+
+/**
+ * Describes the enum payment.v1.StatementLineKind.
+ */
+export const StatementLineKindSchema: GenEnum<StatementLineKind> = /*@__PURE__*/
+  enumDesc(file_payment_v1_account, 1);
+
+/**
+ * WithdrawalStatus is the outcome of a withdrawal.
+ *
+ * @generated from enum payment.v1.WithdrawalStatus
+ */
+export enum WithdrawalStatus {
+  /**
+   * Never returned.
+   *
+   * @generated from enum value: WITHDRAWAL_STATUS_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Money left the account.
+   *
+   * @generated from enum value: WITHDRAWAL_STATUS_WITHDRAWN = 1;
+   */
+  WITHDRAWN = 1,
+
+  /**
+   * Nothing moved: the account lacked the funds.
+   *
+   * @generated from enum value: WITHDRAWAL_STATUS_DECLINED = 2;
+   */
+  DECLINED = 2,
+}
+
+/**
+ * Describes the enum payment.v1.WithdrawalStatus.
+ */
+export const WithdrawalStatusSchema: GenEnum<WithdrawalStatus> = /*@__PURE__*/
+  enumDesc(file_payment_v1_account, 2);
 
 /**
  * AccountService opens accounts and brings money into the ledger.
@@ -668,8 +1019,9 @@ export const AccountService: GenService<{
     output: typeof ListAccountsResponseSchema;
   },
   /**
-   * ListAccountEntries is the account statement: every entry with the running balance around it
-   * and what caused it, in account order (oldest first unless newest_first).
+   * ListAccountEntries is the account statement: every ledger entry and every hold movement, with
+   * the ledger and available balances around it and what caused it, in time order (oldest first
+   * unless newest_first). Every change of the available balance has a line.
    *
    * @generated from rpc payment.v1.AccountService.ListAccountEntries
    */
@@ -679,9 +1031,10 @@ export const AccountService: GenService<{
     output: typeof ListAccountEntriesResponseSchema;
   },
   /**
-   * WatchAccount streams the account's balance at once, then one message per entry that changes
-   * it, made through any instance. The stream ends cleanly when the server shuts down; reconnect
-   * with resume_after_sequence set to the last version received to continue without a gap.
+   * WatchAccount streams the account's balances at once, then one message per statement line (an
+   * entry or a hold movement) that changes them, made through any instance. The stream ends
+   * cleanly when the server shuts down; reconnect with the last resume_token received to continue
+   * without a gap.
    *
    * @generated from rpc payment.v1.AccountService.WatchAccount
    */
@@ -689,6 +1042,28 @@ export const AccountService: GenService<{
     methodKind: "server_streaming";
     input: typeof WatchAccountRequestSchema;
     output: typeof WatchAccountResponseSchema;
+  },
+  /**
+   * WithdrawFunds pays money out of an account to the per-currency funding account (a payout).
+   * An account without the funds (available balance plus overdraft limit) gets a recorded
+   * withdrawal with status DECLINED; nothing moves.
+   *
+   * @generated from rpc payment.v1.AccountService.WithdrawFunds
+   */
+  withdrawFunds: {
+    methodKind: "unary";
+    input: typeof WithdrawFundsRequestSchema;
+    output: typeof WithdrawFundsResponseSchema;
+  },
+  /**
+   * UpdateAccount changes an account's overdraft limit (operators: scope accounts:admin).
+   *
+   * @generated from rpc payment.v1.AccountService.UpdateAccount
+   */
+  updateAccount: {
+    methodKind: "unary";
+    input: typeof UpdateAccountRequestSchema;
+    output: typeof UpdateAccountResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_payment_v1_account, 0);
