@@ -10,7 +10,7 @@ import { queryRows } from "../db/query-rows.js";
 
 /** One thing found wrong. */
 export interface Violation {
-  /** CURRENCY_UNBALANCED, BALANCE_MISMATCH, RUNNING_BALANCE, SEQUENCE_GAP or HASH_MISMATCH. */
+  /** A check of ledger_verify (drizzle/functions/60-verify-ledger.sql), e.g. BALANCE_MISMATCH or HELD_MISMATCH. */
   check: string;
   /** A currency, an account id or "entry <id>". */
   subject: string;

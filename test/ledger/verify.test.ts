@@ -62,7 +62,7 @@ describe("VerifyLedger", () => {
         select count(*)::int as n, max(account_seq)::int as last, (array_agg(balance_after_cents order by account_seq desc))[1]::text as balance
         from ledger_entries where account_id = ${id}`);
       assert.equal(chain!.n, chain!.last, "sequences are 1..n");
-      assert.equal(BigInt(chain!.balance as string), (await ledger.getBalance(id)).availableCents);
+      assert.equal(BigInt(chain!.balance as string), (await ledger.getBalance(id)).ledgerCents);
     }
     const cli = await runVerifyCli();
     assert.equal(cli.code, 0, cli.stdout);
@@ -110,6 +110,44 @@ describe("VerifyLedger", () => {
     const cli = await runVerifyCli();
     assert.equal(cli.code, 1);
     assert.match(cli.stdout, new RegExp(`HASH_MISMATCH\\tentry ${next!.id}`));
+  });
+
+  it("checks held balances against hold movements and open payments; a ledger with holds verifies clean", async () => {
+    const fresh = await createTestDatabase(4);
+    try {
+      const l = new Ledger(fresh.handle.db, { idempotencyTtlHours: 24 });
+      const a = (await l.createAccount({ currency: "USD", displayName: "holder", accountId: "" }, ctx)).accountId;
+      const b = (await l.createAccount({ currency: "USD", displayName: "merchant", accountId: "" }, ctx)).accountId;
+      await l.depositFunds({ idempotencyKey: key(), accountId: a, amountCents: 1_000n, currency: "USD" }, ctx);
+      const manual = (amountCents: bigint) =>
+        l.authorizePayment({ idempotencyKey: key(), payerAccountId: a, payeeAccountId: b, amountCents, currency: "USD", description: "", captureMethod: "MANUAL" }, ctx);
+      const captured = await manual(300n);
+      await l.capturePayment({ idempotencyKey: key(), paymentId: captured.paymentId, amountCents: 200n }, ctx);
+      await l.refundPayment({ idempotencyKey: key(), paymentId: captured.paymentId, amountCents: 50n, reason: "" }, ctx);
+      const voided = await manual(100n);
+      await l.voidPayment({ idempotencyKey: key(), paymentId: voided.paymentId }, ctx);
+      const open = await manual(70n);
+      await l.withdrawFunds({ idempotencyKey: key(), accountId: b, amountCents: 10n, currency: "USD", reference: "payout" }, ctx);
+      const balance = await l.getBalance(a);
+      assert.deepEqual([balance.availableCents, balance.heldCents, balance.ledgerCents], [780n, 70n, 850n]);
+      assert.deepEqual(await l.verify(), { ok: true, violations: [] }, "entries sum to available + held");
+
+      // Money moved from available to held without a hold movement or an open payment behind it:
+      // the ledger balance still matches the entries, only the hold checks can see it.
+      await l.db.execute(sql`update balances set available_cents = available_cents - 5, held_cents = held_cents + 5 where account_id = ${a}`);
+      const moved = await l.verify();
+      assert.deepEqual(moved.violations.map((v) => [v.check, v.subject]), [["HELD_MISMATCH", a], ["OPEN_HOLDS_MISMATCH", a]]);
+      assert.match(moved.violations[0]!.detail, /held is 75 but its hold movements sum to 70/);
+      await l.db.execute(sql`update balances set available_cents = available_cents + 5, held_cents = held_cents - 5 where account_id = ${a}`);
+
+      // An open payment marked voided without its release: the money stays held for nothing.
+      await l.db.execute(sql`update payment_states set status = 'VOIDED' where payment_id = ${open.paymentId}`);
+      const orphan = await l.verify();
+      assert.deepEqual(orphan.violations.map((v) => [v.check, v.subject]), [["OPEN_HOLDS_MISMATCH", a]]);
+      assert.match(orphan.violations[0]!.detail, /held is 70 but its open payments \(REQUIRES_CAPTURE\) hold 0/);
+    } finally {
+      await fresh.drop();
+    }
   });
 
   it("chains entries written before the chain existed on the next migrate (databases older than 0005)", async () => {
