@@ -15,6 +15,7 @@ import { LedgerError, LedgerErrorCode, invalidArgument } from "./ledger-error.js
 import { decodePageToken, pageOf, pageSizeOf, type PageKey } from "./page-token.js";
 import { getPayment } from "./payments.js";
 import type { AccountRecord, BalanceRecord, PaymentRecord, PaymentStatus } from "./records.js";
+import { fromStoredJson } from "./stored-json.js";
 import { requireAnyAccountId, requireIdempotencyKey } from "./validation.js";
 
 /** One page of a list and the token of the next (empty on the last page). */
@@ -88,10 +89,7 @@ const micros = (column: SQL) => sql`(extract(epoch from ${column}) * 1000000)::b
 const fromMicros = (value: string) => sql`(timestamptz 'epoch' + ${value}::bigint * interval '1 microsecond')`;
 const dateOfMicros = (value: string) => new Date(Number(BigInt(value) / 1000n));
 
-type PaymentRow = {
-  id: string; status: PaymentStatus; decline_reason: PaymentRecord["declineReason"]; payer_account_id: string;
-  payee_account_id: string; amount_cents: string; currency: string; description: string; created_us: string;
-};
+type PaymentRow = { id: string; created_us: string; payment: unknown };
 
 /**
  * Payments newest first, keyed by (created_at, id). With an account: the payer index and the payee
@@ -111,18 +109,21 @@ export async function listPayments(db: Database, query: ListPaymentsQuery): Prom
   const after = decodePageToken("page_token", query.pageToken, filters, 2);
 
   const conditions: SQL[] = [];
-  if (query.statuses.length > 0) conditions.push(sql`status = any(string_to_array(${query.statuses.join(",")}, ','))`);
-  if (query.createdAfter) conditions.push(sql`created_at >= ${query.createdAfter.toISOString()}::timestamptz`);
-  if (query.createdBefore) conditions.push(sql`created_at < ${query.createdBefore.toISOString()}::timestamptz`);
-  if (after) conditions.push(sql`(created_at, id) < (${fromMicros(after[0]!)}, ${after[1]!})`);
+  // The status now is the lifecycle's (payment_states); payments.status is the status at authorization.
+  if (query.statuses.length > 0) conditions.push(sql`coalesce(s.status, p.status) = any(string_to_array(${query.statuses.join(",")}, ','))`);
+  if (query.createdAfter) conditions.push(sql`p.created_at >= ${query.createdAfter.toISOString()}::timestamptz`);
+  if (query.createdBefore) conditions.push(sql`p.created_at < ${query.createdBefore.toISOString()}::timestamptz`);
+  if (after) conditions.push(sql`(p.created_at, p.id) < (${fromMicros(after[0]!)}, ${after[1]!})`);
   const where = (first?: SQL) => sql.join(first ? [first, ...conditions] : conditions.length ? conditions : [sql`true`], sql` and `);
+  const branchOrder = sql`order by p.created_at desc, p.id desc limit ${pageSize + 1}`;
   const order = sql`order by created_at desc, id desc limit ${pageSize + 1}`;
+  const from = sql`payments p left join payment_states s on s.payment_id = p.id`;
 
   const source = query.accountId === ""
-    ? sql`(select * from payments where ${where()} ${order})`
-    : sql`((select * from payments where ${where(sql`payer_account_id = ${query.accountId}`)} ${order})
+    ? sql`(select p.* from ${from} where ${where()} ${branchOrder})`
+    : sql`((select p.* from ${from} where ${where(sql`p.payer_account_id = ${query.accountId}`)} ${branchOrder})
            union all
-           (select * from payments where ${where(sql`payee_account_id = ${query.accountId}`)} ${order}))`;
+           (select p.* from ${from} where ${where(sql`p.payee_account_id = ${query.accountId}`)} ${branchOrder}))`;
   const rows = await queryRows<PaymentRow>(db, sql`select ${PAYMENT_COLUMNS} from ${source} p ${order}`);
   const page = pageOf(rows, pageSize, filters, paymentKeyOf);
   return { nextPageToken: page.nextPageToken, items: page.items.map(paymentOfRow) };
@@ -156,22 +157,12 @@ export async function newestPaymentKey(db: Database, accountId: string): Promise
   return row ? paymentKeyOf(row) : undefined;
 }
 
-const PAYMENT_COLUMNS = sql`id, status, decline_reason, payer_account_id, payee_account_id, amount_cents::text as amount_cents,
-  currency, description, ${micros(sql`created_at`)} as created_us`;
+/** The record comes from ledger_payment_json, the function that builds every command's payment result. */
+const PAYMENT_COLUMNS = sql`id, ${micros(sql`created_at`)} as created_us, ledger_payment_json(id) as payment`;
 
 const paymentKeyOf = (row: PaymentRow): PageKey => [row.created_us, row.id];
 
-const paymentOfRow = (row: PaymentRow): PaymentRecord => ({
-  paymentId: row.id,
-  status: row.status,
-  declineReason: row.decline_reason,
-  payerAccountId: row.payer_account_id,
-  payeeAccountId: row.payee_account_id,
-  amountCents: BigInt(row.amount_cents),
-  currency: row.currency,
-  description: row.description,
-  createdAt: dateOfMicros(row.created_us),
-});
+const paymentOfRow = (row: PaymentRow): PaymentRecord => fromStoredJson<PaymentRecord>(row.payment);
 
 /**
  * Customer accounts by id (the primary key), or by display name then id when a prefix is given

@@ -96,6 +96,50 @@ describe("ListAccountEntries (the statement)", () => {
     }
   });
 
+  it("explains every change of the available balance: hold movements beside entries, every cause named", async () => {
+    const a = await account();
+    const b = await account();
+    const dep = await deposit(a, 1_000n);
+    const manual = (amountCents: bigint) =>
+      ledger.authorizePayment({ idempotencyKey: key(), payerAccountId: a, payeeAccountId: b, amountCents, currency: "USD", description: "", captureMethod: "MANUAL" }, ctx);
+    const held = await manual(400n);
+    await ledger.capturePayment({ idempotencyKey: key(), paymentId: held.paymentId, amountCents: 250n }, ctx);
+    const refund = await ledger.refundPayment({ idempotencyKey: key(), paymentId: held.paymentId, amountCents: 100n, reason: "" }, ctx);
+    const voided = await manual(30n);
+    await ledger.voidPayment({ idempotencyKey: key(), paymentId: voided.paymentId }, ctx);
+    const open = await manual(20n);
+    const payout = await ledger.withdrawFunds({ idempotencyKey: key(), accountId: a, amountCents: 5n, currency: "USD", reference: "bank" }, ctx);
+
+    const lines = await allPages((pageToken) => ledger.listAccountEntries({ accountId: a, newestFirst: false, pageSize: 2, pageToken }));
+    assert.deepEqual(
+      lines.map((e) => [e.kind, e.sequence, e.amountCents, e.availableBeforeCents, e.availableAfterCents, e.balanceAfterCents, e.causeKind, e.causeId]),
+      [
+        ["ENTRY", 1n, 1_000n, 0n, 1_000n, 1_000n, "DEPOSIT", dep.depositId],
+        ["HELD", 0n, -400n, 1_000n, 600n, 1_000n, "PAYMENT", held.paymentId],
+        // A capture releases the whole hold, then moves the captured part.
+        ["RELEASED", 0n, 400n, 600n, 1_000n, 1_000n, "PAYMENT", held.paymentId],
+        ["ENTRY", 2n, -250n, 1_000n, 750n, 750n, "CAPTURE", held.paymentId],
+        ["ENTRY", 3n, 100n, 750n, 850n, 850n, "REFUND", refund.refundId],
+        ["HELD", 0n, -30n, 850n, 820n, 850n, "PAYMENT", voided.paymentId],
+        ["RELEASED", 0n, 30n, 820n, 850n, 850n, "PAYMENT", voided.paymentId],
+        ["HELD", 0n, -20n, 850n, 830n, 850n, "PAYMENT", open.paymentId],
+        ["ENTRY", 4n, -5n, 830n, 825n, 845n, "WITHDRAWAL", payout.withdrawalId],
+      ],
+    );
+    const balance = await ledger.getBalance(a);
+    assert.deepEqual([lines.at(-1)!.availableAfterCents, lines.at(-1)!.balanceAfterCents], [balance.availableCents, balance.ledgerCents]);
+    assert.ok(lines.filter((e) => e.kind !== "ENTRY").every((e) => e.entryHash === "" && e.entryId === 0n));
+
+    const newestFirst = await allPages((pageToken) => ledger.listAccountEntries({ accountId: a, newestFirst: true, pageSize: 4, pageToken }));
+    assert.deepEqual(newestFirst, [...lines].reverse(), "the same lines newest first, across pages");
+
+    // As of now: the three balances of the balances row; as of before the open hold: nothing held.
+    const now = await ledger.getBalanceAsOf(a, new Date(Date.now() + 60_000));
+    assert.deepEqual([now.availableCents, now.heldCents, now.ledgerCents], [balance.availableCents, balance.heldCents, balance.ledgerCents]);
+    const whileHeld = await ledger.getBalanceAsOf(a, lines[1]!.createdAt);
+    assert.deepEqual([whileHeld.availableCents, whileHeld.heldCents, whileHeld.ledgerCents], [600n, 400n, 1_000n]);
+  });
+
   it("filters by time range and refuses bad tokens and ranges", async () => {
     const a = await account();
     await deposit(a, 10n);
@@ -141,6 +185,15 @@ describe("ListPayments", () => {
     const since = await ledger.listPayments({ accountId: a, statuses: [], createdAfter: p2.createdAt, pageSize: 0, pageToken: "" });
     assert.deepEqual(since.items.map((p) => p.paymentId), [p3.paymentId, p2.paymentId]);
     assert.deepEqual(all.items[2], await ledger.getPayment(p1.paymentId));
+
+    // Status filters see the status now, not the one at authorization.
+    const held = await ledger.authorizePayment({ idempotencyKey: key(), payerAccountId: a, payeeAccountId: b, amountCents: 5n, currency: "USD", description: "", captureMethod: "MANUAL" }, ctx);
+    const open = await ledger.listPayments({ accountId: a, statuses: ["REQUIRES_CAPTURE"], pageSize: 0, pageToken: "" });
+    assert.deepEqual(open.items.map((p) => [p.paymentId, p.heldCents]), [[held.paymentId, 5n]]);
+    await ledger.capturePayment({ idempotencyKey: key(), paymentId: held.paymentId, amountCents: 0n }, ctx);
+    assert.deepEqual((await ledger.listPayments({ accountId: a, statuses: ["REQUIRES_CAPTURE"], pageSize: 0, pageToken: "" })).items, []);
+    const captured = await ledger.listPayments({ accountId: a, statuses: ["CAPTURED"], pageSize: 0, pageToken: "" });
+    assert.deepEqual(captured.items, [await ledger.getPayment(held.paymentId)]);
   });
 
   it("pages stably while payments keep arriving, with and without an account", async () => {
