@@ -1,6 +1,7 @@
 /**
  * The console's browser code (bundled by console-routes.ts): a person creates accounts, deposits,
- * authorizes payments and reads statements, through the gRPC-Web transport of connect-web, the
+ * authorizes payments (automatic, or held for a manual capture), captures, voids, refunds, pays
+ * out and reads statements, through the gRPC-Web transport of connect-web, the
  * same generated clients a backend uses. `?api=<origin>` points it at another server (CORS).
  *
  * Nothing is kept in the tab but the API key: accounts come from ListAccounts, payments from
@@ -10,8 +11,8 @@
  */
 import { ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
 import { createGrpcWebTransport } from "@connectrpc/connect-web";
-import { AccountService, EntryCauseKind, StatementLineKind, type Account, type AccountEntry } from "../../gen/payment/v1/account_pb.js";
-import { DeclineReason, PaymentService, PaymentStatus, type Payment } from "../../gen/payment/v1/payment_pb.js";
+import { AccountService, EntryCauseKind, StatementLineKind, WithdrawalStatus, type Account, type AccountEntry } from "../../gen/payment/v1/account_pb.js";
+import { CaptureMethod, DeclineReason, PaymentService, PaymentStatus, RefundStatus, type Payment } from "../../gen/payment/v1/payment_pb.js";
 import { formatAmount, parseAmount } from "./money.js";
 
 const KEY_STORAGE = "payment-ledger-api-key";
@@ -28,7 +29,8 @@ const accountsApi = createClient(AccountService, transport);
 const paymentsApi = createClient(PaymentService, transport);
 
 let accounts: Account[] = [];
-const balances = new Map<string, bigint>();
+/** Available and held balance of each account, as the API last reported them. */
+const balances = new Map<string, { available: bigint; held: bigint }>();
 let selected = "";
 let watching: AbortController | undefined;
 
@@ -57,7 +59,9 @@ function renderAccounts(): void {
     if (account.accountId === selected) row.className = "selected";
     cell(row, account.displayName);
     cell(row, account.accountId);
-    cell(row, formatAmount(balances.get(account.accountId) ?? 0n, account.currency), "money");
+    const balance = balances.get(account.accountId);
+    cell(row, formatAmount(balance?.available ?? 0n, account.currency), "money");
+    cell(row, formatAmount(balance?.held ?? 0n, account.currency), "money");
     row.addEventListener("click", () => void select(account.accountId));
   }
   for (const choice of Array.from(document.querySelectorAll<HTMLSelectElement>(".account-choice"))) {
@@ -77,14 +81,27 @@ function paymentRow(payment: Payment): HTMLTableRowElement {
   const status = PaymentStatus[payment.status];
   const reason = payment.declineReason ? ` (${DeclineReason[payment.declineReason]})` : "";
   cell(row, status + reason, status);
+  cell(row, formatAmount(payment.heldCents, payment.currency), "money");
+  cell(row, formatAmount(payment.capturedCents, payment.currency), "money");
+  cell(row, formatAmount(payment.refundedCents, payment.currency), "money");
   return row;
 }
 
-/** Adds a payment at the top unless it is already listed (a watch and a submit may both report it). */
+/** Shows a payment: replaces its row when listed (a capture, void or refund changed it), else adds it at the top. */
 function showPayment(payment: Payment): void {
   const body = $<HTMLTableElement>("#payments").tBodies[0]!;
-  if (body.querySelector(`tr[data-payment-id="${payment.paymentId}"]`)) return;
-  body.prepend(paymentRow(payment));
+  const listed = body.querySelector(`tr[data-payment-id="${payment.paymentId}"]`);
+  if (listed) listed.replaceWith(paymentRow(payment));
+  else body.prepend(paymentRow(payment));
+}
+
+/** Reads the balances of accounts again (after a call that moved money between them). */
+async function refreshBalances(...accountIds: string[]): Promise<void> {
+  for (const accountId of accountIds) {
+    const balance = await paymentsApi.getAccountBalance({ accountId });
+    balances.set(accountId, { available: balance.availableBalanceCents, held: balance.heldBalanceCents });
+  }
+  renderAccounts();
 }
 
 /** One statement line: an entry (numbered in the account's chain) or a hold movement (no number). */
@@ -116,8 +133,7 @@ async function loadAccounts(): Promise<void> {
     pageToken = page.nextPageToken;
   } while (pageToken !== "" && loaded.length < 2_000);
   accounts = loaded;
-  await Promise.all(accounts.map(async (a) => balances.set(a.accountId, (await paymentsApi.getAccountBalance({ accountId: a.accountId })).availableBalanceCents)));
-  renderAccounts();
+  await refreshBalances(...accounts.map((a) => a.accountId));
   const { payments } = await paymentsApi.listPayments({ pageSize: 50 });
   $<HTMLTableElement>("#payments").tBodies[0]!.replaceChildren(...payments.map(paymentRow));
 }
@@ -150,7 +166,7 @@ async function select(accountId: string): Promise<void> {
         for (const entry of entries) show(entry, false);
       });
       await listed;
-      balances.set(accountId, change.availableBalanceCents);
+      balances.set(accountId, { available: change.availableBalanceCents, held: change.heldBalanceCents });
       renderAccounts();
       if (change.entry) show(change.entry, true);
     }
@@ -159,8 +175,7 @@ async function select(accountId: string): Promise<void> {
     for await (const { payment } of paymentsApi.watchPayments({ accountId }, { signal: watch.signal })) {
       if (payment) showPayment(payment);
       const other = payment && (payment.payerAccountId === accountId ? payment.payeeAccountId : payment.payerAccountId);
-      if (other && accountOf(other)) balances.set(other, (await paymentsApi.getAccountBalance({ accountId: other })).availableBalanceCents);
-      renderAccounts();
+      if (other && accountOf(other)) await refreshBalances(other);
     }
   })().catch((error: unknown) => watch.signal.aborted || say("", `payment updates stopped: ${errorText(error)}`));
 }
@@ -211,8 +226,7 @@ onSubmit("#deposit", async (form, idempotencyKey) => {
     amountCents: parseAmount(String(form.get("amount")), account.currency),
     currency: account.currency,
   });
-  balances.set(account.accountId, response.availableBalanceCents);
-  renderAccounts();
+  await refreshBalances(account.accountId);
   return { text: `Deposited ${formatAmount(response.deposit!.amountCents, account.currency)} to ${account.displayName}.` };
 });
 
@@ -225,16 +239,73 @@ onSubmit("#pay", async (form, idempotencyKey) => {
     amountCents: parseAmount(String(form.get("amount")), payer.currency),
     currency: payer.currency,
     description: String(form.get("description") ?? ""),
+    captureMethod: form.get("captureMethod") === "MANUAL" ? CaptureMethod.MANUAL : CaptureMethod.AUTOMATIC,
   });
   showPayment(payment!);
-  for (const id of [payment!.payerAccountId, payment!.payeeAccountId]) {
-    balances.set(id, (await paymentsApi.getAccountBalance({ accountId: id })).availableBalanceCents);
-  }
-  renderAccounts();
+  await refreshBalances(payment!.payerAccountId, payment!.payeeAccountId);
   if (payment!.status === PaymentStatus.DECLINED) {
     return { text: `Payment declined: ${DeclineReason[payment!.declineReason]}.`, tone: "declined" };
   }
+  if (payment!.status === PaymentStatus.REQUIRES_CAPTURE) {
+    return { text: `Held ${formatAmount(payment!.heldCents, payment!.currency)}: payment ${payment!.paymentId} awaits capture.` };
+  }
   return { text: "Payment authorized." };
+});
+
+/** The payment a form names; its currency decides how the form's amount is read. */
+const paymentOfForm = async (form: FormData) => (await paymentsApi.getPayment({ paymentId: String(form.get("paymentId")).trim() })).payment!;
+
+onSubmit("#capture", async (form, idempotencyKey) => {
+  const held = await paymentOfForm(form);
+  const amount = String(form.get("amount") ?? "").trim();
+  const { payment } = await paymentsApi.capturePayment({
+    idempotencyKey,
+    paymentId: held.paymentId,
+    // Empty captures the whole hold (amount_cents 0).
+    amountCents: amount === "" ? 0n : parseAmount(amount, held.currency),
+  });
+  showPayment(payment!);
+  await refreshBalances(payment!.payerAccountId, payment!.payeeAccountId);
+  return { text: `Captured ${formatAmount(payment!.capturedCents, payment!.currency)} of payment ${payment!.paymentId}.` };
+});
+
+onSubmit("#void", async (form, idempotencyKey) => {
+  const { payment } = await paymentsApi.voidPayment({ idempotencyKey, paymentId: String(form.get("paymentId")).trim() });
+  showPayment(payment!);
+  await refreshBalances(payment!.payerAccountId, payment!.payeeAccountId);
+  return { text: `Voided payment ${payment!.paymentId}; the hold is released.` };
+});
+
+onSubmit("#refund", async (form, idempotencyKey) => {
+  const paid = await paymentOfForm(form);
+  const { refund, payment } = await paymentsApi.refundPayment({
+    idempotencyKey,
+    paymentId: paid.paymentId,
+    amountCents: parseAmount(String(form.get("amount")), paid.currency),
+    reason: String(form.get("reason") ?? ""),
+  });
+  showPayment(payment!);
+  await refreshBalances(payment!.payerAccountId, payment!.payeeAccountId);
+  if (refund!.status === RefundStatus.DECLINED) {
+    return { text: `Refund declined: ${DeclineReason[refund!.declineReason]}.`, tone: "declined" };
+  }
+  return { text: `Refunded ${formatAmount(refund!.amountCents, payment!.currency)} of payment ${payment!.paymentId}.` };
+});
+
+onSubmit("#payout", async (form, idempotencyKey) => {
+  const account = accountOf(String(form.get("accountId")))!;
+  const { withdrawal } = await accountsApi.withdrawFunds({
+    idempotencyKey,
+    accountId: account.accountId,
+    amountCents: parseAmount(String(form.get("amount")), account.currency),
+    currency: account.currency,
+    reference: String(form.get("reference") ?? ""),
+  });
+  await refreshBalances(account.accountId);
+  if (withdrawal!.status === WithdrawalStatus.DECLINED) {
+    return { text: `Payout declined: ${withdrawal!.declineReason}.`, tone: "declined" };
+  }
+  return { text: `Paid out ${formatAmount(withdrawal!.amountCents, account.currency)} from ${account.displayName}.` };
 });
 
 $("#api-url").textContent = baseUrl;

@@ -176,8 +176,61 @@ it("accounts and payments made elsewhere show up: after a reload, and live in th
   await page.locator("#statement tbody tr", { hasText: paymentId }).waitFor();
   await page.locator("#payments tbody tr", { hasText: paymentId }).waitFor();
   const [latest] = await rows(page, "#statement");
-  assert.deepEqual(latest!.slice(2), [`PAYMENT ${paymentId}`, "-2.50 EUR", "10.00 EUR", "7.50 EUR"]);
+  assert.deepEqual(latest!.slice(2), ["ENTRY", `PAYMENT ${paymentId}`, "-2.50 EUR", "10.00 EUR", "7.50 EUR", "7.50 EUR"]);
   await page.locator("#accounts tbody tr", { hasText: "7.50 EUR" }).waitFor();
   await page.screenshot({ path: `${ARTIFACTS}/live-statement.png`, fullPage: true });
+  await page.close();
+});
+
+it("a hold, a partial capture, a partial refund and a payout: balances, payment and statement follow", async () => {
+  const { page } = await signedInPage();
+  await submit(page, "#create-account", { Name: "Dana" }, "Create account");
+  await page.getByRole("status").getByText("Created account Dana.").waitFor();
+  await submit(page, "#create-account", { Name: "Shop" }, "Create account");
+  await page.getByRole("status").getByText("Created account Shop.").waitFor();
+  await submit(page, "#deposit", { Account: "Dana (USD)", Amount: "100.00" }, "Deposit");
+  await page.getByRole("status").getByText("Deposited 100.00 USD to Dana.").waitFor();
+  const balancesShown = async () =>
+    Object.fromEntries((await rows(page, "#accounts")).filter(([name]) => name === "Dana" || name === "Shop").map(([name, , available, held]) => [name, [available, held]]));
+
+  await submit(page, "#pay", { From: "Dana (USD)", To: "Shop (USD)", Amount: "40.00", Capture: "Manual (hold, capture later)" }, "Authorize payment");
+  await page.getByRole("status").getByText(/^Held 40\.00 USD: payment \w+ awaits capture\.$/).waitFor();
+  const paymentId = (await page.getByRole("status").textContent())!.match(/payment (\w+)/)![1]!;
+  assert.deepEqual(await balancesShown(), { Dana: ["60.00 USD", "40.00 USD"], Shop: ["0.00 USD", "0.00 USD"] });
+
+  await submit(page, "#capture", { "Payment id": paymentId, "Amount to capture": "25.00" }, "Capture");
+  await page.getByRole("status").getByText(`Captured 25.00 USD of payment ${paymentId}.`).waitFor();
+  assert.deepEqual(await balancesShown(), { Dana: ["75.00 USD", "0.00 USD"], Shop: ["25.00 USD", "0.00 USD"] }, "the rest of the hold is released");
+
+  await submit(page, "#refund", { "Payment id": paymentId, "Amount to refund": "10.00", Reason: "one item back" }, "Refund");
+  await page.getByRole("status").getByText(`Refunded 10.00 USD of payment ${paymentId}.`).waitFor();
+  assert.deepEqual(await balancesShown(), { Dana: ["85.00 USD", "0.00 USD"], Shop: ["15.00 USD", "0.00 USD"] });
+  const [payment] = (await rows(page, "#payments")).filter(([id]) => id === paymentId);
+  assert.deepEqual(payment!.slice(3), ["40.00 USD", "CAPTURED", "0.00 USD", "25.00 USD", "10.00 USD"]);
+
+  // A refund beyond what is left of the capture changes nothing and says so.
+  await submit(page, "#refund", { "Payment id": paymentId, "Amount to refund": "20.00" }, "Refund");
+  await page.getByRole("alert").getByText(/\[failed_precondition\]/).waitFor();
+  assert.deepEqual(await balancesShown(), { Dana: ["85.00 USD", "0.00 USD"], Shop: ["15.00 USD", "0.00 USD"] });
+
+  await submit(page, "#payout", { Account: "Shop (USD)", Amount: "5.00", Reference: "bank 42" }, "Pay out");
+  await page.getByRole("status").getByText("Paid out 5.00 USD from Shop.").waitFor();
+  assert.deepEqual(await balancesShown(), { Dana: ["85.00 USD", "0.00 USD"], Shop: ["10.00 USD", "0.00 USD"] });
+  await submit(page, "#payout", { Account: "Shop (USD)", Amount: "50.00" }, "Pay out");
+  await page.getByRole("status").getByText("Payout declined: INSUFFICIENT_FUNDS.").waitFor();
+
+  // Dana's statement explains every change of her available balance, holds included.
+  await page.locator("#accounts tbody tr", { hasText: "Dana" }).click();
+  await page.getByRole("heading", { name: "Statement of Dana" }).waitFor();
+  await page.locator("#statement tbody tr", { hasText: "REFUND" }).waitFor();
+  const statement = await rows(page, "#statement");
+  assert.deepEqual(statement.map((r) => [r[0], r[2], r[3]!.split(" ")[0], r[4], r[5], r[6], r[7]]), [
+    ["3", "ENTRY", "REFUND", "10.00 USD", "75.00 USD", "85.00 USD", "85.00 USD"],
+    ["2", "ENTRY", "CAPTURE", "-25.00 USD", "100.00 USD", "75.00 USD", "75.00 USD"],
+    ["", "RELEASED", "PAYMENT", "40.00 USD", "60.00 USD", "100.00 USD", "100.00 USD"],
+    ["", "HELD", "PAYMENT", "-40.00 USD", "100.00 USD", "60.00 USD", "100.00 USD"],
+    ["1", "ENTRY", "DEPOSIT", "100.00 USD", "0.00 USD", "100.00 USD", "100.00 USD"],
+  ]);
+  await page.screenshot({ path: `${ARTIFACTS}/lifecycle.png`, fullPage: true });
   await page.close();
 });
