@@ -193,7 +193,7 @@ it("a hold, a partial capture, a partial refund and a payout: balances, payment 
   const balancesShown = async () =>
     Object.fromEntries((await rows(page, "#accounts")).filter(([name]) => name === "Dana" || name === "Shop").map(([name, , available, held]) => [name, [available, held]]));
 
-  await submit(page, "#pay", { From: "Dana (USD)", To: "Shop (USD)", Amount: "40.00", Capture: "Manual (hold, capture later)" }, "Authorize payment");
+  await submit(page, "#pay", { From: "Dana (USD)", To: "Shop (USD)", Amount: "40.00", Capture: "Hold, capture later" }, "Authorize payment");
   await page.getByRole("status").getByText(/^Held 40\.00 USD: payment \w+ awaits capture\.$/).waitFor();
   const paymentId = (await page.getByRole("status").textContent())!.match(/payment (\w+)/)![1]!;
   assert.deepEqual(await balancesShown(), { Dana: ["60.00 USD", "40.00 USD"], Shop: ["0.00 USD", "0.00 USD"] });
