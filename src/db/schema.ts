@@ -250,6 +250,9 @@ export const holdMovements = pgTable(
   },
   (t) => [
     index("hold_movements_account_idx").on(t.accountId, t.id),
+    // The statement (src/ledger/history.ts) reads an account's hold movements in time order beside
+    // its entries, and sums them up to a line for the held balance there (migration 0005).
+    index("hold_movements_account_time_idx").on(t.accountId, t.createdAt, t.id),
     check("hold_movements_amount_positive", sql`${t.amountCents} > 0`),
   ],
 );

@@ -220,8 +220,9 @@ const CAUSE_KIND = sql`case when exists (select 1 from deposits d where d.id = e
  * without an entry). Lines are keyed by (created_at, rank, id): at one instant hold movements
  * (rank 0) come before entries (rank 1), as in a capture, which releases the hold and then moves
  * the captured part; the id is the hold movement's id or the entry's account sequence. Each branch
- * reads at most one page in key order (ledger_entries_account_time_idx, hold_movements of the
- * account) before the two are merged, so a page costs the same anywhere in a long history.
+ * reads at most one page in key order (ledger_entries_account_time_idx,
+ * hold_movements_account_time_idx) before the two are merged, so a page costs about the same
+ * anywhere in a long history.
  *
  * Balances around a line: the ledger balance is the last entry's running balance at or before the
  * line (set by the entry-chain trigger); the held balance is the sum of the account's hold
