@@ -34,7 +34,8 @@ export interface K6Options {
 export async function runK6(scenario: string, options: K6Options): Promise<K6Result> {
   const dir = mkdtempSync(join(tmpdir(), "k6-summary-"));
   const summaryFile = join(dir, "summary.json");
-  const args = ["run", "--no-usage-report", "--quiet", "--no-color"];
+  // --address: k6's own REST API on a free port, so concurrent k6 runs never collide on 6565.
+  const args = ["run", "--no-usage-report", "--quiet", "--no-color", "--address", "127.0.0.1:0"];
   if (options.noThresholds) args.push("--no-thresholds");
   for (const [name, value] of Object.entries({ ...options.env, SUMMARY_FILE: summaryFile })) {
     args.push("-e", `${name}=${value}`);

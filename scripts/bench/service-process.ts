@@ -1,11 +1,10 @@
 /**
  * The real service (src/main.ts) as a child process on a free port, for the k6 smoke test and the
  * benchmark: the test suite's spawnService (test/support/process.ts) with authentication on and a
- * fresh API key, plus readiness by port (the benchmark runs it at LOG_LEVEL=warn, so there is no
+ * fresh API key, plus readiness by /readyz (the benchmark runs it at LOG_LEVEL=warn, so there is no
  * "listening" line to wait for) and the peak resident set size of its process, read from /proc.
  */
 import { readFileSync } from "node:fs";
-import { createConnection } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { testKey } from "../../test/support/api-keys.js";
 import { freePort, spawnService } from "../../test/support/process.js";
@@ -23,17 +22,23 @@ export interface ServiceProcess {
   stop(): Promise<void>;
 }
 
-async function portOpen(port: number): Promise<boolean> {
-  return new Promise((ok) => {
-    const socket = createConnection(port, "127.0.0.1");
-    socket.once("connect", () => (socket.destroy(), ok(true)));
-    socket.once("error", () => ok(false));
-  });
+/**
+ * Ready means /readyz answers 200: the port opens before migrations finish (the service waits for
+ * its database with the port open and answers UNAVAILABLE meanwhile), so an open port is not enough.
+ */
+async function ready(port: number): Promise<boolean> {
+  try {
+    const response = await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(2_000) });
+    await response.arrayBuffer();
+    return response.status === 200;
+  } catch {
+    return false;
+  }
 }
 
 /**
- * Starts the service against `databaseUrl` with `env` added, and resolves once its port accepts
- * connections. Rejects with the service's output when it exits or does not listen within 60 s.
+ * Starts the service against `databaseUrl` with `env` added, and resolves once it is ready
+ * (/readyz 200). Rejects with the service's output when it exits or is not ready within 60 s.
  */
 export async function startService(databaseUrl: string, env: Record<string, string> = {}): Promise<ServiceProcess> {
   const port = await freePort();
@@ -47,7 +52,7 @@ export async function startService(databaseUrl: string, env: Record<string, stri
     DATABASE_URL: databaseUrl,
   });
   const deadline = Date.now() + 60_000;
-  while (!(await portOpen(port))) {
+  while (!(await ready(port))) {
     if (service.child.exitCode !== null || Date.now() > deadline) {
       await service.stop("SIGKILL");
       throw new Error(`service did not start (exit ${service.child.exitCode}):\n${service.output()}`);

@@ -22,10 +22,12 @@ case "$cmd" in
     [ "$(id -u)" -eq 0 ] && chown postgres "$dir"
     port=$(free_port)
     as_owner "$bin/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 >"$dir/initdb.log" 2>&1
-    # Durability settings are relaxed only because this cluster is thrown away after the run.
+    # Durable like production (fsync, synchronous_commit and full_page_writes on): with them off a
+    # crash lost 7 to 48 payments already acknowledged to clients, so numbers and fault tests measured
+    # that way said nothing about a ledger. There is no fast mode; every test and benchmark runs durable.
     as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start \
-      -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off \
-          -c synchronous_commit=off -c full_page_writes=off -c shared_buffers=256MB" >/dev/null
+      -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=on \
+          -c synchronous_commit=on -c full_page_writes=on -c shared_buffers=256MB" >/dev/null
     echo "DATABASE_URL=postgres://postgres@127.0.0.1:$port/postgres"
     ;;
   stop)

@@ -7,7 +7,7 @@ import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { ulid } from "../ids/ulid.js";
 import { ErrorDetailSchema } from "../../gen/payment/v1/common_pb.js";
-import { LedgerError, LedgerErrorCode } from "../ledger/ledger-error.js";
+import { databaseUnavailable, isDatabaseUnavailable, LedgerError, LedgerErrorCode } from "../ledger/ledger-error.js";
 import type { Logger } from "../telemetry/logger.js";
 import { requestIdKey } from "./request-context.js";
 
@@ -25,11 +25,17 @@ const connectCodeOf: Record<LedgerErrorCode, Code> = {
   [LedgerErrorCode.REFUND_EXCEEDS_CAPTURED]: Code.FailedPrecondition,
   [LedgerErrorCode.BALANCE_LIMIT_EXCEEDED]: Code.FailedPrecondition,
   [LedgerErrorCode.OVERDRAFT_LIMIT_TOO_LOW]: Code.FailedPrecondition,
+  [LedgerErrorCode.DATABASE_UNAVAILABLE]: Code.Unavailable,
 };
 
 /** Maps any thrown value to the ConnectError a client should see. */
 export function toConnectError(error: unknown, requestId: string, logger: Logger, procedure: string): ConnectError {
   const metadata = { "x-request-id": requestId };
+  if (!(error instanceof LedgerError) && isDatabaseUnavailable(error)) {
+    // Retryable, not INTERNAL: clients retry UNAVAILABLE, and the same key makes the retry safe.
+    logger.warn({ err: error, requestId, procedure }, "database unavailable");
+    error = databaseUnavailable();
+  }
   if (error instanceof LedgerError) {
     const detail = { desc: ErrorDetailSchema, value: create(ErrorDetailSchema, { code: error.code, field: error.field ?? "" }) };
     return new ConnectError(error.message, connectCodeOf[error.code], metadata, [detail]);
@@ -45,9 +51,10 @@ export function toConnectError(error: unknown, requestId: string, logger: Logger
 
 /**
  * Assigns every request an id (the caller's `x-request-id` when it sends a sane one), echoes it in
- * the response, and maps failures through `toConnectError`.
+ * the response, and maps failures through `toConnectError`. `onDatabaseUnavailable` hears of every
+ * request that failed because the database was unreachable (health uses it).
  */
-export function errorInterceptor(logger: Logger): Interceptor {
+export function errorInterceptor(logger: Logger, onDatabaseUnavailable: () => void = () => {}): Interceptor {
   return (next) => async (request) => {
     const offered = request.header.get("x-request-id");
     const requestId = offered && /^[\w.-]{1,128}$/.test(offered) ? offered : ulid();
@@ -59,6 +66,8 @@ export function errorInterceptor(logger: Logger): Interceptor {
       if (response.stream) return { ...response, message: mapStreamErrors(response.message, requestId, logger, request.url) };
       return response;
     } catch (error) {
+      // A real query failing counts for readiness at once, not only the next periodic ping.
+      if (isDatabaseUnavailable(error)) onDatabaseUnavailable();
       throw toConnectError(error, requestId, logger, request.url);
     }
   };

@@ -31,6 +31,7 @@ export const ConfigSchema = Type.Object({
   ),
   PGLITE_DATA_DIR: Type.String({ default: ".data/pglite", minLength: 1, description: "Where PGlite keeps data" }),
   DB_POOL_SIZE: positiveInt(20, "PostgreSQL connections"),
+  DB_STARTUP_TIMEOUT_MS: positiveInt(60_000, "How long start-up waits for an unreachable database before exiting"),
   IDEMPOTENCY_TTL_HOURS: positiveInt(24, "How long keys are kept"),
   OUTBOX_RETENTION_HOURS: positiveInt(168, "How long published outbox rows are kept"),
   LOG_LEVEL: oneOf(["fatal", "error", "warn", "info", "debug", "trace", "silent"], "info"),

@@ -47,3 +47,20 @@ export async function ensureTopics(kafka: Kafka, layout: TopicLayout, timeoutMs:
     await admin.disconnect();
   }
 }
+
+/**
+ * Asks the broker for its topic list with a bound: true when it answered in time. The relay calls
+ * this while idle, when no delivery would tell it that the broker went away. `admin` is created
+ * and connected once by the caller (a client per probe would start librdkafka threads each time).
+ */
+export async function probeBroker(admin: ReturnType<Kafka["admin"]>, timeoutMs: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), timeoutMs);
+  });
+  try {
+    return await Promise.race([admin.listTopics({ timeout: timeoutMs }).then(() => true, () => false), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

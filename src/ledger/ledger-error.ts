@@ -29,6 +29,11 @@ export const LedgerErrorCode = {
   BALANCE_LIMIT_EXCEEDED: "BALANCE_LIMIT_EXCEEDED",
   /** A new overdraft limit is below what the account already overdraws. */
   OVERDRAFT_LIMIT_TOO_LOW: "OVERDRAFT_LIMIT_TOO_LOW",
+  /**
+   * The database could not be reached or went away mid-request. The outcome of a write is then
+   * unknown to the service too; retrying with the same idempotency key is safe and has one effect.
+   */
+  DATABASE_UNAVAILABLE: "DATABASE_UNAVAILABLE",
 } as const;
 
 export type LedgerErrorCode = (typeof LedgerErrorCode)[keyof typeof LedgerErrorCode];
@@ -50,4 +55,47 @@ export class LedgerError extends Error {
 /** Shorthand for an INVALID_ARGUMENT error about one field; the message starts with the field. */
 export function invalidArgument(field: string, why: string): LedgerError {
   return new LedgerError(LedgerErrorCode.INVALID_ARGUMENT, `${field}: ${why}`, field);
+}
+
+/**
+ * Driver and socket codes meaning "no usable connection": postgres.js's own (CONNECTION_*,
+ * CONNECT_TIMEOUT) and Node's socket errors (ECONNREFUSED at start, ECONNRESET/EPIPE when a backend
+ * dies, DNS failures).
+ */
+const CONNECTION_ERROR_CODES = new Set([
+  "CONNECTION_CLOSED", "CONNECTION_ENDED", "CONNECTION_DESTROYED", "CONNECT_TIMEOUT",
+  "ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN",
+]);
+
+/**
+ * SQLSTATEs of a server that is going or not there yet: class 08 (connection exception), 57P01
+ * admin_shutdown (pg_terminate_backend, fast shutdown), 57P02 crash_shutdown, 57P03
+ * cannot_connect_now ("the database system is starting up / shutting down"), 53300
+ * too_many_connections.
+ */
+const UNAVAILABLE_SQLSTATES = new Set(["57P01", "57P02", "57P03", "53300"]);
+
+/**
+ * True when `error` (looking through Drizzle's wrapping) says the database is unreachable rather
+ * than that the request was wrong: the one classification of driver failures, used by the API
+ * mapping and by health.
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  if (error instanceof LedgerError) return error.code === LedgerErrorCode.DATABASE_UNAVAILABLE;
+  for (let current = error, depth = 0; current && typeof current === "object" && depth < 8; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === "string" && (CONNECTION_ERROR_CODES.has(code) || UNAVAILABLE_SQLSTATES.has(code) || code.startsWith("08"))) {
+      return true;
+    }
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+/** The client-facing form of a database outage. */
+export function databaseUnavailable(): LedgerError {
+  return new LedgerError(
+    LedgerErrorCode.DATABASE_UNAVAILABLE,
+    "the database is unavailable: retry with the same idempotency key (a retry has exactly one effect)",
+  );
 }

@@ -12,7 +12,7 @@ import type { Logger } from "pino";
 import type { Database, Transaction } from "../db/client.js";
 import type { HealthReporter } from "../health/health-monitor.js";
 import { describeKafkaError, isMessageFault, type Kafka } from "../kafka/kafka-client.js";
-import { ensureTopics, eventTopic } from "../kafka/topics.js";
+import { ensureTopics, eventTopic, probeBroker } from "../kafka/topics.js";
 import { backoffDelay, type BackoffPolicy } from "../retry/backoff.js";
 import { CircuitBreaker, type CircuitState } from "./circuit-breaker.js";
 import { EventPublisher } from "./event-publisher.js";
@@ -29,6 +29,9 @@ import {
 } from "./outbox-store.js";
 import { createRelayMetrics, type RelayMetrics } from "./relay-metrics.js";
 import { Doorbell, type WakeupSource } from "./wakeup.js";
+
+/** Bound of the idle broker probe: with the 1 s idle poll, an outage is seen within about 2 s. */
+const BROKER_PROBE_TIMEOUT_MS = 1_000;
 
 export interface RelayOptions {
   topicPrefix: string;
@@ -79,6 +82,7 @@ export class OutboxRelay {
   #waiting = false;
   #stopping = false;
   #topicsReady = false;
+  #admin: ReturnType<RelayDependencies["kafka"]["admin"]> | undefined;
   #published = 0;
   #deadLettered = 0;
 
@@ -138,6 +142,7 @@ export class OutboxRelay {
     await this.#loop;
     await this.#unlisten?.();
     await this.#publisher.close(this.#options.deliveryTimeoutMs);
+    await this.#admin?.disconnect().catch(() => {});
     this.#metrics?.close();
     this.#logger.info(this.counts, "relay: stopped");
   }
@@ -168,6 +173,9 @@ export class OutboxRelay {
       // Publishing an event makes the next one of its aggregate claimable, and more may be due:
       // claim again at once. Only an empty claim sleeps, so the loop cannot spin.
       if (outcome.claimed > 0) continue;
+      // Idle: no delivery would notice the broker going away (a 32 s outage once went unnoticed
+      // until the first payment after it), so ask the broker itself.
+      await this.#probeBroker();
       // Sleep until a notification, the next backoff expiry, or the fallback poll.
       const retryIn = await nextRetryInMs(this.#deps.db).catch(() => null);
       this.#waiting = true;
@@ -258,6 +266,25 @@ export class OutboxRelay {
       "relay: event moved to the dead-letter topic",
     );
     return true;
+  }
+
+  /** Health and the breaker follow the broker while idle; see #run. */
+  async #probeBroker(): Promise<void> {
+    if (!this.#topicsReady) return;
+    try {
+      if (!this.#admin) {
+        const admin = this.#deps.kafka.admin();
+        await admin.connect();
+        this.#admin = admin;
+      }
+      const reachable = await probeBroker(this.#admin, BROKER_PROBE_TIMEOUT_MS);
+      if (reachable) this.#breaker.success();
+      else this.#breaker.failure();
+      // Not serving from the first failed probe, before the breaker's threshold is reached.
+      this.#deps.health?.report("relay", reachable && this.#breaker.state === "closed");
+    } catch (error) {
+      this.#logger.debug({ err: error }, "relay: broker probe failed");
+    }
   }
 
   /** Sleeps `ms`, cut short only by stop() (notifications must not shorten an open circuit). */

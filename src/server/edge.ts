@@ -18,7 +18,7 @@ import { authInterceptor } from "../auth/auth-interceptor.js";
 import { ensureDevKey } from "../auth/dev-key.js";
 import { ConfigError, type Config } from "../config/config.js";
 import type { Database } from "../db/client.js";
-import { watchDatabase } from "../health/database-probe.js";
+import { watchDatabase, type DatabaseWatch, type Ping } from "../health/database-probe.js";
 import { HealthMonitor } from "../health/health-monitor.js";
 import { healthServiceHandlers } from "../health/health-service.js";
 import { registerHttpProbes } from "../health/http-probes.js";
@@ -33,8 +33,6 @@ import { registerCors } from "./cors.js";
 import { countRejectedRequests } from "./rejected-requests.js";
 import { rpcObserver } from "./rpc-observer.js";
 
-/** How often the database is pinged for health. */
-const DATABASE_PROBE_INTERVAL_MS = 5_000;
 /** Redis keys of rate-limit counters start with this. */
 const RATE_LIMIT_KEY_PREFIX = "payment-ledger:rl";
 
@@ -53,8 +51,11 @@ export interface Edge {
   /** The API's routes plus health and reflection. */
   routes(api: (router: ConnectRouter) => void): (router: ConnectRouter) => void;
   configure(app: FastifyInstance): void;
-  /** Starts following the database's health; the database is assumed up (migrations just ran). */
-  watchDatabase(db: Database): void;
+  /**
+   * Starts following the database's health; the database is assumed up (migrations just ran).
+   * `ping` is a check on a connection of its own (see database-probe.ts).
+   */
+  watchDatabase(db: Database, ping?: Ping): void;
   stop(): Promise<void>;
 }
 
@@ -84,7 +85,8 @@ export async function createEdge(config: Config, logger: Logger, options: EdgeOp
   const { meter, tracer } = metrics;
 
   let redis: Redis | undefined;
-  const interceptors = [rpcObserver(meter, tracer, logger), errorInterceptor(logger)];
+  let databaseWatch: DatabaseWatch | undefined;
+  const interceptors = [rpcObserver(meter, tracer, logger), errorInterceptor(logger, () => databaseWatch?.suspect())];
   if (grants) interceptors.push(authInterceptor(grants));
   if (config.RATE_LIMIT_POINTS > 0 || config.RATE_LIMIT_METHODS) {
     redis = config.REDIS_URL ? connectRedis(config.REDIS_URL, logger) : undefined;
@@ -106,7 +108,6 @@ export async function createEdge(config: Config, logger: Logger, options: EdgeOp
 
   const health = new HealthMonitor(Object.fromEntries(API_SERVICES.map((service) => [service.typeName, ["database"]])));
   const reflection = new ReflectionIndex([...API_SERVICES, Health, ReflectionV1, ReflectionV1alpha]);
-  let stopProbe = () => {};
 
   return {
     health,
@@ -124,12 +125,12 @@ export async function createEdge(config: Config, logger: Logger, options: EdgeOp
       registerHttpProbes(app, health, API_SERVICES.map((service) => service.typeName));
       registerConsole(app, logger);
     },
-    watchDatabase(db) {
+    watchDatabase(db, ping) {
       health.report("database", true);
-      stopProbe = watchDatabase(db, health, logger, DATABASE_PROBE_INTERVAL_MS);
+      databaseWatch = watchDatabase(db, health, logger, undefined, ping);
     },
     async stop() {
-      stopProbe();
+      databaseWatch?.stop();
       redis?.disconnect();
       await metrics.stop();
     },

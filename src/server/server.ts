@@ -4,6 +4,7 @@
  * are all served on it.
  */
 import { readFileSync } from "node:fs";
+import type { ServerResponse } from "node:http";
 import { createContextValues, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
 import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
 import { LogController, fastify, type FastifyInstance } from "fastify";
@@ -76,6 +77,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     contextValues: (request) => createContextValues().set(peerAddressKey, request.ip).set(reachedKey, markerFor(request)),
   });
   app.addHook("preClose", async () => onePort?.closeConnections());
+  const http1InFlight = trackHttp1Responses(app);
 
   await app.listen({ host: options.host, port: options.port });
   const address = app.server.address();
@@ -85,6 +87,33 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     app,
     url: `${options.tls ? "https" : "http"}://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}`,
     port,
-    close: () => app.close(),
+    close: () => {
+      http1InFlight.closeAfterResponse();
+      return app.close();
+    },
+  };
+}
+
+/**
+ * HTTP/1.1 responses still being worked on. At shutdown each gets `Connection: close`: a keep-alive
+ * client then opens its next request on a new connection (elsewhere) instead of sending it into a
+ * socket we are about to close, which it would see as a reset. HTTP/2 sessions get GOAWAY instead
+ * (one-port.ts). Requests arriving after close() get Fastify's own 503 with `Connection: close`.
+ */
+function trackHttp1Responses(app: FastifyInstance): { closeAfterResponse(): void } {
+  const inFlight = new Set<ServerResponse>();
+  let closing = false;
+  app.addHook("onRequest", async (request, reply) => {
+    if (request.raw.httpVersionMajor !== 1) return;
+    const response = reply.raw as ServerResponse;
+    if (closing) response.setHeader("connection", "close");
+    inFlight.add(response);
+    response.once("close", () => inFlight.delete(response));
+  });
+  return {
+    closeAfterResponse() {
+      closing = true;
+      for (const response of inFlight) if (!response.headersSent) response.setHeader("connection", "close");
+    },
   };
 }

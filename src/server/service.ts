@@ -6,13 +6,13 @@
 import { apiRoutes } from "../api/routes.js";
 import type { Config } from "../config/config.js";
 import { openDatabase, type DatabaseHandle } from "../db/client.js";
-import { runMigrations } from "../db/migrate.js";
 import { Ledger } from "../ledger/ledger.js";
 import { CHANGES_CHANNEL, ChangeFeed } from "../ledger/change-feed.js";
 import { listenOn } from "../db/notifications.js";
-import type { HealthReporter } from "../health/health-monitor.js";
+import { SERVER, type HealthReporter } from "../health/health-monitor.js";
 import { startRelay } from "../relay/start-relay.js";
 import type { Logger } from "../telemetry/logger.js";
+import { migrateWhenReachable, startupGate } from "./database-startup.js";
 import { createEdge, type Edge, type EdgeOptions } from "./edge.js";
 import { startHoldExpiry, startHousekeeping } from "./housekeeping.js";
 import { startServer, type RunningServer } from "./server.js";
@@ -54,15 +54,19 @@ async function startWithEdge(config: Config, logger: Logger, edge: Edge): Promis
       ? "DATABASE_URL is not set: using embedded PGlite (development only)"
       : "using PostgreSQL",
   );
-  await runMigrations(database);
-  // One LISTEN per instance feeds every watch stream (src/ledger/change-feed.ts).
+  // One LISTEN per instance feeds every watch stream (src/ledger/change-feed.ts); it starts once
+  // the database is reachable and migrated, before the API is let through.
   const changeFeed = new ChangeFeed((onNotify, onReconnect) => listenOn(database, CHANGES_CHANNEL, onNotify, onReconnect));
-  await changeFeed.start();
   const ledger = new Ledger(database.db, {
     idempotencyTtlHours: config.IDEMPOTENCY_TTL_HOURS,
     holdExpiresInSeconds: config.HOLD_EXPIRES_IN_SECONDS,
     changeFeed,
   });
+  // The port opens before the database is known to be there: probes answer (readiness 503) and
+  // API calls get UNAVAILABLE until the migrations have run.
+  let migrated = false;
+  edge.health.report("database", false);
+  const gated = new Set(edge.health.serviceNames().filter((name) => name !== SERVER));
 
   const server = await startServer({
     host: config.HOST,
@@ -72,10 +76,21 @@ async function startWithEdge(config: Config, logger: Logger, edge: Edge): Promis
     tls: config.TLS_CERT_FILE && config.TLS_KEY_FILE ? { certFile: config.TLS_CERT_FILE, keyFile: config.TLS_KEY_FILE } : undefined,
     logger,
     routes: edge.routes(apiRoutes(ledger)),
-    interceptors: edge.interceptors,
+    interceptors: [...edge.interceptors, startupGate(() => migrated, gated)],
     configure: (app) => edge.configure(app),
   });
-  edge.watchDatabase(database.db);
+  logger.info({ url: server.url }, "port open: probes answer, the API waits for the database");
+  try {
+    await migrateWhenReachable(database, config.DB_STARTUP_TIMEOUT_MS, logger);
+    await changeFeed.start();
+  } catch (error) {
+    await server.close();
+    await database.close();
+    throw error;
+  }
+  migrated = true;
+  edge.watchDatabase(database.db, database.ping);
+  // Tests and operators wait for this line: from here on the API serves.
   logger.info({ url: server.url }, "listening (Connect, gRPC and gRPC-Web on one port)");
   const relay = await startRelay(config, database, logger, edge.health);
 

@@ -5,7 +5,9 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { Health, HealthCheckResponse_ServingStatus as Status } from "../../gen/grpc/health/v1/health_pb.js";
 import { pingDatabase } from "../../src/health/database-probe.js";
-import { createTestDatabase } from "../support/database.js";
+import postgres from "postgres";
+import { createTestDatabase, serverUrl } from "../support/database.js";
+import { until } from "../support/until.js";
 import { startTestService, type TestService } from "../support/service.js";
 
 const ACCOUNTS = "payment.v1.AccountService";
@@ -56,11 +58,21 @@ it("Watch follows the relay: the server as a whole is NOT_SERVING while API serv
 });
 
 it("a database outage makes the API services NOT_SERVING and /readyz 503", async () => {
-  svc.service.health.report("database", false);
-  assert.equal((await health.check({ service: ACCOUNTS })).status, Status.NOT_SERVING);
-  assert.equal((await probe("/readyz")).status, 503);
-  svc.service.health.report("database", true);
-  assert.equal((await probe("/readyz")).status, 200);
+  // A real outage of this file's database (the probe pings every 250 ms, so a hand-made report
+  // would be overwritten): refuse new connections and end the service's current ones.
+  const name = new URL(svc.database.url).pathname.slice(1);
+  const admin = postgres(serverUrl(), { max: 1, onnotice: () => {} });
+  try {
+    await admin.unsafe(`alter database ${name} with allow_connections false`);
+    await admin`select pg_terminate_backend(pid) from pg_stat_activity where datname = ${name}`;
+    await until("readiness 503", async () => (await probe("/readyz")).status === 503, { timeoutMs: 10_000 });
+    assert.equal((await health.check({ service: ACCOUNTS })).status, Status.NOT_SERVING);
+  } finally {
+    await admin.unsafe(`alter database ${name} with allow_connections true`);
+    await admin.end();
+  }
+  await until("readiness 200 again", async () => (await probe("/readyz")).status === 200, { timeoutMs: 10_000 });
+  assert.equal((await health.check({ service: ACCOUNTS })).status, Status.SERVING);
 });
 
 it("Watch of an unknown service says SERVICE_UNKNOWN instead of failing", async () => {
