@@ -106,9 +106,12 @@ async function startWithEdge(config: Config, logger: Logger, edge: Edge): Promis
     await new Promise((resolve) => setTimeout(resolve, config.SHUTDOWN_DRAIN_DELAY_MS));
     const deadline = new Promise<void>((resolve) => setTimeout(resolve, config.SHUTDOWN_TIMEOUT_MS).unref());
     // Watch streams never finish by themselves: end them first (clean end of stream; clients resume
-    // on another instance with the position they reached), so that close() only waits for unary calls.
-    await ledger.stopWatches();
-    await Promise.race([server.close(), deadline]);
+    // on another instance with the position they reached), so that close() only waits for unary
+    // calls. stopWatches ends the streams at once, then UNLISTENs; close() does not wait for that
+    // (awaiting it first made test/server/graceful-shutdown.test.ts see resets of in-flight
+    // keep-alive requests; why was not traced), and both are bounded by the shutdown deadline.
+    const watchesStopped = ledger.stopWatches();
+    await Promise.race([Promise.all([watchesStopped, server.close()]), deadline]);
     // After the API: the relay's batch in progress is delivered and recorded; rows it did not get
     // to stay in the outbox for the next start.
     await relay?.stop();
