@@ -19,6 +19,7 @@ const connectCodeOf: Record<LedgerErrorCode, Code> = {
   [LedgerErrorCode.IDEMPOTENCY_KEY_REUSED]: Code.AlreadyExists,
   [LedgerErrorCode.CURRENCY_MISMATCH]: Code.FailedPrecondition,
   [LedgerErrorCode.CONTENTION]: Code.Aborted,
+  [LedgerErrorCode.WATCH_TOO_SLOW]: Code.ResourceExhausted,
   [LedgerErrorCode.INVALID_PAYMENT_STATE]: Code.FailedPrecondition,
   [LedgerErrorCode.CAPTURE_EXCEEDS_HOLD]: Code.FailedPrecondition,
   [LedgerErrorCode.REFUND_EXCEEDS_CAPTURED]: Code.FailedPrecondition,
@@ -61,6 +62,8 @@ export function errorInterceptor(logger: Logger, onDatabaseUnavailable: () => vo
     try {
       const response = await next(request);
       response.header.set("x-request-id", requestId);
+      // A streaming handler fails while its messages are read, after this call has returned.
+      if (response.stream) return { ...response, message: mapStreamErrors(response.message, requestId, logger, request.url) };
       return response;
     } catch (error) {
       // A real query failing counts for readiness at once, not only the next periodic ping.
@@ -68,4 +71,12 @@ export function errorInterceptor(logger: Logger, onDatabaseUnavailable: () => vo
       throw toConnectError(error, requestId, logger, request.url);
     }
   };
+}
+
+async function* mapStreamErrors<T>(messages: AsyncIterable<T>, requestId: string, logger: Logger, procedure: string): AsyncIterable<T> {
+  try {
+    yield* messages;
+  } catch (error) {
+    throw toConnectError(error, requestId, logger, procedure);
+  }
 }

@@ -4,7 +4,8 @@ import type { Duration } from "@bufbuild/protobuf/wkt";
 import { CaptureMethod, type PaymentService } from "../../gen/payment/v1/payment_pb.js";
 import { invalidArgument } from "../ledger/ledger-error.js";
 import type { Ledger } from "../ledger/ledger.js";
-import { balanceToProto, paymentToProto, refundToProto } from "./proto-mapping.js";
+import { balanceToProto, paymentToProto, refundToProto, statusFromProto } from "./proto-mapping.js";
+import { timestampDate } from "./timestamps.js";
 import { requestContextOf } from "./request-context.js";
 
 export function paymentServiceHandlers(ledger: Ledger): ServiceImpl<typeof PaymentService> {
@@ -50,12 +51,44 @@ export function paymentServiceHandlers(ledger: Ledger): ServiceImpl<typeof Payme
       return { refund: refundToProto(refund), payment: paymentToProto(refund.payment) };
     },
 
-    async getPayment(request) {
-      return { payment: paymentToProto(await ledger.getPayment(request.paymentId)) };
+    async getPayment(request, context) {
+      if (request.paymentId !== "" && request.idempotencyKey !== "") {
+        throw invalidArgument("idempotency_key", "must be empty when payment_id is set (give exactly one)");
+      }
+      const payment = request.idempotencyKey !== ""
+        ? await ledger.getPaymentByIdempotencyKey(request.idempotencyKey, requestContextOf(context))
+        : await ledger.getPayment(request.paymentId);
+      return { payment: paymentToProto(payment) };
     },
 
     async getAccountBalance(request) {
-      return balanceToProto(await ledger.getBalance(request.accountId));
+      const balance = request.asOf
+        ? await ledger.getBalanceAsOf(request.accountId, timestampDate("as_of", request.asOf))
+        : await ledger.getBalance(request.accountId);
+      return balanceToProto(balance);
+    },
+
+    async *watchPayments(request, context) {
+      for await (const change of ledger.watchPayments(request.accountId, request.resumeToken, context.signal)) {
+        yield { payment: paymentToProto(change.payment), resumeToken: change.resumeToken };
+      }
+    },
+
+    async listPayments(request) {
+      const statuses = request.statuses.map((status) => {
+        const known = statusFromProto.get(status);
+        if (!known) throw invalidArgument("statuses", `${status} is not a payment status`);
+        return known;
+      });
+      const page = await ledger.listPayments({
+        accountId: request.accountId,
+        statuses,
+        createdAfter: request.createdAfter && timestampDate("created_after", request.createdAfter),
+        createdBefore: request.createdBefore && timestampDate("created_before", request.createdBefore),
+        pageSize: request.pageSize,
+        pageToken: request.pageToken,
+      });
+      return { payments: page.items.map(paymentToProto), nextPageToken: page.nextPageToken };
     },
   };
 }

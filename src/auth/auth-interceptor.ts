@@ -6,6 +6,7 @@
 import type { DescMethod } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { AccountService } from "../../gen/payment/v1/account_pb.js";
+import { AdminService } from "../../gen/payment/v1/admin_pb.js";
 import { PaymentService } from "../../gen/payment/v1/payment_pb.js";
 import { procedureOf } from "../api/procedures.js";
 import { clientIdKey } from "../api/request-context.js";
@@ -19,6 +20,12 @@ const scopeOf: [DescMethod, Scope][] = [
   [PaymentService.method.authorizePayment, "payments:write"],
   [PaymentService.method.getPayment, "read"],
   [PaymentService.method.getAccountBalance, "read"],
+  [PaymentService.method.listPayments, "read"],
+  [AccountService.method.listAccounts, "read"],
+  [AccountService.method.listAccountEntries, "read"],
+  [AdminService.method.verifyLedger, "admin"],
+  [AccountService.method.watchAccount, "read"],
+  [PaymentService.method.watchPayments, "read"],
   [PaymentService.method.capturePayment, "payments:write"],
   [PaymentService.method.voidPayment, "payments:write"],
   [PaymentService.method.refundPayment, "payments:write"],

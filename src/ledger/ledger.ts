@@ -8,6 +8,18 @@ import { depositFunds, withdrawFunds, type DepositFundsCommand, type WithdrawFun
 import { expireDueHolds } from "./hold-expiry.js";
 import { PaymentBatcher } from "./payment-batch.js";
 import {
+  getBalanceAsOf,
+  getPaymentByIdempotencyKey,
+  listAccountEntries,
+  listAccounts,
+  listPayments,
+  type EntryRecord,
+  type ListAccountsQuery,
+  type ListEntriesQuery,
+  type ListPaymentsQuery,
+  type Page,
+} from "./history.js";
+import {
   authorizePayment,
   capturePayment,
   getBalance,
@@ -28,12 +40,20 @@ import type {
   RequestContext,
   WithdrawalRecord,
 } from "./records.js";
+import { verifyLedger, type VerificationReport } from "./verify.js";
+import { watchAccount, watchPayments, type AccountChange, type PaymentChange } from "./watch.js";
+import { ChangeFeed } from "./change-feed.js";
 
 export interface LedgerOptions {
   /** How long idempotency keys are kept before they may be reused and are swept. */
   idempotencyTtlHours: number;
   /** Group commit of every money-moving command (see payment-batch.ts). */
   paymentBatch?: { maxBatchSize: number; maxInFlight: number };
+  /**
+   * Wakes watch streams when the database reports a change (started by the caller). Without one,
+   * watchers learn of changes by polling only.
+   */
+  changeFeed?: ChangeFeed;
   /** Lifetime of a manual-capture hold when the request names none (default 7 days). */
   holdExpiresInSeconds?: number;
 }
@@ -50,6 +70,7 @@ const DEFAULT_PAYMENT_BATCH = { maxBatchSize: 64, maxInFlight: 1 };
 /** The payment ledger over one database. */
 export class Ledger {
   private readonly commands: PaymentBatcher;
+  private readonly changes: ChangeFeed;
 
   constructor(
     readonly db: Database,
@@ -59,6 +80,7 @@ export class Ledger {
       idempotencyTtlHours: options.idempotencyTtlHours,
       ...(options.paymentBatch ?? DEFAULT_PAYMENT_BATCH),
     });
+    this.changes = options.changeFeed ?? new ChangeFeed(async () => async () => {});
   }
 
   createAccount(command: CreateAccountCommand, context: RequestContext): Promise<AccountRecord> {
@@ -108,5 +130,48 @@ export class Ledger {
 
   getBalance(accountId: string): Promise<BalanceRecord> {
     return getBalance(this.db, accountId);
+  }
+
+  /** The payment `context`'s client authorized with this idempotency key. */
+  getPaymentByIdempotencyKey(idempotencyKey: string, context: RequestContext): Promise<PaymentRecord> {
+    return getPaymentByIdempotencyKey(this.db, context.clientId, idempotencyKey);
+  }
+
+  /** The balance at an instant in the past, from the entries' running balances. */
+  getBalanceAsOf(accountId: string, asOf: Date): Promise<BalanceRecord> {
+    return getBalanceAsOf(this.db, accountId, asOf);
+  }
+
+  listPayments(query: ListPaymentsQuery): Promise<Page<PaymentRecord>> {
+    return listPayments(this.db, query);
+  }
+
+  listAccounts(query: ListAccountsQuery): Promise<Page<AccountRecord>> {
+    return listAccounts(this.db, query);
+  }
+
+  /** One page of an account's statement. */
+  listAccountEntries(query: ListEntriesQuery): Promise<Page<EntryRecord>> {
+    return listAccountEntries(this.db, query);
+  }
+
+  /** The balances now (or after `resumeToken`), then one message per statement line; ends when `signal` aborts or watches stop. */
+  watchAccount(accountId: string, resumeToken: string, signal?: AbortSignal): AsyncGenerator<AccountChange> {
+    return watchAccount(this.db, this.changes, accountId, resumeToken, signal);
+  }
+
+  /** Every new payment of an account (or after `resumeToken`); ends when `signal` aborts or watches stop. */
+  watchPayments(accountId: string, resumeToken: string, signal?: AbortSignal): AsyncGenerator<PaymentChange> {
+    return watchPayments(this.db, this.changes, accountId, resumeToken, signal);
+  }
+
+  /** Ends every watch stream cleanly (shutdown: before the server waits for in-flight calls). */
+  stopWatches(): Promise<void> {
+    return this.changes.stop();
+  }
+
+  /** Checks the whole ledger (sums, balances, hash chains); reads only. */
+  verify(): Promise<VerificationReport> {
+    return verifyLedger(this.db);
   }
 }
