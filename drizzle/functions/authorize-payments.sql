@@ -27,6 +27,11 @@ DECLARE
   v_payload jsonb;
   v_result jsonb;
 BEGIN
+  -- One batch at a time per database, across all service instances: each instance runs one batch
+  -- in flight, and with several instances their batches would otherwise queue on each other's row
+  -- locks while each stays small. Waiting here instead lets every instance's next batch grow while
+  -- it waits. The key is arbitrary but fixed (the ledger's own advisory-lock namespace).
+  PERFORM pg_advisory_xact_lock(7041001);
   -- Every balance row of the batch, locked in account-id order as every deposit locks its rows, so
   -- balance locks never wait in a cycle. The one cycle left (a client using one key for a deposit
   -- and a payment at the same moment) is broken by the deadlock detector; the caller retries it.

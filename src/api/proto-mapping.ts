@@ -8,8 +8,12 @@ import {
   PaymentStatus,
   type GetAccountBalanceResponse,
   GetAccountBalanceResponseSchema,
+  type ItemError,
+  ItemErrorSchema,
   type Payment,
 } from "../../gen/payment/v1/payment_pb.js";
+import type { LedgerError } from "../ledger/ledger-error.js";
+import { ledgerErrorStatus } from "./error-mapping.js";
 import type { AccountRecord, BalanceRecord, DepositRecord, PaymentRecord } from "../ledger/records.js";
 
 const statusToProto: Record<PaymentRecord["status"], PaymentStatus> = {
@@ -53,4 +57,9 @@ export function balanceToProto(balance: BalanceRecord): GetAccountBalanceRespons
     version: balance.version,
     updatedAt: timestampFromDate(balance.updatedAt),
   });
+}
+
+/** The error of one batch item, as the single request would have reported it. */
+export function itemErrorToProto(error: LedgerError): ItemError {
+  return create(ItemErrorSchema, { status: ledgerErrorStatus(error), code: error.code, field: error.field ?? "", message: error.message });
 }

@@ -18,6 +18,7 @@ const scopeOf: [DescMethod, Scope][] = [
   [PaymentService.method.authorizePayment, "payments:write"],
   [PaymentService.method.getPayment, "read"],
   [PaymentService.method.getAccountBalance, "read"],
+  [PaymentService.method.authorizePayments, "payments:write"],
 ];
 const requiredScopes = new Map(scopeOf.map(([method, scope]) => [`${method.parent.typeName}/${method.name}`, scope]));
 

@@ -6,7 +6,14 @@ import type { Database } from "../db/client.js";
 import { createAccount, getAccount, type CreateAccountCommand } from "./accounts.js";
 import { depositFunds, type DepositFundsCommand } from "./deposits.js";
 import { PaymentBatcher } from "./payment-batch.js";
-import { authorizePayment, getBalance, getPayment, type AuthorizePaymentCommand } from "./payments.js";
+import {
+  authorizePayment,
+  authorizePayments,
+  getBalance,
+  getPayment,
+  type AuthorizationOutcome,
+  type AuthorizePaymentCommand,
+} from "./payments.js";
 import type { AccountRecord, BalanceRecord, DepositRecord, PaymentRecord, RequestContext } from "./records.js";
 
 export interface LedgerOptions {
@@ -53,6 +60,11 @@ export class Ledger {
 
   authorizePayment(command: AuthorizePaymentCommand, context: RequestContext): Promise<PaymentRecord> {
     return authorizePayment(this.payments, command, context);
+  }
+
+  /** Up to 1,000 authorizations in one call; one outcome per command, in order (payments.ts). */
+  authorizePayments(commands: readonly AuthorizePaymentCommand[], context: RequestContext): Promise<AuthorizationOutcome[]> {
+    return authorizePayments(this.payments, commands, context);
   }
 
   getPayment(paymentId: string): Promise<PaymentRecord> {

@@ -9,12 +9,20 @@
 import { randomBytes } from "node:crypto";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { Meter } from "@opentelemetry/api";
-import { DeclineReason, PaymentService, PaymentStatus, type AuthorizePaymentResponse } from "../../gen/payment/v1/payment_pb.js";
+import {
+  DeclineReason,
+  PaymentService,
+  PaymentStatus,
+  type AuthorizePaymentResponse,
+  type AuthorizePaymentsResponse,
+  type Payment,
+} from "../../gen/payment/v1/payment_pb.js";
 import { clientIdKey, requestIdKey, traceparentKey } from "../api/request-context.js";
 import type { Logger } from "./logger.js";
 
 const TRACEPARENT = /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/;
 const AUTHORIZE = `${PaymentService.typeName}/${PaymentService.method.authorizePayment.name}`;
+const AUTHORIZE_MANY = `${PaymentService.typeName}/${PaymentService.method.authorizePayments.name}`;
 
 /** "RESOURCE_EXHAUSTED" for Code.ResourceExhausted, as gRPC spells status codes. */
 function statusName(code: Code | undefined): string {
@@ -42,6 +50,12 @@ export function rpcObserver(meter: Meter, logger: Logger): Interceptor {
     description: "Payments authorized or declined, by status and decline reason",
   });
 
+  const countPayment = (payment: Payment) =>
+    payments.add(1, {
+      "payment.status": PaymentStatus[payment.status].replace("PAYMENT_STATUS_", ""),
+      "payment.decline_reason": DeclineReason[payment.declineReason].replace("DECLINE_REASON_", ""),
+    });
+
   return (next) => async (request) => {
     const started = performance.now();
     const { traceparent, traceId } = traceparentOf(request.header.get("traceparent"));
@@ -53,11 +67,10 @@ export function rpcObserver(meter: Meter, logger: Logger): Interceptor {
       const response = await next(request);
       if (procedure === AUTHORIZE && !response.stream) {
         const payment = (response.message as AuthorizePaymentResponse).payment;
-        if (payment) {
-          payments.add(1, {
-            "payment.status": PaymentStatus[payment.status].replace("PAYMENT_STATUS_", ""),
-            "payment.decline_reason": DeclineReason[payment.declineReason].replace("DECLINE_REASON_", ""),
-          });
+        if (payment) countPayment(payment);
+      } else if (procedure === AUTHORIZE_MANY && !response.stream) {
+        for (const { outcome } of (response.message as AuthorizePaymentsResponse).outcomes) {
+          if (outcome.case === "payment") countPayment(outcome.value);
         }
       }
       return response;

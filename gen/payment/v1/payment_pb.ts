@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file payment/v1/payment.proto.
  */
 export const file_payment_v1_payment: GenFile = /*@__PURE__*/
-  fileDesc("ChhwYXltZW50L3YxL3BheW1lbnQucHJvdG8SCnBheW1lbnQudjEinAIKB1BheW1lbnQSEgoKcGF5bWVudF9pZBgBIAEoCRIpCgZzdGF0dXMYAiABKA4yGS5wYXltZW50LnYxLlBheW1lbnRTdGF0dXMSMQoOZGVjbGluZV9yZWFzb24YAyABKA4yGS5wYXltZW50LnYxLkRlY2xpbmVSZWFzb24SGAoQcGF5ZXJfYWNjb3VudF9pZBgEIAEoCRIYChBwYXllZV9hY2NvdW50X2lkGAUgASgJEhQKDGFtb3VudF9jZW50cxgGIAEoAxIQCghjdXJyZW5jeRgHIAEoCRITCgtkZXNjcmlwdGlvbhgIIAEoCRIuCgpjcmVhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKjAQoXQXV0aG9yaXplUGF5bWVudFJlcXVlc3QSFwoPaWRlbXBvdGVuY3lfa2V5GAEgASgJEhgKEHBheWVyX2FjY291bnRfaWQYAiABKAkSGAoQcGF5ZWVfYWNjb3VudF9pZBgDIAEoCRIUCgxhbW91bnRfY2VudHMYBCABKAMSEAoIY3VycmVuY3kYBSABKAkSEwoLZGVzY3JpcHRpb24YBiABKAkiQAoYQXV0aG9yaXplUGF5bWVudFJlc3BvbnNlEiQKB3BheW1lbnQYASABKAsyEy5wYXltZW50LnYxLlBheW1lbnQiJwoRR2V0UGF5bWVudFJlcXVlc3QSEgoKcGF5bWVudF9pZBgBIAEoCSI6ChJHZXRQYXltZW50UmVzcG9uc2USJAoHcGF5bWVudBgBIAEoCzITLnBheW1lbnQudjEuUGF5bWVudCIuChhHZXRBY2NvdW50QmFsYW5jZVJlcXVlc3QSEgoKYWNjb3VudF9pZBgBIAEoCSKjAQoZR2V0QWNjb3VudEJhbGFuY2VSZXNwb25zZRISCgphY2NvdW50X2lkGAEgASgJEhAKCGN1cnJlbmN5GAIgASgJEh8KF2F2YWlsYWJsZV9iYWxhbmNlX2NlbnRzGAMgASgDEg8KB3ZlcnNpb24YBCABKAMSLgoKdXBkYXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAqawoNUGF5bWVudFN0YXR1cxIeChpQQVlNRU5UX1NUQVRVU19VTlNQRUNJRklFRBAAEh0KGVBBWU1FTlRfU1RBVFVTX0FVVEhPUklaRUQQARIbChdQQVlNRU5UX1NUQVRVU19ERUNMSU5FRBACKnwKDURlY2xpbmVSZWFzb24SHgoaREVDTElORV9SRUFTT05fVU5TUEVDSUZJRUQQABIlCiFERUNMSU5FX1JFQVNPTl9JTlNVRkZJQ0lFTlRfRlVORFMQARIkCiBERUNMSU5FX1JFQVNPTl9DVVJSRU5DWV9NSVNNQVRDSBACMqgCCg5QYXltZW50U2VydmljZRJdChBBdXRob3JpemVQYXltZW50EiMucGF5bWVudC52MS5BdXRob3JpemVQYXltZW50UmVxdWVzdBokLnBheW1lbnQudjEuQXV0aG9yaXplUGF5bWVudFJlc3BvbnNlElAKCkdldFBheW1lbnQSHS5wYXltZW50LnYxLkdldFBheW1lbnRSZXF1ZXN0Gh4ucGF5bWVudC52MS5HZXRQYXltZW50UmVzcG9uc2UiA5ACARJlChFHZXRBY2NvdW50QmFsYW5jZRIkLnBheW1lbnQudjEuR2V0QWNjb3VudEJhbGFuY2VSZXF1ZXN0GiUucGF5bWVudC52MS5HZXRBY2NvdW50QmFsYW5jZVJlc3BvbnNlIgOQAgFiBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("ChhwYXltZW50L3YxL3BheW1lbnQucHJvdG8SCnBheW1lbnQudjEinAIKB1BheW1lbnQSEgoKcGF5bWVudF9pZBgBIAEoCRIpCgZzdGF0dXMYAiABKA4yGS5wYXltZW50LnYxLlBheW1lbnRTdGF0dXMSMQoOZGVjbGluZV9yZWFzb24YAyABKA4yGS5wYXltZW50LnYxLkRlY2xpbmVSZWFzb24SGAoQcGF5ZXJfYWNjb3VudF9pZBgEIAEoCRIYChBwYXllZV9hY2NvdW50X2lkGAUgASgJEhQKDGFtb3VudF9jZW50cxgGIAEoAxIQCghjdXJyZW5jeRgHIAEoCRITCgtkZXNjcmlwdGlvbhgIIAEoCRIuCgpjcmVhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKjAQoXQXV0aG9yaXplUGF5bWVudFJlcXVlc3QSFwoPaWRlbXBvdGVuY3lfa2V5GAEgASgJEhgKEHBheWVyX2FjY291bnRfaWQYAiABKAkSGAoQcGF5ZWVfYWNjb3VudF9pZBgDIAEoCRIUCgxhbW91bnRfY2VudHMYBCABKAMSEAoIY3VycmVuY3kYBSABKAkSEwoLZGVzY3JpcHRpb24YBiABKAkiQAoYQXV0aG9yaXplUGF5bWVudFJlc3BvbnNlEiQKB3BheW1lbnQYASABKAsyEy5wYXltZW50LnYxLlBheW1lbnQiJwoRR2V0UGF5bWVudFJlcXVlc3QSEgoKcGF5bWVudF9pZBgBIAEoCSI6ChJHZXRQYXltZW50UmVzcG9uc2USJAoHcGF5bWVudBgBIAEoCzITLnBheW1lbnQudjEuUGF5bWVudCIuChhHZXRBY2NvdW50QmFsYW5jZVJlcXVlc3QSEgoKYWNjb3VudF9pZBgBIAEoCSKjAQoZR2V0QWNjb3VudEJhbGFuY2VSZXNwb25zZRISCgphY2NvdW50X2lkGAEgASgJEhAKCGN1cnJlbmN5GAIgASgJEh8KF2F2YWlsYWJsZV9iYWxhbmNlX2NlbnRzGAMgASgDEg8KB3ZlcnNpb24YBCABKAMSLgoKdXBkYXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiTgoYQXV0aG9yaXplUGF5bWVudHNSZXF1ZXN0EjIKBWl0ZW1zGAEgAygLMiMucGF5bWVudC52MS5BdXRob3JpemVQYXltZW50UmVxdWVzdCJSChlBdXRob3JpemVQYXltZW50c1Jlc3BvbnNlEjUKCG91dGNvbWVzGAEgAygLMiMucGF5bWVudC52MS5BdXRob3JpemVQYXltZW50T3V0Y29tZSJ0ChdBdXRob3JpemVQYXltZW50T3V0Y29tZRImCgdwYXltZW50GAEgASgLMhMucGF5bWVudC52MS5QYXltZW50SAASJgoFZXJyb3IYAiABKAsyFS5wYXltZW50LnYxLkl0ZW1FcnJvckgAQgkKB291dGNvbWUiSQoJSXRlbUVycm9yEg4KBnN0YXR1cxgBIAEoCRIMCgRjb2RlGAIgASgJEg0KBWZpZWxkGAMgASgJEg8KB21lc3NhZ2UYBCABKAkqawoNUGF5bWVudFN0YXR1cxIeChpQQVlNRU5UX1NUQVRVU19VTlNQRUNJRklFRBAAEh0KGVBBWU1FTlRfU1RBVFVTX0FVVEhPUklaRUQQARIbChdQQVlNRU5UX1NUQVRVU19ERUNMSU5FRBACKnwKDURlY2xpbmVSZWFzb24SHgoaREVDTElORV9SRUFTT05fVU5TUEVDSUZJRUQQABIlCiFERUNMSU5FX1JFQVNPTl9JTlNVRkZJQ0lFTlRfRlVORFMQARIkCiBERUNMSU5FX1JFQVNPTl9DVVJSRU5DWV9NSVNNQVRDSBACMooDCg5QYXltZW50U2VydmljZRJdChBBdXRob3JpemVQYXltZW50EiMucGF5bWVudC52MS5BdXRob3JpemVQYXltZW50UmVxdWVzdBokLnBheW1lbnQudjEuQXV0aG9yaXplUGF5bWVudFJlc3BvbnNlElAKCkdldFBheW1lbnQSHS5wYXltZW50LnYxLkdldFBheW1lbnRSZXF1ZXN0Gh4ucGF5bWVudC52MS5HZXRQYXltZW50UmVzcG9uc2UiA5ACARJlChFHZXRBY2NvdW50QmFsYW5jZRIkLnBheW1lbnQudjEuR2V0QWNjb3VudEJhbGFuY2VSZXF1ZXN0GiUucGF5bWVudC52MS5HZXRBY2NvdW50QmFsYW5jZVJlc3BvbnNlIgOQAgESYAoRQXV0aG9yaXplUGF5bWVudHMSJC5wYXltZW50LnYxLkF1dGhvcml6ZVBheW1lbnRzUmVxdWVzdBolLnBheW1lbnQudjEuQXV0aG9yaXplUGF5bWVudHNSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * Payment is one authorization attempt and its outcome.
@@ -282,6 +282,127 @@ export const GetAccountBalanceResponseSchema: GenMessage<GetAccountBalanceRespon
   messageDesc(file_payment_v1_payment, 6);
 
 /**
+ * AuthorizePaymentsRequest carries up to 1,000 authorizations.
+ *
+ * @generated from message payment.v1.AuthorizePaymentsRequest
+ */
+export type AuthorizePaymentsRequest = Message<"payment.v1.AuthorizePaymentsRequest"> & {
+  /**
+   * The payments to authorize, 1 to 1,000, applied in this order.
+   *
+   * @generated from field: repeated payment.v1.AuthorizePaymentRequest items = 1;
+   */
+  items: AuthorizePaymentRequest[];
+};
+
+/**
+ * Describes the message payment.v1.AuthorizePaymentsRequest.
+ * Use `create(AuthorizePaymentsRequestSchema)` to create a new message.
+ */
+export const AuthorizePaymentsRequestSchema: GenMessage<AuthorizePaymentsRequest> = /*@__PURE__*/
+  messageDesc(file_payment_v1_payment, 7);
+
+/**
+ * AuthorizePaymentsResponse has one outcome per request item, in the same order.
+ *
+ * @generated from message payment.v1.AuthorizePaymentsResponse
+ */
+export type AuthorizePaymentsResponse = Message<"payment.v1.AuthorizePaymentsResponse"> & {
+  /**
+   * outcomes[i] answers items[i].
+   *
+   * @generated from field: repeated payment.v1.AuthorizePaymentOutcome outcomes = 1;
+   */
+  outcomes: AuthorizePaymentOutcome[];
+};
+
+/**
+ * Describes the message payment.v1.AuthorizePaymentsResponse.
+ * Use `create(AuthorizePaymentsResponseSchema)` to create a new message.
+ */
+export const AuthorizePaymentsResponseSchema: GenMessage<AuthorizePaymentsResponse> = /*@__PURE__*/
+  messageDesc(file_payment_v1_payment, 8);
+
+/**
+ * AuthorizePaymentOutcome is what one item of a batch came to.
+ *
+ * @generated from message payment.v1.AuthorizePaymentOutcome
+ */
+export type AuthorizePaymentOutcome = Message<"payment.v1.AuthorizePaymentOutcome"> & {
+  /**
+   * Exactly one is set.
+   *
+   * @generated from oneof payment.v1.AuthorizePaymentOutcome.outcome
+   */
+  outcome: {
+    /**
+     * The payment, authorized or declined (as AuthorizePayment returns it).
+     *
+     * @generated from field: payment.v1.Payment payment = 1;
+     */
+    value: Payment;
+    case: "payment";
+  } | {
+    /**
+     * Why this item was rejected; nothing was written for it.
+     *
+     * @generated from field: payment.v1.ItemError error = 2;
+     */
+    value: ItemError;
+    case: "error";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message payment.v1.AuthorizePaymentOutcome.
+ * Use `create(AuthorizePaymentOutcomeSchema)` to create a new message.
+ */
+export const AuthorizePaymentOutcomeSchema: GenMessage<AuthorizePaymentOutcome> = /*@__PURE__*/
+  messageDesc(file_payment_v1_payment, 9);
+
+/**
+ * ItemError is the error one batch item would have failed with as a single request.
+ *
+ * @generated from message payment.v1.ItemError
+ */
+export type ItemError = Message<"payment.v1.ItemError"> & {
+  /**
+   * The Connect/gRPC code name the single request would return, e.g. "invalid_argument".
+   *
+   * @generated from field: string status = 1;
+   */
+  status: string;
+
+  /**
+   * Stable, upper-snake-case error code, as in ErrorDetail.code.
+   *
+   * @generated from field: string code = 2;
+   */
+  code: string;
+
+  /**
+   * The item's field the error is about (protobuf field name), empty when none.
+   *
+   * @generated from field: string field = 3;
+   */
+  field: string;
+
+  /**
+   * Human-readable reason.
+   *
+   * @generated from field: string message = 4;
+   */
+  message: string;
+};
+
+/**
+ * Describes the message payment.v1.ItemError.
+ * Use `create(ItemErrorSchema)` to create a new message.
+ */
+export const ItemErrorSchema: GenMessage<ItemError> = /*@__PURE__*/
+  messageDesc(file_payment_v1_payment, 10);
+
+/**
  * PaymentStatus is the outcome of an authorization.
  *
  * @generated from enum payment.v1.PaymentStatus
@@ -386,6 +507,20 @@ export const PaymentService: GenService<{
     methodKind: "unary";
     input: typeof GetAccountBalanceRequestSchema;
     output: typeof GetAccountBalanceResponseSchema;
+  },
+  /**
+   * AuthorizePayments authorizes up to 1,000 payments in one request, each exactly as
+   * AuthorizePayment would (its own idempotency key, replay and key-reuse rules), decided in the
+   * order given. One outcome per item, in order: the payment, or the error of that item alone.
+   * An error of the whole request (e.g. more than 1,000 items, or INTERNAL) fails the request; it
+   * may be retried as a whole, the idempotency keys make that safe.
+   *
+   * @generated from rpc payment.v1.PaymentService.AuthorizePayments
+   */
+  authorizePayments: {
+    methodKind: "unary";
+    input: typeof AuthorizePaymentsRequestSchema;
+    output: typeof AuthorizePaymentsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_payment_v1_payment, 0);
