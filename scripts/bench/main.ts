@@ -99,7 +99,7 @@ async function main(): Promise<void> {
     // Several instances: two more processes on the same database (each with its relay), the
     // clients spread over the three.
     log("starting two more instances");
-    const others = await Promise.all([startService(postgres.value, serviceEnv), startService(postgres.value, serviceEnv)]);
+    const others = await Promise.all([startService(postgres.value, serviceEnv, app.key), startService(postgres.value, serviceEnv, app.key)]);
     for (const other of others) stops.push(() => other.stop());
     const all = [app, ...others];
     for (const workload of workloads) {

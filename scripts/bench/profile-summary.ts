@@ -1,8 +1,9 @@
 /**
  * Where a V8 CPU profile (.cpuprofile from `node --cpu-prof`) spent its time, grouped by owner:
- * an npm package, a directory of src/, or a part of Node itself. Self time only (each sample is
- * counted once, at the function it was taken in), plus the share of samples with any frame of an
- * owner on the stack (inclusive), which is what cutting that owner could save at most.
+ * an npm package, a directory of src/, or a part of Node itself. Self time (each sample counted
+ * once, at the function it was taken in; builtins without a script, such as JSON.parse or a
+ * RegExp, count for the nearest caller that has one), plus the share of samples with any frame of
+ * an owner on the stack (inclusive), which is what cutting that owner could save at most.
  * Usage: tsx scripts/bench/profile-summary.ts <file.cpuprofile> [payments]
  */
 import { readFileSync } from "node:fs";
@@ -31,16 +32,43 @@ export function ownerOf(frame: ProfileNode["callFrame"]): string {
   return url;
 }
 
+/** The functions with the most self time, as "owner function" with milliseconds. */
+export function topFunctions(profile: CpuProfile, count: number): { name: string; selfMs: number }[] {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const self = new Map<string, number>();
+  profile.samples.forEach((id, i) => {
+    const frame = byId.get(id)!.callFrame;
+    if (frame.functionName === "(idle)") return;
+    const name = `${ownerOf(frame)} ${frame.functionName || "(anonymous)"}${frame.url ? ` ${frame.url.split("/").slice(-1)[0]}` : ""}`;
+    self.set(name, (self.get(name) ?? 0) + (profile.timeDeltas[i] ?? 0) / 1000);
+  });
+  return [...self.entries()].map(([name, selfMs]) => ({ name, selfMs })).sort((a, b) => b.selfMs - a.selfMs).slice(0, count);
+}
+
 export function summarize(profile: CpuProfile): { owner: string; selfMs: number; inclusiveMs: number }[] {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
   const self = new Map<string, number>();
   const inclusive = new Map<string, number>();
+  // Stopping the profiler (cpu-profile-hook.mjs) is the measurement, not the service.
+  const measuring = (id: number): boolean => {
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+      if (byId.get(at)!.callFrame.url.endsWith("cpu-profile-hook.mjs")) return true;
+    }
+    return false;
+  };
+  const ownerOfSample = (id: number): string => {
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+      const owner = ownerOf(byId.get(at)!.callFrame);
+      if (owner !== "(native)") return owner;
+    }
+    return "(native)";
+  };
   profile.samples.forEach((id, i) => {
+    if (measuring(id)) return;
     const ms = (profile.timeDeltas[i] ?? 0) / 1000;
-    const node = byId.get(id)!;
-    const own = ownerOf(node.callFrame);
+    const own = ownerOfSample(id);
     self.set(own, (self.get(own) ?? 0) + ms);
     const seen = new Set<string>();
     for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) seen.add(ownerOf(byId.get(at)!.callFrame));
@@ -54,7 +82,8 @@ export function summarize(profile: CpuProfile): { owner: string; selfMs: number;
 if (process.argv[1]?.endsWith("profile-summary.ts")) {
   const [file, payments] = process.argv.slice(2);
   if (!file) throw new Error("usage: profile-summary.ts <file.cpuprofile> [payments]");
-  const rows = summarize(JSON.parse(readFileSync(file, "utf8")) as CpuProfile);
+  const profile = JSON.parse(readFileSync(file, "utf8")) as CpuProfile;
+  const rows = summarize(profile);
   const busy = rows.filter((r) => r.owner !== "(idle)").reduce((sum, r) => sum + r.selfMs, 0);
   const per = payments ? Number(payments) : 0;
   console.log(`busy ${busy.toFixed(0)} ms${per ? `, ${(busy / per).toFixed(3)} ms per payment (${per} payments)` : ""}`);
@@ -65,4 +94,9 @@ if (process.argv[1]?.endsWith("profile-summary.ts")) {
         (per ? ` ${((1000 * r.selfMs) / per).toFixed(1).padStart(16)}` : ""),
     );
   }
+}
+
+if (process.argv[1]?.endsWith("profile-summary.ts") && process.env.TOP) {
+  const profile = JSON.parse(readFileSync(process.argv[2]!, "utf8")) as CpuProfile;
+  for (const f of topFunctions(profile, Number(process.env.TOP))) console.log(`${f.selfMs.toFixed(0).padStart(7)} ms  ${f.name}`);
 }

@@ -1,7 +1,8 @@
 /**
  * `npm run bench:profile`: where the service's CPU goes. For each load (single AuthorizePayment
  * over Connect and over gRPC, AuthorizePayments of 1,000 items over Connect) a fresh service process
- * runs under `node --cpu-prof` with its relay on, k6 drives it for BENCH_DURATION seconds, and the
+ * runs under the V8 CPU profiler (what `node --cpu-prof` does; cpu-profile-hook.mjs starts it when the load starts
+ * and stops it when the relay has delivered the load's events) with its relay on, k6 drives it for BENCH_DURATION seconds, and the
  * profile is summarized per owner (scripts/bench/profile-summary.ts). docs/profile.md is the
  * committed reading of one run. Settings as for `npm run bench` (workload.ts).
  */
@@ -16,6 +17,16 @@ import { seedAccounts } from "./seed.js";
 import { startService } from "./service-process.js";
 import { waitForRelay } from "./relay-latency.js";
 import { benchConfigFromEnv, workloadsOf } from "./workload.js";
+
+// --cpu-prof is refused in NODE_OPTIONS: this hook starts the same profiler from inside.
+const hook = join(import.meta.dirname, "cpu-profile-hook.mjs");
+async function until(condition: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error("no profile written");
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
 
 const log = (message: string) => console.error(`bench:profile: ${message}`);
 const loads: { name: string; protocol: Protocol; batchSize: number }[] = [
@@ -35,7 +46,7 @@ async function main(): Promise<void> {
     let seeded = false;
     for (const load of loads) {
       const dir = mkdtempSync(join(tmpdir(), "ledger-profile-"));
-      const app = await startService(postgres.value, { ...env, NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${dir}` });
+      const app = await startService(postgres.value, { ...env, NODE_OPTIONS: `--import ${hook}`, CPU_PROFILE_DIR: dir });
       try {
         if (!seeded) {
           await seedAccounts({ baseUrl: app.baseUrl, apiKey: app.apiKey, prefix: "bench-", accounts: config.accounts, currency: config.currency, fundingCents: config.fundingCents });
@@ -43,10 +54,12 @@ async function main(): Promise<void> {
         }
         await waitForRelay(postgres.value);
         log(`${load.name}: ${config.durationSeconds}s`);
+        process.kill(app.pid, "SIGUSR2");
         const m = await runServiceWorkload(app, uniform, load.protocol, 0, load.batchSize);
+        // The relay's work for this load is part of the service's cost while it runs in-process.
         await waitForRelay(postgres.value);
-        await app.stop();
-        // NODE_OPTIONS reaches every node process the service starts: the service's is the largest.
+        process.kill(app.pid, "SIGUSR2");
+        await until(() => readdirSync(dir).some((f) => f.endsWith(".cpuprofile")), 30_000);
         const files = readdirSync(dir).filter((f) => f.endsWith(".cpuprofile"));
         const profiles = files.map((f) => JSON.parse(readFileSync(join(dir, f), "utf8")));
         const profile = profiles.sort((a, b) => b.samples.length - a.samples.length)[0];
