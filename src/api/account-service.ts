@@ -2,14 +2,19 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { AccountService } from "../../gen/payment/v1/account_pb.js";
 import type { Ledger } from "../ledger/ledger.js";
-import { accountToProto, depositToProto } from "./proto-mapping.js";
+import { accountToProto, depositToProto, withdrawalToProto } from "./proto-mapping.js";
 import { requestContextOf } from "./request-context.js";
 
 export function accountServiceHandlers(ledger: Ledger): ServiceImpl<typeof AccountService> {
   return {
     async createAccount(request, context) {
       const account = await ledger.createAccount(
-        { currency: request.currency, displayName: request.displayName, accountId: request.accountId },
+        {
+          currency: request.currency,
+          displayName: request.displayName,
+          accountId: request.accountId,
+          overdraftLimitCents: request.overdraftLimitCents,
+        },
         requestContextOf(context),
       );
       return { account: accountToProto(account) };
@@ -30,6 +35,24 @@ export function accountServiceHandlers(ledger: Ledger): ServiceImpl<typeof Accou
         requestContextOf(context),
       );
       return { deposit: depositToProto(deposit), availableBalanceCents: deposit.balanceAfterCents };
+    },
+
+    async withdrawFunds(request, context) {
+      const withdrawal = await ledger.withdrawFunds(
+        {
+          idempotencyKey: request.idempotencyKey,
+          accountId: request.accountId,
+          amountCents: request.amountCents,
+          currency: request.currency,
+          reference: request.reference,
+        },
+        requestContextOf(context),
+      );
+      return { withdrawal: withdrawalToProto(withdrawal), balanceAfterCents: withdrawal.balanceAfterCents };
+    },
+
+    async updateAccount(request) {
+      return ledger.updateAccount({ accountId: request.accountId, overdraftLimitCents: request.overdraftLimitCents });
     },
   };
 }

@@ -20,6 +20,11 @@ const connectCodeOf: Record<LedgerErrorCode, Code> = {
   [LedgerErrorCode.IDEMPOTENCY_KEY_REUSED]: Code.AlreadyExists,
   [LedgerErrorCode.CURRENCY_MISMATCH]: Code.FailedPrecondition,
   [LedgerErrorCode.CONTENTION]: Code.Aborted,
+  [LedgerErrorCode.INVALID_PAYMENT_STATE]: Code.FailedPrecondition,
+  [LedgerErrorCode.CAPTURE_EXCEEDS_HOLD]: Code.FailedPrecondition,
+  [LedgerErrorCode.REFUND_EXCEEDS_CAPTURED]: Code.FailedPrecondition,
+  [LedgerErrorCode.BALANCE_LIMIT_EXCEEDED]: Code.FailedPrecondition,
+  [LedgerErrorCode.OVERDRAFT_LIMIT_TOO_LOW]: Code.FailedPrecondition,
 };
 
 /**

@@ -1,9 +1,11 @@
 /** Connect handlers of payment.v1.PaymentService: translate messages, call the ledger. */
 import type { ServiceImpl } from "@connectrpc/connect";
-import type { AuthorizePaymentRequest, PaymentService } from "../../gen/payment/v1/payment_pb.js";
+import type { Duration } from "@bufbuild/protobuf/wkt";
+import { CaptureMethod, type AuthorizePaymentRequest, type PaymentService } from "../../gen/payment/v1/payment_pb.js";
+import { LedgerError, invalidArgument } from "../ledger/ledger-error.js";
 import type { Ledger } from "../ledger/ledger.js";
 import type { AuthorizePaymentCommand } from "../ledger/payments.js";
-import { balanceToProto, itemErrorToProto, paymentToProto } from "./proto-mapping.js";
+import { balanceToProto, itemErrorToProto, paymentToProto, refundToProto } from "./proto-mapping.js";
 import { requestContextOf } from "./request-context.js";
 
 export function paymentServiceHandlers(ledger: Ledger): ServiceImpl<typeof PaymentService> {
@@ -14,14 +16,50 @@ export function paymentServiceHandlers(ledger: Ledger): ServiceImpl<typeof Payme
     },
 
     async authorizePayments(request, context) {
-      const outcomes = await ledger.authorizePayments(request.items.map(commandOf), requestContextOf(context));
+      // An item whose message cannot become a command (a fractional hold_expires_in) fails alone too.
+      const converted = request.items.map((item): AuthorizePaymentCommand | LedgerError => {
+        try {
+          return commandOf(item);
+        } catch (error) {
+          if (error instanceof LedgerError) return error;
+          throw error;
+        }
+      });
+      const commands = converted.filter((c): c is AuthorizePaymentCommand => !(c instanceof LedgerError));
+      const outcomes = commands.length > 0 || converted.length === 0 ? await ledger.authorizePayments(commands, requestContextOf(context)) : [];
+      let next = 0;
       return {
-        outcomes: outcomes.map((outcome) =>
-          "payment" in outcome
+        outcomes: converted.map((c) => {
+          const outcome = c instanceof LedgerError ? { error: c } : outcomes[next++]!;
+          return "payment" in outcome
             ? { outcome: { case: "payment" as const, value: paymentToProto(outcome.payment) } }
-            : { outcome: { case: "error" as const, value: itemErrorToProto(outcome.error) } },
-        ),
+            : { outcome: { case: "error" as const, value: itemErrorToProto(outcome.error) } };
+        }),
       };
+    },
+
+    async capturePayment(request, context) {
+      const payment = await ledger.capturePayment(
+        { idempotencyKey: request.idempotencyKey, paymentId: request.paymentId, amountCents: request.amountCents },
+        requestContextOf(context),
+      );
+      return { payment: paymentToProto(payment) };
+    },
+
+    async voidPayment(request, context) {
+      const payment = await ledger.voidPayment(
+        { idempotencyKey: request.idempotencyKey, paymentId: request.paymentId },
+        requestContextOf(context),
+      );
+      return { payment: paymentToProto(payment) };
+    },
+
+    async refundPayment(request, context) {
+      const refund = await ledger.refundPayment(
+        { idempotencyKey: request.idempotencyKey, paymentId: request.paymentId, amountCents: request.amountCents, reason: request.reason },
+        requestContextOf(context),
+      );
+      return { refund: refundToProto(refund), payment: paymentToProto(refund.payment) };
     },
 
     async getPayment(request) {
@@ -34,6 +72,7 @@ export function paymentServiceHandlers(ledger: Ledger): ServiceImpl<typeof Payme
   };
 }
 
+/** The ledger command of one AuthorizePayment message (also each item of AuthorizePayments). */
 function commandOf(request: AuthorizePaymentRequest): AuthorizePaymentCommand {
   return {
     idempotencyKey: request.idempotencyKey,
@@ -42,5 +81,13 @@ function commandOf(request: AuthorizePaymentRequest): AuthorizePaymentCommand {
     amountCents: request.amountCents,
     currency: request.currency,
     description: request.description,
+    captureMethod: request.captureMethod === CaptureMethod.MANUAL ? "MANUAL" : "AUTOMATIC",
+    holdExpiresInSeconds: request.holdExpiresIn ? durationSeconds(request.holdExpiresIn) : undefined,
   };
+}
+
+/** A Duration as whole seconds; fractions are refused rather than rounded. */
+function durationSeconds(duration: Duration): number {
+  if (duration.nanos !== 0) throw invalidArgument("hold_expires_in", "must be whole seconds");
+  return Number(duration.seconds);
 }

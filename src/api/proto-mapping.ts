@@ -1,9 +1,21 @@
 /** Converts ledger records into the protobuf messages of the contract. */
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { AccountSchema, DepositSchema, type Account, type Deposit } from "../../gen/payment/v1/account_pb.js";
 import {
+  AccountSchema,
+  DepositSchema,
+  WithdrawalSchema,
+  WithdrawalStatus,
+  type Account,
+  type Deposit,
+  type Withdrawal,
+} from "../../gen/payment/v1/account_pb.js";
+import {
+  CaptureMethod,
   DeclineReason,
+  RefundSchema,
+  RefundStatus,
+  type Refund,
   PaymentSchema,
   PaymentStatus,
   type GetAccountBalanceResponse,
@@ -14,16 +26,28 @@ import {
 } from "../../gen/payment/v1/payment_pb.js";
 import type { LedgerError } from "../ledger/ledger-error.js";
 import { ledgerErrorStatus } from "./error-mapping.js";
-import type { AccountRecord, BalanceRecord, DepositRecord, PaymentRecord } from "../ledger/records.js";
+import type {
+  AccountRecord,
+  BalanceRecord,
+  DepositRecord,
+  PaymentRecord,
+  RefundRecord,
+  WithdrawalRecord,
+} from "../ledger/records.js";
 
 const statusToProto: Record<PaymentRecord["status"], PaymentStatus> = {
   AUTHORIZED: PaymentStatus.AUTHORIZED,
   DECLINED: PaymentStatus.DECLINED,
+  REQUIRES_CAPTURE: PaymentStatus.REQUIRES_CAPTURE,
+  CAPTURED: PaymentStatus.CAPTURED,
+  VOIDED: PaymentStatus.VOIDED,
+  EXPIRED: PaymentStatus.EXPIRED,
 };
 
 const declineReasonToProto: Record<NonNullable<PaymentRecord["declineReason"]>, DeclineReason> = {
   INSUFFICIENT_FUNDS: DeclineReason.INSUFFICIENT_FUNDS,
   CURRENCY_MISMATCH: DeclineReason.CURRENCY_MISMATCH,
+  BALANCE_LIMIT_EXCEEDED: DeclineReason.BALANCE_LIMIT_EXCEEDED,
 };
 
 export function accountToProto(account: AccountRecord): Account {
@@ -42,10 +66,51 @@ export function depositToProto(deposit: DepositRecord): Deposit {
 
 export function paymentToProto(payment: PaymentRecord): Payment {
   return create(PaymentSchema, {
-    ...payment,
+    paymentId: payment.paymentId,
+    payerAccountId: payment.payerAccountId,
+    payeeAccountId: payment.payeeAccountId,
+    amountCents: payment.amountCents,
+    currency: payment.currency,
+    description: payment.description,
     status: statusToProto[payment.status],
     declineReason: payment.declineReason ? declineReasonToProto[payment.declineReason] : DeclineReason.UNSPECIFIED,
     createdAt: timestampFromDate(payment.createdAt),
+    captureMethod: payment.captureMethod ? captureMethodToProto[payment.captureMethod] : CaptureMethod.UNSPECIFIED,
+    heldCents: payment.heldCents ?? 0n,
+    // Results stored before the lifecycle: an authorized payment moved its whole amount.
+    capturedCents: payment.capturedCents ?? (payment.status === "AUTHORIZED" ? payment.amountCents : 0n),
+    refundedCents: payment.refundedCents ?? 0n,
+    holdExpiresAt: payment.holdExpiresAt ? timestampFromDate(payment.holdExpiresAt) : undefined,
+  });
+}
+
+const captureMethodToProto: Record<NonNullable<PaymentRecord["captureMethod"]>, CaptureMethod> = {
+  AUTOMATIC: CaptureMethod.AUTOMATIC,
+  MANUAL: CaptureMethod.MANUAL,
+};
+
+export function refundToProto(refund: RefundRecord): Refund {
+  return create(RefundSchema, {
+    refundId: refund.refundId,
+    paymentId: refund.paymentId,
+    amountCents: refund.amountCents,
+    reason: refund.reason,
+    status: refund.status === "REFUNDED" ? RefundStatus.REFUNDED : RefundStatus.DECLINED,
+    declineReason: refund.declineReason ? declineReasonToProto[refund.declineReason] : DeclineReason.UNSPECIFIED,
+    createdAt: timestampFromDate(refund.createdAt),
+  });
+}
+
+export function withdrawalToProto(withdrawal: WithdrawalRecord): Withdrawal {
+  return create(WithdrawalSchema, {
+    withdrawalId: withdrawal.withdrawalId,
+    accountId: withdrawal.accountId,
+    amountCents: withdrawal.amountCents,
+    currency: withdrawal.currency,
+    reference: withdrawal.reference,
+    status: withdrawal.status === "WITHDRAWN" ? WithdrawalStatus.WITHDRAWN : WithdrawalStatus.DECLINED,
+    declineReason: withdrawal.declineReason ?? "",
+    createdAt: timestampFromDate(withdrawal.createdAt),
   });
 }
 
@@ -54,6 +119,9 @@ export function balanceToProto(balance: BalanceRecord): GetAccountBalanceRespons
     accountId: balance.accountId,
     currency: balance.currency,
     availableBalanceCents: balance.availableCents,
+    heldBalanceCents: balance.heldCents,
+    ledgerBalanceCents: balance.ledgerCents,
+    overdraftLimitCents: balance.overdraftLimitCents,
     version: balance.version,
     updatedAt: timestampFromDate(balance.updatedAt),
   });

@@ -13,7 +13,7 @@ import { readFileSync } from "node:fs";
 import { ConfigError } from "../config/config.js";
 
 /** What a key may do. Reads need `read`; each kind of write has its own scope. */
-export const SCOPES = ["accounts:write", "payments:write", "read"] as const;
+export const SCOPES = ["accounts:write", "payments:write", "read", "accounts:admin"] as const;
 export type Scope = (typeof SCOPES)[number];
 
 /** The client a key authenticates, and what it may do. */

@@ -18,6 +18,11 @@ const scopeOf: [DescMethod, Scope][] = [
   [PaymentService.method.authorizePayment, "payments:write"],
   [PaymentService.method.getPayment, "read"],
   [PaymentService.method.getAccountBalance, "read"],
+  [PaymentService.method.capturePayment, "payments:write"],
+  [PaymentService.method.voidPayment, "payments:write"],
+  [PaymentService.method.refundPayment, "payments:write"],
+  [AccountService.method.withdrawFunds, "accounts:write"],
+  [AccountService.method.updateAccount, "accounts:admin"],
   [PaymentService.method.authorizePayments, "payments:write"],
 ];
 const requiredScopes = new Map(scopeOf.map(([method, scope]) => [`${method.parent.typeName}/${method.name}`, scope]));

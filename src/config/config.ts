@@ -16,6 +16,12 @@ const oneOf = (values: string[], fallback: string) =>
     { default: fallback, errorMessage: `must be one of ${values.join(", ")}` },
   );
 
+/**
+ * Bounds of a manual-capture hold's lifetime, for the configured default and for each request: a
+ * hold cannot stay open for more than 30 days, nor vanish before a capture can reach it.
+ */
+export const HOLD_EXPIRES_IN_BOUNDS = { minSeconds: 60, maxSeconds: 30 * 24 * 3600 };
+
 /** Each property is one environment variable. */
 export const ConfigSchema = Type.Object({
   HOST: Type.String({ default: "127.0.0.1", minLength: 1, description: "Address the API port binds to" }),
@@ -54,6 +60,14 @@ export const ConfigSchema = Type.Object({
     default: 0,
     description: "Time health reports NOT_SERVING before the port closes, so load balancers move away",
   }),
+  // Payment lifecycle (src/ledger/payments.ts, src/ledger/hold-expiry.ts).
+  HOLD_EXPIRES_IN_SECONDS: Type.Integer({
+    minimum: HOLD_EXPIRES_IN_BOUNDS.minSeconds,
+    maximum: HOLD_EXPIRES_IN_BOUNDS.maxSeconds,
+    default: 604_800,
+    description: "Default lifetime of a manual-capture hold (60 s to 30 days; requests may ask for less or more within that)",
+  }),
+  HOLD_SWEEP_INTERVAL_MS: positiveInt(5_000, "How often expired holds are released"),
   // Edge: authentication, rate limits, CORS, metrics (composed in src/server/edge.ts).
   API_KEYS: Type.Optional(
     Type.String({ minLength: 1, description: "API key entries client:scope+scope:sha256hex, comma or newline separated" }),

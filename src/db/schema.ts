@@ -40,10 +40,18 @@ export const balances = pgTable(
     currency: text("currency").notNull(),
     availableCents: money("available_cents").notNull().default(sql`0`),
     allowNegative: boolean("allow_negative").notNull().default(false),
+    /** Open holds (manual-capture payments not yet captured, voided or expired); not in available. */
+    heldCents: money("held_cents").notNull().default(sql`0`),
+    /** How far below zero the available balance may go (an operator's decision; default none). */
+    overdraftLimitCents: money("overdraft_limit_cents").notNull().default(sql`0`),
     version: money("version").notNull().default(sql`0`),
     updatedAt: timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
   },
-  (t) => [check("balances_non_negative", sql`${t.allowNegative} OR ${t.availableCents} >= 0`)],
+  (t) => [
+    check("balances_within_overdraft", sql`${t.allowNegative} OR ${t.availableCents} >= -${t.overdraftLimitCents}`),
+    check("balances_held_non_negative", sql`${t.heldCents} >= 0`),
+    check("balances_overdraft_non_negative", sql`${t.overdraftLimitCents} >= 0`),
+  ],
 );
 
 /** Every authorization attempt, authorized or declined. */
@@ -55,10 +63,14 @@ export const payments = pgTable(
     payeeAccountId: text("payee_account_id").notNull().references(() => accounts.id),
     amountCents: money("amount_cents").notNull(),
     currency: text("currency").notNull(),
-    status: text("status", { enum: ["AUTHORIZED", "DECLINED"] }).notNull(),
-    declineReason: text("decline_reason", { enum: ["INSUFFICIENT_FUNDS", "CURRENCY_MISMATCH"] }),
+    /** The status the payment was created with; later transitions are in payment_states / payment_transitions. */
+    status: text("status", { enum: ["AUTHORIZED", "DECLINED", "REQUIRES_CAPTURE"] }).notNull(),
+    declineReason: text("decline_reason", { enum: ["INSUFFICIENT_FUNDS", "CURRENCY_MISMATCH", "BALANCE_LIMIT_EXCEEDED"] }),
     description: text("description").notNull().default(""),
     createdAt: createdAt(),
+    captureMethod: text("capture_method", { enum: ["AUTOMATIC", "MANUAL"] }).notNull().default("AUTOMATIC"),
+    /** When an uncaptured hold is released by the service (manual capture only). */
+    holdExpiresAt: timestamp("hold_expires_at", { withTimezone: true, mode: "date" }),
   },
   (t) => [
     index("payments_payer_idx").on(t.payerAccountId, t.createdAt),
@@ -158,4 +170,92 @@ export const outbox = pgTable(
       .on(t.aggregateId, t.id)
       .where(sql`${t.publishedAt} IS NULL AND ${t.deadAt} IS NULL`),
   ],
+);
+
+/**
+ * The current state of every payment that moved or held money: the one mutable row per payment,
+ * changed only by ledger_apply under the payer's and payee's balance locks. Its history is in
+ * payment_transitions.
+ */
+export const paymentStates = pgTable(
+  "payment_states",
+  {
+    paymentId: text("payment_id").primaryKey().references(() => payments.id),
+    status: text("status", { enum: ["AUTHORIZED", "REQUIRES_CAPTURE", "CAPTURED", "VOIDED", "EXPIRED"] }).notNull(),
+    /** What the open hold still holds (0 once captured, voided or expired). */
+    heldCents: money("held_cents").notNull(),
+    /** What reached the payee: the amount (automatic capture) or the captured part of the hold. */
+    capturedCents: money("captured_cents").notNull(),
+    refundedCents: money("refunded_cents").notNull().default(sql`0`),
+    holdExpiresAt: timestamp("hold_expires_at", { withTimezone: true, mode: "date" }),
+    updatedAt: timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+  },
+  (t) => [
+    index("payment_states_open_holds_idx").on(t.holdExpiresAt).where(sql`${t.status} = 'REQUIRES_CAPTURE'`),
+    check("payment_states_refunds_within_captured", sql`${t.refundedCents} >= 0 AND ${t.refundedCents} <= ${t.capturedCents}`),
+  ],
+);
+
+/** Append-only: every status a payment entered, with the amount the step moved or released. */
+export const paymentTransitions = pgTable(
+  "payment_transitions",
+  {
+    id: bigserial("id", { mode: "bigint" }).primaryKey(),
+    paymentId: text("payment_id").notNull().references(() => payments.id),
+    status: text("status").notNull(),
+    amountCents: money("amount_cents").notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [index("payment_transitions_payment_idx").on(t.paymentId, t.id)],
+);
+
+/**
+ * Append-only: holds placed on and released from an account (an account statement shows them).
+ * An account's held_cents equals the sum of its HELD minus its RELEASED rows.
+ */
+export const holdMovements = pgTable(
+  "hold_movements",
+  {
+    id: bigserial("id", { mode: "bigint" }).primaryKey(),
+    accountId: text("account_id").notNull().references(() => accounts.id),
+    paymentId: text("payment_id").notNull().references(() => payments.id),
+    kind: text("kind", { enum: ["HELD", "RELEASED"] }).notNull(),
+    amountCents: money("amount_cents").notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    index("hold_movements_account_idx").on(t.accountId, t.id),
+    check("hold_movements_amount_positive", sql`${t.amountCents} > 0`),
+  ],
+);
+
+/** Append-only: every refund attempt, refunded or declined. */
+export const refunds = pgTable(
+  "refunds",
+  {
+    id: text("id").primaryKey(),
+    paymentId: text("payment_id").notNull().references(() => payments.id),
+    amountCents: money("amount_cents").notNull(),
+    reason: text("reason").notNull().default(""),
+    status: text("status", { enum: ["REFUNDED", "DECLINED"] }).notNull(),
+    declineReason: text("decline_reason"),
+    createdAt: createdAt(),
+  },
+  (t) => [index("refunds_payment_idx").on(t.paymentId), check("refunds_amount_positive", sql`${t.amountCents} > 0`)],
+);
+
+/** Append-only: payouts, money leaving the ledger to the funding account of its currency. */
+export const withdrawals = pgTable(
+  "withdrawals",
+  {
+    id: text("id").primaryKey(),
+    accountId: text("account_id").notNull().references(() => accounts.id),
+    amountCents: money("amount_cents").notNull(),
+    currency: text("currency").notNull(),
+    reference: text("reference").notNull().default(""),
+    status: text("status", { enum: ["WITHDRAWN", "DECLINED"] }).notNull(),
+    declineReason: text("decline_reason"),
+    createdAt: createdAt(),
+  },
+  (t) => [index("withdrawals_account_idx").on(t.accountId, t.createdAt), check("withdrawals_amount_positive", sql`${t.amountCents} > 0`)],
 );

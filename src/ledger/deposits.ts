@@ -1,14 +1,15 @@
-/** Deposits: money entering the ledger from the funding account of its currency. */
+/**
+ * Money entering and leaving the ledger: deposits come from, and withdrawals (payouts) go to, the
+ * funding account of the currency, so every currency's entries still sum to zero. Applied by
+ * ledger_apply (drizzle/functions/20-ledger-commands.sql) through the group-commit batcher.
+ */
 import { ulid } from "../ids/ulid.js";
 import type { Database } from "../db/client.js";
-import { deposits } from "../db/schema.js";
-import { appendEvent } from "../outbox/outbox-writer.js";
-import { accountNotFound, ensureFundingAccount } from "./accounts.js";
-import { requestFingerprint, withIdempotency } from "./idempotency.js";
-import { LedgerError, LedgerErrorCode } from "./ledger-error.js";
-import { lockBalances, post } from "./postings.js";
-import type { DepositRecord, RequestContext } from "./records.js";
-import { requireAmount, requireCurrency, requireCustomerAccountId, requireIdempotencyKey } from "./validation.js";
+import { ensureFundingAccount } from "./accounts.js";
+import { runCommand } from "./commands.js";
+import type { PaymentBatcher } from "./payment-batch.js";
+import type { DepositRecord, RequestContext, WithdrawalRecord } from "./records.js";
+import { requireAmount, requireCurrency, requireCustomerAccountId, requireIdempotencyKey, requireText } from "./validation.js";
 
 export interface DepositFundsCommand {
   idempotencyKey: string;
@@ -18,63 +19,84 @@ export interface DepositFundsCommand {
 }
 
 /**
- * Credits an account from the funding account of its currency (debit funding, credit account) and
- * records FundsDeposited, once per idempotency key.
+ * Credits an account from the funding account of its currency and records FundsDeposited, once per
+ * idempotency key. A deposit that would take a balance beyond int64 is refused (BALANCE_LIMIT_EXCEEDED).
  */
 export async function depositFunds(
   db: Database,
+  batcher: PaymentBatcher,
   command: DepositFundsCommand,
   context: RequestContext,
-  idempotencyTtlHours: number,
 ): Promise<DepositRecord> {
   requireIdempotencyKey("idempotency_key", command.idempotencyKey);
   requireCustomerAccountId("account_id", command.accountId);
   requireAmount("amount_cents", command.amountCents);
   requireCurrency("currency", command.currency);
   context.signal?.throwIfAborted();
-
-  const fundingId = await ensureFundingAccount(db, command.currency);
+  const fundingAccountId = await ensureFundingAccount(db, command.currency);
   const { idempotencyKey, ...request } = command;
-  const scope = { clientId: context.clientId, key: idempotencyKey, method: "DepositFunds" };
-  const fingerprint = requestFingerprint(scope.method, request);
-
-  return withIdempotency(db, scope, fingerprint, idempotencyTtlHours, async (tx) => {
-    const locked = await lockBalances(tx, [command.accountId, fundingId]);
-    const account = locked.get(command.accountId);
-    if (!account) throw accountNotFound("account_id", command.accountId);
-    if (account.currency !== command.currency) {
-      throw new LedgerError(
-        LedgerErrorCode.CURRENCY_MISMATCH,
-        `currency: account ${command.accountId} holds ${account.currency}, not ${command.currency}`,
-        "currency",
-      );
-    }
-    const deposit = { depositId: ulid(), ...request, createdAt: new Date() };
-    await tx.insert(deposits).values({ id: deposit.depositId, ...request, createdAt: deposit.createdAt });
-    const after = await post(tx, {
-      transferId: deposit.depositId,
-      debitAccountId: fundingId,
-      creditAccountId: command.accountId,
-      amountCents: command.amountCents,
-      currency: command.currency,
-      at: deposit.createdAt,
-    });
-    const record: DepositRecord = { ...deposit, balanceAfterCents: after.get(command.accountId)! };
-    await appendEvent(tx, {
-      type: "FundsDeposited",
-      aggregateId: command.accountId,
-      occurredAt: record.createdAt,
-      traceparent: context.traceparent,
-      payload: {
-        depositId: record.depositId,
-        accountId: record.accountId,
-        fundingAccountId: fundingId,
-        amountCents: record.amountCents.toString(),
-        currency: record.currency,
-        balanceAfterCents: record.balanceAfterCents.toString(),
-        createdAt: record.createdAt.toISOString(),
+  return runCommand<DepositRecord>(
+    batcher,
+    {
+      kind: "deposit",
+      method: "DepositFunds",
+      idempotencyKey,
+      request,
+      fields: {
+        depositId: ulid(),
+        accountId: command.accountId,
+        amountCents: command.amountCents.toString(),
+        currency: command.currency,
+        fundingAccountId,
       },
-    });
-    return record;
-  });
+    },
+    context,
+  );
+}
+
+export interface WithdrawFundsCommand {
+  idempotencyKey: string;
+  accountId: string;
+  amountCents: bigint;
+  currency: string;
+  /** The caller's reference for the payout (e.g. a bank transfer id). */
+  reference: string;
+}
+
+/**
+ * Pays money out of an account to the funding account of its currency and records FundsWithdrawn.
+ * An account without the funds (available + overdraft limit) gets a recorded DECLINED withdrawal.
+ */
+export async function withdrawFunds(
+  db: Database,
+  batcher: PaymentBatcher,
+  command: WithdrawFundsCommand,
+  context: RequestContext,
+): Promise<WithdrawalRecord> {
+  requireIdempotencyKey("idempotency_key", command.idempotencyKey);
+  requireCustomerAccountId("account_id", command.accountId);
+  requireAmount("amount_cents", command.amountCents);
+  requireCurrency("currency", command.currency);
+  requireText("reference", command.reference, 200);
+  context.signal?.throwIfAborted();
+  const fundingAccountId = await ensureFundingAccount(db, command.currency);
+  const { idempotencyKey, ...request } = command;
+  return runCommand<WithdrawalRecord>(
+    batcher,
+    {
+      kind: "withdraw",
+      method: "WithdrawFunds",
+      idempotencyKey,
+      request,
+      fields: {
+        withdrawalId: ulid(),
+        accountId: command.accountId,
+        amountCents: command.amountCents.toString(),
+        currency: command.currency,
+        reference: command.reference,
+        fundingAccountId,
+      },
+    },
+    context,
+  );
 }

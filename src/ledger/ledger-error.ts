@@ -17,6 +17,16 @@ export const LedgerErrorCode = {
   CURRENCY_MISMATCH: "CURRENCY_MISMATCH",
   /** Transient database conflicts persisted through every retry; the request may be retried. */
   CONTENTION: "CONTENTION",
+  /** The payment is not in a status that allows the transition (e.g. capture of a voided payment). */
+  INVALID_PAYMENT_STATE: "INVALID_PAYMENT_STATE",
+  /** A capture asked for more than the open hold holds. */
+  CAPTURE_EXCEEDS_HOLD: "CAPTURE_EXCEEDS_HOLD",
+  /** A refund asked for more than what reached the payee minus earlier refunds. */
+  REFUND_EXCEEDS_CAPTURED: "REFUND_EXCEEDS_CAPTURED",
+  /** A balance would leave the int64 range of minor units; nothing was moved. */
+  BALANCE_LIMIT_EXCEEDED: "BALANCE_LIMIT_EXCEEDED",
+  /** A new overdraft limit is below what the account already overdraws. */
+  OVERDRAFT_LIMIT_TOO_LOW: "OVERDRAFT_LIMIT_TOO_LOW",
 } as const;
 
 export type LedgerErrorCode = (typeof LedgerErrorCode)[keyof typeof LedgerErrorCode];

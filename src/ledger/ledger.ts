@@ -3,24 +3,41 @@
  * this and never build SQL; this knows nothing of Connect or HTTP.
  */
 import type { Database } from "../db/client.js";
-import { createAccount, getAccount, type CreateAccountCommand } from "./accounts.js";
-import { depositFunds, type DepositFundsCommand } from "./deposits.js";
+import { createAccount, getAccount, updateAccount, type CreateAccountCommand, type UpdateAccountCommand } from "./accounts.js";
+import { depositFunds, withdrawFunds, type DepositFundsCommand, type WithdrawFundsCommand } from "./deposits.js";
+import { expireDueHolds } from "./hold-expiry.js";
 import { PaymentBatcher } from "./payment-batch.js";
 import {
   authorizePayment,
   authorizePayments,
+  capturePayment,
   getBalance,
   getPayment,
+  refundPayment,
+  voidPayment,
   type AuthorizationOutcome,
   type AuthorizePaymentCommand,
+  type CapturePaymentCommand,
+  type RefundPaymentCommand,
+  type VoidPaymentCommand,
 } from "./payments.js";
-import type { AccountRecord, BalanceRecord, DepositRecord, PaymentRecord, RequestContext } from "./records.js";
+import type {
+  AccountRecord,
+  BalanceRecord,
+  DepositRecord,
+  PaymentRecord,
+  RefundRecord,
+  RequestContext,
+  WithdrawalRecord,
+} from "./records.js";
 
 export interface LedgerOptions {
   /** How long idempotency keys are kept before they may be reused and are swept. */
   idempotencyTtlHours: number;
-  /** Group commit of AuthorizePayment (see payment-batch.ts). */
+  /** Group commit of every money-moving command (see payment-batch.ts). */
   paymentBatch?: { maxBatchSize: number; maxInFlight: number };
+  /** Lifetime of a manual-capture hold when the request names none (default 7 days). */
+  holdExpiresInSeconds?: number;
 }
 
 /**
@@ -38,13 +55,13 @@ const DEFAULT_PAYMENT_BATCH = { maxBatchSize: 1_000, maxInFlight: 1 };
 
 /** The payment ledger over one database. */
 export class Ledger {
-  private readonly payments: PaymentBatcher;
+  private readonly commands: PaymentBatcher;
 
   constructor(
     readonly db: Database,
     private readonly options: LedgerOptions,
   ) {
-    this.payments = new PaymentBatcher(db, {
+    this.commands = new PaymentBatcher(db, {
       idempotencyTtlHours: options.idempotencyTtlHours,
       ...(options.paymentBatch ?? DEFAULT_PAYMENT_BATCH),
     });
@@ -58,17 +75,42 @@ export class Ledger {
     return getAccount(this.db, accountId);
   }
 
+  updateAccount(command: UpdateAccountCommand): Promise<{ accountId: string; overdraftLimitCents: bigint }> {
+    return updateAccount(this.db, command);
+  }
+
   depositFunds(command: DepositFundsCommand, context: RequestContext): Promise<DepositRecord> {
-    return depositFunds(this.db, command, context, this.options.idempotencyTtlHours);
+    return depositFunds(this.db, this.commands, command, context);
+  }
+
+  withdrawFunds(command: WithdrawFundsCommand, context: RequestContext): Promise<WithdrawalRecord> {
+    return withdrawFunds(this.db, this.commands, command, context);
   }
 
   authorizePayment(command: AuthorizePaymentCommand, context: RequestContext): Promise<PaymentRecord> {
-    return authorizePayment(this.payments, command, context);
+    return authorizePayment(this.commands, command, context, this.options.holdExpiresInSeconds);
   }
 
   /** Up to 1,000 authorizations in one call; one outcome per command, in order (payments.ts). */
   authorizePayments(commands: readonly AuthorizePaymentCommand[], context: RequestContext): Promise<AuthorizationOutcome[]> {
-    return authorizePayments(this.payments, commands, context);
+    return authorizePayments(this.commands, commands, context, this.options.holdExpiresInSeconds);
+  }
+
+  capturePayment(command: CapturePaymentCommand, context: RequestContext): Promise<PaymentRecord> {
+    return capturePayment(this.commands, command, context);
+  }
+
+  voidPayment(command: VoidPaymentCommand, context: RequestContext): Promise<PaymentRecord> {
+    return voidPayment(this.commands, command, context);
+  }
+
+  refundPayment(command: RefundPaymentCommand, context: RequestContext): Promise<RefundRecord> {
+    return refundPayment(this.commands, command, context);
+  }
+
+  /** Releases holds past their expiry; returns how many this call expired. */
+  expireDueHolds(limit?: number): Promise<number> {
+    return expireDueHolds(this.db, this.commands, limit);
   }
 
   getPayment(paymentId: string): Promise<PaymentRecord> {

@@ -1,7 +1,7 @@
 /**
- * Group commit for AuthorizePayment. Concurrent authorizations are queued and sent to PostgreSQL
- * together as one call of ledger_authorize_payments (drizzle/functions/authorize-payments.sql),
- * which runs every item's transaction logic in order inside one statement. Per batch this costs one
+ * Group commit for every money-moving command. Concurrent commands are queued and sent to PostgreSQL
+ * together as one call of ledger_apply (drizzle/functions/30-ledger-apply.sql), which runs every
+ * item's command in order inside one statement. Per batch this costs one
  * round trip and one commit, and the balance rows are locked once, for the time the database needs
  * to apply the batch, never across a network round trip. That is what keeps a hot payee fast.
  *
@@ -13,31 +13,27 @@ import { sql } from "drizzle-orm";
 import type { Database } from "../db/client.js";
 import { retryTransient } from "./transient-retry.js";
 
-/** One authorization in the form the SQL function takes (all strings: JSON carries no bigint). */
+/**
+ * One command in the form ledger_apply takes (all strings: JSON carries no bigint). Built by
+ * src/ledger/commands.ts; `kind` selects the command, the other fields are that command's.
+ */
 export interface BatchItem {
-  clientId: string;
-  key: string;
-  requestHash: string;
-  paymentId: string;
-  payerAccountId: string;
-  payeeAccountId: string;
-  amountCents: string;
-  currency: string;
-  description: string;
-  /** ISO 8601; used verbatim in the payment, the event and the stored result. */
-  createdAt: string;
+  kind: "deposit" | "authorize" | "capture" | "void" | "expire" | "refund" | "withdraw";
+  /** ISO 8601; used verbatim in the records, the event and the stored result. */
+  at: string;
   eventId: string;
   traceparent: string | null;
+  [field: string]: string | null;
 }
 
-/** What the SQL function reports for one item. */
+/** What ledger_apply reports for one item. */
 export type BatchOutcome =
   /** The key was live: the stored result of the first request (and what it was for). */
   | { replayed: true; result: unknown; method: string; requestHash: string }
   /** Done now: the result as stored under the key. */
   | { replayed: false; result: unknown }
-  /** An account does not exist; nothing was written for this item. */
-  | { missing: "payer_account_id" | "payee_account_id" };
+  /** Refused (a stable ledger error code); nothing was written for this item. */
+  | { error: { code: string; field: string; message: string } };
 
 export interface BatchOptions {
   idempotencyTtlHours: number;
@@ -53,7 +49,7 @@ interface Pending {
   reject(error: unknown): void;
 }
 
-/** Queues authorizations and applies them in batches; one instance per database. */
+/** Queues commands and applies them in batches; one instance per database. */
 export class PaymentBatcher {
   private readonly queue: Pending[] = [];
   private inFlight = 0;
@@ -107,13 +103,13 @@ export class PaymentBatcher {
   }
 
   private async apply(items: BatchItem[]): Promise<BatchOutcome[]> {
-    const query = sql`select ledger_authorize_payments(${JSON.stringify(items)}::jsonb, ${this.options.idempotencyTtlHours}::int) as outcomes`;
+    const query = sql`select ledger_apply(${JSON.stringify(items)}::jsonb, ${this.options.idempotencyTtlHours}::int) as outcomes`;
     const result = await retryTransient(() => this.db.execute(query));
     // postgres.js returns the rows as an array, PGlite as { rows }.
     const rows = (Array.isArray(result) ? result : (result as unknown as { rows: unknown[] }).rows) as { outcomes: BatchOutcome[] }[];
     const outcomes = rows[0]?.outcomes;
     if (!Array.isArray(outcomes) || outcomes.length !== items.length) {
-      throw new Error(`ledger_authorize_payments returned ${outcomes?.length} outcomes for ${items.length} items`);
+      throw new Error(`ledger_apply returned ${outcomes?.length} outcomes for ${items.length} items`);
     }
     return outcomes;
   }

@@ -1,14 +1,25 @@
-/** Payment authorization and the reads that go with it. */
-import { eq } from "drizzle-orm";
+/**
+ * The payment lifecycle: authorize (automatic capture, or a hold with manual capture), capture,
+ * void and refund, plus the reads that go with them. Each command is validated here and applied by
+ * ledger_apply (drizzle/functions/) through the group-commit batcher; the state machine and every
+ * money rule live there:
+ *
+ *   authorize(AUTOMATIC) -> AUTHORIZED --refund*-->  (refunds up to the amount)
+ *   authorize(MANUAL)    -> REQUIRES_CAPTURE --capture(<= held)--> CAPTURED --refund*-->
+ *                                            --void--> VOIDED
+ *                                            --expiry--> EXPIRED
+ *   any decline          -> DECLINED (final, nothing moved)
+ */
+import { eq, sql } from "drizzle-orm";
+import { HOLD_EXPIRES_IN_BOUNDS } from "../config/config.js";
 import { ulid } from "../ids/ulid.js";
 import type { Database } from "../db/client.js";
-import { balances, payments } from "../db/schema.js";
-import { buildEnvelope } from "../outbox/outbox-writer.js";
+import { balances } from "../db/schema.js";
 import { accountNotFound } from "./accounts.js";
-import { replayStoredResult, requestFingerprint } from "./idempotency.js";
+import { runCommand, runCommands, type CommandInput } from "./commands.js";
 import { LedgerError, LedgerErrorCode, invalidArgument } from "./ledger-error.js";
-import type { BatchItem, BatchOutcome, PaymentBatcher } from "./payment-batch.js";
-import type { BalanceRecord, PaymentRecord, RequestContext } from "./records.js";
+import type { PaymentBatcher } from "./payment-batch.js";
+import type { BalanceRecord, CaptureMethod, PaymentRecord, RefundRecord, RequestContext } from "./records.js";
 import { fromStoredJson } from "./stored-json.js";
 import {
   requireAmount,
@@ -20,6 +31,10 @@ import {
   requireUlid,
 } from "./validation.js";
 
+
+/** A hold's lifetime when neither the request nor the configuration names one: 7 days, like card networks' usual authorization window. */
+export const DEFAULT_HOLD_EXPIRES_IN_SECONDS = 7 * 24 * 3600;
+
 export interface AuthorizePaymentCommand {
   idempotencyKey: string;
   payerAccountId: string;
@@ -27,27 +42,27 @@ export interface AuthorizePaymentCommand {
   amountCents: bigint;
   currency: string;
   description: string;
+  /** AUTOMATIC (default) moves the money at once; MANUAL places a hold to capture later. */
+  captureMethod?: CaptureMethod;
+  /** Lifetime of a MANUAL hold; the configured default when absent. */
+  holdExpiresInSeconds?: number;
 }
 
 /**
- * Authorizes a payment: lock both balances (in id order), check currency and funds under the lock,
- * then debit and credit with two entries, record the payment and its event, all in one database
- * transaction. A declined payment is recorded too (with its reason and a PaymentDeclined event)
- * and moves nothing. The transaction runs in the database (ledger_authorize_payments), grouped
- * with concurrent authorizations by `batcher`; validation, ids and the event's schema check
- * happen here first, so an invalid request or event never reaches the database.
+ * Authorizes a payment. Decided under the payer's and payee's balance locks: a currency mismatch, a
+ * payer without the funds (available + overdraft limit) or a balance that would leave int64 makes a
+ * recorded DECLINED payment with its reason and a PaymentDeclined event, and moves nothing.
  */
 export async function authorizePayment(
   batcher: PaymentBatcher,
   command: AuthorizePaymentCommand,
   context: RequestContext,
+  defaultHoldSeconds = DEFAULT_HOLD_EXPIRES_IN_SECONDS,
 ): Promise<PaymentRecord> {
-  const prepared = prepareAuthorization(command, context);
-  context.signal?.throwIfAborted();
-  return finishAuthorization(prepared, await batcher.submit(prepared.item));
+  return runCommand<PaymentRecord>(batcher, authorizationInput(command, defaultHoldSeconds), context);
 }
 
-/** The most items one AuthorizePayments request may carry (about 250 KB of JSON at most). */
+/** The most payments one AuthorizePayments request may carry (about 300 KB of JSON at most). */
 export const MAX_PAYMENTS_PER_BATCH = 1_000;
 
 /** What one item of authorizePayments came to: the payment, or the error it alone failed with. */
@@ -55,86 +70,27 @@ export type AuthorizationOutcome = { payment: PaymentRecord } | { error: LedgerE
 
 /**
  * Authorizes up to MAX_PAYMENTS_PER_BATCH payments, each exactly as `authorizePayment` would, in
- * the order given. All valid items are handed to the batcher at once, so they reach the database
- * in as few calls as its batch size allows. An item that fails with a LedgerError (invalid, an
- * account missing, its key reused) fails alone; any other failure fails the whole call, which the
- * caller may retry as a whole (the idempotency keys make that safe).
+ * the order given, handed to the batcher at once so that they reach the database together (one
+ * call of ledger_apply for up to its batch size). An item that fails with a LedgerError (invalid,
+ * an account missing, its key reused) fails alone; any other failure fails the whole call, which
+ * the caller may retry as a whole (the idempotency keys make that safe).
  */
 export async function authorizePayments(
   batcher: PaymentBatcher,
   commands: readonly AuthorizePaymentCommand[],
   context: RequestContext,
+  defaultHoldSeconds = DEFAULT_HOLD_EXPIRES_IN_SECONDS,
 ): Promise<AuthorizationOutcome[]> {
   if (commands.length === 0) throw invalidArgument("items", "must hold at least one payment");
   if (commands.length > MAX_PAYMENTS_PER_BATCH) {
     throw invalidArgument("items", `must hold at most ${MAX_PAYMENTS_PER_BATCH} payments, got ${commands.length}`);
   }
-  const prepared = commands.map((command): Prepared | LedgerError => {
-    try {
-      return prepareAuthorization(command, context);
-    } catch (error) {
-      if (error instanceof LedgerError) return error;
-      throw error;
-    }
-  });
-  context.signal?.throwIfAborted();
-  const valid = prepared.filter((p): p is Prepared => !(p instanceof LedgerError));
-  const submitted = batcher.submitAll(valid.map((p) => p.item));
-  const outcomes = await Promise.all(submitted.map((promise, i) => promise.then((outcome) => ({ prepared: valid[i]!, outcome }))));
-  let next = 0;
-  return prepared.map((p): AuthorizationOutcome => {
-    if (p instanceof LedgerError) return { error: p };
-    const { outcome } = outcomes[next++]!;
-    try {
-      return { payment: finishAuthorization(p, outcome) };
-    } catch (error) {
-      if (error instanceof LedgerError) return { error };
-      throw error;
-    }
-  });
+  const outcomes = await runCommands<PaymentRecord>(batcher, commands.map((command) => () => authorizationInput(command, defaultHoldSeconds)), context);
+  return outcomes.map((o) => ("error" in o ? o : { payment: o.value }));
 }
 
-interface Prepared {
-  scope: { clientId: string; key: string; method: string };
-  fingerprint: string;
-  command: AuthorizePaymentCommand;
-  item: BatchItem;
-}
-
-/** Validates a command and builds its database item: ids, timestamp, fingerprint, event id. */
-function prepareAuthorization(command: AuthorizePaymentCommand, context: RequestContext): Prepared {
-  validateAuthorization(command);
-  const { idempotencyKey, ...request } = command;
-  const scope = { clientId: context.clientId, key: idempotencyKey, method: "AuthorizePayment" };
-  const fingerprint = requestFingerprint(scope.method, request);
-  const paymentId = ulid();
-  const createdAt = new Date().toISOString();
-  const payload = {
-    paymentId,
-    payerAccountId: command.payerAccountId,
-    payeeAccountId: command.payeeAccountId,
-    amountCents: command.amountCents.toString(),
-    currency: command.currency,
-    description: command.description,
-    createdAt,
-  };
-  // The database writes this envelope, or the PaymentDeclined one that only adds declineReason.
-  const { eventId } = buildEnvelope({ type: "PaymentAuthorized", aggregateId: paymentId, occurredAt: new Date(createdAt), payload });
-  const item = { ...payload, clientId: scope.clientId, key: scope.key, requestHash: fingerprint, eventId, traceparent: context.traceparent ?? null };
-  return { scope, fingerprint, command, item };
-}
-
-/** Turns the database's outcome for one item into its payment, or throws its LedgerError. */
-function finishAuthorization({ scope, fingerprint, command }: Prepared, outcome: BatchOutcome): PaymentRecord {
-  if ("missing" in outcome) {
-    const field = outcome.missing;
-    throw accountNotFound(field, field === "payer_account_id" ? command.payerAccountId : command.payeeAccountId);
-  }
-  if (outcome.replayed) return replayStoredResult<PaymentRecord>(scope, fingerprint, outcome);
-  return fromStoredJson<PaymentRecord>(outcome.result);
-}
-
-function validateAuthorization(command: AuthorizePaymentCommand): void {
+/** Validates an authorization and builds its command for ledger_apply. */
+function authorizationInput(command: AuthorizePaymentCommand, defaultHoldSeconds: number): CommandInput {
   requireIdempotencyKey("idempotency_key", command.idempotencyKey);
   requireCustomerAccountId("payer_account_id", command.payerAccountId);
   requireCustomerAccountId("payee_account_id", command.payeeAccountId);
@@ -144,20 +100,117 @@ function validateAuthorization(command: AuthorizePaymentCommand): void {
   requireAmount("amount_cents", command.amountCents);
   requireCurrency("currency", command.currency);
   requireText("description", command.description, 500);
+  const manual = command.captureMethod === "MANUAL";
+  const { minSeconds, maxSeconds } = HOLD_EXPIRES_IN_BOUNDS;
+  const holdSeconds = command.holdExpiresInSeconds ?? defaultHoldSeconds;
+  if (command.holdExpiresInSeconds !== undefined) {
+    if (!manual) throw invalidArgument("hold_expires_in", "applies to CAPTURE_METHOD_MANUAL only");
+    if (!Number.isInteger(holdSeconds) || holdSeconds < minSeconds || holdSeconds > maxSeconds) {
+      throw invalidArgument("hold_expires_in", `must be whole seconds between ${minSeconds} and ${maxSeconds} (30 days)`);
+    }
+  }
+
+  const { idempotencyKey, captureMethod: _method, holdExpiresInSeconds: _seconds, ...request } = command;
+  // The fingerprint of an automatic payment stays what it was before capture methods existed.
+  const fingerprinted = manual
+    ? { ...request, captureMethod: "MANUAL", holdExpiresInSeconds: String(command.holdExpiresInSeconds ?? "") }
+    : request;
+  return {
+    kind: "authorize",
+    method: "AuthorizePayment",
+    idempotencyKey,
+    request: fingerprinted,
+    fields: {
+      paymentId: ulid(),
+      payerAccountId: command.payerAccountId,
+      payeeAccountId: command.payeeAccountId,
+      amountCents: command.amountCents.toString(),
+      currency: command.currency,
+      description: command.description,
+      captureMethod: manual ? "MANUAL" : "AUTOMATIC",
+      holdExpiresAt: manual ? new Date(Date.now() + holdSeconds * 1000).toISOString() : null,
+    },
+  };
 }
 
-/** Reads one payment; NOT_FOUND when it does not exist. */
+export interface CapturePaymentCommand {
+  idempotencyKey: string;
+  paymentId: string;
+  /** 0 captures the whole hold; at most the held amount. */
+  amountCents: bigint;
+}
+
+/** Captures (part of) an open hold: the captured amount reaches the payee, the rest is released. */
+export function capturePayment(batcher: PaymentBatcher, command: CapturePaymentCommand, context: RequestContext): Promise<PaymentRecord> {
+  requireIdempotencyKey("idempotency_key", command.idempotencyKey);
+  requireUlid("payment_id", command.paymentId);
+  if (command.amountCents !== 0n) requireAmount("amount_cents", command.amountCents);
+  const { idempotencyKey, ...request } = command;
+  return runCommand<PaymentRecord>(
+    batcher,
+    { kind: "capture", method: "CapturePayment", idempotencyKey, request, fields: { paymentId: command.paymentId, amountCents: command.amountCents.toString() } },
+    context,
+  );
+}
+
+export interface VoidPaymentCommand {
+  idempotencyKey: string;
+  paymentId: string;
+}
+
+/** Releases the whole open hold; nothing reaches the payee. */
+export function voidPayment(batcher: PaymentBatcher, command: VoidPaymentCommand, context: RequestContext): Promise<PaymentRecord> {
+  requireIdempotencyKey("idempotency_key", command.idempotencyKey);
+  requireUlid("payment_id", command.paymentId);
+  const { idempotencyKey, ...request } = command;
+  return runCommand<PaymentRecord>(
+    batcher,
+    { kind: "void", method: "VoidPayment", idempotencyKey, request, fields: { paymentId: command.paymentId } },
+    context,
+  );
+}
+
+export interface RefundPaymentCommand {
+  idempotencyKey: string;
+  paymentId: string;
+  amountCents: bigint;
+  reason: string;
+}
+
+/** Moves (part of) what reached the payee back to the payer; see ledger_cmd_refund for declines. */
+export function refundPayment(batcher: PaymentBatcher, command: RefundPaymentCommand, context: RequestContext): Promise<RefundRecord> {
+  requireIdempotencyKey("idempotency_key", command.idempotencyKey);
+  requireUlid("payment_id", command.paymentId);
+  requireAmount("amount_cents", command.amountCents);
+  requireText("reason", command.reason, 500);
+  const { idempotencyKey, ...request } = command;
+  return runCommand<RefundRecord>(
+    batcher,
+    {
+      kind: "refund",
+      method: "RefundPayment",
+      idempotencyKey,
+      request,
+      fields: { refundId: ulid(), paymentId: command.paymentId, amountCents: command.amountCents.toString(), reason: command.reason },
+    },
+    context,
+  );
+}
+
+/** Reads one payment with its current state; NOT_FOUND when it does not exist. */
 export async function getPayment(db: Database, paymentId: string): Promise<PaymentRecord> {
   requireUlid("payment_id", paymentId);
-  const [row] = await db.select().from(payments).where(eq(payments.id, paymentId));
-  if (!row) {
+  // The record is built by the same database function that builds command results.
+  const result = await db.execute(sql`select ledger_payment_json(${paymentId}) as payment`);
+  const rows = (Array.isArray(result) ? result : (result as unknown as { rows: unknown[] }).rows) as { payment: unknown }[];
+  const stored = rows[0]?.payment;
+  if (!stored) {
     throw new LedgerError(LedgerErrorCode.PAYMENT_NOT_FOUND, `payment_id: payment ${paymentId} does not exist`, "payment_id");
   }
-  const { id, ...rest } = row;
-  return { paymentId: id, ...rest };
+  return fromStoredJson<PaymentRecord>(stored);
 }
 
-/** Reads the available balance of one account; NOT_FOUND when it does not exist. */
+/** Reads the balances of one account; NOT_FOUND when it does not exist. */
 export async function getBalance(db: Database, accountId: string): Promise<BalanceRecord> {
   requireAnyAccountId("account_id", accountId);
   const [row] = await db.select().from(balances).where(eq(balances.accountId, accountId));
@@ -166,6 +219,9 @@ export async function getBalance(db: Database, accountId: string): Promise<Balan
     accountId: row.accountId,
     currency: row.currency,
     availableCents: row.availableCents,
+    heldCents: row.heldCents,
+    ledgerCents: row.availableCents + row.heldCents,
+    overdraftLimitCents: row.overdraftLimitCents,
     version: row.version,
     updatedAt: row.updatedAt,
   };

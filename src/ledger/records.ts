@@ -7,8 +7,9 @@ export interface AccountRecord {
   createdAt: Date;
 }
 
-export type PaymentStatus = "AUTHORIZED" | "DECLINED";
-export type DeclineReason = "INSUFFICIENT_FUNDS" | "CURRENCY_MISMATCH";
+export type PaymentStatus = "AUTHORIZED" | "DECLINED" | "REQUIRES_CAPTURE" | "CAPTURED" | "VOIDED" | "EXPIRED";
+export type DeclineReason = "INSUFFICIENT_FUNDS" | "CURRENCY_MISMATCH" | "BALANCE_LIMIT_EXCEEDED";
+export type CaptureMethod = "AUTOMATIC" | "MANUAL";
 
 export interface PaymentRecord {
   paymentId: string;
@@ -21,6 +22,39 @@ export interface PaymentRecord {
   currency: string;
   description: string;
   createdAt: Date;
+  /** Absent in results stored before the lifecycle existed (then AUTOMATIC, nothing held). */
+  captureMethod?: CaptureMethod;
+  /** What the open hold still holds. */
+  heldCents?: bigint;
+  /** What reached the payee. */
+  capturedCents?: bigint;
+  refundedCents?: bigint;
+  holdExpiresAt?: Date | null;
+}
+
+export interface RefundRecord {
+  refundId: string;
+  paymentId: string;
+  amountCents: bigint;
+  reason: string;
+  status: "REFUNDED" | "DECLINED";
+  declineReason: DeclineReason | null;
+  createdAt: Date;
+  /** The payment right after the refund. */
+  payment: PaymentRecord;
+}
+
+export interface WithdrawalRecord {
+  withdrawalId: string;
+  accountId: string;
+  amountCents: bigint;
+  currency: string;
+  reference: string;
+  status: "WITHDRAWN" | "DECLINED";
+  declineReason: DeclineReason | null;
+  createdAt: Date;
+  /** The account's available balance right after the withdrawal. */
+  balanceAfterCents: bigint;
 }
 
 export interface DepositRecord {
@@ -36,7 +70,13 @@ export interface DepositRecord {
 export interface BalanceRecord {
   accountId: string;
   currency: string;
+  /** ledgerCents - heldCents: what the account can spend (plus its overdraft limit). */
   availableCents: bigint;
+  /** Open holds. */
+  heldCents: bigint;
+  /** Posted: the sum of the account's entries. */
+  ledgerCents: bigint;
+  overdraftLimitCents: bigint;
   version: bigint;
   updatedAt: Date;
 }

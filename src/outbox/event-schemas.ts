@@ -49,12 +49,76 @@ const paymentFields = {
   createdAt: Timestamp,
 };
 
-export const PaymentAuthorizedPayload = Type.Object(paymentFields, { additionalProperties: false });
+const CaptureMethodField = Type.Union([Type.Literal("AUTOMATIC"), Type.Literal("MANUAL")]);
+const NonNegativeCents = Type.String({ pattern: "^(0|[1-9][0-9]{0,18})$", description: "int64 minor units, 0 or more" });
+
+export const PaymentAuthorizedPayload = Type.Object(
+  {
+    ...paymentFields,
+    /** AUTOMATIC: the money moved; MANUAL: it is held (absent in events written before holds existed). */
+    captureMethod: Type.Optional(CaptureMethodField),
+    /** When the hold is released if not captured (MANUAL only). */
+    holdExpiresAt: Type.Optional(Timestamp),
+  },
+  { additionalProperties: false },
+);
 
 export const PaymentDeclinedPayload = Type.Object(
   {
     ...paymentFields,
-    declineReason: Type.Union([Type.Literal("INSUFFICIENT_FUNDS"), Type.Literal("CURRENCY_MISMATCH")]),
+    declineReason: Type.Union([
+      Type.Literal("INSUFFICIENT_FUNDS"),
+      Type.Literal("CURRENCY_MISMATCH"),
+      Type.Literal("BALANCE_LIMIT_EXCEEDED"),
+    ]),
+    captureMethod: Type.Optional(CaptureMethodField),
+  },
+  { additionalProperties: false },
+);
+
+const holdFields = {
+  paymentId: Ulid,
+  payerAccountId: AccountId,
+  payeeAccountId: AccountId,
+  currency: Currency,
+  createdAt: Timestamp,
+};
+
+export const PaymentCapturedPayload = Type.Object(
+  { ...holdFields, capturedCents: PositiveCents, releasedCents: NonNegativeCents },
+  { additionalProperties: false },
+);
+
+export const PaymentVoidedPayload = Type.Object({ ...holdFields, releasedCents: PositiveCents }, { additionalProperties: false });
+
+export const PaymentExpiredPayload = Type.Object({ ...holdFields, releasedCents: PositiveCents }, { additionalProperties: false });
+
+export const PaymentRefundedPayload = Type.Object(
+  {
+    refundId: Ulid,
+    paymentId: Ulid,
+    payerAccountId: AccountId,
+    payeeAccountId: AccountId,
+    amountCents: PositiveCents,
+    currency: Currency,
+    reason: Type.String({ maxLength: 500 }),
+    /** The payment's refunded total after this refund. */
+    refundedCents: PositiveCents,
+    createdAt: Timestamp,
+  },
+  { additionalProperties: false },
+);
+
+export const FundsWithdrawnPayload = Type.Object(
+  {
+    withdrawalId: Ulid,
+    accountId: AccountId,
+    fundingAccountId: AccountId,
+    amountCents: PositiveCents,
+    currency: Currency,
+    reference: Type.String({ maxLength: 200 }),
+    balanceAfterCents: Cents,
+    createdAt: Timestamp,
   },
   { additionalProperties: false },
 );
@@ -65,6 +129,11 @@ export const eventCatalog = {
   FundsDeposited: { aggregateType: "account", payload: FundsDepositedPayload },
   PaymentAuthorized: { aggregateType: "payment", payload: PaymentAuthorizedPayload },
   PaymentDeclined: { aggregateType: "payment", payload: PaymentDeclinedPayload },
+  PaymentCaptured: { aggregateType: "payment", payload: PaymentCapturedPayload },
+  PaymentVoided: { aggregateType: "payment", payload: PaymentVoidedPayload },
+  PaymentExpired: { aggregateType: "payment", payload: PaymentExpiredPayload },
+  PaymentRefunded: { aggregateType: "payment", payload: PaymentRefundedPayload },
+  FundsWithdrawn: { aggregateType: "account", payload: FundsWithdrawnPayload },
 } as const satisfies Record<string, { aggregateType: string; payload: TSchema }>;
 
 export type EventType = keyof typeof eventCatalog;
@@ -95,6 +164,11 @@ export const envelopeSchemas = {
   FundsDeposited: envelopeOf("FundsDeposited"),
   PaymentAuthorized: envelopeOf("PaymentAuthorized"),
   PaymentDeclined: envelopeOf("PaymentDeclined"),
+  PaymentCaptured: envelopeOf("PaymentCaptured"),
+  PaymentVoided: envelopeOf("PaymentVoided"),
+  PaymentExpired: envelopeOf("PaymentExpired"),
+  PaymentRefunded: envelopeOf("PaymentRefunded"),
+  FundsWithdrawn: envelopeOf("FundsWithdrawn"),
 };
 
 /**

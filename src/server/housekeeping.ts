@@ -3,6 +3,7 @@
  * longer ago than the retention. Failures are logged and retried at the next tick.
  */
 import type { Database } from "../db/client.js";
+import type { Ledger } from "../ledger/ledger.js";
 import { sweepExpiredKeys } from "../ledger/idempotency.js";
 import { deletePublishedEvents } from "../outbox/outbox-retention.js";
 import type { Logger } from "../telemetry/logger.js";
@@ -33,4 +34,29 @@ export function startHousekeeping(db: Database, options: HousekeepingOptions, lo
   }, INTERVAL_MS);
   timer.unref();
   return () => clearInterval(timer);
+}
+
+/**
+ * Releases expired holds every `intervalMs` (a round at a time: a slow round delays the next one
+ * instead of overlapping it). Safe with several instances; see src/ledger/hold-expiry.ts.
+ */
+export function startHoldExpiry(ledger: Ledger, intervalMs: number, logger: Logger): () => void {
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const round = () => {
+    ledger
+      .expireDueHolds()
+      .then((expired) => {
+        if (expired > 0) logger.info({ expired }, "expired holds released");
+      })
+      .catch((error: unknown) => logger.warn({ err: error }, "hold expiry failed"))
+      .finally(() => {
+        if (!stopped) (timer = setTimeout(round, intervalMs)).unref();
+      });
+  };
+  (timer = setTimeout(round, intervalMs)).unref();
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+  };
 }

@@ -12,7 +12,7 @@ import type { HealthReporter } from "../health/health-monitor.js";
 import { startRelay } from "../relay/start-relay.js";
 import type { Logger } from "../telemetry/logger.js";
 import { createEdge, type Edge } from "./edge.js";
-import { startHousekeeping } from "./housekeeping.js";
+import { startHoldExpiry, startHousekeeping } from "./housekeeping.js";
 import { startServer, type RunningServer } from "./server.js";
 
 export interface RunningService {
@@ -52,7 +52,10 @@ async function startWithEdge(config: Config, logger: Logger, edge: Edge): Promis
       : "using PostgreSQL",
   );
   await runMigrations(database);
-  const ledger = new Ledger(database.db, { idempotencyTtlHours: config.IDEMPOTENCY_TTL_HOURS });
+  const ledger = new Ledger(database.db, {
+    idempotencyTtlHours: config.IDEMPOTENCY_TTL_HOURS,
+    holdExpiresInSeconds: config.HOLD_EXPIRES_IN_SECONDS,
+  });
 
   const server = await startServer({
     host: config.HOST,
@@ -70,10 +73,12 @@ async function startWithEdge(config: Config, logger: Logger, edge: Edge): Promis
   const relay = await startRelay(config, database, logger, edge.health);
 
   const stopHousekeeping = startHousekeeping(database.db, { outboxRetentionHours: config.OUTBOX_RETENTION_HOURS }, logger);
+  const stopHoldExpiry = startHoldExpiry(ledger, config.HOLD_SWEEP_INTERVAL_MS, logger);
 
   let stopping: Promise<void> | undefined;
   const stop = async () => {
     stopHousekeeping();
+    stopHoldExpiry();
     // Health turns NOT_SERVING first, so that load balancers stop sending before the port closes.
     edge.health.drain();
     await new Promise((resolve) => setTimeout(resolve, config.SHUTDOWN_DRAIN_DELAY_MS));

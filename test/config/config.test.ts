@@ -33,3 +33,17 @@ describe("loadConfig", () => {
     );
   });
 });
+
+describe("hold settings", () => {
+  it("default to 7 days and refuse lifetimes outside 60 s to 30 days", () => {
+    assert.equal(loadConfig({}).HOLD_EXPIRES_IN_SECONDS, 604_800);
+    assert.equal(loadConfig({ HOLD_EXPIRES_IN_SECONDS: "60" }).HOLD_EXPIRES_IN_SECONDS, 60);
+    for (const value of ["59", "2592001", "1.5"]) {
+      assert.throws(
+        () => loadConfig({ HOLD_EXPIRES_IN_SECONDS: value }),
+        (error: unknown) => error instanceof ConfigError && error.problems[0]!.startsWith("HOLD_EXPIRES_IN_SECONDS"),
+        value,
+      );
+    }
+  });
+});

@@ -14,7 +14,7 @@ function fileNames(answer: ReturnType<ReflectionIndex["answer"]>): string[] {
 }
 
 test("a method, a nested enum or a file name leads to its file, followed by its imports", () => {
-  const expected = ["payment/v1/payment.proto", "google/protobuf/timestamp.proto"];
+  const expected = ["payment/v1/payment.proto", "google/protobuf/duration.proto", "google/protobuf/timestamp.proto"];
   assert.deepEqual(fileNames(index.answer({ messageRequest: { case: "fileContainingSymbol", value: "payment.v1.PaymentService.AuthorizePayment" } })), expected);
   assert.deepEqual(fileNames(index.answer({ messageRequest: { case: "fileContainingSymbol", value: "payment.v1.DeclineReason" } })), expected);
   assert.deepEqual(fileNames(index.answer({ messageRequest: { case: "fileByFilename", value: "payment/v1/payment.proto" } })), expected);

@@ -5,6 +5,8 @@ import { Ledger } from "../../src/ledger/ledger.js";
 import { runHousekeeping } from "../../src/server/housekeeping.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
 import { rows } from "../support/invariants.js";
+import { startTestService } from "../support/service.js";
+import { until } from "../support/until.js";
 
 let database: TestDatabase;
 before(async () => {
@@ -29,4 +31,26 @@ it("deletes expired keys and old published events, keeps pending, dead and recen
   const left = await rows(db, sql`select distinct aggregate_id from outbox order by aggregate_id`);
   assert.deepEqual(left.map((r) => r.aggregate_id), ["dead", "pending", "recent"]);
   assert.deepEqual((await rows(db, sql`select key from idempotency_keys`)).map((r) => r.key), ["live"]);
+});
+
+it("the service's hold sweeper releases a hold once it is due", async () => {
+  const running = await startTestService({ HOLD_SWEEP_INTERVAL_MS: "100" });
+  try {
+    const { ledger, database: handle } = running.service;
+    const ctx = { clientId: "sweeper" };
+    for (const accountId of ["holder", "merchant"]) await ledger.createAccount({ currency: "USD", displayName: accountId, accountId }, ctx);
+    await ledger.depositFunds({ idempotencyKey: "fund", accountId: "holder", amountCents: 500n, currency: "USD" }, ctx);
+    const hold = await ledger.authorizePayment(
+      { idempotencyKey: "hold", payerAccountId: "holder", payeeAccountId: "merchant", amountCents: 300n, currency: "USD", description: "", captureMethod: "MANUAL" },
+      ctx,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal((await ledger.getPayment(hold.paymentId)).status, "REQUIRES_CAPTURE", "not released before it is due");
+    await handle.db.execute(sql`update payment_states set hold_expires_at = now() - interval '1 second' where payment_id = ${hold.paymentId}`);
+    await until("the hold expired", async () => (await ledger.getPayment(hold.paymentId)).status === "EXPIRED");
+    assert.equal((await ledger.getBalance("holder")).availableCents, 500n);
+    assert.ok(running.logs.some((line) => line.msg === "expired holds released"));
+  } finally {
+    await running.stop();
+  }
 });

@@ -1,7 +1,9 @@
 /** Checks the ledger's accounting invariants straight from the tables. */
 import assert from "node:assert/strict";
 import { sql } from "drizzle-orm";
+import { Value } from "@sinclair/typebox/value";
 import type { Database } from "../../src/db/client.js";
+import { envelopeSchemas } from "../../src/outbox/event-schemas.js";
 
 type Row = Record<string, unknown>;
 
@@ -13,28 +15,66 @@ export async function rows(db: Database, query: ReturnType<typeof sql>): Promise
 
 /**
  * - the entries of every currency sum to zero (double entry);
- * - every balance equals the sum of its account's entries;
- * - no customer balance is negative;
- * - every transfer has exactly two entries of opposite sign.
+ * - every balance (ledger = available + held) equals the sum of its account's entries;
+ * - no customer's available balance is below minus its overdraft limit;
+ * - every transfer has exactly two entries of opposite sign;
+ * - every held balance equals its hold movements and the open holds of its payments;
+ * - every closed hold released all it held, and captured at most what it held;
+ * - refunds never exceed what reached the payee, and refunded_cents is their sum;
+ * - every outbox envelope matches its TypeBox schema (the database writes them).
  */
 export async function assertLedgerInvariants(db: Database): Promise<void> {
   const unbalanced = await rows(db, sql`select currency, sum(amount_cents)::text as total from ledger_entries group by currency having sum(amount_cents) <> 0`);
   assert.deepEqual(unbalanced, [], "entries of each currency sum to 0");
 
   const drifted = await rows(db, sql`
-    select b.account_id, b.available_cents::text as balance, coalesce(sum(e.amount_cents), 0)::text as entries
+    select b.account_id, (b.available_cents + b.held_cents)::text as balance, coalesce(sum(e.amount_cents), 0)::text as entries
     from balances b left join ledger_entries e on e.account_id = b.account_id
-    group by b.account_id, b.available_cents
-    having b.available_cents <> coalesce(sum(e.amount_cents), 0)`);
+    group by b.account_id, b.available_cents, b.held_cents
+    having b.available_cents + b.held_cents <> coalesce(sum(e.amount_cents), 0)`);
   assert.deepEqual(drifted, [], "every balance equals the sum of its entries");
 
-  const negative = await rows(db, sql`select account_id from balances where not allow_negative and available_cents < 0`);
-  assert.deepEqual(negative, [], "no customer balance is negative");
+  const negative = await rows(db, sql`select account_id from balances where not allow_negative and available_cents < -overdraft_limit_cents`);
+  assert.deepEqual(negative, [], "no customer balance is below minus its overdraft limit");
 
   const lopsided = await rows(db, sql`
     select transfer_id from ledger_entries group by transfer_id
     having count(*) <> 2 or sum(amount_cents) <> 0 or min(amount_cents) >= 0`);
   assert.deepEqual(lopsided, [], "every transfer has one debit and one credit of the same amount");
+
+  const heldDrift = await rows(db, sql`
+    select b.account_id, b.held_cents::text as held,
+      (select coalesce(sum(case kind when 'HELD' then amount_cents else -amount_cents end), 0) from hold_movements m
+        where m.account_id = b.account_id)::text as movements,
+      (select coalesce(sum(s.held_cents), 0) from payment_states s join payments p on p.id = s.payment_id
+        where p.payer_account_id = b.account_id and s.status = 'REQUIRES_CAPTURE')::text as open_holds
+    from balances b`);
+  const drift = heldDrift.filter((r) => r.held !== r.movements || r.held !== r.open_holds);
+  assert.deepEqual(drift, [], "held balance = hold movements = open holds");
+
+  const badHolds = await rows(db, sql`
+    select p.id, s.status from payments p join payment_states s on s.payment_id = p.id
+    where p.capture_method = 'MANUAL' and (
+      (s.status <> 'REQUIRES_CAPTURE' and (select coalesce(sum(case kind when 'HELD' then amount_cents else -amount_cents end), 0)
+                                          from hold_movements m where m.payment_id = p.id) <> 0)
+      or s.captured_cents > p.amount_cents
+      or (s.status = 'CAPTURED') <> (s.captured_cents > 0)
+      or (s.status = 'REQUIRES_CAPTURE' and s.held_cents <> p.amount_cents))`);
+  assert.deepEqual(badHolds, [], "closed holds released everything; captures within the hold");
+
+  const badRefunds = await rows(db, sql`
+    select s.payment_id from payment_states s
+    where s.refunded_cents > s.captured_cents
+       or s.refunded_cents <> (select coalesce(sum(amount_cents), 0) from refunds r where r.payment_id = s.payment_id and r.status = 'REFUNDED')`);
+  assert.deepEqual(badRefunds, [], "refunds within what was captured, refunded_cents is their sum");
+
+  const envelopes = await rows(db, sql`select event_type, envelope from outbox`);
+  for (const { event_type: type, envelope } of envelopes) {
+    const schema = envelopeSchemas[type as keyof typeof envelopeSchemas];
+    assert.ok(schema, `known event type ${String(type)}`);
+    const first = Value.Errors(schema, envelope).First();
+    assert.equal(first, undefined, `${String(type)} envelope matches its schema: ${first?.path} ${first?.message} in ${JSON.stringify(envelope)}`);
+  }
 }
 
 /** Counts rows of a table (for "nothing was written" checks). */

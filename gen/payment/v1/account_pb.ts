@@ -2,8 +2,8 @@
 // @generated from file payment/v1/account.proto (package payment.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file payment/v1/account.proto.
  */
 export const file_payment_v1_account: GenFile = /*@__PURE__*/
-  fileDesc("ChhwYXltZW50L3YxL2FjY291bnQucHJvdG8SCnBheW1lbnQudjEidQoHQWNjb3VudBISCgphY2NvdW50X2lkGAEgASgJEhAKCGN1cnJlbmN5GAIgASgJEhQKDGRpc3BsYXlfbmFtZRgDIAEoCRIuCgpjcmVhdGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJSChRDcmVhdGVBY2NvdW50UmVxdWVzdBIQCghjdXJyZW5jeRgBIAEoCRIUCgxkaXNwbGF5X25hbWUYAiABKAkSEgoKYWNjb3VudF9pZBgDIAEoCSI9ChVDcmVhdGVBY2NvdW50UmVzcG9uc2USJAoHYWNjb3VudBgBIAEoCzITLnBheW1lbnQudjEuQWNjb3VudCInChFHZXRBY2NvdW50UmVxdWVzdBISCgphY2NvdW50X2lkGAEgASgJIjoKEkdldEFjY291bnRSZXNwb25zZRIkCgdhY2NvdW50GAEgASgLMhMucGF5bWVudC52MS5BY2NvdW50ImoKE0RlcG9zaXRGdW5kc1JlcXVlc3QSFwoPaWRlbXBvdGVuY3lfa2V5GAEgASgJEhIKCmFjY291bnRfaWQYAiABKAkSFAoMYW1vdW50X2NlbnRzGAMgASgDEhAKCGN1cnJlbmN5GAQgASgJIokBCgdEZXBvc2l0EhIKCmRlcG9zaXRfaWQYASABKAkSEgoKYWNjb3VudF9pZBgCIAEoCRIUCgxhbW91bnRfY2VudHMYAyABKAMSEAoIY3VycmVuY3kYBCABKAkSLgoKY3JlYXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiXQoURGVwb3NpdEZ1bmRzUmVzcG9uc2USJAoHZGVwb3NpdBgBIAEoCzITLnBheW1lbnQudjEuRGVwb3NpdBIfChdhdmFpbGFibGVfYmFsYW5jZV9jZW50cxgCIAEoAzKLAgoOQWNjb3VudFNlcnZpY2USVAoNQ3JlYXRlQWNjb3VudBIgLnBheW1lbnQudjEuQ3JlYXRlQWNjb3VudFJlcXVlc3QaIS5wYXltZW50LnYxLkNyZWF0ZUFjY291bnRSZXNwb25zZRJQCgpHZXRBY2NvdW50Eh0ucGF5bWVudC52MS5HZXRBY2NvdW50UmVxdWVzdBoeLnBheW1lbnQudjEuR2V0QWNjb3VudFJlc3BvbnNlIgOQAgESUQoMRGVwb3NpdEZ1bmRzEh8ucGF5bWVudC52MS5EZXBvc2l0RnVuZHNSZXF1ZXN0GiAucGF5bWVudC52MS5EZXBvc2l0RnVuZHNSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("ChhwYXltZW50L3YxL2FjY291bnQucHJvdG8SCnBheW1lbnQudjEidQoHQWNjb3VudBISCgphY2NvdW50X2lkGAEgASgJEhAKCGN1cnJlbmN5GAIgASgJEhQKDGRpc3BsYXlfbmFtZRgDIAEoCRIuCgpjcmVhdGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJxChRDcmVhdGVBY2NvdW50UmVxdWVzdBIQCghjdXJyZW5jeRgBIAEoCRIUCgxkaXNwbGF5X25hbWUYAiABKAkSEgoKYWNjb3VudF9pZBgDIAEoCRIdChVvdmVyZHJhZnRfbGltaXRfY2VudHMYBCABKAMiPQoVQ3JlYXRlQWNjb3VudFJlc3BvbnNlEiQKB2FjY291bnQYASABKAsyEy5wYXltZW50LnYxLkFjY291bnQiJwoRR2V0QWNjb3VudFJlcXVlc3QSEgoKYWNjb3VudF9pZBgBIAEoCSI6ChJHZXRBY2NvdW50UmVzcG9uc2USJAoHYWNjb3VudBgBIAEoCzITLnBheW1lbnQudjEuQWNjb3VudCJqChNEZXBvc2l0RnVuZHNSZXF1ZXN0EhcKD2lkZW1wb3RlbmN5X2tleRgBIAEoCRISCgphY2NvdW50X2lkGAIgASgJEhQKDGFtb3VudF9jZW50cxgDIAEoAxIQCghjdXJyZW5jeRgEIAEoCSKJAQoHRGVwb3NpdBISCgpkZXBvc2l0X2lkGAEgASgJEhIKCmFjY291bnRfaWQYAiABKAkSFAoMYW1vdW50X2NlbnRzGAMgASgDEhAKCGN1cnJlbmN5GAQgASgJEi4KCmNyZWF0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIl0KFERlcG9zaXRGdW5kc1Jlc3BvbnNlEiQKB2RlcG9zaXQYASABKAsyEy5wYXltZW50LnYxLkRlcG9zaXQSHwoXYXZhaWxhYmxlX2JhbGFuY2VfY2VudHMYAiABKAMifgoUV2l0aGRyYXdGdW5kc1JlcXVlc3QSFwoPaWRlbXBvdGVuY3lfa2V5GAEgASgJEhIKCmFjY291bnRfaWQYAiABKAkSFAoMYW1vdW50X2NlbnRzGAMgASgDEhAKCGN1cnJlbmN5GAQgASgJEhEKCXJlZmVyZW5jZRgFIAEoCSLoAQoKV2l0aGRyYXdhbBIVCg13aXRoZHJhd2FsX2lkGAEgASgJEhIKCmFjY291bnRfaWQYAiABKAkSFAoMYW1vdW50X2NlbnRzGAMgASgDEhAKCGN1cnJlbmN5GAQgASgJEhEKCXJlZmVyZW5jZRgFIAEoCRIsCgZzdGF0dXMYBiABKA4yHC5wYXltZW50LnYxLldpdGhkcmF3YWxTdGF0dXMSFgoOZGVjbGluZV9yZWFzb24YByABKAkSLgoKY3JlYXRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiYAoVV2l0aGRyYXdGdW5kc1Jlc3BvbnNlEioKCndpdGhkcmF3YWwYASABKAsyFi5wYXltZW50LnYxLldpdGhkcmF3YWwSGwoTYmFsYW5jZV9hZnRlcl9jZW50cxgCIAEoAyJJChRVcGRhdGVBY2NvdW50UmVxdWVzdBISCgphY2NvdW50X2lkGAEgASgJEh0KFW92ZXJkcmFmdF9saW1pdF9jZW50cxgCIAEoAyJKChVVcGRhdGVBY2NvdW50UmVzcG9uc2USEgoKYWNjb3VudF9pZBgBIAEoCRIdChVvdmVyZHJhZnRfbGltaXRfY2VudHMYAiABKAMqdgoQV2l0aGRyYXdhbFN0YXR1cxIhCh1XSVRIRFJBV0FMX1NUQVRVU19VTlNQRUNJRklFRBAAEh8KG1dJVEhEUkFXQUxfU1RBVFVTX1dJVEhEUkFXThABEh4KGldJVEhEUkFXQUxfU1RBVFVTX0RFQ0xJTkVEEAIytwMKDkFjY291bnRTZXJ2aWNlElQKDUNyZWF0ZUFjY291bnQSIC5wYXltZW50LnYxLkNyZWF0ZUFjY291bnRSZXF1ZXN0GiEucGF5bWVudC52MS5DcmVhdGVBY2NvdW50UmVzcG9uc2USUAoKR2V0QWNjb3VudBIdLnBheW1lbnQudjEuR2V0QWNjb3VudFJlcXVlc3QaHi5wYXltZW50LnYxLkdldEFjY291bnRSZXNwb25zZSIDkAIBElEKDERlcG9zaXRGdW5kcxIfLnBheW1lbnQudjEuRGVwb3NpdEZ1bmRzUmVxdWVzdBogLnBheW1lbnQudjEuRGVwb3NpdEZ1bmRzUmVzcG9uc2USVAoNV2l0aGRyYXdGdW5kcxIgLnBheW1lbnQudjEuV2l0aGRyYXdGdW5kc1JlcXVlc3QaIS5wYXltZW50LnYxLldpdGhkcmF3RnVuZHNSZXNwb25zZRJUCg1VcGRhdGVBY2NvdW50EiAucGF5bWVudC52MS5VcGRhdGVBY2NvdW50UmVxdWVzdBohLnBheW1lbnQudjEuVXBkYXRlQWNjb3VudFJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp]);
 
 /**
  * Account holds money in exactly one currency, fixed at creation.
@@ -82,6 +82,13 @@ export type CreateAccountRequest = Message<"payment.v1.CreateAccountRequest"> & 
    * @generated from field: string account_id = 3;
    */
   accountId: string;
+
+  /**
+   * How far below zero the available balance may go, in minor units (default 0: no overdraft).
+   *
+   * @generated from field: int64 overdraft_limit_cents = 4;
+   */
+  overdraftLimitCents: bigint;
 };
 
 /**
@@ -275,6 +282,244 @@ export const DepositFundsResponseSchema: GenMessage<DepositFundsResponse> = /*@_
   messageDesc(file_payment_v1_account, 7);
 
 /**
+ * WithdrawFundsRequest pays money out of an account.
+ *
+ * @generated from message payment.v1.WithdrawFundsRequest
+ */
+export type WithdrawFundsRequest = Message<"payment.v1.WithdrawFundsRequest"> & {
+  /**
+   * Client-chosen key, 1-255 characters (see DepositFundsRequest).
+   *
+   * @generated from field: string idempotency_key = 1;
+   */
+  idempotencyKey: string;
+
+  /**
+   * Account to debit.
+   *
+   * @generated from field: string account_id = 2;
+   */
+  accountId: string;
+
+  /**
+   * Amount in minor units (cents), 1 to 9007199254740991.
+   *
+   * @generated from field: int64 amount_cents = 3;
+   */
+  amountCents: bigint;
+
+  /**
+   * ISO 4217 code; must equal the account's currency.
+   *
+   * @generated from field: string currency = 4;
+   */
+  currency: string;
+
+  /**
+   * The caller's reference for the payout, at most 200 characters.
+   *
+   * @generated from field: string reference = 5;
+   */
+  reference: string;
+};
+
+/**
+ * Describes the message payment.v1.WithdrawFundsRequest.
+ * Use `create(WithdrawFundsRequestSchema)` to create a new message.
+ */
+export const WithdrawFundsRequestSchema: GenMessage<WithdrawFundsRequest> = /*@__PURE__*/
+  messageDesc(file_payment_v1_account, 8);
+
+/**
+ * Withdrawal is money that left the ledger to the funding account of its currency.
+ *
+ * @generated from message payment.v1.Withdrawal
+ */
+export type Withdrawal = Message<"payment.v1.Withdrawal"> & {
+  /**
+   * Unique id (ULID).
+   *
+   * @generated from field: string withdrawal_id = 1;
+   */
+  withdrawalId: string;
+
+  /**
+   * Debited account.
+   *
+   * @generated from field: string account_id = 2;
+   */
+  accountId: string;
+
+  /**
+   * Amount in minor units.
+   *
+   * @generated from field: int64 amount_cents = 3;
+   */
+  amountCents: bigint;
+
+  /**
+   * ISO 4217 code.
+   *
+   * @generated from field: string currency = 4;
+   */
+  currency: string;
+
+  /**
+   * The caller's reference.
+   *
+   * @generated from field: string reference = 5;
+   */
+  reference: string;
+
+  /**
+   * Outcome.
+   *
+   * @generated from field: payment.v1.WithdrawalStatus status = 6;
+   */
+  status: WithdrawalStatus;
+
+  /**
+   * Why it was declined, e.g. "INSUFFICIENT_FUNDS"; empty when withdrawn.
+   *
+   * @generated from field: string decline_reason = 7;
+   */
+  declineReason: string;
+
+  /**
+   * When the withdrawal was committed.
+   *
+   * @generated from field: google.protobuf.Timestamp created_at = 8;
+   */
+  createdAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message payment.v1.Withdrawal.
+ * Use `create(WithdrawalSchema)` to create a new message.
+ */
+export const WithdrawalSchema: GenMessage<Withdrawal> = /*@__PURE__*/
+  messageDesc(file_payment_v1_account, 9);
+
+/**
+ * WithdrawFundsResponse carries the withdrawal and the account's available balance right after it.
+ *
+ * @generated from message payment.v1.WithdrawFundsResponse
+ */
+export type WithdrawFundsResponse = Message<"payment.v1.WithdrawFundsResponse"> & {
+  /**
+   * The withdrawal.
+   *
+   * @generated from field: payment.v1.Withdrawal withdrawal = 1;
+   */
+  withdrawal?: Withdrawal | undefined;
+
+  /**
+   * Available balance after the withdrawal, in minor units.
+   *
+   * @generated from field: int64 balance_after_cents = 2;
+   */
+  balanceAfterCents: bigint;
+};
+
+/**
+ * Describes the message payment.v1.WithdrawFundsResponse.
+ * Use `create(WithdrawFundsResponseSchema)` to create a new message.
+ */
+export const WithdrawFundsResponseSchema: GenMessage<WithdrawFundsResponse> = /*@__PURE__*/
+  messageDesc(file_payment_v1_account, 10);
+
+/**
+ * UpdateAccountRequest changes an account's overdraft limit.
+ *
+ * @generated from message payment.v1.UpdateAccountRequest
+ */
+export type UpdateAccountRequest = Message<"payment.v1.UpdateAccountRequest"> & {
+  /**
+   * The customer account.
+   *
+   * @generated from field: string account_id = 1;
+   */
+  accountId: string;
+
+  /**
+   * New limit in minor units, 0 or more. Lowering it below what the account already overdraws is
+   * FAILED_PRECONDITION.
+   *
+   * @generated from field: int64 overdraft_limit_cents = 2;
+   */
+  overdraftLimitCents: bigint;
+};
+
+/**
+ * Describes the message payment.v1.UpdateAccountRequest.
+ * Use `create(UpdateAccountRequestSchema)` to create a new message.
+ */
+export const UpdateAccountRequestSchema: GenMessage<UpdateAccountRequest> = /*@__PURE__*/
+  messageDesc(file_payment_v1_account, 11);
+
+/**
+ * UpdateAccountResponse carries the account's balances after the change.
+ *
+ * @generated from message payment.v1.UpdateAccountResponse
+ */
+export type UpdateAccountResponse = Message<"payment.v1.UpdateAccountResponse"> & {
+  /**
+   * Id of the account.
+   *
+   * @generated from field: string account_id = 1;
+   */
+  accountId: string;
+
+  /**
+   * The limit now in force.
+   *
+   * @generated from field: int64 overdraft_limit_cents = 2;
+   */
+  overdraftLimitCents: bigint;
+};
+
+/**
+ * Describes the message payment.v1.UpdateAccountResponse.
+ * Use `create(UpdateAccountResponseSchema)` to create a new message.
+ */
+export const UpdateAccountResponseSchema: GenMessage<UpdateAccountResponse> = /*@__PURE__*/
+  messageDesc(file_payment_v1_account, 12);
+
+/**
+ * WithdrawalStatus is the outcome of a withdrawal.
+ *
+ * @generated from enum payment.v1.WithdrawalStatus
+ */
+export enum WithdrawalStatus {
+  /**
+   * Never returned.
+   *
+   * @generated from enum value: WITHDRAWAL_STATUS_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Money left the account.
+   *
+   * @generated from enum value: WITHDRAWAL_STATUS_WITHDRAWN = 1;
+   */
+  WITHDRAWN = 1,
+
+  /**
+   * Nothing moved: the account lacked the funds.
+   *
+   * @generated from enum value: WITHDRAWAL_STATUS_DECLINED = 2;
+   */
+  DECLINED = 2,
+}
+
+/**
+ * Describes the enum payment.v1.WithdrawalStatus.
+ */
+export const WithdrawalStatusSchema: GenEnum<WithdrawalStatus> = /*@__PURE__*/
+  enumDesc(file_payment_v1_account, 0);
+
+/**
  * AccountService opens accounts and brings money into the ledger.
  *
  * @generated from service payment.v1.AccountService
@@ -311,6 +556,28 @@ export const AccountService: GenService<{
     methodKind: "unary";
     input: typeof DepositFundsRequestSchema;
     output: typeof DepositFundsResponseSchema;
+  },
+  /**
+   * WithdrawFunds pays money out of an account to the per-currency funding account (a payout).
+   * An account without the funds (available balance plus overdraft limit) gets a recorded
+   * withdrawal with status DECLINED; nothing moves.
+   *
+   * @generated from rpc payment.v1.AccountService.WithdrawFunds
+   */
+  withdrawFunds: {
+    methodKind: "unary";
+    input: typeof WithdrawFundsRequestSchema;
+    output: typeof WithdrawFundsResponseSchema;
+  },
+  /**
+   * UpdateAccount changes an account's overdraft limit (operators: scope accounts:admin).
+   *
+   * @generated from rpc payment.v1.AccountService.UpdateAccount
+   */
+  updateAccount: {
+    methodKind: "unary";
+    input: typeof UpdateAccountRequestSchema;
+    output: typeof UpdateAccountResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_payment_v1_account, 0);

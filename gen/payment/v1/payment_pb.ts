@@ -4,15 +4,15 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_duration, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file payment/v1/payment.proto.
  */
 export const file_payment_v1_payment: GenFile = /*@__PURE__*/
-  fileDesc("ChhwYXltZW50L3YxL3BheW1lbnQucHJvdG8SCnBheW1lbnQudjEinAIKB1BheW1lbnQSEgoKcGF5bWVudF9pZBgBIAEoCRIpCgZzdGF0dXMYAiABKA4yGS5wYXltZW50LnYxLlBheW1lbnRTdGF0dXMSMQoOZGVjbGluZV9yZWFzb24YAyABKA4yGS5wYXltZW50LnYxLkRlY2xpbmVSZWFzb24SGAoQcGF5ZXJfYWNjb3VudF9pZBgEIAEoCRIYChBwYXllZV9hY2NvdW50X2lkGAUgASgJEhQKDGFtb3VudF9jZW50cxgGIAEoAxIQCghjdXJyZW5jeRgHIAEoCRITCgtkZXNjcmlwdGlvbhgIIAEoCRIuCgpjcmVhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKjAQoXQXV0aG9yaXplUGF5bWVudFJlcXVlc3QSFwoPaWRlbXBvdGVuY3lfa2V5GAEgASgJEhgKEHBheWVyX2FjY291bnRfaWQYAiABKAkSGAoQcGF5ZWVfYWNjb3VudF9pZBgDIAEoCRIUCgxhbW91bnRfY2VudHMYBCABKAMSEAoIY3VycmVuY3kYBSABKAkSEwoLZGVzY3JpcHRpb24YBiABKAkiQAoYQXV0aG9yaXplUGF5bWVudFJlc3BvbnNlEiQKB3BheW1lbnQYASABKAsyEy5wYXltZW50LnYxLlBheW1lbnQiJwoRR2V0UGF5bWVudFJlcXVlc3QSEgoKcGF5bWVudF9pZBgBIAEoCSI6ChJHZXRQYXltZW50UmVzcG9uc2USJAoHcGF5bWVudBgBIAEoCzITLnBheW1lbnQudjEuUGF5bWVudCIuChhHZXRBY2NvdW50QmFsYW5jZVJlcXVlc3QSEgoKYWNjb3VudF9pZBgBIAEoCSKjAQoZR2V0QWNjb3VudEJhbGFuY2VSZXNwb25zZRISCgphY2NvdW50X2lkGAEgASgJEhAKCGN1cnJlbmN5GAIgASgJEh8KF2F2YWlsYWJsZV9iYWxhbmNlX2NlbnRzGAMgASgDEg8KB3ZlcnNpb24YBCABKAMSLgoKdXBkYXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiTgoYQXV0aG9yaXplUGF5bWVudHNSZXF1ZXN0EjIKBWl0ZW1zGAEgAygLMiMucGF5bWVudC52MS5BdXRob3JpemVQYXltZW50UmVxdWVzdCJSChlBdXRob3JpemVQYXltZW50c1Jlc3BvbnNlEjUKCG91dGNvbWVzGAEgAygLMiMucGF5bWVudC52MS5BdXRob3JpemVQYXltZW50T3V0Y29tZSJ0ChdBdXRob3JpemVQYXltZW50T3V0Y29tZRImCgdwYXltZW50GAEgASgLMhMucGF5bWVudC52MS5QYXltZW50SAASJgoFZXJyb3IYAiABKAsyFS5wYXltZW50LnYxLkl0ZW1FcnJvckgAQgkKB291dGNvbWUiSQoJSXRlbUVycm9yEg4KBnN0YXR1cxgBIAEoCRIMCgRjb2RlGAIgASgJEg0KBWZpZWxkGAMgASgJEg8KB21lc3NhZ2UYBCABKAkqawoNUGF5bWVudFN0YXR1cxIeChpQQVlNRU5UX1NUQVRVU19VTlNQRUNJRklFRBAAEh0KGVBBWU1FTlRfU1RBVFVTX0FVVEhPUklaRUQQARIbChdQQVlNRU5UX1NUQVRVU19ERUNMSU5FRBACKnwKDURlY2xpbmVSZWFzb24SHgoaREVDTElORV9SRUFTT05fVU5TUEVDSUZJRUQQABIlCiFERUNMSU5FX1JFQVNPTl9JTlNVRkZJQ0lFTlRfRlVORFMQARIkCiBERUNMSU5FX1JFQVNPTl9DVVJSRU5DWV9NSVNNQVRDSBACMooDCg5QYXltZW50U2VydmljZRJdChBBdXRob3JpemVQYXltZW50EiMucGF5bWVudC52MS5BdXRob3JpemVQYXltZW50UmVxdWVzdBokLnBheW1lbnQudjEuQXV0aG9yaXplUGF5bWVudFJlc3BvbnNlElAKCkdldFBheW1lbnQSHS5wYXltZW50LnYxLkdldFBheW1lbnRSZXF1ZXN0Gh4ucGF5bWVudC52MS5HZXRQYXltZW50UmVzcG9uc2UiA5ACARJlChFHZXRBY2NvdW50QmFsYW5jZRIkLnBheW1lbnQudjEuR2V0QWNjb3VudEJhbGFuY2VSZXF1ZXN0GiUucGF5bWVudC52MS5HZXRBY2NvdW50QmFsYW5jZVJlc3BvbnNlIgOQAgESYAoRQXV0aG9yaXplUGF5bWVudHMSJC5wYXltZW50LnYxLkF1dGhvcml6ZVBheW1lbnRzUmVxdWVzdBolLnBheW1lbnQudjEuQXV0aG9yaXplUGF5bWVudHNSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("ChhwYXltZW50L3YxL3BheW1lbnQucHJvdG8SCnBheW1lbnQudjEiyAMKB1BheW1lbnQSEgoKcGF5bWVudF9pZBgBIAEoCRIpCgZzdGF0dXMYAiABKA4yGS5wYXltZW50LnYxLlBheW1lbnRTdGF0dXMSMQoOZGVjbGluZV9yZWFzb24YAyABKA4yGS5wYXltZW50LnYxLkRlY2xpbmVSZWFzb24SGAoQcGF5ZXJfYWNjb3VudF9pZBgEIAEoCRIYChBwYXllZV9hY2NvdW50X2lkGAUgASgJEhQKDGFtb3VudF9jZW50cxgGIAEoAxIQCghjdXJyZW5jeRgHIAEoCRITCgtkZXNjcmlwdGlvbhgIIAEoCRIuCgpjcmVhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIxCg5jYXB0dXJlX21ldGhvZBgKIAEoDjIZLnBheW1lbnQudjEuQ2FwdHVyZU1ldGhvZBISCgpoZWxkX2NlbnRzGAsgASgDEhYKDmNhcHR1cmVkX2NlbnRzGAwgASgDEhYKDnJlZnVuZGVkX2NlbnRzGA0gASgDEjMKD2hvbGRfZXhwaXJlc19hdBgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiigIKF0F1dGhvcml6ZVBheW1lbnRSZXF1ZXN0EhcKD2lkZW1wb3RlbmN5X2tleRgBIAEoCRIYChBwYXllcl9hY2NvdW50X2lkGAIgASgJEhgKEHBheWVlX2FjY291bnRfaWQYAyABKAkSFAoMYW1vdW50X2NlbnRzGAQgASgDEhAKCGN1cnJlbmN5GAUgASgJEhMKC2Rlc2NyaXB0aW9uGAYgASgJEjEKDmNhcHR1cmVfbWV0aG9kGAcgASgOMhkucGF5bWVudC52MS5DYXB0dXJlTWV0aG9kEjIKD2hvbGRfZXhwaXJlc19pbhgIIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJAChhBdXRob3JpemVQYXltZW50UmVzcG9uc2USJAoHcGF5bWVudBgBIAEoCzITLnBheW1lbnQudjEuUGF5bWVudCInChFHZXRQYXltZW50UmVxdWVzdBISCgpwYXltZW50X2lkGAEgASgJIjoKEkdldFBheW1lbnRSZXNwb25zZRIkCgdwYXltZW50GAEgASgLMhMucGF5bWVudC52MS5QYXltZW50Ii4KGEdldEFjY291bnRCYWxhbmNlUmVxdWVzdBISCgphY2NvdW50X2lkGAEgASgJIvwBChlHZXRBY2NvdW50QmFsYW5jZVJlc3BvbnNlEhIKCmFjY291bnRfaWQYASABKAkSEAoIY3VycmVuY3kYAiABKAkSHwoXYXZhaWxhYmxlX2JhbGFuY2VfY2VudHMYAyABKAMSDwoHdmVyc2lvbhgEIAEoAxIuCgp1cGRhdGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIaChJoZWxkX2JhbGFuY2VfY2VudHMYBiABKAMSHAoUbGVkZ2VyX2JhbGFuY2VfY2VudHMYByABKAMSHQoVb3ZlcmRyYWZ0X2xpbWl0X2NlbnRzGAggASgDIloKFUNhcHR1cmVQYXltZW50UmVxdWVzdBIXCg9pZGVtcG90ZW5jeV9rZXkYASABKAkSEgoKcGF5bWVudF9pZBgCIAEoCRIUCgxhbW91bnRfY2VudHMYAyABKAMiPgoWQ2FwdHVyZVBheW1lbnRSZXNwb25zZRIkCgdwYXltZW50GAEgASgLMhMucGF5bWVudC52MS5QYXltZW50IkEKElZvaWRQYXltZW50UmVxdWVzdBIXCg9pZGVtcG90ZW5jeV9rZXkYASABKAkSEgoKcGF5bWVudF9pZBgCIAEoCSI7ChNWb2lkUGF5bWVudFJlc3BvbnNlEiQKB3BheW1lbnQYASABKAsyEy5wYXltZW50LnYxLlBheW1lbnQiaQoUUmVmdW5kUGF5bWVudFJlcXVlc3QSFwoPaWRlbXBvdGVuY3lfa2V5GAEgASgJEhIKCnBheW1lbnRfaWQYAiABKAkSFAoMYW1vdW50X2NlbnRzGAMgASgDEg4KBnJlYXNvbhgEIAEoCSLiAQoGUmVmdW5kEhEKCXJlZnVuZF9pZBgBIAEoCRISCgpwYXltZW50X2lkGAIgASgJEhQKDGFtb3VudF9jZW50cxgDIAEoAxIOCgZyZWFzb24YBCABKAkSKAoGc3RhdHVzGAUgASgOMhgucGF5bWVudC52MS5SZWZ1bmRTdGF0dXMSMQoOZGVjbGluZV9yZWFzb24YBiABKA4yGS5wYXltZW50LnYxLkRlY2xpbmVSZWFzb24SLgoKY3JlYXRlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiYQoVUmVmdW5kUGF5bWVudFJlc3BvbnNlEiIKBnJlZnVuZBgBIAEoCzISLnBheW1lbnQudjEuUmVmdW5kEiQKB3BheW1lbnQYAiABKAsyEy5wYXltZW50LnYxLlBheW1lbnQiTgoYQXV0aG9yaXplUGF5bWVudHNSZXF1ZXN0EjIKBWl0ZW1zGAEgAygLMiMucGF5bWVudC52MS5BdXRob3JpemVQYXltZW50UmVxdWVzdCJSChlBdXRob3JpemVQYXltZW50c1Jlc3BvbnNlEjUKCG91dGNvbWVzGAEgAygLMiMucGF5bWVudC52MS5BdXRob3JpemVQYXltZW50T3V0Y29tZSJ0ChdBdXRob3JpemVQYXltZW50T3V0Y29tZRImCgdwYXltZW50GAEgASgLMhMucGF5bWVudC52MS5QYXltZW50SAASJgoFZXJyb3IYAiABKAsyFS5wYXltZW50LnYxLkl0ZW1FcnJvckgAQgkKB291dGNvbWUiSQoJSXRlbUVycm9yEg4KBnN0YXR1cxgBIAEoCRIMCgRjb2RlGAIgASgJEg0KBWZpZWxkGAMgASgJEg8KB21lc3NhZ2UYBCABKAkq5AEKDVBheW1lbnRTdGF0dXMSHgoaUEFZTUVOVF9TVEFUVVNfVU5TUEVDSUZJRUQQABIdChlQQVlNRU5UX1NUQVRVU19BVVRIT1JJWkVEEAESGwoXUEFZTUVOVF9TVEFUVVNfREVDTElORUQQAhIjCh9QQVlNRU5UX1NUQVRVU19SRVFVSVJFU19DQVBUVVJFEAMSGwoXUEFZTUVOVF9TVEFUVVNfQ0FQVFVSRUQQBBIZChVQQVlNRU5UX1NUQVRVU19WT0lERUQQBRIaChZQQVlNRU5UX1NUQVRVU19FWFBJUkVEEAYqaAoNQ2FwdHVyZU1ldGhvZBIeChpDQVBUVVJFX01FVEhPRF9VTlNQRUNJRklFRBAAEhwKGENBUFRVUkVfTUVUSE9EX0FVVE9NQVRJQxABEhkKFUNBUFRVUkVfTUVUSE9EX01BTlVBTBACKqcBCg1EZWNsaW5lUmVhc29uEh4KGkRFQ0xJTkVfUkVBU09OX1VOU1BFQ0lGSUVEEAASJQohREVDTElORV9SRUFTT05fSU5TVUZGSUNJRU5UX0ZVTkRTEAESJAogREVDTElORV9SRUFTT05fQ1VSUkVOQ1lfTUlTTUFUQ0gQAhIpCiVERUNMSU5FX1JFQVNPTl9CQUxBTkNFX0xJTUlUX0VYQ0VFREVEEAMqZQoMUmVmdW5kU3RhdHVzEh0KGVJFRlVORF9TVEFUVVNfVU5TUEVDSUZJRUQQABIaChZSRUZVTkRfU1RBVFVTX1JFRlVOREVEEAESGgoWUkVGVU5EX1NUQVRVU19ERUNMSU5FRBACMokFCg5QYXltZW50U2VydmljZRJdChBBdXRob3JpemVQYXltZW50EiMucGF5bWVudC52MS5BdXRob3JpemVQYXltZW50UmVxdWVzdBokLnBheW1lbnQudjEuQXV0aG9yaXplUGF5bWVudFJlc3BvbnNlElAKCkdldFBheW1lbnQSHS5wYXltZW50LnYxLkdldFBheW1lbnRSZXF1ZXN0Gh4ucGF5bWVudC52MS5HZXRQYXltZW50UmVzcG9uc2UiA5ACARJlChFHZXRBY2NvdW50QmFsYW5jZRIkLnBheW1lbnQudjEuR2V0QWNjb3VudEJhbGFuY2VSZXF1ZXN0GiUucGF5bWVudC52MS5HZXRBY2NvdW50QmFsYW5jZVJlc3BvbnNlIgOQAgESVwoOQ2FwdHVyZVBheW1lbnQSIS5wYXltZW50LnYxLkNhcHR1cmVQYXltZW50UmVxdWVzdBoiLnBheW1lbnQudjEuQ2FwdHVyZVBheW1lbnRSZXNwb25zZRJOCgtWb2lkUGF5bWVudBIeLnBheW1lbnQudjEuVm9pZFBheW1lbnRSZXF1ZXN0Gh8ucGF5bWVudC52MS5Wb2lkUGF5bWVudFJlc3BvbnNlElQKDVJlZnVuZFBheW1lbnQSIC5wYXltZW50LnYxLlJlZnVuZFBheW1lbnRSZXF1ZXN0GiEucGF5bWVudC52MS5SZWZ1bmRQYXltZW50UmVzcG9uc2USYAoRQXV0aG9yaXplUGF5bWVudHMSJC5wYXltZW50LnYxLkF1dGhvcml6ZVBheW1lbnRzUmVxdWVzdBolLnBheW1lbnQudjEuQXV0aG9yaXplUGF5bWVudHNSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * Payment is one authorization attempt and its outcome.
@@ -82,6 +82,42 @@ export type Payment = Message<"payment.v1.Payment"> & {
    * @generated from field: google.protobuf.Timestamp created_at = 9;
    */
   createdAt?: Timestamp | undefined;
+
+  /**
+   * How the money moves: at once, or held until capture (UNSPECIFIED for payments made before
+   * capture methods existed, which behave as AUTOMATIC).
+   *
+   * @generated from field: payment.v1.CaptureMethod capture_method = 10;
+   */
+  captureMethod: CaptureMethod;
+
+  /**
+   * What the open hold still holds (REQUIRES_CAPTURE only; 0 otherwise).
+   *
+   * @generated from field: int64 held_cents = 11;
+   */
+  heldCents: bigint;
+
+  /**
+   * What reached the payee: the amount (AUTHORIZED) or the captured part (CAPTURED).
+   *
+   * @generated from field: int64 captured_cents = 12;
+   */
+  capturedCents: bigint;
+
+  /**
+   * Sum of the refunds that moved money back to the payer.
+   *
+   * @generated from field: int64 refunded_cents = 13;
+   */
+  refundedCents: bigint;
+
+  /**
+   * When an uncaptured hold is released (manual capture only).
+   *
+   * @generated from field: google.protobuf.Timestamp hold_expires_at = 14;
+   */
+  holdExpiresAt?: Timestamp | undefined;
 };
 
 /**
@@ -139,6 +175,21 @@ export type AuthorizePaymentRequest = Message<"payment.v1.AuthorizePaymentReques
    * @generated from field: string description = 6;
    */
   description: string;
+
+  /**
+   * AUTOMATIC (default) moves the money at once; MANUAL places a hold on the payer.
+   *
+   * @generated from field: payment.v1.CaptureMethod capture_method = 7;
+   */
+  captureMethod: CaptureMethod;
+
+  /**
+   * Lifetime of a MANUAL hold, whole seconds from 60 s to 30 days; the service's configured
+   * default (HOLD_EXPIRES_IN_SECONDS, 7 days) when unset.
+   *
+   * @generated from field: google.protobuf.Duration hold_expires_in = 8;
+   */
+  holdExpiresIn?: Duration | undefined;
 };
 
 /**
@@ -272,6 +323,27 @@ export type GetAccountBalanceResponse = Message<"payment.v1.GetAccountBalanceRes
    * @generated from field: google.protobuf.Timestamp updated_at = 5;
    */
   updatedAt?: Timestamp | undefined;
+
+  /**
+   * Open holds of manual-capture payments, in minor units.
+   *
+   * @generated from field: int64 held_balance_cents = 6;
+   */
+  heldBalanceCents: bigint;
+
+  /**
+   * Posted balance (the sum of the account's entries): available_balance_cents + held_balance_cents.
+   *
+   * @generated from field: int64 ledger_balance_cents = 7;
+   */
+  ledgerBalanceCents: bigint;
+
+  /**
+   * How far below zero the available balance may go.
+   *
+   * @generated from field: int64 overdraft_limit_cents = 8;
+   */
+  overdraftLimitCents: bigint;
 };
 
 /**
@@ -280,6 +352,244 @@ export type GetAccountBalanceResponse = Message<"payment.v1.GetAccountBalanceRes
  */
 export const GetAccountBalanceResponseSchema: GenMessage<GetAccountBalanceResponse> = /*@__PURE__*/
   messageDesc(file_payment_v1_payment, 6);
+
+/**
+ * CapturePaymentRequest captures an open hold.
+ *
+ * @generated from message payment.v1.CapturePaymentRequest
+ */
+export type CapturePaymentRequest = Message<"payment.v1.CapturePaymentRequest"> & {
+  /**
+   * Client-chosen key, 1-255 characters (see AuthorizePaymentRequest).
+   *
+   * @generated from field: string idempotency_key = 1;
+   */
+  idempotencyKey: string;
+
+  /**
+   * The REQUIRES_CAPTURE payment.
+   *
+   * @generated from field: string payment_id = 2;
+   */
+  paymentId: string;
+
+  /**
+   * Amount to capture in minor units; 0 captures the whole hold. At most the held amount.
+   *
+   * @generated from field: int64 amount_cents = 3;
+   */
+  amountCents: bigint;
+};
+
+/**
+ * Describes the message payment.v1.CapturePaymentRequest.
+ * Use `create(CapturePaymentRequestSchema)` to create a new message.
+ */
+export const CapturePaymentRequestSchema: GenMessage<CapturePaymentRequest> = /*@__PURE__*/
+  messageDesc(file_payment_v1_payment, 7);
+
+/**
+ * CapturePaymentResponse carries the CAPTURED payment.
+ *
+ * @generated from message payment.v1.CapturePaymentResponse
+ */
+export type CapturePaymentResponse = Message<"payment.v1.CapturePaymentResponse"> & {
+  /**
+   * The payment after the capture.
+   *
+   * @generated from field: payment.v1.Payment payment = 1;
+   */
+  payment?: Payment | undefined;
+};
+
+/**
+ * Describes the message payment.v1.CapturePaymentResponse.
+ * Use `create(CapturePaymentResponseSchema)` to create a new message.
+ */
+export const CapturePaymentResponseSchema: GenMessage<CapturePaymentResponse> = /*@__PURE__*/
+  messageDesc(file_payment_v1_payment, 8);
+
+/**
+ * VoidPaymentRequest releases an open hold.
+ *
+ * @generated from message payment.v1.VoidPaymentRequest
+ */
+export type VoidPaymentRequest = Message<"payment.v1.VoidPaymentRequest"> & {
+  /**
+   * Client-chosen key, 1-255 characters (see AuthorizePaymentRequest).
+   *
+   * @generated from field: string idempotency_key = 1;
+   */
+  idempotencyKey: string;
+
+  /**
+   * The REQUIRES_CAPTURE payment.
+   *
+   * @generated from field: string payment_id = 2;
+   */
+  paymentId: string;
+};
+
+/**
+ * Describes the message payment.v1.VoidPaymentRequest.
+ * Use `create(VoidPaymentRequestSchema)` to create a new message.
+ */
+export const VoidPaymentRequestSchema: GenMessage<VoidPaymentRequest> = /*@__PURE__*/
+  messageDesc(file_payment_v1_payment, 9);
+
+/**
+ * VoidPaymentResponse carries the VOIDED payment.
+ *
+ * @generated from message payment.v1.VoidPaymentResponse
+ */
+export type VoidPaymentResponse = Message<"payment.v1.VoidPaymentResponse"> & {
+  /**
+   * The payment after the void.
+   *
+   * @generated from field: payment.v1.Payment payment = 1;
+   */
+  payment?: Payment | undefined;
+};
+
+/**
+ * Describes the message payment.v1.VoidPaymentResponse.
+ * Use `create(VoidPaymentResponseSchema)` to create a new message.
+ */
+export const VoidPaymentResponseSchema: GenMessage<VoidPaymentResponse> = /*@__PURE__*/
+  messageDesc(file_payment_v1_payment, 10);
+
+/**
+ * RefundPaymentRequest moves money back from payee to payer.
+ *
+ * @generated from message payment.v1.RefundPaymentRequest
+ */
+export type RefundPaymentRequest = Message<"payment.v1.RefundPaymentRequest"> & {
+  /**
+   * Client-chosen key, 1-255 characters (see AuthorizePaymentRequest).
+   *
+   * @generated from field: string idempotency_key = 1;
+   */
+  idempotencyKey: string;
+
+  /**
+   * An AUTHORIZED or CAPTURED payment.
+   *
+   * @generated from field: string payment_id = 2;
+   */
+  paymentId: string;
+
+  /**
+   * Amount in minor units; at most captured_cents - refunded_cents of the payment.
+   *
+   * @generated from field: int64 amount_cents = 3;
+   */
+  amountCents: bigint;
+
+  /**
+   * Free text, at most 500 characters.
+   *
+   * @generated from field: string reason = 4;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message payment.v1.RefundPaymentRequest.
+ * Use `create(RefundPaymentRequestSchema)` to create a new message.
+ */
+export const RefundPaymentRequestSchema: GenMessage<RefundPaymentRequest> = /*@__PURE__*/
+  messageDesc(file_payment_v1_payment, 11);
+
+/**
+ * Refund is one refund attempt of a payment.
+ *
+ * @generated from message payment.v1.Refund
+ */
+export type Refund = Message<"payment.v1.Refund"> & {
+  /**
+   * Unique id (ULID).
+   *
+   * @generated from field: string refund_id = 1;
+   */
+  refundId: string;
+
+  /**
+   * The refunded payment.
+   *
+   * @generated from field: string payment_id = 2;
+   */
+  paymentId: string;
+
+  /**
+   * Amount in minor units.
+   *
+   * @generated from field: int64 amount_cents = 3;
+   */
+  amountCents: bigint;
+
+  /**
+   * Free text from the caller.
+   *
+   * @generated from field: string reason = 4;
+   */
+  reason: string;
+
+  /**
+   * Outcome.
+   *
+   * @generated from field: payment.v1.RefundStatus status = 5;
+   */
+  status: RefundStatus;
+
+  /**
+   * Why it was declined; DECLINE_REASON_UNSPECIFIED when refunded.
+   *
+   * @generated from field: payment.v1.DeclineReason decline_reason = 6;
+   */
+  declineReason: DeclineReason;
+
+  /**
+   * When the refund was committed.
+   *
+   * @generated from field: google.protobuf.Timestamp created_at = 7;
+   */
+  createdAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message payment.v1.Refund.
+ * Use `create(RefundSchema)` to create a new message.
+ */
+export const RefundSchema: GenMessage<Refund> = /*@__PURE__*/
+  messageDesc(file_payment_v1_payment, 12);
+
+/**
+ * RefundPaymentResponse carries the refund and the payment right after it.
+ *
+ * @generated from message payment.v1.RefundPaymentResponse
+ */
+export type RefundPaymentResponse = Message<"payment.v1.RefundPaymentResponse"> & {
+  /**
+   * The refund.
+   *
+   * @generated from field: payment.v1.Refund refund = 1;
+   */
+  refund?: Refund | undefined;
+
+  /**
+   * The payment after the refund (refunded_cents updated).
+   *
+   * @generated from field: payment.v1.Payment payment = 2;
+   */
+  payment?: Payment | undefined;
+};
+
+/**
+ * Describes the message payment.v1.RefundPaymentResponse.
+ * Use `create(RefundPaymentResponseSchema)` to create a new message.
+ */
+export const RefundPaymentResponseSchema: GenMessage<RefundPaymentResponse> = /*@__PURE__*/
+  messageDesc(file_payment_v1_payment, 13);
 
 /**
  * AuthorizePaymentsRequest carries up to 1,000 authorizations.
@@ -300,7 +610,7 @@ export type AuthorizePaymentsRequest = Message<"payment.v1.AuthorizePaymentsRequ
  * Use `create(AuthorizePaymentsRequestSchema)` to create a new message.
  */
 export const AuthorizePaymentsRequestSchema: GenMessage<AuthorizePaymentsRequest> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 7);
+  messageDesc(file_payment_v1_payment, 14);
 
 /**
  * AuthorizePaymentsResponse has one outcome per request item, in the same order.
@@ -321,7 +631,7 @@ export type AuthorizePaymentsResponse = Message<"payment.v1.AuthorizePaymentsRes
  * Use `create(AuthorizePaymentsResponseSchema)` to create a new message.
  */
 export const AuthorizePaymentsResponseSchema: GenMessage<AuthorizePaymentsResponse> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 8);
+  messageDesc(file_payment_v1_payment, 15);
 
 /**
  * AuthorizePaymentOutcome is what one item of a batch came to.
@@ -358,7 +668,7 @@ export type AuthorizePaymentOutcome = Message<"payment.v1.AuthorizePaymentOutcom
  * Use `create(AuthorizePaymentOutcomeSchema)` to create a new message.
  */
 export const AuthorizePaymentOutcomeSchema: GenMessage<AuthorizePaymentOutcome> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 9);
+  messageDesc(file_payment_v1_payment, 16);
 
 /**
  * ItemError is the error one batch item would have failed with as a single request.
@@ -400,7 +710,7 @@ export type ItemError = Message<"payment.v1.ItemError"> & {
  * Use `create(ItemErrorSchema)` to create a new message.
  */
 export const ItemErrorSchema: GenMessage<ItemError> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 10);
+  messageDesc(file_payment_v1_payment, 17);
 
 /**
  * PaymentStatus is the outcome of an authorization.
@@ -428,6 +738,34 @@ export enum PaymentStatus {
    * @generated from enum value: PAYMENT_STATUS_DECLINED = 2;
    */
   DECLINED = 2,
+
+  /**
+   * Manual capture: the amount is held on the payer (no longer available), nothing reached the payee.
+   *
+   * @generated from enum value: PAYMENT_STATUS_REQUIRES_CAPTURE = 3;
+   */
+  REQUIRES_CAPTURE = 3,
+
+  /**
+   * The captured part of the hold moved to the payee; the rest was released.
+   *
+   * @generated from enum value: PAYMENT_STATUS_CAPTURED = 4;
+   */
+  CAPTURED = 4,
+
+  /**
+   * The hold was released by VoidPayment.
+   *
+   * @generated from enum value: PAYMENT_STATUS_VOIDED = 5;
+   */
+  VOIDED = 5,
+
+  /**
+   * The hold was released by the service when hold_expires_at passed.
+   *
+   * @generated from enum value: PAYMENT_STATUS_EXPIRED = 6;
+   */
+  EXPIRED = 6,
 }
 
 /**
@@ -435,6 +773,40 @@ export enum PaymentStatus {
  */
 export const PaymentStatusSchema: GenEnum<PaymentStatus> = /*@__PURE__*/
   enumDesc(file_payment_v1_payment, 0);
+
+/**
+ * CaptureMethod says when an authorized payment's money moves.
+ *
+ * @generated from enum payment.v1.CaptureMethod
+ */
+export enum CaptureMethod {
+  /**
+   * Same as AUTOMATIC.
+   *
+   * @generated from enum value: CAPTURE_METHOD_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The money moves at once (status AUTHORIZED).
+   *
+   * @generated from enum value: CAPTURE_METHOD_AUTOMATIC = 1;
+   */
+  AUTOMATIC = 1,
+
+  /**
+   * The money is held until CapturePayment, VoidPayment or expiry (status REQUIRES_CAPTURE).
+   *
+   * @generated from enum value: CAPTURE_METHOD_MANUAL = 2;
+   */
+  MANUAL = 2,
+}
+
+/**
+ * Describes the enum payment.v1.CaptureMethod.
+ */
+export const CaptureMethodSchema: GenEnum<CaptureMethod> = /*@__PURE__*/
+  enumDesc(file_payment_v1_payment, 1);
 
 /**
  * DeclineReason says why a payment was declined.
@@ -462,13 +834,54 @@ export enum DeclineReason {
    * @generated from enum value: DECLINE_REASON_CURRENCY_MISMATCH = 2;
    */
   CURRENCY_MISMATCH = 2,
+
+  /**
+   * A balance would leave the int64 range of minor units.
+   *
+   * @generated from enum value: DECLINE_REASON_BALANCE_LIMIT_EXCEEDED = 3;
+   */
+  BALANCE_LIMIT_EXCEEDED = 3,
 }
 
 /**
  * Describes the enum payment.v1.DeclineReason.
  */
 export const DeclineReasonSchema: GenEnum<DeclineReason> = /*@__PURE__*/
-  enumDesc(file_payment_v1_payment, 1);
+  enumDesc(file_payment_v1_payment, 2);
+
+/**
+ * RefundStatus is the outcome of a refund.
+ *
+ * @generated from enum payment.v1.RefundStatus
+ */
+export enum RefundStatus {
+  /**
+   * Never returned.
+   *
+   * @generated from enum value: REFUND_STATUS_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Money moved back to the payer.
+   *
+   * @generated from enum value: REFUND_STATUS_REFUNDED = 1;
+   */
+  REFUNDED = 1,
+
+  /**
+   * Nothing moved: the payee could not cover it (decline_reason says why).
+   *
+   * @generated from enum value: REFUND_STATUS_DECLINED = 2;
+   */
+  DECLINED = 2,
+}
+
+/**
+ * Describes the enum payment.v1.RefundStatus.
+ */
+export const RefundStatusSchema: GenEnum<RefundStatus> = /*@__PURE__*/
+  enumDesc(file_payment_v1_payment, 3);
 
 /**
  * PaymentService moves money between accounts and reports balances.
@@ -477,8 +890,10 @@ export const DeclineReasonSchema: GenEnum<DeclineReason> = /*@__PURE__*/
  */
 export const PaymentService: GenService<{
   /**
-   * AuthorizePayment moves money from payer to payee in one transaction. Business declines
-   * (insufficient funds, currency mismatch) are recorded and returned as a DECLINED payment,
+   * AuthorizePayment moves money from payer to payee in one transaction (capture_method
+   * AUTOMATIC, the default) or places a hold on the payer to capture later (MANUAL; see the state
+   * machine below). Business declines (insufficient funds with the payer's overdraft limit,
+   * currency mismatch, a balance beyond int64) are recorded and returned as a DECLINED payment,
    * not as an error.
    *
    * @generated from rpc payment.v1.PaymentService.AuthorizePayment
@@ -499,7 +914,8 @@ export const PaymentService: GenService<{
     output: typeof GetPaymentResponseSchema;
   },
   /**
-   * GetAccountBalance returns the available balance of one account.
+   * GetAccountBalance returns the available, held and ledger balances of one account
+   * (available = ledger - held).
    *
    * @generated from rpc payment.v1.PaymentService.GetAccountBalance
    */
@@ -507,6 +923,40 @@ export const PaymentService: GenService<{
     methodKind: "unary";
     input: typeof GetAccountBalanceRequestSchema;
     output: typeof GetAccountBalanceResponseSchema;
+  },
+  /**
+   * CapturePayment captures an open hold (a REQUIRES_CAPTURE payment): amount_cents (0 = all of
+   * it, at most the held amount) moves to the payee, the rest is released, status CAPTURED.
+   * Any other status, or more than is held, is FAILED_PRECONDITION and changes nothing.
+   *
+   * @generated from rpc payment.v1.PaymentService.CapturePayment
+   */
+  capturePayment: {
+    methodKind: "unary";
+    input: typeof CapturePaymentRequestSchema;
+    output: typeof CapturePaymentResponseSchema;
+  },
+  /**
+   * VoidPayment releases the whole open hold, status VOIDED; nothing reaches the payee.
+   *
+   * @generated from rpc payment.v1.PaymentService.VoidPayment
+   */
+  voidPayment: {
+    methodKind: "unary";
+    input: typeof VoidPaymentRequestSchema;
+    output: typeof VoidPaymentResponseSchema;
+  },
+  /**
+   * RefundPayment moves money back from payee to payer on an AUTHORIZED or CAPTURED payment,
+   * several times while the refunds' sum stays at most what reached the payee. A payee that
+   * cannot cover the refund gets a recorded refund with status DECLINED (nothing moves).
+   *
+   * @generated from rpc payment.v1.PaymentService.RefundPayment
+   */
+  refundPayment: {
+    methodKind: "unary";
+    input: typeof RefundPaymentRequestSchema;
+    output: typeof RefundPaymentResponseSchema;
   },
   /**
    * AuthorizePayments authorizes up to 1,000 payments in one request, each exactly as

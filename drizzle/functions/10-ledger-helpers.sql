@@ -1,0 +1,106 @@
+-- Re-applied on every migrate (src/db/migrate.ts): edit this file, not a migration.
+-- Building blocks of ledger_apply (20-ledger-apply.sql). Each one is used by several commands, so
+-- every money rule below exists once.
+
+-- int64 is the range of every money column. Arithmetic is checked in numeric first, so an amount
+-- that would leave that range is refused with a reason instead of a database error.
+CREATE OR REPLACE FUNCTION ledger_fits_int64(p_value numeric) RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT p_value BETWEEN -9223372036854775808 AND 9223372036854775807
+$$;
+
+-- Why `p_balance` may not give `p_amount`, or NULL when it may. The funds rule: the available
+-- balance (ledger - held) may go down to minus the account's overdraft limit; funding accounts
+-- (allow_negative) have no floor but int64's.
+CREATE OR REPLACE FUNCTION ledger_debit_refusal(p_balance balances, p_amount bigint) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT CASE
+    WHEN NOT ledger_fits_int64(p_balance.available_cents::numeric - p_amount) THEN 'BALANCE_LIMIT_EXCEEDED'
+    WHEN NOT p_balance.allow_negative
+         AND p_balance.available_cents::numeric - p_amount < -p_balance.overdraft_limit_cents::numeric THEN 'INSUFFICIENT_FUNDS'
+  END
+$$;
+
+-- Why `p_balance` may not receive `p_amount`, or NULL when it may: its available and its ledger
+-- balance (available + held) must both stay within int64.
+CREATE OR REPLACE FUNCTION ledger_credit_refusal(p_balance balances, p_amount bigint) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT CASE
+    WHEN NOT ledger_fits_int64(p_balance.available_cents::numeric + p_balance.held_cents + p_amount) THEN 'BALANCE_LIMIT_EXCEEDED'
+  END
+$$;
+
+-- Double entry: moves `p_amount` from one available balance to another and writes the debit and
+-- the credit. The caller holds both balance rows locked and has checked the refusals above.
+CREATE OR REPLACE FUNCTION ledger_move(p_transfer_id text, p_from text, p_to text, p_amount bigint, p_currency text, p_at timestamptz)
+RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE balances SET available_cents = available_cents + CASE WHEN account_id = p_from THEN -p_amount ELSE p_amount END,
+      version = version + 1, updated_at = p_at
+    WHERE account_id IN (p_from, p_to);
+  INSERT INTO ledger_entries (transfer_id, account_id, amount_cents, currency, created_at)
+    VALUES (p_transfer_id, p_from, -p_amount, p_currency, p_at), (p_transfer_id, p_to, p_amount, p_currency, p_at);
+END;
+$$;
+
+-- Places (p_amount > 0) or releases (p_amount < 0) part of a hold on the payer's balance: available
+-- and held move in opposite directions, the ledger balance stays, and the movement is recorded.
+CREATE OR REPLACE FUNCTION ledger_hold(p_payment_id text, p_account_id text, p_amount bigint, p_at timestamptz)
+RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  IF p_amount = 0 THEN RETURN; END IF;
+  UPDATE balances SET available_cents = available_cents - p_amount, held_cents = held_cents + p_amount,
+      version = version + 1, updated_at = p_at
+    WHERE account_id = p_account_id;
+  INSERT INTO hold_movements (account_id, payment_id, kind, amount_cents, created_at)
+    VALUES (p_account_id, p_payment_id, CASE WHEN p_amount > 0 THEN 'HELD' ELSE 'RELEASED' END, abs(p_amount), p_at);
+END;
+$$;
+
+-- A timestamp as JavaScript's Date.prototype.toISOString writes it.
+CREATE OR REPLACE FUNCTION ledger_iso(p_at timestamptz) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT to_char(p_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+$$;
+
+-- Appends one event envelope to the outbox. TypeScript chose the event id; the tests check every
+-- envelope written here against its TypeBox schema (src/outbox/event-schemas.ts).
+-- The envelope of an item's event (also written in sets by ledger_apply_authorizations).
+CREATE OR REPLACE FUNCTION ledger_envelope(p_item jsonb, p_type text, p_aggregate_type text, p_aggregate_id text, p_payload jsonb)
+RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
+  SELECT jsonb_build_object('eventId', p_item->'eventId', 'type', p_type, 'schemaVersion', 1, 'occurredAt', p_item->'at',
+    'aggregateType', p_aggregate_type, 'aggregateId', p_aggregate_id, 'payload', p_payload)
+$$;
+
+CREATE OR REPLACE FUNCTION ledger_emit(p_item jsonb, p_type text, p_aggregate_type text, p_aggregate_id text, p_payload jsonb)
+RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO outbox (event_id, event_type, aggregate_type, aggregate_id, envelope, traceparent)
+    VALUES (p_item->>'eventId', p_type, p_aggregate_type, p_aggregate_id,
+            ledger_envelope(p_item, p_type, p_aggregate_type, p_aggregate_id, p_payload), p_item->>'traceparent');
+END;
+$$;
+
+-- The stored form of PaymentRecord (src/ledger/records.ts; stored-json.ts tags bigint and Date):
+-- the immutable payment and its current state. GetPayment reads it through here as well.
+CREATE OR REPLACE FUNCTION ledger_payment_json(p_payment_id text) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+  SELECT jsonb_build_object('paymentId', p.id, 'status', coalesce(s.status, p.status), 'declineReason', p.decline_reason,
+    'payerAccountId', p.payer_account_id, 'payeeAccountId', p.payee_account_id,
+    'amountCents', jsonb_build_object('$bigint', p.amount_cents::text), 'currency', p.currency,
+    'description', p.description, 'createdAt', jsonb_build_object('$date', ledger_iso(p.created_at)),
+    'captureMethod', p.capture_method,
+    'heldCents', jsonb_build_object('$bigint', coalesce(s.held_cents, 0)::text),
+    'capturedCents', jsonb_build_object('$bigint', coalesce(s.captured_cents, 0)::text),
+    'refundedCents', jsonb_build_object('$bigint', coalesce(s.refunded_cents, 0)::text),
+    'holdExpiresAt', CASE WHEN p.hold_expires_at IS NULL THEN NULL
+                          ELSE jsonb_build_object('$date', ledger_iso(p.hold_expires_at)) END)
+  FROM payments p LEFT JOIN payment_states s ON s.payment_id = p.id
+  WHERE p.id = p_payment_id
+$$;
+
+-- An error outcome: nothing was written for the item.
+CREATE OR REPLACE FUNCTION ledger_error(p_code text, p_field text, p_message text) RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT jsonb_build_object('error', jsonb_build_object('code', p_code, 'field', p_field, 'message', p_message))
+$$;

@@ -1,0 +1,285 @@
+-- Re-applied on every migrate (src/db/migrate.ts): edit this file, not a migration.
+-- One function per money-moving command. Each runs inside ledger_apply (30-ledger-apply.sql), which
+-- has locked every balance row involved and claimed the item's idempotency key. Each returns
+-- {"result": <stored record>} (done: the key keeps it for replays, declines included) or
+-- ledger_error(...) (nothing written). Amounts arrive as decimal strings, times as ISO strings.
+
+-- Deposit: money enters from the funding account of the currency (debit funding, credit account).
+CREATE OR REPLACE FUNCTION ledger_cmd_deposit(p_item jsonb) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_account balances%ROWTYPE;
+  v_funding balances%ROWTYPE;
+  v_amount bigint := (p_item->>'amountCents')::bigint;
+  v_at timestamptz := (p_item->>'at')::timestamptz;
+  v_refusal text;
+  v_after bigint;
+BEGIN
+  SELECT * INTO v_account FROM balances WHERE account_id = p_item->>'accountId';
+  IF NOT FOUND THEN
+    RETURN ledger_error('ACCOUNT_NOT_FOUND', 'account_id', format('account_id: account %s does not exist', p_item->>'accountId'));
+  END IF;
+  IF v_account.currency <> p_item->>'currency' THEN
+    RETURN ledger_error('CURRENCY_MISMATCH', 'currency',
+      format('currency: account %s holds %s, not %s', v_account.account_id, v_account.currency, p_item->>'currency'));
+  END IF;
+  SELECT * INTO STRICT v_funding FROM balances WHERE account_id = p_item->>'fundingAccountId';
+  v_refusal := coalesce(ledger_credit_refusal(v_account, v_amount), ledger_debit_refusal(v_funding, v_amount));
+  IF v_refusal IS NOT NULL THEN
+    RETURN ledger_error(v_refusal, 'amount_cents', format(
+      'amount_cents: depositing %s %s would take a balance beyond the int64 range of minor units (account %s holds %s, the %s funding account %s); the deposit was refused',
+      v_amount, v_account.currency, v_account.account_id, v_account.available_cents + v_account.held_cents, v_account.currency, v_funding.available_cents));
+  END IF;
+
+  INSERT INTO deposits (id, account_id, amount_cents, currency, created_at)
+    VALUES (p_item->>'depositId', v_account.account_id, v_amount, v_account.currency, v_at);
+  PERFORM ledger_move(p_item->>'depositId', v_funding.account_id, v_account.account_id, v_amount, v_account.currency, v_at);
+  v_after := v_account.available_cents + v_amount;
+  PERFORM ledger_emit(p_item, 'FundsDeposited', 'account', v_account.account_id, jsonb_build_object(
+    'depositId', p_item->'depositId', 'accountId', v_account.account_id, 'fundingAccountId', v_funding.account_id,
+    'amountCents', p_item->'amountCents', 'currency', v_account.currency, 'balanceAfterCents', v_after::text,
+    'createdAt', p_item->'at'));
+  RETURN jsonb_build_object('result', jsonb_build_object('depositId', p_item->'depositId', 'accountId', v_account.account_id,
+    'amountCents', jsonb_build_object('$bigint', p_item->'amountCents'), 'currency', v_account.currency,
+    'createdAt', jsonb_build_object('$date', p_item->'at'), 'balanceAfterCents', jsonb_build_object('$bigint', v_after::text)));
+END;
+$$;
+
+-- Authorize: decide under the lock (currency, funds with overdraft, int64). Automatic capture moves
+-- the money at once (AUTHORIZED); manual capture places a hold on the payer (REQUIRES_CAPTURE).
+-- A decline is recorded with its reason and moves nothing.
+CREATE OR REPLACE FUNCTION ledger_cmd_authorize(p_item jsonb) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_payer balances%ROWTYPE;
+  v_payee balances%ROWTYPE;
+  v_id text := p_item->>'paymentId';
+  v_amount bigint := (p_item->>'amountCents')::bigint;
+  v_at timestamptz := (p_item->>'at')::timestamptz;
+  v_manual boolean := p_item->>'captureMethod' = 'MANUAL';
+  v_expires timestamptz := CASE WHEN v_manual THEN (p_item->>'holdExpiresAt')::timestamptz END;
+  v_reason text;
+  v_status text;
+BEGIN
+  SELECT * INTO v_payer FROM balances WHERE account_id = p_item->>'payerAccountId';
+  IF NOT FOUND THEN RETURN ledger_missing_account('payer_account_id', p_item->>'payerAccountId'); END IF;
+  SELECT * INTO v_payee FROM balances WHERE account_id = p_item->>'payeeAccountId';
+  IF NOT FOUND THEN RETURN ledger_missing_account('payee_account_id', p_item->>'payeeAccountId'); END IF;
+
+  v_reason := ledger_authorize_refusal(v_payer, v_payee, p_item->>'currency', v_amount);
+  v_status := CASE WHEN v_reason IS NOT NULL THEN 'DECLINED' WHEN v_manual THEN 'REQUIRES_CAPTURE' ELSE 'AUTHORIZED' END;
+
+  INSERT INTO payments (id, payer_account_id, payee_account_id, amount_cents, currency, status, decline_reason, description,
+                        created_at, capture_method, hold_expires_at)
+    VALUES (v_id, v_payer.account_id, v_payee.account_id, v_amount, p_item->>'currency', v_status, v_reason,
+            p_item->>'description', v_at, p_item->>'captureMethod', v_expires);
+  IF v_reason IS NULL THEN
+    INSERT INTO payment_states (payment_id, status, held_cents, captured_cents, hold_expires_at, updated_at)
+      VALUES (v_id, v_status, CASE WHEN v_manual THEN v_amount ELSE 0 END, CASE WHEN v_manual THEN 0 ELSE v_amount END, v_expires, v_at);
+    INSERT INTO payment_transitions (payment_id, status, amount_cents, created_at) VALUES (v_id, v_status, v_amount, v_at);
+    IF v_manual THEN
+      PERFORM ledger_hold(v_id, v_payer.account_id, v_amount, v_at);
+    ELSE
+      PERFORM ledger_move(v_id, v_payer.account_id, v_payee.account_id, v_amount, p_item->>'currency', v_at);
+    END IF;
+  END IF;
+
+  PERFORM ledger_emit(p_item, CASE WHEN v_reason IS NULL THEN 'PaymentAuthorized' ELSE 'PaymentDeclined' END, 'payment', v_id,
+                      ledger_authorize_payload(p_item, v_reason, v_expires));
+  RETURN jsonb_build_object('result', ledger_payment_json(v_id));
+END;
+$$;
+
+-- Locks the state of a payment and returns NULL when it is an open hold, else the error explaining
+-- why there is no hold to act on. A hold past its expiry counts as expired before the sweeper runs.
+CREATE OR REPLACE FUNCTION ledger_open_hold_error(p_payment_id text, p_action text, p_at timestamptz) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_state payment_states%ROWTYPE;
+  v_status text;
+BEGIN
+  SELECT * INTO v_state FROM payment_states WHERE payment_id = p_payment_id FOR UPDATE;
+  IF NOT FOUND THEN
+    SELECT status INTO v_status FROM payments WHERE id = p_payment_id;
+    IF v_status IS NULL THEN
+      RETURN ledger_error('PAYMENT_NOT_FOUND', 'payment_id', format('payment_id: payment %s does not exist', p_payment_id));
+    END IF;
+  ELSIF v_state.status = 'REQUIRES_CAPTURE' AND v_state.hold_expires_at <= p_at THEN
+    v_status := 'EXPIRED';
+  ELSIF v_state.status = 'REQUIRES_CAPTURE' THEN
+    RETURN NULL;
+  ELSE
+    v_status := v_state.status;
+  END IF;
+  RETURN ledger_error('INVALID_PAYMENT_STATE', 'payment_id', format(
+    'payment_id: payment %s is %s; only a REQUIRES_CAPTURE payment (an open hold) can be %s', p_payment_id, v_status, p_action));
+END;
+$$;
+
+-- Capture: moves the captured part of the hold to the payee (two entries) and releases the rest.
+-- The captured part comes out of the hold itself, so it was checked against the payer's funds when
+-- the hold was placed; only the payee's int64 range is checked again.
+CREATE OR REPLACE FUNCTION ledger_cmd_capture(p_item jsonb) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_id text := p_item->>'paymentId';
+  v_at timestamptz := (p_item->>'at')::timestamptz;
+  v_error jsonb;
+  v_state payment_states%ROWTYPE;
+  v_payment payments%ROWTYPE;
+  v_payee balances%ROWTYPE;
+  v_amount bigint := (p_item->>'amountCents')::bigint;
+BEGIN
+  v_error := ledger_open_hold_error(v_id, 'captured', v_at);
+  IF v_error IS NOT NULL THEN RETURN v_error; END IF;
+  SELECT * INTO v_state FROM payment_states WHERE payment_id = v_id;
+  IF v_amount = 0 THEN v_amount := v_state.held_cents; END IF;
+  IF v_amount > v_state.held_cents THEN
+    RETURN ledger_error('CAPTURE_EXCEEDS_HOLD', 'amount_cents', format(
+      'amount_cents: payment %s is REQUIRES_CAPTURE with %s held; %s cannot be captured', v_id, v_state.held_cents, v_amount));
+  END IF;
+  SELECT * INTO v_payment FROM payments WHERE id = v_id;
+  SELECT * INTO v_payee FROM balances WHERE account_id = v_payment.payee_account_id;
+  IF ledger_credit_refusal(v_payee, v_amount) IS NOT NULL THEN
+    RETURN ledger_error('BALANCE_LIMIT_EXCEEDED', 'amount_cents', format(
+      'amount_cents: capturing %s would take account %s beyond the int64 range of minor units', v_amount, v_payee.account_id));
+  END IF;
+
+  PERFORM ledger_hold(v_id, v_payment.payer_account_id, -v_state.held_cents, v_at);
+  PERFORM ledger_move(v_id, v_payment.payer_account_id, v_payment.payee_account_id, v_amount, v_payment.currency, v_at);
+  UPDATE payment_states SET status = 'CAPTURED', held_cents = 0, captured_cents = v_amount, updated_at = v_at WHERE payment_id = v_id;
+  INSERT INTO payment_transitions (payment_id, status, amount_cents, created_at) VALUES (v_id, 'CAPTURED', v_amount, v_at);
+  PERFORM ledger_emit(p_item, 'PaymentCaptured', 'payment', v_id, jsonb_build_object('paymentId', v_id,
+    'payerAccountId', v_payment.payer_account_id, 'payeeAccountId', v_payment.payee_account_id, 'currency', v_payment.currency,
+    'capturedCents', v_amount::text, 'releasedCents', (v_state.held_cents - v_amount)::text, 'createdAt', p_item->'at'));
+  RETURN jsonb_build_object('result', ledger_payment_json(v_id));
+END;
+$$;
+
+-- Void (a client cancels the hold) and expire (the sweeper releases a hold past its expiry): the
+-- whole hold goes back to the payer's available balance and nothing reaches the payee.
+CREATE OR REPLACE FUNCTION ledger_cmd_release(p_item jsonb) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_id text := p_item->>'paymentId';
+  v_at timestamptz := (p_item->>'at')::timestamptz;
+  v_expire boolean := p_item->>'kind' = 'expire';
+  v_status text := CASE WHEN v_expire THEN 'EXPIRED' ELSE 'VOIDED' END;
+  v_error jsonb;
+  v_state payment_states%ROWTYPE;
+  v_payment payments%ROWTYPE;
+BEGIN
+  IF v_expire THEN
+    SELECT * INTO v_state FROM payment_states WHERE payment_id = v_id FOR UPDATE;
+    IF NOT FOUND OR v_state.status <> 'REQUIRES_CAPTURE' OR v_state.hold_expires_at > v_at THEN
+      RETURN ledger_error('INVALID_PAYMENT_STATE', 'payment_id', format('payment_id: payment %s has no expired open hold', v_id));
+    END IF;
+  ELSE
+    v_error := ledger_open_hold_error(v_id, 'voided', v_at);
+    IF v_error IS NOT NULL THEN RETURN v_error; END IF;
+    SELECT * INTO v_state FROM payment_states WHERE payment_id = v_id;
+  END IF;
+  SELECT * INTO v_payment FROM payments WHERE id = v_id;
+  PERFORM ledger_hold(v_id, v_payment.payer_account_id, -v_state.held_cents, v_at);
+  UPDATE payment_states SET status = v_status, held_cents = 0, updated_at = v_at WHERE payment_id = v_id;
+  INSERT INTO payment_transitions (payment_id, status, amount_cents, created_at) VALUES (v_id, v_status, v_state.held_cents, v_at);
+  PERFORM ledger_emit(p_item, 'Payment' || initcap(v_status), 'payment', v_id, jsonb_build_object('paymentId', v_id,
+    'payerAccountId', v_payment.payer_account_id, 'payeeAccountId', v_payment.payee_account_id, 'currency', v_payment.currency,
+    'releasedCents', v_state.held_cents::text, 'createdAt', p_item->'at'));
+  RETURN jsonb_build_object('result', ledger_payment_json(v_id));
+END;
+$$;
+
+-- Refund: money goes back from payee to payer, several times while the refunds' sum stays at most
+-- what reached the payee. A payee that cannot cover it (funds rule with its overdraft limit) gets a
+-- recorded, declined refund: the payment's refundable amount is unchanged and the client may retry
+-- with a new key once the payee has funds.
+CREATE OR REPLACE FUNCTION ledger_cmd_refund(p_item jsonb) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_id text := p_item->>'paymentId';
+  v_at timestamptz := (p_item->>'at')::timestamptz;
+  v_amount bigint := (p_item->>'amountCents')::bigint;
+  v_state payment_states%ROWTYPE;
+  v_payment payments%ROWTYPE;
+  v_payer balances%ROWTYPE;
+  v_payee balances%ROWTYPE;
+  v_reason text;
+  v_status text;
+BEGIN
+  SELECT * INTO v_payment FROM payments WHERE id = v_id;
+  IF NOT FOUND THEN
+    RETURN ledger_error('PAYMENT_NOT_FOUND', 'payment_id', format('payment_id: payment %s does not exist', v_id));
+  END IF;
+  SELECT * INTO v_state FROM payment_states WHERE payment_id = v_id FOR UPDATE;
+  IF NOT FOUND OR v_state.status NOT IN ('AUTHORIZED', 'CAPTURED') THEN
+    RETURN ledger_error('INVALID_PAYMENT_STATE', 'payment_id', format(
+      'payment_id: payment %s is %s; only an AUTHORIZED or CAPTURED payment can be refunded', v_id, coalesce(v_state.status, v_payment.status)));
+  END IF;
+  IF v_amount > v_state.captured_cents - v_state.refunded_cents THEN
+    RETURN ledger_error('REFUND_EXCEEDS_CAPTURED', 'amount_cents', format(
+      'amount_cents: payment %s is %s with %s captured and %s refunded; at most %s can be refunded, not %s', v_id, v_state.status,
+      v_state.captured_cents, v_state.refunded_cents, v_state.captured_cents - v_state.refunded_cents, v_amount));
+  END IF;
+  SELECT * INTO v_payer FROM balances WHERE account_id = v_payment.payer_account_id;
+  SELECT * INTO v_payee FROM balances WHERE account_id = v_payment.payee_account_id;
+  v_reason := coalesce(ledger_debit_refusal(v_payee, v_amount), ledger_credit_refusal(v_payer, v_amount));
+  v_status := CASE WHEN v_reason IS NULL THEN 'REFUNDED' ELSE 'DECLINED' END;
+
+  INSERT INTO refunds (id, payment_id, amount_cents, reason, status, decline_reason, created_at)
+    VALUES (p_item->>'refundId', v_id, v_amount, p_item->>'reason', v_status, v_reason, v_at);
+  IF v_reason IS NULL THEN
+    PERFORM ledger_move(p_item->>'refundId', v_payee.account_id, v_payer.account_id, v_amount, v_payment.currency, v_at);
+    UPDATE payment_states SET refunded_cents = refunded_cents + v_amount, updated_at = v_at WHERE payment_id = v_id;
+    INSERT INTO payment_transitions (payment_id, status, amount_cents, created_at) VALUES (v_id, 'REFUNDED', v_amount, v_at);
+    PERFORM ledger_emit(p_item, 'PaymentRefunded', 'payment', v_id, jsonb_build_object('refundId', p_item->'refundId',
+      'paymentId', v_id, 'payerAccountId', v_payer.account_id, 'payeeAccountId', v_payee.account_id, 'amountCents', p_item->'amountCents',
+      'currency', v_payment.currency, 'reason', p_item->'reason', 'refundedCents', (v_state.refunded_cents + v_amount)::text,
+      'createdAt', p_item->'at'));
+  END IF;
+  RETURN jsonb_build_object('result', jsonb_build_object('refundId', p_item->'refundId', 'paymentId', v_id,
+    'amountCents', jsonb_build_object('$bigint', p_item->'amountCents'), 'reason', p_item->'reason', 'status', v_status,
+    'declineReason', v_reason, 'createdAt', jsonb_build_object('$date', p_item->'at'), 'payment', ledger_payment_json(v_id)));
+END;
+$$;
+
+-- Withdrawal (payout): money leaves to the funding account of the currency, so every currency
+-- still sums to zero. Insufficient funds (with the overdraft limit) declines it, recorded.
+CREATE OR REPLACE FUNCTION ledger_cmd_withdraw(p_item jsonb) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_account balances%ROWTYPE;
+  v_funding balances%ROWTYPE;
+  v_amount bigint := (p_item->>'amountCents')::bigint;
+  v_at timestamptz := (p_item->>'at')::timestamptz;
+  v_reason text;
+  v_after bigint;
+BEGIN
+  SELECT * INTO v_account FROM balances WHERE account_id = p_item->>'accountId';
+  IF NOT FOUND THEN
+    RETURN ledger_error('ACCOUNT_NOT_FOUND', 'account_id', format('account_id: account %s does not exist', p_item->>'accountId'));
+  END IF;
+  IF v_account.currency <> p_item->>'currency' THEN
+    RETURN ledger_error('CURRENCY_MISMATCH', 'currency',
+      format('currency: account %s holds %s, not %s', v_account.account_id, v_account.currency, p_item->>'currency'));
+  END IF;
+  SELECT * INTO STRICT v_funding FROM balances WHERE account_id = p_item->>'fundingAccountId';
+  v_reason := coalesce(ledger_debit_refusal(v_account, v_amount), ledger_credit_refusal(v_funding, v_amount));
+  INSERT INTO withdrawals (id, account_id, amount_cents, currency, reference, status, decline_reason, created_at)
+    VALUES (p_item->>'withdrawalId', v_account.account_id, v_amount, v_account.currency, p_item->>'reference',
+            CASE WHEN v_reason IS NULL THEN 'WITHDRAWN' ELSE 'DECLINED' END, v_reason, v_at);
+  v_after := v_account.available_cents;
+  IF v_reason IS NULL THEN
+    PERFORM ledger_move(p_item->>'withdrawalId', v_account.account_id, v_funding.account_id, v_amount, v_account.currency, v_at);
+    v_after := v_after - v_amount;
+    PERFORM ledger_emit(p_item, 'FundsWithdrawn', 'account', v_account.account_id, jsonb_build_object(
+      'withdrawalId', p_item->'withdrawalId', 'accountId', v_account.account_id, 'fundingAccountId', v_funding.account_id,
+      'amountCents', p_item->'amountCents', 'currency', v_account.currency, 'reference', p_item->'reference',
+      'balanceAfterCents', v_after::text, 'createdAt', p_item->'at'));
+  END IF;
+  RETURN jsonb_build_object('result', jsonb_build_object('withdrawalId', p_item->'withdrawalId', 'accountId', v_account.account_id,
+    'amountCents', jsonb_build_object('$bigint', p_item->'amountCents'), 'currency', v_account.currency, 'reference', p_item->'reference',
+    'status', CASE WHEN v_reason IS NULL THEN 'WITHDRAWN' ELSE 'DECLINED' END, 'declineReason', v_reason,
+    'createdAt', jsonb_build_object('$date', p_item->'at'), 'balanceAfterCents', jsonb_build_object('$bigint', v_after::text)));
+END;
+$$;

@@ -1,0 +1,84 @@
+-- Re-applied on every migrate (src/db/migrate.ts): edit this file, not a migration.
+-- ledger_apply: the one path of every money-moving command (deposit, authorize, capture, void,
+-- expire, refund, withdraw), called by the group-commit batcher (src/ledger/payment-batch.ts) with
+-- a batch of commands. One statement per batch: the balance rows are locked once, in account-id
+-- order, and no client round trip happens while they are held.
+--
+-- Items run in order. Each carries kind, clientId, key, method, requestHash, at (ISO time),
+-- eventId, traceparent and its command's fields (see src/ledger/commands.ts). Each gets one outcome:
+--   {"replayed": true, "result", "method", "requestHash"}  its key was live: the first call's result
+--   {"replayed": false, "result"}                           done now (declines included)
+--   {"error": {"code", "field", "message"}}                 refused; nothing was written
+-- Idempotency: the key is claimed before the command runs (a concurrent holder of the same key
+-- makes the claim wait, then answers as a replay) and keeps the result; an error gives it back.
+-- `expire` items come from the sweeper and have no key.
+CREATE OR REPLACE FUNCTION ledger_apply(p_items jsonb, p_ttl_hours integer) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_item jsonb;
+  v_outcomes jsonb[] := '{}';
+  v_claimed text;
+  v_out jsonb;
+BEGIN
+  -- One batch at a time per database, across all service instances: each instance's batcher runs
+  -- one batch in flight, and with several instances their batches would otherwise queue on each
+  -- other's row locks while each stays small; waiting here lets every instance's next batch grow
+  -- meanwhile. The key is arbitrary but fixed. Measured in docs/profile.md ("several instances").
+  PERFORM pg_advisory_xact_lock(7041001);
+  -- Every balance row of the batch, in account-id order: the accounts named by the commands and
+  -- the payer and payee of the payments they act on (payments are immutable: no lock needed).
+  PERFORM 1 FROM balances WHERE account_id IN (
+      SELECT unnest(ARRAY[i->>'accountId', i->>'fundingAccountId', i->>'payerAccountId', i->>'payeeAccountId'])
+        FROM jsonb_array_elements(p_items) i
+      UNION
+      SELECT unnest(ARRAY[p.payer_account_id, p.payee_account_id]) FROM payments p
+        WHERE p.id IN (SELECT i->>'paymentId' FROM jsonb_array_elements(p_items) i WHERE i->>'kind' <> 'authorize'))
+    ORDER BY account_id FOR UPDATE;
+
+  -- Authorizations only (payments under load, AuthorizePayments): decided in order, written in sets.
+  IF NOT EXISTS (SELECT 1 FROM jsonb_array_elements(p_items) i WHERE i->>'kind' <> 'authorize') THEN
+    RETURN ledger_apply_authorizations(p_items, p_ttl_hours);
+  END IF;
+
+  FOR v_item IN SELECT * FROM jsonb_array_elements(p_items) LOOP
+    IF v_item->>'kind' <> 'expire' THEN
+      v_claimed := NULL;
+      INSERT INTO idempotency_keys AS k (client_id, key, method, request_hash, result, expires_at)
+        VALUES (v_item->>'clientId', v_item->>'key', v_item->>'method', v_item->>'requestHash', NULL,
+                now() + make_interval(hours => p_ttl_hours))
+        ON CONFLICT (client_id, key) DO UPDATE SET method = excluded.method, request_hash = excluded.request_hash,
+          result = NULL, created_at = now(), expires_at = excluded.expires_at
+        WHERE k.expires_at <= now()
+        RETURNING k.key INTO v_claimed;
+      IF v_claimed IS NULL THEN
+        v_outcomes := v_outcomes || (SELECT jsonb_build_object('replayed', true, 'result', k.result, 'method', k.method,
+                                                               'requestHash', k.request_hash)
+                                     FROM idempotency_keys k WHERE k.client_id = v_item->>'clientId' AND k.key = v_item->>'key');
+        CONTINUE;
+      END IF;
+    END IF;
+
+    v_out := CASE v_item->>'kind'
+      WHEN 'deposit' THEN ledger_cmd_deposit(v_item)
+      WHEN 'authorize' THEN ledger_cmd_authorize(v_item)
+      WHEN 'capture' THEN ledger_cmd_capture(v_item)
+      WHEN 'void' THEN ledger_cmd_release(v_item)
+      WHEN 'expire' THEN ledger_cmd_release(v_item)
+      WHEN 'refund' THEN ledger_cmd_refund(v_item)
+      WHEN 'withdraw' THEN ledger_cmd_withdraw(v_item)
+    END;
+    IF v_out IS NULL THEN RAISE EXCEPTION 'ledger_apply: unknown command kind %', v_item->>'kind'; END IF;
+
+    IF v_item->>'kind' <> 'expire' THEN
+      IF v_out ? 'error' THEN
+        DELETE FROM idempotency_keys WHERE client_id = v_item->>'clientId' AND key = v_item->>'key';
+      ELSE
+        UPDATE idempotency_keys SET result = v_out->'result' WHERE client_id = v_item->>'clientId' AND key = v_item->>'key';
+      END IF;
+    END IF;
+    v_outcomes := v_outcomes || CASE WHEN v_out ? 'error' THEN v_out
+                                     ELSE jsonb_build_object('replayed', false, 'result', v_out->'result') END;
+  END LOOP;
+  RETURN to_jsonb(v_outcomes);
+END;
+$$;

@@ -1,0 +1,104 @@
+/**
+ * The TypeScript side of every money-moving command: after validation, a command becomes one item
+ * for ledger_apply (ids, time, event id chosen here), goes through the group-commit batcher, and its
+ * outcome becomes a record, a replay or a LedgerError. The money rules themselves live in the
+ * database functions (drizzle/functions/); nothing here decides about money.
+ */
+import { ulid } from "../ids/ulid.js";
+import { replayStoredResult, requestFingerprint } from "./idempotency.js";
+import { LedgerError, type LedgerErrorCode } from "./ledger-error.js";
+import type { BatchItem, BatchOutcome, PaymentBatcher } from "./payment-batch.js";
+import type { RequestContext } from "./records.js";
+import { fromStoredJson } from "./stored-json.js";
+
+export interface CommandInput {
+  kind: BatchItem["kind"];
+  /** The API method, e.g. "CapturePayment": one idempotency key cannot serve two methods. */
+  method: string;
+  idempotencyKey: string;
+  /** The request's fields as the client sent them: what the key's fingerprint covers. */
+  request: Record<string, string | bigint>;
+  /** The command's fields for the database (ids chosen here included). */
+  fields: Record<string, string | null>;
+}
+
+/**
+ * Runs one command through `batcher` and returns its stored result: the first call's result for a
+ * live key (IDEMPOTENCY_KEY_REUSED when the key was used for another request), else the result of
+ * this call. A refusal from the database becomes a LedgerError with its code, field and message.
+ */
+export async function runCommand<T>(batcher: PaymentBatcher, input: CommandInput, context: RequestContext): Promise<T> {
+  context.signal?.throwIfAborted();
+  const prepared = prepareCommand(input, context);
+  return finishCommand<T>(prepared, await batcher.submit(prepared.item));
+}
+
+/** One outcome of runCommands: the stored result, or the LedgerError this command alone failed with. */
+export type CommandOutcome<T> = { value: T } | { error: LedgerError };
+
+/**
+ * Runs several commands as runCommand runs one, handing them to the batcher at once so that they
+ * travel together, in order. Each input is built by a function, so that a command failing its
+ * validation (a LedgerError) fails alone; any other failure rejects the whole call.
+ */
+export async function runCommands<T>(
+  batcher: PaymentBatcher,
+  inputs: readonly (() => CommandInput)[],
+  context: RequestContext,
+): Promise<CommandOutcome<T>[]> {
+  const prepared = inputs.map((input): Prepared | LedgerError => {
+    try {
+      return prepareCommand(input(), context);
+    } catch (error) {
+      if (error instanceof LedgerError) return error;
+      throw error;
+    }
+  });
+  context.signal?.throwIfAborted();
+  const valid = prepared.filter((p): p is Prepared => !(p instanceof LedgerError));
+  const outcomes = await Promise.all(batcher.submitAll(valid.map((p) => p.item)));
+  let next = 0;
+  return prepared.map((p): CommandOutcome<T> => {
+    if (p instanceof LedgerError) return { error: p };
+    try {
+      return { value: finishCommand<T>(p, outcomes[next++]!) };
+    } catch (error) {
+      if (error instanceof LedgerError) return { error };
+      throw error;
+    }
+  });
+}
+
+interface Prepared {
+  scope: { clientId: string; key: string; method: string };
+  fingerprint: string;
+  item: BatchItem;
+}
+
+function prepareCommand(input: CommandInput, context: RequestContext): Prepared {
+  const scope = { clientId: context.clientId, key: input.idempotencyKey, method: input.method };
+  const fingerprint = requestFingerprint(input.method, input.request);
+  const item: BatchItem = {
+    ...input.fields,
+    kind: input.kind,
+    clientId: scope.clientId,
+    key: scope.key,
+    method: scope.method,
+    requestHash: fingerprint,
+    at: new Date().toISOString(),
+    eventId: ulid(),
+    traceparent: context.traceparent ?? null,
+  };
+  return { scope, fingerprint, item };
+}
+
+function finishCommand<T>({ scope, fingerprint }: Prepared, outcome: BatchOutcome): T {
+  if ("error" in outcome) throw ledgerErrorOf(outcome.error);
+  if (outcome.replayed) return replayStoredResult<T>(scope, fingerprint, outcome);
+  return fromStoredJson<T>(outcome.result);
+}
+
+/** The LedgerError of a refusal reported by ledger_apply. */
+export function ledgerErrorOf(error: { code: string; field: string; message: string }): LedgerError {
+  return new LedgerError(error.code as LedgerErrorCode, error.message, error.field || undefined);
+}
