@@ -96,10 +96,13 @@ async function main(): Promise<void> {
       }
     }
 
-    // Several instances: two more processes on the same database (each with its relay), the
-    // clients spread over the three.
+    // Several instances: two more processes on the same database, the clients spread over the
+    // three. One relay per database is enough (it publishes every instance's events), so the two
+    // run without KAFKA_BROKERS: three relays would each wake on every NOTIFY and compete for the
+    // same outbox rows, tripling the relay's CPU on the two shared cores for nothing.
     log("starting two more instances");
-    const others = await Promise.all([startService(postgres.value, serviceEnv, app.key), startService(postgres.value, serviceEnv, app.key)]);
+    const { KAFKA_BROKERS: _relayOnlyInTheFirst, ...apiOnly } = serviceEnv;
+    const others = await Promise.all([startService(postgres.value, apiOnly, app.key), startService(postgres.value, apiOnly, app.key)]);
     for (const other of others) stops.push(() => other.stop());
     const all = [app, ...others];
     for (const workload of workloads) {
