@@ -38,6 +38,34 @@ export function paymentServiceHandlers(ledger: Ledger): ServiceImpl<typeof Payme
       };
     },
 
+    async capturePayments(request, context) {
+      const outcomes = await ledger.capturePayments(
+        request.items.map((item) => ({ idempotencyKey: item.idempotencyKey, paymentId: item.paymentId, amountCents: item.amountCents })),
+        requestContextOf(context),
+      );
+      return {
+        outcomes: outcomes.map((o) =>
+          "error" in o
+            ? { outcome: { case: "error" as const, value: itemErrorToProto(o.error) } }
+            : { outcome: { case: "payment" as const, value: paymentToProto(o.value) } },
+        ),
+      };
+    },
+
+    async refundPayments(request, context) {
+      const outcomes = await ledger.refundPayments(
+        request.items.map((item) => ({ idempotencyKey: item.idempotencyKey, paymentId: item.paymentId, amountCents: item.amountCents, reason: item.reason })),
+        requestContextOf(context),
+      );
+      return {
+        outcomes: outcomes.map((o) =>
+          "error" in o
+            ? { outcome: { case: "error" as const, value: itemErrorToProto(o.error) } }
+            : { outcome: { case: "refund" as const, value: { refund: refundToProto(o.value), payment: paymentToProto(o.value.payment) } } },
+        ),
+      };
+    },
+
     async capturePayment(request, context) {
       const payment = await ledger.capturePayment(
         { idempotencyKey: request.idempotencyKey, paymentId: request.paymentId, amountCents: request.amountCents },

@@ -24,6 +24,8 @@ const scopeOf: [DescMethod, Scope][] = [
   [AccountService.method.withdrawFunds, "accounts:write"],
   [AccountService.method.updateAccount, "accounts:admin"],
   [PaymentService.method.authorizePayments, "payments:write"],
+  [PaymentService.method.capturePayments, "payments:write"],
+  [PaymentService.method.refundPayments, "payments:write"],
 ];
 const requiredScopes = new Map(scopeOf.map(([method, scope]) => [`${method.parent.typeName}/${method.name}`, scope]));
 

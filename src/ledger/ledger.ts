@@ -6,14 +6,17 @@ import type { Database } from "../db/client.js";
 import { createAccount, getAccount, updateAccount, type CreateAccountCommand, type UpdateAccountCommand } from "./accounts.js";
 import { depositFunds, withdrawFunds, type DepositFundsCommand, type WithdrawFundsCommand } from "./deposits.js";
 import { expireDueHolds } from "./hold-expiry.js";
+import type { CommandOutcome } from "./commands.js";
 import { PaymentBatcher } from "./payment-batch.js";
 import {
   authorizePayment,
   authorizePayments,
   capturePayment,
+  capturePayments,
   getBalance,
   getPayment,
   refundPayment,
+  refundPayments,
   voidPayment,
   type AuthorizationOutcome,
   type AuthorizePaymentCommand,
@@ -98,6 +101,16 @@ export class Ledger {
 
   capturePayment(command: CapturePaymentCommand, context: RequestContext): Promise<PaymentRecord> {
     return capturePayment(this.commands, command, context);
+  }
+
+  /** Up to 1,000 captures in one call; one outcome per command, in order. */
+  capturePayments(commands: readonly CapturePaymentCommand[], context: RequestContext): Promise<CommandOutcome<PaymentRecord>[]> {
+    return capturePayments(this.commands, commands, context);
+  }
+
+  /** Up to 1,000 refunds in one call; one outcome per command, in order. */
+  refundPayments(commands: readonly RefundPaymentCommand[], context: RequestContext): Promise<CommandOutcome<RefundRecord>[]> {
+    return refundPayments(this.commands, commands, context);
   }
 
   voidPayment(command: VoidPaymentCommand, context: RequestContext): Promise<PaymentRecord> {

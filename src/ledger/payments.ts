@@ -16,7 +16,7 @@ import { ulid } from "../ids/ulid.js";
 import type { Database } from "../db/client.js";
 import { balances } from "../db/schema.js";
 import { accountNotFound } from "./accounts.js";
-import { runCommand, runCommands, type CommandInput } from "./commands.js";
+import { runCommand, runCommands, type CommandInput, type CommandOutcome } from "./commands.js";
 import { LedgerError, LedgerErrorCode, invalidArgument } from "./ledger-error.js";
 import type { PaymentBatcher } from "./payment-batch.js";
 import type { BalanceRecord, CaptureMethod, PaymentRecord, RefundRecord, RequestContext } from "./records.js";
@@ -65,6 +65,12 @@ export async function authorizePayment(
 /** The most payments one AuthorizePayments request may carry (about 300 KB of JSON at most). */
 export const MAX_PAYMENTS_PER_BATCH = 1_000;
 
+/** A batch request holds 1 to MAX_PAYMENTS_PER_BATCH items; otherwise the whole request fails. */
+function requireBatchSize(count: number): void {
+  if (count === 0) throw invalidArgument("items", "must hold at least one payment");
+  if (count > MAX_PAYMENTS_PER_BATCH) throw invalidArgument("items", `must hold at most ${MAX_PAYMENTS_PER_BATCH} payments, got ${count}`);
+}
+
 /** What one item of authorizePayments came to: the payment, or the error it alone failed with. */
 export type AuthorizationOutcome = { payment: PaymentRecord } | { error: LedgerError };
 
@@ -81,10 +87,7 @@ export async function authorizePayments(
   context: RequestContext,
   defaultHoldSeconds = DEFAULT_HOLD_EXPIRES_IN_SECONDS,
 ): Promise<AuthorizationOutcome[]> {
-  if (commands.length === 0) throw invalidArgument("items", "must hold at least one payment");
-  if (commands.length > MAX_PAYMENTS_PER_BATCH) {
-    throw invalidArgument("items", `must hold at most ${MAX_PAYMENTS_PER_BATCH} payments, got ${commands.length}`);
-  }
+  requireBatchSize(commands.length);
   const outcomes = await runCommands<PaymentRecord>(batcher, commands.map((command) => () => authorizationInput(command, defaultHoldSeconds)), context);
   return outcomes.map((o) => ("error" in o ? o : { payment: o.value }));
 }
@@ -142,15 +145,25 @@ export interface CapturePaymentCommand {
 
 /** Captures (part of) an open hold: the captured amount reaches the payee, the rest is released. */
 export function capturePayment(batcher: PaymentBatcher, command: CapturePaymentCommand, context: RequestContext): Promise<PaymentRecord> {
+  return runCommand<PaymentRecord>(batcher, captureInput(command), context);
+}
+
+/** Up to MAX_PAYMENTS_PER_BATCH captures, each as capturePayment, in order (see authorizePayments). */
+export async function capturePayments(
+  batcher: PaymentBatcher,
+  commands: readonly CapturePaymentCommand[],
+  context: RequestContext,
+): Promise<CommandOutcome<PaymentRecord>[]> {
+  requireBatchSize(commands.length);
+  return runCommands<PaymentRecord>(batcher, commands.map((command) => () => captureInput(command)), context);
+}
+
+function captureInput(command: CapturePaymentCommand): CommandInput {
   requireIdempotencyKey("idempotency_key", command.idempotencyKey);
   requireUlid("payment_id", command.paymentId);
   if (command.amountCents !== 0n) requireAmount("amount_cents", command.amountCents);
   const { idempotencyKey, ...request } = command;
-  return runCommand<PaymentRecord>(
-    batcher,
-    { kind: "capture", method: "CapturePayment", idempotencyKey, request, fields: { paymentId: command.paymentId, amountCents: command.amountCents.toString() } },
-    context,
-  );
+  return { kind: "capture", method: "CapturePayment", idempotencyKey, request, fields: { paymentId: command.paymentId, amountCents: command.amountCents.toString() } };
 }
 
 export interface VoidPaymentCommand {
@@ -179,22 +192,32 @@ export interface RefundPaymentCommand {
 
 /** Moves (part of) what reached the payee back to the payer; see ledger_cmd_refund for declines. */
 export function refundPayment(batcher: PaymentBatcher, command: RefundPaymentCommand, context: RequestContext): Promise<RefundRecord> {
+  return runCommand<RefundRecord>(batcher, refundInput(command), context);
+}
+
+/** Up to MAX_PAYMENTS_PER_BATCH refunds, each as refundPayment, in order (see authorizePayments). */
+export async function refundPayments(
+  batcher: PaymentBatcher,
+  commands: readonly RefundPaymentCommand[],
+  context: RequestContext,
+): Promise<CommandOutcome<RefundRecord>[]> {
+  requireBatchSize(commands.length);
+  return runCommands<RefundRecord>(batcher, commands.map((command) => () => refundInput(command)), context);
+}
+
+function refundInput(command: RefundPaymentCommand): CommandInput {
   requireIdempotencyKey("idempotency_key", command.idempotencyKey);
   requireUlid("payment_id", command.paymentId);
   requireAmount("amount_cents", command.amountCents);
   requireText("reason", command.reason, 500);
   const { idempotencyKey, ...request } = command;
-  return runCommand<RefundRecord>(
-    batcher,
-    {
-      kind: "refund",
-      method: "RefundPayment",
-      idempotencyKey,
-      request,
-      fields: { refundId: ulid(), paymentId: command.paymentId, amountCents: command.amountCents.toString(), reason: command.reason },
-    },
-    context,
-  );
+  return {
+    kind: "refund",
+    method: "RefundPayment",
+    idempotencyKey,
+    request,
+    fields: { refundId: ulid(), paymentId: command.paymentId, amountCents: command.amountCents.toString(), reason: command.reason },
+  };
 }
 
 /** Reads one payment with its current state; NOT_FOUND when it does not exist. */

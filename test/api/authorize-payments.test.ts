@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { ErrorDetailSchema } from "../../gen/payment/v1/common_pb.js";
-import { PaymentStatus } from "../../gen/payment/v1/payment_pb.js";
+import { CaptureMethod, PaymentStatus } from "../../gen/payment/v1/payment_pb.js";
 import { ledgerClients, transportFactories } from "../support/clients.js";
 import { startTestService, type TestService } from "../support/service.js";
 
@@ -47,6 +47,48 @@ for (const [name, transport] of Object.entries(transportFactories)) {
       const single = await payments.authorizePayment(item("a"));
       assert.deepEqual(single.payment, a?.value);
       assert.equal((await payments.getAccountBalance({ accountId: payee })).availableBalanceCents, 800n);
+    });
+
+    it("captures and refunds in batches, one outcome per item in order", async () => {
+      const { accounts, payments } = ledgerClients(transport(running.url));
+      const payer = (await accounts.createAccount({ currency: "USD", displayName: `holder ${name}` })).account!.accountId;
+      const payee = (await accounts.createAccount({ currency: "USD", displayName: `merchant ${name}` })).account!.accountId;
+      await accounts.depositFunds({ idempotencyKey: `dep-lc-${name}`, accountId: payer, amountCents: 1_000n, currency: "USD" });
+      const base = { payerAccountId: payer, payeeAccountId: payee, currency: "USD", description: "" };
+      const { outcomes: held } = await payments.authorizePayments({
+        items: [
+          { ...base, idempotencyKey: `${name}-h1`, amountCents: 300n, captureMethod: CaptureMethod.MANUAL },
+          { ...base, idempotencyKey: `${name}-h2`, amountCents: 300n, captureMethod: CaptureMethod.MANUAL },
+          { ...base, idempotencyKey: `${name}-auto`, amountCents: 100n },
+        ],
+      });
+      const [h1, h2, auto] = held.map((o) => (o.outcome.case === "payment" ? o.outcome.value : assert.fail("authorized")));
+      assert.deepEqual([h1!.status, h2!.status, auto!.status], [PaymentStatus.REQUIRES_CAPTURE, PaymentStatus.REQUIRES_CAPTURE, PaymentStatus.AUTHORIZED]);
+
+      const missing = "01ARZ3NDEKTSV4RRFFQ69G5FAV";
+      const { outcomes: captured } = await payments.capturePayments({
+        items: [
+          { idempotencyKey: `${name}-c1`, paymentId: h1!.paymentId, amountCents: 0n },
+          { idempotencyKey: `${name}-c2`, paymentId: h2!.paymentId, amountCents: 100n },
+          { idempotencyKey: `${name}-c3`, paymentId: missing, amountCents: 0n },
+          { idempotencyKey: `${name}-c1`, paymentId: h1!.paymentId, amountCents: 0n },
+        ],
+      });
+      const summary = captured.map((o) => (o.outcome.case === "payment" ? PaymentStatus[o.outcome.value.status] : o.outcome.value?.code));
+      assert.deepEqual(summary, ["CAPTURED", "CAPTURED", "PAYMENT_NOT_FOUND", "CAPTURED"]);
+      assert.deepEqual(captured[3], captured[0], "a repeated key replays the first capture");
+
+      const { outcomes: refunded } = await payments.refundPayments({
+        items: [
+          { idempotencyKey: `${name}-r1`, paymentId: auto!.paymentId, amountCents: 40n, reason: "one" },
+          { idempotencyKey: `${name}-r2`, paymentId: missing, amountCents: 40n, reason: "two" },
+        ],
+      });
+      assert.equal(refunded[0]?.outcome.case, "refund");
+      assert.equal(refunded[0]?.outcome.case === "refund" && refunded[0].outcome.value.payment?.refundedCents, 40n);
+      assert.deepEqual(refunded[1]?.outcome.case === "error" && [refunded[1].outcome.value.status, refunded[1].outcome.value.code], ["not_found", "PAYMENT_NOT_FOUND"]);
+      // 300 + 100 captured, 100 paid, 40 refunded.
+      assert.equal((await payments.getAccountBalance({ accountId: payee })).availableBalanceCents, 460n);
     });
 
     it("refuses more than 1,000 items as a whole", async () => {

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file payment/v1/payment.proto.
  */
 export const file_payment_v1_payment: GenFile = /*@__PURE__*/
-  fileDesc("ChhwYXltZW50L3YxL3BheW1lbnQucHJvdG8SCnBheW1lbnQudjEiyAMKB1BheW1lbnQSEgoKcGF5bWVudF9pZBgBIAEoCRIpCgZzdGF0dXMYAiABKA4yGS5wYXltZW50LnYxLlBheW1lbnRTdGF0dXMSMQoOZGVjbGluZV9yZWFzb24YAyABKA4yGS5wYXltZW50LnYxLkRlY2xpbmVSZWFzb24SGAoQcGF5ZXJfYWNjb3VudF9pZBgEIAEoCRIYChBwYXllZV9hY2NvdW50X2lkGAUgASgJEhQKDGFtb3VudF9jZW50cxgGIAEoAxIQCghjdXJyZW5jeRgHIAEoCRITCgtkZXNjcmlwdGlvbhgIIAEoCRIuCgpjcmVhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIxCg5jYXB0dXJlX21ldGhvZBgKIAEoDjIZLnBheW1lbnQudjEuQ2FwdHVyZU1ldGhvZBISCgpoZWxkX2NlbnRzGAsgASgDEhYKDmNhcHR1cmVkX2NlbnRzGAwgASgDEhYKDnJlZnVuZGVkX2NlbnRzGA0gASgDEjMKD2hvbGRfZXhwaXJlc19hdBgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiigIKF0F1dGhvcml6ZVBheW1lbnRSZXF1ZXN0EhcKD2lkZW1wb3RlbmN5X2tleRgBIAEoCRIYChBwYXllcl9hY2NvdW50X2lkGAIgASgJEhgKEHBheWVlX2FjY291bnRfaWQYAyABKAkSFAoMYW1vdW50X2NlbnRzGAQgASgDEhAKCGN1cnJlbmN5GAUgASgJEhMKC2Rlc2NyaXB0aW9uGAYgASgJEjEKDmNhcHR1cmVfbWV0aG9kGAcgASgOMhkucGF5bWVudC52MS5DYXB0dXJlTWV0aG9kEjIKD2hvbGRfZXhwaXJlc19pbhgIIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJAChhBdXRob3JpemVQYXltZW50UmVzcG9uc2USJAoHcGF5bWVudBgBIAEoCzITLnBheW1lbnQudjEuUGF5bWVudCInChFHZXRQYXltZW50UmVxdWVzdBISCgpwYXltZW50X2lkGAEgASgJIjoKEkdldFBheW1lbnRSZXNwb25zZRIkCgdwYXltZW50GAEgASgLMhMucGF5bWVudC52MS5QYXltZW50Ii4KGEdldEFjY291bnRCYWxhbmNlUmVxdWVzdBISCgphY2NvdW50X2lkGAEgASgJIvwBChlHZXRBY2NvdW50QmFsYW5jZVJlc3BvbnNlEhIKCmFjY291bnRfaWQYASABKAkSEAoIY3VycmVuY3kYAiABKAkSHwoXYXZhaWxhYmxlX2JhbGFuY2VfY2VudHMYAyABKAMSDwoHdmVyc2lvbhgEIAEoAxIuCgp1cGRhdGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIaChJoZWxkX2JhbGFuY2VfY2VudHMYBiABKAMSHAoUbGVkZ2VyX2JhbGFuY2VfY2VudHMYByABKAMSHQoVb3ZlcmRyYWZ0X2xpbWl0X2NlbnRzGAggASgDIloKFUNhcHR1cmVQYXltZW50UmVxdWVzdBIXCg9pZGVtcG90ZW5jeV9rZXkYASABKAkSEgoKcGF5bWVudF9pZBgCIAEoCRIUCgxhbW91bnRfY2VudHMYAyABKAMiPgoWQ2FwdHVyZVBheW1lbnRSZXNwb25zZRIkCgdwYXltZW50GAEgASgLMhMucGF5bWVudC52MS5QYXltZW50IkEKElZvaWRQYXltZW50UmVxdWVzdBIXCg9pZGVtcG90ZW5jeV9rZXkYASABKAkSEgoKcGF5bWVudF9pZBgCIAEoCSI7ChNWb2lkUGF5bWVudFJlc3BvbnNlEiQKB3BheW1lbnQYASABKAsyEy5wYXltZW50LnYxLlBheW1lbnQiaQoUUmVmdW5kUGF5bWVudFJlcXVlc3QSFwoPaWRlbXBvdGVuY3lfa2V5GAEgASgJEhIKCnBheW1lbnRfaWQYAiABKAkSFAoMYW1vdW50X2NlbnRzGAMgASgDEg4KBnJlYXNvbhgEIAEoCSLiAQoGUmVmdW5kEhEKCXJlZnVuZF9pZBgBIAEoCRISCgpwYXltZW50X2lkGAIgASgJEhQKDGFtb3VudF9jZW50cxgDIAEoAxIOCgZyZWFzb24YBCABKAkSKAoGc3RhdHVzGAUgASgOMhgucGF5bWVudC52MS5SZWZ1bmRTdGF0dXMSMQoOZGVjbGluZV9yZWFzb24YBiABKA4yGS5wYXltZW50LnYxLkRlY2xpbmVSZWFzb24SLgoKY3JlYXRlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiYQoVUmVmdW5kUGF5bWVudFJlc3BvbnNlEiIKBnJlZnVuZBgBIAEoCzISLnBheW1lbnQudjEuUmVmdW5kEiQKB3BheW1lbnQYAiABKAsyEy5wYXltZW50LnYxLlBheW1lbnQiTgoYQXV0aG9yaXplUGF5bWVudHNSZXF1ZXN0EjIKBWl0ZW1zGAEgAygLMiMucGF5bWVudC52MS5BdXRob3JpemVQYXltZW50UmVxdWVzdCJSChlBdXRob3JpemVQYXltZW50c1Jlc3BvbnNlEjUKCG91dGNvbWVzGAEgAygLMiMucGF5bWVudC52MS5BdXRob3JpemVQYXltZW50T3V0Y29tZSJ0ChdBdXRob3JpemVQYXltZW50T3V0Y29tZRImCgdwYXltZW50GAEgASgLMhMucGF5bWVudC52MS5QYXltZW50SAASJgoFZXJyb3IYAiABKAsyFS5wYXltZW50LnYxLkl0ZW1FcnJvckgAQgkKB291dGNvbWUiSQoJSXRlbUVycm9yEg4KBnN0YXR1cxgBIAEoCRIMCgRjb2RlGAIgASgJEg0KBWZpZWxkGAMgASgJEg8KB21lc3NhZ2UYBCABKAkq5AEKDVBheW1lbnRTdGF0dXMSHgoaUEFZTUVOVF9TVEFUVVNfVU5TUEVDSUZJRUQQABIdChlQQVlNRU5UX1NUQVRVU19BVVRIT1JJWkVEEAESGwoXUEFZTUVOVF9TVEFUVVNfREVDTElORUQQAhIjCh9QQVlNRU5UX1NUQVRVU19SRVFVSVJFU19DQVBUVVJFEAMSGwoXUEFZTUVOVF9TVEFUVVNfQ0FQVFVSRUQQBBIZChVQQVlNRU5UX1NUQVRVU19WT0lERUQQBRIaChZQQVlNRU5UX1NUQVRVU19FWFBJUkVEEAYqaAoNQ2FwdHVyZU1ldGhvZBIeChpDQVBUVVJFX01FVEhPRF9VTlNQRUNJRklFRBAAEhwKGENBUFRVUkVfTUVUSE9EX0FVVE9NQVRJQxABEhkKFUNBUFRVUkVfTUVUSE9EX01BTlVBTBACKqcBCg1EZWNsaW5lUmVhc29uEh4KGkRFQ0xJTkVfUkVBU09OX1VOU1BFQ0lGSUVEEAASJQohREVDTElORV9SRUFTT05fSU5TVUZGSUNJRU5UX0ZVTkRTEAESJAogREVDTElORV9SRUFTT05fQ1VSUkVOQ1lfTUlTTUFUQ0gQAhIpCiVERUNMSU5FX1JFQVNPTl9CQUxBTkNFX0xJTUlUX0VYQ0VFREVEEAMqZQoMUmVmdW5kU3RhdHVzEh0KGVJFRlVORF9TVEFUVVNfVU5TUEVDSUZJRUQQABIaChZSRUZVTkRfU1RBVFVTX1JFRlVOREVEEAESGgoWUkVGVU5EX1NUQVRVU19ERUNMSU5FRBACMokFCg5QYXltZW50U2VydmljZRJdChBBdXRob3JpemVQYXltZW50EiMucGF5bWVudC52MS5BdXRob3JpemVQYXltZW50UmVxdWVzdBokLnBheW1lbnQudjEuQXV0aG9yaXplUGF5bWVudFJlc3BvbnNlElAKCkdldFBheW1lbnQSHS5wYXltZW50LnYxLkdldFBheW1lbnRSZXF1ZXN0Gh4ucGF5bWVudC52MS5HZXRQYXltZW50UmVzcG9uc2UiA5ACARJlChFHZXRBY2NvdW50QmFsYW5jZRIkLnBheW1lbnQudjEuR2V0QWNjb3VudEJhbGFuY2VSZXF1ZXN0GiUucGF5bWVudC52MS5HZXRBY2NvdW50QmFsYW5jZVJlc3BvbnNlIgOQAgESVwoOQ2FwdHVyZVBheW1lbnQSIS5wYXltZW50LnYxLkNhcHR1cmVQYXltZW50UmVxdWVzdBoiLnBheW1lbnQudjEuQ2FwdHVyZVBheW1lbnRSZXNwb25zZRJOCgtWb2lkUGF5bWVudBIeLnBheW1lbnQudjEuVm9pZFBheW1lbnRSZXF1ZXN0Gh8ucGF5bWVudC52MS5Wb2lkUGF5bWVudFJlc3BvbnNlElQKDVJlZnVuZFBheW1lbnQSIC5wYXltZW50LnYxLlJlZnVuZFBheW1lbnRSZXF1ZXN0GiEucGF5bWVudC52MS5SZWZ1bmRQYXltZW50UmVzcG9uc2USYAoRQXV0aG9yaXplUGF5bWVudHMSJC5wYXltZW50LnYxLkF1dGhvcml6ZVBheW1lbnRzUmVxdWVzdBolLnBheW1lbnQudjEuQXV0aG9yaXplUGF5bWVudHNSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("ChhwYXltZW50L3YxL3BheW1lbnQucHJvdG8SCnBheW1lbnQudjEiyAMKB1BheW1lbnQSEgoKcGF5bWVudF9pZBgBIAEoCRIpCgZzdGF0dXMYAiABKA4yGS5wYXltZW50LnYxLlBheW1lbnRTdGF0dXMSMQoOZGVjbGluZV9yZWFzb24YAyABKA4yGS5wYXltZW50LnYxLkRlY2xpbmVSZWFzb24SGAoQcGF5ZXJfYWNjb3VudF9pZBgEIAEoCRIYChBwYXllZV9hY2NvdW50X2lkGAUgASgJEhQKDGFtb3VudF9jZW50cxgGIAEoAxIQCghjdXJyZW5jeRgHIAEoCRITCgtkZXNjcmlwdGlvbhgIIAEoCRIuCgpjcmVhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIxCg5jYXB0dXJlX21ldGhvZBgKIAEoDjIZLnBheW1lbnQudjEuQ2FwdHVyZU1ldGhvZBISCgpoZWxkX2NlbnRzGAsgASgDEhYKDmNhcHR1cmVkX2NlbnRzGAwgASgDEhYKDnJlZnVuZGVkX2NlbnRzGA0gASgDEjMKD2hvbGRfZXhwaXJlc19hdBgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiigIKF0F1dGhvcml6ZVBheW1lbnRSZXF1ZXN0EhcKD2lkZW1wb3RlbmN5X2tleRgBIAEoCRIYChBwYXllcl9hY2NvdW50X2lkGAIgASgJEhgKEHBheWVlX2FjY291bnRfaWQYAyABKAkSFAoMYW1vdW50X2NlbnRzGAQgASgDEhAKCGN1cnJlbmN5GAUgASgJEhMKC2Rlc2NyaXB0aW9uGAYgASgJEjEKDmNhcHR1cmVfbWV0aG9kGAcgASgOMhkucGF5bWVudC52MS5DYXB0dXJlTWV0aG9kEjIKD2hvbGRfZXhwaXJlc19pbhgIIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJAChhBdXRob3JpemVQYXltZW50UmVzcG9uc2USJAoHcGF5bWVudBgBIAEoCzITLnBheW1lbnQudjEuUGF5bWVudCInChFHZXRQYXltZW50UmVxdWVzdBISCgpwYXltZW50X2lkGAEgASgJIjoKEkdldFBheW1lbnRSZXNwb25zZRIkCgdwYXltZW50GAEgASgLMhMucGF5bWVudC52MS5QYXltZW50Ii4KGEdldEFjY291bnRCYWxhbmNlUmVxdWVzdBISCgphY2NvdW50X2lkGAEgASgJIvwBChlHZXRBY2NvdW50QmFsYW5jZVJlc3BvbnNlEhIKCmFjY291bnRfaWQYASABKAkSEAoIY3VycmVuY3kYAiABKAkSHwoXYXZhaWxhYmxlX2JhbGFuY2VfY2VudHMYAyABKAMSDwoHdmVyc2lvbhgEIAEoAxIuCgp1cGRhdGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIaChJoZWxkX2JhbGFuY2VfY2VudHMYBiABKAMSHAoUbGVkZ2VyX2JhbGFuY2VfY2VudHMYByABKAMSHQoVb3ZlcmRyYWZ0X2xpbWl0X2NlbnRzGAggASgDIloKFUNhcHR1cmVQYXltZW50UmVxdWVzdBIXCg9pZGVtcG90ZW5jeV9rZXkYASABKAkSEgoKcGF5bWVudF9pZBgCIAEoCRIUCgxhbW91bnRfY2VudHMYAyABKAMiPgoWQ2FwdHVyZVBheW1lbnRSZXNwb25zZRIkCgdwYXltZW50GAEgASgLMhMucGF5bWVudC52MS5QYXltZW50IkEKElZvaWRQYXltZW50UmVxdWVzdBIXCg9pZGVtcG90ZW5jeV9rZXkYASABKAkSEgoKcGF5bWVudF9pZBgCIAEoCSI7ChNWb2lkUGF5bWVudFJlc3BvbnNlEiQKB3BheW1lbnQYASABKAsyEy5wYXltZW50LnYxLlBheW1lbnQiaQoUUmVmdW5kUGF5bWVudFJlcXVlc3QSFwoPaWRlbXBvdGVuY3lfa2V5GAEgASgJEhIKCnBheW1lbnRfaWQYAiABKAkSFAoMYW1vdW50X2NlbnRzGAMgASgDEg4KBnJlYXNvbhgEIAEoCSLiAQoGUmVmdW5kEhEKCXJlZnVuZF9pZBgBIAEoCRISCgpwYXltZW50X2lkGAIgASgJEhQKDGFtb3VudF9jZW50cxgDIAEoAxIOCgZyZWFzb24YBCABKAkSKAoGc3RhdHVzGAUgASgOMhgucGF5bWVudC52MS5SZWZ1bmRTdGF0dXMSMQoOZGVjbGluZV9yZWFzb24YBiABKA4yGS5wYXltZW50LnYxLkRlY2xpbmVSZWFzb24SLgoKY3JlYXRlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiYQoVUmVmdW5kUGF5bWVudFJlc3BvbnNlEiIKBnJlZnVuZBgBIAEoCzISLnBheW1lbnQudjEuUmVmdW5kEiQKB3BheW1lbnQYAiABKAsyEy5wYXltZW50LnYxLlBheW1lbnQiTgoYQXV0aG9yaXplUGF5bWVudHNSZXF1ZXN0EjIKBWl0ZW1zGAEgAygLMiMucGF5bWVudC52MS5BdXRob3JpemVQYXltZW50UmVxdWVzdCJSChlBdXRob3JpemVQYXltZW50c1Jlc3BvbnNlEjUKCG91dGNvbWVzGAEgAygLMiMucGF5bWVudC52MS5BdXRob3JpemVQYXltZW50T3V0Y29tZSJ0ChdBdXRob3JpemVQYXltZW50T3V0Y29tZRImCgdwYXltZW50GAEgASgLMhMucGF5bWVudC52MS5QYXltZW50SAASJgoFZXJyb3IYAiABKAsyFS5wYXltZW50LnYxLkl0ZW1FcnJvckgAQgkKB291dGNvbWUiSQoJSXRlbUVycm9yEg4KBnN0YXR1cxgBIAEoCRIMCgRjb2RlGAIgASgJEg0KBWZpZWxkGAMgASgJEg8KB21lc3NhZ2UYBCABKAkiSgoWQ2FwdHVyZVBheW1lbnRzUmVxdWVzdBIwCgVpdGVtcxgBIAMoCzIhLnBheW1lbnQudjEuQ2FwdHVyZVBheW1lbnRSZXF1ZXN0IlAKF0NhcHR1cmVQYXltZW50c1Jlc3BvbnNlEjUKCG91dGNvbWVzGAEgAygLMiMucGF5bWVudC52MS5BdXRob3JpemVQYXltZW50T3V0Y29tZSJIChVSZWZ1bmRQYXltZW50c1JlcXVlc3QSLwoFaXRlbXMYASADKAsyIC5wYXltZW50LnYxLlJlZnVuZFBheW1lbnRSZXF1ZXN0IkwKFlJlZnVuZFBheW1lbnRzUmVzcG9uc2USMgoIb3V0Y29tZXMYASADKAsyIC5wYXltZW50LnYxLlJlZnVuZFBheW1lbnRPdXRjb21lIn4KFFJlZnVuZFBheW1lbnRPdXRjb21lEjMKBnJlZnVuZBgBIAEoCzIhLnBheW1lbnQudjEuUmVmdW5kUGF5bWVudFJlc3BvbnNlSAASJgoFZXJyb3IYAiABKAsyFS5wYXltZW50LnYxLkl0ZW1FcnJvckgAQgkKB291dGNvbWUq5AEKDVBheW1lbnRTdGF0dXMSHgoaUEFZTUVOVF9TVEFUVVNfVU5TUEVDSUZJRUQQABIdChlQQVlNRU5UX1NUQVRVU19BVVRIT1JJWkVEEAESGwoXUEFZTUVOVF9TVEFUVVNfREVDTElORUQQAhIjCh9QQVlNRU5UX1NUQVRVU19SRVFVSVJFU19DQVBUVVJFEAMSGwoXUEFZTUVOVF9TVEFUVVNfQ0FQVFVSRUQQBBIZChVQQVlNRU5UX1NUQVRVU19WT0lERUQQBRIaChZQQVlNRU5UX1NUQVRVU19FWFBJUkVEEAYqaAoNQ2FwdHVyZU1ldGhvZBIeChpDQVBUVVJFX01FVEhPRF9VTlNQRUNJRklFRBAAEhwKGENBUFRVUkVfTUVUSE9EX0FVVE9NQVRJQxABEhkKFUNBUFRVUkVfTUVUSE9EX01BTlVBTBACKqcBCg1EZWNsaW5lUmVhc29uEh4KGkRFQ0xJTkVfUkVBU09OX1VOU1BFQ0lGSUVEEAASJQohREVDTElORV9SRUFTT05fSU5TVUZGSUNJRU5UX0ZVTkRTEAESJAogREVDTElORV9SRUFTT05fQ1VSUkVOQ1lfTUlTTUFUQ0gQAhIpCiVERUNMSU5FX1JFQVNPTl9CQUxBTkNFX0xJTUlUX0VYQ0VFREVEEAMqZQoMUmVmdW5kU3RhdHVzEh0KGVJFRlVORF9TVEFUVVNfVU5TUEVDSUZJRUQQABIaChZSRUZVTkRfU1RBVFVTX1JFRlVOREVEEAESGgoWUkVGVU5EX1NUQVRVU19ERUNMSU5FRBACMr4GCg5QYXltZW50U2VydmljZRJdChBBdXRob3JpemVQYXltZW50EiMucGF5bWVudC52MS5BdXRob3JpemVQYXltZW50UmVxdWVzdBokLnBheW1lbnQudjEuQXV0aG9yaXplUGF5bWVudFJlc3BvbnNlElAKCkdldFBheW1lbnQSHS5wYXltZW50LnYxLkdldFBheW1lbnRSZXF1ZXN0Gh4ucGF5bWVudC52MS5HZXRQYXltZW50UmVzcG9uc2UiA5ACARJlChFHZXRBY2NvdW50QmFsYW5jZRIkLnBheW1lbnQudjEuR2V0QWNjb3VudEJhbGFuY2VSZXF1ZXN0GiUucGF5bWVudC52MS5HZXRBY2NvdW50QmFsYW5jZVJlc3BvbnNlIgOQAgESVwoOQ2FwdHVyZVBheW1lbnQSIS5wYXltZW50LnYxLkNhcHR1cmVQYXltZW50UmVxdWVzdBoiLnBheW1lbnQudjEuQ2FwdHVyZVBheW1lbnRSZXNwb25zZRJOCgtWb2lkUGF5bWVudBIeLnBheW1lbnQudjEuVm9pZFBheW1lbnRSZXF1ZXN0Gh8ucGF5bWVudC52MS5Wb2lkUGF5bWVudFJlc3BvbnNlElQKDVJlZnVuZFBheW1lbnQSIC5wYXltZW50LnYxLlJlZnVuZFBheW1lbnRSZXF1ZXN0GiEucGF5bWVudC52MS5SZWZ1bmRQYXltZW50UmVzcG9uc2USYAoRQXV0aG9yaXplUGF5bWVudHMSJC5wYXltZW50LnYxLkF1dGhvcml6ZVBheW1lbnRzUmVxdWVzdBolLnBheW1lbnQudjEuQXV0aG9yaXplUGF5bWVudHNSZXNwb25zZRJaCg9DYXB0dXJlUGF5bWVudHMSIi5wYXltZW50LnYxLkNhcHR1cmVQYXltZW50c1JlcXVlc3QaIy5wYXltZW50LnYxLkNhcHR1cmVQYXltZW50c1Jlc3BvbnNlElcKDlJlZnVuZFBheW1lbnRzEiEucGF5bWVudC52MS5SZWZ1bmRQYXltZW50c1JlcXVlc3QaIi5wYXltZW50LnYxLlJlZnVuZFBheW1lbnRzUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * Payment is one authorization attempt and its outcome.
@@ -713,6 +713,127 @@ export const ItemErrorSchema: GenMessage<ItemError> = /*@__PURE__*/
   messageDesc(file_payment_v1_payment, 17);
 
 /**
+ * CapturePaymentsRequest carries up to 1,000 captures.
+ *
+ * @generated from message payment.v1.CapturePaymentsRequest
+ */
+export type CapturePaymentsRequest = Message<"payment.v1.CapturePaymentsRequest"> & {
+  /**
+   * The captures, 1 to 1,000, applied in this order.
+   *
+   * @generated from field: repeated payment.v1.CapturePaymentRequest items = 1;
+   */
+  items: CapturePaymentRequest[];
+};
+
+/**
+ * Describes the message payment.v1.CapturePaymentsRequest.
+ * Use `create(CapturePaymentsRequestSchema)` to create a new message.
+ */
+export const CapturePaymentsRequestSchema: GenMessage<CapturePaymentsRequest> = /*@__PURE__*/
+  messageDesc(file_payment_v1_payment, 18);
+
+/**
+ * CapturePaymentsResponse has one outcome per request item, in the same order.
+ *
+ * @generated from message payment.v1.CapturePaymentsResponse
+ */
+export type CapturePaymentsResponse = Message<"payment.v1.CapturePaymentsResponse"> & {
+  /**
+   * outcomes[i] answers items[i]: the payment after its capture, or the item's error.
+   *
+   * @generated from field: repeated payment.v1.AuthorizePaymentOutcome outcomes = 1;
+   */
+  outcomes: AuthorizePaymentOutcome[];
+};
+
+/**
+ * Describes the message payment.v1.CapturePaymentsResponse.
+ * Use `create(CapturePaymentsResponseSchema)` to create a new message.
+ */
+export const CapturePaymentsResponseSchema: GenMessage<CapturePaymentsResponse> = /*@__PURE__*/
+  messageDesc(file_payment_v1_payment, 19);
+
+/**
+ * RefundPaymentsRequest carries up to 1,000 refunds.
+ *
+ * @generated from message payment.v1.RefundPaymentsRequest
+ */
+export type RefundPaymentsRequest = Message<"payment.v1.RefundPaymentsRequest"> & {
+  /**
+   * The refunds, 1 to 1,000, applied in this order.
+   *
+   * @generated from field: repeated payment.v1.RefundPaymentRequest items = 1;
+   */
+  items: RefundPaymentRequest[];
+};
+
+/**
+ * Describes the message payment.v1.RefundPaymentsRequest.
+ * Use `create(RefundPaymentsRequestSchema)` to create a new message.
+ */
+export const RefundPaymentsRequestSchema: GenMessage<RefundPaymentsRequest> = /*@__PURE__*/
+  messageDesc(file_payment_v1_payment, 20);
+
+/**
+ * RefundPaymentsResponse has one outcome per request item, in the same order.
+ *
+ * @generated from message payment.v1.RefundPaymentsResponse
+ */
+export type RefundPaymentsResponse = Message<"payment.v1.RefundPaymentsResponse"> & {
+  /**
+   * outcomes[i] answers items[i].
+   *
+   * @generated from field: repeated payment.v1.RefundPaymentOutcome outcomes = 1;
+   */
+  outcomes: RefundPaymentOutcome[];
+};
+
+/**
+ * Describes the message payment.v1.RefundPaymentsResponse.
+ * Use `create(RefundPaymentsResponseSchema)` to create a new message.
+ */
+export const RefundPaymentsResponseSchema: GenMessage<RefundPaymentsResponse> = /*@__PURE__*/
+  messageDesc(file_payment_v1_payment, 21);
+
+/**
+ * RefundPaymentOutcome is what one item of RefundPayments came to.
+ *
+ * @generated from message payment.v1.RefundPaymentOutcome
+ */
+export type RefundPaymentOutcome = Message<"payment.v1.RefundPaymentOutcome"> & {
+  /**
+   * Exactly one is set.
+   *
+   * @generated from oneof payment.v1.RefundPaymentOutcome.outcome
+   */
+  outcome: {
+    /**
+     * The refund and the payment after it (as RefundPayment returns them).
+     *
+     * @generated from field: payment.v1.RefundPaymentResponse refund = 1;
+     */
+    value: RefundPaymentResponse;
+    case: "refund";
+  } | {
+    /**
+     * Why this item was rejected; nothing was written for it.
+     *
+     * @generated from field: payment.v1.ItemError error = 2;
+     */
+    value: ItemError;
+    case: "error";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message payment.v1.RefundPaymentOutcome.
+ * Use `create(RefundPaymentOutcomeSchema)` to create a new message.
+ */
+export const RefundPaymentOutcomeSchema: GenMessage<RefundPaymentOutcome> = /*@__PURE__*/
+  messageDesc(file_payment_v1_payment, 22);
+
+/**
  * PaymentStatus is the outcome of an authorization.
  *
  * @generated from enum payment.v1.PaymentStatus
@@ -971,6 +1092,28 @@ export const PaymentService: GenService<{
     methodKind: "unary";
     input: typeof AuthorizePaymentsRequestSchema;
     output: typeof AuthorizePaymentsResponseSchema;
+  },
+  /**
+   * CapturePayments captures up to 1,000 holds in one request, each exactly as CapturePayment
+   * would; one outcome per item, in order (as AuthorizePayments).
+   *
+   * @generated from rpc payment.v1.PaymentService.CapturePayments
+   */
+  capturePayments: {
+    methodKind: "unary";
+    input: typeof CapturePaymentsRequestSchema;
+    output: typeof CapturePaymentsResponseSchema;
+  },
+  /**
+   * RefundPayments refunds up to 1,000 payments in one request, each exactly as RefundPayment
+   * would; one outcome per item, in order (as AuthorizePayments).
+   *
+   * @generated from rpc payment.v1.PaymentService.RefundPayments
+   */
+  refundPayments: {
+    methodKind: "unary";
+    input: typeof RefundPaymentsRequestSchema;
+    output: typeof RefundPaymentsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_payment_v1_payment, 0);
