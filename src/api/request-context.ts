@@ -4,6 +4,7 @@
  */
 import { createContextKey, type HandlerContext } from "@connectrpc/connect";
 import type { RequestContext } from "../ledger/records.js";
+import { spanContextOf } from "../telemetry/trace-context.js";
 
 /** The client id requests run as when no authentication is configured. */
 export const ANONYMOUS_CLIENT = "anonymous";
@@ -14,8 +15,6 @@ export const clientIdKey = createContextKey<string>(ANONYMOUS_CLIENT, { descript
 /** Context value holding the request id (from `x-request-id` or generated). */
 export const requestIdKey = createContextKey<string>("", { description: "request id" });
 
-const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
-
 /** Context value holding the request's W3C traceparent (the caller's, or one started here). */
 export const traceparentKey = createContextKey<string>("", { description: "W3C traceparent" });
 
@@ -24,10 +23,7 @@ export function requestContextOf(context: HandlerContext): RequestContext {
   const traceparent = context.values.get(traceparentKey) || (context.requestHeader.get("traceparent") ?? undefined);
   return {
     clientId: context.values.get(clientIdKey),
-    traceparent: traceparent && TRACEPARENT.test(traceparent) ? traceparent : undefined,
+    traceparent: traceparent && spanContextOf(traceparent) ? traceparent : undefined,
     signal: context.signal,
   };
 }
-
-/** Context value holding the caller's network address (set by the server, for per-IP limits). */
-export const peerAddressKey = createContextKey<string>("unknown", { description: "peer address" });

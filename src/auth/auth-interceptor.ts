@@ -7,6 +7,7 @@ import type { DescMethod } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { AccountService } from "../../gen/payment/v1/account_pb.js";
 import { PaymentService } from "../../gen/payment/v1/payment_pb.js";
+import { procedureOf } from "../api/procedures.js";
 import { clientIdKey } from "../api/request-context.js";
 import { hashApiKey, type ApiKeyGrant, type Scope } from "./api-keys.js";
 import { isOpenService } from "./open-services.js";
@@ -27,7 +28,7 @@ const scopeOf: [DescMethod, Scope][] = [
   [PaymentService.method.capturePayments, "payments:write"],
   [PaymentService.method.refundPayments, "payments:write"],
 ];
-const requiredScopes = new Map(scopeOf.map(([method, scope]) => [`${method.parent.typeName}/${method.name}`, scope]));
+const requiredScopes = new Map(scopeOf.map(([method, scope]) => [procedureOf(method.parent, method), scope]));
 
 /** The scope a procedure ("package.Service/Method") requires, undefined when none is assigned. */
 export function requiredScope(procedure: string): Scope | undefined {
@@ -50,7 +51,7 @@ export function authInterceptor(grants: ReadonlyMap<string, ApiKeyGrant>): Inter
     const grant = grants.get(hashApiKey(token));
     if (!grant) throw new ConnectError("invalid API key", Code.Unauthenticated);
 
-    const procedure = `${request.service.typeName}/${request.method.name}`;
+    const procedure = procedureOf(request.service, request.method);
     const scope = requiredScope(procedure);
     if (!scope || !grant.scopes.has(scope)) {
       throw new ConnectError(

@@ -3,8 +3,8 @@
  * Every invalid variable yields its own message; `loadConfig` throws them all at once so that
  * the operator fixes everything in one go.
  */
-import { Type, type Static } from "@sinclair/typebox";
-import { Value } from "@sinclair/typebox/value";
+import { Type, type Static } from "typebox";
+import { Value } from "typebox/value";
 
 const port = (fallback: number, description: string) =>
   Type.Integer({ minimum: 0, maximum: 65535, default: fallback, description });
@@ -126,10 +126,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     else raw[key] = value;
   }
   const candidate = Value.Default(ConfigSchema, raw);
-  const problems = [...Value.Errors(ConfigSchema, candidate)].map((error) => {
-    const name = error.path.replace(/^\//, "");
+  const problems = Value.Errors(ConfigSchema, candidate).map((error) => {
+    const name = error.instancePath.replace(/^\//, "").split("/")[0]!;
     const shown = name in raw && !/URL|KEY|SECRET|PASSWORD/.test(name) ? ` (got ${JSON.stringify(env[name])})` : "";
-    const message = (error.schema as { errorMessage?: string }).errorMessage ?? error.message;
+    const schema = ConfigSchema.properties[name as keyof Config] as { errorMessage?: string } | undefined;
+    const message = schema?.errorMessage ?? error.message;
     return `${name}: ${message}${shown}`;
   });
   const config = candidate as Config;

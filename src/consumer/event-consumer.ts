@@ -7,7 +7,7 @@
 import type { Logger } from "pino";
 import type { Consumer, Kafka } from "../kafka/kafka-client.js";
 import { allTopics } from "../kafka/topics.js";
-import { HEADERS } from "../relay/event-publisher.js";
+import { HEADERS } from "../kafka/headers.js";
 import { SchemaValidator } from "./schema-validator.js";
 
 /** One message as the consumer saw it. */

@@ -11,7 +11,7 @@ import type { BatchItem, BatchOutcome, PaymentBatcher } from "./payment-batch.js
 import type { RequestContext } from "./records.js";
 import { fromStoredJson } from "./stored-json.js";
 
-export interface CommandInput {
+export interface CommandInput<T = unknown> {
   kind: BatchItem["kind"];
   /** The API method, e.g. "CapturePayment": one idempotency key cannot serve two methods. */
   method: string;
@@ -20,6 +20,8 @@ export interface CommandInput {
   request: Record<string, string | bigint>;
   /** The command's fields for the database (ids chosen here included). */
   fields: Record<string, string | null>;
+  /** Called with the result when this call recorded it (not for a replay): metrics count once. */
+  onRecorded?: (result: T) => void;
 }
 
 /**
@@ -27,7 +29,7 @@ export interface CommandInput {
  * live key (IDEMPOTENCY_KEY_REUSED when the key was used for another request), else the result of
  * this call. A refusal from the database becomes a LedgerError with its code, field and message.
  */
-export async function runCommand<T>(batcher: PaymentBatcher, input: CommandInput, context: RequestContext): Promise<T> {
+export async function runCommand<T>(batcher: PaymentBatcher, input: CommandInput<T>, context: RequestContext): Promise<T> {
   context.signal?.throwIfAborted();
   const prepared = prepareCommand(input, context);
   return finishCommand<T>(prepared, await batcher.submit(prepared.item));
@@ -43,10 +45,10 @@ export type CommandOutcome<T> = { value: T } | { error: LedgerError };
  */
 export async function runCommands<T>(
   batcher: PaymentBatcher,
-  inputs: readonly (() => CommandInput)[],
+  inputs: readonly (() => CommandInput<T>)[],
   context: RequestContext,
 ): Promise<CommandOutcome<T>[]> {
-  const prepared = inputs.map((input): Prepared | LedgerError => {
+  const prepared = inputs.map((input): Prepared<T> | LedgerError => {
     try {
       return prepareCommand(input(), context);
     } catch (error) {
@@ -55,7 +57,7 @@ export async function runCommands<T>(
     }
   });
   context.signal?.throwIfAborted();
-  const valid = prepared.filter((p): p is Prepared => !(p instanceof LedgerError));
+  const valid = prepared.filter((p): p is Prepared<T> => !(p instanceof LedgerError));
   const outcomes = await Promise.all(batcher.submitAll(valid.map((p) => p.item)));
   let next = 0;
   return prepared.map((p): CommandOutcome<T> => {
@@ -69,13 +71,14 @@ export async function runCommands<T>(
   });
 }
 
-interface Prepared {
+interface Prepared<T> {
   scope: { clientId: string; key: string; method: string };
   fingerprint: string;
   item: BatchItem;
+  onRecorded?: (result: T) => void;
 }
 
-function prepareCommand(input: CommandInput, context: RequestContext): Prepared {
+function prepareCommand<T>(input: CommandInput<T>, context: RequestContext): Prepared<T> {
   const scope = { clientId: context.clientId, key: input.idempotencyKey, method: input.method };
   const fingerprint = requestFingerprint(input.method, input.request);
   const item: BatchItem = {
@@ -89,13 +92,15 @@ function prepareCommand(input: CommandInput, context: RequestContext): Prepared 
     eventId: ulid(),
     traceparent: context.traceparent ?? null,
   };
-  return { scope, fingerprint, item };
+  return { scope, fingerprint, item, onRecorded: input.onRecorded };
 }
 
-function finishCommand<T>({ scope, fingerprint }: Prepared, outcome: BatchOutcome): T {
+function finishCommand<T>({ scope, fingerprint, onRecorded }: Prepared<T>, outcome: BatchOutcome): T {
   if ("error" in outcome) throw ledgerErrorOf(outcome.error);
   if (outcome.replayed) return replayStoredResult<T>(scope, fingerprint, outcome);
-  return fromStoredJson<T>(outcome.result);
+  const result = fromStoredJson<T>(outcome.result);
+  onRecorded?.(result);
+  return result;
 }
 
 /** The LedgerError of a refusal reported by ledger_apply. */

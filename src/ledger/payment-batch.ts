@@ -9,8 +9,10 @@
  * at once (a batch of one); batches only grow while the database is busy with earlier ones.
  * Each item keeps its own idempotency key and gets its own outcome.
  */
+import { SpanKind } from "@opentelemetry/api";
 import { sql } from "drizzle-orm";
 import type { Database } from "../db/client.js";
+import { withSpan } from "../telemetry/trace-context.js";
 import { retryTransient } from "./transient-retry.js";
 
 /**
@@ -102,7 +104,21 @@ export class PaymentBatcher {
     }
   }
 
-  private async apply(items: BatchItem[]): Promise<BatchOutcome[]> {
+  /** One database call; its span is a child of the first item's request and links the others. */
+  private apply(items: BatchItem[]): Promise<BatchOutcome[]> {
+    return withSpan(
+      "ledger_apply",
+      items[0]?.traceparent,
+      {
+        kind: SpanKind.CLIENT,
+        attributes: { "db.system.name": "postgresql", "db.operation.name": "ledger_apply", "db.operation.batch.size": items.length },
+        links: items.slice(1).map((item) => item.traceparent),
+      },
+      () => this.applyNow(items),
+    );
+  }
+
+  private async applyNow(items: BatchItem[]): Promise<BatchOutcome[]> {
     const query = sql`select ledger_apply(${JSON.stringify(items)}::jsonb, ${this.options.idempotencyTtlHours}::int) as outcomes`;
     const result = await retryTransient(() => this.db.execute(query));
     // postgres.js returns the rows as an array, PGlite as { rows }.

@@ -18,6 +18,7 @@ import { balances } from "../db/schema.js";
 import { accountNotFound } from "./accounts.js";
 import { runCommand, runCommands, type CommandInput, type CommandOutcome } from "./commands.js";
 import { LedgerError, LedgerErrorCode, invalidArgument } from "./ledger-error.js";
+import { countPayment } from "./ledger-metrics.js";
 import type { PaymentBatcher } from "./payment-batch.js";
 import type { BalanceRecord, CaptureMethod, PaymentRecord, RefundRecord, RequestContext } from "./records.js";
 import { fromStoredJson } from "./stored-json.js";
@@ -93,7 +94,7 @@ export async function authorizePayments(
 }
 
 /** Validates an authorization and builds its command for ledger_apply. */
-function authorizationInput(command: AuthorizePaymentCommand, defaultHoldSeconds: number): CommandInput {
+function authorizationInput(command: AuthorizePaymentCommand, defaultHoldSeconds: number): CommandInput<PaymentRecord> {
   requireIdempotencyKey("idempotency_key", command.idempotencyKey);
   requireCustomerAccountId("payer_account_id", command.payerAccountId);
   requireCustomerAccountId("payee_account_id", command.payeeAccountId);
@@ -133,6 +134,7 @@ function authorizationInput(command: AuthorizePaymentCommand, defaultHoldSeconds
       captureMethod: manual ? "MANUAL" : "AUTOMATIC",
       holdExpiresAt: manual ? new Date(Date.now() + holdSeconds * 1000).toISOString() : null,
     },
+    onRecorded: countPayment,
   };
 }
 

@@ -2,6 +2,7 @@
  * Bounded retry of database work that failed only because of concurrency: serialization failures
  * and deadlocks. Each attempt reruns the whole transaction, so it must be self-contained.
  */
+import { backoffDelay } from "../retry/backoff.js";
 import { LedgerError, LedgerErrorCode } from "./ledger-error.js";
 
 /** SQLSTATEs worth retrying: serialization_failure, deadlock_detected. */
@@ -20,11 +21,12 @@ export function sqlState(error: unknown): string | undefined {
 
 export interface RetryOptions {
   attempts: number;
-  /** Base delay; attempt n waits a random time up to base * 2^n. */
+  /** Base delay; after failed attempt n the wait is a random time up to base * 2^(n-1) (src/retry/backoff.ts). */
   baseDelayMs: number;
 }
 
-const DEFAULTS: RetryOptions = { attempts: 5, baseDelayMs: 5 };
+/** At most 10 + 20 + 40 + 80 ms of waiting over five attempts: contention clears within milliseconds. */
+const DEFAULTS: RetryOptions = { attempts: 5, baseDelayMs: 10 };
 
 /** Runs `work`, retrying transient failures; gives up with CONTENTION after the last attempt. */
 export async function retryTransient<T>(work: () => Promise<T>, options: RetryOptions = DEFAULTS): Promise<T> {
@@ -37,8 +39,8 @@ export async function retryTransient<T>(work: () => Promise<T>, options: RetryOp
       if (attempt >= options.attempts) {
         throw new LedgerError(LedgerErrorCode.CONTENTION, "the ledger is busy with conflicting updates: retry the request");
       }
-      const jitter = Math.random() * options.baseDelayMs * 2 ** attempt;
-      await new Promise((resolve) => setTimeout(resolve, jitter));
+      const delay = backoffDelay({ baseMs: options.baseDelayMs, maxMs: options.baseDelayMs * 2 ** 10 }, attempt);
+      await new Promise((resolve) => setTimeout(resolve, delay));
     }
   }
 }

@@ -4,11 +4,18 @@
  * (whole seconds, as HTTP has it) and `retry-after-ms`: response headers for Connect and gRPC-Web,
  * trailers for gRPC.
  */
-import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { Code, ConnectError, createContextKey, type Interceptor } from "@connectrpc/connect";
 import type { Counter } from "@opentelemetry/api";
-import { ANONYMOUS_CLIENT, clientIdKey, peerAddressKey } from "../api/request-context.js";
+import { procedureOf } from "../api/procedures.js";
+import { ANONYMOUS_CLIENT, clientIdKey } from "../api/request-context.js";
 import { isOpenService } from "../auth/open-services.js";
 import type { RateLimits } from "./rate-limits.js";
+
+/**
+ * Context value holding the caller's network address: the server sets it (interceptors see no
+ * socket), the limiter keys anonymous callers by it.
+ */
+export const peerAddressKey = createContextKey<string>("unknown", { description: "peer address" });
 
 /** `rejections` counts refused calls by method. */
 export function rateLimitInterceptor(limits: RateLimits, rejections: Counter): Interceptor {
@@ -16,7 +23,7 @@ export function rateLimitInterceptor(limits: RateLimits, rejections: Counter): I
     if (isOpenService(request.service.typeName)) return next(request);
     const clientId = request.contextValues.get(clientIdKey);
     const key = clientId === ANONYMOUS_CLIENT ? `ip:${request.contextValues.get(peerAddressKey)}` : `client:${clientId}`;
-    const procedure = `${request.service.typeName}/${request.method.name}`;
+    const procedure = procedureOf(request.service, request.method);
     const decision = await limits.consume(procedure, key);
     if (!decision.allowed) {
       rejections.add(1, { "rpc.method": procedure });

@@ -7,8 +7,7 @@
 import type { Counter } from "@opentelemetry/api";
 import type { Redis } from "ioredis";
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
-import { AccountService } from "../../gen/payment/v1/account_pb.js";
-import { PaymentService } from "../../gen/payment/v1/payment_pb.js";
+import { API_PROCEDURES } from "../api/procedures.js";
 import { ConfigError } from "../config/config.js";
 import type { Logger } from "../telemetry/logger.js";
 
@@ -32,9 +31,6 @@ export type RateLimitDecision = { allowed: true } | { allowed: false; retryAfter
 /** How often, at most, a Redis fallback is logged while it lasts. */
 const FALLBACK_LOG_INTERVAL_MS = 30_000;
 
-const PROCEDURES = [AccountService, PaymentService].flatMap((service) =>
-  service.methods.map((method) => `${service.typeName}/${method.name}`),
-);
 
 /** Parses RATE_LIMIT_METHODS into full procedure names; unknown or ambiguous names are errors. */
 export function parseMethodLimits(spec: string): Map<string, number> {
@@ -42,8 +38,8 @@ export function parseMethodLimits(spec: string): Map<string, number> {
   const problems: string[] = [];
   for (const item of spec.split(",").filter(Boolean)) {
     const [name = "", points = ""] = item.split("=");
-    const matches = PROCEDURES.filter((procedure) => procedure === name || procedure.endsWith(`/${name}`));
-    if (matches.length !== 1) problems.push(`RATE_LIMIT_METHODS: unknown method ${name} (known: ${PROCEDURES.join(", ")})`);
+    const matches = API_PROCEDURES.filter((procedure) => procedure === name || procedure.endsWith(`/${name}`));
+    if (matches.length !== 1) problems.push(`RATE_LIMIT_METHODS: unknown method ${name} (known: ${API_PROCEDURES.join(", ")})`);
     else limits.set(matches[0]!, Number(points));
   }
   if (problems.length > 0) throw new ConfigError(problems);
@@ -57,7 +53,7 @@ export class RateLimits {
 
   constructor(private readonly options: RateLimitOptions) {
     const overrides = parseMethodLimits(options.methods);
-    for (const procedure of PROCEDURES) {
+    for (const procedure of API_PROCEDURES) {
       const points = overrides.get(procedure) ?? options.points;
       this.limiters.set(procedure, points > 0 ? this.createLimiter(procedure, points) : null);
     }

@@ -4,7 +4,7 @@
  *
  * Amounts are strings of decimal digits: JSON numbers cannot carry int64 minor units safely.
  */
-import { Type, type Static, type TSchema } from "@sinclair/typebox";
+import { Type, type Static, type TSchema } from "typebox";
 
 const Ulid = Type.String({ pattern: "^[0-9A-HJKMNP-TV-Z]{26}$", description: "ULID" });
 const AccountId = Type.String({ minLength: 1, maxLength: 64, pattern: "^[A-Za-z0-9_.-]+$" });

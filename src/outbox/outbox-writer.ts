@@ -3,7 +3,7 @@
  * if and only if the change it describes was committed. Every event is validated against its
  * TypeBox schema first: an invalid event aborts the transaction instead of reaching consumers.
  */
-import { Value } from "@sinclair/typebox/value";
+import { Value } from "typebox/value";
 import { ulid } from "../ids/ulid.js";
 import type { Transaction } from "../db/client.js";
 import { outbox } from "../db/schema.js";
@@ -30,6 +30,15 @@ export interface AppendEventInput<T extends EventType> {
   traceparent?: string;
 }
 
+/**
+ * For events a database function writes (the group-commit path): checks the event as it will be
+ * written and returns the id to write it under, so that an invalid event never reaches the
+ * database and the caller never handles an envelope.
+ */
+export function newEventId<T extends EventType>(input: Omit<AppendEventInput<T>, "traceparent">): string {
+  return buildEnvelope(input).eventId;
+}
+
 /** Builds and validates the envelope of an event. Exported for the relay's dead-letter path. */
 export function buildEnvelope<T extends EventType>(input: AppendEventInput<T>): EventEnvelope<T> {
   const envelope = {
@@ -43,8 +52,8 @@ export function buildEnvelope<T extends EventType>(input: AppendEventInput<T>): 
   };
   const schema = envelopeSchemas[input.type];
   if (!Value.Check(schema, envelope)) {
-    const first = Value.Errors(schema, envelope).First();
-    throw new InvalidEventError(`${input.type} event is invalid at ${first?.path}: ${first?.message}`);
+    const [first] = Value.Errors(schema, envelope);
+    throw new InvalidEventError(`${input.type} event is invalid at ${first?.instancePath}: ${first?.message}`);
   }
   return envelope as EventEnvelope<T>;
 }

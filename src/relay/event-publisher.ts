@@ -2,16 +2,20 @@
  * Turns outbox rows into Kafka messages and reports, per row, whether the broker acknowledged it.
  * Each row is its own `send()`: librdkafka still batches them on the wire (linger.ms), but a
  * failure is attributed to exactly the row that failed.
+ *
+ * Each send is a PRODUCER span, child of the request that wrote the event (the outbox row keeps its
+ * `traceparent`; rows written outside a request start a trace); the message's `traceparent` header
+ * names that span, so a consumer continues the request's trace.
  */
-import { randomBytes } from "node:crypto";
+import { SpanKind } from "@opentelemetry/api";
 import type { Logger } from "pino";
 import { createProducer, isFatal, type Kafka, type Producer } from "../kafka/kafka-client.js";
+import { HEADERS } from "../kafka/headers.js";
 import { deadLetterTopic, eventTopic } from "../kafka/topics.js";
 import { DEAD_LETTER_MAX_EVENT_BYTES, type DeadLetter } from "../outbox/event-schemas.js";
+import { traceparentOf, withSpan } from "../telemetry/trace-context.js";
 import type { OutboxRow } from "./outbox-store.js";
 
-/** Kafka header names carried by every message. */
-export const HEADERS = { eventId: "event-id", eventType: "event-type", traceparent: "traceparent" } as const;
 
 export interface PublisherOptions {
   topicPrefix: string;
@@ -38,19 +42,22 @@ export class EventPublisher {
   async publish(rows: OutboxRow[]): Promise<PromiseSettledResult<unknown>[]> {
     const producer = await this.#connected();
     const results = await Promise.allSettled(
-      rows.map((row) =>
-        producer.send({
-          topic: eventTopic(this.#options.topicPrefix, row.eventType),
-          messages: [
-            {
-              key: row.aggregateId,
-              value: JSON.stringify(row.envelope),
-              timestamp: String(row.createdAt.getTime()),
-              headers: headersOf(row, row.eventType),
-            },
-          ],
-        }),
-      ),
+      rows.map((row) => {
+        const topic = eventTopic(this.#options.topicPrefix, row.eventType);
+        return withSpan(`${topic} publish`, row.traceparent ?? null, publishSpec(topic, row), (span) =>
+          producer.send({
+            topic,
+            messages: [
+              {
+                key: row.aggregateId,
+                value: JSON.stringify(row.envelope),
+                timestamp: String(row.createdAt.getTime()),
+                headers: headersOf(row, row.eventType, traceparentOf(span, row.traceparent)),
+              },
+            ],
+          }),
+        );
+      }),
     );
     await this.#replaceIfFatal(results);
     return results;
@@ -65,11 +72,14 @@ export class EventPublisher {
       ? original.subarray(0, DEAD_LETTER_MAX_EVENT_BYTES).toString("utf8")
       : original.toString("utf8");
     const value: DeadLetter = { ...record, event, eventBytes: original.length, truncated };
+    const topic = deadLetterTopic(this.#options.topicPrefix);
     const [result] = await Promise.allSettled([
-      producer.send({
-        topic: deadLetterTopic(this.#options.topicPrefix),
-        messages: [{ key: row.aggregateId, value: JSON.stringify(value), headers: headersOf(row, "DeadLetter") }],
-      }),
+      withSpan(`${topic} publish`, row.traceparent ?? null, publishSpec(topic, row), (span) =>
+        producer.send({
+          topic,
+          messages: [{ key: row.aggregateId, value: JSON.stringify(value), headers: headersOf(row, "DeadLetter", traceparentOf(span, row.traceparent)) }],
+        }),
+      ),
     ]);
     await this.#replaceIfFatal([result!]);
     if (result!.status === "rejected") throw result!.reason;
@@ -108,11 +118,20 @@ export class EventPublisher {
   }
 }
 
-function headersOf(row: OutboxRow, eventType: string): Record<string, string> {
+/** The messaging semantic conventions' attributes of one send. */
+function publishSpec(topic: string, row: OutboxRow) {
   return {
-    [HEADERS.eventId]: row.eventId,
-    [HEADERS.eventType]: eventType,
-    // Rows written outside a traced request start a new trace, so consumers can always continue one.
-    [HEADERS.traceparent]: row.traceparent ?? `00-${randomBytes(16).toString("hex")}-${randomBytes(8).toString("hex")}-00`,
+    kind: SpanKind.PRODUCER,
+    attributes: {
+      "messaging.system": "kafka",
+      "messaging.operation.type": "send",
+      "messaging.destination.name": topic,
+      "messaging.message.id": row.eventId,
+      "messaging.kafka.message.key": row.aggregateId,
+    },
   };
+}
+
+function headersOf(row: OutboxRow, eventType: string, traceparent: string): Record<string, string> {
+  return { [HEADERS.eventId]: row.eventId, [HEADERS.eventType]: eventType, [HEADERS.traceparent]: traceparent };
 }

@@ -7,6 +7,7 @@
 import { metrics, type BatchObservableResult, type ObservableResult } from "@opentelemetry/api";
 import type { CircuitState } from "./circuit-breaker.js";
 import type { BacklogSample } from "./outbox-store.js";
+import { TELEMETRY_SCOPE } from "../telemetry/scope.js";
 
 /** Circuit states as gauge values: 0 closed, 1 half-open (probing), 2 open. */
 export const CIRCUIT_STATE_VALUE: Record<CircuitState, number> = { closed: 0, "half-open": 1, open: 2 };
@@ -30,7 +31,7 @@ export function createRelayMetrics(
   backlog: () => Promise<BacklogSample>,
   circuitState: () => CircuitState,
 ): RelayMetrics {
-  const meter = metrics.getMeter("payment-ledger");
+  const meter = metrics.getMeter(TELEMETRY_SCOPE);
   const pending = meter.createObservableGauge("outbox.backlog", {
     description: "Outbox events neither published nor dead-lettered",
     unit: "{event}",

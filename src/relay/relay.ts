@@ -13,7 +13,7 @@ import type { Database, Transaction } from "../db/client.js";
 import type { HealthReporter } from "../health/health-monitor.js";
 import { describeKafkaError, isMessageFault, type Kafka } from "../kafka/kafka-client.js";
 import { ensureTopics, eventTopic } from "../kafka/topics.js";
-import { backoffDelay, type BackoffPolicy } from "./backoff.js";
+import { backoffDelay, type BackoffPolicy } from "../retry/backoff.js";
 import { CircuitBreaker, type CircuitState } from "./circuit-breaker.js";
 import { EventPublisher } from "./event-publisher.js";
 import {
@@ -76,6 +76,7 @@ export class OutboxRelay {
   #metrics: RelayMetrics | undefined;
   #unlisten: (() => Promise<void>) | undefined;
   #loop: Promise<void> | undefined;
+  #waiting = false;
   #stopping = false;
   #topicsReady = false;
   #published = 0;
@@ -100,6 +101,11 @@ export class OutboxRelay {
   /** Circuit breaker state: "open" while the broker is considered down. */
   get circuitState(): CircuitState {
     return this.#breaker.state;
+  }
+
+  /** Whether the loop has nothing to claim and waits for a notification, a backoff expiry or the poll. */
+  get waiting(): boolean {
+    return this.#waiting;
   }
 
   /** Events this instance has had acknowledged, and moved to the dead-letter topic. */
@@ -164,7 +170,9 @@ export class OutboxRelay {
       if (outcome.claimed > 0) continue;
       // Sleep until a notification, the next backoff expiry, or the fallback poll.
       const retryIn = await nextRetryInMs(this.#deps.db).catch(() => null);
+      this.#waiting = true;
       await this.#bell.wait(Math.min(this.#options.pollIntervalMs, retryIn ?? Infinity));
+      this.#waiting = false;
     }
   }
 

@@ -10,9 +10,9 @@ import type { Redis } from "ioredis";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
 import { ServerReflection as ReflectionV1 } from "../../gen/grpc/reflection/v1/reflection_pb.js";
 import { ServerReflection as ReflectionV1alpha } from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
-import { AccountService } from "../../gen/payment/v1/account_pb.js";
-import { PaymentService } from "../../gen/payment/v1/payment_pb.js";
+import type { SpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { errorInterceptor } from "../api/error-mapping.js";
+import { API_SERVICES } from "../api/procedures.js";
 import { loadApiKeys, type ApiKeyGrant } from "../auth/api-keys.js";
 import { authInterceptor } from "../auth/auth-interceptor.js";
 import { ensureDevKey } from "../auth/dev-key.js";
@@ -27,21 +27,27 @@ import { RateLimits } from "../limits/rate-limits.js";
 import { connectRedis } from "../limits/redis-connection.js";
 import { ReflectionIndex, reflectionHandlers } from "../reflection/reflection-service.js";
 import type { Logger } from "../telemetry/logger.js";
-import { startMetrics, type RunningMetrics } from "../telemetry/metrics.js";
-import { rpcObserver } from "../telemetry/rpc-observer.js";
+import { startTelemetry, type RunningTelemetry } from "../telemetry/telemetry.js";
 import { registerConsole } from "../console/console-routes.js";
 import { registerCors } from "./cors.js";
+import { countRejectedRequests } from "./rejected-requests.js";
+import { rpcObserver } from "./rpc-observer.js";
 
 /** How often the database is pinged for health. */
 const DATABASE_PROBE_INTERVAL_MS = 5_000;
 /** Redis keys of rate-limit counters start with this. */
 const RATE_LIMIT_KEY_PREFIX = "payment-ledger:rl";
 
-const API_SERVICES = [AccountService, PaymentService];
+/** What tests (or an embedding program) may add to the edge. */
+export interface EdgeOptions {
+  /** Extra span processors, e.g. an in-memory exporter in tests. */
+  spanProcessors?: SpanProcessor[];
+}
 
 export interface Edge {
   readonly health: HealthMonitor;
-  readonly metrics: RunningMetrics;
+  /** Metrics (Prometheus endpoint) and traces. */
+  readonly metrics: RunningTelemetry;
   /** Outermost first. */
   readonly interceptors: Interceptor[];
   /** The API's routes plus health and reflection. */
@@ -67,13 +73,18 @@ function apiKeyGrants(config: Config, logger: Logger): Map<string, ApiKeyGrant> 
 }
 
 /** Throws ConfigError when the API keys are missing or malformed. */
-export async function createEdge(config: Config, logger: Logger): Promise<Edge> {
+export async function createEdge(config: Config, logger: Logger, options: EdgeOptions = {}): Promise<Edge> {
   const grants = apiKeyGrants(config, logger);
-  const metrics = await startMetrics({ host: config.METRICS_HOST, port: config.METRICS_PORT, logger });
-  const { meter } = metrics;
+  const metrics = await startTelemetry({
+    host: config.METRICS_HOST,
+    port: config.METRICS_PORT,
+    logger,
+    spanProcessors: options.spanProcessors,
+  });
+  const { meter, tracer } = metrics;
 
   let redis: Redis | undefined;
-  const interceptors = [rpcObserver(meter, logger), errorInterceptor(logger)];
+  const interceptors = [rpcObserver(meter, tracer, logger), errorInterceptor(logger)];
   if (grants) interceptors.push(authInterceptor(grants));
   if (config.RATE_LIMIT_POINTS > 0 || config.RATE_LIMIT_METHODS) {
     redis = config.REDIS_URL ? connectRedis(config.REDIS_URL, logger) : undefined;
@@ -109,6 +120,7 @@ export async function createEdge(config: Config, logger: Logger): Promise<Edge> 
     },
     configure(app) {
       registerCors(app, config.CORS_ORIGINS);
+      countRejectedRequests(app, meter);
       registerHttpProbes(app, health, API_SERVICES.map((service) => service.typeName));
       registerConsole(app, logger);
     },

@@ -7,8 +7,9 @@ import { readFileSync } from "node:fs";
 import { createContextValues, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
 import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
 import { LogController, fastify, type FastifyBaseLogger, type FastifyInstance } from "fastify";
-import { peerAddressKey } from "../api/request-context.js";
+import { peerAddressKey } from "../limits/rate-limit-interceptor.js";
 import type { Logger } from "../telemetry/logger.js";
+import { markerFor, reachedKey } from "./rejected-requests.js";
 import { createOnePortServer, type OnePortServer } from "./one-port.js";
 
 export interface ServerOptions {
@@ -77,7 +78,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     // Unknown JSON fields are client bugs (e.g. a misspelt amount): refuse them, don't drop them.
     jsonOptions: { ignoreUnknownFields: false },
     // Interceptors see no socket; the peer address keys per-IP rate limits of anonymous callers.
-    contextValues: (request) => createContextValues().set(peerAddressKey, request.ip),
+    // The marker lets requests refused before the interceptors be counted (rejected-requests.ts).
+    contextValues: (request) => createContextValues().set(peerAddressKey, request.ip).set(reachedKey, markerFor(request)),
   });
   app.addHook("preClose", async () => onePort?.closeConnections());
 

@@ -11,7 +11,7 @@ import { Ledger } from "../ledger/ledger.js";
 import type { HealthReporter } from "../health/health-monitor.js";
 import { startRelay } from "../relay/start-relay.js";
 import type { Logger } from "../telemetry/logger.js";
-import { createEdge, type Edge } from "./edge.js";
+import { createEdge, type Edge, type EdgeOptions } from "./edge.js";
 import { startHoldExpiry, startHousekeeping } from "./housekeeping.js";
 import { startServer, type RunningServer } from "./server.js";
 
@@ -29,8 +29,9 @@ export interface RunningService {
   stop(): Promise<void>;
 }
 
-export async function startService(config: Config, logger: Logger): Promise<RunningService> {
-  const edge = await createEdge(config, logger);
+/** `options` adds to the edge (tests pass an in-memory span exporter). */
+export async function startService(config: Config, logger: Logger, options: EdgeOptions = {}): Promise<RunningService> {
+  const edge = await createEdge(config, logger, options);
   try {
     return await startWithEdge(config, logger, edge);
   } catch (error) {

@@ -2,23 +2,22 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Writable } from "node:stream";
-import { test } from "node:test";
+import { it } from "node:test";
 import { formatEntry, generateApiKey, hashApiKey, loadApiKeys, parseApiKeyEntries } from "../../src/auth/api-keys.js";
 import { DEV_KEY_FILE, ensureDevKey } from "../../src/auth/dev-key.js";
 import { ConfigError } from "../../src/config/config.js";
-import { createLogger } from "../../src/telemetry/logger.js";
+import { capturingLogger } from "../support/logs.js";
 
 const HASH = "a".repeat(64);
 
-test("entries parse from commas, new lines and comments into grants by hash", () => {
+it("entries parse from commas, new lines and comments into grants by hash", () => {
   const grants = parseApiKeyEntries(`# operators\nops:read:${HASH}, shop:payments:write+read:${"b".repeat(64)}\n`, "API_KEYS");
   assert.equal(grants.size, 2);
   assert.equal(grants.get(HASH)?.clientId, "ops");
   assert.deepEqual([...grants.get("b".repeat(64))!.scopes], ["payments:write", "read"]);
 });
 
-test("every bad entry is reported, numbered, without echoing hashes", () => {
+it("every bad entry is reported, numbered, without echoing hashes", () => {
   assert.throws(
     () => parseApiKeyEntries(`bad client:read:${HASH},ops:admin:${"c".repeat(64)},ops:read:nothex,ops:read:${HASH},x:y`, "API_KEYS"),
     (error: unknown) => {
@@ -36,7 +35,7 @@ test("every bad entry is reported, numbered, without echoing hashes", () => {
   );
 });
 
-test("a key hash configured twice, in a list or across env and file, is refused", () => {
+it("a key hash configured twice, in a list or across env and file, is refused", () => {
   assert.throws(() => parseApiKeyEntries(`a:read:${HASH},b:read:${HASH}`, "API_KEYS"), /configured twice/);
   const file = join(mkdtempSync(join(tmpdir(), "keys-")), "keys");
   writeFileSync(file, `b:read:${HASH}\n`);
@@ -45,7 +44,7 @@ test("a key hash configured twice, in a list or across env and file, is refused"
   assert.throws(() => loadApiKeys({ file: `${file}-missing` }), /API_KEYS_FILE: cannot read/);
 });
 
-test("a generated key matches the entry made for it", () => {
+it("a generated key matches the entry made for it", () => {
   const key = generateApiKey();
   assert.match(key, /^pl_[A-Za-z0-9_-]{43}$/);
   const grants = parseApiKeyEntries(formatEntry("shop", ["read"], hashApiKey(key)), "test");
@@ -53,10 +52,9 @@ test("a generated key matches the entry made for it", () => {
   assert.notEqual(generateApiKey(), key);
 });
 
-test("the development key is created once, private to its owner, and never logged", () => {
+it("the development key is created once, private to its owner, and never logged", () => {
   const dir = mkdtempSync(join(tmpdir(), "devkey-"));
-  const lines: string[] = [];
-  const logger = createLogger("info", new Writable({ write: (chunk, _e, done) => (lines.push(String(chunk)), done()) }));
+  const { logger, text } = capturingLogger();
   const first = ensureDevKey(dir, logger);
   const key = readFileSync(join(dir, DEV_KEY_FILE), "utf8").trim();
   assert.equal(statSync(join(dir, DEV_KEY_FILE)).mode & 0o777, 0o600);
@@ -64,7 +62,7 @@ test("the development key is created once, private to its owner, and never logge
   assert.deepEqual([...first.values()][0]!.scopes, new Set(["accounts:write", "payments:write", "read", "accounts:admin"]));
   const second = ensureDevKey(dir, logger);
   assert.deepEqual([...second.keys()], [hashApiKey(key)], "restarts keep the same key");
-  const log = lines.join("");
+  const log = text();
   assert.match(log, /generated a development API key/);
   assert.match(log, /Authorization: Bearer \$\(cat /);
   assert.ok(!log.includes(key), "the key itself is not in the log");

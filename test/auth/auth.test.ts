@@ -1,6 +1,6 @@
 /** Authentication and scopes end to end: real service, every client protocol. */
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { after, before, it } from "node:test";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
@@ -29,7 +29,7 @@ async function codeOf(call: Promise<unknown>): Promise<Code | "ok"> {
 }
 
 for (const protocol of ["connect-json-http1", "connect-binary-http2", "grpc-http2", "grpc-web-http1"]) {
-  test(`${protocol}: no key, a wrong key, a missing scope and a good key`, async () => {
+  it(`${protocol}: no key, a wrong key, a missing scope and a good key`, async () => {
     const request = { currency: "EUR", displayName: "auth test" };
     const anonymous = ledgerClients(transportFactories[protocol]!(svc.url));
     assert.equal(await codeOf(anonymous.accounts.createAccount(request)), Code.Unauthenticated);
@@ -50,7 +50,7 @@ for (const protocol of ["connect-json-http1", "connect-binary-http2", "grpc-http
   });
 }
 
-test("curl-style JSON: the error says what to send, with HTTP 401 and 403", async () => {
+it("curl-style JSON: the error says what to send, with HTTP 401 and 403", async () => {
   const post = (key?: string) =>
     fetch(`${svc.url}/payment.v1.AccountService/CreateAccount`, {
       method: "POST",
@@ -67,12 +67,12 @@ test("curl-style JSON: the error says what to send, with HTTP 401 and 403", asyn
   assert.match(((await denied.json()) as { message: string }).message, new RegExp(`client ${reader.clientId} lacks scope accounts:write`));
 });
 
-test("health needs no key", async () => {
+it("health needs no key", async () => {
   const health = createClient(Health, createConnectTransport({ baseUrl: svc.url, httpVersion: "1.1" }));
   assert.equal((await health.check({})).status, HealthCheckResponse_ServingStatus.SERVING);
 });
 
-test("idempotency keys are scoped per client: the same key from two clients is two deposits", async () => {
+it("idempotency keys are scoped per client: the same key from two clients is two deposits", async () => {
   const mine = jsonClients(svc.url, writer.key);
   const theirs = jsonClients(svc.url, otherWriter.key);
   const { account } = await mine.accounts.createAccount({ currency: "USD", displayName: "shared" });
@@ -85,7 +85,7 @@ test("idempotency keys are scoped per client: the same key from two clients is t
   assert.equal((await mine.payments.getAccountBalance({ accountId: account!.accountId })).availableBalanceCents, 200n);
 });
 
-test("keys never reach the log; the authenticated client does", () => {
+it("keys never reach the log; the authenticated client does", () => {
   const log = JSON.stringify(svc.logs);
   for (const { key } of [writer, otherWriter, reader]) assert.ok(!log.includes(key), "no API key in the log");
   assert.ok(!log.includes("Bearer"), "no Authorization header in the log");

@@ -3,17 +3,15 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Writable } from "node:stream";
-import { test } from "node:test";
+import { it } from "node:test";
 import { loadConfig } from "../../src/config/config.js";
 import { startService } from "../../src/server/service.js";
-import { createLogger } from "../../src/telemetry/logger.js";
+import { capturingLogger } from "../support/logs.js";
 
-test("first start writes a key file, curl with it works, a restart keeps it", async () => {
+it("first start writes a key file, curl with it works, a restart keeps it", async () => {
   const dataDir = mkdtempSync(join(tmpdir(), "embedded-"));
   const config = loadConfig({ PGLITE_DATA_DIR: dataDir, PORT: "0", METRICS_PORT: "0" });
-  const lines: string[] = [];
-  const logger = createLogger("info", new Writable({ write: (chunk, _e, done) => (lines.push(String(chunk)), done()) }));
+  const { logger, text } = capturingLogger();
   const create = (url: string, authorization?: string) =>
     fetch(`${url}/payment.v1.AccountService/CreateAccount`, {
       method: "POST",
@@ -35,7 +33,7 @@ test("first start writes a key file, curl with it works, a restart keeps it", as
   } finally {
     await service.stop();
   }
-  const log = lines.join("");
+  const log = text();
   assert.match(log, /generated a development API key/);
   assert.match(log, /using a development API key/);
   assert.ok(!log.includes(key));

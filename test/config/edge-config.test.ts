@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { test } from "node:test";
+import { it } from "node:test";
 import { ConfigError, loadConfig } from "../../src/config/config.js";
 import { createEdge } from "../../src/server/edge.js";
 import { createLogger } from "../../src/telemetry/logger.js";
@@ -14,7 +14,7 @@ function problemsOf(env: Record<string, string>): string[] {
   }
 }
 
-test("edge defaults: metrics on 127.0.0.1:9464, limits on, no CORS, embedded auth", () => {
+it("edge defaults: metrics on 127.0.0.1:9464, limits on, no CORS, embedded auth", () => {
   const config = loadConfig({});
   assert.equal(config.METRICS_HOST, "127.0.0.1");
   assert.equal(config.METRICS_PORT, 9464);
@@ -23,7 +23,7 @@ test("edge defaults: metrics on 127.0.0.1:9464, limits on, no CORS, embedded aut
   assert.equal(config.AUTH_DISABLED, false);
 });
 
-test("PostgreSQL without keys is refused at start unless authentication is explicitly disabled", async () => {
+it("PostgreSQL without keys is refused at start unless authentication is explicitly disabled", async () => {
   const logger = createLogger("silent");
   await assert.rejects(createEdge(loadConfig({ DATABASE_URL: "postgres://db/ledger", METRICS_PORT: "0" }), logger), (error: unknown) => {
     assert.ok(error instanceof ConfigError);
@@ -36,7 +36,7 @@ test("PostgreSQL without keys is refused at start unless authentication is expli
   assert.deepEqual(problemsOf({ DATABASE_URL: "postgres://db/ledger" }), []);
 });
 
-test("each bad edge variable gets its own message; secrets are not echoed", () => {
+it("each bad edge variable gets its own message; secrets are not echoed", () => {
   const problems = problemsOf({
     AUTH_DISABLED: "true",
     API_KEYS: "a:read:secret-looking",

@@ -4,7 +4,7 @@
  * service's own origin and from another origin through CORS.
  */
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { after, before, it } from "node:test";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { testKey } from "../support/api-keys.js";
 import { freePort } from "../support/process.js";
@@ -39,7 +39,7 @@ async function submit(page: Page, form: string, fields: Record<string, string>, 
 const rows = (page: Page, table: string) =>
   page.locator(`${table} tbody tr`).evaluateAll((trs) => trs.map((tr) => Array.from(tr.querySelectorAll("td"), (td) => td.textContent)));
 
-test("a person creates accounts, deposits and pays; balances and outcomes show up", async () => {
+it("a person creates accounts, deposits and pays; balances and outcomes show up", async () => {
   const page = await browser.newPage();
   await page.goto(`${svc.url}/console`);
   await assert.doesNotReject(page.getByRole("heading", { name: "Payment ledger console" }).waitFor());
@@ -82,7 +82,7 @@ test("a person creates accounts, deposits and pays; balances and outcomes show u
   await page.close();
 });
 
-test("from an allowed origin the console works through CORS; from another origin the browser blocks it", async () => {
+it("from an allowed origin the console works through CORS; from another origin the browser blocks it", async () => {
   const allowed = await browser.newPage();
   await allowed.goto(`http://localhost:${port}/console?api=http://127.0.0.1:${port}`);
   await submit(allowed, "#key-form", { "API key": key.key }, "Use key");

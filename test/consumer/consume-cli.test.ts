@@ -10,7 +10,7 @@ import { ulid } from "ulid";
 import { buildEnvelope } from "../../src/outbox/outbox-writer.js";
 import { createProducer } from "../../src/kafka/kafka-client.js";
 import { ensureTopics, eventTopic } from "../../src/kafka/topics.js";
-import { HEADERS } from "../../src/relay/event-publisher.js";
+import { HEADERS } from "../../src/kafka/headers.js";
 import { capturingLogger, harnessBrokers, kafkaFor, uniquePrefix } from "../relay/fixtures.js";
 
 it("prints every event once with its schema verdict", async () => {

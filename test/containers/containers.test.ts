@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { test } from "node:test";
+import { it } from "node:test";
 import { parse } from "yaml";
 import { ConfigSchema } from "../../src/config/config.js";
 
@@ -24,7 +24,7 @@ const dockerfile = readFileSync("Dockerfile", "utf8");
 const known = new Set(Object.keys(ConfigSchema.properties));
 const defaultOf = (name: string) => (ConfigSchema.properties as Record<string, { default?: unknown }>)[name]!.default;
 
-test("every variable the compose file gives our image is one the configuration schema reads", () => {
+it("every variable the compose file gives our image is one the configuration schema reads", () => {
   const ours = Object.entries(compose.services).filter(([, service]) => service.build === ".");
   assert.deepEqual(ours.map(([name]) => name).sort(), ["ledger", "migrate"]);
   for (const [name, service] of ours) {
@@ -34,7 +34,7 @@ test("every variable the compose file gives our image is one the configuration s
   assert.equal(compose.services.migrate!.environment!.DATABASE_URL, compose.services.ledger!.environment!.DATABASE_URL);
 });
 
-test("the Dockerfile sets only known variables and exposes the default ports", () => {
+it("the Dockerfile sets only known variables and exposes the default ports", () => {
   // The runtime stage's ENV instruction (the build stage's CKJS_LINKING is for npm, not the service).
   const runtimeEnv = dockerfile.slice(dockerfile.indexOf("ENV HOST="), dockerfile.indexOf("\nEXPOSE"));
   const names = [...runtimeEnv.matchAll(/([A-Z_]+)=/g)].map((m) => m[1]!);
@@ -46,7 +46,7 @@ test("the Dockerfile sets only known variables and exposes the default ports", (
   assert.equal((dockerfile.match(/^FROM /gm) ?? []).length, 2, "multi-stage");
 });
 
-test("compose: ports match the service's variables, and every dependency is health-gated", () => {
+it("compose: ports match the service's variables, and every dependency is health-gated", () => {
   const ledger = compose.services.ledger!;
   assert.deepEqual(ledger.ports, [`${ledger.environment!.PORT}:${ledger.environment!.PORT}`, `127.0.0.1:${ledger.environment!.METRICS_PORT}:${ledger.environment!.METRICS_PORT}`]);
   for (const [name, service] of Object.entries(compose.services)) {
@@ -59,7 +59,7 @@ test("compose: ports match the service's variables, and every dependency is heal
   assert.deepEqual(compose.services.migrate!.command, ["node", "--import", "tsx", "src/db/migrate-cli.ts"]);
 });
 
-test("the image's production install has every package the service imports", () => {
+it("the image's production install has every package the service imports", () => {
   const { dependencies } = JSON.parse(readFileSync("package.json", "utf8")) as { dependencies: Record<string, string> };
   // drizzle.config.ts is read by drizzle-kit (a dev tool), never by the service.
   const files = (readdirSync("src", { recursive: true }) as string[]).filter((f) => f.endsWith(".ts") && !f.endsWith("drizzle.config.ts"));

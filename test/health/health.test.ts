@@ -1,6 +1,6 @@
 /** gRPC health (Check, List, Watch) and the HTTP probes, following database, relay and shutdown. */
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { after, before, it } from "node:test";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { Health, HealthCheckResponse_ServingStatus as Status } from "../../gen/grpc/health/v1/health_pb.js";
@@ -24,7 +24,7 @@ const probe = async (path: string) => {
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 };
 
-test("Check and List: the server and each API service serve; unknown services are NOT_FOUND", async () => {
+it("Check and List: the server and each API service serve; unknown services are NOT_FOUND", async () => {
   assert.equal((await health.check({ service: "" })).status, Status.SERVING);
   assert.equal((await health.check({ service: ACCOUNTS })).status, Status.SERVING);
   await assert.rejects(health.check({ service: "payment.v1.Nope" }), (error: unknown) => {
@@ -39,7 +39,7 @@ test("Check and List: the server and each API service serve; unknown services ar
   assert.deepEqual(await probe("/readyz"), { status: 200, body: { status: "ready", draining: false, components: { database: true } } });
 });
 
-test("Watch follows the relay: the server as a whole is NOT_SERVING while API services still serve", async () => {
+it("Watch follows the relay: the server as a whole is NOT_SERVING while API services still serve", async () => {
   const abort = new AbortController();
   const watch = health.watch({ service: "" }, { signal: abort.signal })[Symbol.asyncIterator]();
   assert.equal((await watch.next()).value?.status, Status.SERVING);
@@ -54,7 +54,7 @@ test("Watch follows the relay: the server as a whole is NOT_SERVING while API se
   abort.abort();
 });
 
-test("a database outage makes the API services NOT_SERVING and /readyz 503", async () => {
+it("a database outage makes the API services NOT_SERVING and /readyz 503", async () => {
   svc.service.health.report("database", false);
   assert.equal((await health.check({ service: ACCOUNTS })).status, Status.NOT_SERVING);
   assert.equal((await probe("/readyz")).status, 503);
@@ -62,21 +62,21 @@ test("a database outage makes the API services NOT_SERVING and /readyz 503", asy
   assert.equal((await probe("/readyz")).status, 200);
 });
 
-test("Watch of an unknown service says SERVICE_UNKNOWN instead of failing", async () => {
+it("Watch of an unknown service says SERVICE_UNKNOWN instead of failing", async () => {
   const abort = new AbortController();
   const watch = health.watch({ service: "payment.v1.Later" }, { signal: abort.signal })[Symbol.asyncIterator]();
   assert.equal((await watch.next()).value?.status, Status.SERVICE_UNKNOWN);
   abort.abort();
 });
 
-test("the database probe answers true when reachable and false once it is gone", async () => {
+it("the database probe answers true when reachable and false once it is gone", async () => {
   const database = await createTestDatabase();
   assert.equal(await pingDatabase(database.handle.db), true);
   await database.drop();
   assert.equal(await pingDatabase(database.handle.db), false);
 });
 
-test("shutdown: NOT_SERVING during the drain delay, watchers told and released, liveness still up", async () => {
+it("shutdown: NOT_SERVING during the drain delay, watchers told and released, liveness still up", async () => {
   const watch = health.watch({ service: PAYMENTS })[Symbol.asyncIterator]();
   assert.equal((await watch.next()).value?.status, Status.SERVING);
   const stopping = svc.service.stop();

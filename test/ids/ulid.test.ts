@@ -1,10 +1,10 @@
 /** The pooled ULID generator: valid, time-ordered, and unique across pool refills. */
 import assert from "node:assert/strict";
-import { test } from "node:test";
+import { it } from "node:test";
 import { decodeTime, isValid } from "ulid";
 import { ulid } from "../../src/ids/ulid.js";
 
-test("ulids are valid, carry the current time and do not repeat across pool refills", () => {
+it("ulids are valid, carry the current time and do not repeat across pool refills", () => {
   const before = Date.now();
   // 20 000 ids draw 320 000 random bytes: the 4 KiB pool is refilled many times.
   const ids = Array.from({ length: 20_000 }, () => ulid());

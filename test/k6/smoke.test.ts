@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
-import { after, before, test } from "node:test";
+import { after, before, it } from "node:test";
 import { runK6, type K6Summary } from "../../scripts/bench/k6-runner.js";
 import { startService, type ServiceProcess } from "../../scripts/bench/service-process.js";
 
@@ -28,7 +28,7 @@ function checkCounts(summary: K6Summary, protocol: string): { passes: number; fa
   return { passes: values?.passes ?? 0, fails: values?.fails ?? 0 };
 }
 
-test("the smoke scenario passes over Connect JSON and gRPC", async () => {
+it("the smoke scenario passes over Connect JSON and gRPC", async () => {
   const result = await runK6("smoke", {
     env: { BASE_URL: service.baseUrl, API_KEY: service.apiKey, ACCOUNTS: 4, ITERATIONS },
   });
@@ -42,7 +42,7 @@ test("the smoke scenario passes over Connect JSON and gRPC", async () => {
   assert.equal(result.summary.metrics.payments_authorized?.values.count, 2 * ITERATIONS);
 });
 
-test("negative control: the same run fails against a service that rejects payments", async (t) => {
+it("negative control: the same run fails against a service that rejects payments", async (t) => {
   // Answers every Connect call with an error, as a broken ledger would; gRPC has nothing to talk to.
   const broken = createServer((_req, res) => {
     res.writeHead(503, { "Content-Type": "application/json" }).end('{"code":"unavailable","message":"broken"}');
@@ -59,7 +59,7 @@ test("negative control: the same run fails against a service that rejects paymen
   assert.ok(result.summary && checkCounts(result.summary, "connect").fails > 0);
 });
 
-test("the batch scenario authorizes every item of its AuthorizePayments requests over Connect JSON and gRPC", async () => {
+it("the batch scenario authorizes every item of its AuthorizePayments requests over Connect JSON and gRPC", async () => {
   const BATCH_SIZE = 20;
   const result = await runK6("batch", {
     env: { BASE_URL: service.baseUrl, API_KEY: service.apiKey, ACCOUNTS: 6, VUS: 2, DURATION: "2s", BATCH_SIZE },

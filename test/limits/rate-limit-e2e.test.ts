@@ -1,6 +1,6 @@
 /** Rate limits through the running service with the harness's Redis: codes, retry delays, exemptions. */
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { after, before, it } from "node:test";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
@@ -26,7 +26,7 @@ before(async () => {
 after(() => svc.stop());
 
 for (const protocol of ["connect-json-http1", "grpc-http2"]) {
-  test(`${protocol}: the call over the limit is RESOURCE_EXHAUSTED with retry-after`, async () => {
+  it(`${protocol}: the call over the limit is RESOURCE_EXHAUSTED with retry-after`, async () => {
     // Each protocol has its own client, hence its own budget.
     const key = protocol === "grpc-http2" ? bob.key : alice.key;
     const { payments } = ledgerClients(transportFactories[protocol]!(svc.url, key));
@@ -46,14 +46,14 @@ for (const protocol of ["connect-json-http1", "grpc-http2"]) {
   });
 }
 
-test("other methods keep the default limit, health is never limited", async () => {
+it("other methods keep the default limit, health is never limited", async () => {
   const { accounts } = jsonClients(svc.url, alice.key);
   for (let i = 0; i < 5; i++) await accounts.createAccount({ currency: "USD", displayName: `n${i}` });
   const health = createClient(Health, createGrpcTransport({ baseUrl: svc.url }));
   for (let i = 0; i < 10; i++) await health.check({});
 });
 
-test("curl sees HTTP 429 and a Retry-After header", async () => {
+it("curl sees HTTP 429 and a Retry-After header", async () => {
   // alice spent her GetAccountBalance budget in the first test.
   const response = await fetch(`${svc.url}/payment.v1.PaymentService/GetAccountBalance`, {
     method: "POST",

@@ -1,13 +1,12 @@
 /** The limiter against a real Redis: exact under concurrency, shared, and insured when Redis fails. */
 import assert from "node:assert/strict";
-import { Writable } from "node:stream";
-import { after, before, test } from "node:test";
+import { after, before, it } from "node:test";
 import type { Counter } from "@opentelemetry/api";
 import { Redis } from "ioredis";
 import { ConfigError } from "../../src/config/config.js";
 import { RateLimits, parseMethodLimits, type RateLimitDecision } from "../../src/limits/rate-limits.js";
 import { connectRedis } from "../../src/limits/redis-connection.js";
-import { createLogger } from "../../src/telemetry/logger.js";
+import { capturingLogger } from "../support/logs.js";
 import { startOwnRedis, type OwnRedis } from "../support/redis-server.js";
 import { until } from "../support/until.js";
 
@@ -24,8 +23,7 @@ after(async () => {
 });
 
 function capture() {
-  const lines: Record<string, unknown>[] = [];
-  const logger = createLogger("debug", new Writable({ write: (c, _e, done) => (lines.push(JSON.parse(String(c))), done()) }));
+  const { lines, logger } = capturingLogger("debug");
   let fallbacks = 0;
   const counter = { add: (n: number) => (fallbacks += n) } as unknown as Counter;
   return { lines, logger, counter, fallbacks: () => fallbacks };
@@ -53,7 +51,7 @@ function limits(options: { redis?: Redis; points: number; prefix: string; sink?:
 
 const allowedCount = (decisions: RateLimitDecision[]) => decisions.filter((d) => d.allowed).length;
 
-test("50 concurrent requests against a limit of 10: exactly 10 pass, the rest learn when to retry", async () => {
+it("50 concurrent requests against a limit of 10: exactly 10 pass, the rest learn when to retry", async () => {
   const limiter = limits({ redis: await connected(redis.url), points: 10, prefix: "race" });
   const decisions = await Promise.all(Array.from({ length: 50 }, () => limiter.consume(BALANCE, "client:a")));
   assert.equal(allowedCount(decisions), 10);
@@ -64,7 +62,7 @@ test("50 concurrent requests against a limit of 10: exactly 10 pass, the rest le
   assert.equal(other.allowed, true, "each client has its own budget");
 });
 
-test("two instances share one budget through Redis", async () => {
+it("two instances share one budget through Redis", async () => {
   const first = limits({ redis: await connected(redis.url), points: 10, prefix: "shared" });
   const second = limits({ redis: await connected(redis.url), points: 10, prefix: "shared" });
   const decisions = await Promise.all(
@@ -73,7 +71,7 @@ test("two instances share one budget through Redis", async () => {
   assert.equal(allowedCount(decisions), 10);
 });
 
-test("Redis slow (paused): the in-memory insurance decides within the timeout, counted", async () => {
+it("Redis slow (paused): the in-memory insurance decides within the timeout, counted", async () => {
   const sink = capture();
   const limiter = limits({ redis: await connected(redis.url), points: 3, prefix: "slow", sink });
   const admin = await connected(redis.url);
@@ -84,10 +82,11 @@ test("Redis slow (paused): the in-memory insurance decides within the timeout, c
   assert.equal(allowedCount(decisions), 3, "the insurance enforces the same limit");
   assert.equal(sink.fallbacks(), 5);
   assert.ok(sink.lines.some((line) => String(line.msg).startsWith("Redis unavailable or slow")));
-  await new Promise((resolve) => setTimeout(resolve, 1_600));
+  // Commands wait out the pause (or hit the client's command timeout): poll until a PING answers.
+  await until("Redis to serve again after the pause", () => admin.ping().then(() => true, () => false), { timeoutMs: 10_000 });
 });
 
-test("Redis killed mid-traffic: no errors, memory takes over, Redis is used again when back", async () => {
+it("Redis killed mid-traffic: no errors, memory takes over, Redis is used again when back", async () => {
   const sink = capture();
   const client = await connected(redis.url, sink.logger);
   const limiter = limits({ redis: client, points: 5, prefix: "killed", sink });
@@ -114,13 +113,13 @@ test("Redis killed mid-traffic: no errors, memory takes over, Redis is used agai
   assert.ok(sink.lines.some((line) => String(line.msg).startsWith("Redis connected")));
 });
 
-test("without Redis the limit is kept in memory", async () => {
+it("without Redis the limit is kept in memory", async () => {
   const limiter = limits({ points: 2, prefix: "memory" });
   const decisions = await Promise.all(Array.from({ length: 4 }, () => limiter.consume(BALANCE, "ip:127.0.0.1")));
   assert.equal(allowedCount(decisions), 2);
 });
 
-test("per-method limits name methods short or in full; unknown names are configuration errors", () => {
+it("per-method limits name methods short or in full; unknown names are configuration errors", () => {
   assert.deepEqual(
     parseMethodLimits("AuthorizePayment=50,payment.v1.AccountService/CreateAccount=0"),
     new Map([

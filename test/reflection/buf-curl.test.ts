@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { after, before, test } from "node:test";
+import { after, before, it } from "node:test";
 import { promisify } from "node:util";
 import { testKey } from "../support/api-keys.js";
 import { startTestService, type TestService } from "../support/service.js";
@@ -36,7 +36,7 @@ async function bufCurl(args: string[]): Promise<{ code: number; stdout: string; 
 }
 
 for (const [name, flags] of Object.entries(PROTOCOLS)) {
-  test(`${name}: lists services and calls methods through reflection`, async () => {
+  it(`${name}: lists services and calls methods through reflection`, async () => {
     const listed = await bufCurl([...flags, "--list-services", svc.url]);
     assert.equal(listed.code, 0, listed.stderr);
     assert.deepEqual(listed.stdout.trim().split("\n"), [
@@ -72,7 +72,7 @@ for (const [name, flags] of Object.entries(PROTOCOLS)) {
 }
 
 for (const version of ["grpc-v1", "grpc-v1alpha"]) {
-  test(`reflection ${version} alone is enough`, async () => {
+  it(`reflection ${version} alone is enough`, async () => {
     const health = await bufCurl([
       "--protocol", "grpc", "--http2-prior-knowledge", "--reflect-protocol", version,
       `${svc.url}/grpc.health.v1.Health/Check`,
@@ -82,7 +82,7 @@ for (const version of ["grpc-v1", "grpc-v1alpha"]) {
   });
 }
 
-test("API errors come back as Connect errors with their details, and without a key as unauthenticated", async () => {
+it("API errors come back as Connect errors with their details, and without a key as unauthenticated", async () => {
   const missing = await bufCurl(["--protocol", "grpc", "--http2-prior-knowledge", "-d", '{"account_id":"x"}', `${svc.url}/payment.v1.PaymentService/GetAccountBalance`]);
   // buf curl exits with the gRPC code shifted left by three bits, and prints the error on stderr.
   assert.equal(missing.code, 16 << 3);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { test } from "node:test";
+import { it } from "node:test";
 import { fromBinary } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
@@ -13,7 +13,7 @@ function fileNames(answer: ReturnType<ReflectionIndex["answer"]>): string[] {
   return answer.value.fileDescriptorProto.map((bytes) => fromBinary(FileDescriptorProtoSchema, bytes).name);
 }
 
-test("a method, a nested enum or a file name leads to its file, followed by its imports", () => {
+it("a method, a nested enum or a file name leads to its file, followed by its imports", () => {
   const expected = ["payment/v1/payment.proto", "google/protobuf/duration.proto", "google/protobuf/timestamp.proto"];
   assert.deepEqual(fileNames(index.answer({ messageRequest: { case: "fileContainingSymbol", value: "payment.v1.PaymentService.AuthorizePayment" } })), expected);
   assert.deepEqual(fileNames(index.answer({ messageRequest: { case: "fileContainingSymbol", value: "payment.v1.DeclineReason" } })), expected);
@@ -24,7 +24,7 @@ test("a method, a nested enum or a file name leads to its file, followed by its 
   );
 });
 
-test("unknown names are NOT_FOUND, an empty request INVALID_ARGUMENT, extensions an empty list", () => {
+it("unknown names are NOT_FOUND, an empty request INVALID_ARGUMENT, extensions an empty list", () => {
   assert.deepEqual(index.answer({ messageRequest: { case: "fileContainingSymbol", value: "payment.v1.Nope" } }), {
     case: "errorResponse",
     value: { errorCode: 5, errorMessage: "symbol payment.v1.Nope not found" },

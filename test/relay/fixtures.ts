@@ -6,7 +6,6 @@ import { execFile } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Writable } from "node:stream";
 import { promisify } from "node:util";
 import { asc, sql } from "drizzle-orm";
 import { startEventConsumer, type ConsumedEvent } from "../../src/consumer/event-consumer.js";
@@ -15,7 +14,7 @@ import { outbox } from "../../src/db/schema.js";
 import { createKafka, parseBrokers, type Kafka } from "../../src/kafka/kafka-client.js";
 import { ensureTopics } from "../../src/kafka/topics.js";
 import type { RelayOptions } from "../../src/relay/relay.js";
-import { createLogger, type Logger } from "../../src/telemetry/logger.js";
+import type { Logger } from "../../src/telemetry/logger.js";
 import { until } from "../support/until.js";
 
 const run = promisify(execFile);
@@ -33,17 +32,7 @@ export function uniquePrefix(): string {
   return `t${Date.now().toString(36)}${Math.random().toString(36).slice(2, 7)}`;
 }
 
-/** A logger whose parsed lines are kept in `lines` (and not printed). */
-export function capturingLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
-  const lines: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString().split("\n").filter(Boolean)) lines.push(JSON.parse(line));
-      done();
-    },
-  });
-  return { logger: createLogger("info", sink), lines };
-}
+export { capturingLogger } from "../support/logs.js";
 
 export function kafkaFor(brokers: string, logger: Logger): Kafka {
   return createKafka({ brokers: parseBrokers(brokers), clientId: "relay-test" }, logger);

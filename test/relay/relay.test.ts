@@ -13,6 +13,7 @@ import { OutboxRelay, type RelayOptions } from "../../src/relay/relay.js";
 import { listenForOutbox } from "../../src/relay/wakeup.js";
 import { typeSlug } from "../../src/outbox/event-schemas.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
+import { until } from "../support/until.js";
 import {
   capturingLogger,
   fastRelayOptions,
@@ -82,7 +83,7 @@ describe("outbox relay on a real broker", () => {
     const t = await setUp(1, { pollIntervalMs: 120_000 });
     try {
       // Let the relay's first (empty) pass finish so that what follows depends on notifications.
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      await until("the relay to wait for notifications", () => t.relays[0]!.waiting);
       const payer = await account(t.ledger);
       const payee = await account(t.ledger);
       const usd = await account(t.ledger, "USD");

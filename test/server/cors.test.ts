@@ -1,6 +1,6 @@
 /** CORS preflights and responses for browser clients, from allowed and other origins. */
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { after, before, it } from "node:test";
 import { cors } from "@connectrpc/connect";
 import { parseOrigins } from "../../src/server/cors.js";
 import { startTestService, type TestService } from "../support/service.js";
@@ -19,7 +19,7 @@ const preflight = (origin: string) =>
     headers: { origin, "access-control-request-method": "POST", "access-control-request-headers": "authorization,content-type,x-grpc-web" },
   });
 
-test("a preflight from an allowed origin gets Connect's and the API's headers", async () => {
+it("a preflight from an allowed origin gets Connect's and the API's headers", async () => {
   const response = await preflight(ALLOWED);
   assert.equal(response.status, 204);
   assert.equal(response.headers.get("access-control-allow-origin"), ALLOWED);
@@ -31,13 +31,13 @@ test("a preflight from an allowed origin gets Connect's and the API's headers", 
   assert.equal(response.headers.get("access-control-allow-methods"), "POST, GET");
 });
 
-test("a preflight from any other origin gets no CORS headers, so the browser refuses", async () => {
+it("a preflight from any other origin gets no CORS headers, so the browser refuses", async () => {
   const response = await preflight("https://evil.example");
   assert.equal(response.headers.get("access-control-allow-origin"), null);
   assert.equal(response.headers.get("access-control-allow-headers"), null);
 });
 
-test("responses expose the gRPC-Web status, request id and retry headers to allowed origins", async () => {
+it("responses expose the gRPC-Web status, request id and retry headers to allowed origins", async () => {
   const response = await fetch(`${svc.url}/payment.v1.PaymentService/GetAccountBalance`, {
     method: "POST",
     headers: { origin: ALLOWED, "content-type": "application/json" },
@@ -48,7 +48,7 @@ test("responses expose the gRPC-Web status, request id and retry headers to allo
   for (const header of ["grpc-status", "grpc-message", "x-request-id", "retry-after"]) assert.ok(exposed.includes(header), header);
 });
 
-test("CORS_ORIGINS: a list (trailing slashes ignored), * for any, empty for none", () => {
+it("CORS_ORIGINS: a list (trailing slashes ignored), * for any, empty for none", () => {
   assert.deepEqual(parseOrigins("https://a.example/, http://b.example:8080"), {
     any: false,
     origins: new Set(["https://a.example", "http://b.example:8080"]),

@@ -3,10 +3,13 @@ import assert from "node:assert/strict";
 import { once } from "node:events";
 import { connect } from "node:net";
 import { it } from "node:test";
+import { sql } from "drizzle-orm";
 import postgres from "postgres";
 import { PaymentStatus } from "../../gen/payment/v1/payment_pb.js";
 import { jsonClients } from "../support/clients.js";
+import { rows } from "../support/invariants.js";
 import { startTestService } from "../support/service.js";
+import { until } from "../support/until.js";
 
 it("finishes a payment that is in flight when the service stops", async () => {
   const running = await startTestService();
@@ -27,13 +30,18 @@ it("finishes a payment that is in flight when the service stops", async () => {
   });
   await locked;
   const inFlight = payments.authorizePayment({ idempotencyKey: "drain", payerAccountId: payer, payeeAccountId: payee, amountCents: 60n, currency: "USD" });
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  await until("the payment to wait on the held row lock", async () => {
+    // The blocker's one connection is busy holding the lock: ask on the test database's own pool.
+    const [row] = await rows(running.database.handle.db, sql`select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock' and datname = current_database()`);
+    return Number(row?.n) > 0;
+  });
 
   let stopped = false;
   const stopping = running.service.stop().then(() => (stopped = true));
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  await until("the port to refuse new connections", () =>
+    fetch(`${running.url}/payment.v1.PaymentService/GetPayment`, { method: "POST" }).then(() => false, () => true),
+  );
   assert.equal(stopped, false, "stop waits for the in-flight request");
-  await assert.rejects(fetch(`${running.url}/payment.v1.PaymentService/GetPayment`, { method: "POST" }), "no new connections while draining");
 
   release();
   const { payment } = await inFlight;

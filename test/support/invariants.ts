@@ -1,7 +1,7 @@
 /** Checks the ledger's accounting invariants straight from the tables. */
 import assert from "node:assert/strict";
 import { sql } from "drizzle-orm";
-import { Value } from "@sinclair/typebox/value";
+import { Value } from "typebox/value";
 import type { Database } from "../../src/db/client.js";
 import { envelopeSchemas } from "../../src/outbox/event-schemas.js";
 
@@ -72,8 +72,8 @@ export async function assertLedgerInvariants(db: Database): Promise<void> {
   for (const { event_type: type, envelope } of envelopes) {
     const schema = envelopeSchemas[type as keyof typeof envelopeSchemas];
     assert.ok(schema, `known event type ${String(type)}`);
-    const first = Value.Errors(schema, envelope).First();
-    assert.equal(first, undefined, `${String(type)} envelope matches its schema: ${first?.path} ${first?.message} in ${JSON.stringify(envelope)}`);
+    const [first] = Value.Errors(schema, envelope);
+    assert.equal(first, undefined, `${String(type)} envelope matches its schema: ${first?.instancePath} ${first?.message} in ${JSON.stringify(envelope)}`);
   }
 }
 

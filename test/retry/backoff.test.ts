@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { it } from "node:test";
-import { backoffDelay } from "../../src/relay/backoff.js";
+import { backoffDelay } from "../../src/retry/backoff.js";
 
 const policy = { baseMs: 100, maxMs: 5_000 };
 

@@ -1,7 +1,8 @@
 /**
  * Exponential backoff with full jitter: the delay before attempt n+1 is a random value in
  * [0, min(max, base * 2^(n-1))]. Jitter spreads retries of many rows (and of several relay
- * instances) so they do not hit a recovering broker in lockstep.
+ * instances) so they do not hit a recovering broker in lockstep. The one backoff formula of the
+ * project: the relay, the ledger's retry of serialization failures and the typed client use it.
  */
 export interface BackoffPolicy {
   baseMs: number;

@@ -1,0 +1,90 @@
+/**
+ * The one place W3C trace context is read and written: parsing a `traceparent` into an
+ * OpenTelemetry context and writing a span's context back as a `traceparent`. Requests carry it in
+ * a header, the outbox keeps it per event, Kafka messages carry it in a header.
+ */
+import { randomBytes } from "node:crypto";
+import {
+  ROOT_CONTEXT,
+  isSpanContextValid,
+  SpanStatusCode,
+  context,
+  trace,
+  type Attributes,
+  type Context,
+  type Span,
+  type SpanContext,
+  type SpanKind,
+} from "@opentelemetry/api";
+import { W3CTraceContextPropagator } from "@opentelemetry/core";
+import { TELEMETRY_SCOPE } from "./scope.js";
+
+const tracer = trace.getTracer(TELEMETRY_SCOPE);
+const propagator = new W3CTraceContextPropagator();
+const carrierGetter = {
+  get: (carrier: Record<string, string>, key: string) => carrier[key],
+  keys: (carrier: Record<string, string>) => Object.keys(carrier),
+};
+
+/** The context a `traceparent` header continues; the root context when it is absent or malformed. */
+export function contextOf(traceparent: string | null | undefined): Context {
+  if (!traceparent) return ROOT_CONTEXT;
+  return propagator.extract(ROOT_CONTEXT, { traceparent }, carrierGetter);
+}
+
+/** The span context a `traceparent` names, if it is well formed. */
+export function spanContextOf(traceparent: string | null | undefined): SpanContext | undefined {
+  return trace.getSpanContext(contextOf(traceparent));
+}
+
+/** A `traceparent` that starts a new trace (not sampled): for work no span describes. */
+export function newTraceparent(): string {
+  return `00-${randomBytes(16).toString("hex")}-${randomBytes(8).toString("hex")}-00`;
+}
+
+/**
+ * The `traceparent` header value that continues `span`'s trace with `span` as the parent. Without
+ * a registered tracer provider (a relay or tool run without telemetry) spans have no ids: then the
+ * trace of `parent` is passed on unchanged, or a new one is started, so a trace is always carried.
+ */
+export function traceparentOf(span: Span, parent?: string | null): string {
+  if (!isSpanContextValid(span.spanContext())) return parent && spanContextOf(parent) ? parent : newTraceparent();
+  const carrier: Record<string, string> = {};
+  propagator.inject(trace.setSpan(ROOT_CONTEXT, span), carrier, { set: (c, k, v) => (c[k] = v) });
+  return carrier.traceparent!;
+}
+
+/** The trace id of a `traceparent` this module wrote or accepted. */
+export function traceIdOf(traceparent: string): string {
+  return traceparent.split("-")[1]!;
+}
+
+/** What `withSpan` records: the span's kind, attributes, and the traces it serves besides its parent's. */
+export interface SpanSpec {
+  kind: SpanKind;
+  attributes?: Attributes;
+  /** `traceparent`s of other requests this span works for (a group commit serves several). */
+  links?: (string | null | undefined)[];
+}
+
+/**
+ * Runs `fn` inside a span that continues `parent` (a `traceparent`; the active context when
+ * undefined), ends it when `fn` settles and marks it failed when `fn` throws.
+ */
+export async function withSpan<T>(name: string, parent: string | null | undefined, spec: SpanSpec, fn: (span: Span) => Promise<T>): Promise<T> {
+  const links = (spec.links ?? []).flatMap((traceparent) => {
+    const linked = spanContextOf(traceparent);
+    return linked ? [{ context: linked }] : [];
+  });
+  const parentContext = parent === undefined ? context.active() : contextOf(parent);
+  const span = tracer.startSpan(name, { kind: spec.kind, attributes: spec.attributes, links }, parentContext);
+  try {
+    return await context.with(trace.setSpan(parentContext, span), () => fn(span));
+  } catch (error) {
+    span.recordException(error as Error);
+    span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+    throw error;
+  } finally {
+    span.end();
+  }
+}

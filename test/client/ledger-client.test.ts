@@ -1,0 +1,140 @@
+/**
+ * The typed client (`payment-ledger/client`) against the real service over Connect and gRPC, its
+ * retry and key rules against a server that fails on purpose, and the examples/ script run as a
+ * user would run it.
+ */
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { createServer, type Http2Server, type ServerHttp2Session } from "node:http2";
+import { once } from "node:events";
+import { promisify } from "node:util";
+import { after, before, describe, it } from "node:test";
+import { create } from "@bufbuild/protobuf";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { Code, ConnectError, createLedgerClient, PaymentService, PaymentSchema, PaymentStatus } from "payment-ledger/client";
+import { testKey } from "../support/api-keys.js";
+import { startTestService, type TestService } from "../support/service.js";
+
+const run = promisify(execFile);
+const key = testKey("typed-client");
+let svc: TestService;
+
+before(async () => {
+  svc = await startTestService({ AUTH_DISABLED: "false", API_KEYS: key.entry });
+});
+after(() => svc.stop());
+
+describe("against the service", () => {
+  for (const protocol of ["connect", "grpc"] as const) {
+    it(`${protocol}: sends the key, makes idempotency keys when none is given, and a given key replays`, async () => {
+      const ledger = createLedgerClient({ baseUrl: svc.url, apiKey: key.key, protocol });
+      const payer = (await ledger.accounts.createAccount({ currency: "USD", displayName: "payer" })).account!.accountId;
+      const payee = (await ledger.accounts.createAccount({ currency: "USD", displayName: "payee" })).account!.accountId;
+      // Two deposits without keys are two deposits: each call got a key of its own.
+      await ledger.accounts.depositFunds({ accountId: payer, amountCents: 300n, currency: "USD" });
+      const second = await ledger.accounts.depositFunds({ accountId: payer, amountCents: 300n, currency: "USD" });
+      assert.equal(second.availableBalanceCents, 600n);
+      const order = { idempotencyKey: `order-${protocol}`, payerAccountId: payer, payeeAccountId: payee, amountCents: 100n, currency: "USD" };
+      const first = (await ledger.payments.authorizePayment(order)).payment!;
+      assert.equal(first.status, PaymentStatus.AUTHORIZED);
+      assert.equal((await ledger.payments.authorizePayment(order)).payment!.paymentId, first.paymentId);
+    });
+  }
+
+  it("without the key the service refuses, and the client does not retry that", async () => {
+    const ledger = createLedgerClient({ baseUrl: svc.url });
+    await assert.rejects(ledger.accounts.getAccount({ accountId: "x" }), (e: unknown) => ConnectError.from(e).code === Code.Unauthenticated);
+  });
+});
+
+describe("retries, deadlines and keys (a server that fails on purpose)", () => {
+  let server: Http2Server;
+  let url: string;
+  const seen: { key: string; code?: Code }[] = [];
+  let failures: Code[] = [];
+  const sessions = new Set<ServerHttp2Session>();
+
+  before(async () => {
+    server = createServer(
+      connectNodeAdapter({
+        routes: (router) =>
+          router.service(PaymentService, {
+            async authorizePayment(request, context) {
+              const code = failures.shift();
+              seen.push({ key: request.idempotencyKey, code });
+              if (code === Code.DeadlineExceeded) {
+                // Hold the call until the client's deadline ends it.
+                await new Promise((resolve) => context.signal.addEventListener("abort", resolve));
+              }
+              if (code !== undefined) throw new ConnectError("failing on purpose", code);
+              return { payment: create(PaymentSchema, { paymentId: "p-1", status: PaymentStatus.AUTHORIZED }) };
+            },
+          }),
+      }),
+    ).listen(0, "127.0.0.1");
+    server.on("session", (session) => sessions.add(session));
+    await once(server, "listening");
+    url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  });
+  // The clients keep their HTTP/2 sessions open; close() waits for them, so end them here.
+  after(() => {
+    for (const session of sessions) session.destroy();
+    return new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  const request = { payerAccountId: "a", payeeAccountId: "b", amountCents: 1n, currency: "USD" };
+  const fast = { baseMs: 1, maxMs: 5 };
+
+  for (const protocol of ["connect", "grpc"] as const) {
+    it(`${protocol}: UNAVAILABLE and ABORTED are retried with the same, generated, idempotency key`, async () => {
+      seen.length = 0;
+      failures = [Code.Unavailable, Code.Aborted];
+      const ledger = createLedgerClient({ baseUrl: url, protocol, backoff: fast, newIdempotencyKey: () => `generated-${seen.length}` });
+      const { payment } = await ledger.payments.authorizePayment(request);
+      assert.equal(payment!.paymentId, "p-1");
+      assert.deepEqual(seen.map((s) => s.key), ["generated-0", "generated-0", "generated-0"]);
+    });
+  }
+
+  it("other codes are not retried; attempts are bounded", async () => {
+    seen.length = 0;
+    failures = [Code.InvalidArgument];
+    const ledger = createLedgerClient({ baseUrl: url, backoff: fast });
+    await assert.rejects(ledger.payments.authorizePayment({ ...request, idempotencyKey: "k" }), (e: unknown) => ConnectError.from(e).code === Code.InvalidArgument);
+    assert.equal(seen.length, 1);
+
+    seen.length = 0;
+    failures = [Code.Unavailable, Code.Unavailable, Code.Unavailable];
+    const bounded = createLedgerClient({ baseUrl: url, backoff: fast, attempts: 3 });
+    await assert.rejects(bounded.payments.authorizePayment({ ...request, idempotencyKey: "k" }), (e: unknown) => ConnectError.from(e).code === Code.Unavailable);
+    assert.deepEqual(seen.map((s) => s.key), ["k", "k", "k"], "the caller's key is kept");
+  });
+
+  it("the deadline ends the call, retries included", async () => {
+    seen.length = 0;
+    failures = [Code.DeadlineExceeded];
+    const ledger = createLedgerClient({ baseUrl: url, timeoutMs: 300 });
+    const started = Date.now();
+    await assert.rejects(ledger.payments.authorizePayment(request), (e: unknown) => ConnectError.from(e).code === Code.DeadlineExceeded);
+    assert.ok(Date.now() - started < 10_000);
+    assert.equal(seen.length, 1);
+  });
+});
+
+it("examples/authorize-payment.ts runs against the service", async () => {
+  const { stdout } = await run(process.execPath, ["--import", "tsx", "examples/authorize-payment.ts"], {
+    env: { ...process.env, LEDGER_URL: svc.url, LEDGER_API_KEY: key.key },
+    timeout: 60_000,
+  });
+  const steps = Object.fromEntries(
+    stdout
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as { step: string })
+      .map((line) => [line.step, line]),
+  ) as Record<string, Record<string, unknown>>;
+  assert.equal(steps.deposit?.availableBalanceCents, "10000");
+  assert.equal(steps.payment?.status, "AUTHORIZED");
+  assert.equal(steps.replay?.same, true);
+  assert.equal(steps.balance?.availableBalanceCents, "2500");
+});
