@@ -1,6 +1,6 @@
 /**
  * `npm run bench:function`: what the database alone costs per payment, with no service in front.
- * pgbench calls ledger_authorize_payments directly (batch-function.pgbench) with 1, 64 and 1,000
+ * pgbench calls ledger_apply directly (batch-function.pgbench) with 1, 64 and 1,000
  * items per call, uniform and hot-account, on a durable throwaway cluster, and reports payments/s
  * and PostgreSQL CPU ms per payment. FUNCTION_SQL=<file> loads another version of the function
  * first (e.g. an older one from git), to compare designs on the same machine in the same way.

@@ -5,7 +5,7 @@
  *      its outbox relay on;
  *   2. N funded accounts, created through the service's API;
  *   3. per workload (uniform, hot-account), all at the same client concurrency: pgbench with the
- *      SQL of one naive AuthorizePayment transaction; pgbench calling ledger_authorize_payments
+ *      SQL of one naive AuthorizePayment transaction; pgbench calling ledger_apply
  *      directly with 1,000 items per call (the ceiling); the service under k6 over Connect JSON and
  *      gRPC, single requests and AuthorizePayments of 100 and 1,000 items; three instances;
  *   4. latency at half of the service's maximum single-request uniform rate, per protocol;

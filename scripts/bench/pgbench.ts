@@ -22,7 +22,7 @@ export function runPgbench(databaseUrl: string, workload: Workload): Promise<Mea
 }
 
 /**
- * The ceiling: pgbench calling ledger_authorize_payments directly with `items` payments per call
+ * The ceiling: pgbench calling ledger_apply directly with `items` payments per call
  * (batch-function.pgbench). Rates and counts are per payment; latencies are per call.
  */
 export function runBatchFunction(databaseUrl: string, workload: Workload, items: number): Promise<Measurement> {
