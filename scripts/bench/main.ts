@@ -80,6 +80,7 @@ async function main(): Promise<void> {
     };
 
     const rows: Row[] = [];
+    let peakRssSingleBytes: number | undefined;
     const workloads = workloadsOf(config, prefix);
     for (const workload of workloads) {
       log(`${workload.name}: pgbench (naive transaction)`);
@@ -89,6 +90,8 @@ async function main(): Promise<void> {
       for (const protocol of protocols) {
         rows.push(await serviceRow(workload.name, protocol, () => runServiceWorkload(app, workload, protocol)));
       }
+      // The high-water mark before any batch row: what single requests alone need.
+      peakRssSingleBytes ??= app.peakRssBytes();
       for (const protocol of protocols) {
         for (const size of batchSizes) {
           rows.push(await serviceRow(workload.name, `${protocol}-batch-${size}`, () => runServiceWorkload(app, workload, protocol, 0, size)));
@@ -137,6 +140,7 @@ async function main(): Promise<void> {
       rows,
       halfLoad,
       peakRssBytes: app.peakRssBytes(),
+      peakRssSingleBytes: peakRssSingleBytes ?? Number.NaN,
       relayCommitToDeliveryP99Ms: Math.max(...serviceP99s),
     };
     const results: BenchResults = { ...partial, headline: headlineOf(partial) };

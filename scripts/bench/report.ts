@@ -50,7 +50,10 @@ export interface BenchResults {
   postgresSettings: Record<string, string>;
   rows: Row[];
   halfLoad: HalfLoadResult[];
+  /** Peak RSS of the whole run (batch rows included). */
   peakRssBytes: number;
+  /** Peak RSS before the first batch row: single requests only. */
+  peakRssSingleBytes: number;
   /** Outbox relay commit-to-delivery p99 over every service row (the worst), in ms. */
   relayCommitToDeliveryP99Ms: number;
   headline: Headline;
@@ -118,7 +121,9 @@ export function targetsOf(results: BenchResults): Target[] {
     const r = ratio(find(results.rows, workload, "connect-3-instances"), find(results.rows, workload, "connect"));
     targets.push({ name: `3 instances >= 0.9x one (${workload})`, value: `${fmt(r, 2)}x`, met: r >= 0.9 });
   }
-  targets.push({ name: "service peak RSS < 256 MB", value: `${fmt(h.peakRssMb, 0)} MB`, met: h.peakRssMb < 256 });
+  targets.push({ name: "service peak RSS < 256 MB (whole run)", value: `${fmt(h.peakRssMb, 0)} MB`, met: h.peakRssMb < 256 });
+  const singleMb = results.peakRssSingleBytes / 2 ** 20;
+  targets.push({ name: "service peak RSS < 256 MB (single requests only)", value: `${fmt(singleMb, 0)} MB`, met: singleMb < 256 });
   return targets;
 }
 
@@ -146,7 +151,7 @@ export function formatReport(results: BenchResults): string {
   for (const h of results.halfLoad) lines.push(line(`half load / ${h.protocol} @ ${fmt(h.rate, 0)}/s`, h.measurement, undefined));
   lines.push("");
   lines.push("Batch rows: latencies are per request (of 100 or 1,000 payments); the ceiling's per call of 1,000.");
-  lines.push(`service peak RSS: ${fmt(results.peakRssBytes / 2 ** 20, 0)} MB`);
+  lines.push(`service peak RSS: ${fmt(results.peakRssBytes / 2 ** 20, 0)} MB (${fmt(results.peakRssSingleBytes / 2 ** 20, 0)} MB before the first batch row)`);
   lines.push(`relay commit-to-delivery p99 (worst row): ${fmt(results.relayCommitToDeliveryP99Ms)} ms`);
   lines.push(`headline: ${JSON.stringify(results.headline)}`);
   lines.push("");
