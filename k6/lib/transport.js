@@ -36,8 +36,9 @@ export function call(protocol, service, method, request) {
     grpcClient.connect(addr, { plaintext: true, timeout: '10s' });
     grpcConnected = true;
   }
-  // 60 s as k6's HTTP default: a 1,000-item batch may queue behind 15 others in the service.
-  const res = grpcClient.invoke(`${service}/${method}`, request, { tags, timeout: '60s', metadata: authorization });
+  // As long as the service allows (MAX_TIMEOUT_MS, 30 s; a longer deadline is refused): a 1,000-item
+  // batch may queue behind the other clients' batches.
+  const res = grpcClient.invoke(`${service}/${method}`, request, { tags, timeout: '30s', metadata: authorization });
   if (res && res.status === grpc.StatusOK) return { ok: true, message: res.message, code: '' };
   return { ok: false, message: null, code: res && res.error ? String(res.error.code ?? res.status) : 'no_response' };
 }
