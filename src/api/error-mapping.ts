@@ -5,6 +5,7 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { codeToString } from "@connectrpc/connect/protocol-connect";
 import { ulid } from "../ids/ulid.js";
 import { ErrorDetailSchema } from "../../gen/payment/v1/common_pb.js";
 import { databaseUnavailable, isDatabaseUnavailable, LedgerError, LedgerErrorCode } from "../ledger/ledger-error.js";
@@ -27,6 +28,14 @@ const connectCodeOf: Record<LedgerErrorCode, Code> = {
   [LedgerErrorCode.OVERDRAFT_LIMIT_TOO_LOW]: Code.FailedPrecondition,
   [LedgerErrorCode.DATABASE_UNAVAILABLE]: Code.Unavailable,
 };
+
+/**
+ * The Connect code name ("invalid_argument", ...) a LedgerError maps to: what a batch reports for
+ * an item that failed alone, so it reads the same as the error of a single request.
+ */
+export function ledgerErrorStatus(error: LedgerError): string {
+  return codeToString(connectCodeOf[error.code]);
+}
 
 /** Maps any thrown value to the ConnectError a client should see. */
 export function toConnectError(error: unknown, requestId: string, logger: Logger, procedure: string): ConnectError {

@@ -24,9 +24,13 @@ import {
   PaymentStatus,
   type GetAccountBalanceResponse,
   GetAccountBalanceResponseSchema,
+  type ItemError,
+  ItemErrorSchema,
   type Payment,
 } from "../../gen/payment/v1/payment_pb.js";
 import type { EntryCauseKind as EntryCause, EntryRecord } from "../ledger/history.js";
+import type { LedgerError } from "../ledger/ledger-error.js";
+import { ledgerErrorStatus } from "./error-mapping.js";
 import type {
   AccountRecord,
   BalanceRecord,
@@ -163,4 +167,9 @@ export function entryToProto(entry: EntryRecord): AccountEntry {
     availableBeforeCents: entry.availableBeforeCents,
     availableAfterCents: entry.availableAfterCents,
   });
+}
+
+/** The error of one batch item, as the single request would have reported it. */
+export function itemErrorToProto(error: LedgerError): ItemError {
+  return create(ItemErrorSchema, { status: ledgerErrorStatus(error), code: error.code, field: error.field ?? "", message: error.message });
 }

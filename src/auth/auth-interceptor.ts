@@ -31,6 +31,9 @@ const scopeOf: [DescMethod, Scope][] = [
   [PaymentService.method.refundPayment, "payments:write"],
   [AccountService.method.withdrawFunds, "accounts:write"],
   [AccountService.method.updateAccount, "accounts:admin"],
+  [PaymentService.method.authorizePayments, "payments:write"],
+  [PaymentService.method.capturePayments, "payments:write"],
+  [PaymentService.method.refundPayments, "payments:write"],
 ];
 const requiredScopes = new Map(scopeOf.map(([method, scope]) => [procedureOf(method.parent, method), scope]));
 
