@@ -65,14 +65,19 @@ $$;
 
 -- Appends one event envelope to the outbox. TypeScript chose the event id; the tests check every
 -- envelope written here against its TypeBox schema (src/outbox/event-schemas.ts).
+-- The envelope of an item's event (also written in sets by ledger_apply_authorizations).
+CREATE OR REPLACE FUNCTION ledger_envelope(p_item jsonb, p_type text, p_aggregate_type text, p_aggregate_id text, p_payload jsonb)
+RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
+  SELECT jsonb_build_object('eventId', p_item->'eventId', 'type', p_type, 'schemaVersion', 1, 'occurredAt', p_item->'at',
+    'aggregateType', p_aggregate_type, 'aggregateId', p_aggregate_id, 'payload', p_payload)
+$$;
+
 CREATE OR REPLACE FUNCTION ledger_emit(p_item jsonb, p_type text, p_aggregate_type text, p_aggregate_id text, p_payload jsonb)
 RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
   INSERT INTO outbox (event_id, event_type, aggregate_type, aggregate_id, envelope, traceparent)
     VALUES (p_item->>'eventId', p_type, p_aggregate_type, p_aggregate_id,
-            jsonb_build_object('eventId', p_item->'eventId', 'type', p_type, 'schemaVersion', 1, 'occurredAt', p_item->'at',
-              'aggregateType', p_aggregate_type, 'aggregateId', p_aggregate_id, 'payload', p_payload),
-            p_item->>'traceparent');
+            ledger_envelope(p_item, p_type, p_aggregate_type, p_aggregate_id, p_payload), p_item->>'traceparent');
 END;
 $$;
 

@@ -60,19 +60,13 @@ DECLARE
   v_expires timestamptz := CASE WHEN v_manual THEN (p_item->>'holdExpiresAt')::timestamptz END;
   v_reason text;
   v_status text;
-  v_payload jsonb;
 BEGIN
   SELECT * INTO v_payer FROM balances WHERE account_id = p_item->>'payerAccountId';
-  IF NOT FOUND THEN
-    RETURN ledger_error('ACCOUNT_NOT_FOUND', 'payer_account_id', format('payer_account_id: account %s does not exist', p_item->>'payerAccountId'));
-  END IF;
+  IF NOT FOUND THEN RETURN ledger_missing_account('payer_account_id', p_item->>'payerAccountId'); END IF;
   SELECT * INTO v_payee FROM balances WHERE account_id = p_item->>'payeeAccountId';
-  IF NOT FOUND THEN
-    RETURN ledger_error('ACCOUNT_NOT_FOUND', 'payee_account_id', format('payee_account_id: account %s does not exist', p_item->>'payeeAccountId'));
-  END IF;
+  IF NOT FOUND THEN RETURN ledger_missing_account('payee_account_id', p_item->>'payeeAccountId'); END IF;
 
-  v_reason := CASE WHEN v_payer.currency <> p_item->>'currency' OR v_payee.currency <> p_item->>'currency' THEN 'CURRENCY_MISMATCH'
-                   ELSE coalesce(ledger_debit_refusal(v_payer, v_amount), ledger_credit_refusal(v_payee, v_amount)) END;
+  v_reason := ledger_authorize_refusal(v_payer, v_payee, p_item->>'currency', v_amount);
   v_status := CASE WHEN v_reason IS NOT NULL THEN 'DECLINED' WHEN v_manual THEN 'REQUIRES_CAPTURE' ELSE 'AUTHORIZED' END;
 
   INSERT INTO payments (id, payer_account_id, payee_account_id, amount_cents, currency, status, decline_reason, description,
@@ -90,13 +84,8 @@ BEGIN
     END IF;
   END IF;
 
-  v_payload := jsonb_build_object('paymentId', v_id, 'payerAccountId', v_payer.account_id, 'payeeAccountId', v_payee.account_id,
-    'amountCents', p_item->'amountCents', 'currency', p_item->'currency', 'description', p_item->'description',
-    'createdAt', p_item->'at', 'captureMethod', p_item->'captureMethod');
-  IF v_reason IS NOT NULL THEN v_payload := v_payload || jsonb_build_object('declineReason', v_reason);
-  ELSIF v_manual THEN v_payload := v_payload || jsonb_build_object('holdExpiresAt', ledger_iso(v_expires));
-  END IF;
-  PERFORM ledger_emit(p_item, CASE WHEN v_reason IS NULL THEN 'PaymentAuthorized' ELSE 'PaymentDeclined' END, 'payment', v_id, v_payload);
+  PERFORM ledger_emit(p_item, CASE WHEN v_reason IS NULL THEN 'PaymentAuthorized' ELSE 'PaymentDeclined' END, 'payment', v_id,
+                      ledger_authorize_payload(p_item, v_reason, v_expires));
   RETURN jsonb_build_object('result', ledger_payment_json(v_id));
 END;
 $$;

@@ -20,6 +20,11 @@ DECLARE
   v_claimed text;
   v_out jsonb;
 BEGIN
+  -- One batch at a time per database, across all service instances: each instance's batcher runs
+  -- one batch in flight, and with several instances their batches would otherwise queue on each
+  -- other's row locks while each stays small; waiting here lets every instance's next batch grow
+  -- meanwhile. The key is arbitrary but fixed. Measured in docs/profile.md ("several instances").
+  PERFORM pg_advisory_xact_lock(7041001);
   -- Every balance row of the batch, in account-id order: the accounts named by the commands and
   -- the payer and payee of the payments they act on (payments are immutable: no lock needed).
   PERFORM 1 FROM balances WHERE account_id IN (
@@ -29,6 +34,11 @@ BEGIN
       SELECT unnest(ARRAY[p.payer_account_id, p.payee_account_id]) FROM payments p
         WHERE p.id IN (SELECT i->>'paymentId' FROM jsonb_array_elements(p_items) i WHERE i->>'kind' <> 'authorize'))
     ORDER BY account_id FOR UPDATE;
+
+  -- Authorizations only (payments under load, AuthorizePayments): decided in order, written in sets.
+  IF NOT EXISTS (SELECT 1 FROM jsonb_array_elements(p_items) i WHERE i->>'kind' <> 'authorize') THEN
+    RETURN ledger_apply_authorizations(p_items, p_ttl_hours);
+  END IF;
 
   FOR v_item IN SELECT * FROM jsonb_array_elements(p_items) LOOP
     IF v_item->>'kind' <> 'expire' THEN

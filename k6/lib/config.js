@@ -35,6 +35,12 @@ export const config = {
   // When RATE is set, load and hot-account use an open model at RATE payments/s instead of VUS loops.
   rate: num('RATE', 0),
   summaryFile: __ENV.SUMMARY_FILE || '',
+  // Items per AuthorizePayments request in the batch scenario.
+  batchSize: num('BATCH_SIZE', 100),
+  // "uniform" or "hot-account": the pair picker of the batch scenario.
+  workload: __ENV.WORKLOAD || 'uniform',
+  // Comma-separated base URLs of several instances of the service; VUs are spread over them.
+  baseUrls: (__ENV.BASE_URLS || __ENV.BASE_URL || 'http://127.0.0.1:8080').split(',').map((u) => u.trim()),
   // Latency budget used by the thresholds of load and hot-account, in milliseconds.
   p99BudgetMs: num('P99_BUDGET_MS', 20),
 };

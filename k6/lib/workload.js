@@ -45,6 +45,32 @@ export function authorize(protocol, pair) {
 }
 
 /**
+ * Authorizes `pairs.length` payments in one AuthorizePayments request over `protocol` and checks
+ * every item was authorized. Counts each authorized item in payments_authorized.
+ */
+export function authorizeBatch(protocol, pairs) {
+  const items = pairs.map((pair) => ({
+    idempotencyKey: nextIdempotencyKey(),
+    payerAccountId: pair.payer,
+    payeeAccountId: pair.payee,
+    amountCents: String(1 + Math.floor(Math.random() * config.maxAmountCents)),
+    currency: config.currency,
+    description: 'k6',
+  }));
+  const res = call(protocol, PAYMENTS, 'AuthorizePayments', { items });
+  const outcomes = res.ok && res.message.outcomes ? res.message.outcomes : [];
+  let ok = 0;
+  for (const outcome of outcomes) {
+    const status = outcome.payment ? outcome.payment.status : 'error';
+    if (status === 'PAYMENT_STATUS_AUTHORIZED') ok += 1;
+    else if (status === 'PAYMENT_STATUS_DECLINED') declined.add(1);
+  }
+  authorized.add(ok);
+  check(ok, { 'every item authorized': (n) => n === items.length });
+  return { items, response: res.ok ? res.message : null };
+}
+
+/**
  * k6 options with one scenario per selected protocol, each running `executor` (a k6 scenario
  * object without `exec`), and thresholds: every check passes at least `minCheckRate`, and the
  * AuthorizePayment p99 stays within `p99Ms` when given.

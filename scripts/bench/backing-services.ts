@@ -3,9 +3,10 @@
  * scripts/services/<name>.sh the tests use, so every side of the comparison shares their settings.
  */
 import { execFileSync } from "node:child_process";
-import { chmodSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import postgres from "postgres";
 import { repoRoot } from "./tools.js";
 
 export interface BackingService {
@@ -38,4 +39,34 @@ export function startBackingService(name: "postgres" | "kafka"): BackingService 
 /** The postmaster's pid of a cluster started by postgres.sh (first line of postmaster.pid). */
 export function postmasterPid(postgres: BackingService): number {
   return Number(readFileSync(join(postgres.dir, "postgres/data/postmaster.pid"), "utf8").split("\n")[0]);
+}
+
+/** The durability settings every benchmark row runs with, as the report prints them. */
+export const DURABLE_SETTINGS = ["fsync", "synchronous_commit", "full_page_writes"] as const;
+
+/**
+ * Turns a cluster started by postgres.sh durable: that script relaxes fsync, synchronous_commit and
+ * full_page_writes on its command line (for tests), which outranks ALTER SYSTEM, so the command
+ * line pg_ctl keeps in postmaster.opts is rewritten and the cluster restarted with it. Returns the
+ * settings as the server reports them afterwards, for the report.
+ */
+export async function makeDurable(service: BackingService): Promise<Record<string, string>> {
+  const data = join(service.dir, "postgres/data");
+  const optsFile = join(data, "postmaster.opts");
+  let opts = readFileSync(optsFile, "utf8");
+  for (const name of DURABLE_SETTINGS) opts = opts.replaceAll(`${name}=off`, `${name}=on`);
+  writeFileSync(optsFile, opts);
+  const bin = dirname(opts.trim().split(" ")[0]!);
+  const ctl = [join(bin, "pg_ctl"), "-D", data, "-w", "-t", "60", "-m", "fast", "restart"];
+  const [command, args] = process.getuid?.() === 0 ? ["runuser", ["-u", "postgres", "--", ...ctl]] : [ctl[0]!, ctl.slice(1)];
+  execFileSync(command, args, { stdio: "ignore" });
+  const sql = postgres(service.value, { max: 1, onnotice: () => {} });
+  try {
+    const rows = await sql`select name, setting from pg_settings where name in ${sql(DURABLE_SETTINGS)}`;
+    const settings = Object.fromEntries(rows.map((row) => [row.name as string, row.setting as string]));
+    if (!DURABLE_SETTINGS.every((name) => settings[name] === "on")) throw new Error(`PostgreSQL did not become durable: ${JSON.stringify(settings)}`);
+    return settings;
+  } finally {
+    await sql.end();
+  }
 }

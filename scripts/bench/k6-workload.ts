@@ -18,11 +18,18 @@ export async function runServiceWorkload(
   workload: Workload,
   protocol: Protocol,
   rate = 0,
+  /** Items per AuthorizePayments request: the batch scenario (0: single AuthorizePayment calls). */
+  batchSize = 0,
+  /** Several instances of the service: VUs are spread over them. */
+  baseUrls: string[] = [service.baseUrl],
 ): Promise<Measurement> {
-  const result = await runK6(scenarioOf[workload.name], {
+  const result = await runK6(batchSize > 0 ? "batch" : scenarioOf[workload.name], {
     noThresholds: true,
     env: {
       BASE_URL: service.baseUrl,
+      BASE_URLS: baseUrls.join(","),
+      WORKLOAD: workload.name,
+      BATCH_SIZE: batchSize,
       API_KEY: service.apiKey,
       PROTOCOLS: protocol,
       VUS: workload.clients,
@@ -39,8 +46,8 @@ export async function runServiceWorkload(
 }
 
 /**
- * With one protocol per run and seeded accounts, every request of the run is an AuthorizePayment,
- * so the protocol's request-duration metric is the authorization latency.
+ * With one protocol per run and seeded accounts, every request of the run is an AuthorizePayment
+ * (or AuthorizePayments), so the protocol's request-duration metric is the request's latency.
  */
 function toMeasurement(summary: K6Summary, protocol: Protocol, durationSeconds: number): Measurement {
   const duration = summary.metrics[protocol === "connect" ? "http_req_duration" : "grpc_req_duration"]?.values;

@@ -1,13 +1,17 @@
 /**
- * `npm run bench`: the service against the raw-SQL baseline, side by side, in one run.
- *   1. throwaway PostgreSQL and Kafka (scripts/services/) and the service on them, its outbox relay on;
+ * `npm run bench`: the service against the raw-SQL baseline and the database's own ceiling, side
+ * by side, in one run, on a durable PostgreSQL (fsync, synchronous_commit, full_page_writes on):
+ *   1. throwaway PostgreSQL (made durable) and Kafka (scripts/services/) and the service on them,
+ *      its outbox relay on;
  *   2. N funded accounts, created through the service's API;
- *   3. per workload (uniform, hot-account): pgbench with the same SQL as one AuthorizePayment,
- *      then the service under k6 over Connect JSON and gRPC, all at the same concurrency;
- *   4. latency at half of the service's maximum uniform TPS, per protocol;
- *   5. the table on stdout and in results/latest.txt, results JSON and SVG chart in results/.
- * Settings: BENCH_ACCOUNTS, BENCH_CLIENTS, BENCH_DURATION (seconds per run), BENCH_ZIPF_S,
- * BENCH_POOL_SIZE (see workload.ts).
+ *   3. per workload (uniform, hot-account), all at the same client concurrency: pgbench with the
+ *      SQL of one naive AuthorizePayment transaction; pgbench calling ledger_apply
+ *      directly with 1,000 items per call (the ceiling); the service under k6 over Connect JSON and
+ *      gRPC, single requests and AuthorizePayments of 100 and 1,000 items; three instances;
+ *   4. latency at half of the service's maximum single-request uniform rate, per protocol;
+ *   5. the table on stdout and in results/latest.txt, results JSON (with `headline`) and SVG chart.
+ * Settings: BENCH_ACCOUNTS, BENCH_CLIENTS, BENCH_DURATION (seconds per row), BENCH_ZIPF_S,
+ * BENCH_POOL_SIZE (see workload.ts), BENCH_BATCH_SIZES (default 100,1000).
  */
 import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -16,12 +20,12 @@ import { join } from "node:path";
 import { renderChart } from "./chart.js";
 import { cpuPerTransaction, sampleCpu } from "./cpu-meter.js";
 import { runServiceWorkload, type Protocol } from "./k6-workload.js";
-import { runPgbench } from "./pgbench.js";
-import { postmasterPid, startBackingService } from "./backing-services.js";
-import { formatReport, type BenchResults, type HalfLoadResult, type WorkloadResult } from "./report.js";
+import { runBatchFunction, runPgbench } from "./pgbench.js";
+import { makeDurable, postmasterPid, startBackingService } from "./backing-services.js";
+import { formatReport, headlineOf, type BenchResults, type HalfLoadResult, type Row } from "./report.js";
 import { seedAccounts } from "./seed.js";
-import { startService } from "./service-process.js";
-import { relayP99Ms, waitForRelay } from "./relay-latency.js";
+import { startService, type ServiceProcess } from "./service-process.js";
+import { outboxBacklog, relayP99Ms, waitForRelay } from "./relay-latency.js";
 import { pgbenchBinary } from "./tools.js";
 import { benchConfigFromEnv, workloadsOf, type Measurement } from "./workload.js";
 
@@ -31,7 +35,8 @@ const log = (message: string) => console.error(`bench: ${message}`);
 
 async function main(): Promise<void> {
   const config = benchConfigFromEnv();
-  log(`${config.accounts} accounts, ${config.clients} clients, ${config.durationSeconds}s per run`);
+  const batchSizes = (process.env.BENCH_BATCH_SIZES ?? "100,1000").split(",").map(Number);
+  log(`${config.accounts} accounts, ${config.clients} clients, ${config.durationSeconds}s per row`);
   const postgres = startBackingService("postgres");
   const stops: (() => unknown)[] = [() => postgres.stop()];
   const stopAll = async () => {
@@ -39,56 +44,91 @@ async function main(): Promise<void> {
   };
   process.once("SIGINT", () => void stopAll().then(() => process.exit(130)));
   try {
+    const postgresSettings = await makeDurable(postgres);
+    log(`PostgreSQL: ${JSON.stringify(postgresSettings)}`);
     const kafka = startBackingService("kafka");
     stops.push(() => kafka.stop());
     // Authentication, rate limiting and the outbox relay stay on (the production path); the rate
     // limit is set out of reach.
-    const app = await startService(postgres.value, {
-      DB_POOL_SIZE: String(config.poolSize),
-      RATE_LIMIT_POINTS: "1000000000",
-      KAFKA_BROKERS: kafka.value,
-    });
+    const serviceEnv = { DB_POOL_SIZE: String(config.poolSize), RATE_LIMIT_POINTS: "1000000000", KAFKA_BROKERS: kafka.value };
+    const app = await startService(postgres.value, serviceEnv);
     stops.push(() => app.stop());
     const prefix = "bench-";
     log(`seeding accounts through ${app.baseUrl}`);
     await seedAccounts({ baseUrl: app.baseUrl, apiKey: app.apiKey, prefix, accounts: config.accounts, currency: config.currency, fundingCents: config.fundingCents });
 
-    // Each run starts with the relay caught up, and reports the CPU time every party spent on it.
-    const measured = async (run: () => Promise<Measurement>): Promise<Measurement> => {
+    // Each run starts with the relay caught up, and reports the CPU time every party spent on it
+    // (the service's: the sum over its instances).
+    const measured = async (run: () => Promise<Measurement>, services: ServiceProcess[] = [app]): Promise<Measurement> => {
       await waitForRelay(postgres.value);
-      const before = sampleCpu(app.pid, postmasterPid(postgres));
+      const sample = () => {
+        const samples = services.map((s) => sampleCpu(s.pid, postmasterPid(postgres)));
+        return { ...samples[0]!, service: samples.reduce((sum, s) => sum + s.service, 0) };
+      };
+      const before = sample();
       const measurement = await run();
-      const cpuMsPerTx = cpuPerTransaction(before, sampleCpu(app.pid, postmasterPid(postgres)), measurement.transactions);
+      const cpuMsPerTx = cpuPerTransaction(before, sample(), measurement.transactions);
       return { ...measurement, cpuMsPerTx };
     };
-    // A service run, with the relay's commit-to-delivery p99 for the payments it wrote.
-    const serviceRun = async (run: () => Promise<Measurement>): Promise<Measurement> => {
+    // A service row, with the backlog the relay had at its end and its commit-to-delivery p99.
+    const serviceRow = async (workload: Row["workload"], side: Row["side"], run: () => Promise<Measurement>, services?: ServiceProcess[]): Promise<Row> => {
+      log(`${workload}: ${side}`);
       const from = new Date();
-      const measurement = await measured(run);
-      return { ...measurement, relayP99Ms: await relayP99Ms(postgres.value, from, new Date()) };
+      const measurement = await measured(run, services);
+      const backlogAtEnd = await outboxBacklog(postgres.value);
+      return { workload, side, backlogAtEnd, measurement: { ...measurement, relayP99Ms: await relayP99Ms(postgres.value, from, new Date()) } };
     };
 
-    const workloads: WorkloadResult[] = [];
-    for (const workload of workloadsOf(config, prefix)) {
-      log(`${workload.name}: pgbench`);
-      const pgbench = await measured(() => runPgbench(postgres.value, workload));
-      const service = {} as Record<Protocol, Measurement>;
+    const rows: Row[] = [];
+    let peakRssSingleBytes: number | undefined;
+    const workloads = workloadsOf(config, prefix);
+    for (const workload of workloads) {
+      log(`${workload.name}: pgbench (naive transaction)`);
+      rows.push({ workload: workload.name, side: "pgbench", measurement: await measured(() => runPgbench(postgres.value, workload)) });
+      log(`${workload.name}: pgbench (ceiling: batch function, 1000 items per call)`);
+      rows.push({ workload: workload.name, side: "ceiling", measurement: await measured(() => runBatchFunction(postgres.value, workload, 1000)) });
       for (const protocol of protocols) {
-        log(`${workload.name}: service over ${protocol}`);
-        service[protocol] = await serviceRun(() => runServiceWorkload(app, workload, protocol));
+        rows.push(await serviceRow(workload.name, protocol, () => runServiceWorkload(app, workload, protocol)));
       }
-      workloads.push({ workload: workload.name, pgbench, service });
+      // The high-water mark before any batch row: what single requests alone need.
+      peakRssSingleBytes ??= app.peakRssBytes();
+      for (const protocol of protocols) {
+        for (const size of batchSizes) {
+          rows.push(await serviceRow(workload.name, `${protocol}-batch-${size}`, () => runServiceWorkload(app, workload, protocol, 0, size)));
+        }
+      }
     }
 
-    const uniform = workloadsOf(config, prefix)[0]!;
+    // Several instances: two more processes on the same database, the clients spread over the
+    // three. One relay per database is enough (it publishes every instance's events), so the two
+    // run without KAFKA_BROKERS: three relays would each wake on every NOTIFY and compete for the
+    // same outbox rows, tripling the relay's CPU on the two shared cores for nothing.
+    log("starting two more instances");
+    const { KAFKA_BROKERS: _relayOnlyInTheFirst, ...apiOnly } = serviceEnv;
+    const others = await Promise.all([startService(postgres.value, apiOnly, app.key), startService(postgres.value, apiOnly, app.key)]);
+    for (const other of others) stops.push(() => other.stop());
+    const all = [app, ...others];
+    for (const workload of workloads) {
+      rows.push(
+        await serviceRow(workload.name, "connect-3-instances", () => runServiceWorkload(app, workload, "connect", 0, 0, all.map((s) => s.baseUrl)), all),
+      );
+    }
+    await Promise.all(others.map((other) => other.stop()));
+
+    const uniform = workloads[0]!;
     const halfLoad: HalfLoadResult[] = [];
     for (const protocol of protocols) {
-      const rate = Math.max(1, Math.round(workloads[0]!.service[protocol].tps / 2));
+      const single = rows.find((r) => r.workload === "uniform" && r.side === protocol)!.measurement;
+      const rate = Math.max(1, Math.round(single.tps / 2));
       log(`latency at ${rate}/s over ${protocol}`);
-      halfLoad.push({ protocol, rate, measurement: await serviceRun(() => runServiceWorkload(app, uniform, protocol, rate)) });
+      const row = await serviceRow("uniform", protocol, () => runServiceWorkload(app, uniform, protocol, rate));
+      halfLoad.push({ protocol, rate, measurement: row.measurement });
     }
 
-    const results: BenchResults = {
+    const serviceP99s = [...rows, ...halfLoad.map((h) => ({ measurement: h.measurement }))]
+      .map((r) => r.measurement.relayP99Ms)
+      .filter((v): v is number => v !== undefined && Number.isFinite(v));
+    const partial: Omit<BenchResults, "headline"> = {
       generatedAt: new Date().toISOString(),
       machine: {
         cpus: availableParallelism(),
@@ -96,11 +136,14 @@ async function main(): Promise<void> {
         postgres: execFileSync(pgbenchBinary(), ["--version"], { encoding: "utf8" }).trim(),
       },
       config: { ...config, fundingCents: config.fundingCents.toString() },
-      workloads,
+      postgresSettings,
+      rows,
       halfLoad,
       peakRssBytes: app.peakRssBytes(),
-      relayCommitToDeliveryP99Ms: Math.max(...halfLoad.map((h) => h.measurement.relayP99Ms ?? Number.NaN)),
+      peakRssSingleBytes: peakRssSingleBytes ?? Number.NaN,
+      relayCommitToDeliveryP99Ms: Math.max(...serviceP99s),
     };
+    const results: BenchResults = { ...partial, headline: headlineOf(partial) };
     mkdirSync(resultsDir, { recursive: true });
     writeFileSync(join(resultsDir, "latest.json"), `${JSON.stringify(results, null, 2)}\n`);
     writeFileSync(join(resultsDir, "latest.svg"), `${renderChart(results)}\n`);

@@ -14,9 +14,22 @@ import type { Measurement, Workload } from "./workload.js";
 
 const run = promisify(execFile);
 const scriptFile = join(import.meta.dirname, "authorize-payment.pgbench");
+const batchScriptFile = join(import.meta.dirname, "batch-function.pgbench");
 
 /** Runs the pgbench baseline for `workload` against `databaseUrl`. */
-export async function runPgbench(databaseUrl: string, workload: Workload): Promise<Measurement> {
+export function runPgbench(databaseUrl: string, workload: Workload): Promise<Measurement> {
+  return pgbench(databaseUrl, workload, scriptFile, 1);
+}
+
+/**
+ * The ceiling: pgbench calling ledger_apply directly with `items` payments per call
+ * (batch-function.pgbench). Rates and counts are per payment; latencies are per call.
+ */
+export function runBatchFunction(databaseUrl: string, workload: Workload, items: number): Promise<Measurement> {
+  return pgbench(databaseUrl, workload, batchScriptFile, items);
+}
+
+async function pgbench(databaseUrl: string, workload: Workload, file: string, items: number): Promise<Measurement> {
   const logDir = mkdtempSync(join(tmpdir(), "pgbench-log-"));
   try {
     const args = [
@@ -26,7 +39,7 @@ export async function runPgbench(databaseUrl: string, workload: Workload): Promi
       `--client=${workload.clients}`,
       `--jobs=${Math.min(2, workload.clients)}`,
       `--time=${workload.durationSeconds}`,
-      `--file=${scriptFile}`,
+      `--file=${file}`,
       "--log",
       `--log-prefix=${join(logDir, "tx")}`,
       "-D", `accounts=${workload.accounts}`,
@@ -34,6 +47,7 @@ export async function runPgbench(databaseUrl: string, workload: Workload): Promi
       "-D", `hot=${workload.name === "hot-account" ? 1 : 0}`,
       "-D", `zipf=${workload.zipfS}`,
       "-D", `maxamount=${workload.maxAmountCents}`,
+      "-D", `items=${items}`,
       databaseUrl,
     ];
     const { stdout } = await run(pgbenchBinary(), args, { maxBuffer: 16 * 1024 * 1024 });
@@ -48,7 +62,7 @@ export async function runPgbench(databaseUrl: string, workload: Workload): Promi
     const tps = Number(/tps = ([\d.]+) \(without initial connection time\)/.exec(stdout)?.[1]);
     const failed = Number(/number of failed transactions: (\d+)/.exec(stdout)?.[1] ?? 0);
     const { p50, p95, p99 } = latencySummary(latenciesMs);
-    return { tps, p50Ms: p50, p95Ms: p95, p99Ms: p99, transactions: latenciesMs.length, failed };
+    return { tps: tps * items, p50Ms: p50, p95Ms: p95, p99Ms: p99, transactions: latenciesMs.length * items, failed };
   } finally {
     rmSync(logDir, { recursive: true, force: true });
   }

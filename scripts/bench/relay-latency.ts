@@ -45,3 +45,11 @@ export function relayP99Ms(databaseUrl: string, from: Date, to: Date, drainMs = 
     return row?.p99 === null || row?.p99 === undefined ? Number.NaN : Number(row.p99);
   });
 }
+
+/** Outbox rows still waiting for the relay right now: the backlog a run leaves behind. */
+export function outboxBacklog(databaseUrl: string): Promise<number> {
+  return withDatabase(databaseUrl, async (sql) => {
+    const [row] = await sql`select count(*)::int as n from outbox where published_at is null and dead_at is null`;
+    return row!.n as number;
+  });
+}

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
-import { testKey } from "../../test/support/api-keys.js";
+import { testKey, type TestKey } from "../../test/support/api-keys.js";
 import { freePort, spawnService } from "../../test/support/process.js";
 
 export interface ServiceProcess {
@@ -15,6 +15,8 @@ export interface ServiceProcess {
   baseUrl: string;
   /** A key with every scope, for "Authorization: Bearer <key>". */
   apiKey: string;
+  /** The key as the service was configured with it: pass it to further instances (startService). */
+  key: TestKey;
   /** Peak RSS of the process so far (VmHWM), in bytes. */
   peakRssBytes(): number;
   /** Output the service wrote, for diagnosing a failure. */
@@ -37,12 +39,12 @@ async function ready(port: number): Promise<boolean> {
 }
 
 /**
- * Starts the service against `databaseUrl` with `env` added, and resolves once it is ready
- * (/readyz 200). Rejects with the service's output when it exits or is not ready within 60 s.
+ * Starts the service against `databaseUrl` with `env` added (and `key`: another instance's, so that
+ * one key works on several instances), and resolves once it is ready (/readyz 200). Rejects with
+ * the service's output when it exits or is not ready within 60 s.
  */
-export async function startService(databaseUrl: string, env: Record<string, string> = {}): Promise<ServiceProcess> {
+export async function startService(databaseUrl: string, env: Record<string, string> = {}, key: TestKey = testKey("k6")): Promise<ServiceProcess> {
   const port = await freePort();
-  const key = testKey("k6");
   const service = spawnService({
     LOG_LEVEL: "warn",
     API_KEYS: key.entry,
@@ -65,6 +67,7 @@ export async function startService(databaseUrl: string, env: Record<string, stri
     port,
     baseUrl: `http://127.0.0.1:${port}`,
     apiKey: key.key,
+    key,
     peakRssBytes() {
       const kb = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
       return kb ? Number(kb) * 1024 : Number.NaN;

@@ -2,7 +2,8 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { AccountService } from "../../gen/payment/v1/account_pb.js";
 import type { Ledger } from "../ledger/ledger.js";
-import { accountToProto, depositToProto, withdrawalToProto } from "./proto-mapping.js";
+import { accountToProto, depositToProto, entryToProto, withdrawalToProto } from "./proto-mapping.js";
+import { timestampDate } from "./timestamps.js";
 import { requestContextOf } from "./request-context.js";
 
 export function accountServiceHandlers(ledger: Ledger): ServiceImpl<typeof AccountService> {
@@ -35,6 +36,42 @@ export function accountServiceHandlers(ledger: Ledger): ServiceImpl<typeof Accou
         requestContextOf(context),
       );
       return { deposit: depositToProto(deposit), availableBalanceCents: deposit.balanceAfterCents };
+    },
+
+    async listAccounts(request) {
+      const page = await ledger.listAccounts({
+        displayNamePrefix: request.displayNamePrefix,
+        pageSize: request.pageSize,
+        pageToken: request.pageToken,
+      });
+      return { accounts: page.items.map(accountToProto), nextPageToken: page.nextPageToken };
+    },
+
+    async *watchAccount(request, context) {
+      for await (const change of ledger.watchAccount(request.accountId, request.resumeToken, context.signal)) {
+        yield {
+          accountId: change.balance.accountId,
+          currency: change.balance.currency,
+          availableBalanceCents: change.balance.availableCents,
+          heldBalanceCents: change.balance.heldCents,
+          ledgerBalanceCents: change.balance.ledgerCents,
+          version: change.balance.version,
+          entry: change.entry && entryToProto(change.entry),
+          resumeToken: change.resumeToken,
+        };
+      }
+    },
+
+    async listAccountEntries(request) {
+      const page = await ledger.listAccountEntries({
+        accountId: request.accountId,
+        from: request.from && timestampDate("from", request.from),
+        to: request.to && timestampDate("to", request.to),
+        newestFirst: request.newestFirst,
+        pageSize: request.pageSize,
+        pageToken: request.pageToken,
+      });
+      return { entries: page.items.map(entryToProto), nextPageToken: page.nextPageToken };
     },
 
     async withdrawFunds(request, context) {

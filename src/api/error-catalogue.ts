@@ -72,6 +72,11 @@ const ledgerEntries: Record<LedgerErrorCode, CatalogueEntry> = {
     meaning: "Database conflicts persisted through every retry",
     action: "Retry with the same idempotency key after a short backoff",
   },
+  WATCH_TOO_SLOW: {
+    connectCode: Code.ResourceExhausted,
+    meaning: "A watch stream fell too far behind the ledger",
+    action: "Open the watch again from the position it reached",
+  },
   INVALID_PAYMENT_STATE: {
     connectCode: Code.FailedPrecondition,
     meaning: "The payment's status does not allow this transition (e.g. capture of a voided payment)",

@@ -4,12 +4,21 @@
  * id and returned as INTERNAL with no internals.
  */
 import { ConnectError, type Interceptor } from "@connectrpc/connect";
+import { codeToString } from "@connectrpc/connect/protocol-connect";
 import { ulid } from "../ids/ulid.js";
 import { ErrorDetailSchema } from "../../gen/payment/v1/common_pb.js";
 import { databaseUnavailable, isDatabaseUnavailable, LedgerError } from "../ledger/ledger-error.js";
 import type { Logger } from "../telemetry/logger.js";
-import { catalogueError, codeForFrameworkError, errorDetail, EdgeErrorCode, MAX_MESSAGE_CHARS } from "./error-catalogue.js";
+import { catalogueError, codeForFrameworkError, errorCatalogue, errorDetail, EdgeErrorCode, MAX_MESSAGE_CHARS } from "./error-catalogue.js";
 import { requestIdKey } from "./request-context.js";
+
+/**
+ * The Connect code name ("invalid_argument", ...) a LedgerError maps to: what a batch reports for
+ * an item that failed alone, so it reads the same as the error of a single request.
+ */
+export function ledgerErrorStatus(error: LedgerError): string {
+  return codeToString(errorCatalogue[error.code].connectCode);
+}
 
 /** Maps any thrown value to the ConnectError a client should see. */
 export function toConnectError(error: unknown, requestId: string, logger: Logger, procedure: string): ConnectError {
@@ -69,6 +78,8 @@ export function errorInterceptor(logger: Logger, onDatabaseUnavailable: () => vo
     try {
       const response = await next(request);
       response.header.set("x-request-id", requestId);
+      // A streaming handler fails while its messages are read, after this call has returned.
+      if (response.stream) return { ...response, message: mapStreamErrors(response.message, requestId, logger, request.url) };
       return response;
     } catch (error) {
       // A real query failing counts for readiness at once, not only the next periodic ping.
@@ -76,4 +87,12 @@ export function errorInterceptor(logger: Logger, onDatabaseUnavailable: () => vo
       throw toConnectError(error, requestId, logger, request.url);
     }
   };
+}
+
+async function* mapStreamErrors<T>(messages: AsyncIterable<T>, requestId: string, logger: Logger, procedure: string): AsyncIterable<T> {
+  try {
+    yield* messages;
+  } catch (error) {
+    throw toConnectError(error, requestId, logger, procedure);
+  }
 }

@@ -1,29 +1,70 @@
 /** Connect handlers of payment.v1.PaymentService: translate messages, call the ledger. */
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { Duration } from "@bufbuild/protobuf/wkt";
-import { CaptureMethod, type PaymentService } from "../../gen/payment/v1/payment_pb.js";
-import { invalidArgument } from "../ledger/ledger-error.js";
+import { CaptureMethod, type AuthorizePaymentRequest, type PaymentService } from "../../gen/payment/v1/payment_pb.js";
+import { LedgerError, invalidArgument } from "../ledger/ledger-error.js";
 import type { Ledger } from "../ledger/ledger.js";
-import { balanceToProto, paymentToProto, refundToProto } from "./proto-mapping.js";
+import type { AuthorizePaymentCommand } from "../ledger/payments.js";
+import { balanceToProto, itemErrorToProto, paymentToProto, refundToProto, statusFromProto } from "./proto-mapping.js";
+import { timestampDate } from "./timestamps.js";
 import { requestContextOf } from "./request-context.js";
 
 export function paymentServiceHandlers(ledger: Ledger): ServiceImpl<typeof PaymentService> {
   return {
     async authorizePayment(request, context) {
-      const payment = await ledger.authorizePayment(
-        {
-          idempotencyKey: request.idempotencyKey,
-          payerAccountId: request.payerAccountId,
-          payeeAccountId: request.payeeAccountId,
-          amountCents: request.amountCents,
-          currency: request.currency,
-          description: request.description,
-          captureMethod: request.captureMethod === CaptureMethod.MANUAL ? "MANUAL" : "AUTOMATIC",
-          holdExpiresInSeconds: request.holdExpiresIn ? durationSeconds(request.holdExpiresIn) : undefined,
-        },
+      const payment = await ledger.authorizePayment(commandOf(request), requestContextOf(context));
+      return { payment: paymentToProto(payment) };
+    },
+
+    async authorizePayments(request, context) {
+      // An item whose message cannot become a command (a fractional hold_expires_in) fails alone too.
+      const converted = request.items.map((item): AuthorizePaymentCommand | LedgerError => {
+        try {
+          return commandOf(item);
+        } catch (error) {
+          if (error instanceof LedgerError) return error;
+          throw error;
+        }
+      });
+      const commands = converted.filter((c): c is AuthorizePaymentCommand => !(c instanceof LedgerError));
+      const outcomes = commands.length > 0 || converted.length === 0 ? await ledger.authorizePayments(commands, requestContextOf(context)) : [];
+      let next = 0;
+      return {
+        outcomes: converted.map((c) => {
+          const outcome = c instanceof LedgerError ? { error: c } : outcomes[next++]!;
+          return "payment" in outcome
+            ? { outcome: { case: "payment" as const, value: paymentToProto(outcome.payment) } }
+            : { outcome: { case: "error" as const, value: itemErrorToProto(outcome.error) } };
+        }),
+      };
+    },
+
+    async capturePayments(request, context) {
+      const outcomes = await ledger.capturePayments(
+        request.items.map((item) => ({ idempotencyKey: item.idempotencyKey, paymentId: item.paymentId, amountCents: item.amountCents })),
         requestContextOf(context),
       );
-      return { payment: paymentToProto(payment) };
+      return {
+        outcomes: outcomes.map((o) =>
+          "error" in o
+            ? { outcome: { case: "error" as const, value: itemErrorToProto(o.error) } }
+            : { outcome: { case: "payment" as const, value: paymentToProto(o.value) } },
+        ),
+      };
+    },
+
+    async refundPayments(request, context) {
+      const outcomes = await ledger.refundPayments(
+        request.items.map((item) => ({ idempotencyKey: item.idempotencyKey, paymentId: item.paymentId, amountCents: item.amountCents, reason: item.reason })),
+        requestContextOf(context),
+      );
+      return {
+        outcomes: outcomes.map((o) =>
+          "error" in o
+            ? { outcome: { case: "error" as const, value: itemErrorToProto(o.error) } }
+            : { outcome: { case: "refund" as const, value: { refund: refundToProto(o.value), payment: paymentToProto(o.value.payment) } } },
+        ),
+      };
     },
 
     async capturePayment(request, context) {
@@ -50,13 +91,59 @@ export function paymentServiceHandlers(ledger: Ledger): ServiceImpl<typeof Payme
       return { refund: refundToProto(refund), payment: paymentToProto(refund.payment) };
     },
 
-    async getPayment(request) {
-      return { payment: paymentToProto(await ledger.getPayment(request.paymentId)) };
+    async getPayment(request, context) {
+      if (request.paymentId !== "" && request.idempotencyKey !== "") {
+        throw invalidArgument("idempotency_key", "must be empty when payment_id is set (give exactly one)");
+      }
+      const payment = request.idempotencyKey !== ""
+        ? await ledger.getPaymentByIdempotencyKey(request.idempotencyKey, requestContextOf(context))
+        : await ledger.getPayment(request.paymentId);
+      return { payment: paymentToProto(payment) };
     },
 
     async getAccountBalance(request) {
-      return balanceToProto(await ledger.getBalance(request.accountId));
+      const balance = request.asOf
+        ? await ledger.getBalanceAsOf(request.accountId, timestampDate("as_of", request.asOf))
+        : await ledger.getBalance(request.accountId);
+      return balanceToProto(balance);
     },
+
+    async *watchPayments(request, context) {
+      for await (const change of ledger.watchPayments(request.accountId, request.resumeToken, context.signal)) {
+        yield { payment: paymentToProto(change.payment), resumeToken: change.resumeToken };
+      }
+    },
+
+    async listPayments(request) {
+      const statuses = request.statuses.map((status) => {
+        const known = statusFromProto.get(status);
+        if (!known) throw invalidArgument("statuses", `${status} is not a payment status`);
+        return known;
+      });
+      const page = await ledger.listPayments({
+        accountId: request.accountId,
+        statuses,
+        createdAfter: request.createdAfter && timestampDate("created_after", request.createdAfter),
+        createdBefore: request.createdBefore && timestampDate("created_before", request.createdBefore),
+        pageSize: request.pageSize,
+        pageToken: request.pageToken,
+      });
+      return { payments: page.items.map(paymentToProto), nextPageToken: page.nextPageToken };
+    },
+  };
+}
+
+/** The ledger command of one AuthorizePayment message (also each item of AuthorizePayments). */
+function commandOf(request: AuthorizePaymentRequest): AuthorizePaymentCommand {
+  return {
+    idempotencyKey: request.idempotencyKey,
+    payerAccountId: request.payerAccountId,
+    payeeAccountId: request.payeeAccountId,
+    amountCents: request.amountCents,
+    currency: request.currency,
+    description: request.description,
+    captureMethod: request.captureMethod === CaptureMethod.MANUAL ? "MANUAL" : "AUTOMATIC",
+    holdExpiresInSeconds: request.holdExpiresIn ? durationSeconds(request.holdExpiresIn) : undefined,
   };
 }
 

@@ -5,10 +5,11 @@
  */
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import { AccountService } from "../../gen/payment/v1/account_pb.js";
+import { AdminService } from "../../gen/payment/v1/admin_pb.js";
 import { PaymentService } from "../../gen/payment/v1/payment_pb.js";
 
 /** Every service of the payment API (not health or reflection). */
-export const API_SERVICES: readonly DescService[] = [AccountService, PaymentService];
+export const API_SERVICES: readonly DescService[] = [AccountService, PaymentService, AdminService];
 
 /** "payment.v1.PaymentService/AuthorizePayment". */
 export function procedureOf(service: Pick<DescService, "typeName">, method: Pick<DescMethod, "name">): string {

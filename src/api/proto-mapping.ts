@@ -2,11 +2,15 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import {
+  AccountEntrySchema,
   AccountSchema,
   DepositSchema,
+  EntryCauseKind,
+  StatementLineKind,
   WithdrawalSchema,
   WithdrawalStatus,
   type Account,
+  type AccountEntry,
   type Deposit,
   type Withdrawal,
 } from "../../gen/payment/v1/account_pb.js";
@@ -20,8 +24,13 @@ import {
   PaymentStatus,
   type GetAccountBalanceResponse,
   GetAccountBalanceResponseSchema,
+  type ItemError,
+  ItemErrorSchema,
   type Payment,
 } from "../../gen/payment/v1/payment_pb.js";
+import type { EntryCauseKind as EntryCause, EntryRecord } from "../ledger/history.js";
+import type { LedgerError } from "../ledger/ledger-error.js";
+import { ledgerErrorStatus } from "./error-mapping.js";
 import type {
   AccountRecord,
   BalanceRecord,
@@ -121,4 +130,46 @@ export function balanceToProto(balance: BalanceRecord): GetAccountBalanceRespons
     version: balance.version,
     updatedAt: timestampFromDate(balance.updatedAt),
   });
+}
+
+/** Proto statuses to ledger statuses, for list filters. */
+export const statusFromProto = new Map<PaymentStatus, PaymentRecord["status"]>(
+  Object.entries(statusToProto).map(([status, proto]) => [proto, status as PaymentRecord["status"]]),
+);
+
+const causeKindToProto: Record<EntryCause, EntryCauseKind> = {
+  PAYMENT: EntryCauseKind.PAYMENT,
+  CAPTURE: EntryCauseKind.CAPTURE,
+  DEPOSIT: EntryCauseKind.DEPOSIT,
+  REFUND: EntryCauseKind.REFUND,
+  WITHDRAWAL: EntryCauseKind.WITHDRAWAL,
+};
+
+const lineKindToProto: Record<EntryRecord["kind"], StatementLineKind> = {
+  ENTRY: StatementLineKind.ENTRY,
+  HELD: StatementLineKind.HELD,
+  RELEASED: StatementLineKind.RELEASED,
+};
+
+export function entryToProto(entry: EntryRecord): AccountEntry {
+  return create(AccountEntrySchema, {
+    entryId: entry.entryId,
+    sequence: entry.sequence,
+    amountCents: entry.amountCents,
+    currency: entry.currency,
+    balanceBeforeCents: entry.balanceBeforeCents,
+    balanceAfterCents: entry.balanceAfterCents,
+    causeKind: causeKindToProto[entry.causeKind],
+    causeId: entry.causeId,
+    createdAt: timestampFromDate(entry.createdAt),
+    entryHash: entry.entryHash,
+    kind: lineKindToProto[entry.kind],
+    availableBeforeCents: entry.availableBeforeCents,
+    availableAfterCents: entry.availableAfterCents,
+  });
+}
+
+/** The error of one batch item, as the single request would have reported it. */
+export function itemErrorToProto(error: LedgerError): ItemError {
+  return create(ItemErrorSchema, { status: ledgerErrorStatus(error), code: error.code, field: error.field ?? "", message: error.message });
 }

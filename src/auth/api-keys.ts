@@ -12,8 +12,13 @@ import { createHash, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { ConfigError } from "../config/config.js";
 
-/** What a key may do. Reads need `read`; each kind of write has its own scope. */
-export const SCOPES = ["accounts:write", "payments:write", "read", "accounts:admin"] as const;
+/**
+ * What a key may do. Reads need `read`; each kind of write has its own scope. Two operator scopes,
+ * kept apart because they grant different powers: `accounts:admin` changes an account's terms
+ * (UpdateAccount: the overdraft limit, which lets money leave), `admin` only inspects the whole
+ * ledger (AdminService.VerifyLedger: reads every account's chain, moves nothing).
+ */
+export const SCOPES = ["accounts:write", "payments:write", "read", "accounts:admin", "admin"] as const;
 export type Scope = (typeof SCOPES)[number];
 
 /** The client a key authenticates, and what it may do. */

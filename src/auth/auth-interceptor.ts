@@ -6,6 +6,7 @@
 import type { DescMethod } from "@bufbuild/protobuf";
 import type { Interceptor } from "@connectrpc/connect";
 import { AccountService } from "../../gen/payment/v1/account_pb.js";
+import { AdminService } from "../../gen/payment/v1/admin_pb.js";
 import { PaymentService } from "../../gen/payment/v1/payment_pb.js";
 import { catalogueError, EdgeErrorCode } from "../api/error-catalogue.js";
 import { procedureOf } from "../api/procedures.js";
@@ -20,11 +21,20 @@ const scopeOf: [DescMethod, Scope][] = [
   [PaymentService.method.authorizePayment, "payments:write"],
   [PaymentService.method.getPayment, "read"],
   [PaymentService.method.getAccountBalance, "read"],
+  [PaymentService.method.listPayments, "read"],
+  [AccountService.method.listAccounts, "read"],
+  [AccountService.method.listAccountEntries, "read"],
+  [AdminService.method.verifyLedger, "admin"],
+  [AccountService.method.watchAccount, "read"],
+  [PaymentService.method.watchPayments, "read"],
   [PaymentService.method.capturePayment, "payments:write"],
   [PaymentService.method.voidPayment, "payments:write"],
   [PaymentService.method.refundPayment, "payments:write"],
   [AccountService.method.withdrawFunds, "accounts:write"],
   [AccountService.method.updateAccount, "accounts:admin"],
+  [PaymentService.method.authorizePayments, "payments:write"],
+  [PaymentService.method.capturePayments, "payments:write"],
+  [PaymentService.method.refundPayments, "payments:write"],
 ];
 const requiredScopes = new Map(scopeOf.map(([method, scope]) => [procedureOf(method.parent, method), scope]));
 

@@ -17,20 +17,31 @@ import {
   primaryKey,
   text,
   timestamp,
+  uniqueIndex,
 } from "drizzle-orm/pg-core";
 
 const money = (name: string) => bigint(name, { mode: "bigint" });
 const createdAt = () => timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow();
 
 /** Customer accounts and the per-currency funding accounts that deposits come from. */
-export const accounts = pgTable("accounts", {
-  id: text("id").primaryKey(),
-  currency: text("currency").notNull(),
-  displayName: text("display_name").notNull(),
-  /** Funding accounts may go negative: they are where money enters the ledger from outside. */
-  isFunding: boolean("is_funding").notNull().default(false),
-  createdAt: createdAt(),
-});
+export const accounts = pgTable(
+  "accounts",
+  {
+    id: text("id").primaryKey(),
+    currency: text("currency").notNull(),
+    displayName: text("display_name").notNull(),
+    /** Funding accounts may go negative: they are where money enters the ledger from outside. */
+    isFunding: boolean("is_funding").notNull().default(false),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    /**
+     * ListAccounts by display_name prefix: a byte-order ("C") range scan, which needs no LIKE and
+     * works whatever the database's collation.
+     */
+    index("accounts_display_name_idx").on(sql`${t.displayName} collate "C"`, t.id),
+  ],
+);
 
 /** One row per account; the row lock on it serialises every change of the account's money. */
 export const balances = pgTable(
@@ -75,6 +86,8 @@ export const payments = pgTable(
   (t) => [
     index("payments_payer_idx").on(t.payerAccountId, t.createdAt),
     index("payments_payee_idx").on(t.payeeAccountId, t.createdAt),
+    /** ListPayments without an account: newest first over all payments. */
+    index("payments_created_idx").on(t.createdAt, t.id),
     check("payments_amount_positive", sql`${t.amountCents} > 0`),
   ],
 );
@@ -109,9 +122,21 @@ export const ledgerEntries = pgTable(
     amountCents: money("amount_cents").notNull(),
     currency: text("currency").notNull(),
     createdAt: createdAt(),
+    /**
+     * Set by the entry-chain trigger (drizzle/functions/40-entry-chain.sql), never by writers: the
+     * entry's 1-based position in its account's history, the account's balance right after it,
+     * and SHA-256 over its content and the previous entry's hash (a tamper-evident chain per account).
+     */
+    accountSeq: bigint("account_seq", { mode: "bigint" }),
+    balanceAfterCents: money("balance_after_cents"),
+    entryHash: text("entry_hash"),
   },
   (t) => [
     index("ledger_entries_account_idx").on(t.accountId, t.id),
+    /** The statement: an account's entries in order, paged by sequence. */
+    uniqueIndex("ledger_entries_account_seq_idx").on(t.accountId, t.accountSeq),
+    /** Statements by time range and balances as of an instant. */
+    index("ledger_entries_account_time_idx").on(t.accountId, t.createdAt),
     index("ledger_entries_transfer_idx").on(t.transferId),
     check("ledger_entries_amount_nonzero", sql`${t.amountCents} <> 0`),
   ],
@@ -225,6 +250,9 @@ export const holdMovements = pgTable(
   },
   (t) => [
     index("hold_movements_account_idx").on(t.accountId, t.id),
+    // The statement (src/ledger/history.ts) reads an account's hold movements in time order beside
+    // its entries, and sums them up to a line for the held balance there (migration 0005).
+    index("hold_movements_account_time_idx").on(t.accountId, t.createdAt, t.id),
     check("hold_movements_amount_positive", sql`${t.amountCents} > 0`),
   ],
 );

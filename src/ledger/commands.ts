@@ -7,7 +7,7 @@
 import { ulid } from "../ids/ulid.js";
 import { replayStoredResult, requestFingerprint } from "./idempotency.js";
 import { LedgerError, type LedgerErrorCode } from "./ledger-error.js";
-import type { BatchItem, PaymentBatcher } from "./payment-batch.js";
+import type { BatchItem, BatchOutcome, PaymentBatcher } from "./payment-batch.js";
 import type { RequestContext } from "./records.js";
 import { fromStoredJson } from "./stored-json.js";
 
@@ -31,9 +31,57 @@ export interface CommandInput<T = unknown> {
  */
 export async function runCommand<T>(batcher: PaymentBatcher, input: CommandInput<T>, context: RequestContext): Promise<T> {
   context.signal?.throwIfAborted();
+  const prepared = prepareCommand(input, context);
+  return finishCommand<T>(prepared, await batcher.submit(prepared.item));
+}
+
+/** One outcome of runCommands: the stored result, or the LedgerError this command alone failed with. */
+export type CommandOutcome<T> = { value: T } | { error: LedgerError };
+
+/**
+ * Runs several commands as runCommand runs one, handing them to the batcher at once so that they
+ * travel together, in order. Each input is built by a function, so that a command failing its
+ * validation (a LedgerError) fails alone; any other failure rejects the whole call.
+ */
+export async function runCommands<T>(
+  batcher: PaymentBatcher,
+  inputs: readonly (() => CommandInput<T>)[],
+  context: RequestContext,
+): Promise<CommandOutcome<T>[]> {
+  const prepared = inputs.map((input): Prepared<T> | LedgerError => {
+    try {
+      return prepareCommand(input(), context);
+    } catch (error) {
+      if (error instanceof LedgerError) return error;
+      throw error;
+    }
+  });
+  context.signal?.throwIfAborted();
+  const valid = prepared.filter((p): p is Prepared<T> => !(p instanceof LedgerError));
+  const outcomes = await Promise.all(batcher.submitAll(valid.map((p) => p.item)));
+  let next = 0;
+  return prepared.map((p): CommandOutcome<T> => {
+    if (p instanceof LedgerError) return { error: p };
+    try {
+      return { value: finishCommand<T>(p, outcomes[next++]!) };
+    } catch (error) {
+      if (error instanceof LedgerError) return { error };
+      throw error;
+    }
+  });
+}
+
+interface Prepared<T> {
+  scope: { clientId: string; key: string; method: string };
+  fingerprint: string;
+  item: BatchItem;
+  onRecorded?: (result: T) => void;
+}
+
+function prepareCommand<T>(input: CommandInput<T>, context: RequestContext): Prepared<T> {
   const scope = { clientId: context.clientId, key: input.idempotencyKey, method: input.method };
   const fingerprint = requestFingerprint(input.method, input.request);
-  const outcome = await batcher.submit({
+  const item: BatchItem = {
     ...input.fields,
     kind: input.kind,
     clientId: scope.clientId,
@@ -43,11 +91,15 @@ export async function runCommand<T>(batcher: PaymentBatcher, input: CommandInput
     at: new Date().toISOString(),
     eventId: ulid(),
     traceparent: context.traceparent ?? null,
-  });
+  };
+  return { scope, fingerprint, item, onRecorded: input.onRecorded };
+}
+
+function finishCommand<T>({ scope, fingerprint, onRecorded }: Prepared<T>, outcome: BatchOutcome): T {
   if ("error" in outcome) throw ledgerErrorOf(outcome.error);
   if (outcome.replayed) return replayStoredResult<T>(scope, fingerprint, outcome);
   const result = fromStoredJson<T>(outcome.result);
-  input.onRecorded?.(result);
+  onRecorded?.(result);
   return result;
 }
 

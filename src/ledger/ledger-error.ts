@@ -17,6 +17,8 @@ export const LedgerErrorCode = {
   CURRENCY_MISMATCH: "CURRENCY_MISMATCH",
   /** Transient database conflicts persisted through every retry; the request may be retried. */
   CONTENTION: "CONTENTION",
+  /** A watch stream fell too far behind; the client resumes from the position it reached. */
+  WATCH_TOO_SLOW: "WATCH_TOO_SLOW",
   /** The payment is not in a status that allows the transition (e.g. capture of a voided payment). */
   INVALID_PAYMENT_STATE: "INVALID_PAYMENT_STATE",
   /** A capture asked for more than the open hold holds. */

@@ -69,6 +69,16 @@ export class PaymentBatcher {
     });
   }
 
+  /**
+   * Queues all `items` before the next batch is cut, so that they travel together (in batches of
+   * at most `maxBatchSize`, in order); one promise per item.
+   */
+  submitAll(items: readonly BatchItem[]): Promise<BatchOutcome>[] {
+    const promises = items.map((item) => new Promise<BatchOutcome>((resolve, reject) => this.queue.push({ item, resolve, reject })));
+    this.drain();
+    return promises;
+  }
+
   private drain(): void {
     while (this.inFlight < this.options.maxInFlight && this.queue.length > 0) {
       const batch = this.queue.splice(0, this.options.maxBatchSize);

@@ -16,7 +16,7 @@ import { ulid } from "../ids/ulid.js";
 import type { Database } from "../db/client.js";
 import { balances } from "../db/schema.js";
 import { accountNotFound } from "./accounts.js";
-import { runCommand } from "./commands.js";
+import { runCommand, runCommands, type CommandInput, type CommandOutcome } from "./commands.js";
 import { LedgerError, LedgerErrorCode, invalidArgument } from "./ledger-error.js";
 import { countPayment } from "./ledger-metrics.js";
 import type { PaymentBatcher } from "./payment-batch.js";
@@ -60,6 +60,41 @@ export async function authorizePayment(
   context: RequestContext,
   defaultHoldSeconds = DEFAULT_HOLD_EXPIRES_IN_SECONDS,
 ): Promise<PaymentRecord> {
+  return runCommand<PaymentRecord>(batcher, authorizationInput(command, defaultHoldSeconds), context);
+}
+
+/** The most payments one AuthorizePayments request may carry (about 300 KB of JSON at most). */
+export const MAX_PAYMENTS_PER_BATCH = 1_000;
+
+/** A batch request holds 1 to MAX_PAYMENTS_PER_BATCH items; otherwise the whole request fails. */
+function requireBatchSize(count: number): void {
+  if (count === 0) throw invalidArgument("items", "must hold at least one payment");
+  if (count > MAX_PAYMENTS_PER_BATCH) throw invalidArgument("items", `must hold at most ${MAX_PAYMENTS_PER_BATCH} payments, got ${count}`);
+}
+
+/** What one item of authorizePayments came to: the payment, or the error it alone failed with. */
+export type AuthorizationOutcome = { payment: PaymentRecord } | { error: LedgerError };
+
+/**
+ * Authorizes up to MAX_PAYMENTS_PER_BATCH payments, each exactly as `authorizePayment` would, in
+ * the order given, handed to the batcher at once so that they reach the database together (one
+ * call of ledger_apply for up to its batch size). An item that fails with a LedgerError (invalid,
+ * an account missing, its key reused) fails alone; any other failure fails the whole call, which
+ * the caller may retry as a whole (the idempotency keys make that safe).
+ */
+export async function authorizePayments(
+  batcher: PaymentBatcher,
+  commands: readonly AuthorizePaymentCommand[],
+  context: RequestContext,
+  defaultHoldSeconds = DEFAULT_HOLD_EXPIRES_IN_SECONDS,
+): Promise<AuthorizationOutcome[]> {
+  requireBatchSize(commands.length);
+  const outcomes = await runCommands<PaymentRecord>(batcher, commands.map((command) => () => authorizationInput(command, defaultHoldSeconds)), context);
+  return outcomes.map((o) => ("error" in o ? o : { payment: o.value }));
+}
+
+/** Validates an authorization and builds its command for ledger_apply. */
+function authorizationInput(command: AuthorizePaymentCommand, defaultHoldSeconds: number): CommandInput<PaymentRecord> {
   requireIdempotencyKey("idempotency_key", command.idempotencyKey);
   requireCustomerAccountId("payer_account_id", command.payerAccountId);
   requireCustomerAccountId("payee_account_id", command.payeeAccountId);
@@ -84,28 +119,23 @@ export async function authorizePayment(
   const fingerprinted = manual
     ? { ...request, captureMethod: "MANUAL", holdExpiresInSeconds: String(command.holdExpiresInSeconds ?? "") }
     : request;
-  const paymentId = ulid();
-  return runCommand<PaymentRecord>(
-    batcher,
-    {
-      kind: "authorize",
-      method: "AuthorizePayment",
-      idempotencyKey,
-      request: fingerprinted,
-      fields: {
-        paymentId,
-        payerAccountId: command.payerAccountId,
-        payeeAccountId: command.payeeAccountId,
-        amountCents: command.amountCents.toString(),
-        currency: command.currency,
-        description: command.description,
-        captureMethod: manual ? "MANUAL" : "AUTOMATIC",
-        holdExpiresAt: manual ? new Date(Date.now() + holdSeconds * 1000).toISOString() : null,
-      },
-      onRecorded: countPayment,
+  return {
+    kind: "authorize",
+    method: "AuthorizePayment",
+    idempotencyKey,
+    request: fingerprinted,
+    fields: {
+      paymentId: ulid(),
+      payerAccountId: command.payerAccountId,
+      payeeAccountId: command.payeeAccountId,
+      amountCents: command.amountCents.toString(),
+      currency: command.currency,
+      description: command.description,
+      captureMethod: manual ? "MANUAL" : "AUTOMATIC",
+      holdExpiresAt: manual ? new Date(Date.now() + holdSeconds * 1000).toISOString() : null,
     },
-    context,
-  );
+    onRecorded: countPayment,
+  };
 }
 
 export interface CapturePaymentCommand {
@@ -117,15 +147,25 @@ export interface CapturePaymentCommand {
 
 /** Captures (part of) an open hold: the captured amount reaches the payee, the rest is released. */
 export function capturePayment(batcher: PaymentBatcher, command: CapturePaymentCommand, context: RequestContext): Promise<PaymentRecord> {
+  return runCommand<PaymentRecord>(batcher, captureInput(command), context);
+}
+
+/** Up to MAX_PAYMENTS_PER_BATCH captures, each as capturePayment, in order (see authorizePayments). */
+export async function capturePayments(
+  batcher: PaymentBatcher,
+  commands: readonly CapturePaymentCommand[],
+  context: RequestContext,
+): Promise<CommandOutcome<PaymentRecord>[]> {
+  requireBatchSize(commands.length);
+  return runCommands<PaymentRecord>(batcher, commands.map((command) => () => captureInput(command)), context);
+}
+
+function captureInput(command: CapturePaymentCommand): CommandInput {
   requireIdempotencyKey("idempotency_key", command.idempotencyKey);
   requireUlid("payment_id", command.paymentId);
   if (command.amountCents !== 0n) requireAmount("amount_cents", command.amountCents);
   const { idempotencyKey, ...request } = command;
-  return runCommand<PaymentRecord>(
-    batcher,
-    { kind: "capture", method: "CapturePayment", idempotencyKey, request, fields: { paymentId: command.paymentId, amountCents: command.amountCents.toString() } },
-    context,
-  );
+  return { kind: "capture", method: "CapturePayment", idempotencyKey, request, fields: { paymentId: command.paymentId, amountCents: command.amountCents.toString() } };
 }
 
 export interface VoidPaymentCommand {
@@ -154,22 +194,32 @@ export interface RefundPaymentCommand {
 
 /** Moves (part of) what reached the payee back to the payer; see ledger_cmd_refund for declines. */
 export function refundPayment(batcher: PaymentBatcher, command: RefundPaymentCommand, context: RequestContext): Promise<RefundRecord> {
+  return runCommand<RefundRecord>(batcher, refundInput(command), context);
+}
+
+/** Up to MAX_PAYMENTS_PER_BATCH refunds, each as refundPayment, in order (see authorizePayments). */
+export async function refundPayments(
+  batcher: PaymentBatcher,
+  commands: readonly RefundPaymentCommand[],
+  context: RequestContext,
+): Promise<CommandOutcome<RefundRecord>[]> {
+  requireBatchSize(commands.length);
+  return runCommands<RefundRecord>(batcher, commands.map((command) => () => refundInput(command)), context);
+}
+
+function refundInput(command: RefundPaymentCommand): CommandInput {
   requireIdempotencyKey("idempotency_key", command.idempotencyKey);
   requireUlid("payment_id", command.paymentId);
   requireAmount("amount_cents", command.amountCents);
   requireText("reason", command.reason, 500);
   const { idempotencyKey, ...request } = command;
-  return runCommand<RefundRecord>(
-    batcher,
-    {
-      kind: "refund",
-      method: "RefundPayment",
-      idempotencyKey,
-      request,
-      fields: { refundId: ulid(), paymentId: command.paymentId, amountCents: command.amountCents.toString(), reason: command.reason },
-    },
-    context,
-  );
+  return {
+    kind: "refund",
+    method: "RefundPayment",
+    idempotencyKey,
+    request,
+    fields: { refundId: ulid(), paymentId: command.paymentId, amountCents: command.amountCents.toString(), reason: command.reason },
+  };
 }
 
 /** Reads one payment with its current state; NOT_FOUND when it does not exist. */

@@ -15,14 +15,22 @@ export function toStoredJson(value: unknown): unknown {
   );
 }
 
-/** Restores what `toStoredJson` encoded. */
+/**
+ * Restores what `toStoredJson` encoded, into a fresh copy. A direct walk: the earlier
+ * stringify-and-parse-with-reviver cost 21 µs per payment, 5% of the service's CPU inside
+ * 1,000-item batches (docs/profile.md).
+ */
 export function fromStoredJson<T>(stored: unknown): T {
-  return JSON.parse(JSON.stringify(stored), (_key, value: unknown) => {
-    if (value && typeof value === "object" && !Array.isArray(value)) {
-      const tagged = value as { $bigint?: string; $date?: string };
-      if (typeof tagged.$bigint === "string") return BigInt(tagged.$bigint);
-      if (typeof tagged.$date === "string") return new Date(tagged.$date);
-    }
-    return value;
-  }) as T;
+  return restore(stored) as T;
+}
+
+function restore(value: unknown): unknown {
+  if (value === null || typeof value !== "object") return value;
+  if (Array.isArray(value)) return value.map(restore);
+  const tagged = value as { $bigint?: unknown; $date?: unknown };
+  if (typeof tagged.$bigint === "string") return BigInt(tagged.$bigint);
+  if (typeof tagged.$date === "string") return new Date(tagged.$date);
+  const copy: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) copy[key] = restore((value as Record<string, unknown>)[key]);
+  return copy;
 }

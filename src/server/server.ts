@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import type { ServerResponse } from "node:http";
 import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
-import { LogController, fastify, type FastifyInstance } from "fastify";
+import { LogController, fastify, type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { Logger } from "../telemetry/logger.js";
 import { registerConnectRoutes, registerUnknownRoutes } from "./connect-plugin.js";
 import { createOnePortServer, type ConnectionLimits, type OnePortServer } from "./one-port.js";
@@ -42,11 +42,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   let onePort: OnePortServer | undefined;
   // Per-request lines would double what the Connect interceptors log, at every request.
   const logController = new LogController({ disableRequestLogging: true });
+  // Fastify makes a child logger per request (pino's asChindings: 2.2% of the service's CPU under
+  // single-request load, docs/profile.md) only to bind its request id; the Connect interceptors
+  // log with their own request id, so every request shares the root logger instead.
+  const childLoggerFactory = (logger: FastifyBaseLogger) => logger;
   // The TLS variant has HTTP/2 raw types; only the server-agnostic API is used below.
   const app = (options.tls
     ? fastify({
         loggerInstance: options.logger,
         logController,
+        childLoggerFactory,
         http2: true,
         https: {
           allowHTTP1: true,
@@ -57,6 +62,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     : fastify({
         loggerInstance: options.logger,
         logController,
+        childLoggerFactory,
         serverFactory: (handler) => {
           onePort = createOnePortServer(handler, options.connectionLimits);
           return onePort.server;

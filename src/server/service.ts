@@ -7,6 +7,8 @@ import { apiRoutes } from "../api/routes.js";
 import type { Config } from "../config/config.js";
 import { openDatabase, type DatabaseHandle } from "../db/client.js";
 import { Ledger } from "../ledger/ledger.js";
+import { CHANGES_CHANNEL, ChangeFeed } from "../ledger/change-feed.js";
+import { listenOn } from "../db/notifications.js";
 import { SERVER, type HealthReporter } from "../health/health-monitor.js";
 import { startRelay } from "../relay/start-relay.js";
 import type { Logger } from "../telemetry/logger.js";
@@ -52,9 +54,13 @@ async function startWithEdge(config: Config, logger: Logger, edge: Edge): Promis
       ? "DATABASE_URL is not set: using embedded PGlite (development only)"
       : "using PostgreSQL",
   );
+  // One LISTEN per instance feeds every watch stream (src/ledger/change-feed.ts); it starts once
+  // the database is reachable and migrated, before the API is let through.
+  const changeFeed = new ChangeFeed((onNotify, onReconnect) => listenOn(database, CHANGES_CHANNEL, onNotify, onReconnect));
   const ledger = new Ledger(database.db, {
     idempotencyTtlHours: config.IDEMPOTENCY_TTL_HOURS,
     holdExpiresInSeconds: config.HOLD_EXPIRES_IN_SECONDS,
+    changeFeed,
   });
   // The port opens before the database is known to be there: probes answer (readiness 503) and
   // API calls get UNAVAILABLE until the migrations have run.
@@ -77,6 +83,7 @@ async function startWithEdge(config: Config, logger: Logger, edge: Edge): Promis
   logger.info({ url: server.url }, "port open: probes answer, the API waits for the database");
   try {
     await migrateWhenReachable(database, config.DB_STARTUP_TIMEOUT_MS, logger);
+    await changeFeed.start();
   } catch (error) {
     await server.close();
     await database.close();
@@ -99,7 +106,13 @@ async function startWithEdge(config: Config, logger: Logger, edge: Edge): Promis
     edge.health.drain();
     await new Promise((resolve) => setTimeout(resolve, config.SHUTDOWN_DRAIN_DELAY_MS));
     const deadline = new Promise<void>((resolve) => setTimeout(resolve, config.SHUTDOWN_TIMEOUT_MS).unref());
-    await Promise.race([server.close(), deadline]);
+    // Watch streams never finish by themselves: end them first (clean end of stream; clients resume
+    // on another instance with the position they reached), so that close() only waits for unary
+    // calls. stopWatches ends the streams at once, then UNLISTENs; close() does not wait for that
+    // (awaiting it first made test/server/graceful-shutdown.test.ts see resets of in-flight
+    // keep-alive requests; why was not traced), and both are bounded by the shutdown deadline.
+    const watchesStopped = ledger.stopWatches();
+    await Promise.race([Promise.all([watchesStopped, server.close()]), deadline]);
     // After the API: the relay's batch in progress is delivered and recorded; rows it did not get
     // to stay in the outbox for the next start.
     await relay?.stop();

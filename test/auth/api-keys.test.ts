@@ -19,12 +19,12 @@ it("entries parse from commas, new lines and comments into grants by hash", () =
 
 it("every bad entry is reported, numbered, without echoing hashes", () => {
   assert.throws(
-    () => parseApiKeyEntries(`bad client:read:${HASH},ops:admin:${"c".repeat(64)},ops:read:nothex,ops:read:${HASH},x:y`, "API_KEYS"),
+    () => parseApiKeyEntries(`bad client:read:${HASH},ops:root:${"c".repeat(64)},ops:read:nothex,ops:read:${HASH},x:y`, "API_KEYS"),
     (error: unknown) => {
       assert.ok(error instanceof ConfigError);
       assert.deepEqual(error.problems, [
         "API_KEYS entry 1: client id must be 1-64 of A-Z a-z 0-9 _ . -",
-        "API_KEYS entry 2: unknown scope admin (known: accounts:write, payments:write, read, accounts:admin)",
+        "API_KEYS entry 2: unknown scope root (known: accounts:write, payments:write, read, accounts:admin, admin)",
         "API_KEYS entry 3: the key hash must be 64 lower-case hex digits (SHA-256)",
         "API_KEYS entry 4: the same key hash is configured twice",
         "API_KEYS entry 5: expected <client-id>:<scope>+<scope>:<sha256 hex>",
@@ -59,7 +59,7 @@ it("the development key is created once, private to its owner, and never logged"
   const key = readFileSync(join(dir, DEV_KEY_FILE), "utf8").trim();
   assert.equal(statSync(join(dir, DEV_KEY_FILE)).mode & 0o777, 0o600);
   assert.deepEqual([...first.keys()], [hashApiKey(key)]);
-  assert.deepEqual([...first.values()][0]!.scopes, new Set(["accounts:write", "payments:write", "read", "accounts:admin"]));
+  assert.deepEqual([...first.values()][0]!.scopes, new Set(["accounts:write", "payments:write", "read", "accounts:admin", "admin"]));
   const second = ensureDevKey(dir, logger);
   assert.deepEqual([...second.keys()], [hashApiKey(key)], "restarts keep the same key");
   const log = text();

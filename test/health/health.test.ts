@@ -12,6 +12,7 @@ import { startTestService, type TestService } from "../support/service.js";
 
 const ACCOUNTS = "payment.v1.AccountService";
 const PAYMENTS = "payment.v1.PaymentService";
+const ADMIN = "payment.v1.AdminService";
 let svc: TestService;
 let health: ReturnType<typeof createClient<typeof Health>>;
 
@@ -36,7 +37,7 @@ it("Check and List: the server and each API service serve; unknown services are 
   const { statuses } = await health.list({});
   assert.deepEqual(
     Object.fromEntries(Object.entries(statuses).map(([name, response]) => [name, response.status])),
-    { "": Status.SERVING, [ACCOUNTS]: Status.SERVING, [PAYMENTS]: Status.SERVING },
+    { "": Status.SERVING, [ACCOUNTS]: Status.SERVING, [PAYMENTS]: Status.SERVING, [ADMIN]: Status.SERVING },
   );
   assert.deepEqual(await probe("/readyz"), { status: 200, body: { status: "ready", draining: false, components: { database: true } } });
 });

@@ -58,3 +58,20 @@ it("negative control: the same run fails against a service that rejects payments
   assert.equal(result.exitCode, 99, `k6 should fail its thresholds:\n${result.output}`);
   assert.ok(result.summary && checkCounts(result.summary, "connect").fails > 0);
 });
+
+it("the batch scenario authorizes every item of its AuthorizePayments requests over Connect JSON and gRPC", async () => {
+  const BATCH_SIZE = 20;
+  const result = await runK6("batch", {
+    env: { BASE_URL: service.baseUrl, API_KEY: service.apiKey, ACCOUNTS: 6, VUS: 2, DURATION: "2s", BATCH_SIZE },
+  });
+  assert.equal(result.exitCode, 0, `k6 failed:\n${result.output}\n--- service output ---\n${service.output()}`);
+  assert.ok(result.summary, "k6 wrote its summary");
+  let requests = 0;
+  for (const protocol of ["connect", "grpc"]) {
+    const { passes, fails } = checkCounts(result.summary, protocol);
+    assert.ok(passes > 0, `${protocol} sent batches`);
+    assert.equal(fails, 0, `${protocol}: every item of every batch authorized`);
+    requests += passes;
+  }
+  assert.equal(result.summary.metrics.payments_authorized?.values.count, requests * BATCH_SIZE);
+});

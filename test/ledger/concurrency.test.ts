@@ -78,3 +78,53 @@ it(`keeps every invariant through ${TRANSFERS} concurrent transfers with a hot p
   assert.equal(count!.n, authorized * 2);
   await assertLedgerInvariants(ledger.db);
 });
+
+it(`keeps every invariant through ${TRANSFERS} transfers sent as concurrent AuthorizePayments batches`, async () => {
+  const next = random(7);
+  const pick = () => ids[Math.floor(next() * ACCOUNTS)]!;
+  const [hotPayer, hotPayee] = [ids[0]!, ids[1]!];
+  const plan = Array.from({ length: TRANSFERS }, (_, i) => {
+    const roll = next();
+    let payer = roll < 0.3 ? hotPayer : pick();
+    let payee = roll >= 0.3 && roll < 0.6 ? hotPayee : pick();
+    while (payee === payer) payee = pick();
+    // Every tenth item repeats an earlier key of the same plan: a duplicate within or across batches.
+    const key = i % 10 === 9 ? `b-${i - 5}` : `b-${i}`;
+    return { idempotencyKey: key, payerAccountId: payer, payeeAccountId: payee, amountCents: BigInt(1 + Math.floor(next() * 5_000)), currency: "EUR", description: "" };
+  });
+  const totalBefore = await totalCustomerBalance();
+  const [entriesBefore] = await rows(ledger.db, sql`select count(*)::int as n from ledger_entries`);
+
+  // 8 clients sending batches of 1 to 250 items at once.
+  const chunks: (typeof plan)[] = [];
+  for (let at = 0; at < plan.length; ) {
+    const size = 1 + Math.floor(next() * 250);
+    chunks.push(plan.slice(at, at + size));
+    at += size;
+  }
+  const outcomes = new Map<number, Awaited<ReturnType<Ledger["authorizePayments"]>>>();
+  let cursor = 0;
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      while (cursor < chunks.length) {
+        const index = cursor++;
+        outcomes.set(index, await ledger.authorizePayments(chunks[index]!, ctx));
+      }
+    }),
+  );
+
+  const all = chunks.flatMap((_, i) => outcomes.get(i)!);
+  assert.equal(all.length, TRANSFERS, "one outcome per item");
+  const errors = all.filter((o) => "error" in o).map((o) => ("error" in o ? o.error.code : ""));
+  // A repeated key answers with its first request's payment, or IDEMPOTENCY_KEY_REUSED if the two
+  // requests differ (they almost always do here): nothing else may fail.
+  assert.deepEqual([...new Set(errors)].filter((code) => code !== "IDEMPOTENCY_KEY_REUSED"), []);
+  const payments = new Map<string, PaymentRecord>();
+  for (const o of all) if ("payment" in o) payments.set(o.payment.paymentId, o.payment);
+  const authorized = [...payments.values()].filter((p) => p.status === "AUTHORIZED").length;
+  assert.ok(authorized > 0, "transfers were authorized");
+  assert.equal(await totalCustomerBalance(), totalBefore, "money is conserved");
+  const [entriesAfter] = await rows(ledger.db, sql`select count(*)::int as n from ledger_entries`);
+  assert.equal((entriesAfter!.n as number) - (entriesBefore!.n as number), authorized * 2, "two entries per authorized payment, none for replays");
+  await assertLedgerInvariants(ledger.db);
+});

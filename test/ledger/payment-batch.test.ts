@@ -7,7 +7,7 @@ import { after, before, it } from "node:test";
 import type { Database } from "../../src/db/client.js";
 import { Ledger } from "../../src/ledger/ledger.js";
 import { PaymentBatcher } from "../../src/ledger/payment-batch.js";
-import { authorizePayment, type AuthorizePaymentCommand } from "../../src/ledger/payments.js";
+import { authorizePayment, authorizePayments, MAX_PAYMENTS_PER_BATCH, type AuthorizePaymentCommand } from "../../src/ledger/payments.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
 import { assertLedgerInvariants } from "../support/invariants.js";
 
@@ -98,4 +98,45 @@ it("fails only the poisonous request when its batch cannot run", async () => {
   assert.ok("value" in fine1 && "value" in fine2, "its batch mates are authorized");
   assert.equal(calls, 1 + 1 + 3, "blocker, the failed batch, then each of its items alone");
   await assertLedgerInvariants(ledger.db);
+});
+
+it("answers a whole AuthorizePayments call in order, each item as alone, in one database call", async () => {
+  const batchPayer = (await ledger.createAccount({ accountId: "", currency: "EUR", displayName: "batch payer" }, ctx)).accountId;
+  await ledger.depositFunds({ idempotencyKey: "seed-batch", accountId: batchPayer, amountCents: 500n, currency: "EUR" }, ctx);
+  const item = (key: string, change: Partial<AuthorizePaymentCommand> = {}) => command(key, { payerAccountId: batchPayer, amountCents: 200n, ...change });
+  calls = 0;
+  const outcomes = await authorizePayments(
+    batcher,
+    [
+      item("m-1"),
+      item("m-bad", { amountCents: 0n }), // invalid: never reaches the database
+      item("m-1"), // the same request again in the same call: a replay of the first
+      item("m-1", { amountCents: 7n }), // same key, other request
+      item("m-missing", { payeeAccountId: "nobody" }),
+      item("m-2"), // 300 left: authorized
+      item("m-3"), // 100 left: declined, decided after m-2
+    ],
+    ctx,
+  );
+  assert.equal(calls, 1, "every valid item travelled in one batch");
+  const summary = outcomes.map((o) => ("payment" in o ? o.payment.status : o.error.code));
+  assert.deepEqual(summary, ["AUTHORIZED", "INVALID_ARGUMENT", "AUTHORIZED", "IDEMPOTENCY_KEY_REUSED", "ACCOUNT_NOT_FOUND", "AUTHORIZED", "DECLINED"]);
+  const [first, bad, replay] = outcomes as [{ payment: unknown }, { error: { field?: string; message: string } }, { payment: unknown }];
+  assert.deepEqual(replay.payment, first.payment, "the replay answers with the first item's payment");
+  assert.equal(bad.error.field, "amount_cents");
+  assert.match(bad.error.message, /^amount_cents: /);
+  assert.equal((await ledger.getBalance(batchPayer)).availableCents, 100n);
+  await assertLedgerInvariants(ledger.db);
+});
+
+it("refuses an AuthorizePayments call that is empty or holds more than 1,000 items, writing nothing", async () => {
+  calls = 0;
+  for (const count of [0, MAX_PAYMENTS_PER_BATCH + 1]) {
+    const commands = Array.from({ length: count }, (_, i) => command(`too-many-${i}`, { amountCents: 1n }));
+    await assert.rejects(authorizePayments(batcher, commands, ctx), (error: { code?: string; field?: string }) => {
+      assert.deepEqual({ code: error.code, field: error.field }, { code: "INVALID_ARGUMENT", field: "items" });
+      return true;
+    });
+  }
+  assert.equal(calls, 0);
 });

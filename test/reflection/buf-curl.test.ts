@@ -44,6 +44,7 @@ for (const [name, flags] of Object.entries(PROTOCOLS)) {
       "grpc.reflection.v1.ServerReflection",
       "grpc.reflection.v1alpha.ServerReflection",
       "payment.v1.AccountService",
+      "payment.v1.AdminService",
       "payment.v1.PaymentService",
     ]);
     const methods = await bufCurl([...flags, "--list-methods", svc.url]);

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file payment/v1/account.proto.
  */
 export const file_payment_v1_account: GenFile = /*@__PURE__*/
-  fileDesc("ChhwYXltZW50L3YxL2FjY291bnQucHJvdG8SCnBheW1lbnQudjEidQoHQWNjb3VudBISCgphY2NvdW50X2lkGAEgASgJEhAKCGN1cnJlbmN5GAIgASgJEhQKDGRpc3BsYXlfbmFtZRgDIAEoCRIuCgpjcmVhdGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJxChRDcmVhdGVBY2NvdW50UmVxdWVzdBIQCghjdXJyZW5jeRgBIAEoCRIUCgxkaXNwbGF5X25hbWUYAiABKAkSEgoKYWNjb3VudF9pZBgDIAEoCRIdChVvdmVyZHJhZnRfbGltaXRfY2VudHMYBCABKAMiPQoVQ3JlYXRlQWNjb3VudFJlc3BvbnNlEiQKB2FjY291bnQYASABKAsyEy5wYXltZW50LnYxLkFjY291bnQiJwoRR2V0QWNjb3VudFJlcXVlc3QSEgoKYWNjb3VudF9pZBgBIAEoCSI6ChJHZXRBY2NvdW50UmVzcG9uc2USJAoHYWNjb3VudBgBIAEoCzITLnBheW1lbnQudjEuQWNjb3VudCJqChNEZXBvc2l0RnVuZHNSZXF1ZXN0EhcKD2lkZW1wb3RlbmN5X2tleRgBIAEoCRISCgphY2NvdW50X2lkGAIgASgJEhQKDGFtb3VudF9jZW50cxgDIAEoAxIQCghjdXJyZW5jeRgEIAEoCSKJAQoHRGVwb3NpdBISCgpkZXBvc2l0X2lkGAEgASgJEhIKCmFjY291bnRfaWQYAiABKAkSFAoMYW1vdW50X2NlbnRzGAMgASgDEhAKCGN1cnJlbmN5GAQgASgJEi4KCmNyZWF0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIl0KFERlcG9zaXRGdW5kc1Jlc3BvbnNlEiQKB2RlcG9zaXQYASABKAsyEy5wYXltZW50LnYxLkRlcG9zaXQSHwoXYXZhaWxhYmxlX2JhbGFuY2VfY2VudHMYAiABKAMifgoUV2l0aGRyYXdGdW5kc1JlcXVlc3QSFwoPaWRlbXBvdGVuY3lfa2V5GAEgASgJEhIKCmFjY291bnRfaWQYAiABKAkSFAoMYW1vdW50X2NlbnRzGAMgASgDEhAKCGN1cnJlbmN5GAQgASgJEhEKCXJlZmVyZW5jZRgFIAEoCSLoAQoKV2l0aGRyYXdhbBIVCg13aXRoZHJhd2FsX2lkGAEgASgJEhIKCmFjY291bnRfaWQYAiABKAkSFAoMYW1vdW50X2NlbnRzGAMgASgDEhAKCGN1cnJlbmN5GAQgASgJEhEKCXJlZmVyZW5jZRgFIAEoCRIsCgZzdGF0dXMYBiABKA4yHC5wYXltZW50LnYxLldpdGhkcmF3YWxTdGF0dXMSFgoOZGVjbGluZV9yZWFzb24YByABKAkSLgoKY3JlYXRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiYAoVV2l0aGRyYXdGdW5kc1Jlc3BvbnNlEioKCndpdGhkcmF3YWwYASABKAsyFi5wYXltZW50LnYxLldpdGhkcmF3YWwSGwoTYmFsYW5jZV9hZnRlcl9jZW50cxgCIAEoAyJJChRVcGRhdGVBY2NvdW50UmVxdWVzdBISCgphY2NvdW50X2lkGAEgASgJEh0KFW92ZXJkcmFmdF9saW1pdF9jZW50cxgCIAEoAyJKChVVcGRhdGVBY2NvdW50UmVzcG9uc2USEgoKYWNjb3VudF9pZBgBIAEoCRIdChVvdmVyZHJhZnRfbGltaXRfY2VudHMYAiABKAMqdgoQV2l0aGRyYXdhbFN0YXR1cxIhCh1XSVRIRFJBV0FMX1NUQVRVU19VTlNQRUNJRklFRBAAEh8KG1dJVEhEUkFXQUxfU1RBVFVTX1dJVEhEUkFXThABEh4KGldJVEhEUkFXQUxfU1RBVFVTX0RFQ0xJTkVEEAIytwMKDkFjY291bnRTZXJ2aWNlElQKDUNyZWF0ZUFjY291bnQSIC5wYXltZW50LnYxLkNyZWF0ZUFjY291bnRSZXF1ZXN0GiEucGF5bWVudC52MS5DcmVhdGVBY2NvdW50UmVzcG9uc2USUAoKR2V0QWNjb3VudBIdLnBheW1lbnQudjEuR2V0QWNjb3VudFJlcXVlc3QaHi5wYXltZW50LnYxLkdldEFjY291bnRSZXNwb25zZSIDkAIBElEKDERlcG9zaXRGdW5kcxIfLnBheW1lbnQudjEuRGVwb3NpdEZ1bmRzUmVxdWVzdBogLnBheW1lbnQudjEuRGVwb3NpdEZ1bmRzUmVzcG9uc2USVAoNV2l0aGRyYXdGdW5kcxIgLnBheW1lbnQudjEuV2l0aGRyYXdGdW5kc1JlcXVlc3QaIS5wYXltZW50LnYxLldpdGhkcmF3RnVuZHNSZXNwb25zZRJUCg1VcGRhdGVBY2NvdW50EiAucGF5bWVudC52MS5VcGRhdGVBY2NvdW50UmVxdWVzdBohLnBheW1lbnQudjEuVXBkYXRlQWNjb3VudFJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp]);
+  fileDesc("ChhwYXltZW50L3YxL2FjY291bnQucHJvdG8SCnBheW1lbnQudjEidQoHQWNjb3VudBISCgphY2NvdW50X2lkGAEgASgJEhAKCGN1cnJlbmN5GAIgASgJEhQKDGRpc3BsYXlfbmFtZRgDIAEoCRIuCgpjcmVhdGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJxChRDcmVhdGVBY2NvdW50UmVxdWVzdBIQCghjdXJyZW5jeRgBIAEoCRIUCgxkaXNwbGF5X25hbWUYAiABKAkSEgoKYWNjb3VudF9pZBgDIAEoCRIdChVvdmVyZHJhZnRfbGltaXRfY2VudHMYBCABKAMiPQoVQ3JlYXRlQWNjb3VudFJlc3BvbnNlEiQKB2FjY291bnQYASABKAsyEy5wYXltZW50LnYxLkFjY291bnQiJwoRR2V0QWNjb3VudFJlcXVlc3QSEgoKYWNjb3VudF9pZBgBIAEoCSI6ChJHZXRBY2NvdW50UmVzcG9uc2USJAoHYWNjb3VudBgBIAEoCzITLnBheW1lbnQudjEuQWNjb3VudCJqChNEZXBvc2l0RnVuZHNSZXF1ZXN0EhcKD2lkZW1wb3RlbmN5X2tleRgBIAEoCRISCgphY2NvdW50X2lkGAIgASgJEhQKDGFtb3VudF9jZW50cxgDIAEoAxIQCghjdXJyZW5jeRgEIAEoCSKJAQoHRGVwb3NpdBISCgpkZXBvc2l0X2lkGAEgASgJEhIKCmFjY291bnRfaWQYAiABKAkSFAoMYW1vdW50X2NlbnRzGAMgASgDEhAKCGN1cnJlbmN5GAQgASgJEi4KCmNyZWF0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIl0KFERlcG9zaXRGdW5kc1Jlc3BvbnNlEiQKB2RlcG9zaXQYASABKAsyEy5wYXltZW50LnYxLkRlcG9zaXQSHwoXYXZhaWxhYmxlX2JhbGFuY2VfY2VudHMYAiABKAMiWQoTTGlzdEFjY291bnRzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRIbChNkaXNwbGF5X25hbWVfcHJlZml4GAMgASgJIlYKFExpc3RBY2NvdW50c1Jlc3BvbnNlEiUKCGFjY291bnRzGAEgAygLMhMucGF5bWVudC52MS5BY2NvdW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSKHAwoMQWNjb3VudEVudHJ5EhAKCHNlcXVlbmNlGAEgASgDEhQKDGFtb3VudF9jZW50cxgCIAEoAxIQCghjdXJyZW5jeRgDIAEoCRIcChRiYWxhbmNlX2JlZm9yZV9jZW50cxgEIAEoAxIbChNiYWxhbmNlX2FmdGVyX2NlbnRzGAUgASgDEi4KCmNhdXNlX2tpbmQYBiABKA4yGi5wYXltZW50LnYxLkVudHJ5Q2F1c2VLaW5kEhAKCGNhdXNlX2lkGAcgASgJEi4KCmNyZWF0ZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCGVudHJ5X2lkGAkgASgDEhIKCmVudHJ5X2hhc2gYCiABKAkSKwoEa2luZBgLIAEoDjIdLnBheW1lbnQudjEuU3RhdGVtZW50TGluZUtpbmQSHgoWYXZhaWxhYmxlX2JlZm9yZV9jZW50cxgMIAEoAxIdChVhdmFpbGFibGVfYWZ0ZXJfY2VudHMYDSABKAMivgEKGUxpc3RBY2NvdW50RW50cmllc1JlcXVlc3QSEgoKYWNjb3VudF9pZBgBIAEoCRIoCgRmcm9tGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBImCgJ0bxgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJcGFnZV9zaXplGAQgASgFEhIKCnBhZ2VfdG9rZW4YBSABKAkSFAoMbmV3ZXN0X2ZpcnN0GAYgASgIImAKGkxpc3RBY2NvdW50RW50cmllc1Jlc3BvbnNlEikKB2VudHJpZXMYASADKAsyGC5wYXltZW50LnYxLkFjY291bnRFbnRyeRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiXAoTV2F0Y2hBY2NvdW50UmVxdWVzdBISCgphY2NvdW50X2lkGAEgASgJEhQKDHJlc3VtZV90b2tlbhgDIAEoCUoECAIQA1IVcmVzdW1lX2FmdGVyX3NlcXVlbmNlIucBChRXYXRjaEFjY291bnRSZXNwb25zZRISCgphY2NvdW50X2lkGAEgASgJEhAKCGN1cnJlbmN5GAIgASgJEh8KF2F2YWlsYWJsZV9iYWxhbmNlX2NlbnRzGAMgASgDEg8KB3ZlcnNpb24YBCABKAMSJwoFZW50cnkYBSABKAsyGC5wYXltZW50LnYxLkFjY291bnRFbnRyeRIaChJoZWxkX2JhbGFuY2VfY2VudHMYBiABKAMSHAoUbGVkZ2VyX2JhbGFuY2VfY2VudHMYByABKAMSFAoMcmVzdW1lX3Rva2VuGAggASgJIn4KFFdpdGhkcmF3RnVuZHNSZXF1ZXN0EhcKD2lkZW1wb3RlbmN5X2tleRgBIAEoCRISCgphY2NvdW50X2lkGAIgASgJEhQKDGFtb3VudF9jZW50cxgDIAEoAxIQCghjdXJyZW5jeRgEIAEoCRIRCglyZWZlcmVuY2UYBSABKAki6AEKCldpdGhkcmF3YWwSFQoNd2l0aGRyYXdhbF9pZBgBIAEoCRISCgphY2NvdW50X2lkGAIgASgJEhQKDGFtb3VudF9jZW50cxgDIAEoAxIQCghjdXJyZW5jeRgEIAEoCRIRCglyZWZlcmVuY2UYBSABKAkSLAoGc3RhdHVzGAYgASgOMhwucGF5bWVudC52MS5XaXRoZHJhd2FsU3RhdHVzEhYKDmRlY2xpbmVfcmVhc29uGAcgASgJEi4KCmNyZWF0ZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wImAKFVdpdGhkcmF3RnVuZHNSZXNwb25zZRIqCgp3aXRoZHJhd2FsGAEgASgLMhYucGF5bWVudC52MS5XaXRoZHJhd2FsEhsKE2JhbGFuY2VfYWZ0ZXJfY2VudHMYAiABKAMiSQoUVXBkYXRlQWNjb3VudFJlcXVlc3QSEgoKYWNjb3VudF9pZBgBIAEoCRIdChVvdmVyZHJhZnRfbGltaXRfY2VudHMYAiABKAMiSgoVVXBkYXRlQWNjb3VudFJlc3BvbnNlEhIKCmFjY291bnRfaWQYASABKAkSHQoVb3ZlcmRyYWZ0X2xpbWl0X2NlbnRzGAIgASgDKsoBCg5FbnRyeUNhdXNlS2luZBIgChxFTlRSWV9DQVVTRV9LSU5EX1VOU1BFQ0lGSUVEEAASHAoYRU5UUllfQ0FVU0VfS0lORF9QQVlNRU5UEAESHAoYRU5UUllfQ0FVU0VfS0lORF9ERVBPU0lUEAISHAoYRU5UUllfQ0FVU0VfS0lORF9DQVBUVVJFEAMSGwoXRU5UUllfQ0FVU0VfS0lORF9SRUZVTkQQBBIfChtFTlRSWV9DQVVTRV9LSU5EX1dJVEhEUkFXQUwQBSqXAQoRU3RhdGVtZW50TGluZUtpbmQSIwofU1RBVEVNRU5UX0xJTkVfS0lORF9VTlNQRUNJRklFRBAAEh0KGVNUQVRFTUVOVF9MSU5FX0tJTkRfRU5UUlkQARIcChhTVEFURU1FTlRfTElORV9LSU5EX0hFTEQQAhIgChxTVEFURU1FTlRfTElORV9LSU5EX1JFTEVBU0VEEAMqdgoQV2l0aGRyYXdhbFN0YXR1cxIhCh1XSVRIRFJBV0FMX1NUQVRVU19VTlNQRUNJRklFRBAAEh8KG1dJVEhEUkFXQUxfU1RBVFVTX1dJVEhEUkFXThABEh4KGldJVEhEUkFXQUxfU1RBVFVTX0RFQ0xJTkVEEAIyzgUKDkFjY291bnRTZXJ2aWNlElQKDUNyZWF0ZUFjY291bnQSIC5wYXltZW50LnYxLkNyZWF0ZUFjY291bnRSZXF1ZXN0GiEucGF5bWVudC52MS5DcmVhdGVBY2NvdW50UmVzcG9uc2USUAoKR2V0QWNjb3VudBIdLnBheW1lbnQudjEuR2V0QWNjb3VudFJlcXVlc3QaHi5wYXltZW50LnYxLkdldEFjY291bnRSZXNwb25zZSIDkAIBElEKDERlcG9zaXRGdW5kcxIfLnBheW1lbnQudjEuRGVwb3NpdEZ1bmRzUmVxdWVzdBogLnBheW1lbnQudjEuRGVwb3NpdEZ1bmRzUmVzcG9uc2USVgoMTGlzdEFjY291bnRzEh8ucGF5bWVudC52MS5MaXN0QWNjb3VudHNSZXF1ZXN0GiAucGF5bWVudC52MS5MaXN0QWNjb3VudHNSZXNwb25zZSIDkAIBEmgKEkxpc3RBY2NvdW50RW50cmllcxIlLnBheW1lbnQudjEuTGlzdEFjY291bnRFbnRyaWVzUmVxdWVzdBomLnBheW1lbnQudjEuTGlzdEFjY291bnRFbnRyaWVzUmVzcG9uc2UiA5ACARJTCgxXYXRjaEFjY291bnQSHy5wYXltZW50LnYxLldhdGNoQWNjb3VudFJlcXVlc3QaIC5wYXltZW50LnYxLldhdGNoQWNjb3VudFJlc3BvbnNlMAESVAoNV2l0aGRyYXdGdW5kcxIgLnBheW1lbnQudjEuV2l0aGRyYXdGdW5kc1JlcXVlc3QaIS5wYXltZW50LnYxLldpdGhkcmF3RnVuZHNSZXNwb25zZRJUCg1VcGRhdGVBY2NvdW50EiAucGF5bWVudC52MS5VcGRhdGVBY2NvdW50UmVxdWVzdBohLnBheW1lbnQudjEuVXBkYXRlQWNjb3VudFJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp]);
 
 /**
  * Account holds money in exactly one currency, fixed at creation.
@@ -282,6 +282,360 @@ export const DepositFundsResponseSchema: GenMessage<DepositFundsResponse> = /*@_
   messageDesc(file_payment_v1_account, 7);
 
 /**
+ * ListAccountsRequest asks for one page of accounts.
+ *
+ * @generated from message payment.v1.ListAccountsRequest
+ */
+export type ListAccountsRequest = Message<"payment.v1.ListAccountsRequest"> & {
+  /**
+   * Accounts per page: 50 when 0, at most 500.
+   *
+   * @generated from field: int32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * next_page_token of the previous page; empty for the first page.
+   *
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
+
+  /**
+   * Only accounts whose display name starts with this text (case-sensitive); ordered by display
+   * name then id when set.
+   *
+   * @generated from field: string display_name_prefix = 3;
+   */
+  displayNamePrefix: string;
+};
+
+/**
+ * Describes the message payment.v1.ListAccountsRequest.
+ * Use `create(ListAccountsRequestSchema)` to create a new message.
+ */
+export const ListAccountsRequestSchema: GenMessage<ListAccountsRequest> = /*@__PURE__*/
+  messageDesc(file_payment_v1_account, 8);
+
+/**
+ * ListAccountsResponse is one page of accounts.
+ *
+ * @generated from message payment.v1.ListAccountsResponse
+ */
+export type ListAccountsResponse = Message<"payment.v1.ListAccountsResponse"> & {
+  /**
+   * The accounts of this page.
+   *
+   * @generated from field: repeated payment.v1.Account accounts = 1;
+   */
+  accounts: Account[];
+
+  /**
+   * Opaque token of the next page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message payment.v1.ListAccountsResponse.
+ * Use `create(ListAccountsResponseSchema)` to create a new message.
+ */
+export const ListAccountsResponseSchema: GenMessage<ListAccountsResponse> = /*@__PURE__*/
+  messageDesc(file_payment_v1_account, 9);
+
+/**
+ * AccountEntry is one line of an account statement: a ledger entry or a hold movement.
+ *
+ * @generated from message payment.v1.AccountEntry
+ */
+export type AccountEntry = Message<"payment.v1.AccountEntry"> & {
+  /**
+   * Position in the account's entry chain: 1, 2, 3, ... without gaps; 0 for hold movements.
+   *
+   * @generated from field: int64 sequence = 1;
+   */
+  sequence: bigint;
+
+  /**
+   * Signed amount in minor units: negative debits, positive credits. For a hold movement, the
+   * change of the available balance (HELD negative, RELEASED positive).
+   *
+   * @generated from field: int64 amount_cents = 2;
+   */
+  amountCents: bigint;
+
+  /**
+   * ISO 4217 code.
+   *
+   * @generated from field: string currency = 3;
+   */
+  currency: string;
+
+  /**
+   * Ledger balance (sum of entries) right before this line, in minor units.
+   *
+   * @generated from field: int64 balance_before_cents = 4;
+   */
+  balanceBeforeCents: bigint;
+
+  /**
+   * Ledger balance right after this line (equal to before for a hold movement).
+   *
+   * @generated from field: int64 balance_after_cents = 5;
+   */
+  balanceAfterCents: bigint;
+
+  /**
+   * What caused the entry.
+   *
+   * @generated from field: payment.v1.EntryCauseKind cause_kind = 6;
+   */
+  causeKind: EntryCauseKind;
+
+  /**
+   * Id of the payment, deposit, refund or withdrawal that caused it.
+   *
+   * @generated from field: string cause_id = 7;
+   */
+  causeId: string;
+
+  /**
+   * When it was committed.
+   *
+   * @generated from field: google.protobuf.Timestamp created_at = 8;
+   */
+  createdAt?: Timestamp | undefined;
+
+  /**
+   * Id of the ledger entry; 0 for hold movements.
+   *
+   * @generated from field: int64 entry_id = 9;
+   */
+  entryId: bigint;
+
+  /**
+   * SHA-256 (hex) over the entry and the previous entry's hash: the account's tamper-evident
+   * chain; empty for hold movements (they are checked against the held balance instead).
+   *
+   * @generated from field: string entry_hash = 10;
+   */
+  entryHash: string;
+
+  /**
+   * Entry or hold movement.
+   *
+   * @generated from field: payment.v1.StatementLineKind kind = 11;
+   */
+  kind: StatementLineKind;
+
+  /**
+   * Available balance (ledger balance minus open holds) right before this line.
+   *
+   * @generated from field: int64 available_before_cents = 12;
+   */
+  availableBeforeCents: bigint;
+
+  /**
+   * Available balance right after this line.
+   *
+   * @generated from field: int64 available_after_cents = 13;
+   */
+  availableAfterCents: bigint;
+};
+
+/**
+ * Describes the message payment.v1.AccountEntry.
+ * Use `create(AccountEntrySchema)` to create a new message.
+ */
+export const AccountEntrySchema: GenMessage<AccountEntry> = /*@__PURE__*/
+  messageDesc(file_payment_v1_account, 10);
+
+/**
+ * ListAccountEntriesRequest asks for one page of an account's statement.
+ *
+ * @generated from message payment.v1.ListAccountEntriesRequest
+ */
+export type ListAccountEntriesRequest = Message<"payment.v1.ListAccountEntriesRequest"> & {
+  /**
+   * Id of the account.
+   *
+   * @generated from field: string account_id = 1;
+   */
+  accountId: string;
+
+  /**
+   * Only entries committed at or after this instant.
+   *
+   * @generated from field: google.protobuf.Timestamp from = 2;
+   */
+  from?: Timestamp | undefined;
+
+  /**
+   * Only entries committed before this instant.
+   *
+   * @generated from field: google.protobuf.Timestamp to = 3;
+   */
+  to?: Timestamp | undefined;
+
+  /**
+   * Entries per page: 50 when 0, at most 500.
+   *
+   * @generated from field: int32 page_size = 4;
+   */
+  pageSize: number;
+
+  /**
+   * next_page_token of the previous page; empty for the first page.
+   *
+   * @generated from field: string page_token = 5;
+   */
+  pageToken: string;
+
+  /**
+   * Newest entry first instead of oldest first.
+   *
+   * @generated from field: bool newest_first = 6;
+   */
+  newestFirst: boolean;
+};
+
+/**
+ * Describes the message payment.v1.ListAccountEntriesRequest.
+ * Use `create(ListAccountEntriesRequestSchema)` to create a new message.
+ */
+export const ListAccountEntriesRequestSchema: GenMessage<ListAccountEntriesRequest> = /*@__PURE__*/
+  messageDesc(file_payment_v1_account, 11);
+
+/**
+ * ListAccountEntriesResponse is one page of a statement.
+ *
+ * @generated from message payment.v1.ListAccountEntriesResponse
+ */
+export type ListAccountEntriesResponse = Message<"payment.v1.ListAccountEntriesResponse"> & {
+  /**
+   * The entries of this page.
+   *
+   * @generated from field: repeated payment.v1.AccountEntry entries = 1;
+   */
+  entries: AccountEntry[];
+
+  /**
+   * Opaque token of the next page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message payment.v1.ListAccountEntriesResponse.
+ * Use `create(ListAccountEntriesResponseSchema)` to create a new message.
+ */
+export const ListAccountEntriesResponseSchema: GenMessage<ListAccountEntriesResponse> = /*@__PURE__*/
+  messageDesc(file_payment_v1_account, 12);
+
+/**
+ * WatchAccountRequest names the account to watch.
+ *
+ * @generated from message payment.v1.WatchAccountRequest
+ */
+export type WatchAccountRequest = Message<"payment.v1.WatchAccountRequest"> & {
+  /**
+   * Id of the account.
+   *
+   * @generated from field: string account_id = 1;
+   */
+  accountId: string;
+
+  /**
+   * resume_token of the last message received: the first message is the balances as of that
+   * line, then every later line follows. From now when empty.
+   *
+   * @generated from field: string resume_token = 3;
+   */
+  resumeToken: string;
+};
+
+/**
+ * Describes the message payment.v1.WatchAccountRequest.
+ * Use `create(WatchAccountRequestSchema)` to create a new message.
+ */
+export const WatchAccountRequestSchema: GenMessage<WatchAccountRequest> = /*@__PURE__*/
+  messageDesc(file_payment_v1_account, 13);
+
+/**
+ * WatchAccountResponse is the account's balance, and the entry that made it so.
+ *
+ * @generated from message payment.v1.WatchAccountResponse
+ */
+export type WatchAccountResponse = Message<"payment.v1.WatchAccountResponse"> & {
+  /**
+   * Id of the account.
+   *
+   * @generated from field: string account_id = 1;
+   */
+  accountId: string;
+
+  /**
+   * ISO 4217 code of the account.
+   *
+   * @generated from field: string currency = 2;
+   */
+  currency: string;
+
+  /**
+   * Available balance in minor units after this change (ledger minus held).
+   *
+   * @generated from field: int64 available_balance_cents = 3;
+   */
+  availableBalanceCents: bigint;
+
+  /**
+   * The last entry sequence these balances include (0 before the first entry).
+   *
+   * @generated from field: int64 version = 4;
+   */
+  version: bigint;
+
+  /**
+   * The statement line (entry or hold movement) that caused this change; absent in the first message.
+   *
+   * @generated from field: payment.v1.AccountEntry entry = 5;
+   */
+  entry?: AccountEntry | undefined;
+
+  /**
+   * Open holds in minor units after this change.
+   *
+   * @generated from field: int64 held_balance_cents = 6;
+   */
+  heldBalanceCents: bigint;
+
+  /**
+   * Ledger balance (sum of entries) after this change.
+   *
+   * @generated from field: int64 ledger_balance_cents = 7;
+   */
+  ledgerBalanceCents: bigint;
+
+  /**
+   * Opaque token that resumes right after this message.
+   *
+   * @generated from field: string resume_token = 8;
+   */
+  resumeToken: string;
+};
+
+/**
+ * Describes the message payment.v1.WatchAccountResponse.
+ * Use `create(WatchAccountResponseSchema)` to create a new message.
+ */
+export const WatchAccountResponseSchema: GenMessage<WatchAccountResponse> = /*@__PURE__*/
+  messageDesc(file_payment_v1_account, 14);
+
+/**
  * WithdrawFundsRequest pays money out of an account.
  *
  * @generated from message payment.v1.WithdrawFundsRequest
@@ -328,7 +682,7 @@ export type WithdrawFundsRequest = Message<"payment.v1.WithdrawFundsRequest"> & 
  * Use `create(WithdrawFundsRequestSchema)` to create a new message.
  */
 export const WithdrawFundsRequestSchema: GenMessage<WithdrawFundsRequest> = /*@__PURE__*/
-  messageDesc(file_payment_v1_account, 8);
+  messageDesc(file_payment_v1_account, 15);
 
 /**
  * Withdrawal is money that left the ledger to the funding account of its currency.
@@ -398,7 +752,7 @@ export type Withdrawal = Message<"payment.v1.Withdrawal"> & {
  * Use `create(WithdrawalSchema)` to create a new message.
  */
 export const WithdrawalSchema: GenMessage<Withdrawal> = /*@__PURE__*/
-  messageDesc(file_payment_v1_account, 9);
+  messageDesc(file_payment_v1_account, 16);
 
 /**
  * WithdrawFundsResponse carries the withdrawal and the account's available balance right after it.
@@ -426,7 +780,7 @@ export type WithdrawFundsResponse = Message<"payment.v1.WithdrawFundsResponse"> 
  * Use `create(WithdrawFundsResponseSchema)` to create a new message.
  */
 export const WithdrawFundsResponseSchema: GenMessage<WithdrawFundsResponse> = /*@__PURE__*/
-  messageDesc(file_payment_v1_account, 10);
+  messageDesc(file_payment_v1_account, 17);
 
 /**
  * UpdateAccountRequest changes an account's overdraft limit.
@@ -455,7 +809,7 @@ export type UpdateAccountRequest = Message<"payment.v1.UpdateAccountRequest"> & 
  * Use `create(UpdateAccountRequestSchema)` to create a new message.
  */
 export const UpdateAccountRequestSchema: GenMessage<UpdateAccountRequest> = /*@__PURE__*/
-  messageDesc(file_payment_v1_account, 11);
+  messageDesc(file_payment_v1_account, 18);
 
 /**
  * UpdateAccountResponse carries the account's balances after the change.
@@ -483,7 +837,103 @@ export type UpdateAccountResponse = Message<"payment.v1.UpdateAccountResponse"> 
  * Use `create(UpdateAccountResponseSchema)` to create a new message.
  */
 export const UpdateAccountResponseSchema: GenMessage<UpdateAccountResponse> = /*@__PURE__*/
-  messageDesc(file_payment_v1_account, 12);
+  messageDesc(file_payment_v1_account, 19);
+
+/**
+ * EntryCauseKind says what kind of operation wrote a ledger entry.
+ *
+ * @generated from enum payment.v1.EntryCauseKind
+ */
+export enum EntryCauseKind {
+  /**
+   * Never returned.
+   *
+   * @generated from enum value: ENTRY_CAUSE_KIND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * A payment between two accounts (cause_id is its payment_id).
+   *
+   * @generated from enum value: ENTRY_CAUSE_KIND_PAYMENT = 1;
+   */
+  PAYMENT = 1,
+
+  /**
+   * A deposit from the funding account (cause_id is its deposit_id).
+   *
+   * @generated from enum value: ENTRY_CAUSE_KIND_DEPOSIT = 2;
+   */
+  DEPOSIT = 2,
+
+  /**
+   * The capture of a manual-capture payment's hold (cause_id is its payment_id).
+   *
+   * @generated from enum value: ENTRY_CAUSE_KIND_CAPTURE = 3;
+   */
+  CAPTURE = 3,
+
+  /**
+   * A refund of a payment, payee to payer (cause_id is its refund_id).
+   *
+   * @generated from enum value: ENTRY_CAUSE_KIND_REFUND = 4;
+   */
+  REFUND = 4,
+
+  /**
+   * A payout to the funding account, WithdrawFunds (cause_id is its withdrawal_id).
+   *
+   * @generated from enum value: ENTRY_CAUSE_KIND_WITHDRAWAL = 5;
+   */
+  WITHDRAWAL = 5,
+}
+
+/**
+ * Describes the enum payment.v1.EntryCauseKind.
+ */
+export const EntryCauseKindSchema: GenEnum<EntryCauseKind> = /*@__PURE__*/
+  enumDesc(file_payment_v1_account, 0);
+
+/**
+ * StatementLineKind says whether a statement line is a ledger entry or a hold movement.
+ *
+ * @generated from enum payment.v1.StatementLineKind
+ */
+export enum StatementLineKind {
+  /**
+   * Never returned.
+   *
+   * @generated from enum value: STATEMENT_LINE_KIND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * A ledger entry: changes the ledger balance (and the available balance) by amount_cents.
+   *
+   * @generated from enum value: STATEMENT_LINE_KIND_ENTRY = 1;
+   */
+  ENTRY = 1,
+
+  /**
+   * Money held for a manual-capture payment: available goes down, the ledger balance stays.
+   *
+   * @generated from enum value: STATEMENT_LINE_KIND_HELD = 2;
+   */
+  HELD = 2,
+
+  /**
+   * A hold released (capture, void or expiry): available goes up, the ledger balance stays.
+   *
+   * @generated from enum value: STATEMENT_LINE_KIND_RELEASED = 3;
+   */
+  RELEASED = 3,
+}
+
+/**
+ * Describes the enum payment.v1.StatementLineKind.
+ */
+export const StatementLineKindSchema: GenEnum<StatementLineKind> = /*@__PURE__*/
+  enumDesc(file_payment_v1_account, 1);
 
 /**
  * WithdrawalStatus is the outcome of a withdrawal.
@@ -517,7 +967,7 @@ export enum WithdrawalStatus {
  * Describes the enum payment.v1.WithdrawalStatus.
  */
 export const WithdrawalStatusSchema: GenEnum<WithdrawalStatus> = /*@__PURE__*/
-  enumDesc(file_payment_v1_account, 0);
+  enumDesc(file_payment_v1_account, 2);
 
 /**
  * AccountService opens accounts and brings money into the ledger.
@@ -556,6 +1006,42 @@ export const AccountService: GenService<{
     methodKind: "unary";
     input: typeof DepositFundsRequestSchema;
     output: typeof DepositFundsResponseSchema;
+  },
+  /**
+   * ListAccounts pages through the accounts (funding accounts excluded), oldest first, or by
+   * display name when display_name_prefix is set.
+   *
+   * @generated from rpc payment.v1.AccountService.ListAccounts
+   */
+  listAccounts: {
+    methodKind: "unary";
+    input: typeof ListAccountsRequestSchema;
+    output: typeof ListAccountsResponseSchema;
+  },
+  /**
+   * ListAccountEntries is the account statement: every ledger entry and every hold movement, with
+   * the ledger and available balances around it and what caused it, in time order (oldest first
+   * unless newest_first). Every change of the available balance has a line.
+   *
+   * @generated from rpc payment.v1.AccountService.ListAccountEntries
+   */
+  listAccountEntries: {
+    methodKind: "unary";
+    input: typeof ListAccountEntriesRequestSchema;
+    output: typeof ListAccountEntriesResponseSchema;
+  },
+  /**
+   * WatchAccount streams the account's balances at once, then one message per statement line (an
+   * entry or a hold movement) that changes them, made through any instance. The stream ends
+   * cleanly when the server shuts down; reconnect with the last resume_token received to continue
+   * without a gap.
+   *
+   * @generated from rpc payment.v1.AccountService.WatchAccount
+   */
+  watchAccount: {
+    methodKind: "server_streaming";
+    input: typeof WatchAccountRequestSchema;
+    output: typeof WatchAccountResponseSchema;
   },
   /**
    * WithdrawFunds pays money out of an account to the per-currency funding account (a payout).

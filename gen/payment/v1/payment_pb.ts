@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file payment/v1/payment.proto.
  */
 export const file_payment_v1_payment: GenFile = /*@__PURE__*/
-  fileDesc("ChhwYXltZW50L3YxL3BheW1lbnQucHJvdG8SCnBheW1lbnQudjEiyAMKB1BheW1lbnQSEgoKcGF5bWVudF9pZBgBIAEoCRIpCgZzdGF0dXMYAiABKA4yGS5wYXltZW50LnYxLlBheW1lbnRTdGF0dXMSMQoOZGVjbGluZV9yZWFzb24YAyABKA4yGS5wYXltZW50LnYxLkRlY2xpbmVSZWFzb24SGAoQcGF5ZXJfYWNjb3VudF9pZBgEIAEoCRIYChBwYXllZV9hY2NvdW50X2lkGAUgASgJEhQKDGFtb3VudF9jZW50cxgGIAEoAxIQCghjdXJyZW5jeRgHIAEoCRITCgtkZXNjcmlwdGlvbhgIIAEoCRIuCgpjcmVhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIxCg5jYXB0dXJlX21ldGhvZBgKIAEoDjIZLnBheW1lbnQudjEuQ2FwdHVyZU1ldGhvZBISCgpoZWxkX2NlbnRzGAsgASgDEhYKDmNhcHR1cmVkX2NlbnRzGAwgASgDEhYKDnJlZnVuZGVkX2NlbnRzGA0gASgDEjMKD2hvbGRfZXhwaXJlc19hdBgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiigIKF0F1dGhvcml6ZVBheW1lbnRSZXF1ZXN0EhcKD2lkZW1wb3RlbmN5X2tleRgBIAEoCRIYChBwYXllcl9hY2NvdW50X2lkGAIgASgJEhgKEHBheWVlX2FjY291bnRfaWQYAyABKAkSFAoMYW1vdW50X2NlbnRzGAQgASgDEhAKCGN1cnJlbmN5GAUgASgJEhMKC2Rlc2NyaXB0aW9uGAYgASgJEjEKDmNhcHR1cmVfbWV0aG9kGAcgASgOMhkucGF5bWVudC52MS5DYXB0dXJlTWV0aG9kEjIKD2hvbGRfZXhwaXJlc19pbhgIIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJAChhBdXRob3JpemVQYXltZW50UmVzcG9uc2USJAoHcGF5bWVudBgBIAEoCzITLnBheW1lbnQudjEuUGF5bWVudCInChFHZXRQYXltZW50UmVxdWVzdBISCgpwYXltZW50X2lkGAEgASgJIjoKEkdldFBheW1lbnRSZXNwb25zZRIkCgdwYXltZW50GAEgASgLMhMucGF5bWVudC52MS5QYXltZW50Ii4KGEdldEFjY291bnRCYWxhbmNlUmVxdWVzdBISCgphY2NvdW50X2lkGAEgASgJIvwBChlHZXRBY2NvdW50QmFsYW5jZVJlc3BvbnNlEhIKCmFjY291bnRfaWQYASABKAkSEAoIY3VycmVuY3kYAiABKAkSHwoXYXZhaWxhYmxlX2JhbGFuY2VfY2VudHMYAyABKAMSDwoHdmVyc2lvbhgEIAEoAxIuCgp1cGRhdGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIaChJoZWxkX2JhbGFuY2VfY2VudHMYBiABKAMSHAoUbGVkZ2VyX2JhbGFuY2VfY2VudHMYByABKAMSHQoVb3ZlcmRyYWZ0X2xpbWl0X2NlbnRzGAggASgDIloKFUNhcHR1cmVQYXltZW50UmVxdWVzdBIXCg9pZGVtcG90ZW5jeV9rZXkYASABKAkSEgoKcGF5bWVudF9pZBgCIAEoCRIUCgxhbW91bnRfY2VudHMYAyABKAMiPgoWQ2FwdHVyZVBheW1lbnRSZXNwb25zZRIkCgdwYXltZW50GAEgASgLMhMucGF5bWVudC52MS5QYXltZW50IkEKElZvaWRQYXltZW50UmVxdWVzdBIXCg9pZGVtcG90ZW5jeV9rZXkYASABKAkSEgoKcGF5bWVudF9pZBgCIAEoCSI7ChNWb2lkUGF5bWVudFJlc3BvbnNlEiQKB3BheW1lbnQYASABKAsyEy5wYXltZW50LnYxLlBheW1lbnQiaQoUUmVmdW5kUGF5bWVudFJlcXVlc3QSFwoPaWRlbXBvdGVuY3lfa2V5GAEgASgJEhIKCnBheW1lbnRfaWQYAiABKAkSFAoMYW1vdW50X2NlbnRzGAMgASgDEg4KBnJlYXNvbhgEIAEoCSLiAQoGUmVmdW5kEhEKCXJlZnVuZF9pZBgBIAEoCRISCgpwYXltZW50X2lkGAIgASgJEhQKDGFtb3VudF9jZW50cxgDIAEoAxIOCgZyZWFzb24YBCABKAkSKAoGc3RhdHVzGAUgASgOMhgucGF5bWVudC52MS5SZWZ1bmRTdGF0dXMSMQoOZGVjbGluZV9yZWFzb24YBiABKA4yGS5wYXltZW50LnYxLkRlY2xpbmVSZWFzb24SLgoKY3JlYXRlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiYQoVUmVmdW5kUGF5bWVudFJlc3BvbnNlEiIKBnJlZnVuZBgBIAEoCzISLnBheW1lbnQudjEuUmVmdW5kEiQKB3BheW1lbnQYAiABKAsyEy5wYXltZW50LnYxLlBheW1lbnQq5AEKDVBheW1lbnRTdGF0dXMSHgoaUEFZTUVOVF9TVEFUVVNfVU5TUEVDSUZJRUQQABIdChlQQVlNRU5UX1NUQVRVU19BVVRIT1JJWkVEEAESGwoXUEFZTUVOVF9TVEFUVVNfREVDTElORUQQAhIjCh9QQVlNRU5UX1NUQVRVU19SRVFVSVJFU19DQVBUVVJFEAMSGwoXUEFZTUVOVF9TVEFUVVNfQ0FQVFVSRUQQBBIZChVQQVlNRU5UX1NUQVRVU19WT0lERUQQBRIaChZQQVlNRU5UX1NUQVRVU19FWFBJUkVEEAYqaAoNQ2FwdHVyZU1ldGhvZBIeChpDQVBUVVJFX01FVEhPRF9VTlNQRUNJRklFRBAAEhwKGENBUFRVUkVfTUVUSE9EX0FVVE9NQVRJQxABEhkKFUNBUFRVUkVfTUVUSE9EX01BTlVBTBACKqcBCg1EZWNsaW5lUmVhc29uEh4KGkRFQ0xJTkVfUkVBU09OX1VOU1BFQ0lGSUVEEAASJQohREVDTElORV9SRUFTT05fSU5TVUZGSUNJRU5UX0ZVTkRTEAESJAogREVDTElORV9SRUFTT05fQ1VSUkVOQ1lfTUlTTUFUQ0gQAhIpCiVERUNMSU5FX1JFQVNPTl9CQUxBTkNFX0xJTUlUX0VYQ0VFREVEEAMqZQoMUmVmdW5kU3RhdHVzEh0KGVJFRlVORF9TVEFUVVNfVU5TUEVDSUZJRUQQABIaChZSRUZVTkRfU1RBVFVTX1JFRlVOREVEEAESGgoWUkVGVU5EX1NUQVRVU19ERUNMSU5FRBACMqcECg5QYXltZW50U2VydmljZRJdChBBdXRob3JpemVQYXltZW50EiMucGF5bWVudC52MS5BdXRob3JpemVQYXltZW50UmVxdWVzdBokLnBheW1lbnQudjEuQXV0aG9yaXplUGF5bWVudFJlc3BvbnNlElAKCkdldFBheW1lbnQSHS5wYXltZW50LnYxLkdldFBheW1lbnRSZXF1ZXN0Gh4ucGF5bWVudC52MS5HZXRQYXltZW50UmVzcG9uc2UiA5ACARJlChFHZXRBY2NvdW50QmFsYW5jZRIkLnBheW1lbnQudjEuR2V0QWNjb3VudEJhbGFuY2VSZXF1ZXN0GiUucGF5bWVudC52MS5HZXRBY2NvdW50QmFsYW5jZVJlc3BvbnNlIgOQAgESVwoOQ2FwdHVyZVBheW1lbnQSIS5wYXltZW50LnYxLkNhcHR1cmVQYXltZW50UmVxdWVzdBoiLnBheW1lbnQudjEuQ2FwdHVyZVBheW1lbnRSZXNwb25zZRJOCgtWb2lkUGF5bWVudBIeLnBheW1lbnQudjEuVm9pZFBheW1lbnRSZXF1ZXN0Gh8ucGF5bWVudC52MS5Wb2lkUGF5bWVudFJlc3BvbnNlElQKDVJlZnVuZFBheW1lbnQSIC5wYXltZW50LnYxLlJlZnVuZFBheW1lbnRSZXF1ZXN0GiEucGF5bWVudC52MS5SZWZ1bmRQYXltZW50UmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("ChhwYXltZW50L3YxL3BheW1lbnQucHJvdG8SCnBheW1lbnQudjEiyAMKB1BheW1lbnQSEgoKcGF5bWVudF9pZBgBIAEoCRIpCgZzdGF0dXMYAiABKA4yGS5wYXltZW50LnYxLlBheW1lbnRTdGF0dXMSMQoOZGVjbGluZV9yZWFzb24YAyABKA4yGS5wYXltZW50LnYxLkRlY2xpbmVSZWFzb24SGAoQcGF5ZXJfYWNjb3VudF9pZBgEIAEoCRIYChBwYXllZV9hY2NvdW50X2lkGAUgASgJEhQKDGFtb3VudF9jZW50cxgGIAEoAxIQCghjdXJyZW5jeRgHIAEoCRITCgtkZXNjcmlwdGlvbhgIIAEoCRIuCgpjcmVhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIxCg5jYXB0dXJlX21ldGhvZBgKIAEoDjIZLnBheW1lbnQudjEuQ2FwdHVyZU1ldGhvZBISCgpoZWxkX2NlbnRzGAsgASgDEhYKDmNhcHR1cmVkX2NlbnRzGAwgASgDEhYKDnJlZnVuZGVkX2NlbnRzGA0gASgDEjMKD2hvbGRfZXhwaXJlc19hdBgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiigIKF0F1dGhvcml6ZVBheW1lbnRSZXF1ZXN0EhcKD2lkZW1wb3RlbmN5X2tleRgBIAEoCRIYChBwYXllcl9hY2NvdW50X2lkGAIgASgJEhgKEHBheWVlX2FjY291bnRfaWQYAyABKAkSFAoMYW1vdW50X2NlbnRzGAQgASgDEhAKCGN1cnJlbmN5GAUgASgJEhMKC2Rlc2NyaXB0aW9uGAYgASgJEjEKDmNhcHR1cmVfbWV0aG9kGAcgASgOMhkucGF5bWVudC52MS5DYXB0dXJlTWV0aG9kEjIKD2hvbGRfZXhwaXJlc19pbhgIIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJAChhBdXRob3JpemVQYXltZW50UmVzcG9uc2USJAoHcGF5bWVudBgBIAEoCzITLnBheW1lbnQudjEuUGF5bWVudCJAChFHZXRQYXltZW50UmVxdWVzdBISCgpwYXltZW50X2lkGAEgASgJEhcKD2lkZW1wb3RlbmN5X2tleRgCIAEoCSI6ChJHZXRQYXltZW50UmVzcG9uc2USJAoHcGF5bWVudBgBIAEoCzITLnBheW1lbnQudjEuUGF5bWVudCJZChhHZXRBY2NvdW50QmFsYW5jZVJlcXVlc3QSEgoKYWNjb3VudF9pZBgBIAEoCRIpCgVhc19vZhgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAi/AEKGUdldEFjY291bnRCYWxhbmNlUmVzcG9uc2USEgoKYWNjb3VudF9pZBgBIAEoCRIQCghjdXJyZW5jeRgCIAEoCRIfChdhdmFpbGFibGVfYmFsYW5jZV9jZW50cxgDIAEoAxIPCgd2ZXJzaW9uGAQgASgDEi4KCnVwZGF0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhoKEmhlbGRfYmFsYW5jZV9jZW50cxgGIAEoAxIcChRsZWRnZXJfYmFsYW5jZV9jZW50cxgHIAEoAxIdChVvdmVyZHJhZnRfbGltaXRfY2VudHMYCCABKAMiWgoVQ2FwdHVyZVBheW1lbnRSZXF1ZXN0EhcKD2lkZW1wb3RlbmN5X2tleRgBIAEoCRISCgpwYXltZW50X2lkGAIgASgJEhQKDGFtb3VudF9jZW50cxgDIAEoAyI+ChZDYXB0dXJlUGF5bWVudFJlc3BvbnNlEiQKB3BheW1lbnQYASABKAsyEy5wYXltZW50LnYxLlBheW1lbnQiQQoSVm9pZFBheW1lbnRSZXF1ZXN0EhcKD2lkZW1wb3RlbmN5X2tleRgBIAEoCRISCgpwYXltZW50X2lkGAIgASgJIjsKE1ZvaWRQYXltZW50UmVzcG9uc2USJAoHcGF5bWVudBgBIAEoCzITLnBheW1lbnQudjEuUGF5bWVudCJpChRSZWZ1bmRQYXltZW50UmVxdWVzdBIXCg9pZGVtcG90ZW5jeV9rZXkYASABKAkSEgoKcGF5bWVudF9pZBgCIAEoCRIUCgxhbW91bnRfY2VudHMYAyABKAMSDgoGcmVhc29uGAQgASgJIuIBCgZSZWZ1bmQSEQoJcmVmdW5kX2lkGAEgASgJEhIKCnBheW1lbnRfaWQYAiABKAkSFAoMYW1vdW50X2NlbnRzGAMgASgDEg4KBnJlYXNvbhgEIAEoCRIoCgZzdGF0dXMYBSABKA4yGC5wYXltZW50LnYxLlJlZnVuZFN0YXR1cxIxCg5kZWNsaW5lX3JlYXNvbhgGIAEoDjIZLnBheW1lbnQudjEuRGVjbGluZVJlYXNvbhIuCgpjcmVhdGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJhChVSZWZ1bmRQYXltZW50UmVzcG9uc2USIgoGcmVmdW5kGAEgASgLMhIucGF5bWVudC52MS5SZWZ1bmQSJAoHcGF5bWVudBgCIAEoCzITLnBheW1lbnQudjEuUGF5bWVudCLkAQoTTGlzdFBheW1lbnRzUmVxdWVzdBISCgphY2NvdW50X2lkGAEgASgJEisKCHN0YXR1c2VzGAIgAygOMhkucGF5bWVudC52MS5QYXltZW50U3RhdHVzEjEKDWNyZWF0ZWRfYWZ0ZXIYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKDmNyZWF0ZWRfYmVmb3JlGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCglwYWdlX3NpemUYBSABKAUSEgoKcGFnZV90b2tlbhgGIAEoCSJWChRMaXN0UGF5bWVudHNSZXNwb25zZRIlCghwYXltZW50cxgBIAMoCzITLnBheW1lbnQudjEuUGF5bWVudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiQAoUV2F0Y2hQYXltZW50c1JlcXVlc3QSEgoKYWNjb3VudF9pZBgBIAEoCRIUCgxyZXN1bWVfdG9rZW4YAiABKAkiUwoVV2F0Y2hQYXltZW50c1Jlc3BvbnNlEiQKB3BheW1lbnQYASABKAsyEy5wYXltZW50LnYxLlBheW1lbnQSFAoMcmVzdW1lX3Rva2VuGAIgASgJIk4KGEF1dGhvcml6ZVBheW1lbnRzUmVxdWVzdBIyCgVpdGVtcxgBIAMoCzIjLnBheW1lbnQudjEuQXV0aG9yaXplUGF5bWVudFJlcXVlc3QiUgoZQXV0aG9yaXplUGF5bWVudHNSZXNwb25zZRI1CghvdXRjb21lcxgBIAMoCzIjLnBheW1lbnQudjEuQXV0aG9yaXplUGF5bWVudE91dGNvbWUidAoXQXV0aG9yaXplUGF5bWVudE91dGNvbWUSJgoHcGF5bWVudBgBIAEoCzITLnBheW1lbnQudjEuUGF5bWVudEgAEiYKBWVycm9yGAIgASgLMhUucGF5bWVudC52MS5JdGVtRXJyb3JIAEIJCgdvdXRjb21lIkkKCUl0ZW1FcnJvchIOCgZzdGF0dXMYASABKAkSDAoEY29kZRgCIAEoCRINCgVmaWVsZBgDIAEoCRIPCgdtZXNzYWdlGAQgASgJIkoKFkNhcHR1cmVQYXltZW50c1JlcXVlc3QSMAoFaXRlbXMYASADKAsyIS5wYXltZW50LnYxLkNhcHR1cmVQYXltZW50UmVxdWVzdCJQChdDYXB0dXJlUGF5bWVudHNSZXNwb25zZRI1CghvdXRjb21lcxgBIAMoCzIjLnBheW1lbnQudjEuQXV0aG9yaXplUGF5bWVudE91dGNvbWUiSAoVUmVmdW5kUGF5bWVudHNSZXF1ZXN0Ei8KBWl0ZW1zGAEgAygLMiAucGF5bWVudC52MS5SZWZ1bmRQYXltZW50UmVxdWVzdCJMChZSZWZ1bmRQYXltZW50c1Jlc3BvbnNlEjIKCG91dGNvbWVzGAEgAygLMiAucGF5bWVudC52MS5SZWZ1bmRQYXltZW50T3V0Y29tZSJ+ChRSZWZ1bmRQYXltZW50T3V0Y29tZRIzCgZyZWZ1bmQYASABKAsyIS5wYXltZW50LnYxLlJlZnVuZFBheW1lbnRSZXNwb25zZUgAEiYKBWVycm9yGAIgASgLMhUucGF5bWVudC52MS5JdGVtRXJyb3JIAEIJCgdvdXRjb21lKuQBCg1QYXltZW50U3RhdHVzEh4KGlBBWU1FTlRfU1RBVFVTX1VOU1BFQ0lGSUVEEAASHQoZUEFZTUVOVF9TVEFUVVNfQVVUSE9SSVpFRBABEhsKF1BBWU1FTlRfU1RBVFVTX0RFQ0xJTkVEEAISIwofUEFZTUVOVF9TVEFUVVNfUkVRVUlSRVNfQ0FQVFVSRRADEhsKF1BBWU1FTlRfU1RBVFVTX0NBUFRVUkVEEAQSGQoVUEFZTUVOVF9TVEFUVVNfVk9JREVEEAUSGgoWUEFZTUVOVF9TVEFUVVNfRVhQSVJFRBAGKmgKDUNhcHR1cmVNZXRob2QSHgoaQ0FQVFVSRV9NRVRIT0RfVU5TUEVDSUZJRUQQABIcChhDQVBUVVJFX01FVEhPRF9BVVRPTUFUSUMQARIZChVDQVBUVVJFX01FVEhPRF9NQU5VQUwQAiqnAQoNRGVjbGluZVJlYXNvbhIeChpERUNMSU5FX1JFQVNPTl9VTlNQRUNJRklFRBAAEiUKIURFQ0xJTkVfUkVBU09OX0lOU1VGRklDSUVOVF9GVU5EUxABEiQKIERFQ0xJTkVfUkVBU09OX0NVUlJFTkNZX01JU01BVENIEAISKQolREVDTElORV9SRUFTT05fQkFMQU5DRV9MSU1JVF9FWENFRURFRBADKmUKDFJlZnVuZFN0YXR1cxIdChlSRUZVTkRfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGgoWUkVGVU5EX1NUQVRVU19SRUZVTkRFRBABEhoKFlJFRlVORF9TVEFUVVNfREVDTElORUQQAjLuBwoOUGF5bWVudFNlcnZpY2USXQoQQXV0aG9yaXplUGF5bWVudBIjLnBheW1lbnQudjEuQXV0aG9yaXplUGF5bWVudFJlcXVlc3QaJC5wYXltZW50LnYxLkF1dGhvcml6ZVBheW1lbnRSZXNwb25zZRJQCgpHZXRQYXltZW50Eh0ucGF5bWVudC52MS5HZXRQYXltZW50UmVxdWVzdBoeLnBheW1lbnQudjEuR2V0UGF5bWVudFJlc3BvbnNlIgOQAgESZQoRR2V0QWNjb3VudEJhbGFuY2USJC5wYXltZW50LnYxLkdldEFjY291bnRCYWxhbmNlUmVxdWVzdBolLnBheW1lbnQudjEuR2V0QWNjb3VudEJhbGFuY2VSZXNwb25zZSIDkAIBElYKDExpc3RQYXltZW50cxIfLnBheW1lbnQudjEuTGlzdFBheW1lbnRzUmVxdWVzdBogLnBheW1lbnQudjEuTGlzdFBheW1lbnRzUmVzcG9uc2UiA5ACARJWCg1XYXRjaFBheW1lbnRzEiAucGF5bWVudC52MS5XYXRjaFBheW1lbnRzUmVxdWVzdBohLnBheW1lbnQudjEuV2F0Y2hQYXltZW50c1Jlc3BvbnNlMAESVwoOQ2FwdHVyZVBheW1lbnQSIS5wYXltZW50LnYxLkNhcHR1cmVQYXltZW50UmVxdWVzdBoiLnBheW1lbnQudjEuQ2FwdHVyZVBheW1lbnRSZXNwb25zZRJOCgtWb2lkUGF5bWVudBIeLnBheW1lbnQudjEuVm9pZFBheW1lbnRSZXF1ZXN0Gh8ucGF5bWVudC52MS5Wb2lkUGF5bWVudFJlc3BvbnNlElQKDVJlZnVuZFBheW1lbnQSIC5wYXltZW50LnYxLlJlZnVuZFBheW1lbnRSZXF1ZXN0GiEucGF5bWVudC52MS5SZWZ1bmRQYXltZW50UmVzcG9uc2USYAoRQXV0aG9yaXplUGF5bWVudHMSJC5wYXltZW50LnYxLkF1dGhvcml6ZVBheW1lbnRzUmVxdWVzdBolLnBheW1lbnQudjEuQXV0aG9yaXplUGF5bWVudHNSZXNwb25zZRJaCg9DYXB0dXJlUGF5bWVudHMSIi5wYXltZW50LnYxLkNhcHR1cmVQYXltZW50c1JlcXVlc3QaIy5wYXltZW50LnYxLkNhcHR1cmVQYXltZW50c1Jlc3BvbnNlElcKDlJlZnVuZFBheW1lbnRzEiEucGF5bWVudC52MS5SZWZ1bmRQYXltZW50c1JlcXVlc3QaIi5wYXltZW50LnYxLlJlZnVuZFBheW1lbnRzUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * Payment is one authorization attempt and its outcome.
@@ -227,11 +227,19 @@ export const AuthorizePaymentResponseSchema: GenMessage<AuthorizePaymentResponse
  */
 export type GetPaymentRequest = Message<"payment.v1.GetPaymentRequest"> & {
   /**
-   * Id of the payment.
+   * Id of the payment. Exactly one of payment_id and idempotency_key is set.
    *
    * @generated from field: string payment_id = 1;
    */
   paymentId: string;
+
+  /**
+   * The idempotency key the payment was authorized with (by the calling client): lets a client
+   * whose call timed out find out what happened without retrying.
+   *
+   * @generated from field: string idempotency_key = 2;
+   */
+  idempotencyKey: string;
 };
 
 /**
@@ -274,6 +282,13 @@ export type GetAccountBalanceRequest = Message<"payment.v1.GetAccountBalanceRequ
    * @generated from field: string account_id = 1;
    */
   accountId: string;
+
+  /**
+   * When set, the balance at that instant (from the entries) instead of now.
+   *
+   * @generated from field: google.protobuf.Timestamp as_of = 2;
+   */
+  asOf?: Timestamp | undefined;
 };
 
 /**
@@ -592,6 +607,388 @@ export const RefundPaymentResponseSchema: GenMessage<RefundPaymentResponse> = /*
   messageDesc(file_payment_v1_payment, 13);
 
 /**
+ * ListPaymentsRequest asks for one page of payments.
+ *
+ * @generated from message payment.v1.ListPaymentsRequest
+ */
+export type ListPaymentsRequest = Message<"payment.v1.ListPaymentsRequest"> & {
+  /**
+   * Only payments of this account (as payer or payee); all payments when empty.
+   *
+   * @generated from field: string account_id = 1;
+   */
+  accountId: string;
+
+  /**
+   * Only payments in one of these statuses; any status when empty.
+   *
+   * @generated from field: repeated payment.v1.PaymentStatus statuses = 2;
+   */
+  statuses: PaymentStatus[];
+
+  /**
+   * Only payments created at or after this instant.
+   *
+   * @generated from field: google.protobuf.Timestamp created_after = 3;
+   */
+  createdAfter?: Timestamp | undefined;
+
+  /**
+   * Only payments created before this instant.
+   *
+   * @generated from field: google.protobuf.Timestamp created_before = 4;
+   */
+  createdBefore?: Timestamp | undefined;
+
+  /**
+   * Payments per page: 50 when 0, at most 500.
+   *
+   * @generated from field: int32 page_size = 5;
+   */
+  pageSize: number;
+
+  /**
+   * next_page_token of the previous page; empty for the first page.
+   *
+   * @generated from field: string page_token = 6;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message payment.v1.ListPaymentsRequest.
+ * Use `create(ListPaymentsRequestSchema)` to create a new message.
+ */
+export const ListPaymentsRequestSchema: GenMessage<ListPaymentsRequest> = /*@__PURE__*/
+  messageDesc(file_payment_v1_payment, 14);
+
+/**
+ * ListPaymentsResponse is one page of payments, newest first.
+ *
+ * @generated from message payment.v1.ListPaymentsResponse
+ */
+export type ListPaymentsResponse = Message<"payment.v1.ListPaymentsResponse"> & {
+  /**
+   * The payments of this page.
+   *
+   * @generated from field: repeated payment.v1.Payment payments = 1;
+   */
+  payments: Payment[];
+
+  /**
+   * Opaque token of the next page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message payment.v1.ListPaymentsResponse.
+ * Use `create(ListPaymentsResponseSchema)` to create a new message.
+ */
+export const ListPaymentsResponseSchema: GenMessage<ListPaymentsResponse> = /*@__PURE__*/
+  messageDesc(file_payment_v1_payment, 15);
+
+/**
+ * WatchPaymentsRequest names the account whose payments to watch.
+ *
+ * @generated from message payment.v1.WatchPaymentsRequest
+ */
+export type WatchPaymentsRequest = Message<"payment.v1.WatchPaymentsRequest"> & {
+  /**
+   * Id of the account.
+   *
+   * @generated from field: string account_id = 1;
+   */
+  accountId: string;
+
+  /**
+   * resume_token of the last message received; from now when empty.
+   *
+   * @generated from field: string resume_token = 2;
+   */
+  resumeToken: string;
+};
+
+/**
+ * Describes the message payment.v1.WatchPaymentsRequest.
+ * Use `create(WatchPaymentsRequestSchema)` to create a new message.
+ */
+export const WatchPaymentsRequestSchema: GenMessage<WatchPaymentsRequest> = /*@__PURE__*/
+  messageDesc(file_payment_v1_payment, 16);
+
+/**
+ * WatchPaymentsResponse is one new payment.
+ *
+ * @generated from message payment.v1.WatchPaymentsResponse
+ */
+export type WatchPaymentsResponse = Message<"payment.v1.WatchPaymentsResponse"> & {
+  /**
+   * The payment.
+   *
+   * @generated from field: payment.v1.Payment payment = 1;
+   */
+  payment?: Payment | undefined;
+
+  /**
+   * Opaque token that resumes right after this payment.
+   *
+   * @generated from field: string resume_token = 2;
+   */
+  resumeToken: string;
+};
+
+/**
+ * Describes the message payment.v1.WatchPaymentsResponse.
+ * Use `create(WatchPaymentsResponseSchema)` to create a new message.
+ */
+export const WatchPaymentsResponseSchema: GenMessage<WatchPaymentsResponse> = /*@__PURE__*/
+  messageDesc(file_payment_v1_payment, 17);
+
+/**
+ * AuthorizePaymentsRequest carries up to 1,000 authorizations.
+ *
+ * @generated from message payment.v1.AuthorizePaymentsRequest
+ */
+export type AuthorizePaymentsRequest = Message<"payment.v1.AuthorizePaymentsRequest"> & {
+  /**
+   * The payments to authorize, 1 to 1,000, applied in this order.
+   *
+   * @generated from field: repeated payment.v1.AuthorizePaymentRequest items = 1;
+   */
+  items: AuthorizePaymentRequest[];
+};
+
+/**
+ * Describes the message payment.v1.AuthorizePaymentsRequest.
+ * Use `create(AuthorizePaymentsRequestSchema)` to create a new message.
+ */
+export const AuthorizePaymentsRequestSchema: GenMessage<AuthorizePaymentsRequest> = /*@__PURE__*/
+  messageDesc(file_payment_v1_payment, 18);
+
+/**
+ * AuthorizePaymentsResponse has one outcome per request item, in the same order.
+ *
+ * @generated from message payment.v1.AuthorizePaymentsResponse
+ */
+export type AuthorizePaymentsResponse = Message<"payment.v1.AuthorizePaymentsResponse"> & {
+  /**
+   * outcomes[i] answers items[i].
+   *
+   * @generated from field: repeated payment.v1.AuthorizePaymentOutcome outcomes = 1;
+   */
+  outcomes: AuthorizePaymentOutcome[];
+};
+
+/**
+ * Describes the message payment.v1.AuthorizePaymentsResponse.
+ * Use `create(AuthorizePaymentsResponseSchema)` to create a new message.
+ */
+export const AuthorizePaymentsResponseSchema: GenMessage<AuthorizePaymentsResponse> = /*@__PURE__*/
+  messageDesc(file_payment_v1_payment, 19);
+
+/**
+ * AuthorizePaymentOutcome is what one item of a batch came to.
+ *
+ * @generated from message payment.v1.AuthorizePaymentOutcome
+ */
+export type AuthorizePaymentOutcome = Message<"payment.v1.AuthorizePaymentOutcome"> & {
+  /**
+   * Exactly one is set.
+   *
+   * @generated from oneof payment.v1.AuthorizePaymentOutcome.outcome
+   */
+  outcome: {
+    /**
+     * The payment, authorized or declined (as AuthorizePayment returns it).
+     *
+     * @generated from field: payment.v1.Payment payment = 1;
+     */
+    value: Payment;
+    case: "payment";
+  } | {
+    /**
+     * Why this item was rejected; nothing was written for it.
+     *
+     * @generated from field: payment.v1.ItemError error = 2;
+     */
+    value: ItemError;
+    case: "error";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message payment.v1.AuthorizePaymentOutcome.
+ * Use `create(AuthorizePaymentOutcomeSchema)` to create a new message.
+ */
+export const AuthorizePaymentOutcomeSchema: GenMessage<AuthorizePaymentOutcome> = /*@__PURE__*/
+  messageDesc(file_payment_v1_payment, 20);
+
+/**
+ * ItemError is the error one batch item would have failed with as a single request.
+ *
+ * @generated from message payment.v1.ItemError
+ */
+export type ItemError = Message<"payment.v1.ItemError"> & {
+  /**
+   * The Connect/gRPC code name the single request would return, e.g. "invalid_argument".
+   *
+   * @generated from field: string status = 1;
+   */
+  status: string;
+
+  /**
+   * Stable, upper-snake-case error code, as in ErrorDetail.code.
+   *
+   * @generated from field: string code = 2;
+   */
+  code: string;
+
+  /**
+   * The item's field the error is about (protobuf field name), empty when none.
+   *
+   * @generated from field: string field = 3;
+   */
+  field: string;
+
+  /**
+   * Human-readable reason.
+   *
+   * @generated from field: string message = 4;
+   */
+  message: string;
+};
+
+/**
+ * Describes the message payment.v1.ItemError.
+ * Use `create(ItemErrorSchema)` to create a new message.
+ */
+export const ItemErrorSchema: GenMessage<ItemError> = /*@__PURE__*/
+  messageDesc(file_payment_v1_payment, 21);
+
+/**
+ * CapturePaymentsRequest carries up to 1,000 captures.
+ *
+ * @generated from message payment.v1.CapturePaymentsRequest
+ */
+export type CapturePaymentsRequest = Message<"payment.v1.CapturePaymentsRequest"> & {
+  /**
+   * The captures, 1 to 1,000, applied in this order.
+   *
+   * @generated from field: repeated payment.v1.CapturePaymentRequest items = 1;
+   */
+  items: CapturePaymentRequest[];
+};
+
+/**
+ * Describes the message payment.v1.CapturePaymentsRequest.
+ * Use `create(CapturePaymentsRequestSchema)` to create a new message.
+ */
+export const CapturePaymentsRequestSchema: GenMessage<CapturePaymentsRequest> = /*@__PURE__*/
+  messageDesc(file_payment_v1_payment, 22);
+
+/**
+ * CapturePaymentsResponse has one outcome per request item, in the same order.
+ *
+ * @generated from message payment.v1.CapturePaymentsResponse
+ */
+export type CapturePaymentsResponse = Message<"payment.v1.CapturePaymentsResponse"> & {
+  /**
+   * outcomes[i] answers items[i]: the payment after its capture, or the item's error.
+   *
+   * @generated from field: repeated payment.v1.AuthorizePaymentOutcome outcomes = 1;
+   */
+  outcomes: AuthorizePaymentOutcome[];
+};
+
+/**
+ * Describes the message payment.v1.CapturePaymentsResponse.
+ * Use `create(CapturePaymentsResponseSchema)` to create a new message.
+ */
+export const CapturePaymentsResponseSchema: GenMessage<CapturePaymentsResponse> = /*@__PURE__*/
+  messageDesc(file_payment_v1_payment, 23);
+
+/**
+ * RefundPaymentsRequest carries up to 1,000 refunds.
+ *
+ * @generated from message payment.v1.RefundPaymentsRequest
+ */
+export type RefundPaymentsRequest = Message<"payment.v1.RefundPaymentsRequest"> & {
+  /**
+   * The refunds, 1 to 1,000, applied in this order.
+   *
+   * @generated from field: repeated payment.v1.RefundPaymentRequest items = 1;
+   */
+  items: RefundPaymentRequest[];
+};
+
+/**
+ * Describes the message payment.v1.RefundPaymentsRequest.
+ * Use `create(RefundPaymentsRequestSchema)` to create a new message.
+ */
+export const RefundPaymentsRequestSchema: GenMessage<RefundPaymentsRequest> = /*@__PURE__*/
+  messageDesc(file_payment_v1_payment, 24);
+
+/**
+ * RefundPaymentsResponse has one outcome per request item, in the same order.
+ *
+ * @generated from message payment.v1.RefundPaymentsResponse
+ */
+export type RefundPaymentsResponse = Message<"payment.v1.RefundPaymentsResponse"> & {
+  /**
+   * outcomes[i] answers items[i].
+   *
+   * @generated from field: repeated payment.v1.RefundPaymentOutcome outcomes = 1;
+   */
+  outcomes: RefundPaymentOutcome[];
+};
+
+/**
+ * Describes the message payment.v1.RefundPaymentsResponse.
+ * Use `create(RefundPaymentsResponseSchema)` to create a new message.
+ */
+export const RefundPaymentsResponseSchema: GenMessage<RefundPaymentsResponse> = /*@__PURE__*/
+  messageDesc(file_payment_v1_payment, 25);
+
+/**
+ * RefundPaymentOutcome is what one item of RefundPayments came to.
+ *
+ * @generated from message payment.v1.RefundPaymentOutcome
+ */
+export type RefundPaymentOutcome = Message<"payment.v1.RefundPaymentOutcome"> & {
+  /**
+   * Exactly one is set.
+   *
+   * @generated from oneof payment.v1.RefundPaymentOutcome.outcome
+   */
+  outcome: {
+    /**
+     * The refund and the payment after it (as RefundPayment returns them).
+     *
+     * @generated from field: payment.v1.RefundPaymentResponse refund = 1;
+     */
+    value: RefundPaymentResponse;
+    case: "refund";
+  } | {
+    /**
+     * Why this item was rejected; nothing was written for it.
+     *
+     * @generated from field: payment.v1.ItemError error = 2;
+     */
+    value: ItemError;
+    case: "error";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message payment.v1.RefundPaymentOutcome.
+ * Use `create(RefundPaymentOutcomeSchema)` to create a new message.
+ */
+export const RefundPaymentOutcomeSchema: GenMessage<RefundPaymentOutcome> = /*@__PURE__*/
+  messageDesc(file_payment_v1_payment, 26);
+
+/**
  * PaymentStatus is the outcome of an authorization.
  *
  * @generated from enum payment.v1.PaymentStatus
@@ -804,6 +1201,28 @@ export const PaymentService: GenService<{
     output: typeof GetAccountBalanceResponseSchema;
   },
   /**
+   * ListPayments pages through payments, newest first.
+   *
+   * @generated from rpc payment.v1.PaymentService.ListPayments
+   */
+  listPayments: {
+    methodKind: "unary";
+    input: typeof ListPaymentsRequestSchema;
+    output: typeof ListPaymentsResponseSchema;
+  },
+  /**
+   * WatchPayments streams every new payment of an account (as payer or payee), made through any
+   * instance. The stream ends cleanly when the server shuts down; reconnect with the last
+   * resume_token received to continue without a gap.
+   *
+   * @generated from rpc payment.v1.PaymentService.WatchPayments
+   */
+  watchPayments: {
+    methodKind: "server_streaming";
+    input: typeof WatchPaymentsRequestSchema;
+    output: typeof WatchPaymentsResponseSchema;
+  },
+  /**
    * CapturePayment captures an open hold (a REQUIRES_CAPTURE payment): amount_cents (0 = all of
    * it, at most the held amount) moves to the payee, the rest is released, status CAPTURED.
    * Any other status, or more than is held, is FAILED_PRECONDITION and changes nothing.
@@ -836,6 +1255,42 @@ export const PaymentService: GenService<{
     methodKind: "unary";
     input: typeof RefundPaymentRequestSchema;
     output: typeof RefundPaymentResponseSchema;
+  },
+  /**
+   * AuthorizePayments authorizes up to 1,000 payments in one request, each exactly as
+   * AuthorizePayment would (its own idempotency key, replay and key-reuse rules), decided in the
+   * order given. One outcome per item, in order: the payment, or the error of that item alone.
+   * An error of the whole request (e.g. more than 1,000 items, or INTERNAL) fails the request; it
+   * may be retried as a whole, the idempotency keys make that safe.
+   *
+   * @generated from rpc payment.v1.PaymentService.AuthorizePayments
+   */
+  authorizePayments: {
+    methodKind: "unary";
+    input: typeof AuthorizePaymentsRequestSchema;
+    output: typeof AuthorizePaymentsResponseSchema;
+  },
+  /**
+   * CapturePayments captures up to 1,000 holds in one request, each exactly as CapturePayment
+   * would; one outcome per item, in order (as AuthorizePayments).
+   *
+   * @generated from rpc payment.v1.PaymentService.CapturePayments
+   */
+  capturePayments: {
+    methodKind: "unary";
+    input: typeof CapturePaymentsRequestSchema;
+    output: typeof CapturePaymentsResponseSchema;
+  },
+  /**
+   * RefundPayments refunds up to 1,000 payments in one request, each exactly as RefundPayment
+   * would; one outcome per item, in order (as AuthorizePayments).
+   *
+   * @generated from rpc payment.v1.PaymentService.RefundPayments
+   */
+  refundPayments: {
+    methodKind: "unary";
+    input: typeof RefundPaymentsRequestSchema;
+    output: typeof RefundPaymentsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_payment_v1_payment, 0);

@@ -1,0 +1,69 @@
+-- Re-applied on every migrate (src/db/migrate.ts): edit this file, not a migration.
+-- Verification of the whole ledger, one row per violation (none when the ledger is sound). Used by
+-- AdminService.VerifyLedger and `npm run verify`. Checks:
+--   CURRENCY_UNBALANCED  the entries of a currency do not sum to zero (double entry broken);
+--   BALANCE_MISMATCH     an account's ledger balance (available_cents + held_cents) differs from the
+--                        sum of its entries (a hold moves money from available to held, no entry);
+--   HELD_MISMATCH        an account's held_cents differs from the sum of its hold movements (HELD
+--                        minus RELEASED): a hold changed the balance without its record, or back;
+--   OPEN_HOLDS_MISMATCH  an account's held_cents differs from the held_cents of its payer's open
+--                        payments (payment_states in REQUIRES_CAPTURE): money is held for a payment
+--                        that is no longer open, or an open payment's hold is missing;
+--   RUNNING_BALANCE      an entry's balance_after_cents is not the previous one plus its amount;
+--   SEQUENCE_GAP         an account's entries are not numbered 1, 2, 3, ... without gaps;
+--   HASH_MISMATCH        an entry's hash is not SHA-256 over its content and the previous hash: the
+--                        entry (or the one before it) was changed after it was written.
+-- Reads run in one REPEATABLE READ snapshot when the caller asks for it (src/ledger/verify.ts).
+CREATE OR REPLACE FUNCTION ledger_verify()
+RETURNS TABLE (check_name text, subject text, detail text) LANGUAGE sql STABLE AS $$
+  SELECT 'CURRENCY_UNBALANCED', currency, 'entries sum to ' || sum(amount_cents) || ', not 0'
+    FROM ledger_entries GROUP BY currency HAVING sum(amount_cents) <> 0
+  UNION ALL
+  SELECT 'BALANCE_MISMATCH', b.account_id,
+         'ledger balance is ' || (b.available_cents + b.held_cents) || ' (available ' || b.available_cents ||
+         ' + held ' || b.held_cents || ') but its entries sum to ' || coalesce(e.total, 0)
+    FROM balances b
+    LEFT JOIN (SELECT account_id, sum(amount_cents) AS total FROM ledger_entries GROUP BY account_id) e
+      ON e.account_id = b.account_id
+    WHERE b.available_cents::numeric + b.held_cents <> coalesce(e.total, 0)
+  UNION ALL
+  SELECT 'HELD_MISMATCH', b.account_id,
+         'held is ' || b.held_cents || ' but its hold movements sum to ' || coalesce(m.total, 0)
+    FROM balances b
+    LEFT JOIN (SELECT account_id, sum(CASE WHEN kind = 'HELD' THEN amount_cents ELSE -amount_cents END) AS total
+                 FROM hold_movements GROUP BY account_id) m
+      ON m.account_id = b.account_id
+    WHERE b.held_cents <> coalesce(m.total, 0)
+  UNION ALL
+  SELECT 'OPEN_HOLDS_MISMATCH', b.account_id,
+         'held is ' || b.held_cents || ' but its open payments (REQUIRES_CAPTURE) hold ' || coalesce(o.total, 0)
+    FROM balances b
+    LEFT JOIN (SELECT p.payer_account_id AS account_id, sum(s.held_cents) AS total
+                 FROM payment_states s JOIN payments p ON p.id = s.payment_id
+                WHERE s.status = 'REQUIRES_CAPTURE' GROUP BY p.payer_account_id) o
+      ON o.account_id = b.account_id
+    WHERE b.held_cents <> coalesce(o.total, 0)
+  UNION ALL
+  (WITH chain AS (
+     SELECT e.*,
+            lag(account_seq) OVER w AS prev_seq,
+            lag(balance_after_cents) OVER w AS prev_balance,
+            lag(entry_hash) OVER w AS prev_hash
+       FROM ledger_entries e
+       WINDOW w AS (PARTITION BY account_id ORDER BY account_seq, id))
+   SELECT 'SEQUENCE_GAP', 'entry ' || id,
+          'account ' || account_id || ': sequence ' || coalesce(account_seq::text, 'missing') || ' follows ' ||
+          coalesce(prev_seq::text, 'nothing')
+     FROM chain WHERE account_seq IS DISTINCT FROM coalesce(prev_seq, 0) + 1
+   UNION ALL
+   SELECT 'RUNNING_BALANCE', 'entry ' || id,
+          'account ' || account_id || ' sequence ' || account_seq || ': balance after is ' ||
+          coalesce(balance_after_cents::text, 'missing') || ', expected ' || (coalesce(prev_balance, 0) + amount_cents)
+     FROM chain WHERE balance_after_cents IS DISTINCT FROM coalesce(prev_balance, 0) + amount_cents
+   UNION ALL
+   SELECT 'HASH_MISMATCH', 'entry ' || id,
+          'account ' || account_id || ' sequence ' || account_seq || ': stored hash does not match its content'
+     FROM chain
+     WHERE entry_hash IS DISTINCT FROM ledger_entry_hash(prev_hash, id, account_id, transfer_id, amount_cents, currency,
+                                                         created_at, account_seq, balance_after_cents))
+$$;

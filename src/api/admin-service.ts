@@ -1,0 +1,12 @@
+/** Connect handlers of payment.v1.AdminService: operator calls, all behind the admin scope. */
+import type { ServiceImpl } from "@connectrpc/connect";
+import type { AdminService } from "../../gen/payment/v1/admin_pb.js";
+import type { Ledger } from "../ledger/ledger.js";
+
+export function adminServiceHandlers(ledger: Ledger): ServiceImpl<typeof AdminService> {
+  return {
+    async verifyLedger() {
+      return ledger.verify();
+    },
+  };
+}

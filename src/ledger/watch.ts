@@ -1,0 +1,191 @@
+/**
+ * Live views of an account: its balances and every statement line (entry or hold movement) that
+ * changes them, and its payments. A watcher keeps only its position (the last line's key, or the
+ * last payment key); on each
+ * change notification (change-feed.ts), or every POLL_MS in case one was lost, it reads what lies
+ * beyond that position from the database, at most READ_BATCH rows at a time. So every change made
+ * through any instance reaches it, in order and without gaps, and a resume from a position it was
+ * given continues exactly there.
+ *
+ * Slow watchers: rows are read only when the stream is ready for the next message, so nothing
+ * piles up in memory; a watcher that falls more than MAX_LAG lines behind the account's head is
+ * ended with WATCH_TOO_SLOW and told where to resume, rather than being fed an endless backlog.
+ */
+import { sql } from "drizzle-orm";
+import type { Database } from "../db/client.js";
+import { queryRows } from "../db/query-rows.js";
+import { accountNotFound } from "./accounts.js";
+import type { ChangeFeed } from "./change-feed.js";
+import { linesAfter, newestLine, newestPaymentKey, paymentsAfter, type EntryRecord } from "./history.js";
+import { LedgerError, LedgerErrorCode, invalidArgument } from "./ledger-error.js";
+import { decodePageToken, encodePageToken, type PageKey } from "./page-token.js";
+import type { BalanceRecord, PaymentRecord } from "./records.js";
+import { requireAnyAccountId } from "./validation.js";
+
+/** Poll interval when no notification arrives: bounds the delay after a lost notification. */
+const POLL_MS = 5_000;
+/** Rows read per round trip. */
+const READ_BATCH = 100;
+/** Lines a watcher may trail the account by before it is ended (it may resume from its position). */
+export const MAX_WATCH_LAG = 10_000;
+
+/** One message of an account watch: the balances, and the statement line that made them so (none in the first). */
+export interface AccountChange {
+  balance: BalanceRecord;
+  /** Absent in the first message (the balances when the watch started). */
+  entry?: EntryRecord;
+  /** Resumes right after this message. */
+  resumeToken: string;
+}
+
+/** One message of a payment watch, with the token that resumes right after it. */
+export interface PaymentChange {
+  payment: PaymentRecord;
+  resumeToken: string;
+}
+
+/**
+ * The balances of `accountId` now, then one change per statement line: every entry and every hold
+ * movement (statementLines in history.ts), so each change of the available balance is streamed.
+ * With `resumeToken` (a message's token) the first message is the balances as of that line,
+ * followed by every later line.
+ */
+export async function* watchAccount(
+  db: Database,
+  feed: ChangeFeed,
+  accountId: string,
+  resumeToken: string,
+  signal?: AbortSignal,
+): AsyncGenerator<AccountChange> {
+  requireAnyAccountId("account_id", accountId);
+  const filters = { watchAccount: accountId };
+  const resumed = decodePageToken("resume_token", resumeToken, filters, 3);
+  const subscription = feed.subscribe(`a:${accountId}`);
+  try {
+    const head = await accountHead(db, accountId);
+    let position: PageKey | undefined;
+    let start: BalanceRecord;
+    if (resumed) {
+      const [line] = await linesAfter(db, accountId, resumed, 1, true);
+      if (!line || line.key.join() !== resumed.join()) throw invalidArgument("resume_token", `names no statement line of account ${accountId}`);
+      position = line.key;
+      start = balancesAfter(line, head);
+    } else {
+      const newest = await newestLine(db, accountId);
+      position = newest?.key;
+      start = newest ? balancesAfter(newest, head) : { ...head.balance };
+    }
+    yield { balance: start, resumeToken: position ? encodePageToken(filters, position) : "" };
+
+    while (!subscription.closed && !signal?.aborted) {
+      const lines = await linesAfter(db, accountId, position, READ_BATCH);
+      if (lines.length === 0) {
+        await subscription.wait(POLL_MS, signal);
+        continue;
+      }
+      if (lines.length === READ_BATCH) {
+        const latest = await accountHead(db, accountId);
+        // Counted in entries (hold movements are at most two per payment, so they do not change the picture).
+        const behind = latest.balance.version - (await sequenceAt(db, accountId, lines[0]!.createdAt));
+        if (behind > BigInt(MAX_WATCH_LAG)) {
+          throw new LedgerError(
+            LedgerErrorCode.WATCH_TOO_SLOW,
+            `resume_token: the watcher fell about ${behind} changes behind (more than ${MAX_WATCH_LAG}); ` +
+              `read the statement with ListAccountEntries, then watch again`,
+            "resume_token",
+          );
+        }
+      }
+      for (const line of lines) {
+        position = line.key;
+        yield { entry: line, balance: balancesAfter(line, head), resumeToken: encodePageToken(filters, line.key) };
+      }
+    }
+  } finally {
+    subscription.close();
+  }
+}
+
+/** The balances right after a statement line. */
+function balancesAfter(line: EntryRecord, head: { balance: BalanceRecord }): BalanceRecord {
+  return {
+    accountId: line.accountId,
+    currency: head.balance.currency,
+    availableCents: line.availableAfterCents,
+    heldCents: line.balanceAfterCents - line.availableAfterCents,
+    ledgerCents: line.balanceAfterCents,
+    overdraftLimitCents: head.balance.overdraftLimitCents,
+    version: line.sequence,
+    updatedAt: line.createdAt,
+  };
+}
+
+/**
+ * Every new payment of `accountId` (as payer or payee) from now on, or after `resumeToken` (the
+ * token of the last payment received). Payments are ordered by (created_at, id); created_at is
+ * taken by the instance that authorized the payment, so across instances with skewed clocks a
+ * payment may be stamped before one already delivered (see README, "Live updates").
+ */
+export async function* watchPayments(
+  db: Database,
+  feed: ChangeFeed,
+  accountId: string,
+  resumeToken: string,
+  signal?: AbortSignal,
+): AsyncGenerator<PaymentChange> {
+  requireAnyAccountId("account_id", accountId);
+  const filters = { watch: accountId };
+  let position: PageKey | undefined = decodePageToken("resume_token", resumeToken, filters, 2);
+  const subscription = feed.subscribe(`p:${accountId}`);
+  try {
+    await accountHead(db, accountId);
+    position ??= (await newestPaymentKey(db, accountId)) ?? ["0", ""];
+    while (!subscription.closed && !signal?.aborted) {
+      const rows = await paymentsAfter(db, accountId, position, READ_BATCH);
+      if (rows.length === 0) {
+        await subscription.wait(POLL_MS, signal);
+        continue;
+      }
+      for (const row of rows) {
+        position = row.key;
+        yield { payment: row.payment, resumeToken: encodePageToken(filters, row.key) };
+      }
+    }
+  } finally {
+    subscription.close();
+  }
+}
+
+/** The account's balances now; version is its last entry's sequence. */
+async function accountHead(db: Database, accountId: string) {
+  const [row] = await queryRows<{ currency: string; available_cents: string; held_cents: string; overdraft_limit_cents: string; sequence: string; updated_us: string }>(db, sql`
+    select b.currency, b.available_cents::text as available_cents, b.held_cents::text as held_cents,
+           b.overdraft_limit_cents::text as overdraft_limit_cents,
+           coalesce((select max(account_seq) from ledger_entries where account_id = b.account_id), 0)::text as sequence,
+           (extract(epoch from b.updated_at) * 1000000)::bigint::text as updated_us
+    from balances b where b.account_id = ${accountId}`);
+  if (!row) throw accountNotFound("account_id", accountId);
+  const available = BigInt(row.available_cents);
+  const held = BigInt(row.held_cents);
+  return {
+    balance: {
+      accountId,
+      currency: row.currency,
+      availableCents: available,
+      heldCents: held,
+      ledgerCents: available + held,
+      overdraftLimitCents: BigInt(row.overdraft_limit_cents),
+      version: BigInt(row.sequence),
+      updatedAt: new Date(Number(BigInt(row.updated_us) / 1000n)),
+    } satisfies BalanceRecord,
+  };
+}
+
+/** The sequence of the account's last entry committed at or before `at` (ledger_entries_account_time_idx). */
+async function sequenceAt(db: Database, accountId: string, at: Date): Promise<bigint> {
+  const [row] = await queryRows<{ account_seq: string }>(db, sql`
+    select account_seq::text as account_seq from ledger_entries
+    where account_id = ${accountId} and created_at <= ${at.toISOString()}::timestamptz
+    order by created_at desc, account_seq desc limit 1`);
+  return row ? BigInt(row.account_seq) : 0n;
+}

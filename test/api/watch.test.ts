@@ -1,0 +1,198 @@
+/**
+ * Watch streams end to end: two service instances on one PostgreSQL database; changes made through
+ * instance A reach watchers on instance B (LISTEN/NOTIFY), over gRPC, gRPC-Web and the Connect
+ * protocol (connect-node) and through `buf curl`; a resume continues without a gap; shutdown ends
+ * the streams cleanly.
+ */
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { after, before, describe, it } from "node:test";
+import { loadConfig } from "../../src/config/config.js";
+import { startService, type RunningService } from "../../src/server/service.js";
+import { createLogger } from "../../src/telemetry/logger.js";
+import { EntryCauseKind, StatementLineKind, type WatchAccountResponse } from "../../gen/payment/v1/account_pb.js";
+import { CaptureMethod, PaymentStatus, type WatchPaymentsResponse } from "../../gen/payment/v1/payment_pb.js";
+import { jsonClients, ledgerClients, transportFactories } from "../support/clients.js";
+import { EDGE_DEFAULTS, startTestService, type TestService } from "../support/service.js";
+import { until } from "../support/until.js";
+import { Writable } from "node:stream";
+
+let a: TestService;
+let b: RunningService;
+let keySeq = 0;
+const key = () => `watch-${++keySeq}`;
+
+async function startSecondInstance(databaseUrl: string): Promise<RunningService> {
+  const config = loadConfig({ DATABASE_URL: databaseUrl, HOST: "127.0.0.1", PORT: "0", LOG_LEVEL: "warn", ...EDGE_DEFAULTS });
+  return startService(config, createLogger(config.LOG_LEVEL, new Writable({ write: (_c, _e, done) => done() })));
+}
+
+before(async () => {
+  a = await startTestService();
+  b = await startSecondInstance(a.database.url);
+});
+after(async () => {
+  await b.stop().catch(() => {});
+  await a.stop();
+});
+
+/** Collects a stream's messages in the background; `done` settles when it ends. */
+function collect<T>(stream: AsyncIterable<T>) {
+  const messages: T[] = [];
+  const done = (async () => {
+    for await (const message of stream) messages.push(message);
+  })();
+  done.catch(() => {});
+  return { messages, done };
+}
+
+async function fundedPair(currency = "USD") {
+  const { accounts } = jsonClients(a.url);
+  const payer = (await accounts.createAccount({ currency, displayName: "watched payer" })).account!.accountId;
+  const payee = (await accounts.createAccount({ currency, displayName: "watched payee" })).account!.accountId;
+  await accounts.depositFunds({ idempotencyKey: key(), accountId: payer, amountCents: 1_000n, currency });
+  return { payer, payee };
+}
+
+const payThroughA = (payer: string, payee: string, amountCents: bigint) =>
+  jsonClients(a.url).payments.authorizePayment({ idempotencyKey: key(), payerAccountId: payer, payeeAccountId: payee, amountCents, currency: "USD", description: "" });
+
+describe("WatchAccount", () => {
+  for (const [name, transport] of Object.entries(transportFactories)) {
+    it(`over ${name}: the balance at once, then every change made through another instance`, async () => {
+      const { payer, payee } = await fundedPair();
+      const abort = new AbortController();
+      const watch = collect(ledgerClients(transport(b.url)).accounts.watchAccount({ accountId: payer }, { signal: abort.signal }));
+      await until("the first message", () => watch.messages.length === 1);
+      assert.equal(watch.messages[0]!.availableBalanceCents, 1_000n);
+      assert.equal(watch.messages[0]!.version, 1n);
+      assert.equal(watch.messages[0]!.entry, undefined);
+
+      const p1 = await payThroughA(payer, payee, 300n);
+      const p2 = await payThroughA(payer, payee, 200n);
+      await until("two changes", () => watch.messages.length === 3);
+      abort.abort();
+      const changes = watch.messages.slice(1) as WatchAccountResponse[];
+      assert.deepEqual(
+        changes.map((m) => [m.version, m.availableBalanceCents, m.entry?.amountCents, m.entry?.balanceBeforeCents, m.entry?.causeKind, m.entry?.causeId]),
+        [
+          [2n, 700n, -300n, 1_000n, EntryCauseKind.PAYMENT, p1.payment!.paymentId],
+          [3n, 500n, -200n, 700n, EntryCauseKind.PAYMENT, p2.payment!.paymentId],
+        ],
+      );
+    });
+  }
+
+  it("resumes after the last resume_token received without a gap or a repeat", async () => {
+    const { payer, payee } = await fundedPair();
+    const { accounts } = ledgerClients(transportFactories["grpc-http2"]!(b.url));
+    const abort = new AbortController();
+    const first = collect(accounts.watchAccount({ accountId: payer }, { signal: abort.signal }));
+    await until("the first message", () => first.messages.length === 1);
+    await payThroughA(payer, payee, 1n);
+    await until("one change", () => first.messages.length === 2);
+    abort.abort();
+    const lastVersion = first.messages.at(-1)!.version;
+    const resumeToken = first.messages.at(-1)!.resumeToken;
+
+    for (let i = 0; i < 3; i++) await payThroughA(payer, payee, 10n); // while disconnected
+    const abort2 = new AbortController();
+    const resumed = collect(accounts.watchAccount({ accountId: payer, resumeToken }, { signal: abort2.signal }));
+    await until("the missed changes", () => resumed.messages.length === 4);
+    abort2.abort();
+    assert.equal(resumed.messages[0]!.version, lastVersion);
+    assert.equal(resumed.messages[0]!.availableBalanceCents, 999n);
+    assert.deepEqual(resumed.messages.slice(1).map((m) => m.version), [lastVersion + 1n, lastVersion + 2n, lastVersion + 3n]);
+    assert.equal(resumed.messages.at(-1)!.availableBalanceCents, 969n);
+  });
+
+  it("streams hold movements: a manual authorization, a partial capture and its release, with honest balances", async () => {
+    const { payer, payee } = await fundedPair();
+    const { accounts } = ledgerClients(transportFactories["connect-binary-http2"]!(b.url));
+    const abort = new AbortController();
+    const watch = collect(accounts.watchAccount({ accountId: payer }, { signal: abort.signal }));
+    await until("the first message", () => watch.messages.length === 1);
+    const { payments } = jsonClients(a.url);
+    const held = await payments.authorizePayment({
+      idempotencyKey: key(), payerAccountId: payer, payeeAccountId: payee, amountCents: 400n, currency: "USD", description: "", captureMethod: CaptureMethod.MANUAL,
+    });
+    const paymentId = held.payment!.paymentId;
+    await until("the hold", () => watch.messages.length === 2);
+    await payments.capturePayment({ idempotencyKey: key(), paymentId, amountCents: 150n });
+    // A capture releases the whole hold and then moves the captured part: two lines.
+    await until("the release and the capture", () => watch.messages.length === 4);
+    abort.abort();
+    assert.deepEqual(
+      watch.messages.map((m) => [m.entry?.kind, m.entry?.causeKind, m.entry?.causeId ?? "", m.entry?.amountCents, m.availableBalanceCents, m.heldBalanceCents, m.ledgerBalanceCents]),
+      [
+        [undefined, undefined, "", undefined, 1_000n, 0n, 1_000n],
+        [StatementLineKind.HELD, EntryCauseKind.PAYMENT, paymentId, -400n, 600n, 400n, 1_000n],
+        [StatementLineKind.RELEASED, EntryCauseKind.PAYMENT, paymentId, 400n, 1_000n, 0n, 1_000n],
+        [StatementLineKind.ENTRY, EntryCauseKind.CAPTURE, paymentId, -150n, 850n, 0n, 850n],
+      ],
+    );
+    assert.equal((await jsonClients(a.url).payments.getAccountBalance({ accountId: payer })).availableBalanceCents, 850n);
+  });
+
+  it("refuses an unknown account with NOT_FOUND", async () => {
+    const stream = jsonClients(b.url).accounts.watchAccount({ accountId: "no-such-account" });
+    await assert.rejects(collect(stream).done, (error: Error & { code?: number }) => error.code === 5 && /does not exist/.test(error.message));
+  });
+
+  it("streams through buf curl (server streaming over gRPC, reflection, no local schema)", async () => {
+    const { payer, payee } = await fundedPair();
+    const child = spawn("node_modules/.bin/buf", [
+      "curl", "--protocol", "grpc", "--http2-prior-knowledge", "-d", JSON.stringify({ accountId: payer }),
+      `${b.url}/payment.v1.AccountService/WatchAccount`,
+    ]);
+    let out = "";
+    child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (out += chunk.toString()));
+    try {
+      await until("buf curl's first message", () => out.includes('"availableBalanceCents": "1000"'), { detail: () => out });
+      await payThroughA(payer, payee, 250n);
+      await until("buf curl's change message", () => out.includes('"availableBalanceCents": "750"'), { detail: () => out });
+      assert.match(out, /"causeKind": "ENTRY_CAUSE_KIND_PAYMENT"/);
+    } finally {
+      child.kill();
+    }
+  });
+});
+
+describe("WatchPayments", () => {
+  it("streams new payments of the account, declines included, and resumes by token", async () => {
+    const { payer, payee } = await fundedPair();
+    const { payments } = ledgerClients(transportFactories["grpc-web-http1"]!(b.url));
+    const abort = new AbortController();
+    const watch = collect(payments.watchPayments({ accountId: payee }, { signal: abort.signal }));
+    // The stream sends nothing until a payment: wait until the server holds the subscription.
+    await until("the subscription", async () => {
+      await payThroughA(payer, payee, 1n);
+      return watch.messages.length > 0;
+    });
+    const declined = await payThroughA(payer, payee, 1_000_000n);
+    await until("the declined payment", () => watch.messages.some((m) => m.payment?.paymentId === declined.payment!.paymentId));
+    abort.abort();
+    const seen = watch.messages as WatchPaymentsResponse[];
+    assert.equal(seen.at(-1)!.payment!.status, PaymentStatus.DECLINED);
+
+    const missed = await payThroughA(payer, payee, 2n);
+    const abort2 = new AbortController();
+    const resumed = collect(payments.watchPayments({ accountId: payee, resumeToken: seen.at(-1)!.resumeToken }, { signal: abort2.signal }));
+    await until("the missed payment", () => resumed.messages.length === 1);
+    abort2.abort();
+    assert.equal(resumed.messages[0]!.payment!.paymentId, missed.payment!.paymentId);
+  });
+});
+
+describe("shutdown", () => {
+  it("ends open watch streams cleanly", async () => {
+    const { payer } = await fundedPair();
+    const watch = collect(ledgerClients(transportFactories["grpc-http2"]!(b.url)).accounts.watchAccount({ accountId: payer }));
+    await until("the first message", () => watch.messages.length === 1);
+    const started = Date.now();
+    await b.stop();
+    await watch.done; // resolves: the stream ended without an error
+    assert.ok(Date.now() - started < 10_000, "stop did not wait for the stream's deadline");
+  });
+});
