@@ -3,38 +3,21 @@
  * an ErrorDetail with the stable code and field; anything unexpected is logged with the request
  * id and returned as INTERNAL with no internals.
  */
-import { create } from "@bufbuild/protobuf";
-import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { ConnectError, type Interceptor } from "@connectrpc/connect";
 import { codeToString } from "@connectrpc/connect/protocol-connect";
 import { ulid } from "../ids/ulid.js";
 import { ErrorDetailSchema } from "../../gen/payment/v1/common_pb.js";
-import { databaseUnavailable, isDatabaseUnavailable, LedgerError, LedgerErrorCode } from "../ledger/ledger-error.js";
+import { databaseUnavailable, isDatabaseUnavailable, LedgerError } from "../ledger/ledger-error.js";
 import type { Logger } from "../telemetry/logger.js";
+import { catalogueError, codeForFrameworkError, errorCatalogue, errorDetail, EdgeErrorCode, MAX_MESSAGE_CHARS } from "./error-catalogue.js";
 import { requestIdKey } from "./request-context.js";
-
-const connectCodeOf: Record<LedgerErrorCode, Code> = {
-  [LedgerErrorCode.INVALID_ARGUMENT]: Code.InvalidArgument,
-  [LedgerErrorCode.ACCOUNT_NOT_FOUND]: Code.NotFound,
-  [LedgerErrorCode.PAYMENT_NOT_FOUND]: Code.NotFound,
-  [LedgerErrorCode.ACCOUNT_ALREADY_EXISTS]: Code.AlreadyExists,
-  [LedgerErrorCode.IDEMPOTENCY_KEY_REUSED]: Code.AlreadyExists,
-  [LedgerErrorCode.CURRENCY_MISMATCH]: Code.FailedPrecondition,
-  [LedgerErrorCode.CONTENTION]: Code.Aborted,
-  [LedgerErrorCode.WATCH_TOO_SLOW]: Code.ResourceExhausted,
-  [LedgerErrorCode.INVALID_PAYMENT_STATE]: Code.FailedPrecondition,
-  [LedgerErrorCode.CAPTURE_EXCEEDS_HOLD]: Code.FailedPrecondition,
-  [LedgerErrorCode.REFUND_EXCEEDS_CAPTURED]: Code.FailedPrecondition,
-  [LedgerErrorCode.BALANCE_LIMIT_EXCEEDED]: Code.FailedPrecondition,
-  [LedgerErrorCode.OVERDRAFT_LIMIT_TOO_LOW]: Code.FailedPrecondition,
-  [LedgerErrorCode.DATABASE_UNAVAILABLE]: Code.Unavailable,
-};
 
 /**
  * The Connect code name ("invalid_argument", ...) a LedgerError maps to: what a batch reports for
  * an item that failed alone, so it reads the same as the error of a single request.
  */
 export function ledgerErrorStatus(error: LedgerError): string {
-  return codeToString(connectCodeOf[error.code]);
+  return codeToString(errorCatalogue[error.code].connectCode);
 }
 
 /** Maps any thrown value to the ConnectError a client should see. */
@@ -46,16 +29,40 @@ export function toConnectError(error: unknown, requestId: string, logger: Logger
     error = databaseUnavailable();
   }
   if (error instanceof LedgerError) {
-    const detail = { desc: ErrorDetailSchema, value: create(ErrorDetailSchema, { code: error.code, field: error.field ?? "" }) };
-    return new ConnectError(error.message, connectCodeOf[error.code], metadata, [detail]);
+    return catalogueError(error.code, bounded(error.message), metadata, error.field);
   }
   if (error instanceof ConnectError) {
-    // Raised by the framework (bad JSON, deadline, size limits): already client-facing.
+    // Raised by the edge (with a catalogue code) or by the framework (deadline, size limits,
+    // bad JSON): already client-facing; framework errors get their catalogue code here.
+    return withDetail(error, metadata);
+  }
+  logger.error({ err: error, requestId, procedure }, "unexpected failure");
+  return catalogueError(EdgeErrorCode.INTERNAL, `internal error (request id ${requestId})`, metadata);
+}
+
+/** Messages may quote client input; a long one must not outgrow a trailer (HTTP/2 frame limits). */
+function bounded(message: string): string {
+  return message.length > MAX_MESSAGE_CHARS ? `${message.slice(0, MAX_MESSAGE_CHARS)}...` : message;
+}
+
+/** The error with an ErrorDetail (its catalogue code) and a bounded message. */
+export function withDetail(error: ConnectError, metadata: Record<string, string> = {}): ConnectError {
+  const hasDetail = error.findDetails(ErrorDetailSchema).length > 0;
+  if (hasDetail && error.rawMessage.length <= MAX_MESSAGE_CHARS) {
     for (const [name, value] of Object.entries(metadata)) error.metadata.set(name, value);
     return error;
   }
-  logger.error({ err: error, requestId, procedure }, "unexpected failure");
-  return new ConnectError(`internal error (request id ${requestId})`, Code.Internal, metadata);
+  // Errors raised on this server carry outgoing details ({desc, value}), never wire bytes.
+  const own = error.details as ConstructorParameters<typeof ConnectError>[3] & object;
+  const details = hasDetail ? own : [...own, errorDetail(codeForFrameworkError(error.code))];
+  const copy = new ConnectError(bounded(error.rawMessage), error.code, error.metadata, details, error.cause);
+  for (const [name, value] of Object.entries(metadata)) copy.metadata.set(name, value);
+  return copy;
+}
+
+/** The caller's `x-request-id` when it is sane, else a new one. */
+export function requestIdOf(offered: string | null): string {
+  return offered && /^[\w.-]{1,128}$/.test(offered) ? offered : ulid();
 }
 
 /**
@@ -65,8 +72,8 @@ export function toConnectError(error: unknown, requestId: string, logger: Logger
  */
 export function errorInterceptor(logger: Logger, onDatabaseUnavailable: () => void = () => {}): Interceptor {
   return (next) => async (request) => {
-    const offered = request.header.get("x-request-id");
-    const requestId = offered && /^[\w.-]{1,128}$/.test(offered) ? offered : ulid();
+    // The edge may have assigned one already, for requests the framework refuses before this runs.
+    const requestId = request.contextValues.get(requestIdKey) || requestIdOf(request.header.get("x-request-id"));
     request.contextValues.set(requestIdKey, requestId);
     try {
       const response = await next(request);

@@ -4,10 +4,11 @@
  * rate limits. Unknown methods are refused: a new RPC must be given a scope here to be callable.
  */
 import type { DescMethod } from "@bufbuild/protobuf";
-import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import type { Interceptor } from "@connectrpc/connect";
 import { AccountService } from "../../gen/payment/v1/account_pb.js";
 import { AdminService } from "../../gen/payment/v1/admin_pb.js";
 import { PaymentService } from "../../gen/payment/v1/payment_pb.js";
+import { catalogueError, EdgeErrorCode } from "../api/error-catalogue.js";
 import { procedureOf } from "../api/procedures.js";
 import { clientIdKey } from "../api/request-context.js";
 import { hashApiKey, type ApiKeyGrant, type Scope } from "./api-keys.js";
@@ -50,20 +51,20 @@ export function authInterceptor(grants: ReadonlyMap<string, ApiKeyGrant>): Inter
     if (isOpenService(request.service.typeName)) return next(request);
     const header = request.header.get("authorization");
     if (!header) {
-      throw new ConnectError("missing API key: send the header Authorization: Bearer <key>", Code.Unauthenticated);
+      throw catalogueError(EdgeErrorCode.UNAUTHENTICATED, "missing API key: send the header Authorization: Bearer <key>");
     }
     const token = BEARER.exec(header)?.[1];
-    if (!token) throw new ConnectError("malformed Authorization header: expected Bearer <key>", Code.Unauthenticated);
+    if (!token) throw catalogueError(EdgeErrorCode.UNAUTHENTICATED, "malformed Authorization header: expected Bearer <key>");
     // The lookup is by hash: timing reveals nothing about stored keys, and no key is kept in memory.
     const grant = grants.get(hashApiKey(token));
-    if (!grant) throw new ConnectError("invalid API key", Code.Unauthenticated);
+    if (!grant) throw catalogueError(EdgeErrorCode.UNAUTHENTICATED, "invalid API key");
 
     const procedure = procedureOf(request.service, request.method);
     const scope = requiredScope(procedure);
     if (!scope || !grant.scopes.has(scope)) {
-      throw new ConnectError(
+      throw catalogueError(
+        EdgeErrorCode.PERMISSION_DENIED,
         scope ? `client ${grant.clientId} lacks scope ${scope} required by ${procedure}` : `${procedure} is not open to API keys`,
-        Code.PermissionDenied,
       );
     }
     request.contextValues.set(clientIdKey, grant.clientId);

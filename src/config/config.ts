@@ -6,6 +6,14 @@
 import { Type, type Static } from "typebox";
 import { Value } from "typebox/value";
 
+/**
+ * Connection timeouts of the one-port server (src/server/one-port.ts takes its defaults from here).
+ * 10 s to send the first bytes is ample for any client and short enough that silent sockets do not
+ * pile up; 120 s of HTTP/2 idleness outlasts the usual client keep-alive pings (gRPC's default is
+ * none at all, browsers keep connections for minutes).
+ */
+export const CONNECTION_TIMEOUT_DEFAULTS = { sniffTimeoutMs: 10_000, http2IdleTimeoutMs: 120_000 } as const;
+
 const port = (fallback: number, description: string) =>
   Type.Integer({ minimum: 0, maximum: 65535, default: fallback, description });
 const positiveInt = (fallback: number, description: string) =>
@@ -38,6 +46,8 @@ export const ConfigSchema = Type.Object({
   READ_MAX_BYTES: positiveInt(1_048_576, "Largest request body"),
   MAX_TIMEOUT_MS: positiveInt(30_000, "Cap on client deadlines"),
   SHUTDOWN_TIMEOUT_MS: positiveInt(10_000, "Drain time on SIGTERM"),
+  SNIFF_TIMEOUT_MS: positiveInt(CONNECTION_TIMEOUT_DEFAULTS.sniffTimeoutMs, "A new connection must send its first bytes within this time, or it is closed"),
+  HTTP2_IDLE_TIMEOUT_MS: positiveInt(CONNECTION_TIMEOUT_DEFAULTS.http2IdleTimeoutMs, "An HTTP/2 session with no frames for this long is closed"),
   TLS_CERT_FILE: Type.Optional(Type.String({ minLength: 1, description: "PEM certificate; enables TLS" })),
   TLS_KEY_FILE: Type.Optional(Type.String({ minLength: 1, description: "PEM private key; enables TLS" })),
   // Outbox relay to Kafka (src/relay): off while KAFKA_BROKERS is unset.

@@ -1,5 +1,6 @@
 /** grpc.health.v1.Health over the health monitor: Check, List and the streaming Watch. */
-import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
+import type { ServiceImpl } from "@connectrpc/connect";
+import { catalogueError, EdgeErrorCode, excerpt } from "../api/error-catalogue.js";
 import type { Health } from "../../gen/grpc/health/v1/health_pb.js";
 import { ServingStatus, type HealthMonitor } from "./health-monitor.js";
 
@@ -7,7 +8,7 @@ export function healthServiceHandlers(monitor: HealthMonitor): ServiceImpl<typeo
   return {
     check(request) {
       const status = monitor.status(request.service);
-      if (status === undefined) throw new ConnectError(`unknown service "${request.service}"`, Code.NotFound);
+      if (status === undefined) throw catalogueError(EdgeErrorCode.UNKNOWN_HEALTH_SERVICE, `unknown service "${excerpt(request.service)}"`);
       return { status };
     },
 

@@ -13,6 +13,14 @@ const ACCOUNT_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const ANY_ACCOUNT_ID = /^[A-Za-z0-9_.-]{1,64}$/;
 const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 
+/** NUL: PostgreSQL text and jsonb cannot store it. */
+const NUL = /\u0000/;
+/**
+ * Characters that do not show: BOM, zero-width and bidi controls, other format characters (Cf)
+ * and control characters (Cc). In an id they make two ids that look the same differ.
+ */
+const INVISIBLE = /[\p{Cc}\p{Cf}\u2028\u2029]/u;
+
 const isoCurrencies = new Set(Intl.supportedValuesOf("currency"));
 
 /** A three-letter ISO 4217 code known to the runtime's ICU data, e.g. USD. */
@@ -31,6 +39,7 @@ export function requireAmount(field: string, value: bigint): void {
 export function requireIdempotencyKey(field: string, value: string): void {
   if (value.length === 0) throw invalidArgument(field, "is required on every money-moving request");
   if (value.length > 255) throw invalidArgument(field, "must be at most 255 characters");
+  if (INVISIBLE.test(value)) throw invalidArgument(field, "must not contain control, format or invisible characters (BOM, zero-width, bidi controls)");
 }
 
 /** An id of a customer account (what callers may create, pay from or pay to). */
@@ -55,4 +64,5 @@ export function requireUlid(field: string, value: string): void {
 export function requireText(field: string, value: string, max: number, required = false): void {
   if (required && value.trim().length === 0) throw invalidArgument(field, "is required");
   if (value.length > max) throw invalidArgument(field, `must be at most ${max} characters`);
+  if (NUL.test(value)) throw invalidArgument(field, "must not contain NUL (U+0000)");
 }

@@ -4,8 +4,9 @@
  * (whole seconds, as HTTP has it) and `retry-after-ms`: response headers for Connect and gRPC-Web,
  * trailers for gRPC.
  */
-import { Code, ConnectError, createContextKey, type Interceptor } from "@connectrpc/connect";
+import { createContextKey, type Interceptor } from "@connectrpc/connect";
 import type { Counter } from "@opentelemetry/api";
+import { catalogueError, EdgeErrorCode } from "../api/error-catalogue.js";
 import { procedureOf } from "../api/procedures.js";
 import { ANONYMOUS_CLIENT, clientIdKey } from "../api/request-context.js";
 import { isOpenService } from "../auth/open-services.js";
@@ -28,7 +29,7 @@ export function rateLimitInterceptor(limits: RateLimits, rejections: Counter): I
     if (!decision.allowed) {
       rejections.add(1, { "rpc.method": procedure });
       const retryAfterMs = Math.max(1, Math.ceil(decision.retryAfterMs));
-      throw new ConnectError(`rate limit exceeded for ${procedure}: retry in ${retryAfterMs} ms`, Code.ResourceExhausted, {
+      throw catalogueError(EdgeErrorCode.RATE_LIMITED, `rate limit exceeded for ${procedure}: retry in ${retryAfterMs} ms`, {
         "retry-after": String(Math.ceil(retryAfterMs / 1000)),
         "retry-after-ms": String(retryAfterMs),
       });

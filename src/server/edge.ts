@@ -4,6 +4,8 @@
  * reflection, CORS and the browser console. service.ts plugs it into the server; its parts live in src/auth,
  * src/limits, src/health, src/reflection and src/telemetry.
  */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import type { FastifyInstance } from "fastify";
 import type { Redis } from "ioredis";
@@ -15,7 +17,7 @@ import { errorInterceptor } from "../api/error-mapping.js";
 import { API_SERVICES } from "../api/procedures.js";
 import { loadApiKeys, type ApiKeyGrant } from "../auth/api-keys.js";
 import { authInterceptor } from "../auth/auth-interceptor.js";
-import { ensureDevKey } from "../auth/dev-key.js";
+import { DEV_KEY_FILE, ensureDevKey } from "../auth/dev-key.js";
 import { ConfigError, type Config } from "../config/config.js";
 import type { Database } from "../db/client.js";
 import { watchDatabase, type DatabaseWatch, type Ping } from "../health/database-probe.js";
@@ -65,7 +67,14 @@ function apiKeyGrants(config: Config, logger: Logger): Map<string, ApiKeyGrant> 
     return undefined;
   }
   const grants = loadApiKeys({ keys: config.API_KEYS, file: config.API_KEYS_FILE });
-  if (grants.size > 0) return grants;
+  if (grants.size > 0) {
+    const devKeyFile = join(config.PGLITE_DATA_DIR, DEV_KEY_FILE);
+    // Someone who used the development key before would otherwise just see UNAUTHENTICATED.
+    if (!config.DATABASE_URL && existsSync(devKeyFile)) {
+      logger.warn({ keyFile: devKeyFile }, `the development API key in ${devKeyFile} no longer works: API_KEYS or API_KEYS_FILE is set`);
+    }
+    return grants;
+  }
   // Development keys are for the embedded default only: a real database gets real keys.
   if (config.DATABASE_URL) {
     throw new ConfigError(["API_KEYS or API_KEYS_FILE: required with DATABASE_URL (or AUTH_DISABLED=true on a closed network)"]);

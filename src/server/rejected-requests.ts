@@ -4,8 +4,10 @@
  * interceptors (Connect decodes the request before it calls them), so the RPC duration histogram
  * cannot see them; this counter does, from Fastify's `onResponse`.
  *
- * The server gives every Connect request a marker in its context values; the RPC observer sets it
- * when the call reaches the interceptors. An API path whose response goes out unmarked was refused.
+ * The edge's Connect plugin (connect-plugin.ts) gives every Connect request a marker in its context
+ * values; the RPC observer sets it when the call reaches the interceptors. A marked request whose
+ * response goes out with the marker unset was refused. Unknown routes get a marker too (the
+ * plugin's not-found handler), counted under `rpc.method` "unknown" to keep the label bounded.
  */
 import { createContextKey } from "@connectrpc/connect";
 import type { Counter, Meter } from "@opentelemetry/api";
@@ -33,13 +35,14 @@ export function markerFor(request: FastifyRequest): Marker {
 export function countRejectedRequests(app: FastifyInstance, meter: Meter): Counter {
   const procedures = new Set(API_PROCEDURES.map((procedure) => `/${procedure}`));
   const rejected = meter.createCounter("rpc.server.rejected_requests", {
-    description: "API requests refused before reaching a handler (too large, undecodable, unsupported content type)",
+    description: "API requests refused before reaching a handler (too large, undecodable, unsupported content type, unknown route)",
   });
   app.addHook("onResponse", async (request, reply) => {
+    const marker = markers.get(request.raw);
+    if (!marker || marker.reached) return;
     const path = request.url.split("?")[0]!;
-    if (!procedures.has(path) || markers.get(request.raw)?.reached) return;
     rejected.add(1, {
-      "rpc.method": path.slice(1),
+      "rpc.method": procedures.has(path) ? path.slice(1) : "unknown",
       "rpc.system.name": rpcSystemOf(String(request.headers["content-type"] ?? "")),
       "http.response.status_code": reply.statusCode,
     });

@@ -5,13 +5,11 @@
  */
 import { readFileSync } from "node:fs";
 import type { ServerResponse } from "node:http";
-import { createContextValues, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
-import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
+import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import { LogController, fastify, type FastifyBaseLogger, type FastifyInstance } from "fastify";
-import { peerAddressKey } from "../limits/rate-limit-interceptor.js";
 import type { Logger } from "../telemetry/logger.js";
-import { markerFor, reachedKey } from "./rejected-requests.js";
-import { createOnePortServer, type OnePortServer } from "./one-port.js";
+import { registerConnectRoutes, registerUnknownRoutes } from "./connect-plugin.js";
+import { createOnePortServer, type ConnectionLimits, type OnePortServer } from "./one-port.js";
 
 export interface ServerOptions {
   host: string;
@@ -24,6 +22,8 @@ export interface ServerOptions {
   logger: Logger;
   routes: (router: ConnectRouter) => void;
   interceptors: Interceptor[];
+  /** Sniff and HTTP/2 limits of the cleartext one-port server (defaults: DEFAULT_CONNECTION_LIMITS). */
+  connectionLimits?: Partial<ConnectionLimits>;
   /** Adds plain HTTP routes and hooks (probes, console, CORS) before the Connect routes. */
   configure?: (app: FastifyInstance) => void;
 }
@@ -64,24 +64,26 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         logController,
         childLoggerFactory,
         serverFactory: (handler) => {
-          onePort = createOnePortServer(handler);
+          onePort = createOnePortServer(handler, options.connectionLimits);
           return onePort.server;
         },
       })) as unknown as FastifyInstance;
 
   options.configure?.(app);
-  // Not wrapped in fastify-plugin: its content-type parsers must stay encapsulated.
-  await app.register(fastifyConnectPlugin, {
-    routes: options.routes,
-    interceptors: options.interceptors,
-    readMaxBytes: options.readMaxBytes,
-    maxTimeoutMs: options.maxTimeoutMs,
-    // Unknown JSON fields are client bugs (e.g. a misspelt amount): refuse them, don't drop them.
-    jsonOptions: { ignoreUnknownFields: false },
-    // Interceptors see no socket; the peer address keys per-IP rate limits of anonymous callers.
-    // The marker lets requests refused before the interceptors be counted (rejected-requests.ts).
-    contextValues: (request) => createContextValues().set(peerAddressKey, request.ip).set(reachedKey, markerFor(request)),
-  });
+  // In its own scope: its catch-all content-type parser is for the Connect routes only.
+  await app.register(async (scope) =>
+    registerConnectRoutes(scope, {
+      routes: options.routes,
+      interceptors: options.interceptors,
+      readMaxBytes: options.readMaxBytes,
+      maxTimeoutMs: options.maxTimeoutMs,
+      // Unknown JSON fields are client bugs (e.g. a misspelt amount): refuse them, don't drop them.
+      jsonOptions: { ignoreUnknownFields: false },
+      logger: options.logger,
+    }),
+  );
+  // On the root: a not-found handler set in the child scope above applies only inside it.
+  registerUnknownRoutes(app, options.logger);
   app.addHook("preClose", async () => onePort?.closeConnections());
   const http1InFlight = trackHttp1Responses(app);
 

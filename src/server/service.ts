@@ -73,6 +73,7 @@ async function startWithEdge(config: Config, logger: Logger, edge: Edge): Promis
     port: config.PORT,
     readMaxBytes: config.READ_MAX_BYTES,
     maxTimeoutMs: config.MAX_TIMEOUT_MS,
+    connectionLimits: { sniffTimeoutMs: config.SNIFF_TIMEOUT_MS, http2IdleTimeoutMs: config.HTTP2_IDLE_TIMEOUT_MS },
     tls: config.TLS_CERT_FILE && config.TLS_KEY_FILE ? { certFile: config.TLS_CERT_FILE, keyFile: config.TLS_KEY_FILE } : undefined,
     logger,
     routes: edge.routes(apiRoutes(ledger)),

@@ -59,7 +59,8 @@ it("curl-style JSON: the error says what to send, with HTTP 401 and 403", async 
     });
   const missing = await post();
   assert.equal(missing.status, 401);
-  assert.deepEqual(await missing.json(), { code: "unauthenticated", message: "missing API key: send the header Authorization: Bearer <key>" });
+  const missingBody = (await missing.json()) as { code: string; message: string; details: { debug: { code: string } }[] };
+  assert.deepEqual([missingBody.code, missingBody.message, missingBody.details[0]?.debug.code], ["unauthenticated", "missing API key: send the header Authorization: Bearer <key>", "UNAUTHENTICATED"]);
   const basic = await post("Basic dXNlcjpwYXNz");
   assert.match(((await basic.json()) as { message: string }).message, /malformed Authorization header/);
   const denied = await post(`Bearer ${reader.key}`);

@@ -7,6 +7,7 @@ import { it } from "node:test";
 import { loadConfig } from "../../src/config/config.js";
 import { startService } from "../../src/server/service.js";
 import { capturingLogger } from "../support/logs.js";
+import { testKey } from "../support/api-keys.js";
 
 it("first start writes a key file, curl with it works, a restart keeps it", async () => {
   const dataDir = mkdtempSync(join(tmpdir(), "embedded-"));
@@ -37,4 +38,28 @@ it("first start writes a key file, curl with it works, a restart keeps it", asyn
   assert.match(log, /generated a development API key/);
   assert.match(log, /using a development API key/);
   assert.ok(!log.includes(key));
+});
+
+it("setting API_KEYS retires the development key, and the log says so at start", async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "embedded-"));
+  const { logger, text } = capturingLogger();
+  let service = await startService(loadConfig({ PGLITE_DATA_DIR: dataDir, PORT: "0", METRICS_PORT: "0" }), logger);
+  await service.stop();
+  const keyFile = join(dataDir, "dev-api-key");
+  const devKey = readFileSync(keyFile, "utf8").trim();
+  service = await startService(
+    loadConfig({ PGLITE_DATA_DIR: dataDir, PORT: "0", METRICS_PORT: "0", API_KEYS: testKey("ops").entry }),
+    logger,
+  );
+  try {
+    const response = await fetch(`${service.url}/payment.v1.AccountService/GetAccount`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${devKey}` },
+      body: JSON.stringify({ accountId: "x" }),
+    });
+    assert.equal(response.status, 401);
+  } finally {
+    await service.stop();
+  }
+  assert.match(text(), new RegExp(`development API key in ${keyFile.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} no longer works: API_KEYS`));
 });

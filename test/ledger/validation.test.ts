@@ -54,3 +54,17 @@ describe("stored JSON", () => {
     assert.deepEqual(fromStoredJson(toStoredJson(value)), value);
   });
 });
+
+describe("hostile text and ids", () => {
+  it("refuses NUL in text, which PostgreSQL cannot store", () => {
+    requireText("description", "coffee ☕", 200);
+    rejects(() => requireText("description", "a\u0000b", 200), "description", /NUL/);
+  });
+
+  it("refuses invisible characters in ids: BOM, zero-width, bidi controls, controls", () => {
+    requireIdempotencyKey("idempotency_key", "order-42 é");
+    for (const hidden of ["\uFEFF", "\u200B", "\u200D", "\u202E", "\u2066", "\u0007", "\u0000"]) {
+      rejects(() => requireIdempotencyKey("idempotency_key", `order${hidden}42`), "idempotency_key", /invisible/);
+    }
+  });
+});
