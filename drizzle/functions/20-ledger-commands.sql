@@ -14,15 +14,11 @@ DECLARE
   v_at timestamptz := (p_item->>'at')::timestamptz;
   v_refusal text;
   v_after bigint;
+  v_refused jsonb;
 BEGIN
-  SELECT * INTO v_account FROM balances WHERE account_id = p_item->>'accountId';
-  IF NOT FOUND THEN
-    RETURN ledger_error('ACCOUNT_NOT_FOUND', 'account_id', format('account_id: account %s does not exist', p_item->>'accountId'));
-  END IF;
-  IF v_account.currency <> p_item->>'currency' THEN
-    RETURN ledger_error('CURRENCY_MISMATCH', 'currency',
-      format('currency: account %s holds %s, not %s', v_account.account_id, v_account.currency, p_item->>'currency'));
-  END IF;
+  v_refused := ledger_account_refusal(p_item);
+  IF v_refused IS NOT NULL THEN RETURN v_refused; END IF;
+  SELECT * INTO STRICT v_account FROM balances WHERE account_id = p_item->>'accountId';
   SELECT * INTO STRICT v_funding FROM balances WHERE account_id = p_item->>'fundingAccountId';
   v_refusal := coalesce(ledger_credit_refusal(v_account, v_amount), ledger_debit_refusal(v_funding, v_amount));
   IF v_refusal IS NOT NULL THEN
@@ -254,15 +250,11 @@ DECLARE
   v_at timestamptz := (p_item->>'at')::timestamptz;
   v_reason text;
   v_after bigint;
+  v_refused jsonb;
 BEGIN
-  SELECT * INTO v_account FROM balances WHERE account_id = p_item->>'accountId';
-  IF NOT FOUND THEN
-    RETURN ledger_error('ACCOUNT_NOT_FOUND', 'account_id', format('account_id: account %s does not exist', p_item->>'accountId'));
-  END IF;
-  IF v_account.currency <> p_item->>'currency' THEN
-    RETURN ledger_error('CURRENCY_MISMATCH', 'currency',
-      format('currency: account %s holds %s, not %s', v_account.account_id, v_account.currency, p_item->>'currency'));
-  END IF;
+  v_refused := ledger_account_refusal(p_item);
+  IF v_refused IS NOT NULL THEN RETURN v_refused; END IF;
+  SELECT * INTO STRICT v_account FROM balances WHERE account_id = p_item->>'accountId';
   SELECT * INTO STRICT v_funding FROM balances WHERE account_id = p_item->>'fundingAccountId';
   v_reason := coalesce(ledger_debit_refusal(v_account, v_amount), ledger_credit_refusal(v_funding, v_amount));
   INSERT INTO withdrawals (id, account_id, amount_cents, currency, reference, status, decline_reason, created_at)
