@@ -11,6 +11,8 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./
+# Applied by patch-package in postinstall (a dependency, not a dev one: the fixes are needed in production).
+COPY patches ./patches
 ENV CKJS_LINKING=dynamic
 RUN npm ci --omit=dev --no-audit --no-fund
 
