@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, it } from "node:test";
 import type { Database } from "../../src/db/client.js";
+import { ulid } from "../../src/ids/ulid.js";
 import { Ledger } from "../../src/ledger/ledger.js";
 import { PaymentBatcher } from "../../src/ledger/payment-batch.js";
 import { authorizePayment, authorizePayments, MAX_PAYMENTS_PER_BATCH, type AuthorizePaymentCommand } from "../../src/ledger/payments.js";
@@ -86,10 +87,17 @@ it("gives every request of one batch its own outcome, decided in order under the
 it("fails only the poisonous request when its batch cannot run", async () => {
   calls = 0;
   const blocker = authorizePayment(batcher, command("blocker-2", { amountCents: 1n }), ctx);
-  // PostgreSQL text cannot hold NUL: this item makes the whole batch statement fail.
+  // An item validation would never let through (an amount that is not a number) makes the whole
+  // batch statement fail in PostgreSQL; it is submitted to the batcher directly.
+  const poisonItem = {
+    kind: "authorize" as const, at: new Date().toISOString(), eventId: ulid(), traceparent: null,
+    clientId: ctx.clientId, key: "poison", method: "AuthorizePayment", requestHash: "poison",
+    paymentId: ulid(), payerAccountId: payer, payeeAccountId: payee, amountCents: "not a number",
+    currency: "EUR", description: "", captureMethod: "AUTOMATIC", holdExpiresAt: null,
+  };
   const requests = [
     authorizePayment(batcher, command("fine-1", { amountCents: 1n }), ctx),
-    authorizePayment(batcher, command("poison", { amountCents: 1n, description: "nul \u0000" }), ctx),
+    batcher.submit(poisonItem),
     authorizePayment(batcher, command("fine-2", { amountCents: 1n }), ctx),
   ];
   await blocker;
