@@ -105,20 +105,18 @@ LANGUAGE sql IMMUTABLE AS $$
   SELECT jsonb_build_object('error', jsonb_build_object('code', p_code, 'field', p_field, 'message', p_message))
 $$;
 
--- The account a deposit or payout names: missing, or held in another currency than the command's,
--- refuses the command (nothing written). Deposits and payouts share this rule.
-CREATE OR REPLACE FUNCTION ledger_account_refusal(p_item jsonb) RETURNS jsonb
+-- The account a deposit or payout names (its balance row as the caller read it, all NULL when there
+-- is none): missing, or held in another currency than the command's, refuses the command (nothing
+-- written). Deposits and payouts share this rule.
+CREATE OR REPLACE FUNCTION ledger_account_refusal(p_account balances, p_item jsonb) RETURNS jsonb
 LANGUAGE plpgsql AS $$
-DECLARE
-  v_currency text;
 BEGIN
-  SELECT currency INTO v_currency FROM balances WHERE account_id = p_item->>'accountId';
-  IF NOT FOUND THEN
+  IF p_account.account_id IS NULL THEN
     RETURN ledger_error('ACCOUNT_NOT_FOUND', 'account_id', format('account_id: account %s does not exist', p_item->>'accountId'));
   END IF;
-  IF v_currency <> p_item->>'currency' THEN
+  IF p_account.currency <> p_item->>'currency' THEN
     RETURN ledger_error('CURRENCY_MISMATCH', 'currency',
-      format('currency: account %s holds %s, not %s', p_item->>'accountId', v_currency, p_item->>'currency'));
+      format('currency: account %s holds %s, not %s', p_account.account_id, p_account.currency, p_item->>'currency'));
   END IF;
   RETURN NULL;
 END;

@@ -16,9 +16,9 @@ DECLARE
   v_after bigint;
   v_refused jsonb;
 BEGIN
-  v_refused := ledger_account_refusal(p_item);
+  SELECT * INTO v_account FROM balances WHERE account_id = p_item->>'accountId';
+  v_refused := ledger_account_refusal(v_account, p_item);
   IF v_refused IS NOT NULL THEN RETURN v_refused; END IF;
-  SELECT * INTO STRICT v_account FROM balances WHERE account_id = p_item->>'accountId';
   SELECT * INTO STRICT v_funding FROM balances WHERE account_id = p_item->>'fundingAccountId';
   v_refusal := coalesce(ledger_credit_refusal(v_account, v_amount), ledger_debit_refusal(v_funding, v_amount));
   IF v_refusal IS NOT NULL THEN
@@ -252,9 +252,9 @@ DECLARE
   v_after bigint;
   v_refused jsonb;
 BEGIN
-  v_refused := ledger_account_refusal(p_item);
+  SELECT * INTO v_account FROM balances WHERE account_id = p_item->>'accountId';
+  v_refused := ledger_account_refusal(v_account, p_item);
   IF v_refused IS NOT NULL THEN RETURN v_refused; END IF;
-  SELECT * INTO STRICT v_account FROM balances WHERE account_id = p_item->>'accountId';
   SELECT * INTO STRICT v_funding FROM balances WHERE account_id = p_item->>'fundingAccountId';
   v_reason := coalesce(ledger_debit_refusal(v_account, v_amount), ledger_credit_refusal(v_funding, v_amount));
   INSERT INTO withdrawals (id, account_id, amount_cents, currency, reference, status, decline_reason, created_at)
