@@ -5,7 +5,7 @@
  *   - p50/p99 of a statement page (ListAccountEntries, 50 rows) at random depths, both directions;
  *   - p50/p99 of a payment list page (ListPayments of the account, 50 rows) at random depths;
  *   - p50/p99 of GetAccountBalance as_of a random instant;
- *   - the cost of the entry chain on the group-commit path: ledger_authorize_payments with 64
+ *   - the cost of the entry chain on the group-commit path: ledger_apply with 64
  *     payments per call, with the chain and change-notify triggers on and off.
  * Not a test: the 2 cores are shared, numbers are indicative; compare ratios within one run.
  */
@@ -82,14 +82,17 @@ async function main(): Promise<void> {
     const random = (max: bigint) => BigInt(Math.floor(Math.random() * Number(max)));
     const results: Record<string, number[]> = { statementOldestFirst: [], statementNewestFirst: [], paymentsPage: [], balanceAsOf: [], statementFirstPage: [], paymentsFirstPage: [] };
     for (let i = 0; i < SAMPLES; i++) {
-      const seq = random(head).toString();
-      await timed(results.statementOldestFirst!, () =>
-        ledger.listAccountEntries({ accountId: hot, newestFirst: false, pageSize: 50, pageToken: encodePageToken({ a: hot, n: false }, [seq]) }));
-      await timed(results.statementNewestFirst!, () =>
-        ledger.listAccountEntries({ accountId: hot, newestFirst: true, pageSize: 50, pageToken: encodePageToken({ a: hot, n: true }, [seq]) }));
-      await timed(results.statementFirstPage!, () => ledger.listAccountEntries({ accountId: hot, newestFirst: true, pageSize: 50, pageToken: "" }));
+      // Payment g is the hot account's entry number g, written at t0 + g ms: a statement line key is
+      // (time, rank 1 for an entry, sequence) as history.ts's statementLines pages it.
       const g = 1 + Number(random(BigInt(ENTRIES)));
       const micros = ((BigInt(t0) + BigInt(g)) * 1000n).toString();
+      const line = [micros, "1", String(g)];
+      const statementFilters = (newestFirst: boolean) => ({ a: hot, f: undefined, t: undefined, n: newestFirst, v: 2 });
+      await timed(results.statementOldestFirst!, () =>
+        ledger.listAccountEntries({ accountId: hot, newestFirst: false, pageSize: 50, pageToken: encodePageToken(statementFilters(false), line) }));
+      await timed(results.statementNewestFirst!, () =>
+        ledger.listAccountEntries({ accountId: hot, newestFirst: true, pageSize: 50, pageToken: encodePageToken(statementFilters(true), line) }));
+      await timed(results.statementFirstPage!, () => ledger.listAccountEntries({ accountId: hot, newestFirst: true, pageSize: 50, pageToken: "" }));
       await timed(results.paymentsPage!, () =>
         ledger.listPayments({ accountId: hot, statuses: [], pageSize: 50, pageToken: encodePageToken({ a: hot, s: [] }, [micros, "B" + String(g).padStart(25, "0")]) }));
       await timed(results.paymentsFirstPage!, () => ledger.listPayments({ accountId: hot, statuses: [], pageSize: 50, pageToken: "" }));
@@ -110,10 +113,12 @@ async function main(): Promise<void> {
         const base = n;
         n += 64;
         await timed(chainCost[mode]!, () => db.execute(sql`
-          select ledger_authorize_payments((select jsonb_agg(jsonb_build_object(
-            'clientId', 'bench', 'key', 'k' || g, 'requestHash', 'h', 'paymentId', 'C' || lpad(g::text, 25, '0'),
+          select ledger_apply((select jsonb_agg(jsonb_build_object(
+            'kind', 'authorize', 'clientId', 'bench', 'key', 'k' || g, 'method', 'AuthorizePayment', 'requestHash', 'h',
+            'paymentId', 'C' || lpad(g::text, 25, '0'),
             'payerAccountId', 'cp' || (g % 500), 'payeeAccountId', 'cp' || (500 + g % 500), 'amountCents', '1',
-            'currency', 'USD', 'description', '', 'createdAt', now()::text, 'eventId', 'e' || g, 'traceparent', null))
+            'currency', 'USD', 'description', '', 'captureMethod', 'AUTOMATIC', 'holdExpiresAt', null,
+            'at', ledger_iso(now()), 'eventId', 'e' || g, 'traceparent', null) order by g)
             from generate_series(${base + 1}::int, ${base + 64}::int) g), 24)`));
       }
     }
