@@ -130,9 +130,19 @@ export const ledgerEntries = pgTable(
     accountSeq: bigint("account_seq", { mode: "bigint" }),
     balanceAfterCents: money("balance_after_cents"),
     entryHash: text("entry_hash"),
+    /**
+     * Set by the statement-line trigger (drizzle/functions/40-entry-chain.sql): the line's 1-based
+     * position among ALL statement lines of its account (entries and hold movements share one
+     * sequence, assigned under the account's balance row lock, so it is commit order), and the
+     * account's held balance right after it. Statements and watches page by line_seq, never by a
+     * clock.
+     */
+    lineSeq: bigint("line_seq", { mode: "bigint" }),
+    heldAfterCents: money("held_after_cents"),
   },
   (t) => [
     index("ledger_entries_account_idx").on(t.accountId, t.id),
+    uniqueIndex("ledger_entries_account_line_idx").on(t.accountId, t.lineSeq),
     /** The statement: an account's entries in order, paged by sequence. */
     uniqueIndex("ledger_entries_account_seq_idx").on(t.accountId, t.accountSeq),
     /** Statements by time range and balances as of an instant. */
@@ -230,8 +240,15 @@ export const paymentTransitions = pgTable(
     status: text("status").notNull(),
     amountCents: money("amount_cents").notNull(),
     createdAt: createdAt(),
+    /** The payment's accounts (copied from payments): WatchPayments reads an account's transitions by these. */
+    payerAccountId: text("payer_account_id").notNull(),
+    payeeAccountId: text("payee_account_id").notNull(),
   },
-  (t) => [index("payment_transitions_payment_idx").on(t.paymentId, t.id)],
+  (t) => [
+    index("payment_transitions_payment_idx").on(t.paymentId, t.id),
+    index("payment_transitions_payer_idx").on(t.payerAccountId, t.id),
+    index("payment_transitions_payee_idx").on(t.payeeAccountId, t.id),
+  ],
 );
 
 /**
@@ -247,14 +264,34 @@ export const holdMovements = pgTable(
     kind: text("kind", { enum: ["HELD", "RELEASED"] }).notNull(),
     amountCents: money("amount_cents").notNull(),
     createdAt: createdAt(),
+    /** Set by the statement-line trigger (40-entry-chain.sql): see ledger_entries.line_seq; the ledger and held balances right after it. */
+    lineSeq: bigint("line_seq", { mode: "bigint" }),
+    ledgerAfterCents: money("ledger_after_cents"),
+    heldAfterCents: money("held_after_cents"),
   },
   (t) => [
     index("hold_movements_account_idx").on(t.accountId, t.id),
+    uniqueIndex("hold_movements_account_line_idx").on(t.accountId, t.lineSeq),
     // The statement (src/ledger/history.ts) reads an account's hold movements in time order beside
     // its entries, and sums them up to a line for the held balance there (migration 0005).
     index("hold_movements_account_time_idx").on(t.accountId, t.createdAt, t.id),
     check("hold_movements_amount_positive", sql`${t.amountCents} > 0`),
   ],
+);
+
+/**
+ * Append-only: every overdraft limit an account had and since when, written by a trigger on balances
+ * (drizzle/functions/45-overdraft-history.sql), so GetAccountBalance as_of reports the limit in force then.
+ */
+export const overdraftLimitChanges = pgTable(
+  "overdraft_limit_changes",
+  {
+    id: bigserial("id", { mode: "bigint" }).primaryKey(),
+    accountId: text("account_id").notNull().references(() => accounts.id),
+    overdraftLimitCents: money("overdraft_limit_cents").notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [index("overdraft_limit_changes_account_time_idx").on(t.accountId, t.createdAt, t.id)],
 );
 
 /** Append-only: every refund attempt, refunded or declined. */
