@@ -5,8 +5,16 @@
  * and PostgreSQL CPU ms per payment. FUNCTION_SQL=<file> loads another version of the function
  * first (e.g. an older one from git), to compare designs on the same machine in the same way.
  * Settings: BENCH_ACCOUNTS, BENCH_CLIENTS (default 2), BENCH_DURATION (default 5 s), BENCH_SIZES.
+ *
+ * Then the database's own cost per item, ledger_apply as the service calls it (the set-based path
+ * from 8 items) against the per-item loop (`SET ledger.per_item_path = on`, 30-ledger-apply.sql), one client, no concurrency: the time
+ * ledger_apply runs inside the backend (clock_timestamp() around the call, so neither the client, the
+ * network nor the commit's fsync count) and the CPU the backend process used (/proc), per item.
+ * On shared cores the pgbench CPU column is noise (checkpointer, other sessions); these two are not:
+ * the median of BENCH_REPS calls (default 7) and one process's CPU. Settings: BENCH_REPS.
  */
 import { readFileSync } from "node:fs";
+import { randomInt } from "node:crypto";
 import postgres from "postgres";
 import { openDatabase } from "../../src/db/client.js";
 import { runMigrations } from "../../src/db/migrate.js";
@@ -25,6 +33,59 @@ export async function seedAccountsInSql(databaseUrl: string, prefix: string, acc
       select ${prefix} || g, 'EUR', 'bench ' || g from generate_series(1, ${accounts}::int) g`;
     await sql`insert into balances (account_id, currency, available_cents)
       select ${prefix} || g, 'EUR', ${fundingCents.toString()}::bigint from generate_series(1, ${accounts}::int) g`;
+  } finally {
+    await sql.end();
+  }
+}
+
+/** `n` authorize items in the form the service sends (src/ledger/commands.ts), as batch-function.pgbench builds them. */
+function authorizeItems(prefix: string, accounts: number, hot: boolean, n: number, tag: string): object[] {
+  const at = new Date().toISOString();
+  return Array.from({ length: n }, (_, g) => {
+    const payer = hot ? 2 + randomInt(accounts - 1) : 1 + randomInt(accounts);
+    const other = 1 + randomInt(accounts - 1);
+    const payee = hot ? 1 : other >= payer ? other + 1 : other;
+    const id = `${tag}-${g}`;
+    return {
+      kind: "authorize", clientId: "bench", key: `k${id}`, method: "AuthorizePayment", requestHash: `h${id}`, paymentId: `p${id}`,
+      payerAccountId: `${prefix}${payer}`, payeeAccountId: `${prefix}${payee}`, amountCents: String(1 + randomInt(100)),
+      currency: "EUR", description: "bench", captureMethod: "AUTOMATIC", holdExpiresAt: null, at, eventId: `e${id}`, traceparent: null,
+    };
+  });
+}
+
+/** utime + stime of a process, in ms (ticks of 10 ms). */
+function processCpuMs(pid: number): number {
+  const text = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = text.slice(text.lastIndexOf(")") + 2).split(" ").map(Number);
+  return (fields[11]! + fields[12]!) * 10;
+}
+
+/**
+ * The database's cost per item of one ledger_apply call of `items` items on `path`: the median
+ * in-backend time of `reps` calls (after one warm-up) and the backend's CPU over them, per item, in µs.
+ */
+async function costPerItem(url: string, prefix: string, accounts: number, hot: boolean, items: number, path: "set" | "loop", reps: number) {
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    await sql`select set_config('ledger.per_item_path', ${path === "loop" ? "on" : "off"}, false)`;
+    await sql.unsafe(`create function pg_temp.timed_apply(p jsonb) returns double precision language plpgsql as $$
+      declare t0 timestamptz := clock_timestamp();
+      begin perform ledger_apply(p, 24); return extract(epoch from clock_timestamp() - t0) * 1000; end $$`);
+    const [backend] = await sql<{ pid: number }[]>`select pg_backend_pid() as pid`;
+    const pid = backend!.pid;
+    const call = async (rep: number) => {
+      const batch = authorizeItems(prefix, accounts, hot, items, `${path}-${hot ? "h" : "u"}-${items}-${rep}-${Date.now()}`);
+      const [row] = await sql<{ ms: number }[]>`select pg_temp.timed_apply(${JSON.stringify(batch)}::text::jsonb) as ms`;
+      return row!.ms;
+    };
+    await call(-1);
+    const cpuBefore = processCpuMs(pid);
+    const times: number[] = [];
+    for (let rep = 0; rep < reps; rep++) times.push(await call(rep));
+    const cpuMs = processCpuMs(pid) - cpuBefore;
+    times.sort((a, b) => a - b);
+    return { execUs: (times[Math.floor(reps / 2)]! * 1000) / items, cpuUs: (cpuMs * 1000) / (reps * items) };
   } finally {
     await sql.end();
   }
@@ -57,6 +118,21 @@ async function main(): Promise<void> {
         const cpu = cpuPerTransaction(before, sampleCpu(process.pid, postmasterPid(postgresService)), m.transactions);
         console.log(
           `${workload.name.padEnd(12)} ${String(items).padStart(5)} ${m.tps.toFixed(0).padStart(11)} ${m.p50Ms.toFixed(1).padStart(12)} ${m.p99Ms.toFixed(1).padStart(12)} ${cpu.postgres.toFixed(3).padStart(18)}${m.failed ? `  (${m.failed} failed)` : ""}`,
+        );
+      }
+    }
+    const reps = Number(process.env.BENCH_REPS ?? 7);
+    console.log("\nin the database, per item (median of %d calls; backend CPU over them)", reps);
+    // "applied": ledger_apply as the service calls it (the set path from 8 items, the loop below that).
+    console.log("workload     items  loop exec µs  applied exec µs  loop/applied  loop CPU µs  applied CPU µs  loop/applied");
+    for (const hot of [false, true]) {
+      for (const items of sizes) {
+        // Enough calls that the backend's CPU (counted in 10 ms ticks) is measured to a few percent.
+        const n = Math.max(reps, Math.ceil(4_000 / items));
+        const loop = await costPerItem(postgresService.value, "bench-", config.accounts, hot, items, "loop", n);
+        const set = await costPerItem(postgresService.value, "bench-", config.accounts, hot, items, "set", n);
+        console.log(
+          `${(hot ? "hot-account" : "uniform").padEnd(12)} ${String(items).padStart(5)} ${loop.execUs.toFixed(1).padStart(13)} ${set.execUs.toFixed(1).padStart(16)} ${(loop.execUs / set.execUs).toFixed(2).padStart(12)}x ${loop.cpuUs.toFixed(1).padStart(12)} ${set.cpuUs.toFixed(1).padStart(15)} ${(loop.cpuUs / set.cpuUs).toFixed(2).padStart(12)}x`,
         );
       }
     }
