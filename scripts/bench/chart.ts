@@ -17,6 +17,7 @@ const SERIES: { key: Side; label: string; color: string }[] = [
   { key: "connect-batch-1000", label: "Connect x1000", color: "#08519c" },
   { key: "grpc-batch-100", label: "gRPC x100", color: "#fdae6b" },
   { key: "grpc-batch-1000", label: "gRPC x1000", color: "#a63603" },
+  { key: "connect-1-instance", label: "Connect, 1 instance (late)", color: "#98df8a" },
   { key: "connect-3-instances", label: "Connect, 3 instances", color: "#2ca02c" },
 ];
 

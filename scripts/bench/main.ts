@@ -109,6 +109,7 @@ async function main(): Promise<void> {
     for (const other of others) stops.push(() => other.stop());
     const all = [app, ...others];
     for (const workload of workloads) {
+      rows.push(await serviceRow(workload.name, "connect-1-instance", () => runServiceWorkload(app, workload, "connect")));
       rows.push(
         await serviceRow(workload.name, "connect-3-instances", () => runServiceWorkload(app, workload, "connect", 0, 0, all.map((s) => s.baseUrl)), all),
       );

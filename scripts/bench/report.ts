@@ -12,6 +12,7 @@ export type Side =
   | "ceiling" // pgbench calling the batch function with 1,000 items per call
   | Protocol // the service, one payment per request
   | `${Protocol}-batch-${number}` // the service's AuthorizePayments, n items per request
+  | "connect-1-instance" // the one-instance reference measured right before the three-instance row
   | "connect-3-instances"; // three service processes on the same database, single requests
 
 export interface Row {
@@ -79,6 +80,16 @@ export function keptUp(row: Row): boolean {
   return row.backlogAtEnd === undefined || row.backlogAtEnd <= Math.max(1_000, row.measurement.tps);
 }
 
+/**
+ * Three instances against one, on the same database at the same moment: the one-instance
+ * reference is measured right before the three-instance row (by then the batch rows have written
+ * some 10^5 payments, so the early single-request row is not a fair "one"); runs that predate the
+ * reference fall back to that early row.
+ */
+function threeVsOne(rows: Row[], workload: Workload["name"]): number {
+  return ratio(find(rows, workload, "connect-3-instances"), find(rows, workload, "connect-1-instance") ?? find(rows, workload, "connect"));
+}
+
 /** The headline figures of a run. */
 export function headlineOf(results: Omit<BenchResults, "headline">): Headline {
   const { rows } = results;
@@ -94,7 +105,7 @@ export function headlineOf(results: Omit<BenchResults, "headline">): Headline {
     p99HalfLoadMs: halfConnect?.measurement.p99Ms ?? Number.NaN,
     peakRssMb: results.peakRssBytes / 2 ** 20,
     relayKeptUp: rows.every(keptUp),
-    threeInstancesVsOne: ratio(find(rows, "hot-account", "connect-3-instances"), find(rows, "hot-account", "connect")),
+    threeInstancesVsOne: threeVsOne(rows, "hot-account"),
   };
 }
 
@@ -118,7 +129,7 @@ export function targetsOf(results: BenchResults): Target[] {
     met: results.relayCommitToDeliveryP99Ms < 100,
   });
   for (const workload of ["uniform", "hot-account"] as const) {
-    const r = ratio(find(results.rows, workload, "connect-3-instances"), find(results.rows, workload, "connect"));
+    const r = threeVsOne(results.rows, workload);
     targets.push({ name: `3 instances >= 0.9x one (${workload})`, value: `${fmt(r, 2)}x`, met: r >= 0.9 });
   }
   targets.push({ name: "service peak RSS < 256 MB (whole run)", value: `${fmt(h.peakRssMb, 0)} MB`, met: h.peakRssMb < 256 });
