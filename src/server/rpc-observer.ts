@@ -10,7 +10,7 @@
  * `rpc.server.call.duration` (seconds) by `rpc.system.name`, `rpc.method` and `rpc.status_code`.
  */
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
-import { SpanKind, SpanStatusCode, context, type Meter, type Tracer, trace } from "@opentelemetry/api";
+import { SpanKind, SpanStatusCode, type Meter, type Tracer } from "@opentelemetry/api";
 import { clientIdKey, requestIdKey, traceparentKey } from "../api/request-context.js";
 import type { Logger } from "../telemetry/logger.js";
 import { contextOf, traceIdOf, traceparentOf } from "../telemetry/trace-context.js";
@@ -50,7 +50,8 @@ export function rpcObserver(meter: Meter, tracer: Tracer, logger: Logger): Inter
     request.contextValues.set(traceparentKey, traceparent);
     let code: Code | undefined;
     try {
-      return await context.with(trace.setSpan(context.active(), span), () => next(request));
+      // The handlers get the span through its traceparent (traceparentKey), not an active context.
+      return await next(request);
     } catch (error) {
       const connectError = ConnectError.from(error);
       code = connectError.code;

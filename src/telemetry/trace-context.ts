@@ -8,7 +8,6 @@ import {
   ROOT_CONTEXT,
   isSpanContextValid,
   SpanStatusCode,
-  context,
   trace,
   type Attributes,
   type Context,
@@ -68,18 +67,18 @@ export interface SpanSpec {
 }
 
 /**
- * Runs `fn` inside a span that continues `parent` (a `traceparent`; the active context when
- * undefined), ends it when `fn` settles and marks it failed when `fn` throws.
+ * Runs `fn` with a span that continues `parent` (a `traceparent`; a new trace when there is none),
+ * ends it when `fn` settles and marks it failed when `fn` throws. The parent is always explicit:
+ * the service registers no context manager (telemetry.ts), so there is no "active" span.
  */
 export async function withSpan<T>(name: string, parent: string | null | undefined, spec: SpanSpec, fn: (span: Span) => Promise<T>): Promise<T> {
   const links = (spec.links ?? []).flatMap((traceparent) => {
     const linked = spanContextOf(traceparent);
     return linked ? [{ context: linked }] : [];
   });
-  const parentContext = parent === undefined ? context.active() : contextOf(parent);
-  const span = tracer.startSpan(name, { kind: spec.kind, attributes: spec.attributes, links }, parentContext);
+  const span = tracer.startSpan(name, { kind: spec.kind, attributes: spec.attributes, links }, contextOf(parent));
   try {
-    return await context.with(trace.setSpan(parentContext, span), () => fn(span));
+    return await fn(span);
   } catch (error) {
     span.recordException(error as Error);
     span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
