@@ -191,8 +191,8 @@ $$;
 
 -- Refund: money goes back from payee to payer, several times while the refunds' sum stays at most
 -- what reached the payee. A payee that cannot cover it (funds rule with its overdraft limit) gets a
--- recorded, declined refund: the payment's refundable amount is unchanged and the client may retry
--- with a new key once the payee has funds.
+-- recorded, declined refund (and a PaymentRefundDeclined event): the payment's refundable amount is
+-- unchanged and the client may retry with a new key once the payee has funds.
 CREATE OR REPLACE FUNCTION ledger_cmd_refund(p_item jsonb) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -236,6 +236,11 @@ BEGIN
       'paymentId', v_id, 'payerAccountId', v_payer.account_id, 'payeeAccountId', v_payee.account_id, 'amountCents', p_item->'amountCents',
       'currency', v_payment.currency, 'reason', p_item->'reason', 'refundedCents', (v_state.refunded_cents + v_amount)::text,
       'createdAt', p_item->'at'));
+  ELSE
+    PERFORM ledger_emit(p_item, 'PaymentRefundDeclined', 'payment', v_id, jsonb_build_object('refundId', p_item->'refundId',
+      'paymentId', v_id, 'payerAccountId', v_payer.account_id, 'payeeAccountId', v_payee.account_id, 'amountCents', p_item->'amountCents',
+      'currency', v_payment.currency, 'reason', p_item->'reason', 'declineReason', v_reason,
+      'refundedCents', v_state.refunded_cents::text, 'createdAt', p_item->'at'));
   END IF;
   RETURN jsonb_build_object('result', jsonb_build_object('refundId', p_item->'refundId', 'paymentId', v_id,
     'amountCents', jsonb_build_object('$bigint', p_item->'amountCents'), 'reason', p_item->'reason', 'status', v_status,
@@ -244,7 +249,8 @@ END;
 $$;
 
 -- Withdrawal (payout): money leaves to the funding account of the currency, so every currency
--- still sums to zero. Insufficient funds (with the overdraft limit) declines it, recorded.
+-- still sums to zero. Insufficient funds (with the overdraft limit) declines it, recorded (and a
+-- FundsWithdrawalDeclined event).
 CREATE OR REPLACE FUNCTION ledger_cmd_withdraw(p_item jsonb) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -272,6 +278,11 @@ BEGIN
       'withdrawalId', p_item->'withdrawalId', 'accountId', v_account.account_id, 'fundingAccountId', v_funding.account_id,
       'amountCents', p_item->'amountCents', 'currency', v_account.currency, 'reference', p_item->'reference',
       'balanceAfterCents', v_after::text, 'createdAt', p_item->'at'));
+  ELSE
+    PERFORM ledger_emit(p_item, 'FundsWithdrawalDeclined', 'account', v_account.account_id, jsonb_build_object(
+      'withdrawalId', p_item->'withdrawalId', 'accountId', v_account.account_id, 'fundingAccountId', v_funding.account_id,
+      'amountCents', p_item->'amountCents', 'currency', v_account.currency, 'reference', p_item->'reference',
+      'declineReason', v_reason, 'balanceAfterCents', v_after::text, 'createdAt', p_item->'at'));
   END IF;
   RETURN jsonb_build_object('result', jsonb_build_object('withdrawalId', p_item->'withdrawalId', 'accountId', v_account.account_id,
     'amountCents', jsonb_build_object('$bigint', p_item->'amountCents'), 'currency', v_account.currency, 'reference', p_item->'reference',

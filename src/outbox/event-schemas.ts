@@ -123,6 +123,44 @@ export const FundsWithdrawnPayload = Type.Object(
   { additionalProperties: false },
 );
 
+/** Why a refund or a payout was declined (the funds rule or int64; see 10-ledger-helpers.sql). */
+const FundsDeclineReason = Type.Union([Type.Literal("INSUFFICIENT_FUNDS"), Type.Literal("BALANCE_LIMIT_EXCEEDED")]);
+
+/** A refund the payee could not cover (or that would overflow the payer): recorded, nothing moved. */
+export const PaymentRefundDeclinedPayload = Type.Object(
+  {
+    refundId: Ulid,
+    paymentId: Ulid,
+    payerAccountId: AccountId,
+    payeeAccountId: AccountId,
+    amountCents: PositiveCents,
+    currency: Currency,
+    reason: Type.String({ maxLength: 500 }),
+    declineReason: FundsDeclineReason,
+    /** The payment's refunded total, unchanged by this refund. */
+    refundedCents: NonNegativeCents,
+    createdAt: Timestamp,
+  },
+  { additionalProperties: false },
+);
+
+/** A payout the account could not cover: recorded, nothing moved. */
+export const FundsWithdrawalDeclinedPayload = Type.Object(
+  {
+    withdrawalId: Ulid,
+    accountId: AccountId,
+    fundingAccountId: AccountId,
+    amountCents: PositiveCents,
+    currency: Currency,
+    reference: Type.String({ maxLength: 200 }),
+    declineReason: FundsDeclineReason,
+    /** The account's available balance, unchanged by this payout. */
+    balanceAfterCents: Cents,
+    createdAt: Timestamp,
+  },
+  { additionalProperties: false },
+);
+
 /** Event type name -> payload schema and the aggregate it belongs to. */
 export const eventCatalog = {
   AccountCreated: { aggregateType: "account", payload: AccountCreatedPayload },
@@ -134,6 +172,8 @@ export const eventCatalog = {
   PaymentExpired: { aggregateType: "payment", payload: PaymentExpiredPayload },
   PaymentRefunded: { aggregateType: "payment", payload: PaymentRefundedPayload },
   FundsWithdrawn: { aggregateType: "account", payload: FundsWithdrawnPayload },
+  PaymentRefundDeclined: { aggregateType: "payment", payload: PaymentRefundDeclinedPayload },
+  FundsWithdrawalDeclined: { aggregateType: "account", payload: FundsWithdrawalDeclinedPayload },
 } as const satisfies Record<string, { aggregateType: string; payload: TSchema }>;
 
 export type EventType = keyof typeof eventCatalog;
@@ -169,6 +209,8 @@ export const envelopeSchemas = {
   PaymentExpired: envelopeOf("PaymentExpired"),
   PaymentRefunded: envelopeOf("PaymentRefunded"),
   FundsWithdrawn: envelopeOf("FundsWithdrawn"),
+  PaymentRefundDeclined: envelopeOf("PaymentRefundDeclined"),
+  FundsWithdrawalDeclined: envelopeOf("FundsWithdrawalDeclined"),
 };
 
 /**

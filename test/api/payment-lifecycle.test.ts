@@ -232,6 +232,13 @@ for (const [backend, start] of Object.entries(backends)) {
       const ok = await api.payments.refundPayment({ idempotencyKey: key("ref"), paymentId: paid.paymentId, amountCents: 50n, reason: "" });
       assert.equal(ok.refund?.status, RefundStatus.REFUNDED);
       assert.equal(ok.payment?.status, PaymentStatus.AUTHORIZED, "a refund does not change the status");
+      assert.deepEqual(await eventsOf(paid.paymentId), ["PaymentAuthorized", "PaymentRefundDeclined", "PaymentRefunded"]);
+      const [declinedEvent] = await rows(target.db, sql`select envelope->'payload' as payload from outbox where event_type = 'PaymentRefundDeclined' and aggregate_id = ${paid.paymentId}`);
+      assert.deepEqual(
+        { ...(declinedEvent!.payload as object), refundId: undefined, createdAt: undefined },
+        { refundId: undefined, paymentId: paid.paymentId, payerAccountId: payer, payeeAccountId: payee, amountCents: "100", currency: "USD",
+          reason: "", declineReason: "INSUFFICIENT_FUNDS", refundedCents: "0", createdAt: undefined },
+      );
       await assertLedgerInvariants(target.db);
     });
 
@@ -281,6 +288,13 @@ for (const [backend, start] of Object.entries(backends)) {
       const declined = await api.accounts.withdrawFunds({ idempotencyKey: key("wd"), accountId: owner, amountCents: 301n, currency: "USD", reference: "" });
       assert.equal(declined.withdrawal?.status, WithdrawalStatus.DECLINED);
       assert.equal(declined.withdrawal?.declineReason, "INSUFFICIENT_FUNDS");
+      const [declinedEvent] = await rows(target.db, sql`select envelope->'payload' as payload from outbox
+        where event_type = 'FundsWithdrawalDeclined' and aggregate_id = ${owner}`);
+      assert.deepEqual(
+        [(declinedEvent!.payload as Record<string, string>).withdrawalId, (declinedEvent!.payload as Record<string, string>).balanceAfterCents,
+          (declinedEvent!.payload as Record<string, string>).declineReason],
+        [declined.withdrawal?.withdrawalId, "-200", "INSUFFICIENT_FUNDS"],
+      );
       const pay = await api.payments.authorizePayment({
         idempotencyKey: key("pay"), payerAccountId: owner, payeeAccountId: other, amountCents: 300n, currency: "USD", description: "",
       });
