@@ -31,44 +31,8 @@ CREATE UNIQUE INDEX "hold_movements_account_line_idx" ON "hold_movements" USING 
 CREATE UNIQUE INDEX "ledger_entries_account_line_idx" ON "ledger_entries" USING btree ("account_id","line_seq");--> statement-breakpoint
 CREATE INDEX "payment_transitions_payer_idx" ON "payment_transitions" USING btree ("payer_account_id","id");--> statement-breakpoint
 CREATE INDEX "payment_transitions_payee_idx" ON "payment_transitions" USING btree ("payee_account_id","id");--> statement-breakpoint
--- Statement lines written before this migration are numbered once, per account, in the order the
--- statement showed them until now (time, hold movements before entries at one instant, then id),
--- with the ledger and held balances right after each. Later lines are numbered by the trigger in
--- drizzle/functions/40-entry-chain.sql. The append-only triggers are lifted for exactly this.
-ALTER TABLE "ledger_entries" DISABLE TRIGGER ledger_entries_append_only;--> statement-breakpoint
-ALTER TABLE "hold_movements" DISABLE TRIGGER hold_movements_append_only;--> statement-breakpoint
-DO $$
-DECLARE
-  r record;
-  v_account text := NULL;
-  v_seq bigint;
-  v_ledger bigint;
-  v_held bigint;
-BEGIN
-  FOR r IN
-    SELECT 1 AS rank, e.id, e.account_id, e.created_at, e.account_seq AS ord, e.balance_after_cents AS ledger_after, 0::bigint AS held_delta
-      FROM ledger_entries e
-    UNION ALL
-    SELECT 0, h.id, h.account_id, h.created_at, h.id, NULL, CASE WHEN h.kind = 'HELD' THEN h.amount_cents ELSE -h.amount_cents END
-      FROM hold_movements h
-    ORDER BY account_id, created_at, rank, ord
-  LOOP
-    IF v_account IS DISTINCT FROM r.account_id THEN
-      v_account := r.account_id; v_seq := 0; v_ledger := 0; v_held := 0;
-    END IF;
-    v_seq := v_seq + 1;
-    v_held := v_held + r.held_delta;
-    IF r.rank = 1 THEN
-      v_ledger := r.ledger_after;
-      UPDATE ledger_entries SET line_seq = v_seq, held_after_cents = v_held WHERE id = r.id;
-    ELSE
-      UPDATE hold_movements SET line_seq = v_seq, ledger_after_cents = v_ledger, held_after_cents = v_held WHERE id = r.id;
-    END IF;
-  END LOOP;
-END;
-$$;--> statement-breakpoint
-ALTER TABLE "ledger_entries" ENABLE TRIGGER ledger_entries_append_only;--> statement-breakpoint
-ALTER TABLE "hold_movements" ENABLE TRIGGER hold_movements_append_only;--> statement-breakpoint
+-- Lines written before this migration are numbered by the backfill in drizzle/functions/40-entry-chain.sql
+-- (after the entry chain's own backfill, which it needs).
 -- Overdraft limits set before this migration are taken as in force since the account was opened
 -- (no earlier record exists); later changes are recorded by drizzle/functions/45-overdraft-history.sql.
 INSERT INTO "overdraft_limit_changes" ("account_id", "overdraft_limit_cents", "created_at")

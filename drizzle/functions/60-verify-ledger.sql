@@ -12,7 +12,11 @@
 --   RUNNING_BALANCE      an entry's balance_after_cents is not the previous one plus its amount;
 --   SEQUENCE_GAP         an account's entries are not numbered 1, 2, 3, ... without gaps;
 --   HASH_MISMATCH        an entry's hash is not SHA-256 over its content and the previous hash: the
---                        entry (or the one before it) was changed after it was written.
+--                        entry (or the one before it) was changed after it was written;
+--   LINE_SEQUENCE        an account's statement lines (entries and hold movements together) are not
+--                        numbered 1, 2, 3, ... without gaps or repeats (40-entry-chain.sql);
+--   LINE_BALANCE         a line's stored ledger or held balance after it is not the running sum of
+--                        the account's lines up to it (the statement would show a wrong balance).
 -- Reads run in one REPEATABLE READ snapshot when the caller asks for it (src/ledger/verify.ts).
 CREATE OR REPLACE FUNCTION ledger_verify()
 RETURNS TABLE (check_name text, subject text, detail text) LANGUAGE sql STABLE AS $$
@@ -66,4 +70,25 @@ RETURNS TABLE (check_name text, subject text, detail text) LANGUAGE sql STABLE A
      FROM chain
      WHERE entry_hash IS DISTINCT FROM ledger_entry_hash(prev_hash, id, account_id, transfer_id, amount_cents, currency,
                                                          created_at, account_seq, balance_after_cents))
+  UNION ALL
+  (WITH lines AS (
+     SELECT 'entry ' || id AS subject, account_id, line_seq, amount_cents AS ledger_delta, 0::bigint AS held_delta,
+            balance_after_cents AS ledger_after, held_after_cents AS held_after
+       FROM ledger_entries
+     UNION ALL
+     SELECT 'hold movement ' || id, account_id, line_seq, 0, CASE WHEN kind = 'HELD' THEN amount_cents ELSE -amount_cents END,
+            ledger_after_cents, held_after_cents
+       FROM hold_movements
+   ), numbered AS (
+     SELECT l.*, lag(line_seq) OVER w AS prev_seq, sum(ledger_delta) OVER w AS running_ledger, sum(held_delta) OVER w AS running_held
+       FROM lines l
+       WINDOW w AS (PARTITION BY account_id ORDER BY line_seq, subject ROWS UNBOUNDED PRECEDING))
+   SELECT 'LINE_SEQUENCE', subject,
+          'account ' || account_id || ': line ' || coalesce(line_seq::text, 'missing') || ' follows ' || coalesce(prev_seq::text, 'nothing')
+     FROM numbered WHERE line_seq IS DISTINCT FROM coalesce(prev_seq, 0) + 1
+   UNION ALL
+   SELECT 'LINE_BALANCE', subject,
+          'account ' || account_id || ' line ' || line_seq || ': stored ledger ' || coalesce(ledger_after::text, 'missing') ||
+          ' and held ' || coalesce(held_after::text, 'missing') || ' after it, expected ' || running_ledger || ' and ' || running_held
+     FROM numbered WHERE ledger_after IS DISTINCT FROM running_ledger OR held_after IS DISTINCT FROM running_held)
 $$;

@@ -82,12 +82,12 @@ async function main(): Promise<void> {
     const random = (max: bigint) => BigInt(Math.floor(Math.random() * Number(max)));
     const results: Record<string, number[]> = { statementOldestFirst: [], statementNewestFirst: [], paymentsPage: [], balanceAsOf: [], statementFirstPage: [], paymentsFirstPage: [] };
     for (let i = 0; i < SAMPLES; i++) {
-      // Payment g is the hot account's entry number g, written at t0 + g ms: a statement line key is
-      // (time, rank 1 for an entry, sequence) as history.ts's statementLines pages it.
+      // Payment g is the hot account's entry number g, written at t0 + g ms, and its line number g
+      // (no holds here): a statement page token is the line sequence, as history.ts pages it.
       const g = 1 + Number(random(BigInt(ENTRIES)));
       const micros = ((BigInt(t0) + BigInt(g)) * 1000n).toString();
-      const line = [micros, "1", String(g)];
-      const statementFilters = (newestFirst: boolean) => ({ a: hot, f: undefined, t: undefined, n: newestFirst, v: 2 });
+      const line = [String(g)];
+      const statementFilters = (newestFirst: boolean) => ({ a: hot, f: undefined, t: undefined, n: newestFirst, v: 3 });
       await timed(results.statementOldestFirst!, () =>
         ledger.listAccountEntries({ accountId: hot, newestFirst: false, pageSize: 50, pageToken: encodePageToken(statementFilters(false), line) }));
       await timed(results.statementNewestFirst!, () =>

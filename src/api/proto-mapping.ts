@@ -166,6 +166,7 @@ export function entryToProto(entry: EntryRecord): AccountEntry {
     kind: lineKindToProto[entry.kind],
     availableBeforeCents: entry.availableBeforeCents,
     availableAfterCents: entry.availableAfterCents,
+    lineSequence: entry.lineSequence,
   });
 }
 

@@ -59,8 +59,10 @@ export type EntryCauseKind = "PAYMENT" | "CAPTURE" | "DEPOSIT" | "REFUND" | "WIT
 /** One statement line: a ledger entry, or a hold movement (HELD / RELEASED) of a payment. */
 export interface StatementLine {
   kind: "ENTRY" | "HELD" | "RELEASED";
-  /** (created_us, rank, id): the line's place in the statement, for page and resume tokens. */
+  /** [line sequence]: the line's place in the statement, for page and resume tokens. */
   key: PageKey;
+  /** Position among all the account's statement lines (entries and hold movements), from 1. */
+  lineSequence: bigint;
   /** 0 for hold movements, which are not ledger entries. */
   entryId: bigint;
   accountId: string;
@@ -197,7 +199,7 @@ export async function listAccounts(db: Database, query: ListAccountsQuery): Prom
 }
 
 type LineRow = {
-  rank: number; key_id: string; entry_id: string | null; account_seq: string | null; amount_cents: string; currency: string;
+  line_seq: string; entry_id: string | null; account_seq: string | null; amount_cents: string; currency: string;
   ledger_after_cents: string; held_after_cents: string; cause_id: string; cause_kind: EntryCauseKind;
   hold_kind: "HELD" | "RELEASED" | null; created_us: string; entry_hash: string;
 };
@@ -215,62 +217,70 @@ const CAUSE_KIND = sql`case when exists (select 1 from deposits d where d.id = e
   else 'PAYMENT' end`;
 
 /**
- * The statement of one account: its ledger entries and its hold movements, in time order, so that
- * every change of the AVAILABLE balance has a line (a hold moves money between available and held
- * without an entry). Lines are keyed by (created_at, rank, id): at one instant hold movements
- * (rank 0) come before entries (rank 1), as in a capture, which releases the hold and then moves
- * the captured part; the id is the hold movement's id or the entry's account sequence. Each branch
- * reads at most one page in key order (ledger_entries_account_time_idx,
- * hold_movements_account_time_idx) before the two are merged, so a page costs about the same
- * anywhere in a long history.
+ * The statement of one account: its ledger entries and its hold movements, so that every change of
+ * the AVAILABLE balance has a line (a hold moves money between available and held without an
+ * entry), in the order of the account's line sequence (line_seq, one sequence over both tables,
+ * assigned in commit order under the account's lock by drizzle/functions/40-entry-chain.sql; no
+ * clock decides the order). Each line stores the ledger and held balances right after it, so a
+ * page reads only its own rows. Each branch reads at most one page in line order
+ * (ledger_entries_account_line_idx, hold_movements_account_line_idx) before the two are merged, so
+ * a page costs the same anywhere in a long history.
  *
- * Balances around a line: the ledger balance is the last entry's running balance at or before the
- * line (set by the entry-chain trigger); the held balance is the sum of the account's hold
- * movements up to the line; available = ledger - held, as in balances.
+ * A time range keeps the lines whose time is within it, and bounds the line range first with the
+ * time indexes (the first line at or after `from`, the last before `to`), so the scan stays short.
  */
 async function statementLines(
   db: Database,
   accountId: string,
   range: { from?: Date; to?: Date },
-  after: PageKey | undefined,
+  after: bigint | undefined,
   newestFirst: boolean,
   limit: number,
   inclusive = false,
 ): Promise<StatementLine[]> {
-  const timeFilters = (column: SQL): SQL[] => [
-    ...(range.from ? [sql`${column} >= ${range.from.toISOString()}::timestamptz`] : []),
-    ...(range.to ? [sql`${column} < ${range.to.toISOString()}::timestamptz`] : []),
-  ];
-  const keyFilter = (created: SQL, rank: number, id: SQL): SQL[] =>
-    after ? [sql`(${created}, ${rank}::int, ${id}) ${newestFirst ? (inclusive ? sql`<=` : sql`<`) : inclusive ? sql`>=` : sql`>`} (${fromMicros(after[0]!)}, ${after[1]!}::int, ${after[2]!}::bigint)`] : [];
+  const conditions = (alias: SQL): SQL[] => {
+    const column = (name: string) => sql`${alias}.${sql.raw(name)}`;
+    const list = [sql`${column("account_id")} = ${accountId}`];
+    if (range.from) {
+      list.push(sql`${column("created_at")} >= ${range.from.toISOString()}::timestamptz`);
+      list.push(sql`${column("line_seq")} >= (select coalesce(min(s), 0) from (
+        (select line_seq as s from ledger_entries where account_id = ${accountId} and created_at >= ${range.from.toISOString()}::timestamptz order by created_at limit 1)
+        union all
+        (select line_seq from hold_movements where account_id = ${accountId} and created_at >= ${range.from.toISOString()}::timestamptz order by created_at limit 1)) f)`);
+    }
+    if (range.to) {
+      list.push(sql`${column("created_at")} < ${range.to.toISOString()}::timestamptz`);
+      list.push(sql`${column("line_seq")} <= (select coalesce(max(s), 0) from (
+        (select line_seq as s from ledger_entries where account_id = ${accountId} and created_at < ${range.to.toISOString()}::timestamptz order by created_at desc limit 1)
+        union all
+        (select line_seq from hold_movements where account_id = ${accountId} and created_at < ${range.to.toISOString()}::timestamptz order by created_at desc limit 1)) t)`);
+    }
+    if (after !== undefined) {
+      const op = newestFirst ? (inclusive ? sql`<=` : sql`<`) : inclusive ? sql`>=` : sql`>`;
+      list.push(sql`${column("line_seq")} ${op} ${after.toString()}::bigint`);
+    }
+    return list;
+  };
   const direction = newestFirst ? sql`desc` : sql`asc`;
-  const entryWhere = [sql`e.account_id = ${accountId}`, ...timeFilters(sql`e.created_at`), ...keyFilter(sql`e.created_at`, 1, sql`e.account_seq`)];
-  const holdWhere = [sql`h.account_id = ${accountId}`, ...timeFilters(sql`h.created_at`), ...keyFilter(sql`h.created_at`, 0, sql`h.id`)];
   const rows = await queryRows<LineRow>(db, sql`
     with lines as (
-      (select 1 as rank, e.account_seq as key_id, e.id as entry_id, e.account_seq, e.amount_cents, e.currency,
-              e.balance_after_cents as ledger_after, e.transfer_id as cause_id, ${CAUSE_KIND} as cause_kind,
-              null::text as hold_kind, e.created_at, e.entry_hash
-         from ledger_entries e where ${sql.join(entryWhere, sql` and `)}
-         order by e.created_at ${direction}, e.account_seq ${direction} limit ${limit})
+      (select e.line_seq, e.id as entry_id, e.account_seq, e.amount_cents, e.currency, e.balance_after_cents as ledger_after,
+              e.held_after_cents as held_after, e.transfer_id as cause_id, ${CAUSE_KIND} as cause_kind, null::text as hold_kind,
+              e.created_at, e.entry_hash
+         from ledger_entries e where ${sql.join(conditions(sql`e`), sql` and `)}
+         order by e.line_seq ${direction} limit ${limit})
       union all
-      (select 0, h.id, null, null, case when h.kind = 'HELD' then -h.amount_cents else h.amount_cents end, a.currency,
-              coalesce((select l.balance_after_cents from ledger_entries l
-                         where l.account_id = h.account_id and l.created_at < h.created_at
-                         order by l.created_at desc, l.account_seq desc limit 1), 0),
-              h.payment_id, 'PAYMENT', h.kind, h.created_at, ''
-         from hold_movements h join accounts a on a.id = h.account_id where ${sql.join(holdWhere, sql` and `)}
-         order by h.created_at ${direction}, h.id ${direction} limit ${limit})
+      (select h.line_seq, null, null, case when h.kind = 'HELD' then -h.amount_cents else h.amount_cents end, a.currency,
+              h.ledger_after_cents, h.held_after_cents, h.payment_id, 'PAYMENT', h.kind, h.created_at, ''
+         from hold_movements h join accounts a on a.id = h.account_id where ${sql.join(conditions(sql`h`), sql` and `)}
+         order by h.line_seq ${direction} limit ${limit})
     )
-    select l.rank, l.key_id::text as key_id, l.entry_id::text as entry_id, l.account_seq::text as account_seq,
+    select l.line_seq::text as line_seq, l.entry_id::text as entry_id, l.account_seq::text as account_seq,
            l.amount_cents::text as amount_cents, l.currency, l.ledger_after::text as ledger_after_cents,
-           coalesce((select sum(case when m.kind = 'HELD' then m.amount_cents else -m.amount_cents end)
-                       from hold_movements m
-                      where m.account_id = ${accountId} and (m.created_at, 0, m.id) <= (l.created_at, l.rank, l.key_id)), 0)::text
-             as held_after_cents,
-           l.cause_id, l.cause_kind, l.hold_kind, ${micros(sql`l.created_at`)} as created_us, l.entry_hash
+           l.held_after::text as held_after_cents, l.cause_id, l.cause_kind, l.hold_kind,
+           ${micros(sql`l.created_at`)} as created_us, l.entry_hash
       from lines l
-     order by l.created_at ${direction}, l.rank ${direction}, l.key_id ${direction} limit ${limit}`);
+     order by l.line_seq ${direction} limit ${limit}`);
   return rows.map((row) => lineOfRow(accountId, row));
 }
 
@@ -281,7 +291,8 @@ function lineOfRow(accountId: string, row: LineRow): StatementLine {
   const isEntry = row.hold_kind === null;
   return {
     kind: row.hold_kind ?? "ENTRY",
-    key: [row.created_us, String(row.rank), row.key_id],
+    key: [row.line_seq],
+    lineSequence: BigInt(row.line_seq),
     entryId: isEntry ? BigInt(row.entry_id!) : 0n,
     accountId,
     sequence: isEntry ? BigInt(row.account_seq!) : 0n,
@@ -300,64 +311,92 @@ function lineOfRow(accountId: string, row: LineRow): StatementLine {
   };
 }
 
-/** The statement of one account, keyset-paged by the line key (see statementLines). */
+/** A page or resume key: one line sequence number in decimal. */
+function lineOfKey(field: string, key: PageKey | undefined): bigint | undefined {
+  if (!key) return undefined;
+  if (!/^[0-9]{1,19}$/.test(key[0]!)) throw invalidArgument(field, "is not a page token issued by this service");
+  return BigInt(key[0]!);
+}
+
+/** The statement of one account, keyset-paged by line sequence (see statementLines). */
 export async function listAccountEntries(db: Database, query: ListEntriesQuery): Promise<Page<StatementLine>> {
   requireAnyAccountId("account_id", query.accountId);
   if (query.from && query.to && query.from >= query.to) throw invalidArgument("to", "must be later than from");
   const pageSize = pageSizeOf("page_size", query.pageSize);
-  const filters = { a: query.accountId, f: query.from?.toISOString(), t: query.to?.toISOString(), n: query.newestFirst, v: 2 };
-  const after = decodePageToken("page_token", query.pageToken, filters, 3);
+  // v3: keys are line sequences; a token of an earlier version is refused as issued for other filters.
+  const filters = { a: query.accountId, f: query.from?.toISOString(), t: query.to?.toISOString(), n: query.newestFirst, v: 3 };
+  const after = lineOfKey("page_token", decodePageToken("page_token", query.pageToken, filters, 1));
   await getAccount(db, query.accountId);
   const rows = await statementLines(db, query.accountId, query, after, query.newestFirst, pageSize + 1);
   const page = pageOf(rows, pageSize, filters, (row) => row.key);
   return { nextPageToken: page.nextPageToken, items: page.items };
 }
 
-/** An account's statement lines after `after` (a line key; from it when `inclusive`), in order, at most `limit`: what a watcher has not seen. */
-export async function linesAfter(db: Database, accountId: string, after: PageKey | undefined, limit: number, inclusive = false): Promise<StatementLine[]> {
+/** An account's statement lines after line `after` (from it when `inclusive`), in order, at most `limit`: what a watcher has not seen. */
+export async function linesAfter(db: Database, accountId: string, after: bigint | undefined, limit: number, inclusive = false): Promise<StatementLine[]> {
   return statementLines(db, accountId, {}, after, false, limit, inclusive);
 }
 
-/** The key of the account's newest statement line, undefined when it has none. */
+/** The account's newest statement line, undefined when it has none. */
 export async function newestLine(db: Database, accountId: string): Promise<StatementLine | undefined> {
   const [line] = await statementLines(db, accountId, {}, undefined, true, 1);
   return line;
 }
 
+/** The sequence of the account's newest statement line, 0 when it has none. */
+export async function headLineSequence(db: Database, accountId: string): Promise<bigint> {
+  const [row] = await queryRows<{ head: string }>(db, sql`
+    select greatest(
+      coalesce((select max(line_seq) from ledger_entries where account_id = ${accountId}), 0),
+      coalesce((select max(line_seq) from hold_movements where account_id = ${accountId}), 0))::text as head`);
+  return BigInt(row?.head ?? "0");
+}
+
 /**
- * The balances of an account at `asOf`. Ledger: the running balance of its last entry committed at
- * or before that instant (ledger_entries_account_time_idx), zero before its first. Held: the sum
- * of its hold movements up to that instant. Available: ledger - held, as balances keeps it now.
- * `version` is the last entry's sequence (hold movements have none); the overdraft limit is the one
- * in force now (limit changes are not recorded with a time).
+ * The balances of an account at `asOf`: those stored with its last statement line written at or
+ * before that instant (ledger_entries_account_time_idx, hold_movements_account_time_idx: the
+ * later of the two by line sequence), zero before its first; the overdraft limit in force then
+ * (overdraft_limit_changes, recorded by drizzle/functions/45-overdraft-history.sql; none: 0).
+ * `version` is the last entry's sequence at that instant.
  */
 export async function getBalanceAsOf(db: Database, accountId: string, asOf: Date): Promise<BalanceRecord> {
   requireAnyAccountId("account_id", accountId);
   const at = sql`${asOf.toISOString()}::timestamptz`;
-  const [account] = await queryRows<{ currency: string; created_us: string; overdraft_limit_cents: string; held_cents: string; held_us: string | null }>(db, sql`
-    select a.currency, ${micros(sql`a.created_at`)} as created_us, b.overdraft_limit_cents::text as overdraft_limit_cents,
-           coalesce((select sum(case when m.kind = 'HELD' then m.amount_cents else -m.amount_cents end)
-                       from hold_movements m where m.account_id = a.id and m.created_at <= ${at}), 0)::text as held_cents,
-           (select ${micros(sql`max(m.created_at)`)} from hold_movements m where m.account_id = a.id and m.created_at <= ${at}) as held_us
-    from accounts a join balances b on b.account_id = a.id where a.id = ${accountId}`);
-  if (!account) throw accountNotFound("account_id", accountId);
-  const [last] = await queryRows<{ account_seq: string; balance_after_cents: string; created_us: string }>(db, sql`
-    select account_seq::text as account_seq, balance_after_cents::text as balance_after_cents,
-           ${micros(sql`created_at`)} as created_us
-    from ledger_entries where account_id = ${accountId} and created_at <= ${at}
-    order by created_at desc, account_seq desc limit 1`);
-  const ledgerCents = last ? BigInt(last.balance_after_cents) : 0n;
-  const heldCents = BigInt(account.held_cents);
-  const changedUs = [last?.created_us, account.held_us ?? undefined, account.created_us].filter((v): v is string => v !== undefined);
+  const [row] = await queryRows<{
+    currency: string; created_us: string; limit_cents: string | null; entry_seq: string | null; ledger_cents: string | null;
+    held_cents: string | null; line_us: string | null;
+  }>(db, sql`
+    with entry as (
+      select line_seq, account_seq, balance_after_cents, held_after_cents, created_at from ledger_entries
+       where account_id = ${accountId} and created_at <= ${at} order by created_at desc, account_seq desc limit 1
+    ), hold as (
+      select line_seq, ledger_after_cents, held_after_cents, created_at from hold_movements
+       where account_id = ${accountId} and created_at <= ${at} order by created_at desc, id desc limit 1
+    ), line as (
+      select line_seq, balance_after_cents as ledger_cents, held_after_cents as held_cents, created_at from entry
+      union all
+      select line_seq, ledger_after_cents, held_after_cents, created_at from hold
+      order by line_seq desc limit 1
+    )
+    select a.currency, ${micros(sql`a.created_at`)} as created_us,
+           (select c.overdraft_limit_cents::text from overdraft_limit_changes c
+             where c.account_id = a.id and c.created_at <= ${at} order by c.created_at desc, c.id desc limit 1) as limit_cents,
+           (select account_seq::text from entry) as entry_seq,
+           (select ledger_cents::text from line) as ledger_cents, (select held_cents::text from line) as held_cents,
+           (select ${micros(sql`created_at`)} from line) as line_us
+      from accounts a where a.id = ${accountId}`);
+  if (!row) throw accountNotFound("account_id", accountId);
+  const ledgerCents = BigInt(row.ledger_cents ?? "0");
+  const heldCents = BigInt(row.held_cents ?? "0");
   return {
     accountId,
-    currency: account.currency,
+    currency: row.currency,
     availableCents: ledgerCents - heldCents,
     heldCents,
     ledgerCents,
-    overdraftLimitCents: BigInt(account.overdraft_limit_cents),
-    version: last ? BigInt(last.account_seq) : 0n,
-    updatedAt: dateOfMicros(changedUs.reduce((x, y) => (BigInt(x) > BigInt(y) ? x : y))),
+    overdraftLimitCents: BigInt(row.limit_cents ?? "0"),
+    version: BigInt(row.entry_seq ?? "0"),
+    updatedAt: dateOfMicros(row.line_us ?? row.created_us),
   };
 }
 

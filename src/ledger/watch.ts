@@ -16,7 +16,7 @@ import type { Database } from "../db/client.js";
 import { queryRows } from "../db/query-rows.js";
 import { accountNotFound } from "./accounts.js";
 import type { ChangeFeed } from "./change-feed.js";
-import { linesAfter, newestLine, newestPaymentKey, paymentsAfter, type EntryRecord } from "./history.js";
+import { headLineSequence, linesAfter, newestLine, newestPaymentKey, paymentsAfter, type EntryRecord } from "./history.js";
 import { LedgerError, LedgerErrorCode, invalidArgument } from "./ledger-error.js";
 import { decodePageToken, encodePageToken, type PageKey } from "./page-token.js";
 import type { BalanceRecord, PaymentRecord } from "./records.js";
@@ -58,24 +58,26 @@ export async function* watchAccount(
   signal?: AbortSignal,
 ): AsyncGenerator<AccountChange> {
   requireAnyAccountId("account_id", accountId);
-  const filters = { watchAccount: accountId };
-  const resumed = decodePageToken("resume_token", resumeToken, filters, 3);
+  // Positions are line sequences (v2); a token of the earlier (time, rank, id) form is refused.
+  const filters = { watchAccount: accountId, v: 2 };
+  const resumed = decodePageToken("resume_token", resumeToken, filters, 1);
   const subscription = feed.subscribe(`a:${accountId}`);
   try {
     const head = await accountHead(db, accountId);
-    let position: PageKey | undefined;
+    let position: bigint | undefined;
     let start: BalanceRecord;
     if (resumed) {
-      const [line] = await linesAfter(db, accountId, resumed, 1, true);
-      if (!line || line.key.join() !== resumed.join()) throw invalidArgument("resume_token", `names no statement line of account ${accountId}`);
-      position = line.key;
+      const wanted = /^[0-9]{1,19}$/.test(resumed[0]!) ? BigInt(resumed[0]!) : -1n;
+      const [line] = await linesAfter(db, accountId, wanted, 1, true);
+      if (!line || line.lineSequence !== wanted) throw invalidArgument("resume_token", `names no statement line of account ${accountId}`);
+      position = line.lineSequence;
       start = balancesAfter(line, head);
     } else {
       const newest = await newestLine(db, accountId);
-      position = newest?.key;
+      position = newest?.lineSequence;
       start = newest ? balancesAfter(newest, head) : { ...head.balance };
     }
-    yield { balance: start, resumeToken: position ? encodePageToken(filters, position) : "" };
+    yield { balance: start, resumeToken: position !== undefined ? encodePageToken(filters, [position.toString()]) : "" };
 
     while (!subscription.closed && !signal?.aborted) {
       const lines = await linesAfter(db, accountId, position, READ_BATCH);
@@ -84,20 +86,19 @@ export async function* watchAccount(
         continue;
       }
       if (lines.length === READ_BATCH) {
-        const latest = await accountHead(db, accountId);
-        // Counted in entries (hold movements are at most two per payment, so they do not change the picture).
-        const behind = latest.balance.version - (await sequenceAt(db, accountId, lines[0]!.createdAt));
+        // Lines are numbered without gaps, so the distance to the head is exact.
+        const behind = (await headLineSequence(db, accountId)) - lines[0]!.lineSequence;
         if (behind > BigInt(MAX_WATCH_LAG)) {
           throw new LedgerError(
             LedgerErrorCode.WATCH_TOO_SLOW,
-            `resume_token: the watcher fell about ${behind} changes behind (more than ${MAX_WATCH_LAG}); ` +
+            `resume_token: the watcher fell ${behind} changes behind (more than ${MAX_WATCH_LAG}); ` +
               `read the statement with ListAccountEntries, then watch again`,
             "resume_token",
           );
         }
       }
       for (const line of lines) {
-        position = line.key;
+        position = line.lineSequence;
         yield { entry: line, balance: balancesAfter(line, head), resumeToken: encodePageToken(filters, line.key) };
       }
     }
@@ -179,13 +180,4 @@ async function accountHead(db: Database, accountId: string) {
       updatedAt: new Date(Number(BigInt(row.updated_us) / 1000n)),
     } satisfies BalanceRecord,
   };
-}
-
-/** The sequence of the account's last entry committed at or before `at` (ledger_entries_account_time_idx). */
-async function sequenceAt(db: Database, accountId: string, at: Date): Promise<bigint> {
-  const [row] = await queryRows<{ account_seq: string }>(db, sql`
-    select account_seq::text as account_seq from ledger_entries
-    where account_id = ${accountId} and created_at <= ${at.toISOString()}::timestamptz
-    order by created_at desc, account_seq desc limit 1`);
-  return row ? BigInt(row.account_seq) : 0n;
 }

@@ -150,6 +150,73 @@ describe("VerifyLedger", () => {
     }
   });
 
+  it("numbers the statement lines written before line numbers existed on the next migrate (databases older than 0006)", async () => {
+    const fresh = await createTestDatabase(4);
+    try {
+      const l = new Ledger(fresh.handle.db, { idempotencyTtlHours: 24 });
+      const a = (await l.createAccount({ currency: "USD", displayName: "holder", accountId: "" }, ctx)).accountId;
+      const b = (await l.createAccount({ currency: "USD", displayName: "merchant", accountId: "" }, ctx)).accountId;
+      await l.depositFunds({ idempotencyKey: key(), accountId: a, amountCents: 1_000n, currency: "USD" }, ctx);
+      const hold = await l.authorizePayment({ idempotencyKey: key(), payerAccountId: a, payeeAccountId: b, amountCents: 300n, currency: "USD", description: "", captureMethod: "MANUAL" }, ctx);
+      await l.authorizePayment({ idempotencyKey: key(), payerAccountId: a, payeeAccountId: b, amountCents: 100n, currency: "USD", description: "" }, ctx);
+      await l.capturePayment({ idempotencyKey: key(), paymentId: hold.paymentId, amountCents: 250n }, ctx);
+      const statement = async () => (await l.listAccountEntries({ accountId: a, newestFirst: false, pageSize: 50, pageToken: "" })).items;
+      const before = await statement();
+      assert.deepEqual(before.map((line) => [line.kind, line.lineSequence, line.availableAfterCents, line.balanceAfterCents]), [
+        ["ENTRY", 1n, 1_000n, 1_000n], ["HELD", 2n, 700n, 1_000n], ["ENTRY", 3n, 600n, 900n], ["RELEASED", 4n, 900n, 900n], ["ENTRY", 5n, 650n, 650n],
+      ]);
+
+      // What a pre-0006 database looks like after the columns were added: no line numbers anywhere.
+      await l.db.transaction(async (tx) => {
+        await tx.execute(sql`alter table ledger_entries disable trigger ledger_entries_append_only`);
+        await tx.execute(sql`alter table hold_movements disable trigger hold_movements_append_only`);
+        await tx.execute(sql`update ledger_entries set line_seq = null, held_after_cents = null`);
+        await tx.execute(sql`update hold_movements set line_seq = null, ledger_after_cents = null, held_after_cents = null`);
+        await tx.execute(sql`alter table ledger_entries enable trigger ledger_entries_append_only`);
+        await tx.execute(sql`alter table hold_movements enable trigger hold_movements_append_only`);
+      });
+      assert.ok((await l.verify()).violations.some((v) => v.check === "LINE_SEQUENCE"));
+
+      await runMigrations(fresh.handle);
+      assert.deepEqual(await l.verify(), { ok: true, violations: [] });
+      assert.deepEqual(await statement(), before, "the same statement as before");
+    } finally {
+      await fresh.drop();
+    }
+  });
+
+  it("names a statement line whose stored balance or number was changed", async () => {
+    const fresh = await createTestDatabase(4);
+    try {
+      const l = new Ledger(fresh.handle.db, { idempotencyTtlHours: 24 });
+      const a = (await l.createAccount({ currency: "USD", displayName: "holder", accountId: "" }, ctx)).accountId;
+      const b = (await l.createAccount({ currency: "USD", displayName: "merchant", accountId: "" }, ctx)).accountId;
+      await l.depositFunds({ idempotencyKey: key(), accountId: a, amountCents: 1_000n, currency: "USD" }, ctx);
+      await l.authorizePayment({ idempotencyKey: key(), payerAccountId: a, payeeAccountId: b, amountCents: 300n, currency: "USD", description: "", captureMethod: "MANUAL" }, ctx);
+      await l.authorizePayment({ idempotencyKey: key(), payerAccountId: a, payeeAccountId: b, amountCents: 100n, currency: "USD", description: "" }, ctx);
+      const [hold] = await rows(l.db, sql`select id::text as id from hold_movements where account_id = ${a}`);
+      await l.db.transaction(async (tx) => {
+        await tx.execute(sql`alter table hold_movements disable trigger hold_movements_append_only`);
+        await tx.execute(sql`update hold_movements set held_after_cents = 30 where id = ${hold!.id as string}::bigint`);
+        await tx.execute(sql`alter table hold_movements enable trigger hold_movements_append_only`);
+      });
+      const changed = await l.verify();
+      assert.deepEqual(changed.violations.map((v) => [v.check, v.subject]), [["LINE_BALANCE", `hold movement ${hold!.id}`]]);
+      assert.match(changed.violations[0]!.detail, /held 30 after it, expected 1000 and 300/);
+
+      const [entry] = await rows(l.db, sql`select id::text as id from ledger_entries where account_id = ${a} and account_seq = 2`);
+      await l.db.transaction(async (tx) => {
+        await tx.execute(sql`alter table ledger_entries disable trigger ledger_entries_append_only`);
+        await tx.execute(sql`update ledger_entries set line_seq = 7 where id = ${entry!.id as string}::bigint`);
+        await tx.execute(sql`alter table ledger_entries enable trigger ledger_entries_append_only`);
+      });
+      const renumbered = await l.verify();
+      assert.ok(renumbered.violations.some((v) => v.check === "LINE_SEQUENCE" && v.subject === `entry ${entry!.id}`));
+    } finally {
+      await fresh.drop();
+    }
+  });
+
   it("chains entries written before the chain existed on the next migrate (databases older than 0005)", async () => {
     // A database of its own: the previous test left tampered entries behind.
     const fresh = await createTestDatabase(4);
