@@ -245,6 +245,18 @@ describe("GetAccountBalance as of", () => {
     assert.equal(now.availableCents, current.availableCents);
     assert.equal(now.version, current.version, "version as of now is the balance's version");
   });
+
+  it("reports the overdraft limit in force at the instant", async () => {
+    const a = await account();
+    const opened = new Date();
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await ledger.updateAccount({ accountId: a, overdraftLimitCents: 500n });
+    const firstLimit = new Date();
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await ledger.updateAccount({ accountId: a, overdraftLimitCents: 200n });
+    const limitAt = async (at: Date) => (await ledger.getBalanceAsOf(a, at)).overdraftLimitCents;
+    assert.deepEqual([await limitAt(opened), await limitAt(firstLimit), await limitAt(new Date(Date.now() + 60_000))], [0n, 500n, 200n]);
+  });
 });
 
 describe("GetPayment by idempotency key", () => {
