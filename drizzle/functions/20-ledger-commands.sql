@@ -69,11 +69,12 @@ BEGIN
                         created_at, capture_method, hold_expires_at)
     VALUES (v_id, v_payer.account_id, v_payee.account_id, v_amount, p_item->>'currency', v_status, v_reason,
             p_item->>'description', v_at, p_item->>'captureMethod', v_expires);
+  -- Every payment's first transition, a decline's included (WatchPayments streams transitions).
+  INSERT INTO payment_transitions (payment_id, status, amount_cents, created_at, payer_account_id, payee_account_id)
+    VALUES (v_id, v_status, v_amount, v_at, v_payer.account_id, v_payee.account_id);
   IF v_reason IS NULL THEN
     INSERT INTO payment_states (payment_id, status, held_cents, captured_cents, hold_expires_at, updated_at)
       VALUES (v_id, v_status, CASE WHEN v_manual THEN v_amount ELSE 0 END, CASE WHEN v_manual THEN 0 ELSE v_amount END, v_expires, v_at);
-    INSERT INTO payment_transitions (payment_id, status, amount_cents, created_at, payer_account_id, payee_account_id)
-      VALUES (v_id, v_status, v_amount, v_at, v_payer.account_id, v_payee.account_id);
     IF v_manual THEN
       PERFORM ledger_hold(v_id, v_payer.account_id, v_amount, v_at);
     ELSE

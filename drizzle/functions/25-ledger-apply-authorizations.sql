@@ -121,7 +121,7 @@ BEGIN
         FROM fresh WHERE reason IS NULL ORDER BY ord
   ), transitions_written AS (
     INSERT INTO payment_transitions (payment_id, status, amount_cents, created_at, payer_account_id, payee_account_id)
-      SELECT i->>'paymentId', status, amount, at, i->>'payerAccountId', i->>'payeeAccountId' FROM fresh WHERE reason IS NULL ORDER BY ord
+      SELECT i->>'paymentId', status, amount, at, i->>'payerAccountId', i->>'payeeAccountId' FROM fresh ORDER BY ord
   ), entries_written AS (
     INSERT INTO ledger_entries (transfer_id, account_id, amount_cents, currency, created_at)
       SELECT i->>'paymentId', CASE WHEN side = 1 THEN i->>'payerAccountId' ELSE i->>'payeeAccountId' END,

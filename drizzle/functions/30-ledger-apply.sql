@@ -24,6 +24,8 @@ BEGIN
   -- one batch in flight, and with several instances their batches would otherwise queue on each
   -- other's row locks while each stays small; waiting here lets every instance's next batch grow
   -- meanwhile. The key is arbitrary but fixed. Measured in docs/profile.md ("several instances").
+  -- WatchPayments relies on it too: holding it until commit makes payment_transitions ids visible
+  -- in id order (src/ledger/history.ts transitionsAfter); removing it needs another position there.
   PERFORM pg_advisory_xact_lock(7041001);
   -- Every balance row of the batch, in account-id order: the accounts named by the commands and
   -- the payer and payee of the payments they act on (payments are immutable: no lock needed).

@@ -5,7 +5,7 @@ import { CaptureMethod, type AuthorizePaymentRequest, type PaymentService } from
 import { LedgerError, invalidArgument } from "../ledger/ledger-error.js";
 import type { Ledger } from "../ledger/ledger.js";
 import type { AuthorizePaymentCommand } from "../ledger/payments.js";
-import { balanceToProto, itemErrorToProto, paymentToProto, refundToProto, statusFromProto } from "./proto-mapping.js";
+import { balanceToProto, itemErrorToProto, paymentChangeToProto, paymentToProto, refundToProto, statusFromProto } from "./proto-mapping.js";
 import { timestampDate } from "./timestamps.js";
 import { requestContextOf } from "./request-context.js";
 
@@ -110,7 +110,7 @@ export function paymentServiceHandlers(ledger: Ledger): ServiceImpl<typeof Payme
 
     async *watchPayments(request, context) {
       for await (const change of ledger.watchPayments(request.accountId, request.resumeToken, context.signal)) {
-        yield { payment: paymentToProto(change.payment), resumeToken: change.resumeToken };
+        yield { payment: paymentToProto(change.payment), change: paymentChangeToProto(change.transition), resumeToken: change.resumeToken };
       }
     },
 

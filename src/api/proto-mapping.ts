@@ -27,8 +27,11 @@ import {
   type ItemError,
   ItemErrorSchema,
   type Payment,
+  type PaymentChange,
+  PaymentChangeKind,
+  PaymentChangeSchema,
 } from "../../gen/payment/v1/payment_pb.js";
-import type { EntryCauseKind as EntryCause, EntryRecord } from "../ledger/history.js";
+import type { EntryCauseKind as EntryCause, EntryRecord, PaymentTransition } from "../ledger/history.js";
 import type { LedgerError } from "../ledger/ledger-error.js";
 import { ledgerErrorStatus } from "./error-mapping.js";
 import type {
@@ -167,6 +170,25 @@ export function entryToProto(entry: EntryRecord): AccountEntry {
     availableBeforeCents: entry.availableBeforeCents,
     availableAfterCents: entry.availableAfterCents,
     lineSequence: entry.lineSequence,
+  });
+}
+
+const changeKindToProto: Record<PaymentTransition["status"], PaymentChangeKind> = {
+  AUTHORIZED: PaymentChangeKind.AUTHORIZED,
+  DECLINED: PaymentChangeKind.DECLINED,
+  REQUIRES_CAPTURE: PaymentChangeKind.REQUIRES_CAPTURE,
+  CAPTURED: PaymentChangeKind.CAPTURED,
+  VOIDED: PaymentChangeKind.VOIDED,
+  EXPIRED: PaymentChangeKind.EXPIRED,
+  REFUNDED: PaymentChangeKind.REFUNDED,
+};
+
+/** One step of a payment, as WatchPayments reports it. */
+export function paymentChangeToProto(transition: Omit<PaymentTransition, "payment">): PaymentChange {
+  return create(PaymentChangeSchema, {
+    kind: changeKindToProto[transition.status],
+    amountCents: transition.amountCents,
+    createdAt: timestampFromDate(transition.createdAt),
   });
 }
 

@@ -104,11 +104,11 @@ async function refreshBalances(...accountIds: string[]): Promise<void> {
   renderAccounts();
 }
 
-/** One statement line: an entry (numbered in the account's chain) or a hold movement (no number). */
+/** One statement line: an entry or a hold movement, numbered by its place in the statement. */
 function entryRow(entry: AccountEntry, currency: string): HTMLTableRowElement {
   const row = document.createElement("tr");
   row.dataset.line = lineKey(entry);
-  cell(row, entry.kind === StatementLineKind.ENTRY ? String(entry.sequence) : "");
+  cell(row, String(entry.lineSequence));
   cell(row, entry.createdAt ? new Date(Number(entry.createdAt.seconds) * 1000 + entry.createdAt.nanos / 1e6).toISOString() : "");
   cell(row, StatementLineKind[entry.kind]);
   cell(row, `${EntryCauseKind[entry.causeKind]} ${entry.causeId}`);
@@ -121,7 +121,7 @@ function entryRow(entry: AccountEntry, currency: string): HTMLTableRowElement {
 
 /** Identifies a statement line across the list and the watch (hold movements have no entry id). */
 function lineKey(entry: AccountEntry): string {
-  return [entry.kind, entry.entryId, entry.causeId, entry.amountCents, entry.createdAt?.seconds, entry.createdAt?.nanos].join("|");
+  return String(entry.lineSequence);
 }
 
 async function loadAccounts(): Promise<void> {

@@ -131,32 +131,53 @@ export async function listPayments(db: Database, query: ListPaymentsQuery): Prom
   return { nextPageToken: page.nextPageToken, items: page.items.map(paymentOfRow) };
 }
 
-/**
- * An account's payments after `after` (a paymentKeyOf key; from the newest when undefined), oldest
- * first, at most `limit`: what a payment watcher has not seen yet.
- */
-export async function paymentsAfter(db: Database, accountId: string, after: PageKey | undefined, limit: number): Promise<{ key: PageKey; payment: PaymentRecord }[]> {
-  const start = after
-    ? sql`(created_at, id) > (${fromMicros(after[0]!)}, ${after[1]!})`
-    : sql`false`;
-  const order = sql`order by created_at, id limit ${limit}`;
-  const rows = await queryRows<PaymentRow>(db, sql`
-    select ${PAYMENT_COLUMNS} from (
-      (select * from payments where payer_account_id = ${accountId} and ${start} ${order})
-      union all
-      (select * from payments where payee_account_id = ${accountId} and ${start} ${order})) p ${order}`);
-  return rows.map((row) => ({ key: paymentKeyOf(row), payment: paymentOfRow(row) }));
+/** A payment's step: its first status (AUTHORIZED, REQUIRES_CAPTURE or DECLINED) or a later one (CAPTURED, VOIDED, EXPIRED, REFUNDED). */
+export interface PaymentTransition {
+  /** The transition's id: its place in the order watchers see. */
+  id: bigint;
+  status: "AUTHORIZED" | "REQUIRES_CAPTURE" | "DECLINED" | "CAPTURED" | "VOIDED" | "EXPIRED" | "REFUNDED";
+  /** What the step moved or released: the amount (first), the captured part, the released hold, the refund. */
+  amountCents: bigint;
+  createdAt: Date;
+  /** The payment as it is now. */
+  payment: PaymentRecord;
 }
 
-/** The key of an account's newest payment, undefined when it has none: where a new watcher starts. */
-export async function newestPaymentKey(db: Database, accountId: string): Promise<PageKey | undefined> {
-  const order = sql`order by created_at desc, id desc limit 1`;
-  const [row] = await queryRows<PaymentRow>(db, sql`
-    select ${PAYMENT_COLUMNS} from (
-      (select * from payments where payer_account_id = ${accountId} ${order})
-      union all
-      (select * from payments where payee_account_id = ${accountId} ${order})) p ${order}`);
-  return row ? paymentKeyOf(row) : undefined;
+/**
+ * An account's payment transitions (as payer or payee) after transition `after` (from the newest
+ * when undefined), oldest first, at most `limit`: what a payment watcher has not seen yet. Read
+ * from payment_transitions_payer_idx and payment_transitions_payee_idx, each up to `limit`, then
+ * merged. Transition ids are committed in id order: every writer runs inside ledger_apply, which
+ * serialises its callers with one advisory lock (drizzle/functions/30-ledger-apply.sql), so no
+ * transaction can commit a lower id after a higher one became visible.
+ */
+export async function transitionsAfter(db: Database, accountId: string, after: bigint, limit: number): Promise<PaymentTransition[]> {
+  const order = sql`order by id limit ${limit}`;
+  const rows = await queryRows<{ id: string; status: PaymentTransition["status"]; amount_cents: string; created_us: string; payment: unknown }>(db, sql`
+    select t.id::text as id, t.status, t.amount_cents::text as amount_cents, ${micros(sql`t.created_at`)} as created_us,
+           ledger_payment_json(t.payment_id) as payment
+      from (
+        (select * from payment_transitions where payer_account_id = ${accountId} and id > ${after.toString()}::bigint ${order})
+        union all
+        (select * from payment_transitions where payee_account_id = ${accountId} and payer_account_id <> ${accountId}
+            and id > ${after.toString()}::bigint ${order})) t
+     order by t.id limit ${limit}`);
+  return rows.map((row) => ({
+    id: BigInt(row.id),
+    status: row.status,
+    amountCents: BigInt(row.amount_cents),
+    createdAt: dateOfMicros(row.created_us),
+    payment: fromStoredJson<PaymentRecord>(row.payment),
+  }));
+}
+
+/** The id of the account's newest payment transition, 0 when it has none: where a new watcher starts. */
+export async function newestTransitionId(db: Database, accountId: string): Promise<bigint> {
+  const [row] = await queryRows<{ id: string }>(db, sql`
+    select greatest(
+      coalesce((select max(id) from payment_transitions where payer_account_id = ${accountId}), 0),
+      coalesce((select max(id) from payment_transitions where payee_account_id = ${accountId}), 0))::text as id`);
+  return BigInt(row?.id ?? "0");
 }
 
 /** The record comes from ledger_payment_json, the function that builds every command's payment result. */

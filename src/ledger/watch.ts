@@ -1,7 +1,7 @@
 /**
  * Live views of an account: its balances and every statement line (entry or hold movement) that
- * changes them, and its payments. A watcher keeps only its position (the last line's key, or the
- * last payment key); on each
+ * changes them, and every step of its payments. A watcher keeps only its position (the last line's
+ * sequence, or the last payment transition's id); on each
  * change notification (change-feed.ts), or every POLL_MS in case one was lost, it reads what lies
  * beyond that position from the database, at most READ_BATCH rows at a time. So every change made
  * through any instance reaches it, in order and without gaps, and a resume from a position it was
@@ -16,9 +16,9 @@ import type { Database } from "../db/client.js";
 import { queryRows } from "../db/query-rows.js";
 import { accountNotFound } from "./accounts.js";
 import type { ChangeFeed } from "./change-feed.js";
-import { headLineSequence, linesAfter, newestLine, newestPaymentKey, paymentsAfter, type EntryRecord } from "./history.js";
+import { headLineSequence, linesAfter, newestLine, newestTransitionId, transitionsAfter, type EntryRecord, type PaymentTransition } from "./history.js";
 import { LedgerError, LedgerErrorCode, invalidArgument } from "./ledger-error.js";
-import { decodePageToken, encodePageToken, type PageKey } from "./page-token.js";
+import { decodePageToken, encodePageToken } from "./page-token.js";
 import type { BalanceRecord, PaymentRecord } from "./records.js";
 import { requireAnyAccountId } from "./validation.js";
 
@@ -38,9 +38,12 @@ export interface AccountChange {
   resumeToken: string;
 }
 
-/** One message of a payment watch, with the token that resumes right after it. */
+/** One message of a payment watch: a step of one of the account's payments, with the token that resumes right after it. */
 export interface PaymentChange {
+  /** The payment as it is now. */
   payment: PaymentRecord;
+  /** The step itself. */
+  transition: Omit<PaymentTransition, "payment">;
   resumeToken: string;
 }
 
@@ -122,10 +125,10 @@ function balancesAfter(line: EntryRecord, head: { balance: BalanceRecord }): Bal
 }
 
 /**
- * Every new payment of `accountId` (as payer or payee) from now on, or after `resumeToken` (the
- * token of the last payment received). Payments are ordered by (created_at, id); created_at is
- * taken by the instance that authorized the payment, so across instances with skewed clocks a
- * payment may be stamped before one already delivered (see README, "Live updates").
+ * Every step of the payments of `accountId` (as payer or payee) from now on, or after
+ * `resumeToken` (the token of the last message received): a new payment (authorized, held or
+ * declined), then its capture, void, expiry and refunds, in the order they were committed
+ * (transition ids; see transitionsAfter in history.ts), each with the payment as it is now.
  */
 export async function* watchPayments(
   db: Database,
@@ -135,21 +138,23 @@ export async function* watchPayments(
   signal?: AbortSignal,
 ): AsyncGenerator<PaymentChange> {
   requireAnyAccountId("account_id", accountId);
-  const filters = { watch: accountId };
-  let position: PageKey | undefined = decodePageToken("resume_token", resumeToken, filters, 2);
+  // v2: positions are transition ids; a token of the earlier (time, payment id) form is refused.
+  const filters = { watch: accountId, v: 2 };
+  const resumed = decodePageToken("resume_token", resumeToken, filters, 1);
+  if (resumed && !/^[0-9]{1,19}$/.test(resumed[0]!)) throw invalidArgument("resume_token", "is not a page token issued by this service");
   const subscription = feed.subscribe(`p:${accountId}`);
   try {
     await accountHead(db, accountId);
-    position ??= (await newestPaymentKey(db, accountId)) ?? ["0", ""];
+    let position = resumed ? BigInt(resumed[0]!) : await newestTransitionId(db, accountId);
     while (!subscription.closed && !signal?.aborted) {
-      const rows = await paymentsAfter(db, accountId, position, READ_BATCH);
-      if (rows.length === 0) {
+      const steps = await transitionsAfter(db, accountId, position, READ_BATCH);
+      if (steps.length === 0) {
         await subscription.wait(POLL_MS, signal);
         continue;
       }
-      for (const row of rows) {
-        position = row.key;
-        yield { payment: row.payment, resumeToken: encodePageToken(filters, row.key) };
+      for (const { payment, ...transition } of steps) {
+        position = transition.id;
+        yield { payment, transition, resumeToken: encodePageToken(filters, [position.toString()]) };
       }
     }
   } finally {

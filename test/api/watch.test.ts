@@ -11,7 +11,7 @@ import { loadConfig } from "../../src/config/config.js";
 import { startService, type RunningService } from "../../src/server/service.js";
 import { createLogger } from "../../src/telemetry/logger.js";
 import { EntryCauseKind, StatementLineKind, type WatchAccountResponse } from "../../gen/payment/v1/account_pb.js";
-import { CaptureMethod, PaymentStatus, type WatchPaymentsResponse } from "../../gen/payment/v1/payment_pb.js";
+import { CaptureMethod, PaymentChangeKind, PaymentStatus, type WatchPaymentsResponse } from "../../gen/payment/v1/payment_pb.js";
 import { jsonClients, ledgerClients, transportFactories } from "../support/clients.js";
 import { EDGE_DEFAULTS, startTestService, type TestService } from "../support/service.js";
 import { until } from "../support/until.js";
@@ -160,28 +160,72 @@ describe("WatchAccount", () => {
 });
 
 describe("WatchPayments", () => {
-  it("streams new payments of the account, declines included, and resumes by token", async () => {
+  it("streams every step of the account's payments made through another instance, declines included, and resumes by token", async () => {
     const { payer, payee } = await fundedPair();
-    const { payments } = ledgerClients(transportFactories["grpc-web-http1"]!(b.url));
+    const api = jsonClients(a.url).payments;
+    const { payments } = ledgerClients(transportFactories["connect-json-http1"]!(b.url));
     const abort = new AbortController();
-    const watch = collect(payments.watchPayments({ accountId: payee }, { signal: abort.signal }));
-    // The stream sends nothing until a payment: wait until the server holds the subscription.
-    await until("the subscription", async () => {
+    const watch = collect(payments.watchPayments({ accountId: payer }, { signal: abort.signal }));
+    const payeeAbort = new AbortController();
+    const payeeWatch = collect(payments.watchPayments({ accountId: payee }, { signal: payeeAbort.signal }));
+    // The stream sends nothing until a step: wait until the server holds both subscriptions.
+    await until("the subscriptions", async () => {
       await payThroughA(payer, payee, 1n);
-      return watch.messages.length > 0;
+      return watch.messages.length > 0 && payeeWatch.messages.length > 0;
     });
-    const declined = await payThroughA(payer, payee, 1_000_000n);
-    await until("the declined payment", () => watch.messages.some((m) => m.payment?.paymentId === declined.payment!.paymentId));
-    abort.abort();
-    const seen = watch.messages as WatchPaymentsResponse[];
-    assert.equal(seen.at(-1)!.payment!.status, PaymentStatus.DECLINED);
+    // Warm-up payments (of 1 cent) may still be arriving; none of the steps below is of 1 cent.
+    const after = (messages: WatchPaymentsResponse[]) => messages.filter((m) => m.payment!.amountCents !== 1n);
 
-    const missed = await payThroughA(payer, payee, 2n);
+    const hold = (amountCents: bigint) =>
+      api.authorizePayment({ idempotencyKey: key(), payerAccountId: payer, payeeAccountId: payee, amountCents, currency: "USD", description: "", captureMethod: CaptureMethod.MANUAL });
+    const held = (await hold(300n)).payment!;
+    await api.capturePayment({ idempotencyKey: key(), paymentId: held.paymentId, amountCents: 200n });
+    await api.refundPayment({ idempotencyKey: key(), paymentId: held.paymentId, amountCents: 50n, reason: "" });
+    const declined = (await payThroughA(payer, payee, 1_000_000n)).payment!;
+    const other = (await hold(100n)).payment!;
+    await api.voidPayment({ idempotencyKey: key(), paymentId: other.paymentId });
+
+    const expected = [
+      [held.paymentId, PaymentChangeKind.REQUIRES_CAPTURE, 300n],
+      [held.paymentId, PaymentChangeKind.CAPTURED, 200n],
+      [held.paymentId, PaymentChangeKind.REFUNDED, 50n],
+      [declined.paymentId, PaymentChangeKind.DECLINED, 1_000_000n],
+      [other.paymentId, PaymentChangeKind.REQUIRES_CAPTURE, 100n],
+      [other.paymentId, PaymentChangeKind.VOIDED, 100n],
+    ];
+    const steps = (messages: WatchPaymentsResponse[]) => messages.map((m) => [m.payment!.paymentId, m.change!.kind, m.change!.amountCents]);
+    await until("six steps on the payer's watch", () => after(watch.messages as WatchPaymentsResponse[]).length >= 6);
+    await until("six steps on the payee's watch", () => after(payeeWatch.messages as WatchPaymentsResponse[]).length >= 6);
+    abort.abort();
+    payeeAbort.abort();
+    const seen = after(watch.messages as WatchPaymentsResponse[]);
+    assert.deepEqual(steps(seen), expected);
+    assert.deepEqual(steps(after(payeeWatch.messages as WatchPaymentsResponse[])), expected, "the payee sees them too");
+    assert.equal(seen[3]!.payment!.status, PaymentStatus.DECLINED);
+    // Each message carries the payment as it was read, at or after its step: the refund step shows it.
+    assert.equal(seen[2]!.payment!.refundedCents, 50n);
+
+    // Resume from the middle: the rest, without gap or repeat, and what happened meanwhile.
+    const missed = (await payThroughA(payer, payee, 2n)).payment!;
     const abort2 = new AbortController();
-    const resumed = collect(payments.watchPayments({ accountId: payee, resumeToken: seen.at(-1)!.resumeToken }, { signal: abort2.signal }));
-    await until("the missed payment", () => resumed.messages.length === 1);
+    const resumed = collect(payments.watchPayments({ accountId: payer, resumeToken: seen[2]!.resumeToken }, { signal: abort2.signal }));
+    await until("the rest and the missed payment", () => resumed.messages.length === 4);
     abort2.abort();
-    assert.equal(resumed.messages[0]!.payment!.paymentId, missed.payment!.paymentId);
+    assert.deepEqual(steps(resumed.messages as WatchPaymentsResponse[]), [...expected.slice(3), [missed.paymentId, PaymentChangeKind.AUTHORIZED, 2n]]);
+  });
+
+  it("refuses a resume token of the earlier format, or no token at all", async () => {
+    const { payer } = await fundedPair();
+    const { payments } = ledgerClients(transportFactories["connect-json-http1"]!(b.url));
+    const oldFormat = Buffer.from(JSON.stringify({ f: "x", k: ["1700000000000000", "01ARZ3NDEKTSV4RRFFQ69G5FAV"] })).toString("base64url");
+    for (const resumeToken of [oldFormat, "not a token"]) {
+      await assert.rejects(
+        (async () => {
+          for await (const _ of payments.watchPayments({ accountId: payer, resumeToken })) break;
+        })(),
+        (error: { code?: number; rawMessage?: string }) => error.code === 3 && /resume_token/.test(error.rawMessage ?? ""),
+      );
+    }
   });
 });
 

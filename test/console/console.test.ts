@@ -226,10 +226,10 @@ it("a hold, a partial capture, a partial refund and a payout: balances, payment 
   await page.locator("#statement tbody tr", { hasText: "REFUND" }).waitFor();
   const statement = await rows(page, "#statement");
   assert.deepEqual(statement.map((r) => [r[0], r[2], r[3]!.split(" ")[0], r[4], r[5], r[6], r[7]]), [
-    ["3", "ENTRY", "REFUND", "10.00 USD", "75.00 USD", "85.00 USD", "85.00 USD"],
-    ["2", "ENTRY", "CAPTURE", "-25.00 USD", "100.00 USD", "75.00 USD", "75.00 USD"],
-    ["", "RELEASED", "PAYMENT", "40.00 USD", "60.00 USD", "100.00 USD", "100.00 USD"],
-    ["", "HELD", "PAYMENT", "-40.00 USD", "100.00 USD", "60.00 USD", "100.00 USD"],
+    ["5", "ENTRY", "REFUND", "10.00 USD", "75.00 USD", "85.00 USD", "85.00 USD"],
+    ["4", "ENTRY", "CAPTURE", "-25.00 USD", "100.00 USD", "75.00 USD", "75.00 USD"],
+    ["3", "RELEASED", "PAYMENT", "40.00 USD", "60.00 USD", "100.00 USD", "100.00 USD"],
+    ["2", "HELD", "PAYMENT", "-40.00 USD", "100.00 USD", "60.00 USD", "100.00 USD"],
     ["1", "ENTRY", "DEPOSIT", "100.00 USD", "0.00 USD", "100.00 USD", "100.00 USD"],
   ]);
   await page.screenshot({ path: `${ARTIFACTS}/lifecycle.png`, fullPage: true });

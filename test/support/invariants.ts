@@ -68,6 +68,14 @@ export async function assertLedgerInvariants(db: Database): Promise<void> {
        or s.refunded_cents <> (select coalesce(sum(amount_cents), 0) from refunds r where r.payment_id = s.payment_id and r.status = 'REFUNDED')`);
   assert.deepEqual(badRefunds, [], "refunds within what was captured, refunded_cents is their sum");
 
+  const untracked = await rows(db, sql`
+    select p.id, p.status from payments p
+    where (select t.status from payment_transitions t where t.payment_id = p.id order by t.id limit 1) is distinct from p.status
+       or exists (select 1 from payment_transitions t where t.payment_id = p.id
+                   and (t.payer_account_id, t.payee_account_id) <> (p.payer_account_id, p.payee_account_id))
+       or (p.status = 'DECLINED') <> (select count(*) = 1 from payment_transitions t where t.payment_id = p.id and p.status = 'DECLINED')`);
+  assert.deepEqual(untracked, [], "every payment's first transition is its status at creation, declines have no other, all with the payment's accounts");
+
   const envelopes = await rows(db, sql`select event_type, envelope from outbox`);
   for (const { event_type: type, envelope } of envelopes) {
     const schema = envelopeSchemas[type as keyof typeof envelopeSchemas];

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file payment/v1/payment.proto.
  */
 export const file_payment_v1_payment: GenFile = /*@__PURE__*/
-  fileDesc("ChhwYXltZW50L3YxL3BheW1lbnQucHJvdG8SCnBheW1lbnQudjEiyAMKB1BheW1lbnQSEgoKcGF5bWVudF9pZBgBIAEoCRIpCgZzdGF0dXMYAiABKA4yGS5wYXltZW50LnYxLlBheW1lbnRTdGF0dXMSMQoOZGVjbGluZV9yZWFzb24YAyABKA4yGS5wYXltZW50LnYxLkRlY2xpbmVSZWFzb24SGAoQcGF5ZXJfYWNjb3VudF9pZBgEIAEoCRIYChBwYXllZV9hY2NvdW50X2lkGAUgASgJEhQKDGFtb3VudF9jZW50cxgGIAEoAxIQCghjdXJyZW5jeRgHIAEoCRITCgtkZXNjcmlwdGlvbhgIIAEoCRIuCgpjcmVhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIxCg5jYXB0dXJlX21ldGhvZBgKIAEoDjIZLnBheW1lbnQudjEuQ2FwdHVyZU1ldGhvZBISCgpoZWxkX2NlbnRzGAsgASgDEhYKDmNhcHR1cmVkX2NlbnRzGAwgASgDEhYKDnJlZnVuZGVkX2NlbnRzGA0gASgDEjMKD2hvbGRfZXhwaXJlc19hdBgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiigIKF0F1dGhvcml6ZVBheW1lbnRSZXF1ZXN0EhcKD2lkZW1wb3RlbmN5X2tleRgBIAEoCRIYChBwYXllcl9hY2NvdW50X2lkGAIgASgJEhgKEHBheWVlX2FjY291bnRfaWQYAyABKAkSFAoMYW1vdW50X2NlbnRzGAQgASgDEhAKCGN1cnJlbmN5GAUgASgJEhMKC2Rlc2NyaXB0aW9uGAYgASgJEjEKDmNhcHR1cmVfbWV0aG9kGAcgASgOMhkucGF5bWVudC52MS5DYXB0dXJlTWV0aG9kEjIKD2hvbGRfZXhwaXJlc19pbhgIIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJAChhBdXRob3JpemVQYXltZW50UmVzcG9uc2USJAoHcGF5bWVudBgBIAEoCzITLnBheW1lbnQudjEuUGF5bWVudCJAChFHZXRQYXltZW50UmVxdWVzdBISCgpwYXltZW50X2lkGAEgASgJEhcKD2lkZW1wb3RlbmN5X2tleRgCIAEoCSI6ChJHZXRQYXltZW50UmVzcG9uc2USJAoHcGF5bWVudBgBIAEoCzITLnBheW1lbnQudjEuUGF5bWVudCJZChhHZXRBY2NvdW50QmFsYW5jZVJlcXVlc3QSEgoKYWNjb3VudF9pZBgBIAEoCRIpCgVhc19vZhgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAi/AEKGUdldEFjY291bnRCYWxhbmNlUmVzcG9uc2USEgoKYWNjb3VudF9pZBgBIAEoCRIQCghjdXJyZW5jeRgCIAEoCRIfChdhdmFpbGFibGVfYmFsYW5jZV9jZW50cxgDIAEoAxIPCgd2ZXJzaW9uGAQgASgDEi4KCnVwZGF0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhoKEmhlbGRfYmFsYW5jZV9jZW50cxgGIAEoAxIcChRsZWRnZXJfYmFsYW5jZV9jZW50cxgHIAEoAxIdChVvdmVyZHJhZnRfbGltaXRfY2VudHMYCCABKAMiWgoVQ2FwdHVyZVBheW1lbnRSZXF1ZXN0EhcKD2lkZW1wb3RlbmN5X2tleRgBIAEoCRISCgpwYXltZW50X2lkGAIgASgJEhQKDGFtb3VudF9jZW50cxgDIAEoAyI+ChZDYXB0dXJlUGF5bWVudFJlc3BvbnNlEiQKB3BheW1lbnQYASABKAsyEy5wYXltZW50LnYxLlBheW1lbnQiQQoSVm9pZFBheW1lbnRSZXF1ZXN0EhcKD2lkZW1wb3RlbmN5X2tleRgBIAEoCRISCgpwYXltZW50X2lkGAIgASgJIjsKE1ZvaWRQYXltZW50UmVzcG9uc2USJAoHcGF5bWVudBgBIAEoCzITLnBheW1lbnQudjEuUGF5bWVudCJpChRSZWZ1bmRQYXltZW50UmVxdWVzdBIXCg9pZGVtcG90ZW5jeV9rZXkYASABKAkSEgoKcGF5bWVudF9pZBgCIAEoCRIUCgxhbW91bnRfY2VudHMYAyABKAMSDgoGcmVhc29uGAQgASgJIuIBCgZSZWZ1bmQSEQoJcmVmdW5kX2lkGAEgASgJEhIKCnBheW1lbnRfaWQYAiABKAkSFAoMYW1vdW50X2NlbnRzGAMgASgDEg4KBnJlYXNvbhgEIAEoCRIoCgZzdGF0dXMYBSABKA4yGC5wYXltZW50LnYxLlJlZnVuZFN0YXR1cxIxCg5kZWNsaW5lX3JlYXNvbhgGIAEoDjIZLnBheW1lbnQudjEuRGVjbGluZVJlYXNvbhIuCgpjcmVhdGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJhChVSZWZ1bmRQYXltZW50UmVzcG9uc2USIgoGcmVmdW5kGAEgASgLMhIucGF5bWVudC52MS5SZWZ1bmQSJAoHcGF5bWVudBgCIAEoCzITLnBheW1lbnQudjEuUGF5bWVudCLkAQoTTGlzdFBheW1lbnRzUmVxdWVzdBISCgphY2NvdW50X2lkGAEgASgJEisKCHN0YXR1c2VzGAIgAygOMhkucGF5bWVudC52MS5QYXltZW50U3RhdHVzEjEKDWNyZWF0ZWRfYWZ0ZXIYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKDmNyZWF0ZWRfYmVmb3JlGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCglwYWdlX3NpemUYBSABKAUSEgoKcGFnZV90b2tlbhgGIAEoCSJWChRMaXN0UGF5bWVudHNSZXNwb25zZRIlCghwYXltZW50cxgBIAMoCzITLnBheW1lbnQudjEuUGF5bWVudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiQAoUV2F0Y2hQYXltZW50c1JlcXVlc3QSEgoKYWNjb3VudF9pZBgBIAEoCRIUCgxyZXN1bWVfdG9rZW4YAiABKAkiUwoVV2F0Y2hQYXltZW50c1Jlc3BvbnNlEiQKB3BheW1lbnQYASABKAsyEy5wYXltZW50LnYxLlBheW1lbnQSFAoMcmVzdW1lX3Rva2VuGAIgASgJIk4KGEF1dGhvcml6ZVBheW1lbnRzUmVxdWVzdBIyCgVpdGVtcxgBIAMoCzIjLnBheW1lbnQudjEuQXV0aG9yaXplUGF5bWVudFJlcXVlc3QiUgoZQXV0aG9yaXplUGF5bWVudHNSZXNwb25zZRI1CghvdXRjb21lcxgBIAMoCzIjLnBheW1lbnQudjEuQXV0aG9yaXplUGF5bWVudE91dGNvbWUidAoXQXV0aG9yaXplUGF5bWVudE91dGNvbWUSJgoHcGF5bWVudBgBIAEoCzITLnBheW1lbnQudjEuUGF5bWVudEgAEiYKBWVycm9yGAIgASgLMhUucGF5bWVudC52MS5JdGVtRXJyb3JIAEIJCgdvdXRjb21lIkkKCUl0ZW1FcnJvchIOCgZzdGF0dXMYASABKAkSDAoEY29kZRgCIAEoCRINCgVmaWVsZBgDIAEoCRIPCgdtZXNzYWdlGAQgASgJIkoKFkNhcHR1cmVQYXltZW50c1JlcXVlc3QSMAoFaXRlbXMYASADKAsyIS5wYXltZW50LnYxLkNhcHR1cmVQYXltZW50UmVxdWVzdCJQChdDYXB0dXJlUGF5bWVudHNSZXNwb25zZRI1CghvdXRjb21lcxgBIAMoCzIjLnBheW1lbnQudjEuQXV0aG9yaXplUGF5bWVudE91dGNvbWUiSAoVUmVmdW5kUGF5bWVudHNSZXF1ZXN0Ei8KBWl0ZW1zGAEgAygLMiAucGF5bWVudC52MS5SZWZ1bmRQYXltZW50UmVxdWVzdCJMChZSZWZ1bmRQYXltZW50c1Jlc3BvbnNlEjIKCG91dGNvbWVzGAEgAygLMiAucGF5bWVudC52MS5SZWZ1bmRQYXltZW50T3V0Y29tZSJ+ChRSZWZ1bmRQYXltZW50T3V0Y29tZRIzCgZyZWZ1bmQYASABKAsyIS5wYXltZW50LnYxLlJlZnVuZFBheW1lbnRSZXNwb25zZUgAEiYKBWVycm9yGAIgASgLMhUucGF5bWVudC52MS5JdGVtRXJyb3JIAEIJCgdvdXRjb21lKuQBCg1QYXltZW50U3RhdHVzEh4KGlBBWU1FTlRfU1RBVFVTX1VOU1BFQ0lGSUVEEAASHQoZUEFZTUVOVF9TVEFUVVNfQVVUSE9SSVpFRBABEhsKF1BBWU1FTlRfU1RBVFVTX0RFQ0xJTkVEEAISIwofUEFZTUVOVF9TVEFUVVNfUkVRVUlSRVNfQ0FQVFVSRRADEhsKF1BBWU1FTlRfU1RBVFVTX0NBUFRVUkVEEAQSGQoVUEFZTUVOVF9TVEFUVVNfVk9JREVEEAUSGgoWUEFZTUVOVF9TVEFUVVNfRVhQSVJFRBAGKmgKDUNhcHR1cmVNZXRob2QSHgoaQ0FQVFVSRV9NRVRIT0RfVU5TUEVDSUZJRUQQABIcChhDQVBUVVJFX01FVEhPRF9BVVRPTUFUSUMQARIZChVDQVBUVVJFX01FVEhPRF9NQU5VQUwQAiqnAQoNRGVjbGluZVJlYXNvbhIeChpERUNMSU5FX1JFQVNPTl9VTlNQRUNJRklFRBAAEiUKIURFQ0xJTkVfUkVBU09OX0lOU1VGRklDSUVOVF9GVU5EUxABEiQKIERFQ0xJTkVfUkVBU09OX0NVUlJFTkNZX01JU01BVENIEAISKQolREVDTElORV9SRUFTT05fQkFMQU5DRV9MSU1JVF9FWENFRURFRBADKmUKDFJlZnVuZFN0YXR1cxIdChlSRUZVTkRfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGgoWUkVGVU5EX1NUQVRVU19SRUZVTkRFRBABEhoKFlJFRlVORF9TVEFUVVNfREVDTElORUQQAjLuBwoOUGF5bWVudFNlcnZpY2USXQoQQXV0aG9yaXplUGF5bWVudBIjLnBheW1lbnQudjEuQXV0aG9yaXplUGF5bWVudFJlcXVlc3QaJC5wYXltZW50LnYxLkF1dGhvcml6ZVBheW1lbnRSZXNwb25zZRJQCgpHZXRQYXltZW50Eh0ucGF5bWVudC52MS5HZXRQYXltZW50UmVxdWVzdBoeLnBheW1lbnQudjEuR2V0UGF5bWVudFJlc3BvbnNlIgOQAgESZQoRR2V0QWNjb3VudEJhbGFuY2USJC5wYXltZW50LnYxLkdldEFjY291bnRCYWxhbmNlUmVxdWVzdBolLnBheW1lbnQudjEuR2V0QWNjb3VudEJhbGFuY2VSZXNwb25zZSIDkAIBElYKDExpc3RQYXltZW50cxIfLnBheW1lbnQudjEuTGlzdFBheW1lbnRzUmVxdWVzdBogLnBheW1lbnQudjEuTGlzdFBheW1lbnRzUmVzcG9uc2UiA5ACARJWCg1XYXRjaFBheW1lbnRzEiAucGF5bWVudC52MS5XYXRjaFBheW1lbnRzUmVxdWVzdBohLnBheW1lbnQudjEuV2F0Y2hQYXltZW50c1Jlc3BvbnNlMAESVwoOQ2FwdHVyZVBheW1lbnQSIS5wYXltZW50LnYxLkNhcHR1cmVQYXltZW50UmVxdWVzdBoiLnBheW1lbnQudjEuQ2FwdHVyZVBheW1lbnRSZXNwb25zZRJOCgtWb2lkUGF5bWVudBIeLnBheW1lbnQudjEuVm9pZFBheW1lbnRSZXF1ZXN0Gh8ucGF5bWVudC52MS5Wb2lkUGF5bWVudFJlc3BvbnNlElQKDVJlZnVuZFBheW1lbnQSIC5wYXltZW50LnYxLlJlZnVuZFBheW1lbnRSZXF1ZXN0GiEucGF5bWVudC52MS5SZWZ1bmRQYXltZW50UmVzcG9uc2USYAoRQXV0aG9yaXplUGF5bWVudHMSJC5wYXltZW50LnYxLkF1dGhvcml6ZVBheW1lbnRzUmVxdWVzdBolLnBheW1lbnQudjEuQXV0aG9yaXplUGF5bWVudHNSZXNwb25zZRJaCg9DYXB0dXJlUGF5bWVudHMSIi5wYXltZW50LnYxLkNhcHR1cmVQYXltZW50c1JlcXVlc3QaIy5wYXltZW50LnYxLkNhcHR1cmVQYXltZW50c1Jlc3BvbnNlElcKDlJlZnVuZFBheW1lbnRzEiEucGF5bWVudC52MS5SZWZ1bmRQYXltZW50c1JlcXVlc3QaIi5wYXltZW50LnYxLlJlZnVuZFBheW1lbnRzUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("ChhwYXltZW50L3YxL3BheW1lbnQucHJvdG8SCnBheW1lbnQudjEiyAMKB1BheW1lbnQSEgoKcGF5bWVudF9pZBgBIAEoCRIpCgZzdGF0dXMYAiABKA4yGS5wYXltZW50LnYxLlBheW1lbnRTdGF0dXMSMQoOZGVjbGluZV9yZWFzb24YAyABKA4yGS5wYXltZW50LnYxLkRlY2xpbmVSZWFzb24SGAoQcGF5ZXJfYWNjb3VudF9pZBgEIAEoCRIYChBwYXllZV9hY2NvdW50X2lkGAUgASgJEhQKDGFtb3VudF9jZW50cxgGIAEoAxIQCghjdXJyZW5jeRgHIAEoCRITCgtkZXNjcmlwdGlvbhgIIAEoCRIuCgpjcmVhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIxCg5jYXB0dXJlX21ldGhvZBgKIAEoDjIZLnBheW1lbnQudjEuQ2FwdHVyZU1ldGhvZBISCgpoZWxkX2NlbnRzGAsgASgDEhYKDmNhcHR1cmVkX2NlbnRzGAwgASgDEhYKDnJlZnVuZGVkX2NlbnRzGA0gASgDEjMKD2hvbGRfZXhwaXJlc19hdBgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiigIKF0F1dGhvcml6ZVBheW1lbnRSZXF1ZXN0EhcKD2lkZW1wb3RlbmN5X2tleRgBIAEoCRIYChBwYXllcl9hY2NvdW50X2lkGAIgASgJEhgKEHBheWVlX2FjY291bnRfaWQYAyABKAkSFAoMYW1vdW50X2NlbnRzGAQgASgDEhAKCGN1cnJlbmN5GAUgASgJEhMKC2Rlc2NyaXB0aW9uGAYgASgJEjEKDmNhcHR1cmVfbWV0aG9kGAcgASgOMhkucGF5bWVudC52MS5DYXB0dXJlTWV0aG9kEjIKD2hvbGRfZXhwaXJlc19pbhgIIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJAChhBdXRob3JpemVQYXltZW50UmVzcG9uc2USJAoHcGF5bWVudBgBIAEoCzITLnBheW1lbnQudjEuUGF5bWVudCJAChFHZXRQYXltZW50UmVxdWVzdBISCgpwYXltZW50X2lkGAEgASgJEhcKD2lkZW1wb3RlbmN5X2tleRgCIAEoCSI6ChJHZXRQYXltZW50UmVzcG9uc2USJAoHcGF5bWVudBgBIAEoCzITLnBheW1lbnQudjEuUGF5bWVudCJZChhHZXRBY2NvdW50QmFsYW5jZVJlcXVlc3QSEgoKYWNjb3VudF9pZBgBIAEoCRIpCgVhc19vZhgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAi/AEKGUdldEFjY291bnRCYWxhbmNlUmVzcG9uc2USEgoKYWNjb3VudF9pZBgBIAEoCRIQCghjdXJyZW5jeRgCIAEoCRIfChdhdmFpbGFibGVfYmFsYW5jZV9jZW50cxgDIAEoAxIPCgd2ZXJzaW9uGAQgASgDEi4KCnVwZGF0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhoKEmhlbGRfYmFsYW5jZV9jZW50cxgGIAEoAxIcChRsZWRnZXJfYmFsYW5jZV9jZW50cxgHIAEoAxIdChVvdmVyZHJhZnRfbGltaXRfY2VudHMYCCABKAMiWgoVQ2FwdHVyZVBheW1lbnRSZXF1ZXN0EhcKD2lkZW1wb3RlbmN5X2tleRgBIAEoCRISCgpwYXltZW50X2lkGAIgASgJEhQKDGFtb3VudF9jZW50cxgDIAEoAyI+ChZDYXB0dXJlUGF5bWVudFJlc3BvbnNlEiQKB3BheW1lbnQYASABKAsyEy5wYXltZW50LnYxLlBheW1lbnQiQQoSVm9pZFBheW1lbnRSZXF1ZXN0EhcKD2lkZW1wb3RlbmN5X2tleRgBIAEoCRISCgpwYXltZW50X2lkGAIgASgJIjsKE1ZvaWRQYXltZW50UmVzcG9uc2USJAoHcGF5bWVudBgBIAEoCzITLnBheW1lbnQudjEuUGF5bWVudCJpChRSZWZ1bmRQYXltZW50UmVxdWVzdBIXCg9pZGVtcG90ZW5jeV9rZXkYASABKAkSEgoKcGF5bWVudF9pZBgCIAEoCRIUCgxhbW91bnRfY2VudHMYAyABKAMSDgoGcmVhc29uGAQgASgJIuIBCgZSZWZ1bmQSEQoJcmVmdW5kX2lkGAEgASgJEhIKCnBheW1lbnRfaWQYAiABKAkSFAoMYW1vdW50X2NlbnRzGAMgASgDEg4KBnJlYXNvbhgEIAEoCRIoCgZzdGF0dXMYBSABKA4yGC5wYXltZW50LnYxLlJlZnVuZFN0YXR1cxIxCg5kZWNsaW5lX3JlYXNvbhgGIAEoDjIZLnBheW1lbnQudjEuRGVjbGluZVJlYXNvbhIuCgpjcmVhdGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJhChVSZWZ1bmRQYXltZW50UmVzcG9uc2USIgoGcmVmdW5kGAEgASgLMhIucGF5bWVudC52MS5SZWZ1bmQSJAoHcGF5bWVudBgCIAEoCzITLnBheW1lbnQudjEuUGF5bWVudCLkAQoTTGlzdFBheW1lbnRzUmVxdWVzdBISCgphY2NvdW50X2lkGAEgASgJEisKCHN0YXR1c2VzGAIgAygOMhkucGF5bWVudC52MS5QYXltZW50U3RhdHVzEjEKDWNyZWF0ZWRfYWZ0ZXIYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKDmNyZWF0ZWRfYmVmb3JlGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCglwYWdlX3NpemUYBSABKAUSEgoKcGFnZV90b2tlbhgGIAEoCSJWChRMaXN0UGF5bWVudHNSZXNwb25zZRIlCghwYXltZW50cxgBIAMoCzITLnBheW1lbnQudjEuUGF5bWVudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiQAoUV2F0Y2hQYXltZW50c1JlcXVlc3QSEgoKYWNjb3VudF9pZBgBIAEoCRIUCgxyZXN1bWVfdG9rZW4YAiABKAkifgoVV2F0Y2hQYXltZW50c1Jlc3BvbnNlEiQKB3BheW1lbnQYASABKAsyEy5wYXltZW50LnYxLlBheW1lbnQSFAoMcmVzdW1lX3Rva2VuGAIgASgJEikKBmNoYW5nZRgDIAEoCzIZLnBheW1lbnQudjEuUGF5bWVudENoYW5nZSKCAQoNUGF5bWVudENoYW5nZRIrCgRraW5kGAEgASgOMh0ucGF5bWVudC52MS5QYXltZW50Q2hhbmdlS2luZBIUCgxhbW91bnRfY2VudHMYAiABKAMSLgoKY3JlYXRlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiTgoYQXV0aG9yaXplUGF5bWVudHNSZXF1ZXN0EjIKBWl0ZW1zGAEgAygLMiMucGF5bWVudC52MS5BdXRob3JpemVQYXltZW50UmVxdWVzdCJSChlBdXRob3JpemVQYXltZW50c1Jlc3BvbnNlEjUKCG91dGNvbWVzGAEgAygLMiMucGF5bWVudC52MS5BdXRob3JpemVQYXltZW50T3V0Y29tZSJ0ChdBdXRob3JpemVQYXltZW50T3V0Y29tZRImCgdwYXltZW50GAEgASgLMhMucGF5bWVudC52MS5QYXltZW50SAASJgoFZXJyb3IYAiABKAsyFS5wYXltZW50LnYxLkl0ZW1FcnJvckgAQgkKB291dGNvbWUiSQoJSXRlbUVycm9yEg4KBnN0YXR1cxgBIAEoCRIMCgRjb2RlGAIgASgJEg0KBWZpZWxkGAMgASgJEg8KB21lc3NhZ2UYBCABKAkiSgoWQ2FwdHVyZVBheW1lbnRzUmVxdWVzdBIwCgVpdGVtcxgBIAMoCzIhLnBheW1lbnQudjEuQ2FwdHVyZVBheW1lbnRSZXF1ZXN0IlAKF0NhcHR1cmVQYXltZW50c1Jlc3BvbnNlEjUKCG91dGNvbWVzGAEgAygLMiMucGF5bWVudC52MS5BdXRob3JpemVQYXltZW50T3V0Y29tZSJIChVSZWZ1bmRQYXltZW50c1JlcXVlc3QSLwoFaXRlbXMYASADKAsyIC5wYXltZW50LnYxLlJlZnVuZFBheW1lbnRSZXF1ZXN0IkwKFlJlZnVuZFBheW1lbnRzUmVzcG9uc2USMgoIb3V0Y29tZXMYASADKAsyIC5wYXltZW50LnYxLlJlZnVuZFBheW1lbnRPdXRjb21lIn4KFFJlZnVuZFBheW1lbnRPdXRjb21lEjMKBnJlZnVuZBgBIAEoCzIhLnBheW1lbnQudjEuUmVmdW5kUGF5bWVudFJlc3BvbnNlSAASJgoFZXJyb3IYAiABKAsyFS5wYXltZW50LnYxLkl0ZW1FcnJvckgAQgkKB291dGNvbWUq5AEKDVBheW1lbnRTdGF0dXMSHgoaUEFZTUVOVF9TVEFUVVNfVU5TUEVDSUZJRUQQABIdChlQQVlNRU5UX1NUQVRVU19BVVRIT1JJWkVEEAESGwoXUEFZTUVOVF9TVEFUVVNfREVDTElORUQQAhIjCh9QQVlNRU5UX1NUQVRVU19SRVFVSVJFU19DQVBUVVJFEAMSGwoXUEFZTUVOVF9TVEFUVVNfQ0FQVFVSRUQQBBIZChVQQVlNRU5UX1NUQVRVU19WT0lERUQQBRIaChZQQVlNRU5UX1NUQVRVU19FWFBJUkVEEAYqaAoNQ2FwdHVyZU1ldGhvZBIeChpDQVBUVVJFX01FVEhPRF9VTlNQRUNJRklFRBAAEhwKGENBUFRVUkVfTUVUSE9EX0FVVE9NQVRJQxABEhkKFUNBUFRVUkVfTUVUSE9EX01BTlVBTBACKqcBCg1EZWNsaW5lUmVhc29uEh4KGkRFQ0xJTkVfUkVBU09OX1VOU1BFQ0lGSUVEEAASJQohREVDTElORV9SRUFTT05fSU5TVUZGSUNJRU5UX0ZVTkRTEAESJAogREVDTElORV9SRUFTT05fQ1VSUkVOQ1lfTUlTTUFUQ0gQAhIpCiVERUNMSU5FX1JFQVNPTl9CQUxBTkNFX0xJTUlUX0VYQ0VFREVEEAMqZQoMUmVmdW5kU3RhdHVzEh0KGVJFRlVORF9TVEFUVVNfVU5TUEVDSUZJRUQQABIaChZSRUZVTkRfU1RBVFVTX1JFRlVOREVEEAESGgoWUkVGVU5EX1NUQVRVU19ERUNMSU5FRBACKq0CChFQYXltZW50Q2hhbmdlS2luZBIjCh9QQVlNRU5UX0NIQU5HRV9LSU5EX1VOU1BFQ0lGSUVEEAASIgoeUEFZTUVOVF9DSEFOR0VfS0lORF9BVVRIT1JJWkVEEAESIAocUEFZTUVOVF9DSEFOR0VfS0lORF9ERUNMSU5FRBACEigKJFBBWU1FTlRfQ0hBTkdFX0tJTkRfUkVRVUlSRVNfQ0FQVFVSRRADEiAKHFBBWU1FTlRfQ0hBTkdFX0tJTkRfQ0FQVFVSRUQQBBIeChpQQVlNRU5UX0NIQU5HRV9LSU5EX1ZPSURFRBAFEh8KG1BBWU1FTlRfQ0hBTkdFX0tJTkRfRVhQSVJFRBAGEiAKHFBBWU1FTlRfQ0hBTkdFX0tJTkRfUkVGVU5ERUQQBzLuBwoOUGF5bWVudFNlcnZpY2USXQoQQXV0aG9yaXplUGF5bWVudBIjLnBheW1lbnQudjEuQXV0aG9yaXplUGF5bWVudFJlcXVlc3QaJC5wYXltZW50LnYxLkF1dGhvcml6ZVBheW1lbnRSZXNwb25zZRJQCgpHZXRQYXltZW50Eh0ucGF5bWVudC52MS5HZXRQYXltZW50UmVxdWVzdBoeLnBheW1lbnQudjEuR2V0UGF5bWVudFJlc3BvbnNlIgOQAgESZQoRR2V0QWNjb3VudEJhbGFuY2USJC5wYXltZW50LnYxLkdldEFjY291bnRCYWxhbmNlUmVxdWVzdBolLnBheW1lbnQudjEuR2V0QWNjb3VudEJhbGFuY2VSZXNwb25zZSIDkAIBElYKDExpc3RQYXltZW50cxIfLnBheW1lbnQudjEuTGlzdFBheW1lbnRzUmVxdWVzdBogLnBheW1lbnQudjEuTGlzdFBheW1lbnRzUmVzcG9uc2UiA5ACARJWCg1XYXRjaFBheW1lbnRzEiAucGF5bWVudC52MS5XYXRjaFBheW1lbnRzUmVxdWVzdBohLnBheW1lbnQudjEuV2F0Y2hQYXltZW50c1Jlc3BvbnNlMAESVwoOQ2FwdHVyZVBheW1lbnQSIS5wYXltZW50LnYxLkNhcHR1cmVQYXltZW50UmVxdWVzdBoiLnBheW1lbnQudjEuQ2FwdHVyZVBheW1lbnRSZXNwb25zZRJOCgtWb2lkUGF5bWVudBIeLnBheW1lbnQudjEuVm9pZFBheW1lbnRSZXF1ZXN0Gh8ucGF5bWVudC52MS5Wb2lkUGF5bWVudFJlc3BvbnNlElQKDVJlZnVuZFBheW1lbnQSIC5wYXltZW50LnYxLlJlZnVuZFBheW1lbnRSZXF1ZXN0GiEucGF5bWVudC52MS5SZWZ1bmRQYXltZW50UmVzcG9uc2USYAoRQXV0aG9yaXplUGF5bWVudHMSJC5wYXltZW50LnYxLkF1dGhvcml6ZVBheW1lbnRzUmVxdWVzdBolLnBheW1lbnQudjEuQXV0aG9yaXplUGF5bWVudHNSZXNwb25zZRJaCg9DYXB0dXJlUGF5bWVudHMSIi5wYXltZW50LnYxLkNhcHR1cmVQYXltZW50c1JlcXVlc3QaIy5wYXltZW50LnYxLkNhcHR1cmVQYXltZW50c1Jlc3BvbnNlElcKDlJlZnVuZFBheW1lbnRzEiEucGF5bWVudC52MS5SZWZ1bmRQYXltZW50c1JlcXVlc3QaIi5wYXltZW50LnYxLlJlZnVuZFBheW1lbnRzUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * Payment is one authorization attempt and its outcome.
@@ -719,24 +719,32 @@ export const WatchPaymentsRequestSchema: GenMessage<WatchPaymentsRequest> = /*@_
   messageDesc(file_payment_v1_payment, 16);
 
 /**
- * WatchPaymentsResponse is one new payment.
+ * WatchPaymentsResponse is one step of one of the account's payments: a new payment (authorized,
+ * held or declined), or a later capture, void, expiry or refund of one.
  *
  * @generated from message payment.v1.WatchPaymentsResponse
  */
 export type WatchPaymentsResponse = Message<"payment.v1.WatchPaymentsResponse"> & {
   /**
-   * The payment.
+   * The payment as it is now (a later step may already have changed it).
    *
    * @generated from field: payment.v1.Payment payment = 1;
    */
   payment?: Payment | undefined;
 
   /**
-   * Opaque token that resumes right after this payment.
+   * Opaque token that resumes right after this message.
    *
    * @generated from field: string resume_token = 2;
    */
   resumeToken: string;
+
+  /**
+   * The step this message reports.
+   *
+   * @generated from field: payment.v1.PaymentChange change = 3;
+   */
+  change?: PaymentChange | undefined;
 };
 
 /**
@@ -745,6 +753,41 @@ export type WatchPaymentsResponse = Message<"payment.v1.WatchPaymentsResponse"> 
  */
 export const WatchPaymentsResponseSchema: GenMessage<WatchPaymentsResponse> = /*@__PURE__*/
   messageDesc(file_payment_v1_payment, 17);
+
+/**
+ * PaymentChange is one step of a payment.
+ *
+ * @generated from message payment.v1.PaymentChange
+ */
+export type PaymentChange = Message<"payment.v1.PaymentChange"> & {
+  /**
+   * What happened.
+   *
+   * @generated from field: payment.v1.PaymentChangeKind kind = 1;
+   */
+  kind: PaymentChangeKind;
+
+  /**
+   * What the step moved or released, in minor units (see PaymentChangeKind).
+   *
+   * @generated from field: int64 amount_cents = 2;
+   */
+  amountCents: bigint;
+
+  /**
+   * When it was committed.
+   *
+   * @generated from field: google.protobuf.Timestamp created_at = 3;
+   */
+  createdAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message payment.v1.PaymentChange.
+ * Use `create(PaymentChangeSchema)` to create a new message.
+ */
+export const PaymentChangeSchema: GenMessage<PaymentChange> = /*@__PURE__*/
+  messageDesc(file_payment_v1_payment, 18);
 
 /**
  * AuthorizePaymentsRequest carries up to 1,000 authorizations.
@@ -765,7 +808,7 @@ export type AuthorizePaymentsRequest = Message<"payment.v1.AuthorizePaymentsRequ
  * Use `create(AuthorizePaymentsRequestSchema)` to create a new message.
  */
 export const AuthorizePaymentsRequestSchema: GenMessage<AuthorizePaymentsRequest> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 18);
+  messageDesc(file_payment_v1_payment, 19);
 
 /**
  * AuthorizePaymentsResponse has one outcome per request item, in the same order.
@@ -786,7 +829,7 @@ export type AuthorizePaymentsResponse = Message<"payment.v1.AuthorizePaymentsRes
  * Use `create(AuthorizePaymentsResponseSchema)` to create a new message.
  */
 export const AuthorizePaymentsResponseSchema: GenMessage<AuthorizePaymentsResponse> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 19);
+  messageDesc(file_payment_v1_payment, 20);
 
 /**
  * AuthorizePaymentOutcome is what one item of a batch came to.
@@ -823,7 +866,7 @@ export type AuthorizePaymentOutcome = Message<"payment.v1.AuthorizePaymentOutcom
  * Use `create(AuthorizePaymentOutcomeSchema)` to create a new message.
  */
 export const AuthorizePaymentOutcomeSchema: GenMessage<AuthorizePaymentOutcome> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 20);
+  messageDesc(file_payment_v1_payment, 21);
 
 /**
  * ItemError is the error one batch item would have failed with as a single request.
@@ -865,7 +908,7 @@ export type ItemError = Message<"payment.v1.ItemError"> & {
  * Use `create(ItemErrorSchema)` to create a new message.
  */
 export const ItemErrorSchema: GenMessage<ItemError> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 21);
+  messageDesc(file_payment_v1_payment, 22);
 
 /**
  * CapturePaymentsRequest carries up to 1,000 captures.
@@ -886,7 +929,7 @@ export type CapturePaymentsRequest = Message<"payment.v1.CapturePaymentsRequest"
  * Use `create(CapturePaymentsRequestSchema)` to create a new message.
  */
 export const CapturePaymentsRequestSchema: GenMessage<CapturePaymentsRequest> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 22);
+  messageDesc(file_payment_v1_payment, 23);
 
 /**
  * CapturePaymentsResponse has one outcome per request item, in the same order.
@@ -907,7 +950,7 @@ export type CapturePaymentsResponse = Message<"payment.v1.CapturePaymentsRespons
  * Use `create(CapturePaymentsResponseSchema)` to create a new message.
  */
 export const CapturePaymentsResponseSchema: GenMessage<CapturePaymentsResponse> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 23);
+  messageDesc(file_payment_v1_payment, 24);
 
 /**
  * RefundPaymentsRequest carries up to 1,000 refunds.
@@ -928,7 +971,7 @@ export type RefundPaymentsRequest = Message<"payment.v1.RefundPaymentsRequest"> 
  * Use `create(RefundPaymentsRequestSchema)` to create a new message.
  */
 export const RefundPaymentsRequestSchema: GenMessage<RefundPaymentsRequest> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 24);
+  messageDesc(file_payment_v1_payment, 25);
 
 /**
  * RefundPaymentsResponse has one outcome per request item, in the same order.
@@ -949,7 +992,7 @@ export type RefundPaymentsResponse = Message<"payment.v1.RefundPaymentsResponse"
  * Use `create(RefundPaymentsResponseSchema)` to create a new message.
  */
 export const RefundPaymentsResponseSchema: GenMessage<RefundPaymentsResponse> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 25);
+  messageDesc(file_payment_v1_payment, 26);
 
 /**
  * RefundPaymentOutcome is what one item of RefundPayments came to.
@@ -986,7 +1029,7 @@ export type RefundPaymentOutcome = Message<"payment.v1.RefundPaymentOutcome"> & 
  * Use `create(RefundPaymentOutcomeSchema)` to create a new message.
  */
 export const RefundPaymentOutcomeSchema: GenMessage<RefundPaymentOutcome> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 26);
+  messageDesc(file_payment_v1_payment, 27);
 
 /**
  * PaymentStatus is the outcome of an authorization.
@@ -1158,6 +1201,75 @@ export enum RefundStatus {
  */
 export const RefundStatusSchema: GenEnum<RefundStatus> = /*@__PURE__*/
   enumDesc(file_payment_v1_payment, 3);
+
+/**
+ * PaymentChangeKind names a step of a payment's life.
+ *
+ * @generated from enum payment.v1.PaymentChangeKind
+ */
+export enum PaymentChangeKind {
+  /**
+   * Never returned.
+   *
+   * @generated from enum value: PAYMENT_CHANGE_KIND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * A new payment whose money moved at once.
+   *
+   * @generated from enum value: PAYMENT_CHANGE_KIND_AUTHORIZED = 1;
+   */
+  AUTHORIZED = 1,
+
+  /**
+   * A new payment that was declined (nothing moved).
+   *
+   * @generated from enum value: PAYMENT_CHANGE_KIND_DECLINED = 2;
+   */
+  DECLINED = 2,
+
+  /**
+   * A new manual-capture payment: its amount is held on the payer.
+   *
+   * @generated from enum value: PAYMENT_CHANGE_KIND_REQUIRES_CAPTURE = 3;
+   */
+  REQUIRES_CAPTURE = 3,
+
+  /**
+   * The hold was captured (amount_cents: the captured part; the rest was released).
+   *
+   * @generated from enum value: PAYMENT_CHANGE_KIND_CAPTURED = 4;
+   */
+  CAPTURED = 4,
+
+  /**
+   * The hold was voided (amount_cents: what was released).
+   *
+   * @generated from enum value: PAYMENT_CHANGE_KIND_VOIDED = 5;
+   */
+  VOIDED = 5,
+
+  /**
+   * The hold expired (amount_cents: what was released).
+   *
+   * @generated from enum value: PAYMENT_CHANGE_KIND_EXPIRED = 6;
+   */
+  EXPIRED = 6,
+
+  /**
+   * Part or all of the payment was refunded (amount_cents: this refund).
+   *
+   * @generated from enum value: PAYMENT_CHANGE_KIND_REFUNDED = 7;
+   */
+  REFUNDED = 7,
+}
+
+/**
+ * Describes the enum payment.v1.PaymentChangeKind.
+ */
+export const PaymentChangeKindSchema: GenEnum<PaymentChangeKind> = /*@__PURE__*/
+  enumDesc(file_payment_v1_payment, 4);
 
 /**
  * PaymentService moves money between accounts and reports balances.
