@@ -2,7 +2,7 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { AccountService } from "../../gen/payment/v1/account_pb.js";
 import type { Ledger } from "../ledger/ledger.js";
-import { accountToProto, depositToProto, entryToProto, withdrawalToProto } from "./proto-mapping.js";
+import { accountToProto, batchOutcomesToProto, depositToProto, entryToProto, withdrawalToProto } from "./proto-mapping.js";
 import { timestampDate } from "./timestamps.js";
 import { requestContextOf } from "./request-context.js";
 
@@ -86,6 +86,25 @@ export function accountServiceHandlers(ledger: Ledger): ServiceImpl<typeof Accou
         requestContextOf(context),
       );
       return { withdrawal: withdrawalToProto(withdrawal), balanceAfterCents: withdrawal.balanceAfterCents };
+    },
+
+    async withdrawFundsBatch(request, context) {
+      const outcomes = await ledger.withdrawFundsBatch(
+        request.items.map((item) => ({
+          idempotencyKey: item.idempotencyKey,
+          accountId: item.accountId,
+          amountCents: item.amountCents,
+          currency: item.currency,
+          reference: item.reference,
+        })),
+        requestContextOf(context),
+      );
+      return {
+        outcomes: batchOutcomesToProto(outcomes, "withdrawal" as const, (withdrawal) => ({
+          withdrawal: withdrawalToProto(withdrawal),
+          balanceAfterCents: withdrawal.balanceAfterCents,
+        })),
+      };
     },
 
     async updateAccount(request) {

@@ -5,7 +5,7 @@ import { CaptureMethod, type AuthorizePaymentRequest, type PaymentService } from
 import { LedgerError, invalidArgument } from "../ledger/ledger-error.js";
 import type { Ledger } from "../ledger/ledger.js";
 import type { AuthorizePaymentCommand } from "../ledger/payments.js";
-import { balanceToProto, itemErrorToProto, paymentChangeToProto, paymentToProto, refundToProto, statusFromProto } from "./proto-mapping.js";
+import { balanceToProto, batchOutcomesToProto, itemErrorToProto, paymentChangeToProto, paymentToProto, refundToProto, statusFromProto } from "./proto-mapping.js";
 import { timestampDate } from "./timestamps.js";
 import { requestContextOf } from "./request-context.js";
 
@@ -44,13 +44,7 @@ export function paymentServiceHandlers(ledger: Ledger): ServiceImpl<typeof Payme
         request.items.map((item) => ({ idempotencyKey: item.idempotencyKey, paymentId: item.paymentId, amountCents: item.amountCents })),
         requestContextOf(context),
       );
-      return {
-        outcomes: outcomes.map((o) =>
-          "error" in o
-            ? { outcome: { case: "error" as const, value: itemErrorToProto(o.error) } }
-            : { outcome: { case: "payment" as const, value: paymentToProto(o.value) } },
-        ),
-      };
+      return { outcomes: batchOutcomesToProto(outcomes, "payment" as const, paymentToProto) };
     },
 
     async refundPayments(request, context) {
@@ -59,11 +53,7 @@ export function paymentServiceHandlers(ledger: Ledger): ServiceImpl<typeof Payme
         requestContextOf(context),
       );
       return {
-        outcomes: outcomes.map((o) =>
-          "error" in o
-            ? { outcome: { case: "error" as const, value: itemErrorToProto(o.error) } }
-            : { outcome: { case: "refund" as const, value: { refund: refundToProto(o.value), payment: paymentToProto(o.value.payment) } } },
-        ),
+        outcomes: batchOutcomesToProto(outcomes, "refund" as const, (refund) => ({ refund: refundToProto(refund), payment: paymentToProto(refund.payment) })),
       };
     },
 

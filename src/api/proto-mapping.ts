@@ -32,6 +32,7 @@ import {
   PaymentChangeSchema,
 } from "../../gen/payment/v1/payment_pb.js";
 import type { EntryCauseKind as EntryCause, EntryRecord, PaymentTransition } from "../ledger/history.js";
+import type { CommandOutcome } from "../ledger/commands.js";
 import type { LedgerError } from "../ledger/ledger-error.js";
 import { ledgerErrorStatus } from "./error-mapping.js";
 import type {
@@ -190,6 +191,16 @@ export function paymentChangeToProto(transition: Omit<PaymentTransition, "paymen
     amountCents: transition.amountCents,
     createdAt: timestampFromDate(transition.createdAt),
   });
+}
+
+/**
+ * The outcomes of a batch call in the `oneof outcome` shape of its response: an item's record under
+ * the case `success` (converted by `toProto`), or the ItemError it alone failed with.
+ */
+export function batchOutcomesToProto<T, C extends string, V>(outcomes: readonly CommandOutcome<T>[], success: C, toProto: (value: T) => V) {
+  return outcomes.map((o) => ({
+    outcome: "error" in o ? { case: "error" as const, value: itemErrorToProto(o.error) } : { case: success, value: toProto(o.value) },
+  }));
 }
 
 /** The error of one batch item, as the single request would have reported it. */

@@ -35,6 +35,7 @@ const scopeOf: [DescMethod, Scope][] = [
   [PaymentService.method.authorizePayments, "payments:write"],
   [PaymentService.method.capturePayments, "payments:write"],
   [PaymentService.method.refundPayments, "payments:write"],
+  [AccountService.method.withdrawFundsBatch, "accounts:write"],
 ];
 const requiredScopes = new Map(scopeOf.map(([method, scope]) => [procedureOf(method.parent, method), scope]));
 

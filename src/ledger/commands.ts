@@ -6,10 +6,19 @@
  */
 import { ulid } from "../ids/ulid.js";
 import { replayStoredResult, requestFingerprint } from "./idempotency.js";
-import { LedgerError, type LedgerErrorCode } from "./ledger-error.js";
+import { LedgerError, invalidArgument, type LedgerErrorCode } from "./ledger-error.js";
 import type { BatchItem, BatchOutcome, PaymentBatcher } from "./payment-batch.js";
 import type { RequestContext } from "./records.js";
 import { fromStoredJson } from "./stored-json.js";
+
+/** Most items of one batch request (AuthorizePayments, CapturePayments, RefundPayments, WithdrawFundsBatch). */
+export const MAX_BATCH_ITEMS = 1_000;
+
+/** A batch request holds 1 to MAX_BATCH_ITEMS `what` (e.g. "payments"); otherwise the whole request fails. */
+export function requireBatchSize(count: number, what: string): void {
+  if (count === 0) throw invalidArgument("items", `must hold at least one of the ${what}`);
+  if (count > MAX_BATCH_ITEMS) throw invalidArgument("items", `must hold at most ${MAX_BATCH_ITEMS} ${what}, got ${count}`);
+}
 
 export interface CommandInput<T = unknown> {
   kind: BatchItem["kind"];

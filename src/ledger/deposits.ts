@@ -6,7 +6,7 @@
 import { ulid } from "../ids/ulid.js";
 import type { Database } from "../db/client.js";
 import { ensureFundingAccount } from "./accounts.js";
-import { runCommand } from "./commands.js";
+import { requireBatchSize, runCommand, runCommands, type CommandInput, type CommandOutcome } from "./commands.js";
 import type { PaymentBatcher } from "./payment-batch.js";
 import type { DepositRecord, RequestContext, WithdrawalRecord } from "./records.js";
 import { requireAmount, requireCurrency, requireCustomerAccountId, requireIdempotencyKey, requireText } from "./validation.js";
@@ -73,30 +73,70 @@ export async function withdrawFunds(
   command: WithdrawFundsCommand,
   context: RequestContext,
 ): Promise<WithdrawalRecord> {
+  requireWithdrawal(command);
+  context.signal?.throwIfAborted();
+  return runCommand<WithdrawalRecord>(batcher, withdrawInput(command, await ensureFundingAccount(db, command.currency)), context);
+}
+
+/**
+ * Up to MAX_BATCH_ITEMS payouts, each exactly as withdrawFunds, in order, handed to the batcher at
+ * once (see authorizePayments in payments.ts): an item that fails with a LedgerError fails alone.
+ */
+export async function withdrawFundsBatch(
+  db: Database,
+  batcher: PaymentBatcher,
+  commands: readonly WithdrawFundsCommand[],
+  context: RequestContext,
+): Promise<CommandOutcome<WithdrawalRecord>[]> {
+  requireBatchSize(commands.length, "withdrawals");
+  context.signal?.throwIfAborted();
+  // The funding account of each valid currency first; an item with an invalid one fails alone below.
+  const funding = new Map<string, string>();
+  for (const currency of new Set(commands.map((command) => command.currency))) {
+    if (isCurrency(currency)) funding.set(currency, await ensureFundingAccount(db, currency));
+  }
+  return runCommands<WithdrawalRecord>(
+    batcher,
+    commands.map((command) => () => {
+      requireWithdrawal(command);
+      return withdrawInput(command, funding.get(command.currency)!);
+    }),
+    context,
+  );
+}
+
+function requireWithdrawal(command: WithdrawFundsCommand): void {
   requireIdempotencyKey("idempotency_key", command.idempotencyKey);
   requireCustomerAccountId("account_id", command.accountId);
   requireAmount("amount_cents", command.amountCents);
   requireCurrency("currency", command.currency);
   requireText("reference", command.reference, 200);
-  context.signal?.throwIfAborted();
-  const fundingAccountId = await ensureFundingAccount(db, command.currency);
+}
+
+function isCurrency(currency: string): boolean {
+  try {
+    requireCurrency("currency", currency);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The ledger_apply item of a validated withdrawal. */
+function withdrawInput(command: WithdrawFundsCommand, fundingAccountId: string): CommandInput<WithdrawalRecord> {
   const { idempotencyKey, ...request } = command;
-  return runCommand<WithdrawalRecord>(
-    batcher,
-    {
-      kind: "withdraw",
-      method: "WithdrawFunds",
-      idempotencyKey,
-      request,
-      fields: {
-        withdrawalId: ulid(),
-        accountId: command.accountId,
-        amountCents: command.amountCents.toString(),
-        currency: command.currency,
-        reference: command.reference,
-        fundingAccountId,
-      },
+  return {
+    kind: "withdraw",
+    method: "WithdrawFunds",
+    idempotencyKey,
+    request,
+    fields: {
+      withdrawalId: ulid(),
+      accountId: command.accountId,
+      amountCents: command.amountCents.toString(),
+      currency: command.currency,
+      reference: command.reference,
+      fundingAccountId,
     },
-    context,
-  );
+  };
 }

@@ -4,7 +4,7 @@
  */
 import type { Database } from "../db/client.js";
 import { createAccount, getAccount, updateAccount, type CreateAccountCommand, type UpdateAccountCommand } from "./accounts.js";
-import { depositFunds, withdrawFunds, type DepositFundsCommand, type WithdrawFundsCommand } from "./deposits.js";
+import { depositFunds, withdrawFunds, withdrawFundsBatch, type DepositFundsCommand, type WithdrawFundsCommand } from "./deposits.js";
 import { expireDueHolds } from "./hold-expiry.js";
 import type { CommandOutcome } from "./commands.js";
 import { PaymentBatcher } from "./payment-batch.js";
@@ -110,6 +110,11 @@ export class Ledger {
 
   withdrawFunds(command: WithdrawFundsCommand, context: RequestContext): Promise<WithdrawalRecord> {
     return withdrawFunds(this.db, this.commands, command, context);
+  }
+
+  /** Up to 1,000 payouts, one outcome each, in order. */
+  withdrawFundsBatch(commands: readonly WithdrawFundsCommand[], context: RequestContext): Promise<CommandOutcome<WithdrawalRecord>[]> {
+    return withdrawFundsBatch(this.db, this.commands, commands, context);
   }
 
   authorizePayment(command: AuthorizePaymentCommand, context: RequestContext): Promise<PaymentRecord> {

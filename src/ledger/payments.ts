@@ -16,7 +16,7 @@ import { ulid } from "../ids/ulid.js";
 import type { Database } from "../db/client.js";
 import { balances } from "../db/schema.js";
 import { accountNotFound } from "./accounts.js";
-import { runCommand, runCommands, type CommandInput, type CommandOutcome } from "./commands.js";
+import { MAX_BATCH_ITEMS, requireBatchSize, runCommand, runCommands, type CommandInput, type CommandOutcome } from "./commands.js";
 import { LedgerError, LedgerErrorCode, invalidArgument } from "./ledger-error.js";
 import { countPayment } from "./ledger-metrics.js";
 import type { PaymentBatcher } from "./payment-batch.js";
@@ -64,13 +64,8 @@ export async function authorizePayment(
 }
 
 /** The most payments one AuthorizePayments request may carry (about 300 KB of JSON at most). */
-export const MAX_PAYMENTS_PER_BATCH = 1_000;
-
-/** A batch request holds 1 to MAX_PAYMENTS_PER_BATCH items; otherwise the whole request fails. */
-function requireBatchSize(count: number): void {
-  if (count === 0) throw invalidArgument("items", "must hold at least one payment");
-  if (count > MAX_PAYMENTS_PER_BATCH) throw invalidArgument("items", `must hold at most ${MAX_PAYMENTS_PER_BATCH} payments, got ${count}`);
-}
+/** Most payments of one AuthorizePayments, CapturePayments or RefundPayments request. */
+export const MAX_PAYMENTS_PER_BATCH = MAX_BATCH_ITEMS;
 
 /** What one item of authorizePayments came to: the payment, or the error it alone failed with. */
 export type AuthorizationOutcome = { payment: PaymentRecord } | { error: LedgerError };
@@ -88,7 +83,7 @@ export async function authorizePayments(
   context: RequestContext,
   defaultHoldSeconds = DEFAULT_HOLD_EXPIRES_IN_SECONDS,
 ): Promise<AuthorizationOutcome[]> {
-  requireBatchSize(commands.length);
+  requireBatchSize(commands.length, "payments");
   const outcomes = await runCommands<PaymentRecord>(batcher, commands.map((command) => () => authorizationInput(command, defaultHoldSeconds)), context);
   return outcomes.map((o) => ("error" in o ? o : { payment: o.value }));
 }
@@ -156,7 +151,7 @@ export async function capturePayments(
   commands: readonly CapturePaymentCommand[],
   context: RequestContext,
 ): Promise<CommandOutcome<PaymentRecord>[]> {
-  requireBatchSize(commands.length);
+  requireBatchSize(commands.length, "payments");
   return runCommands<PaymentRecord>(batcher, commands.map((command) => () => captureInput(command)), context);
 }
 
@@ -203,7 +198,7 @@ export async function refundPayments(
   commands: readonly RefundPaymentCommand[],
   context: RequestContext,
 ): Promise<CommandOutcome<RefundRecord>[]> {
-  requireBatchSize(commands.length);
+  requireBatchSize(commands.length, "payments");
   return runCommands<RefundRecord>(batcher, commands.map((command) => () => refundInput(command)), context);
 }
 

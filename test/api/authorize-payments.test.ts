@@ -1,11 +1,13 @@
 /**
- * PaymentService.AuthorizePayments end to end, through every transport the server speaks: one
- * outcome per item in order, each item failing alone with the error it would get as one request.
+ * The batch forms (AuthorizePayments, CapturePayments, RefundPayments, WithdrawFundsBatch) end to
+ * end, through every transport the server speaks: one outcome per item in order, each item failing
+ * alone with the error it would get as one request.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { ErrorDetailSchema } from "../../gen/payment/v1/common_pb.js";
+import { WithdrawalStatus } from "../../gen/payment/v1/account_pb.js";
 import { CaptureMethod, PaymentStatus } from "../../gen/payment/v1/payment_pb.js";
 import { ledgerClients, transportFactories } from "../support/clients.js";
 import { startTestService, type TestService } from "../support/service.js";
@@ -89,6 +91,52 @@ for (const [name, transport] of Object.entries(transportFactories)) {
       assert.deepEqual(refunded[1]?.outcome.case === "error" && [refunded[1].outcome.value.status, refunded[1].outcome.value.code], ["not_found", "PAYMENT_NOT_FOUND"]);
       // 300 + 100 captured, 100 paid, 40 refunded.
       assert.equal((await payments.getAccountBalance({ accountId: payee })).availableBalanceCents, 460n);
+    });
+
+    it("pays out in batches: accepted, declined, invalid, replayed and reused keys, each alone", async () => {
+      const { accounts } = ledgerClients(transport(running.url));
+      const owner = (await accounts.createAccount({ currency: "USD", displayName: `payout owner ${name}` })).account!.accountId;
+      await accounts.depositFunds({ idempotencyKey: `dep-wd-${name}`, accountId: owner, amountCents: 1_000n, currency: "USD" });
+      const item = (key: string, amountCents: bigint, change: object = {}) =>
+        ({ idempotencyKey: `${name}-wd-${key}`, accountId: owner, amountCents, currency: "USD", reference: key, ...change });
+      const items = [
+        item("a", 600n),
+        item("too-much", 500n), // 400 left: declined, recorded
+        item("bad", 0n),
+        item("eur", 10n, { currency: "EUR" }),
+        item("a", 600n), // the same key earlier in this batch: its replay
+        item("b", 400n),
+      ];
+      const { outcomes } = await accounts.withdrawFundsBatch({ items });
+      const summary = outcomes.map((o) =>
+        o.outcome.case === "withdrawal" ? [WithdrawalStatus[o.outcome.value.withdrawal!.status], o.outcome.value.balanceAfterCents] : [o.outcome.value?.code, o.outcome.value?.field]);
+      assert.deepEqual(summary, [
+        ["WITHDRAWN", 400n], ["DECLINED", 400n], ["INVALID_ARGUMENT", "amount_cents"], ["CURRENCY_MISMATCH", "currency"], ["WITHDRAWN", 400n], ["WITHDRAWN", 0n],
+      ]);
+      assert.deepEqual(outcomes[4], outcomes[0], "a repeated key replays the first payout");
+      const declined = outcomes[1]!.outcome;
+      assert.equal(declined.case === "withdrawal" && declined.value.withdrawal?.declineReason, "INSUFFICIENT_FUNDS");
+
+      // The whole request again: every item answers as before, no money moves twice.
+      const again = await accounts.withdrawFundsBatch({ items: items.filter((i) => i.amountCents !== 0n) });
+      assert.deepEqual(again.outcomes.map((o) => o.outcome.case === "withdrawal" && o.outcome.value.withdrawal!.withdrawalId).filter(Boolean),
+        outcomes.map((o) => o.outcome.case === "withdrawal" && o.outcome.value.withdrawal!.withdrawalId).filter(Boolean));
+      // A key reused for another request fails alone.
+      const reused = await accounts.withdrawFundsBatch({ items: [item("b", 1n), item("c", 1n)] });
+      assert.deepEqual(reused.outcomes.map((o) => (o.outcome.case === "error" ? o.outcome.value.code : o.outcome.case)), ["IDEMPOTENCY_KEY_REUSED", "withdrawal"]);
+      const single = await accounts.withdrawFunds(item("a", 600n));
+      assert.equal(single.withdrawal?.withdrawalId, outcomes[0]!.outcome.case === "withdrawal" && outcomes[0]!.outcome.value.withdrawal!.withdrawalId, "the single call replays it too");
+    });
+
+    it("refuses more than 1,000 payouts as a whole", async () => {
+      const { accounts } = ledgerClients(transport(running.url));
+      const items = Array.from({ length: 1_001 }, (_, i) => ({ idempotencyKey: `many-wd-${i}`, accountId: "x", amountCents: 1n, currency: "USD", reference: "" }));
+      const error = await accounts.withdrawFundsBatch({ items }).then(
+        () => assert.fail("expected an error"),
+        (e: unknown) => ConnectError.from(e),
+      );
+      assert.equal(error.code, Code.InvalidArgument);
+      assert.match(error.rawMessage, /items: must hold at most 1000 withdrawals, got 1001/);
     });
 
     it("refuses more than 1,000 items as a whole", async () => {
