@@ -57,6 +57,15 @@ export async function runCommands<T>(
   inputs: readonly (() => CommandInput<T>)[],
   context: RequestContext,
 ): Promise<CommandOutcome<T>[]> {
+  const release = await batcher.admission.enter(inputs.length, context.signal);
+  try {
+    return await runAdmitted(batcher, inputs, context);
+  } finally {
+    release();
+  }
+}
+
+async function runAdmitted<T>(batcher: PaymentBatcher, inputs: readonly (() => CommandInput<T>)[], context: RequestContext): Promise<CommandOutcome<T>[]> {
   const prepared = inputs.map((input): Prepared<T> | LedgerError => {
     try {
       return prepareCommand(input(), context);

@@ -13,6 +13,7 @@ import { SpanKind } from "@opentelemetry/api";
 import { sql } from "drizzle-orm";
 import type { Database } from "../db/client.js";
 import { withSpan } from "../telemetry/trace-context.js";
+import { ItemGate } from "./item-gate.js";
 import { retryTransient } from "./transient-retry.js";
 
 /**
@@ -55,11 +56,15 @@ interface Pending {
 export class PaymentBatcher {
   private readonly queue: Pending[] = [];
   private inFlight = 0;
+  /** Admission of batch requests' items (runCommands): four full batches, see item-gate.ts. */
+  readonly admission: ItemGate;
 
   constructor(
     private readonly db: Database,
     private readonly options: BatchOptions,
-  ) {}
+  ) {
+    this.admission = new ItemGate(4 * options.maxBatchSize);
+  }
 
   /** Applies `item` in the next batch and resolves with its outcome once that batch committed. */
   submit(item: BatchItem): Promise<BatchOutcome> {
