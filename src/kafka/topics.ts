@@ -27,17 +27,36 @@ export interface TopicLayout {
   replicationFactor: number;
 }
 
+/** `promise`, or a rejection naming `what` once `timeoutMs` has passed (librdkafka's own timeouts can run longer). */
+async function within<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`Kafka: ${what} took more than ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /**
  * Creates the topics that are missing (existing ones are left as they are, partition counts
- * included: shrinking or growing a topic would reshuffle keys across partitions).
+ * included: shrinking or growing a topic would reshuffle keys across partitions). Rejects within
+ * about `timeoutMs` when the broker does not answer: the topic list is asked for first, because
+ * createTopics sends one request per topic and librdkafka ran them one after another, each waiting
+ * its full timeout while the broker was down (12 topics with a 2 s timeout: 24 s before it failed).
  */
 export async function ensureTopics(kafka: Kafka, layout: TopicLayout, timeoutMs: number): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
   try {
+    const existing = await within(admin.listTopics({ timeout: timeoutMs }), timeoutMs, "listing topics");
+    const missing = allTopics(layout.prefix).filter((topic) => !existing.includes(topic));
+    if (missing.length === 0) return;
     await admin.createTopics({
       timeout: timeoutMs,
-      topics: allTopics(layout.prefix).map((topic) => ({
+      topics: missing.map((topic) => ({
         topic,
         numPartitions: layout.partitions,
         replicationFactor: layout.replicationFactor,
@@ -53,14 +72,6 @@ export async function ensureTopics(kafka: Kafka, layout: TopicLayout, timeoutMs:
  * this while idle, when no delivery would tell it that the broker went away. `admin` is created
  * and connected once by the caller (a client per probe would start librdkafka threads each time).
  */
-export async function probeBroker(admin: ReturnType<Kafka["admin"]>, timeoutMs: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), timeoutMs);
-  });
-  try {
-    return await Promise.race([admin.listTopics({ timeout: timeoutMs }).then(() => true, () => false), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+export function probeBroker(admin: ReturnType<Kafka["admin"]>, timeoutMs: number): Promise<boolean> {
+  return within(admin.listTopics({ timeout: timeoutMs }), timeoutMs, "listing topics").then(() => true, () => false);
 }

@@ -3,6 +3,7 @@
  * with migrations, the ledger, the Connect API on one port, and background housekeeping. Used by
  * main.ts and by end-to-end tests, which start the real thing in-process.
  */
+import { getHeapStatistics } from "node:v8";
 import { apiRoutes } from "../api/routes.js";
 import type { Config } from "../config/config.js";
 import { openDatabase, type DatabaseHandle } from "../db/client.js";
@@ -92,7 +93,10 @@ async function startWithEdge(config: Config, logger: Logger, edge: Edge): Promis
   migrated = true;
   edge.watchDatabase(database.db, database.ping);
   // Tests and operators wait for this line: from here on the API serves.
-  logger.info({ url: server.url }, "listening (Connect, gRPC and gRPC-Web on one port)");
+  // The heap limit comes from node's flags (npm start: --max-old-space-size), logged so that an
+  // operator sees whether the process runs with it.
+  const heapLimitMb = Math.round(getHeapStatistics().heap_size_limit / 2 ** 20);
+  logger.info({ url: server.url, heapLimitMb }, "listening (Connect, gRPC and gRPC-Web on one port)");
   const relay = await startRelay(config, database, logger, edge.health);
 
   const stopHousekeeping = startHousekeeping(database.db, { outboxRetentionHours: config.OUTBOX_RETENTION_HOURS }, logger);

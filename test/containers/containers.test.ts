@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { it } from "node:test";
 import { parse } from "yaml";
 import { ConfigSchema } from "../../src/config/config.js";
+import { serviceNodeArgs } from "../support/process.js";
 
 interface ComposeService {
   build?: string;
@@ -44,6 +45,13 @@ it("the Dockerfile sets only known variables and exposes the default ports", () 
   assert.match(dockerfile, /^USER node$/m, "runs unprivileged");
   assert.match(dockerfile, /^HEALTHCHECK .*\n.*\/readyz/m);
   assert.equal((dockerfile.match(/^FROM /gm) ?? []).length, 2, "multi-stage");
+});
+
+it("the image starts node with the same arguments as npm start (the heap limit included)", () => {
+  const cmd = /^CMD (\[.*\])$/m.exec(dockerfile);
+  assert.ok(cmd, "a CMD in exec form");
+  assert.deepEqual(JSON.parse(cmd[1]!), ["node", ...serviceNodeArgs()]);
+  assert.ok(serviceNodeArgs().some((arg) => /^--max-old-space-size=\d+$/.test(arg)), "a heap limit is set");
 });
 
 it("compose: ports match the service's variables, and every dependency is health-gated", () => {

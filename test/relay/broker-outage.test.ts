@@ -158,7 +158,9 @@ it("starts while the broker is down and creates its topics and delivers once it 
     // The first relay is still running too: stop it so that this one has the outbox to itself.
     await relay.stop();
     const account = await ledger.createAccount({ currency: "EUR", displayName: "late", accountId: "" }, ctx);
-    await until("the circuit to open with no topics creatable", () => late.circuitState === "open");
+    await until("the circuit to open with no topics creatable", () => late.circuitState === "open", {
+      detail: () => lines.filter((line) => String(line.msg).startsWith("relay")).slice(-20).map((line) => JSON.stringify(line)).join("\n"),
+    });
     await broker.start();
     const lateLog = await recordEvents(kafka, prefix, logger);
     try {

@@ -14,12 +14,15 @@ import { freePort, spawnService } from "../support/process.js";
 const dataDir = mkdtempSync(join(tmpdir(), "ledger-pglite-"));
 after(() => rmSync(dataDir, { recursive: true, force: true }));
 
-it("runs on embedded PGlite with nothing configured, keeps data across restarts, and stops on SIGTERM", async () => {
+it("runs on embedded PGlite with nothing configured and npm start's heap limit, keeps data across restarts, and stops on SIGTERM", async () => {
   const port = await freePort();
   const env = { PORT: String(port), PGLITE_DATA_DIR: dataDir };
   const first = spawnService(env);
   await first.waitFor(/"msg":"listening/, 60_000);
   assert.match(first.output(), /using embedded PGlite/);
+  // npm start's --max-old-space-size=128 (old generation) plus the young generation: 176 MB.
+  const heapLimitMb = Number(/"heapLimitMb":(\d+)/.exec(first.output())?.[1]);
+  assert.ok(heapLimitMb > 0 && heapLimitMb <= 200, `runs with npm start's heap limit (${heapLimitMb} MB)`);
   // With nothing configured, the first start mints a development key beside the data.
   const { accounts, payments } = jsonClients(`http://127.0.0.1:${port}`, readFileSync(join(dataDir, "dev-api-key"), "utf8").trim());
   const payer = (await accounts.createAccount({ currency: "USD", displayName: "A", accountId: "alice" })).account!;

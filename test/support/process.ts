@@ -1,6 +1,7 @@
 /** Runs the service as a real child process (`src/main.ts`), as `npm start` does. */
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
+import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 
 export interface ServiceProcess {
@@ -21,12 +22,23 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+/**
+ * The node arguments of `npm start` (package.json is their one definition: the heap limit there is
+ * what keeps peak RSS under 256 MB), so tests and the benchmark run the process users run.
+ */
+export function serviceNodeArgs(): string[] {
+  const { scripts } = JSON.parse(readFileSync("package.json", "utf8")) as { scripts: { start: string } };
+  const match = /^exec node (.+)$/.exec(scripts.start);
+  if (!match) throw new Error(`package.json start script is not "exec node ...": ${scripts.start}`);
+  return match[1]!.split(" ");
+}
+
 export function spawnService(env: Record<string, string>): ServiceProcess {
   const inherited = { ...process.env };
   delete inherited.DATABASE_URL;
   // The harness's broker is for tests that ask for it: without it the relay stays off.
   delete inherited.KAFKA_BROKERS;
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+  const child = spawn(process.execPath, serviceNodeArgs(), {
     // A free metrics port per process: the default 9464 would collide between parallel test files.
     env: { ...inherited, METRICS_PORT: "0", ...env },
     stdio: ["ignore", "pipe", "pipe"],
