@@ -26,6 +26,23 @@ before(async () => {
 });
 after(() => database.drop());
 
+/**
+ * A database of its own (the checks below tamper with it) with a holder account funded with 1,000
+ * and a merchant account: runs `check(ledger, holder, merchant, database)`, then drops the database.
+ */
+async function withHolderAndMerchant(check: (l: Ledger, a: string, b: string, fresh: TestDatabase) => Promise<void>): Promise<void> {
+  const fresh = await createTestDatabase(4);
+  try {
+    const l = new Ledger(fresh.handle.db, { idempotencyTtlHours: 24 });
+    const a = (await l.createAccount({ currency: "USD", displayName: "holder", accountId: "" }, ctx)).accountId;
+    const b = (await l.createAccount({ currency: "USD", displayName: "merchant", accountId: "" }, ctx)).accountId;
+    await l.depositFunds({ idempotencyKey: key(), accountId: a, amountCents: 1_000n, currency: "USD" }, ctx);
+    await check(l, a, b, fresh);
+  } finally {
+    await fresh.drop();
+  }
+}
+
 async function runVerifyCli(): Promise<{ code: number; stdout: string }> {
   try {
     const { stdout } = await execFileAsync("node", ["--import", "tsx", "src/ledger/verify-cli.ts"], {
@@ -113,12 +130,7 @@ describe("VerifyLedger", () => {
   });
 
   it("checks held balances against hold movements and open payments; a ledger with holds verifies clean", async () => {
-    const fresh = await createTestDatabase(4);
-    try {
-      const l = new Ledger(fresh.handle.db, { idempotencyTtlHours: 24 });
-      const a = (await l.createAccount({ currency: "USD", displayName: "holder", accountId: "" }, ctx)).accountId;
-      const b = (await l.createAccount({ currency: "USD", displayName: "merchant", accountId: "" }, ctx)).accountId;
-      await l.depositFunds({ idempotencyKey: key(), accountId: a, amountCents: 1_000n, currency: "USD" }, ctx);
+    await withHolderAndMerchant(async (l, a, b) => {
       const manual = (amountCents: bigint) =>
         l.authorizePayment({ idempotencyKey: key(), payerAccountId: a, payeeAccountId: b, amountCents, currency: "USD", description: "", captureMethod: "MANUAL" }, ctx);
       const captured = await manual(300n);
@@ -145,18 +157,11 @@ describe("VerifyLedger", () => {
       const orphan = await l.verify();
       assert.deepEqual(orphan.violations.map((v) => [v.check, v.subject]), [["OPEN_HOLDS_MISMATCH", a]]);
       assert.match(orphan.violations[0]!.detail, /held is 70 but its open payments \(REQUIRES_CAPTURE\) hold 0/);
-    } finally {
-      await fresh.drop();
-    }
+    });
   });
 
   it("numbers the statement lines written before line numbers existed on the next migrate (databases older than 0006)", async () => {
-    const fresh = await createTestDatabase(4);
-    try {
-      const l = new Ledger(fresh.handle.db, { idempotencyTtlHours: 24 });
-      const a = (await l.createAccount({ currency: "USD", displayName: "holder", accountId: "" }, ctx)).accountId;
-      const b = (await l.createAccount({ currency: "USD", displayName: "merchant", accountId: "" }, ctx)).accountId;
-      await l.depositFunds({ idempotencyKey: key(), accountId: a, amountCents: 1_000n, currency: "USD" }, ctx);
+    await withHolderAndMerchant(async (l, a, b, fresh) => {
       const hold = await l.authorizePayment({ idempotencyKey: key(), payerAccountId: a, payeeAccountId: b, amountCents: 300n, currency: "USD", description: "", captureMethod: "MANUAL" }, ctx);
       await l.authorizePayment({ idempotencyKey: key(), payerAccountId: a, payeeAccountId: b, amountCents: 100n, currency: "USD", description: "" }, ctx);
       await l.capturePayment({ idempotencyKey: key(), paymentId: hold.paymentId, amountCents: 250n }, ctx);
@@ -180,18 +185,11 @@ describe("VerifyLedger", () => {
       await runMigrations(fresh.handle);
       assert.deepEqual(await l.verify(), { ok: true, violations: [] });
       assert.deepEqual(await statement(), before, "the same statement as before");
-    } finally {
-      await fresh.drop();
-    }
+    });
   });
 
   it("names a statement line whose stored balance or number was changed", async () => {
-    const fresh = await createTestDatabase(4);
-    try {
-      const l = new Ledger(fresh.handle.db, { idempotencyTtlHours: 24 });
-      const a = (await l.createAccount({ currency: "USD", displayName: "holder", accountId: "" }, ctx)).accountId;
-      const b = (await l.createAccount({ currency: "USD", displayName: "merchant", accountId: "" }, ctx)).accountId;
-      await l.depositFunds({ idempotencyKey: key(), accountId: a, amountCents: 1_000n, currency: "USD" }, ctx);
+    await withHolderAndMerchant(async (l, a, b) => {
       await l.authorizePayment({ idempotencyKey: key(), payerAccountId: a, payeeAccountId: b, amountCents: 300n, currency: "USD", description: "", captureMethod: "MANUAL" }, ctx);
       await l.authorizePayment({ idempotencyKey: key(), payerAccountId: a, payeeAccountId: b, amountCents: 100n, currency: "USD", description: "" }, ctx);
       const [hold] = await rows(l.db, sql`select id::text as id from hold_movements where account_id = ${a}`);
@@ -212,9 +210,7 @@ describe("VerifyLedger", () => {
       });
       const renumbered = await l.verify();
       assert.ok(renumbered.violations.some((v) => v.check === "LINE_SEQUENCE" && v.subject === `entry ${entry!.id}`));
-    } finally {
-      await fresh.drop();
-    }
+    });
   });
 
   it("chains entries written before the chain existed on the next migrate (databases older than 0005)", async () => {
