@@ -51,8 +51,10 @@ export async function ensureTopics(kafka: Kafka, layout: TopicLayout, timeoutMs:
   const admin = kafka.admin();
   await admin.connect();
   try {
-    const existing = await within(admin.listTopics({ timeout: timeoutMs }), timeoutMs, "listing topics");
-    const missing = allTopics(layout.prefix).filter((topic) => !existing.includes(topic));
+    const list = () => within(admin.listTopics({ timeout: timeoutMs }), timeoutMs, "listing topics");
+    const wanted = allTopics(layout.prefix);
+    const existing = await list();
+    const missing = wanted.filter((topic) => !existing.includes(topic));
     if (missing.length === 0) return;
     await admin.createTopics({
       timeout: timeoutMs,
@@ -62,6 +64,17 @@ export async function ensureTopics(kafka: Kafka, layout: TopicLayout, timeoutMs:
         replicationFactor: layout.replicationFactor,
       })),
     });
+    // The controller commits a new topic before the broker's metadata shows it, and a consumer that
+    // subscribes in between skips the topic until its next metadata refresh (five minutes by
+    // default: a CI run once read no FundsDeposited events for a minute). Return once it is listed.
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const listed = await list();
+      const pending = wanted.filter((topic) => !listed.includes(topic));
+      if (pending.length === 0) return;
+      if (Date.now() > deadline) throw new Error(`Kafka: topics created but not listed after ${timeoutMs} ms: ${pending.join(", ")}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
   } finally {
     await admin.disconnect();
   }
