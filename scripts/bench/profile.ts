@@ -66,7 +66,7 @@ async function main(): Promise<void> {
         if (!profile) throw new Error(`no profile written in ${dir}`);
         const rows = summarize(profile);
         const busy = rows.filter((r) => r.owner !== "(idle)").reduce((sum, r) => sum + r.selfMs, 0);
-        console.log(`\n## ${load.name}: ${m.tps.toFixed(0)} payments/s, ${m.transactions} payments, service busy ${busy.toFixed(0)} ms = ${(busy / Math.max(1, m.transactions)).toFixed(3)} ms/payment (profile: ${dir})`);
+        console.log(`\n## ${load.name}: ${m.tps.toFixed(0)} payments/s, ${m.transactions} payments, service busy ${busy.toFixed(0)} ms = ${(busy / Math.max(1, m.transactions)).toFixed(3)} ms/payment, peak RSS ${(app.peakRssBytes() / 2 ** 20).toFixed(0)} MB (profile: ${dir})`);
         console.log("| owner | self ms | self % | inclusive % | self µs/payment |\n|---|---:|---:|---:|---:|");
         for (const r of rows.filter((r) => r.owner !== "(idle)").slice(0, 22)) {
           console.log(`| ${r.owner} | ${r.selfMs.toFixed(0)} | ${((100 * r.selfMs) / busy).toFixed(1)} | ${((100 * r.inclusiveMs) / busy).toFixed(1)} | ${((1000 * r.selfMs) / Math.max(1, m.transactions)).toFixed(1)} |`);
