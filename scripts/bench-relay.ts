@@ -23,6 +23,7 @@ import { ensureTopics } from "../src/kafka/topics.js";
 import { Ledger } from "../src/ledger/ledger.js";
 import { createLogger } from "../src/telemetry/logger.js";
 import { createTestDatabase } from "../test/support/database.js";
+import { processCpuMs } from "./bench/cpu-meter.js";
 
 const { values } = parseArgs({
   options: {
@@ -89,7 +90,7 @@ const consumer = await startEventConsumer({
   onEvent: (event) => void (event.eventType === "PaymentAuthorized" && !event.duplicate && readAt.set(event.key, Date.now())),
 });
 
-const relay = spawn(process.execPath, ["--import", "tsx", "src/relay/relay-cli.ts"], {
+const relay = spawn(process.execPath, [...(process.env.RELAY_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.RELAY_CPU_PROF}`] : []), "--import", "tsx", "src/relay/relay-cli.ts"], {
   env: { ...process.env, DATABASE_URL: database.url, KAFKA_TOPIC_PREFIX: prefix, LOG_LEVEL: "warn" },
   stdio: ["ignore", "inherit", "inherit"],
 });
@@ -104,6 +105,7 @@ const [drain] = await db
 console.log(`bench: ${rate} payments/s for ${seconds} s with the relay running`);
 const [{ lastBefore }] = (await db.select({ lastBefore: sql<string>`max(${outbox.id})::text` }).from(outbox)) as [{ lastBefore: string }];
 const committed: { paymentId: string; startedAt: number; committedAt: number }[] = [];
+const relayCpuBefore = processCpuMs(relay.pid!);
 const t0 = Date.now();
 const inFlight: Promise<void>[] = [];
 for (let i = 0; i < rate * seconds; i++) {
@@ -118,6 +120,8 @@ const deadline = Date.now() + 60_000;
 while (committed.some((c) => !readAt.has(c.paymentId)) && Date.now() < deadline) {
   await new Promise((resolve) => setTimeout(resolve, 100));
 }
+// The relay's own CPU for the steady phase (it is idle before and after): its cost per event.
+const relayCpuMs = processCpuMs(relay.pid!) - relayCpuBefore;
 const relayMs = (
   await db
     .select({ ms: sql<number>`extract(epoch from ${outbox.publishedAt} - ${outbox.createdAt})::float8 * 1000` })
@@ -139,6 +143,7 @@ console.log(
     `${endToEnd.length} read by the consumer (${((100 * endToEnd.length) / committed.length).toFixed(1)}%)`,
 );
 console.log(`  drain throughput / achieved steady rate: ${(drainRate / (committed.length / offeredFor)).toFixed(1)}x`);
+console.log(`  relay process CPU in the steady phase: ${relayCpuMs.toFixed(0)} ms = ${(relayCpuMs / committed.length).toFixed(3)} ms per event`);
 summary("payment call -> commit returned (the writer)", committed.map((c) => c.committedAt - c.startedAt));
 summary("outbox row created -> delivery report (relay)", relayMs);
 summary("commit -> read by a consumer (end to end)", endToEnd);

@@ -49,12 +49,17 @@ function postgresTicks(postmasterPid: number): number {
   return ticks;
 }
 
+/** CPU milliseconds one process has used so far (NaN once it has exited). */
+export function processCpuMs(pid: number): number {
+  return ((readStat(pid)?.own ?? Number.NaN) * 1000) / TICKS_PER_SECOND;
+}
+
 /** Samples the three parties now; subtract two samples to get a run's share. */
 export function sampleCpu(servicePid: number, postmasterPid: number): CpuSample {
   const toMs = (ticks: number) => (ticks * 1000) / TICKS_PER_SECOND;
   return {
     loadGenerator: toMs(readStat("self")!.children),
-    service: toMs(readStat(servicePid)?.own ?? Number.NaN),
+    service: processCpuMs(servicePid),
     postgres: toMs(postgresTicks(postmasterPid)),
   };
 }

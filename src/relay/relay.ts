@@ -65,6 +65,8 @@ interface BatchOutcome {
   claimed: number;
   published: number;
   brokerFailures: number;
+  /** Rows of the batch's aggregates that its publishing or dead-lettering made claimable. */
+  successorsPending: boolean;
 }
 
 /** One relay instance: `start()` it, `stop()` it; any number may run against one database. */
@@ -85,6 +87,10 @@ export class OutboxRelay {
   #admin: ReturnType<RelayDependencies["kafka"]["admin"]> | undefined;
   #published = 0;
   #deadLettered = 0;
+  /** When a delivery or a probe last reached the broker (Date.now()); 0: not yet. */
+  #brokerSeenAt = 0;
+  /** Whether rows may wait in backoff (a delivery failed since nextRetryInMs last found none). */
+  #backoffPending = true;
 
   constructor(deps: RelayDependencies, options: RelayOptions) {
     this.#deps = deps;
@@ -155,10 +161,11 @@ export class OutboxRelay {
         continue;
       }
       let outcome: BatchOutcome;
+      // A half-open circuit risks a single row on its probe.
+      const limit = this.#breaker.state === "half-open" ? 1 : this.#options.batchSize;
       try {
         await this.#ensureTopics();
-        // A half-open circuit risks a single row on its probe.
-        outcome = await this.#runBatch(this.#breaker.state === "half-open" ? 1 : this.#options.batchSize);
+        outcome = await this.#runBatch(limit);
       } catch (error) {
         // Database trouble or topics not creatable: nothing was marked, try again after a pause.
         this.#logger.warn({ err: error }, "relay: batch failed, retrying");
@@ -167,17 +174,28 @@ export class OutboxRelay {
         continue;
       }
       if (outcome.claimed > 0) {
-        if (outcome.published > 0) this.#breaker.success();
-        else if (outcome.brokerFailures > 0) this.#breaker.failure();
+        if (outcome.published > 0) {
+          this.#breaker.success();
+          this.#brokerSeenAt = Date.now();
+        } else if (outcome.brokerFailures > 0) this.#breaker.failure();
       }
-      // Publishing an event makes the next one of its aggregate claimable, and more may be due:
-      // claim again at once. Only an empty claim sleeps, so the loop cannot spin.
-      if (outcome.claimed > 0) continue;
+      // Claim again at once when the claim was full (more may be due) or when publishing made the
+      // next event of an aggregate claimable. Otherwise wait for a notification: rows committed
+      // while this batch was being published have rung the bell already, so the wait ends at
+      // once. Under a trickle of single payments this halves the relay's transactions (a second,
+      // empty claim after each batch), the largest part of its cost per event.
+      if (outcome.claimed >= limit || outcome.successorsPending) continue;
       // Idle: no delivery would notice the broker going away (a 32 s outage once went unnoticed
-      // until the first payment after it), so ask the broker itself.
-      await this.#probeBroker();
-      // Sleep until a notification, the next backoff expiry, or the fallback poll.
-      const retryIn = await nextRetryInMs(this.#deps.db).catch(() => null);
+      // until the first payment after it), so ask the broker itself, unless a delivery or a probe
+      // heard from it within the last poll interval. Under a trickle of single payments the loop
+      // turns idle after nearly every claim, and a probe each time cost a broker round trip per
+      // claim.
+      if (Date.now() - this.#brokerSeenAt >= this.#options.pollIntervalMs) await this.#probeBroker();
+      // Sleep until a notification, the next backoff expiry, or the fallback poll. Rows in backoff
+      // exist only after a failed delivery (another instance's are found by the poll), so the
+      // query is skipped until one fails.
+      const retryIn = this.#backoffPending ? await nextRetryInMs(this.#deps.db).catch(() => undefined) : null;
+      if (retryIn === null) this.#backoffPending = false;
       this.#waiting = true;
       await this.#bell.wait(Math.min(this.#options.pollIntervalMs, retryIn ?? Infinity));
       this.#waiting = false;
@@ -194,7 +212,7 @@ export class OutboxRelay {
   #runBatch(limit: number): Promise<BatchOutcome> {
     return this.#deps.db.transaction(async (tx) => {
       const rows = await claimBatch(tx, limit);
-      if (rows.length === 0) return { claimed: 0, published: 0, brokerFailures: 0 };
+      if (rows.length === 0) return { claimed: 0, published: 0, brokerFailures: 0, successorsPending: false };
       const started = performance.now();
       const results = await this.#publisher.publish(rows);
       const ackedAt = Date.now();
@@ -213,7 +231,7 @@ export class OutboxRelay {
         failed.push({ id: row.id, retryInMs: backoffDelay(this.#options.backoff, attempts), error });
       });
 
-      await markPublished(tx, published.map((row) => row.id));
+      const { successorsPending } = await markPublished(tx, published.map((row) => row.id));
       for (const { row, error } of dead) {
         // The dead-letter record must be on Kafka before the row is marked dead; if it is not,
         // the row stays pending and the next attempt tries the dead-letter topic again.
@@ -221,6 +239,7 @@ export class OutboxRelay {
         failed.push({ id: row.id, retryInMs: backoffDelay(this.#options.backoff, row.attempts + 1), error });
       }
       await markFailed(tx, failed);
+      if (failed.length > 0) this.#backoffPending = true;
 
       this.#published += published.length;
       this.#metrics?.published(
@@ -237,7 +256,8 @@ export class OutboxRelay {
           "relay: deliveries failed, rescheduled with backoff",
         );
       }
-      return { claimed: rows.length, published: published.length, brokerFailures };
+      // A dead-lettered row unblocks its aggregate's next row too.
+      return { claimed: rows.length, published: published.length, brokerFailures, successorsPending: successorsPending || dead.length > 0 };
     });
   }
 
@@ -278,8 +298,12 @@ export class OutboxRelay {
         this.#admin = admin;
       }
       const reachable = await probeBroker(this.#admin, BROKER_PROBE_TIMEOUT_MS);
-      if (reachable) this.#breaker.success();
-      else this.#breaker.failure();
+      if (reachable) {
+        this.#breaker.success();
+        this.#brokerSeenAt = Date.now();
+      } else {
+        this.#breaker.failure();
+      }
       // Not serving from the first failed probe, before the breaker's threshold is reached.
       this.#deps.health?.report("relay", reachable && this.#breaker.state === "closed");
     } catch (error) {

@@ -187,6 +187,23 @@ describe("outbox relay on a real broker", () => {
     }
   });
 
+  it("delivers a run of one aggregate's events written at once, each after the one before, on one notification", async () => {
+    // No fallback poll within the test: after the first event, only the relay's own check that
+    // publishing made the next one claimable can move the run along.
+    const t = await setUp(1, { pollIntervalMs: 120_000 });
+    try {
+      await until("the relay to wait for notifications", () => t.relays[0]!.waiting);
+      const ids = Array.from({ length: 5 }, () => ulid());
+      await t.database.handle.db.insert(outbox).values(
+        ids.map((eventId) => ({ eventId, eventType: "AccountCreated", aggregateType: "account", aggregateId: "run", envelope: { eventId, type: "AccountCreated" } })),
+      );
+      await t.log.waitFor("the five events of the run", (events) => ids.every((id) => events.some((e) => e.eventId === id)), 15_000);
+      assert.deepEqual(orderViolations(t.log.events, await outboxRows(t.database.handle.db)), [], "in outbox order");
+    } finally {
+      await t.tearDown();
+    }
+  });
+
   it("two relays on one outbox lose nothing and keep each aggregate's order", async () => {
     const t = await setUp(2, { batchSize: 20 });
     try {
