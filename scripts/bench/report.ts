@@ -122,7 +122,7 @@ export function targetsOf(results: BenchResults): Target[] {
     const p99 = half.measurement.p99Ms;
     targets.push({ name: `${half.protocol} p99 < 20 ms at ${fmt(half.rate, 0)}/s (half max)`, value: `${fmt(p99)} ms`, met: p99 < 20 });
   }
-  targets.push({ name: "relay keeps up (no backlog after any row)", value: String(h.relayKeptUp), met: h.relayKeptUp });
+  targets.push({ name: "relay keeps up (backlog at each row's end under one second of its rate or 1,000 events)", value: String(h.relayKeptUp), met: h.relayKeptUp });
   targets.push({
     name: "relay commit-to-delivery p99 < 100 ms",
     value: `${fmt(results.relayCommitToDeliveryP99Ms)} ms`,
