@@ -109,7 +109,7 @@ async function main(): Promise<void> {
         const state = mode === "on" ? sql`enable` : sql`disable`;
         await db.execute(sql`alter table ledger_entries ${state} trigger ledger_entries_chain`);
         await db.execute(sql`alter table ledger_entries ${state} trigger ledger_entries_notify`);
-        await db.execute(sql`alter table payments ${state} trigger payments_notify`);
+        await db.execute(sql`alter table payment_transitions ${state} trigger payment_transitions_notify`);
         const base = n;
         n += 64;
         await timed(chainCost[mode]!, () => db.execute(sql`
@@ -124,7 +124,7 @@ async function main(): Promise<void> {
     }
     await db.execute(sql`alter table ledger_entries enable trigger ledger_entries_chain`);
     await db.execute(sql`alter table ledger_entries enable trigger ledger_entries_notify`);
-    await db.execute(sql`alter table payments enable trigger payments_notify`);
+    await db.execute(sql`alter table payment_transitions enable trigger payment_transitions_notify`);
     const on = latencySummary(chainCost.on!);
     const off = latencySummary(chainCost.off!);
     lines.push(
