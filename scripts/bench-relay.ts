@@ -9,6 +9,9 @@
  *    (outbox created_at -> published_at on the database clock, i.e. delivery report; created_at is
  *    the writer transaction's start, so this includes the writer's own transaction time).
  *
+ * The relay process's CPU over the steady phase is printed per event. RELAY_CPU_PROF=<dir> runs the
+ * relay under `node --cpu-prof`, writing its profile there on exit.
+ *
  * Everything shares one machine, so the figures are for comparison between runs and as ratios,
  * not absolute capacity.
  */

@@ -53,8 +53,8 @@ export async function ensureTopics(kafka: Kafka, layout: TopicLayout, timeoutMs:
   try {
     const list = () => within(admin.listTopics({ timeout: timeoutMs }), timeoutMs, "listing topics");
     const wanted = allTopics(layout.prefix);
-    const existing = await list();
-    const missing = wanted.filter((topic) => !existing.includes(topic));
+    const missingFrom = (listed: string[]) => wanted.filter((topic) => !listed.includes(topic));
+    const missing = missingFrom(await list());
     if (missing.length === 0) return;
     await admin.createTopics({
       timeout: timeoutMs,
@@ -69,8 +69,7 @@ export async function ensureTopics(kafka: Kafka, layout: TopicLayout, timeoutMs:
     // default: a CI run once read no FundsDeposited events for a minute). Return once it is listed.
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const listed = await list();
-      const pending = wanted.filter((topic) => !listed.includes(topic));
+      const pending = missingFrom(await list());
       if (pending.length === 0) return;
       if (Date.now() > deadline) throw new Error(`Kafka: topics created but not listed after ${timeoutMs} ms: ${pending.join(", ")}`);
       await new Promise((resolve) => setTimeout(resolve, 50));
