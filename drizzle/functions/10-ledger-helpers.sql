@@ -1,5 +1,5 @@
 -- Re-applied on every migrate (src/db/migrate.ts): edit this file, not a migration.
--- Building blocks of ledger_apply (20-ledger-apply.sql). Each one is used by several commands, so
+-- Building blocks of ledger_apply (30-ledger-apply.sql). Each one is used by several commands, so
 -- every money rule below exists once.
 
 -- int64 is the range of every money column. Arithmetic is checked in numeric first, so an amount
@@ -30,32 +30,7 @@ LANGUAGE sql IMMUTABLE AS $$
   END
 $$;
 
--- Double entry: moves `p_amount` from one available balance to another and writes the debit and
--- the credit. The caller holds both balance rows locked and has checked the refusals above.
-CREATE OR REPLACE FUNCTION ledger_move(p_transfer_id text, p_from text, p_to text, p_amount bigint, p_currency text, p_at timestamptz)
-RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
-  UPDATE balances SET available_cents = available_cents + CASE WHEN account_id = p_from THEN -p_amount ELSE p_amount END,
-      version = version + 1, updated_at = p_at
-    WHERE account_id IN (p_from, p_to);
-  INSERT INTO ledger_entries (transfer_id, account_id, amount_cents, currency, created_at)
-    VALUES (p_transfer_id, p_from, -p_amount, p_currency, p_at), (p_transfer_id, p_to, p_amount, p_currency, p_at);
-END;
-$$;
-
--- Places (p_amount > 0) or releases (p_amount < 0) part of a hold on the payer's balance: available
--- and held move in opposite directions, the ledger balance stays, and the movement is recorded.
-CREATE OR REPLACE FUNCTION ledger_hold(p_payment_id text, p_account_id text, p_amount bigint, p_at timestamptz)
-RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
-  IF p_amount = 0 THEN RETURN; END IF;
-  UPDATE balances SET available_cents = available_cents - p_amount, held_cents = held_cents + p_amount,
-      version = version + 1, updated_at = p_at
-    WHERE account_id = p_account_id;
-  INSERT INTO hold_movements (account_id, payment_id, kind, amount_cents, created_at)
-    VALUES (p_account_id, p_payment_id, CASE WHEN p_amount > 0 THEN 'HELD' ELSE 'RELEASED' END, abs(p_amount), p_at);
-END;
-$$;
+-- The lines themselves (ledger_move, ledger_hold, the chain): 12-ledger-lines.sql.
 
 -- A timestamp as JavaScript's Date.prototype.toISOString writes it.
 CREATE OR REPLACE FUNCTION ledger_iso(p_at timestamptz) RETURNS text

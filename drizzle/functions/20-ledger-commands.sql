@@ -70,8 +70,7 @@ BEGIN
     VALUES (v_id, v_payer.account_id, v_payee.account_id, v_amount, p_item->>'currency', v_status, v_reason,
             p_item->>'description', v_at, p_item->>'captureMethod', v_expires);
   -- Every payment's first transition, a decline's included (WatchPayments streams transitions).
-  INSERT INTO payment_transitions (payment_id, status, amount_cents, created_at, payer_account_id, payee_account_id)
-    VALUES (v_id, v_status, v_amount, v_at, v_payer.account_id, v_payee.account_id);
+  PERFORM ledger_transition(v_id, v_status, v_amount, v_at, v_payer.account_id, v_payee.account_id);
   IF v_reason IS NULL THEN
     INSERT INTO payment_states (payment_id, status, held_cents, captured_cents, hold_expires_at, updated_at)
       VALUES (v_id, v_status, CASE WHEN v_manual THEN v_amount ELSE 0 END, CASE WHEN v_manual THEN 0 ELSE v_amount END, v_expires, v_at);
@@ -146,8 +145,7 @@ BEGIN
   PERFORM ledger_hold(v_id, v_payment.payer_account_id, -v_state.held_cents, v_at);
   PERFORM ledger_move(v_id, v_payment.payer_account_id, v_payment.payee_account_id, v_amount, v_payment.currency, v_at);
   UPDATE payment_states SET status = 'CAPTURED', held_cents = 0, captured_cents = v_amount, updated_at = v_at WHERE payment_id = v_id;
-  INSERT INTO payment_transitions (payment_id, status, amount_cents, created_at, payer_account_id, payee_account_id)
-      VALUES (v_id, 'CAPTURED', v_amount, v_at, v_payment.payer_account_id, v_payment.payee_account_id);
+  PERFORM ledger_transition(v_id, 'CAPTURED', v_amount, v_at, v_payment.payer_account_id, v_payment.payee_account_id);
   PERFORM ledger_emit(p_item, 'PaymentCaptured', 'payment', v_id, jsonb_build_object('paymentId', v_id,
     'payerAccountId', v_payment.payer_account_id, 'payeeAccountId', v_payment.payee_account_id, 'currency', v_payment.currency,
     'capturedCents', v_amount::text, 'releasedCents', (v_state.held_cents - v_amount)::text, 'createdAt', p_item->'at'));
@@ -181,8 +179,7 @@ BEGIN
   SELECT * INTO v_payment FROM payments WHERE id = v_id;
   PERFORM ledger_hold(v_id, v_payment.payer_account_id, -v_state.held_cents, v_at);
   UPDATE payment_states SET status = v_status, held_cents = 0, updated_at = v_at WHERE payment_id = v_id;
-  INSERT INTO payment_transitions (payment_id, status, amount_cents, created_at, payer_account_id, payee_account_id)
-      VALUES (v_id, v_status, v_state.held_cents, v_at, v_payment.payer_account_id, v_payment.payee_account_id);
+  PERFORM ledger_transition(v_id, v_status, v_state.held_cents, v_at, v_payment.payer_account_id, v_payment.payee_account_id);
   PERFORM ledger_emit(p_item, 'Payment' || initcap(v_status), 'payment', v_id, jsonb_build_object('paymentId', v_id,
     'payerAccountId', v_payment.payer_account_id, 'payeeAccountId', v_payment.payee_account_id, 'currency', v_payment.currency,
     'releasedCents', v_state.held_cents::text, 'createdAt', p_item->'at'));
@@ -231,8 +228,7 @@ BEGIN
   IF v_reason IS NULL THEN
     PERFORM ledger_move(p_item->>'refundId', v_payee.account_id, v_payer.account_id, v_amount, v_payment.currency, v_at);
     UPDATE payment_states SET refunded_cents = refunded_cents + v_amount, updated_at = v_at WHERE payment_id = v_id;
-    INSERT INTO payment_transitions (payment_id, status, amount_cents, created_at, payer_account_id, payee_account_id)
-      VALUES (v_id, 'REFUNDED', v_amount, v_at, v_payment.payer_account_id, v_payment.payee_account_id);
+    PERFORM ledger_transition(v_id, 'REFUNDED', v_amount, v_at, v_payment.payer_account_id, v_payment.payee_account_id);
     PERFORM ledger_emit(p_item, 'PaymentRefunded', 'payment', v_id, jsonb_build_object('refundId', p_item->'refundId',
       'paymentId', v_id, 'payerAccountId', v_payer.account_id, 'payeeAccountId', v_payee.account_id, 'amountCents', p_item->'amountCents',
       'currency', v_payment.currency, 'reason', p_item->'reason', 'refundedCents', (v_state.refunded_cents + v_amount)::text,

@@ -5,10 +5,12 @@
 --   1. the decisions run in a loop over the batch's balance rows held in memory (each payment
 --      sees the balances the earlier ones left), with the same rule functions
 --      (ledger_authorize_refusal: currency, funds with overdraft, int64), and no statement per item;
---   2. the writes need no order, so each table gets one statement for the whole batch: payments,
---      states, transitions, entries, hold movements and events are bulk inserts, the balances one
---      UPDATE to their final values, the idempotency keys one insert with their results.
--- The caller (ledger_apply) holds the advisory lock and the balance rows' locks.
+--   2. the lines (entries, hold movements: numbers, balances after, the chain) are made in that loop
+--      by the functions the per-item path uses (12-ledger-lines.sql), then each table gets one
+--      statement for the whole batch: payments, states, transitions, entries, hold movements and
+--      events are bulk inserts, the balances one UPDATE to their final values, the idempotency
+--      keys one insert with their results.
+-- The caller (ledger_apply) holds the balance rows' locks.
 -- Measured with pgbench calling ledger_apply directly (npm run bench:function): see docs/profile.md.
 CREATE OR REPLACE FUNCTION ledger_apply_authorizations(p_items jsonb, p_ttl_hours integer) RETURNS jsonb
 LANGUAGE plpgsql AS $$
@@ -35,6 +37,13 @@ DECLARE
   v_claims int := 0;
   v_claimed int;
   v_outcomes jsonb;
+  v_payer_seq bigint[];
+  v_payee_seq bigint[];
+  v_entries ledger_entries[] := '{}';
+  v_holds hold_movements[] := '{}';
+  v_at timestamptz;
+  v_pay text;
+  v_id bigint;
 BEGIN
   SELECT array_agg(b ORDER BY b.account_id), array_agg(b.account_id ORDER BY b.account_id)
     INTO v_rows, v_ids
@@ -60,9 +69,11 @@ BEGIN
   v_ref := array_fill(NULL::int, ARRAY[v_n]);
   v_reason := array_fill(NULL::text, ARRAY[v_n]);
   v_owner := array_fill(NULL::int, ARRAY[v_n]);
+  v_payer_seq := array_fill(NULL::bigint, ARRAY[v_n]);
+  v_payee_seq := array_fill(NULL::bigint, ARRAY[v_n]);
 
-  -- The decisions, in submission order, on the balances as the earlier items left them. The money
-  -- moves as ledger_move (automatic capture) and ledger_hold (manual capture) move it.
+  -- The decisions, in submission order, on the balances as the earlier items left them. The lines
+  -- are made by the same functions as ledger_move and ledger_hold (12-ledger-lines.sql) make them.
   FOR n IN 1 .. v_n LOOP
     IF v_live[n] THEN
       v_kind[n] := 'replay';
@@ -80,34 +91,45 @@ BEGIN
       v_p := v_rows[v_payer[n]];
       v_q := v_rows[v_payee[n]];
       v_reason[n] := ledger_authorize_refusal(v_p, v_q, p_items->(n - 1)->>'currency', v_amount[n]);
-      IF v_reason[n] IS NULL THEN
-        v_p.available_cents := v_p.available_cents - v_amount[n];
-        v_p.version := v_p.version + 1;
-        IF p_items->(n - 1)->>'captureMethod' = 'MANUAL' THEN
-          v_p.held_cents := v_p.held_cents + v_amount[n];
-        ELSE
-          v_q.available_cents := v_q.available_cents + v_amount[n];
-          v_q.version := v_q.version + 1;
-          v_q.updated_at := (p_items->(n - 1)->>'at')::timestamptz;
-          v_rows[v_payee[n]] := v_q;
-          v_changed[v_payee[n]] := true;
-        END IF;
-        v_p.updated_at := (p_items->(n - 1)->>'at')::timestamptz;
-        v_rows[v_payer[n]] := v_p;
-        v_changed[v_payer[n]] := true;
+      v_at := (p_items->(n - 1)->>'at')::timestamptz;
+      v_pay := p_items->(n - 1)->>'paymentId';
+      IF v_reason[n] IS NULL AND p_items->(n - 1)->>'captureMethod' = 'MANUAL' THEN
+        v_id := nextval('hold_movements_id_seq');
+        v_p := ledger_hold_line(v_p, v_amount[n], v_at);
+        v_holds := v_holds || ledger_hold_row(v_p, v_id, v_pay, v_amount[n], v_at);
+      ELSIF v_reason[n] IS NULL THEN
+        v_id := nextval('ledger_entries_id_seq');
+        v_p := ledger_entry_line(v_p, v_id, v_pay, -v_amount[n], v_at);
+        v_entries := v_entries || ledger_entry_row(v_p, v_id, v_pay, -v_amount[n], v_at);
+        v_id := nextval('ledger_entries_id_seq');
+        v_q := ledger_entry_line(v_q, v_id, v_pay, v_amount[n], v_at);
+        v_entries := v_entries || ledger_entry_row(v_q, v_id, v_pay, v_amount[n], v_at);
       END IF;
+      -- Every new payment is a step of both accounts, declines included (WatchPayments).
+      v_p.payment_seq := v_p.payment_seq + 1;
+      v_q.payment_seq := v_q.payment_seq + 1;
+      v_payer_seq[n] := v_p.payment_seq;
+      v_payee_seq[n] := v_q.payment_seq;
+      v_rows[v_payer[n]] := v_p;
+      v_rows[v_payee[n]] := v_q;
+      v_changed[v_payer[n]] := true;
+      v_changed[v_payee[n]] := true;
     END IF;
   END LOOP;
 
   -- The writes, one statement per table for the whole batch.
+  PERFORM ledger_write_balances(ARRAY(SELECT v_rows[i] FROM generate_subscripts(v_rows, 1) i WHERE v_changed[i]));
+  INSERT INTO ledger_entries SELECT * FROM unnest(v_entries);
+  INSERT INTO hold_movements SELECT * FROM unnest(v_holds);
   WITH fresh AS (
-    SELECT it.ord, it.i, d.reason, (it.i->>'at')::timestamptz AS at, (it.i->>'amountCents')::bigint AS amount,
+    SELECT it.ord, it.i, d.reason, d.payer_seq, d.payee_seq, (it.i->>'at')::timestamptz AS at, (it.i->>'amountCents')::bigint AS amount,
            it.i->>'captureMethod' = 'MANUAL' AS manual,
            CASE WHEN it.i->>'captureMethod' = 'MANUAL' THEN (it.i->>'holdExpiresAt')::timestamptz END AS expires,
            CASE WHEN d.reason IS NOT NULL THEN 'DECLINED' WHEN it.i->>'captureMethod' = 'MANUAL' THEN 'REQUIRES_CAPTURE'
                 ELSE 'AUTHORIZED' END AS status
       FROM jsonb_array_elements(p_items) WITH ORDINALITY it(i, ord)
-      JOIN unnest(v_kind, v_reason) WITH ORDINALITY d(kind, reason, ord) ON d.ord = it.ord
+      JOIN unnest(v_kind, v_reason, v_payer_seq, v_payee_seq) WITH ORDINALITY d(kind, reason, payer_seq, payee_seq, ord)
+        ON d.ord = it.ord
       WHERE d.kind = 'fresh'
   ), payments_written AS (
     INSERT INTO payments (id, payer_account_id, payee_account_id, amount_cents, currency, status, decline_reason, description,
@@ -120,23 +142,10 @@ BEGIN
       SELECT i->>'paymentId', status, CASE WHEN manual THEN amount ELSE 0 END, CASE WHEN manual THEN 0 ELSE amount END, expires, at
         FROM fresh WHERE reason IS NULL ORDER BY ord
   ), transitions_written AS (
-    INSERT INTO payment_transitions (payment_id, status, amount_cents, created_at, payer_account_id, payee_account_id)
-      SELECT i->>'paymentId', status, amount, at, i->>'payerAccountId', i->>'payeeAccountId' FROM fresh ORDER BY ord
-  ), entries_written AS (
-    INSERT INTO ledger_entries (transfer_id, account_id, amount_cents, currency, created_at)
-      SELECT i->>'paymentId', CASE WHEN side = 1 THEN i->>'payerAccountId' ELSE i->>'payeeAccountId' END,
-             CASE WHEN side = 1 THEN -amount ELSE amount END, i->>'currency', at
-        FROM fresh CROSS JOIN (VALUES (1), (2)) s(side)
-        WHERE reason IS NULL AND NOT manual
-        ORDER BY ord, side
-  ), holds_written AS (
-    INSERT INTO hold_movements (account_id, payment_id, kind, amount_cents, created_at)
-      SELECT i->>'payerAccountId', i->>'paymentId', 'HELD', amount, at FROM fresh WHERE reason IS NULL AND manual ORDER BY ord
-  ), balances_written AS (
-    UPDATE balances b SET available_cents = (t.r).available_cents, held_cents = (t.r).held_cents,
-        version = (t.r).version, updated_at = (t.r).updated_at
-      FROM (SELECT unnest(v_rows) AS r, unnest(v_changed) AS changed) t
-      WHERE b.account_id = (t.r).account_id AND t.changed
+    INSERT INTO payment_transitions (payment_id, status, amount_cents, created_at, payer_account_id, payee_account_id,
+                                     payer_seq, payee_seq)
+      SELECT i->>'paymentId', status, amount, at, i->>'payerAccountId', i->>'payeeAccountId', payer_seq, payee_seq
+        FROM fresh ORDER BY ord
   )
   INSERT INTO outbox (event_id, event_type, aggregate_type, aggregate_id, envelope, traceparent)
     SELECT i->>'eventId', t.type, 'payment', i->>'paymentId',
@@ -146,8 +155,9 @@ BEGIN
 
   -- The keys with their results (the payments as now stored, read back through ledger_payment_json
   -- like every other result), then one outcome per item. A key that turns out live although it was
-  -- not a moment ago cannot happen under ledger_apply's advisory lock; if it did, the count would
-  -- differ and the whole batch is retried.
+  -- not a moment ago (another batch, on any instance, claimed it and committed meanwhile) makes
+  -- the count differ: the whole batch is rolled back with a serialization failure and retried, and
+  -- the retry answers that item as a replay.
   WITH item AS (
     SELECT it.ord, it.i, d.kind, d.ref
       FROM jsonb_array_elements(p_items) WITH ORDINALITY it(i, ord)

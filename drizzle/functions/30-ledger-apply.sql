@@ -19,23 +19,23 @@ DECLARE
   v_outcomes jsonb[] := '{}';
   v_claimed text;
   v_out jsonb;
+  v_accounts text[];
 BEGIN
-  -- One batch at a time per database, across all service instances: each instance's batcher runs
-  -- one batch in flight, and with several instances their batches would otherwise queue on each
-  -- other's row locks while each stays small; waiting here lets every instance's next batch grow
-  -- meanwhile. The key is arbitrary but fixed. Measured in docs/profile.md ("several instances").
-  -- WatchPayments relies on it too: holding it until commit makes payment_transitions ids visible
-  -- in id order (src/ledger/history.ts transitionsAfter); removing it needs another position there.
-  PERFORM pg_advisory_xact_lock(7041001);
   -- Every balance row of the batch, in account-id order: the accounts named by the commands and
-  -- the payer and payee of the payments they act on (payments are immutable: no lock needed).
-  PERFORM 1 FROM balances WHERE account_id IN (
-      SELECT unnest(ARRAY[i->>'accountId', i->>'fundingAccountId', i->>'payerAccountId', i->>'payeeAccountId'])
-        FROM jsonb_array_elements(p_items) i
-      UNION
-      SELECT unnest(ARRAY[p.payer_account_id, p.payee_account_id]) FROM payments p
-        WHERE p.id IN (SELECT i->>'paymentId' FROM jsonb_array_elements(p_items) i WHERE i->>'kind' <> 'authorize'))
-    ORDER BY account_id FOR UPDATE;
+  -- the payer and payee of the payments they act on (payments are immutable: no lock needed). This
+  -- is the only serialisation: batches over disjoint accounts commit in parallel (on any instance),
+  -- batches sharing accounts wait for each other here, and one global order means no deadlock.
+  -- Everything the items then write per account (line and step numbers, the chain) comes from
+  -- these rows (12-ledger-lines.sql), so it is in commit order per account.
+  SELECT coalesce(array_agg(l.account_id), '{}') INTO v_accounts FROM (
+    SELECT account_id FROM balances WHERE account_id IN (
+        SELECT unnest(ARRAY[i->>'accountId', i->>'fundingAccountId', i->>'payerAccountId', i->>'payeeAccountId'])
+          FROM jsonb_array_elements(p_items) i
+        UNION
+        SELECT unnest(ARRAY[p.payer_account_id, p.payee_account_id]) FROM payments p
+          WHERE p.id IN (SELECT i->>'paymentId' FROM jsonb_array_elements(p_items) i WHERE i->>'kind' <> 'authorize'))
+      ORDER BY account_id FOR UPDATE) l;
+  PERFORM ledger_notify_changes(v_accounts);
 
   -- Authorizations only (payments under load, AuthorizePayments): decided in order, written in sets.
   -- Not below 8 items: the set path's statements cost about 2 ms per call whatever the batch size

@@ -1,15 +1,6 @@
 -- Re-applied on every migrate (src/db/migrate.ts): edit this file, not a migration.
--- The per-account entry chain. Every ledger entry gets, in the transaction that inserts it:
---   account_seq          its 1-based position in the account's history (the statement's order);
---   balance_after_cents  the account's balance right after it (running balance; before = after - amount);
---   entry_hash           SHA-256 (hex) over its content and the previous entry's hash of the same account.
--- A BEFORE INSERT row trigger sets them, so every writer is covered (deposits in TypeScript, the batch
--- function ledger_authorize_payments, any later lifecycle function) without repeating the rule.
--- Writers of an account are already serialised by its balance row lock, taken before entries are
--- inserted, so "the previous entry" is well defined; rows of one multi-row INSERT are visible to the
--- trigger of the next row (PostgreSQL: row-level BEFORE triggers see rows processed earlier in the
--- same command). A writer that forgot the lock would collide on the unique (account_id, account_seq)
--- index rather than fork the chain silently.
+-- The per-account entry chain: its hash, and the backfills of databases from before the chain,
+-- the statement lines and the heads on the balance rows. Lines are written by 12-ledger-lines.sql.
 
 -- The hash of one entry: the one definition, used by the trigger, the backfill and verification.
 -- created_at enters as epoch microseconds, so the session's time zone and DateStyle cannot change it.
@@ -21,71 +12,12 @@ RETURNS text LANGUAGE sql IMMUTABLE AS $$
     p_balance_after_cents), 'UTF8')), 'hex')
 $$;
 
--- Statement lines. An account's statement is its entries and its hold movements together (a hold
--- moves money between available and held without an entry). Both kinds of row get, here:
---   line_seq           their 1-based position among ALL the account's lines, one sequence over both
---                      tables. It is commit order, whatever the clocks of the instances that wrote
---                      them say: lines of an account are written under its balance row lock. Statement
---                      pages and WatchAccount resume tokens are positions in it (src/ledger/history.ts).
---   held_after_cents   the account's held balance right after the line (an entry carries it over);
---   ledger_after_cents the ledger balance right after it (hold movements; an entry has it as
---                      balance_after_cents): so every line states both balances, and available =
---                      ledger - held, without summing anything at read time.
--- Each trigger reads the newest row of each table for the account (two probes of the
--- (account_id, line_seq) and (account_id, account_seq) indexes). In the set-based batch path
--- (25-ledger-apply-authorizations.sql) one statement inserts entries and hold movements through
--- two data-modifying CTEs; each row still sees the rows inserted before it by either CTE, so the
--- numbering has no gap or repeat (an account with both kinds in one batch gets its hold lines
--- after its entry lines of that batch: the entries CTE runs first).
-CREATE OR REPLACE FUNCTION ledger_entry_chain() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-  v_prev ledger_entries%ROWTYPE;
-  v_hold_seq bigint;
-  v_held bigint;
-BEGIN
-  SELECT * INTO v_prev FROM ledger_entries
-    WHERE account_id = NEW.account_id AND account_seq IS NOT NULL
-    ORDER BY account_seq DESC LIMIT 1;
-  SELECT line_seq, held_after_cents INTO v_hold_seq, v_held FROM hold_movements
-    WHERE account_id = NEW.account_id AND line_seq IS NOT NULL
-    ORDER BY line_seq DESC LIMIT 1;
-  NEW.account_seq := coalesce(v_prev.account_seq, 0) + 1;
-  NEW.balance_after_cents := coalesce(v_prev.balance_after_cents, 0) + NEW.amount_cents;
-  NEW.entry_hash := ledger_entry_hash(v_prev.entry_hash, NEW.id, NEW.account_id, NEW.transfer_id, NEW.amount_cents,
-    NEW.currency, NEW.created_at, NEW.account_seq, NEW.balance_after_cents);
-  NEW.line_seq := greatest(coalesce(v_prev.line_seq, 0), coalesce(v_hold_seq, 0)) + 1;
-  NEW.held_after_cents := coalesce(v_held, 0);
-  RETURN NEW;
-END;
-$$;
-
+-- The chain and the statement lines are written by 12-ledger-lines.sql from the balance row (the
+-- row triggers that read the previous lines of both tables for every inserted row are gone).
 DROP TRIGGER IF EXISTS ledger_entries_chain ON ledger_entries;
-CREATE TRIGGER ledger_entries_chain BEFORE INSERT ON ledger_entries
-  FOR EACH ROW EXECUTE FUNCTION ledger_entry_chain();
-
-CREATE OR REPLACE FUNCTION ledger_hold_line() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-  v_prev hold_movements%ROWTYPE;
-  v_entry_seq bigint;
-  v_ledger bigint;
-BEGIN
-  SELECT * INTO v_prev FROM hold_movements
-    WHERE account_id = NEW.account_id AND line_seq IS NOT NULL
-    ORDER BY line_seq DESC LIMIT 1;
-  SELECT line_seq, balance_after_cents INTO v_entry_seq, v_ledger FROM ledger_entries
-    WHERE account_id = NEW.account_id AND account_seq IS NOT NULL
-    ORDER BY account_seq DESC LIMIT 1;
-  NEW.line_seq := greatest(coalesce(v_prev.line_seq, 0), coalesce(v_entry_seq, 0)) + 1;
-  NEW.ledger_after_cents := coalesce(v_ledger, 0);
-  NEW.held_after_cents := coalesce(v_prev.held_after_cents, 0)
-    + CASE WHEN NEW.kind = 'HELD' THEN NEW.amount_cents ELSE -NEW.amount_cents END;
-  RETURN NEW;
-END;
-$$;
-
 DROP TRIGGER IF EXISTS hold_movements_line ON hold_movements;
-CREATE TRIGGER hold_movements_line BEFORE INSERT ON hold_movements
-  FOR EACH ROW EXECUTE FUNCTION ledger_hold_line();
+DROP FUNCTION IF EXISTS ledger_entry_chain();
+DROP FUNCTION IF EXISTS ledger_hold_line();
 
 -- Entries written before the chain existed (databases migrated from before 0005) are chained once,
 -- in id order per account; a no-op on every later migrate. The append-only trigger is lifted for
@@ -163,5 +95,23 @@ BEGIN
   END LOOP;
   ALTER TABLE ledger_entries ENABLE TRIGGER ledger_entries_append_only;
   ALTER TABLE hold_movements ENABLE TRIGGER hold_movements_append_only;
+END;
+$$;
+
+-- The head of every account's history on its balance row (migration 0007 added the columns with
+-- NULL for existing rows): the last entry's sequence and hash, the last line's number, the last
+-- payment step's position. Runs after the two backfills above, whose results it reads; a no-op once
+-- every row has its head.
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM balances WHERE entry_seq IS NULL OR line_seq IS NULL OR payment_seq IS NULL) THEN RETURN; END IF;
+  UPDATE balances b SET
+      entry_seq = coalesce((SELECT max(e.account_seq) FROM ledger_entries e WHERE e.account_id = b.account_id), 0),
+      chain_hash = (SELECT e.entry_hash FROM ledger_entries e WHERE e.account_id = b.account_id ORDER BY e.account_seq DESC LIMIT 1),
+      line_seq = greatest(coalesce((SELECT max(e.line_seq) FROM ledger_entries e WHERE e.account_id = b.account_id), 0),
+                          coalesce((SELECT max(h.line_seq) FROM hold_movements h WHERE h.account_id = b.account_id), 0)),
+      payment_seq = greatest(coalesce((SELECT max(t.payer_seq) FROM payment_transitions t WHERE t.payer_account_id = b.account_id), 0),
+                             coalesce((SELECT max(t.payee_seq) FROM payment_transitions t WHERE t.payee_account_id = b.account_id), 0))
+    WHERE entry_seq IS NULL OR line_seq IS NULL OR payment_seq IS NULL;
 END;
 $$;

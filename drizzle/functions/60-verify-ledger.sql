@@ -16,7 +16,15 @@
 --   LINE_SEQUENCE        an account's statement lines (entries and hold movements together) are not
 --                        numbered 1, 2, 3, ... without gaps or repeats (40-entry-chain.sql);
 --   LINE_BALANCE         a line's stored ledger or held balance after it is not the running sum of
---                        the account's lines up to it (the statement would show a wrong balance).
+--                        the account's lines up to it (the statement would show a wrong balance);
+--   HEAD_MISMATCH        an account's balance row does not hold the head of its history (the last
+--                        entry's sequence and hash, the last line's number, the last payment step's
+--                        position): the next line would be numbered or chained wrong (12-ledger-lines.sql);
+--   STEP_SEQUENCE        an account's payment steps (as payer and payee together) are not numbered
+--                        1, 2, 3, ... without gaps or repeats (WatchPayments positions);
+--   ORPHAN               a row names an account or payment that does not exist (the hot tables have
+--                        no foreign keys: ledger_apply locks the balance row of every account it
+--                        writes for, so this finds rows written some other way).
 -- Reads run in one REPEATABLE READ snapshot when the caller asks for it (src/ledger/verify.ts).
 CREATE OR REPLACE FUNCTION ledger_verify()
 RETURNS TABLE (check_name text, subject text, detail text) LANGUAGE sql STABLE AS $$
@@ -91,4 +99,48 @@ RETURNS TABLE (check_name text, subject text, detail text) LANGUAGE sql STABLE A
           'account ' || account_id || ' line ' || line_seq || ': stored ledger ' || coalesce(ledger_after::text, 'missing') ||
           ' and held ' || coalesce(held_after::text, 'missing') || ' after it, expected ' || running_ledger || ' and ' || running_held
      FROM numbered WHERE ledger_after IS DISTINCT FROM running_ledger OR held_after IS DISTINCT FROM running_held)
+  UNION ALL
+  SELECT 'HEAD_MISMATCH', b.account_id,
+         format('balance row holds entry %s, line %s, step %s, hash %s; its history ends at entry %s, line %s, step %s, hash %s',
+                b.entry_seq, b.line_seq, b.payment_seq, coalesce(left(b.chain_hash, 12), 'none'),
+                coalesce(e.account_seq, 0), greatest(coalesce(e.line_seq, 0), coalesce(h.line_seq, 0)), coalesce(t.seq, 0),
+                coalesce(left(e.entry_hash, 12), 'none'))
+    FROM balances b
+    LEFT JOIN LATERAL (SELECT account_seq, line_seq, entry_hash FROM ledger_entries WHERE account_id = b.account_id
+                        ORDER BY line_seq DESC LIMIT 1) e ON true
+    LEFT JOIN LATERAL (SELECT max(line_seq) AS line_seq FROM hold_movements WHERE account_id = b.account_id) h ON true
+    LEFT JOIN LATERAL (SELECT greatest((SELECT max(payer_seq) FROM payment_transitions WHERE payer_account_id = b.account_id),
+                                       (SELECT max(payee_seq) FROM payment_transitions WHERE payee_account_id = b.account_id)) AS seq) t ON true
+    WHERE b.entry_seq IS DISTINCT FROM coalesce(e.account_seq, 0)
+       OR b.chain_hash IS DISTINCT FROM e.entry_hash
+       OR b.line_seq IS DISTINCT FROM greatest(coalesce(e.line_seq, 0), coalesce(h.line_seq, 0))
+       OR b.payment_seq IS DISTINCT FROM coalesce(t.seq, 0)
+  UNION ALL
+  (WITH steps AS (
+     SELECT id, payer_account_id AS account_id, payer_seq AS seq FROM payment_transitions
+     UNION ALL
+     SELECT id, payee_account_id, payee_seq FROM payment_transitions
+   ), numbered AS (
+     SELECT s.*, lag(seq) OVER (PARTITION BY account_id ORDER BY seq, id) AS prev_seq FROM steps s)
+   SELECT 'STEP_SEQUENCE', 'transition ' || id,
+          'account ' || account_id || ': payment step ' || coalesce(seq::text, 'missing') || ' follows ' || coalesce(prev_seq::text, 'nothing')
+     FROM numbered WHERE seq IS DISTINCT FROM coalesce(prev_seq, 0) + 1)
+  UNION ALL
+  (WITH refs AS (
+     SELECT 'entry ' || id AS subject, account_id, NULL::text AS payment_id FROM ledger_entries
+     UNION ALL SELECT 'hold movement ' || id, account_id, payment_id FROM hold_movements
+     UNION ALL SELECT 'payment ' || id, payer_account_id, NULL FROM payments
+     UNION ALL SELECT 'payment ' || id, payee_account_id, NULL FROM payments
+     UNION ALL SELECT 'deposit ' || id, account_id, NULL FROM deposits
+     UNION ALL SELECT 'withdrawal ' || id, account_id, NULL FROM withdrawals
+     UNION ALL SELECT 'transition ' || id, NULL, payment_id FROM payment_transitions
+     UNION ALL SELECT 'payment state ' || payment_id, NULL, payment_id FROM payment_states
+     UNION ALL SELECT 'refund ' || id, NULL, payment_id FROM refunds)
+   SELECT 'ORPHAN', r.subject,
+          CASE WHEN r.account_id IS NOT NULL AND a.id IS NULL THEN 'names account ' || r.account_id || ', which does not exist'
+               ELSE 'names payment ' || r.payment_id || ', which does not exist' END
+     FROM refs r
+     LEFT JOIN accounts a ON a.id = r.account_id
+     LEFT JOIN payments p ON p.id = r.payment_id
+    WHERE (r.account_id IS NOT NULL AND a.id IS NULL) OR (r.payment_id IS NOT NULL AND p.id IS NULL))
 $$;

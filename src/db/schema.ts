@@ -57,6 +57,17 @@ export const balances = pgTable(
     overdraftLimitCents: money("overdraft_limit_cents").notNull().default(sql`0`),
     version: money("version").notNull().default(sql`0`),
     updatedAt: timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    /**
+     * The head of the account's history, kept on the row every writer already locks and updates, so
+     * writing the next line reads no earlier line (drizzle/functions/10-ledger-lines.sql): the last
+     * entry's account_seq, the last statement line's line_seq, the last entry's hash (the chain's
+     * head) and the last payment step's position (WatchPayments). NULL only between migration 0007
+     * and the backfill in 40-entry-chain.sql that runs right after it.
+     */
+    entrySeq: bigint("entry_seq", { mode: "bigint" }).default(sql`0`),
+    lineSeq: bigint("line_seq", { mode: "bigint" }).default(sql`0`),
+    chainHash: text("chain_hash"),
+    paymentSeq: bigint("payment_seq", { mode: "bigint" }).default(sql`0`),
   },
   (t) => [
     check("balances_within_overdraft", sql`${t.allowNegative} OR ${t.availableCents} >= -${t.overdraftLimitCents}`),
@@ -70,8 +81,8 @@ export const payments = pgTable(
   "payments",
   {
     id: text("id").primaryKey(),
-    payerAccountId: text("payer_account_id").notNull().references(() => accounts.id),
-    payeeAccountId: text("payee_account_id").notNull().references(() => accounts.id),
+    payerAccountId: text("payer_account_id").notNull(),
+    payeeAccountId: text("payee_account_id").notNull(),
     amountCents: money("amount_cents").notNull(),
     currency: text("currency").notNull(),
     /** The status the payment was created with; later transitions are in payment_states / payment_transitions. */
@@ -89,6 +100,7 @@ export const payments = pgTable(
     /** ListPayments without an account: newest first over all payments. */
     index("payments_created_idx").on(t.createdAt, t.id),
     check("payments_amount_positive", sql`${t.amountCents} > 0`),
+    check("payments_distinct_accounts", sql`${t.payerAccountId} <> ${t.payeeAccountId}`),
   ],
 );
 
@@ -97,7 +109,7 @@ export const deposits = pgTable(
   "deposits",
   {
     id: text("id").primaryKey(),
-    accountId: text("account_id").notNull().references(() => accounts.id),
+    accountId: text("account_id").notNull(),
     amountCents: money("amount_cents").notNull(),
     currency: text("currency").notNull(),
     createdAt: createdAt(),
@@ -118,12 +130,12 @@ export const ledgerEntries = pgTable(
     id: bigserial("id", { mode: "bigint" }).primaryKey(),
     /** The payment or deposit that caused this entry. */
     transferId: text("transfer_id").notNull(),
-    accountId: text("account_id").notNull().references(() => accounts.id),
+    accountId: text("account_id").notNull(),
     amountCents: money("amount_cents").notNull(),
     currency: text("currency").notNull(),
     createdAt: createdAt(),
     /**
-     * Set by the entry-chain trigger (drizzle/functions/40-entry-chain.sql), never by writers: the
+     * Set from the account's balance row when the entry is written (drizzle/functions/10-ledger-lines.sql): the
      * entry's 1-based position in its account's history, the account's balance right after it,
      * and SHA-256 over its content and the previous entry's hash (a tamper-evident chain per account).
      */
@@ -131,7 +143,7 @@ export const ledgerEntries = pgTable(
     balanceAfterCents: money("balance_after_cents"),
     entryHash: text("entry_hash"),
     /**
-     * Set by the statement-line trigger (drizzle/functions/40-entry-chain.sql): the line's 1-based
+     * Set from the balance row too (10-ledger-lines.sql): the line's 1-based
      * position among ALL statement lines of its account (entries and hold movements share one
      * sequence, assigned under the account's balance row lock, so it is commit order), and the
      * account's held balance right after it. Statements and watches page by line_seq, never by a
@@ -141,13 +153,10 @@ export const ledgerEntries = pgTable(
     heldAfterCents: money("held_after_cents"),
   },
   (t) => [
-    index("ledger_entries_account_idx").on(t.accountId, t.id),
+    /** The statement and WatchAccount: an account's lines in order, paged by line_seq. */
     uniqueIndex("ledger_entries_account_line_idx").on(t.accountId, t.lineSeq),
-    /** The statement: an account's entries in order, paged by sequence. */
-    uniqueIndex("ledger_entries_account_seq_idx").on(t.accountId, t.accountSeq),
     /** Statements by time range and balances as of an instant. */
     index("ledger_entries_account_time_idx").on(t.accountId, t.createdAt),
-    index("ledger_entries_transfer_idx").on(t.transferId),
     check("ledger_entries_amount_nonzero", sql`${t.amountCents} <> 0`),
   ],
 );
@@ -215,7 +224,7 @@ export const outbox = pgTable(
 export const paymentStates = pgTable(
   "payment_states",
   {
-    paymentId: text("payment_id").primaryKey().references(() => payments.id),
+    paymentId: text("payment_id").primaryKey(),
     status: text("status", { enum: ["AUTHORIZED", "REQUIRES_CAPTURE", "CAPTURED", "VOIDED", "EXPIRED"] }).notNull(),
     /** What the open hold still holds (0 once captured, voided or expired). */
     heldCents: money("held_cents").notNull(),
@@ -236,18 +245,25 @@ export const paymentTransitions = pgTable(
   "payment_transitions",
   {
     id: bigserial("id", { mode: "bigint" }).primaryKey(),
-    paymentId: text("payment_id").notNull().references(() => payments.id),
+    paymentId: text("payment_id").notNull(),
     status: text("status").notNull(),
     amountCents: money("amount_cents").notNull(),
     createdAt: createdAt(),
     /** The payment's accounts (copied from payments): WatchPayments reads an account's transitions by these. */
     payerAccountId: text("payer_account_id").notNull(),
     payeeAccountId: text("payee_account_id").notNull(),
+    /**
+     * The step's position among all payment steps of the payer's account, and of the payee's (one
+     * sequence per account over both roles, from balances.payment_seq under the account's lock):
+     * commit order per account, whatever instance wrote it. WatchPayments resumes from it.
+     */
+    payerSeq: bigint("payer_seq", { mode: "bigint" }).notNull(),
+    payeeSeq: bigint("payee_seq", { mode: "bigint" }).notNull(),
   },
   (t) => [
-    index("payment_transitions_payment_idx").on(t.paymentId, t.id),
-    index("payment_transitions_payer_idx").on(t.payerAccountId, t.id),
-    index("payment_transitions_payee_idx").on(t.payeeAccountId, t.id),
+    /** WatchPayments: an account's steps as payer and as payee, each in the account's step order. */
+    uniqueIndex("payment_transitions_payer_step_idx").on(t.payerAccountId, t.payerSeq),
+    uniqueIndex("payment_transitions_payee_step_idx").on(t.payeeAccountId, t.payeeSeq),
   ],
 );
 
@@ -259,18 +275,17 @@ export const holdMovements = pgTable(
   "hold_movements",
   {
     id: bigserial("id", { mode: "bigint" }).primaryKey(),
-    accountId: text("account_id").notNull().references(() => accounts.id),
-    paymentId: text("payment_id").notNull().references(() => payments.id),
+    accountId: text("account_id").notNull(),
+    paymentId: text("payment_id").notNull(),
     kind: text("kind", { enum: ["HELD", "RELEASED"] }).notNull(),
     amountCents: money("amount_cents").notNull(),
     createdAt: createdAt(),
-    /** Set by the statement-line trigger (40-entry-chain.sql): see ledger_entries.line_seq; the ledger and held balances right after it. */
+    /** Set from the balance row (10-ledger-lines.sql): see ledger_entries.line_seq; the ledger and held balances right after it. */
     lineSeq: bigint("line_seq", { mode: "bigint" }),
     ledgerAfterCents: money("ledger_after_cents"),
     heldAfterCents: money("held_after_cents"),
   },
   (t) => [
-    index("hold_movements_account_idx").on(t.accountId, t.id),
     uniqueIndex("hold_movements_account_line_idx").on(t.accountId, t.lineSeq),
     // The statement (src/ledger/history.ts) reads an account's hold movements in time order beside
     // its entries, and sums them up to a line for the held balance there (migration 0005).
@@ -299,7 +314,7 @@ export const refunds = pgTable(
   "refunds",
   {
     id: text("id").primaryKey(),
-    paymentId: text("payment_id").notNull().references(() => payments.id),
+    paymentId: text("payment_id").notNull(),
     amountCents: money("amount_cents").notNull(),
     reason: text("reason").notNull().default(""),
     status: text("status", { enum: ["REFUNDED", "DECLINED"] }).notNull(),
@@ -314,7 +329,7 @@ export const withdrawals = pgTable(
   "withdrawals",
   {
     id: text("id").primaryKey(),
-    accountId: text("account_id").notNull().references(() => accounts.id),
+    accountId: text("account_id").notNull(),
     amountCents: money("amount_cents").notNull(),
     currency: text("currency").notNull(),
     reference: text("reference").notNull().default(""),

@@ -70,7 +70,10 @@ export class ChangeFeed {
 
   async start(): Promise<void> {
     this.#unlisten = await this.source(
-      (payload) => this.#subscribers.get(payload)?.forEach((s) => s.ring()),
+      // One notification names every account a batch touched, separated by spaces.
+      (payload) => {
+        for (const key of payload.split(" ")) this.#subscribers.get(key)?.forEach((s) => s.ring());
+      },
       () => this.#subscribers.forEach((set) => set.forEach((s) => s.ring())),
     );
   }

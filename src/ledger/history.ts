@@ -133,8 +133,8 @@ export async function listPayments(db: Database, query: ListPaymentsQuery): Prom
 
 /** A payment's step: its first status (AUTHORIZED, REQUIRES_CAPTURE or DECLINED) or a later one (CAPTURED, VOIDED, EXPIRED, REFUNDED). */
 export interface PaymentTransition {
-  /** The transition's id: its place in the order watchers see. */
-  id: bigint;
+  /** The step's position among the watched account's payment steps (1, 2, 3, ...): the order watchers see. */
+  position: bigint;
   status: "AUTHORIZED" | "REQUIRES_CAPTURE" | "DECLINED" | "CAPTURED" | "VOIDED" | "EXPIRED" | "REFUNDED";
   /** What the step moved or released: the amount (first), the captured part, the released hold, the refund. */
   amountCents: bigint;
@@ -144,26 +144,28 @@ export interface PaymentTransition {
 }
 
 /**
- * An account's payment transitions (as payer or payee) after transition `after` (from the newest
- * when undefined), oldest first, at most `limit`: what a payment watcher has not seen yet. Read
- * from payment_transitions_payer_idx and payment_transitions_payee_idx, each up to `limit`, then
- * merged. Transition ids are committed in id order: every writer runs inside ledger_apply, which
- * serialises its callers with one advisory lock (drizzle/functions/30-ledger-apply.sql), so no
- * transaction can commit a lower id after a higher one became visible.
+ * An account's payment steps (as payer or payee) after position `after`, oldest first, at most
+ * `limit`: what a payment watcher has not seen yet. Positions are the account's own step numbers
+ * (payer_seq or payee_seq, whichever side the account is on), assigned from its balance row under
+ * its lock (drizzle/functions/12-ledger-lines.sql), so they are commit order for the account
+ * whatever instance wrote them and however batches of other accounts interleave: a step can never
+ * become visible below a position a watcher already passed. Read from
+ * payment_transitions_payer_step_idx and payment_transitions_payee_step_idx, each up to `limit`,
+ * then merged.
  */
 export async function transitionsAfter(db: Database, accountId: string, after: bigint, limit: number): Promise<PaymentTransition[]> {
-  const order = sql`order by id limit ${limit}`;
-  const rows = await queryRows<{ id: string; status: PaymentTransition["status"]; amount_cents: string; created_us: string; payment: unknown }>(db, sql`
-    select t.id::text as id, t.status, t.amount_cents::text as amount_cents, ${micros(sql`t.created_at`)} as created_us,
+  const rows = await queryRows<{ position: string; status: PaymentTransition["status"]; amount_cents: string; created_us: string; payment: unknown }>(db, sql`
+    select t.position::text as position, t.status, t.amount_cents::text as amount_cents, ${micros(sql`t.created_at`)} as created_us,
            ledger_payment_json(t.payment_id) as payment
       from (
-        (select * from payment_transitions where payer_account_id = ${accountId} and id > ${after.toString()}::bigint ${order})
+        (select payer_seq as position, status, amount_cents, created_at, payment_id from payment_transitions
+          where payer_account_id = ${accountId} and payer_seq > ${after.toString()}::bigint order by payer_seq limit ${limit})
         union all
-        (select * from payment_transitions where payee_account_id = ${accountId} and payer_account_id <> ${accountId}
-            and id > ${after.toString()}::bigint ${order})) t
-     order by t.id limit ${limit}`);
+        (select payee_seq, status, amount_cents, created_at, payment_id from payment_transitions
+          where payee_account_id = ${accountId} and payee_seq > ${after.toString()}::bigint order by payee_seq limit ${limit})) t
+     order by t.position limit ${limit}`);
   return rows.map((row) => ({
-    id: BigInt(row.id),
+    position: BigInt(row.position),
     status: row.status,
     amountCents: BigInt(row.amount_cents),
     createdAt: dateOfMicros(row.created_us),
@@ -171,13 +173,23 @@ export async function transitionsAfter(db: Database, accountId: string, after: b
   }));
 }
 
-/** The id of the account's newest payment transition, 0 when it has none: where a new watcher starts. */
-export async function newestTransitionId(db: Database, accountId: string): Promise<bigint> {
-  const [row] = await queryRows<{ id: string }>(db, sql`
+/** The account's last payment step position (balances.payment_seq), 0 when it has none: where a new watcher starts. */
+export async function newestPaymentStep(db: Database, accountId: string): Promise<bigint> {
+  const [row] = await queryRows<{ seq: string }>(db, sql`
+    select coalesce(payment_seq, 0)::text as seq from balances where account_id = ${accountId}`);
+  return BigInt(row?.seq ?? "0");
+}
+
+/**
+ * The step position that a resume token of the earlier form (v2: a transition id, from when one
+ * database-wide lock made ids commit order) stands for: the account's last step at or below it.
+ */
+export async function paymentStepOfTransitionId(db: Database, accountId: string, id: bigint): Promise<bigint> {
+  const [row] = await queryRows<{ seq: string }>(db, sql`
     select greatest(
-      coalesce((select max(id) from payment_transitions where payer_account_id = ${accountId}), 0),
-      coalesce((select max(id) from payment_transitions where payee_account_id = ${accountId}), 0))::text as id`);
-  return BigInt(row?.id ?? "0");
+      coalesce((select max(payer_seq) from payment_transitions where payer_account_id = ${accountId} and id <= ${id.toString()}::bigint), 0),
+      coalesce((select max(payee_seq) from payment_transitions where payee_account_id = ${accountId} and id <= ${id.toString()}::bigint), 0))::text as seq`);
+  return BigInt(row?.seq ?? "0");
 }
 
 /** The record comes from ledger_payment_json, the function that builds every command's payment result. */

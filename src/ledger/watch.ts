@@ -1,7 +1,7 @@
 /**
  * Live views of an account: its balances and every statement line (entry or hold movement) that
  * changes them, and every step of its payments. A watcher keeps only its position (the last line's
- * sequence, or the last payment transition's id); on each
+ * sequence, or the last payment step's position in the account); on each
  * change notification (change-feed.ts), or every POLL_MS in case one was lost, it reads what lies
  * beyond that position from the database, at most READ_BATCH rows at a time. So every change made
  * through any instance reaches it, in order and without gaps, and a resume from a position it was
@@ -16,7 +16,16 @@ import type { Database } from "../db/client.js";
 import { queryRows } from "../db/query-rows.js";
 import { accountNotFound } from "./accounts.js";
 import type { ChangeFeed } from "./change-feed.js";
-import { headLineSequence, linesAfter, newestLine, newestTransitionId, transitionsAfter, type EntryRecord, type PaymentTransition } from "./history.js";
+import {
+  headLineSequence,
+  linesAfter,
+  newestLine,
+  newestPaymentStep,
+  paymentStepOfTransitionId,
+  transitionsAfter,
+  type EntryRecord,
+  type PaymentTransition,
+} from "./history.js";
 import { LedgerError, LedgerErrorCode, invalidArgument } from "./ledger-error.js";
 import { decodePageToken, encodePageToken } from "./page-token.js";
 import type { BalanceRecord, PaymentRecord } from "./records.js";
@@ -128,7 +137,7 @@ function balancesAfter(line: EntryRecord, head: { balance: BalanceRecord }): Bal
  * Every step of the payments of `accountId` (as payer or payee) from now on, or after
  * `resumeToken` (the token of the last message received): a new payment (authorized, held or
  * declined), then its capture, void, expiry and refunds, in the order they were committed
- * (transition ids; see transitionsAfter in history.ts), each with the payment as it is now.
+ * (the account's step positions; see transitionsAfter in history.ts), each with the payment as it is now.
  */
 export async function* watchPayments(
   db: Database,
@@ -138,14 +147,17 @@ export async function* watchPayments(
   signal?: AbortSignal,
 ): AsyncGenerator<PaymentChange> {
   requireAnyAccountId("account_id", accountId);
-  // v2: positions are transition ids; a token of the earlier (time, payment id) form is refused.
-  const filters = { watch: accountId, v: 2 };
-  const resumed = decodePageToken("resume_token", resumeToken, filters, 1);
-  if (resumed && !/^[0-9]{1,19}$/.test(resumed[0]!)) throw invalidArgument("resume_token", "is not a page token issued by this service");
+  // v3: positions are the account's payment step numbers. A v2 token (a transition id) still
+  // resumes: it is translated to the step it stands for. Tokens of the earlier (time, payment id)
+  // form are refused.
+  const filters = { watch: accountId, v: 3 };
+  const resumed = decodeStepToken(resumeToken, accountId);
   const subscription = feed.subscribe(`p:${accountId}`);
   try {
     await accountHead(db, accountId);
-    let position = resumed ? BigInt(resumed[0]!) : await newestTransitionId(db, accountId);
+    let position = resumed === undefined
+      ? await newestPaymentStep(db, accountId)
+      : resumed.version === 3 ? resumed.position : await paymentStepOfTransitionId(db, accountId, resumed.position);
     while (!subscription.closed && !signal?.aborted) {
       const steps = await transitionsAfter(db, accountId, position, READ_BATCH);
       if (steps.length === 0) {
@@ -153,7 +165,7 @@ export async function* watchPayments(
         continue;
       }
       for (const { payment, ...transition } of steps) {
-        position = transition.id;
+        position = transition.position;
         yield { payment, transition, resumeToken: encodePageToken(filters, [position.toString()]) };
       }
     }
@@ -162,12 +174,32 @@ export async function* watchPayments(
   }
 }
 
+/**
+ * The position a payment watch token carries and the token's version (3: a step position, 2: a
+ * transition id), undefined for no token; anything else is refused as invalid_argument.
+ */
+function decodeStepToken(token: string, accountId: string): { version: 2 | 3; position: bigint } | undefined {
+  if (token === "") return undefined;
+  for (const version of [3, 2] as const) {
+    let key: string[] | undefined;
+    try {
+      key = decodePageToken("resume_token", token, { watch: accountId, v: version }, 1);
+    } catch (error) {
+      if (version === 2) throw error;
+      continue;
+    }
+    if (!key || !/^[0-9]{1,19}$/.test(key[0]!)) throw invalidArgument("resume_token", "is not a page token issued by this service");
+    return { version, position: BigInt(key[0]!) };
+  }
+  return undefined;
+}
+
 /** The account's balances now; version is its last entry's sequence. */
 async function accountHead(db: Database, accountId: string) {
   const [row] = await queryRows<{ currency: string; available_cents: string; held_cents: string; overdraft_limit_cents: string; sequence: string; updated_us: string }>(db, sql`
     select b.currency, b.available_cents::text as available_cents, b.held_cents::text as held_cents,
            b.overdraft_limit_cents::text as overdraft_limit_cents,
-           coalesce((select max(account_seq) from ledger_entries where account_id = b.account_id), 0)::text as sequence,
+           coalesce(b.entry_seq, 0)::text as sequence,
            (extract(epoch from b.updated_at) * 1000000)::bigint::text as updated_us
     from balances b where b.account_id = ${accountId}`);
   if (!row) throw accountNotFound("account_id", accountId);

@@ -214,6 +214,59 @@ describe("WatchPayments", () => {
     assert.deepEqual(steps(resumed.messages as WatchPaymentsResponse[]), [...expected.slice(3), [missed.paymentId, PaymentChangeKind.AUTHORIZED, 2n]]);
   });
 
+  it("sees every step once, in order, when resumed while two instances write to the account concurrently", async () => {
+    const { accounts } = jsonClients(a.url);
+    const hot = (await accounts.createAccount({ currency: "USD", displayName: "hot" })).account!.accountId;
+    const others: string[] = [];
+    for (let i = 0; i < 4; i++) others.push((await accounts.createAccount({ currency: "USD", displayName: `other ${i}` })).account!.accountId);
+    for (const account of [hot, ...others]) {
+      await accounts.depositFunds({ idempotencyKey: key(), accountId: account, amountCents: 100_000n, currency: "USD" });
+    }
+    // The account has no payment step yet, so the watch starts at its beginning whenever the server reads it.
+    const { payments } = ledgerClients(transportFactories["connect-json-http1"]!(b.url));
+    const abort = new AbortController();
+    const first = collect(payments.watchPayments({ accountId: hot }, { signal: abort.signal }));
+
+    const writers = [jsonClients(a.url).payments, jsonClients(b.url).payments];
+    const expected: string[] = [];
+    let resumed: ReturnType<typeof collect<WatchPaymentsResponse>> | undefined;
+    const abort2 = new AbortController();
+    await Promise.all(writers.map(async (api, w) => {
+      for (let i = 0; i < 30; i++) {
+        const other = others[(i + w) % others.length]!;
+        const [payer, payee] = i % 2 === 0 ? [hot, other] : [other, hot];
+        const manual = i % 3 === 0;
+        const payment = (await api.authorizePayment({ idempotencyKey: key(), payerAccountId: payer, payeeAccountId: payee, amountCents: BigInt(10 + i),
+          currency: "USD", description: "", captureMethod: manual ? CaptureMethod.MANUAL : CaptureMethod.AUTOMATIC })).payment!;
+        expected.push(`${payment.paymentId}:${manual ? PaymentChangeKind.REQUIRES_CAPTURE : PaymentChangeKind.AUTHORIZED}`);
+        if (manual) {
+          await api.capturePayment({ idempotencyKey: key(), paymentId: payment.paymentId, amountCents: 0n });
+          expected.push(`${payment.paymentId}:${PaymentChangeKind.CAPTURED}`);
+        }
+        // Halfway through, the first watch stops and a new one resumes from its last token.
+        if (w === 0 && i === 15) {
+          await until("some steps on the first watch", () => first.messages.length >= 10);
+          abort.abort();
+          await first.done.catch(() => {});
+          const last = first.messages.at(-1) as WatchPaymentsResponse;
+          resumed = collect(payments.watchPayments({ accountId: hot, resumeToken: last.resumeToken }, { signal: abort2.signal }));
+        }
+      }
+    }));
+    const seen = () => [...first.messages, ...(resumed?.messages ?? [])] as WatchPaymentsResponse[];
+    await until("every step", () => seen().length >= expected.length);
+    abort2.abort();
+    const steps = seen().map((m) => `${m.payment!.paymentId}:${m.change!.kind}`);
+    assert.equal(new Set(steps).size, steps.length, "no step repeated");
+    assert.deepEqual([...steps].sort(), [...expected].sort(), "no step skipped");
+    for (const [i, step] of steps.entries()) {
+      if (step.endsWith(`:${PaymentChangeKind.CAPTURED}`)) {
+        const held = steps.indexOf(step.replace(/:\d+$/, `:${PaymentChangeKind.REQUIRES_CAPTURE}`));
+        assert.ok(held >= 0 && held < i, "a capture comes after its hold");
+      }
+    }
+  });
+
   it("refuses a resume token of the earlier format, or no token at all", async () => {
     const { payer } = await fundedPair();
     const { payments } = ledgerClients(transportFactories["connect-json-http1"]!(b.url));

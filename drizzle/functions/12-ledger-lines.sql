@@ -1,0 +1,127 @@
+-- Re-applied on every migrate (src/db/migrate.ts): edit this file, not a migration.
+-- Statement lines and the entry chain, written from the account's balance row alone.
+--
+-- An account's statement is its entries and its hold movements together. Every line gets, when it
+-- is written:
+--   line_seq            its 1-based position among ALL the account's lines (one sequence over both
+--                       tables): commit order, because lines of an account are only written under
+--                       its balance row lock (ledger_apply locks every row it touches first);
+--   held_after_cents    the account's held balance right after it;
+--   balance_after_cents the ledger balance (available + held) right after it (ledger_after_cents on
+--                       a hold movement);
+-- and an entry also:
+--   account_seq         its 1-based position among the account's entries;
+--   entry_hash          SHA-256 over its content and the previous entry's hash of the same account
+--                       (a tamper-evident chain per account; ledger_entry_hash in 40-entry-chain.sql).
+-- Everything the next line needs is on the balance row the command has locked and updates anyway
+-- (entry_seq, line_seq, chain_hash, available and held), so writing a line reads no earlier line:
+-- constant work per line however long the history. Each function below takes the row as it is
+-- before the line and returns it as it is after; the caller writes the row back once per command
+-- (per-item path) or once per batch (set path, 25-ledger-apply-authorizations.sql), and builds the
+-- line from the returned row, so both paths share these rules.
+
+-- The balance row after an entry of `p_amount` (signed: negative debits) with id `p_id`.
+CREATE OR REPLACE FUNCTION ledger_entry_line(p_balance balances, p_id bigint, p_transfer_id text, p_amount bigint, p_at timestamptz)
+RETURNS balances LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+  p_balance.available_cents := p_balance.available_cents + p_amount;
+  p_balance.version := p_balance.version + 1;
+  p_balance.updated_at := p_at;
+  p_balance.entry_seq := p_balance.entry_seq + 1;
+  p_balance.line_seq := p_balance.line_seq + 1;
+  p_balance.chain_hash := ledger_entry_hash(p_balance.chain_hash, p_id, p_balance.account_id, p_transfer_id, p_amount,
+    p_balance.currency, p_at, p_balance.entry_seq, p_balance.available_cents + p_balance.held_cents);
+  RETURN p_balance;
+END;
+$$;
+
+-- The entry row whose line `ledger_entry_line` just added to `p_after` (the row it returned).
+CREATE OR REPLACE FUNCTION ledger_entry_row(p_after balances, p_id bigint, p_transfer_id text, p_amount bigint, p_at timestamptz)
+RETURNS ledger_entries LANGUAGE sql IMMUTABLE AS $$
+  SELECT ROW(p_id, p_transfer_id, p_after.account_id, p_amount, p_after.currency, p_at, p_after.entry_seq,
+             p_after.available_cents + p_after.held_cents, p_after.chain_hash, p_after.line_seq, p_after.held_cents)::ledger_entries
+$$;
+
+-- The balance row after placing (p_amount > 0) or releasing (p_amount < 0) part of a hold: available
+-- and held move in opposite directions, the ledger balance stays.
+CREATE OR REPLACE FUNCTION ledger_hold_line(p_balance balances, p_amount bigint, p_at timestamptz)
+RETURNS balances LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+  p_balance.available_cents := p_balance.available_cents - p_amount;
+  p_balance.held_cents := p_balance.held_cents + p_amount;
+  p_balance.version := p_balance.version + 1;
+  p_balance.updated_at := p_at;
+  p_balance.line_seq := p_balance.line_seq + 1;
+  RETURN p_balance;
+END;
+$$;
+
+-- The hold movement row whose line `ledger_hold_line` just added to `p_after`.
+CREATE OR REPLACE FUNCTION ledger_hold_row(p_after balances, p_id bigint, p_payment_id text, p_amount bigint, p_at timestamptz)
+RETURNS hold_movements LANGUAGE sql IMMUTABLE AS $$
+  SELECT ROW(p_id, p_after.account_id, p_payment_id, CASE WHEN p_amount > 0 THEN 'HELD' ELSE 'RELEASED' END, abs(p_amount),
+             p_at, p_after.line_seq, p_after.available_cents + p_after.held_cents, p_after.held_cents)::hold_movements
+$$;
+
+-- Writes balance rows back (as ledger_entry_line / ledger_hold_line left them). The caller holds
+-- their locks.
+CREATE OR REPLACE FUNCTION ledger_write_balances(p_rows balances[]) RETURNS void
+LANGUAGE sql AS $$
+  UPDATE balances b SET available_cents = (r).available_cents, held_cents = (r).held_cents, version = (r).version,
+      updated_at = (r).updated_at, entry_seq = (r).entry_seq, line_seq = (r).line_seq, chain_hash = (r).chain_hash,
+      payment_seq = (r).payment_seq
+    FROM unnest(p_rows) r WHERE b.account_id = (r).account_id
+$$;
+
+-- Double entry (per-item path): moves `p_amount` from one available balance to another and writes
+-- the debit and the credit. The caller holds both balance rows locked and has checked the refusals
+-- (10-ledger-helpers.sql). The currency is the accounts' (a command refuses any other before this).
+CREATE OR REPLACE FUNCTION ledger_move(p_transfer_id text, p_from text, p_to text, p_amount bigint, p_currency text, p_at timestamptz)
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+  v_from balances;
+  v_to balances;
+  v_from_id bigint := nextval('ledger_entries_id_seq');
+  v_to_id bigint := nextval('ledger_entries_id_seq');
+BEGIN
+  SELECT * INTO STRICT v_from FROM balances WHERE account_id = p_from;
+  SELECT * INTO STRICT v_to FROM balances WHERE account_id = p_to;
+  v_from := ledger_entry_line(v_from, v_from_id, p_transfer_id, -p_amount, p_at);
+  v_to := ledger_entry_line(v_to, v_to_id, p_transfer_id, p_amount, p_at);
+  PERFORM ledger_write_balances(ARRAY[v_from, v_to]);
+  INSERT INTO ledger_entries
+    VALUES ((ledger_entry_row(v_from, v_from_id, p_transfer_id, -p_amount, p_at)).*),
+           ((ledger_entry_row(v_to, v_to_id, p_transfer_id, p_amount, p_at)).*);
+END;
+$$;
+
+-- Places (p_amount > 0) or releases (p_amount < 0) part of a hold on the payer's balance (per-item
+-- path) and records the movement.
+CREATE OR REPLACE FUNCTION ledger_hold(p_payment_id text, p_account_id text, p_amount bigint, p_at timestamptz)
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+  v_row balances;
+  v_id bigint;
+BEGIN
+  IF p_amount = 0 THEN RETURN; END IF;
+  v_id := nextval('hold_movements_id_seq');
+  SELECT * INTO STRICT v_row FROM balances WHERE account_id = p_account_id;
+  v_row := ledger_hold_line(v_row, p_amount, p_at);
+  PERFORM ledger_write_balances(ARRAY[v_row]);
+  INSERT INTO hold_movements VALUES ((ledger_hold_row(v_row, v_id, p_payment_id, p_amount, p_at)).*);
+END;
+$$;
+
+-- Records a payment step (per-item path): its position in the payer's and in the payee's sequence
+-- of payment steps (balances.payment_seq, under both rows' locks) is what WatchPayments resumes from.
+CREATE OR REPLACE FUNCTION ledger_transition(p_payment_id text, p_status text, p_amount bigint, p_at timestamptz,
+    p_payer text, p_payee text) RETURNS void
+LANGUAGE sql AS $$
+  WITH steps AS (
+    UPDATE balances SET payment_seq = payment_seq + 1 WHERE account_id IN (p_payer, p_payee)
+      RETURNING account_id, payment_seq
+  )
+  INSERT INTO payment_transitions (payment_id, status, amount_cents, created_at, payer_account_id, payee_account_id, payer_seq, payee_seq)
+    SELECT p_payment_id, p_status, p_amount, p_at, p_payer, p_payee,
+           (SELECT payment_seq FROM steps WHERE account_id = p_payer), (SELECT payment_seq FROM steps WHERE account_id = p_payee)
+$$;
