@@ -222,13 +222,21 @@ describe("WatchPayments", () => {
     for (const account of [hot, ...others]) {
       await accounts.depositFunds({ idempotencyKey: key(), accountId: account, amountCents: 100_000n, currency: "USD" });
     }
-    // The account has no payment step yet, so the watch starts at its beginning whenever the server reads it.
     const { payments } = ledgerClients(transportFactories["connect-json-http1"]!(b.url));
     const abort = new AbortController();
     const first = collect(payments.watchPayments({ accountId: hot }, { signal: abort.signal }));
-
     const writers = [jsonClients(a.url).payments, jsonClients(b.url).payments];
     const expected: string[] = [];
+    // The watch starts at the account's newest step when the server reads it: wait until it has
+    // seen one payment, then every later step must arrive.
+    await until("the watch", async () => {
+      const warmUp = (await writers[0]!.authorizePayment({ idempotencyKey: key(), payerAccountId: others[0]!, payeeAccountId: hot, amountCents: 1n,
+        currency: "USD", description: "" })).payment!;
+      expected.push(`${warmUp.paymentId}:${PaymentChangeKind.AUTHORIZED}`);
+      return first.messages.length > 0;
+    });
+    const seenFirst = (first.messages[0] as WatchPaymentsResponse).payment!.paymentId;
+    expected.splice(0, expected.findIndex((step) => step.startsWith(`${seenFirst}:`)));
     let resumed: ReturnType<typeof collect<WatchPaymentsResponse>> | undefined;
     const abort2 = new AbortController();
     await Promise.all(writers.map(async (api, w) => {
