@@ -59,8 +59,9 @@ $$;
 -- The stored form of PaymentRecord (src/ledger/records.ts; stored-json.ts tags bigint and Date):
 -- the immutable payment and its current state. GetPayment reads it through here as well.
 CREATE OR REPLACE FUNCTION ledger_payment_json(p_payment_id text) RETURNS jsonb
-LANGUAGE sql STABLE AS $$
-  SELECT jsonb_build_object('paymentId', p.id, 'status', coalesce(s.status, p.status), 'declineReason', p.decline_reason,
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  RETURN (SELECT jsonb_build_object('paymentId', p.id, 'status', coalesce(s.status, p.status), 'declineReason', p.decline_reason,
     'payerAccountId', p.payer_account_id, 'payeeAccountId', p.payee_account_id,
     'amountCents', jsonb_build_object('$bigint', p.amount_cents::text), 'currency', p.currency,
     'description', p.description, 'createdAt', jsonb_build_object('$date', ledger_iso(p.created_at)),
@@ -71,7 +72,8 @@ LANGUAGE sql STABLE AS $$
     'holdExpiresAt', CASE WHEN p.hold_expires_at IS NULL THEN NULL
                           ELSE jsonb_build_object('$date', ledger_iso(p.hold_expires_at)) END)
   FROM payments p LEFT JOIN payment_states s ON s.payment_id = p.id
-  WHERE p.id = p_payment_id
+  WHERE p.id = p_payment_id);
+END;
 $$;
 
 -- An error outcome: nothing was written for the item.

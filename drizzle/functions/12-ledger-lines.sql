@@ -64,13 +64,27 @@ RETURNS hold_movements LANGUAGE sql IMMUTABLE AS $$
 $$;
 
 -- Writes balance rows back (as ledger_entry_line / ledger_hold_line left them). The caller holds
--- their locks.
+-- their locks. (Functions that run statements are plpgsql throughout: plpgsql keeps their plans
+-- for the session, a LANGUAGE sql function that cannot be inlined is planned again on every call.)
 CREATE OR REPLACE FUNCTION ledger_write_balances(p_rows balances[]) RETURNS void
-LANGUAGE sql AS $$
-  UPDATE balances b SET available_cents = (r).available_cents, held_cents = (r).held_cents, version = (r).version,
-      updated_at = (r).updated_at, entry_seq = (r).entry_seq, line_seq = (r).line_seq, chain_hash = (r).chain_hash,
-      payment_seq = (r).payment_seq
-    FROM unnest(p_rows) r WHERE b.account_id = (r).account_id
+LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE balances b SET available_cents = r.available_cents, held_cents = r.held_cents, version = r.version,
+      updated_at = r.updated_at, entry_seq = r.entry_seq, line_seq = r.line_seq, chain_hash = r.chain_hash,
+      payment_seq = r.payment_seq
+    FROM unnest(p_rows) r WHERE b.account_id = r.account_id;
+END;
+$$;
+
+-- Writes one balance row back (the per-item path's form: cheaper than the array's for one row).
+CREATE OR REPLACE FUNCTION ledger_write_balance(p_row balances) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE balances SET available_cents = p_row.available_cents, held_cents = p_row.held_cents, version = p_row.version,
+      updated_at = p_row.updated_at, entry_seq = p_row.entry_seq, line_seq = p_row.line_seq, chain_hash = p_row.chain_hash,
+      payment_seq = p_row.payment_seq
+    WHERE account_id = p_row.account_id;
+END;
 $$;
 
 -- Double entry (per-item path): moves `p_amount` from one available balance to another and writes
@@ -88,10 +102,10 @@ BEGIN
   SELECT * INTO STRICT v_to FROM balances WHERE account_id = p_to;
   v_from := ledger_entry_line(v_from, v_from_id, p_transfer_id, -p_amount, p_at);
   v_to := ledger_entry_line(v_to, v_to_id, p_transfer_id, p_amount, p_at);
-  PERFORM ledger_write_balances(ARRAY[v_from, v_to]);
-  INSERT INTO ledger_entries
-    VALUES ((ledger_entry_row(v_from, v_from_id, p_transfer_id, -p_amount, p_at)).*),
-           ((ledger_entry_row(v_to, v_to_id, p_transfer_id, p_amount, p_at)).*);
+  PERFORM ledger_write_balance(v_from);
+  PERFORM ledger_write_balance(v_to);
+  INSERT INTO ledger_entries SELECT * FROM unnest(ARRAY[ledger_entry_row(v_from, v_from_id, p_transfer_id, -p_amount, p_at),
+                                                       ledger_entry_row(v_to, v_to_id, p_transfer_id, p_amount, p_at)]);
 END;
 $$;
 
@@ -107,8 +121,8 @@ BEGIN
   v_id := nextval('hold_movements_id_seq');
   SELECT * INTO STRICT v_row FROM balances WHERE account_id = p_account_id;
   v_row := ledger_hold_line(v_row, p_amount, p_at);
-  PERFORM ledger_write_balances(ARRAY[v_row]);
-  INSERT INTO hold_movements VALUES ((ledger_hold_row(v_row, v_id, p_payment_id, p_amount, p_at)).*);
+  PERFORM ledger_write_balance(v_row);
+  INSERT INTO hold_movements SELECT * FROM unnest(ARRAY[ledger_hold_row(v_row, v_id, p_payment_id, p_amount, p_at)]);
 END;
 $$;
 
@@ -116,12 +130,14 @@ $$;
 -- of payment steps (balances.payment_seq, under both rows' locks) is what WatchPayments resumes from.
 CREATE OR REPLACE FUNCTION ledger_transition(p_payment_id text, p_status text, p_amount bigint, p_at timestamptz,
     p_payer text, p_payee text) RETURNS void
-LANGUAGE sql AS $$
-  WITH steps AS (
-    UPDATE balances SET payment_seq = payment_seq + 1 WHERE account_id IN (p_payer, p_payee)
-      RETURNING account_id, payment_seq
-  )
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_payer_seq bigint;
+  v_payee_seq bigint;
+BEGIN
+  UPDATE balances SET payment_seq = payment_seq + 1 WHERE account_id = p_payer RETURNING payment_seq INTO v_payer_seq;
+  UPDATE balances SET payment_seq = payment_seq + 1 WHERE account_id = p_payee RETURNING payment_seq INTO v_payee_seq;
   INSERT INTO payment_transitions (payment_id, status, amount_cents, created_at, payer_account_id, payee_account_id, payer_seq, payee_seq)
-    SELECT p_payment_id, p_status, p_amount, p_at, p_payer, p_payee,
-           (SELECT payment_seq FROM steps WHERE account_id = p_payer), (SELECT payment_seq FROM steps WHERE account_id = p_payee)
+    VALUES (p_payment_id, p_status, p_amount, p_at, p_payer, p_payee, v_payer_seq, v_payee_seq);
+END;
 $$;

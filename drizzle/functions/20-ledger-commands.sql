@@ -56,6 +56,8 @@ DECLARE
   v_expires timestamptz := CASE WHEN v_manual THEN (p_item->>'holdExpiresAt')::timestamptz END;
   v_reason text;
   v_status text;
+  v_line bigint;
+  v_line2 bigint;
 BEGIN
   SELECT * INTO v_payer FROM balances WHERE account_id = p_item->>'payerAccountId';
   IF NOT FOUND THEN RETURN ledger_missing_account('payer_account_id', p_item->>'payerAccountId'); END IF;
@@ -69,17 +71,31 @@ BEGIN
                         created_at, capture_method, hold_expires_at)
     VALUES (v_id, v_payer.account_id, v_payee.account_id, v_amount, p_item->>'currency', v_status, v_reason,
             p_item->>'description', v_at, p_item->>'captureMethod', v_expires);
-  -- Every payment's first transition, a decline's included (WatchPayments streams transitions).
-  PERFORM ledger_transition(v_id, v_status, v_amount, v_at, v_payer.account_id, v_payee.account_id);
+  -- The lines and the step are made on the two rows read above (both locked by ledger_apply), as
+  -- ledger_hold / ledger_move / ledger_transition would make them, and each row is written once.
   IF v_reason IS NULL THEN
     INSERT INTO payment_states (payment_id, status, held_cents, captured_cents, hold_expires_at, updated_at)
       VALUES (v_id, v_status, CASE WHEN v_manual THEN v_amount ELSE 0 END, CASE WHEN v_manual THEN 0 ELSE v_amount END, v_expires, v_at);
     IF v_manual THEN
-      PERFORM ledger_hold(v_id, v_payer.account_id, v_amount, v_at);
+      v_line := nextval('hold_movements_id_seq');
+      v_payer := ledger_hold_line(v_payer, v_amount, v_at);
+      INSERT INTO hold_movements SELECT * FROM unnest(ARRAY[ledger_hold_row(v_payer, v_line, v_id, v_amount, v_at)]);
     ELSE
-      PERFORM ledger_move(v_id, v_payer.account_id, v_payee.account_id, v_amount, p_item->>'currency', v_at);
+      v_line := nextval('ledger_entries_id_seq');
+      v_payer := ledger_entry_line(v_payer, v_line, v_id, -v_amount, v_at);
+      v_line2 := nextval('ledger_entries_id_seq');
+      v_payee := ledger_entry_line(v_payee, v_line2, v_id, v_amount, v_at);
+      INSERT INTO ledger_entries SELECT * FROM unnest(ARRAY[ledger_entry_row(v_payer, v_line, v_id, -v_amount, v_at),
+                                                           ledger_entry_row(v_payee, v_line2, v_id, v_amount, v_at)]);
     END IF;
   END IF;
+  -- Every payment's first step, a decline's included (WatchPayments streams steps).
+  v_payer.payment_seq := v_payer.payment_seq + 1;
+  v_payee.payment_seq := v_payee.payment_seq + 1;
+  INSERT INTO payment_transitions (payment_id, status, amount_cents, created_at, payer_account_id, payee_account_id, payer_seq, payee_seq)
+    VALUES (v_id, v_status, v_amount, v_at, v_payer.account_id, v_payee.account_id, v_payer.payment_seq, v_payee.payment_seq);
+  PERFORM ledger_write_balance(v_payer);
+  PERFORM ledger_write_balance(v_payee);
 
   PERFORM ledger_emit(p_item, CASE WHEN v_reason IS NULL THEN 'PaymentAuthorized' ELSE 'PaymentDeclined' END, 'payment', v_id,
                       ledger_authorize_payload(p_item, v_reason, v_expires));

@@ -27,13 +27,16 @@ BEGIN
   -- batches sharing accounts wait for each other here, and one global order means no deadlock.
   -- Everything the items then write per account (line and step numbers, the chain) comes from
   -- these rows (12-ledger-lines.sql), so it is in commit order per account.
+  -- (`= ANY` of an array built by a subquery reads the primary keys; a join with the items made the
+  -- planner expect hundreds of rows and scan the whole table.)
   SELECT coalesce(array_agg(l.account_id), '{}') INTO v_accounts FROM (
-    SELECT account_id FROM balances WHERE account_id IN (
-        SELECT unnest(ARRAY[i->>'accountId', i->>'fundingAccountId', i->>'payerAccountId', i->>'payeeAccountId'])
-          FROM jsonb_array_elements(p_items) i
-        UNION
+    SELECT account_id FROM balances WHERE account_id = ANY (ARRAY(
+        SELECT a FROM jsonb_array_elements(p_items) i,
+                      unnest(ARRAY[i->>'accountId', i->>'fundingAccountId', i->>'payerAccountId', i->>'payeeAccountId']) a
+         WHERE a IS NOT NULL
+        UNION ALL
         SELECT unnest(ARRAY[p.payer_account_id, p.payee_account_id]) FROM payments p
-          WHERE p.id IN (SELECT i->>'paymentId' FROM jsonb_array_elements(p_items) i WHERE i->>'kind' <> 'authorize'))
+         WHERE p.id = ANY (ARRAY(SELECT i->>'paymentId' FROM jsonb_array_elements(p_items) i WHERE i->>'kind' <> 'authorize'))))
       ORDER BY account_id FOR UPDATE) l;
   PERFORM ledger_notify_changes(v_accounts);
 

@@ -8,11 +8,20 @@
 -- rows themselves from the position they reached, so a key named without a change costs one read
 -- and a lost notification delays a watcher (until its poll) but never loses a change.
 CREATE OR REPLACE FUNCTION ledger_notify_changes(p_accounts text[]) RETURNS void
-LANGUAGE sql AS $$
-  SELECT pg_notify('ledger_changes', string_agg(k, ' '))
-    FROM (SELECT k, sum(length(k) + 1) OVER (ORDER BY k) / 7000 AS chunk
-            FROM unnest(p_accounts) a, LATERAL (VALUES ('a:' || a), ('p:' || a)) v(k)) keys
-   GROUP BY chunk
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_payload text := '';
+  v_account text;
+BEGIN
+  FOREACH v_account IN ARRAY p_accounts LOOP
+    IF length(v_payload) > 7000 THEN
+      PERFORM pg_notify('ledger_changes', v_payload);
+      v_payload := '';
+    END IF;
+    v_payload := v_payload || CASE WHEN v_payload = '' THEN '' ELSE ' ' END || 'a:' || v_account || ' p:' || v_account;
+  END LOOP;
+  IF v_payload <> '' THEN PERFORM pg_notify('ledger_changes', v_payload); END IF;
+END;
 $$;
 
 -- The row triggers that notified per inserted entry, hold movement and transition (replaced by the

@@ -43,6 +43,7 @@ export function postmasterPid(postgres: BackingService): number {
 
 /** The durability settings every benchmark row runs with, as the report prints them. */
 export const DURABLE_SETTINGS = ["fsync", "synchronous_commit", "full_page_writes"] as const;
+const REPORTED_SETTINGS = [...DURABLE_SETTINGS, "track_commit_timestamp"] as const;
 
 /**
  * Turns a cluster started by postgres.sh durable: that script relaxes fsync, synchronous_commit and
@@ -56,13 +57,18 @@ export async function makeDurable(service: BackingService): Promise<Record<strin
   let opts = readFileSync(optsFile, "utf8");
   for (const name of DURABLE_SETTINGS) opts = opts.replaceAll(`${name}=off`, `${name}=on`);
   writeFileSync(optsFile, opts);
+  // Commit times of the outbox rows' writers, for the relay's commit-to-delivery latency
+  // (src/relay/outbox-store.ts records them; relay-latency.ts reads them).
+  const before = postgres(service.value, { max: 1, onnotice: () => {} });
+  await before`alter system set track_commit_timestamp = on`;
+  await before.end();
   const bin = dirname(opts.trim().split(" ")[0]!);
   const ctl = [join(bin, "pg_ctl"), "-D", data, "-w", "-t", "60", "-m", "fast", "restart"];
   const [command, args] = process.getuid?.() === 0 ? ["runuser", ["-u", "postgres", "--", ...ctl]] : [ctl[0]!, ctl.slice(1)];
   execFileSync(command, args, { stdio: "ignore" });
   const sql = postgres(service.value, { max: 1, onnotice: () => {} });
   try {
-    const rows = await sql`select name, setting from pg_settings where name in ${sql(DURABLE_SETTINGS)}`;
+    const rows = await sql`select name, setting from pg_settings where name in ${sql(REPORTED_SETTINGS)}`;
     const settings = Object.fromEntries(rows.map((row) => [row.name as string, row.setting as string]));
     if (!DURABLE_SETTINGS.every((name) => settings[name] === "on")) throw new Error(`PostgreSQL did not become durable: ${JSON.stringify(settings)}`);
     return settings;

@@ -15,6 +15,8 @@ export interface CpuSample {
   loadGenerator: number;
   service: number;
   postgres: number;
+  /** The outbox relay, when it runs as a process of its own (npm run relay); else part of service. */
+  relay?: number;
 }
 
 interface Stat {
@@ -54,18 +56,24 @@ export function processCpuMs(pid: number): number {
   return ((readStat(pid)?.own ?? Number.NaN) * 1000) / TICKS_PER_SECOND;
 }
 
-/** Samples the three parties now; subtract two samples to get a run's share. */
-export function sampleCpu(servicePid: number, postmasterPid: number): CpuSample {
+/** Samples the parties now; subtract two samples to get a run's share. */
+export function sampleCpu(servicePid: number, postmasterPid: number, relayPid?: number): CpuSample {
   const toMs = (ticks: number) => (ticks * 1000) / TICKS_PER_SECOND;
   return {
     loadGenerator: toMs(readStat("self")!.children),
     service: processCpuMs(servicePid),
     postgres: toMs(postgresTicks(postmasterPid)),
+    ...(relayPid === undefined ? {} : { relay: processCpuMs(relayPid) }),
   };
 }
 
 /** CPU milliseconds per transaction of each party between two samples. */
 export function cpuPerTransaction(before: CpuSample, after: CpuSample, transactions: number): CpuSample {
-  const per = (key: keyof CpuSample) => (after[key] - before[key]) / Math.max(1, transactions);
-  return { loadGenerator: per("loadGenerator"), service: per("service"), postgres: per("postgres") };
+  const per = (key: keyof CpuSample) => ((after[key] ?? 0) - (before[key] ?? 0)) / Math.max(1, transactions);
+  return {
+    loadGenerator: per("loadGenerator"),
+    service: per("service"),
+    postgres: per("postgres"),
+    ...(after.relay === undefined ? {} : { relay: per("relay") }),
+  };
 }

@@ -1,10 +1,13 @@
 /**
  * `npm run bench:function`: what the database alone costs per payment, with no service in front.
- * pgbench calls ledger_apply directly (batch-function.pgbench) with 1, 64 and 1,000
- * items per call, uniform and hot-account, on a durable throwaway cluster, and reports payments/s
- * and PostgreSQL CPU ms per payment. FUNCTION_SQL=<file> loads another version of the function
- * first (e.g. an older one from git), to compare designs on the same machine in the same way.
- * Settings: BENCH_ACCOUNTS, BENCH_CLIENTS (default 2), BENCH_DURATION (default 5 s), BENCH_SIZES.
+ * pgbench runs the naive AuthorizePayment transaction (authorize-payment.pgbench) and calls
+ * ledger_apply directly (batch-function.pgbench) with 1, 64 and 1,000 items per call, uniform and
+ * hot-account, on a durable throwaway cluster, and reports payments/s, the ratio to the naive
+ * transaction and PostgreSQL CPU ms per payment: the rows of `npm run bench` without the service.
+ * The naive script and 1 item per call run with BENCH_SINGLE_CLIENTS (default 16), batches with
+ * BENCH_CLIENTS (default 2). FUNCTION_SQL=<file> loads another version of the function first (e.g.
+ * an older one from git), to compare designs on the same machine in the same way.
+ * Settings: BENCH_ACCOUNTS, BENCH_DURATION (default 5 s), BENCH_SIZES.
  *
  * Then the database's own cost per item, ledger_apply as the service calls it (the set-based path
  * from 8 items) against the per-item loop (`SET ledger.per_item_path = on`, 30-ledger-apply.sql), one client, no concurrency: the time
@@ -15,12 +18,13 @@
  */
 import { readFileSync } from "node:fs";
 import { randomInt } from "node:crypto";
+import { loadavg } from "node:os";
 import postgres from "postgres";
 import { openDatabase } from "../../src/db/client.js";
 import { runMigrations } from "../../src/db/migrate.js";
 import { makeDurable, postmasterPid, startBackingService } from "./backing-services.js";
 import { cpuPerTransaction, sampleCpu } from "./cpu-meter.js";
-import { runBatchFunction } from "./pgbench.js";
+import { runBatchFunction, runPgbench } from "./pgbench.js";
 import { benchConfigFromEnv, workloadsOf } from "./workload.js";
 
 const log = (message: string) => console.error(`bench:function: ${message}`);
@@ -94,6 +98,7 @@ async function costPerItem(url: string, prefix: string, accounts: number, hot: b
 async function main(): Promise<void> {
   const config = benchConfigFromEnv();
   const clients = Number(process.env.BENCH_CLIENTS ?? 2);
+  const singleClients = Number(process.env.BENCH_SINGLE_CLIENTS ?? 16);
   const duration = Number(process.env.BENCH_DURATION ?? 5);
   const sizes = (process.env.BENCH_SIZES ?? "1,64,1000").split(",").map(Number);
   const postgresService = startBackingService("postgres");
@@ -110,17 +115,23 @@ async function main(): Promise<void> {
       log(`loaded ${process.env.FUNCTION_SQL}`);
     }
     await seedAccountsInSql(url, "bench-", config.accounts, config.fundingCents);
-    console.log("workload     items  payments/s  p50 ms/call  p99 ms/call  PG CPU ms/payment");
-    for (const workload of workloadsOf({ ...config, clients, durationSeconds: duration }, "bench-")) {
-      for (const items of sizes) {
+    console.log(`load average before: ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
+    console.log("workload     items  clients  payments/s  vs naive  p50 ms/call  p99 ms/call  PG CPU ms/payment");
+    for (const workload of workloadsOf({ ...config, durationSeconds: duration }, "bench-")) {
+      let naiveTps = Number.NaN;
+      for (const items of [0, ...sizes]) {
+        // 0: the naive transaction, one payment of eight statements.
+        const run = { ...workload, clients: items <= 1 ? singleClients : clients };
         const before = sampleCpu(process.pid, postmasterPid(postgresService));
-        const m = await runBatchFunction(url, workload, items);
+        const m = items === 0 ? await runPgbench(url, run) : await runBatchFunction(url, run, items);
         const cpu = cpuPerTransaction(before, sampleCpu(process.pid, postmasterPid(postgresService)), m.transactions);
+        if (items === 0) naiveTps = m.tps;
         console.log(
-          `${workload.name.padEnd(12)} ${String(items).padStart(5)} ${m.tps.toFixed(0).padStart(11)} ${m.p50Ms.toFixed(1).padStart(12)} ${m.p99Ms.toFixed(1).padStart(12)} ${cpu.postgres.toFixed(3).padStart(18)}${m.failed ? `  (${m.failed} failed)` : ""}`,
+          `${workload.name.padEnd(12)} ${(items === 0 ? "naive" : String(items)).padStart(5)} ${String(run.clients).padStart(8)} ${m.tps.toFixed(0).padStart(11)} ${(m.tps / naiveTps).toFixed(2).padStart(8)}x ${m.p50Ms.toFixed(1).padStart(12)} ${m.p99Ms.toFixed(1).padStart(12)} ${cpu.postgres.toFixed(3).padStart(18)}${m.failed ? `  (${m.failed} failed)` : ""}`,
         );
       }
     }
+    console.log(`load average after: ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
     const reps = Number(process.env.BENCH_REPS ?? 7);
     console.log("\nin the database, per item (median of %d calls; backend CPU over them)", reps);
     // "applied": ledger_apply as the service calls it (the set path from 8 items, the loop below that).

@@ -1,13 +1,14 @@
 /**
  * `npm run bench`: the service against the raw-SQL baseline and the database's own ceiling, side
  * by side, in one run, on a durable PostgreSQL (fsync, synchronous_commit, full_page_writes on):
- *   1. throwaway PostgreSQL (made durable) and Kafka (scripts/services/) and the service on them,
- *      its outbox relay on;
+ *   1. throwaway PostgreSQL (made durable) and Kafka (scripts/services/), the service on them and
+ *      the outbox relay as a process of its own (relay-process.ts: its CPU per event is a row figure);
  *   2. N funded accounts, created through the service's API;
- *   3. per workload (uniform, hot-account), all at the same client concurrency: pgbench with the
- *      SQL of one naive AuthorizePayment transaction; pgbench calling ledger_apply
- *      directly with 1,000 items per call (the ceiling); the service under k6 over Connect JSON and
- *      gRPC, single requests and AuthorizePayments of 100 and 1,000 items; three instances;
+ *   3. per workload (uniform, hot-account): pgbench with the SQL of one naive AuthorizePayment
+ *      transaction (the client concurrency); pgbench calling ledger_apply directly with 1 item per
+ *      call (the client concurrency), 64 and 1,000 items (2 clients; 1,000 is the ceiling); the
+ *      service under k6 over Connect JSON and gRPC, single requests and AuthorizePayments of 100
+ *      and 1,000 items; three instances;
  *   4. latency at half of the service's maximum single-request uniform rate, per protocol;
  *   5. the table on stdout and in results/latest.txt, results JSON (with `headline`) and SVG chart.
  * Settings: BENCH_ACCOUNTS, BENCH_CLIENTS, BENCH_DURATION (seconds per row), BENCH_ZIPF_S,
@@ -25,7 +26,8 @@ import { makeDurable, postmasterPid, startBackingService } from "./backing-servi
 import { formatReport, headlineOf, type BenchResults, type HalfLoadResult, type Row } from "./report.js";
 import { seedAccounts } from "./seed.js";
 import { startService, type ServiceProcess } from "./service-process.js";
-import { outboxBacklog, relayP99Ms, waitForRelay } from "./relay-latency.js";
+import { deliveryP99Ms, outboxBacklog, relayP99Ms, waitForRelay } from "./relay-latency.js";
+import { startRelayProcess } from "./relay-process.js";
 import { pgbenchBinary } from "./tools.js";
 import { benchConfigFromEnv, workloadsOf, type Measurement } from "./workload.js";
 
@@ -48,11 +50,13 @@ async function main(): Promise<void> {
     log(`PostgreSQL: ${JSON.stringify(postgresSettings)}`);
     const kafka = startBackingService("kafka");
     stops.push(() => kafka.stop());
-    // Authentication, rate limiting and the outbox relay stay on (the production path); the rate
-    // limit is set out of reach.
-    const serviceEnv = { DB_POOL_SIZE: String(config.poolSize), RATE_LIMIT_POINTS: "1000000000", KAFKA_BROKERS: kafka.value };
+    // Authentication and rate limiting stay on (the production path); the rate limit is set out of
+    // reach. The relay runs beside the service, as `npm run relay` would in a deployment.
+    const serviceEnv = { DB_POOL_SIZE: String(config.poolSize), RATE_LIMIT_POINTS: "1000000000" };
     const app = await startService(postgres.value, serviceEnv);
     stops.push(() => app.stop());
+    const relay = startRelayProcess(postgres.value, kafka.value);
+    stops.push(() => relay.stop());
     const prefix = "bench-";
     log(`seeding accounts through ${app.baseUrl}`);
     await seedAccounts({ baseUrl: app.baseUrl, apiKey: app.apiKey, prefix, accounts: config.accounts, currency: config.currency, fundingCents: config.fundingCents });
@@ -62,7 +66,7 @@ async function main(): Promise<void> {
     const measured = async (run: () => Promise<Measurement>, services: ServiceProcess[] = [app]): Promise<Measurement> => {
       await waitForRelay(postgres.value);
       const sample = () => {
-        const samples = services.map((s) => sampleCpu(s.pid, postmasterPid(postgres)));
+        const samples = services.map((s) => sampleCpu(s.pid, postmasterPid(postgres), relay.pid));
         return { ...samples[0]!, service: samples.reduce((sum, s) => sum + s.service, 0) };
       };
       const before = sample();
@@ -76,7 +80,9 @@ async function main(): Promise<void> {
       const from = new Date();
       const measurement = await measured(run, services);
       const backlogAtEnd = await outboxBacklog(postgres.value);
-      return { workload, side, backlogAtEnd, measurement: { ...measurement, relayP99Ms: await relayP99Ms(postgres.value, from, new Date()) } };
+      const to = new Date();
+      const latency = { relayP99Ms: await relayP99Ms(postgres.value, from, to), deliveryP99Ms: await deliveryP99Ms(postgres.value, from, to) };
+      return { workload, side, backlogAtEnd, measurement: { ...measurement, ...latency } };
     };
 
     const rows: Row[] = [];
@@ -85,8 +91,12 @@ async function main(): Promise<void> {
     for (const workload of workloads) {
       log(`${workload.name}: pgbench (naive transaction)`);
       rows.push({ workload: workload.name, side: "pgbench", measurement: await measured(() => runPgbench(postgres.value, workload)) });
-      log(`${workload.name}: pgbench (ceiling: batch function, 1000 items per call)`);
-      rows.push({ workload: workload.name, side: "ceiling", measurement: await measured(() => runBatchFunction(postgres.value, workload, 1000)) });
+      // The ledger's own function with nothing in front: 1 item per call at the naive script's
+      // concurrency, batches with 2 clients (each call already keeps a core busy).
+      for (const [side, items, clients] of [["fn-1", 1, workload.clients], ["fn-64", 64, 2], ["ceiling", 1000, 2]] as const) {
+        log(`${workload.name}: pgbench (ledger_apply, ${items} items per call, ${clients} clients)`);
+        rows.push({ workload: workload.name, side, measurement: await measured(() => runBatchFunction(postgres.value, { ...workload, clients }, items)) });
+      }
       for (const protocol of protocols) {
         rows.push(await serviceRow(workload.name, protocol, () => runServiceWorkload(app, workload, protocol)));
       }
@@ -100,12 +110,9 @@ async function main(): Promise<void> {
     }
 
     // Several instances: two more processes on the same database, the clients spread over the
-    // three. One relay per database is enough (it publishes every instance's events), so the two
-    // run without KAFKA_BROKERS: three relays would each wake on every NOTIFY and compete for the
-    // same outbox rows, tripling the relay's CPU on the two shared cores for nothing.
+    // three, and still the one relay (it publishes every instance's events).
     log("starting two more instances");
-    const { KAFKA_BROKERS: _relayOnlyInTheFirst, ...apiOnly } = serviceEnv;
-    const others = await Promise.all([startService(postgres.value, apiOnly, app.key), startService(postgres.value, apiOnly, app.key)]);
+    const others = await Promise.all([startService(postgres.value, serviceEnv, app.key), startService(postgres.value, serviceEnv, app.key)]);
     for (const other of others) stops.push(() => other.stop());
     const all = [app, ...others];
     for (const workload of workloads) {

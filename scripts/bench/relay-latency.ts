@@ -53,3 +53,20 @@ export function outboxBacklog(databaseUrl: string): Promise<number> {
     return row!.n as number;
   });
 }
+
+/**
+ * The p99 in milliseconds from each event's commit to its delivery (committed_at -> published_at,
+ * committed_at from the writer's commit timestamp: track_commit_timestamp is on for the benchmark's
+ * cluster) over the events committed in [from, to); NaN when none has both. Unlike relayP99Ms, a
+ * batch's events are not charged for the batch transaction's own duration.
+ */
+export function deliveryP99Ms(databaseUrl: string, from: Date, to: Date, drainMs = 30_000): Promise<number> {
+  return withDatabase(databaseUrl, async (sql) => {
+    const window = sql`created_at >= ${from} and created_at < ${to}`;
+    await drain(sql, window, drainMs);
+    const [row] = await sql`
+      select percentile_cont(0.99) within group (order by extract(epoch from published_at - committed_at) * 1000) as p99
+      from outbox where ${window} and published_at is not null and committed_at is not null`;
+    return row?.p99 === null || row?.p99 === undefined ? Number.NaN : Number(row.p99);
+  });
+}

@@ -30,6 +30,8 @@ export interface Measurement {
   cpuMsPerTx?: CpuSample;
   /** Service runs: p99 of outbox row created -> delivered to Kafka by the relay, in ms. */
   relayP99Ms?: number;
+  /** Service runs: p99 of the writer's commit -> delivered to Kafka, in ms (relay-latency.ts deliveryP99Ms). */
+  deliveryP99Ms?: number;
 }
 
 /** Benchmark settings, from BENCH_* environment variables. */

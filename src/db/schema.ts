@@ -203,6 +203,12 @@ export const outbox = pgTable(
     attempts: integer("attempts").notNull().default(0),
     nextAttemptAt: timestamp("next_attempt_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
     publishedAt: timestamp("published_at", { withTimezone: true, mode: "date" }),
+    /**
+     * When the transaction that wrote the row committed, recorded by the relay as it marks the row
+     * published (from the row's xmin, only when PostgreSQL runs with track_commit_timestamp on):
+     * published_at - committed_at is the commit-to-delivery latency. NULL otherwise.
+     */
+    committedAt: timestamp("committed_at", { withTimezone: true, mode: "date" }),
     deadAt: timestamp("dead_at", { withTimezone: true, mode: "date" }),
     lastError: text("last_error"),
   },

@@ -72,6 +72,15 @@ export function claimQuery(tx: Transaction, limit: number) {
 }
 
 /**
+ * The commit time of the transaction that wrote the row being updated: in an UPDATE, xmin is the
+ * old row version's, i.e. the writer's (claiming locks rows without a new version). Only when the
+ * server tracks commit timestamps; without that setting the function would raise.
+ */
+const COMMITTED_AT = sql.raw(
+  `case when current_setting('track_commit_timestamp') = 'on' then pg_xact_commit_timestamp(outbox.xmin) end`,
+);
+
+/**
  * Marks rows whose delivery was acknowledged by the broker, and tells whether any of their
  * aggregates has a later row pending: publishing made it claimable, and no notification will say
  * so (it was written earlier), so the relay must claim again at once rather than wait.
@@ -82,7 +91,8 @@ export async function markPublished(tx: Transaction, ids: bigint[]): Promise<{ s
   // row's aggregate that is pending there is still pending (one row per aggregate is claimed).
   const [row] = await queryRows<{ more: boolean }>(tx, sql`
     with done as (
-      update ${outbox} set published_at = clock_timestamp() where ${inArray(outbox.id, ids)}
+      update ${outbox} set published_at = clock_timestamp(), committed_at = ${COMMITTED_AT}
+       where ${inArray(outbox.id, ids)}
       returning ${outbox.id} as id, ${outbox.aggregateId} as aggregate_id
     )
     select exists (

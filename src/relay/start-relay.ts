@@ -18,6 +18,7 @@ export function relayOptions(config: Config): RelayOptions {
     topicReplicationFactor: config.KAFKA_REPLICATION_FACTOR,
     batchSize: config.RELAY_BATCH_SIZE,
     pollIntervalMs: config.RELAY_POLL_INTERVAL_MS,
+    lingerMs: config.RELAY_LINGER_MS,
     maxAttempts: config.RELAY_MAX_ATTEMPTS,
     backoff: { baseMs: config.RELAY_BACKOFF_BASE_MS, maxMs: config.RELAY_BACKOFF_MAX_MS },
     breaker: {

@@ -42,8 +42,8 @@ export class Doorbell {
     this.#wake?.();
   }
 
-  /** Resolves on the next ring (or a remembered one) or after `ms`, whichever is first. */
-  async wait(ms: number): Promise<void> {
+  /** Resolves on the next ring (or a remembered one) or after `ms`, whichever is first: true when rung. */
+  async wait(ms: number): Promise<boolean> {
     if (!this.#rung && ms > 0) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, ms);
@@ -54,6 +54,8 @@ export class Doorbell {
       });
       this.#wake = undefined;
     }
+    const rung = this.#rung;
     this.#rung = false;
+    return rung;
   }
 }

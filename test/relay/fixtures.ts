@@ -46,6 +46,7 @@ export function fastRelayOptions(topicPrefix: string, overrides: Partial<RelayOp
     topicReplicationFactor: 1,
     batchSize: 50,
     pollIntervalMs: 200,
+    lingerMs: 0,
     maxAttempts: 3,
     backoff: { baseMs: 50, maxMs: 500 },
     breaker: { threshold: 2, cooldownMs: 300, maxCooldownMs: 1_000 },
