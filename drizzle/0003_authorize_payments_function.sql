@@ -1,4 +1,4 @@
 -- The function ledger_authorize_payments first appeared here. Database functions now live as source
--- files in drizzle/functions/, re-applied on every migrate (src/db/migrate.ts), so a rule change is an
+-- files in src/ledger/sql/, re-applied on every migrate (src/db/migrate.ts), so a rule change is an
 -- edit of one file. This migration is kept so the journal of existing databases stays valid.
 SELECT 1;

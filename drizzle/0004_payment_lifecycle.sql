@@ -85,5 +85,5 @@ CREATE TRIGGER refunds_append_only BEFORE UPDATE OR DELETE ON refunds
 CREATE TRIGGER withdrawals_append_only BEFORE UPDATE OR DELETE ON withdrawals
   FOR EACH ROW EXECUTE FUNCTION ledger_reject_mutation();
 --> statement-breakpoint
--- Replaced by ledger_apply (drizzle/functions/ledger-apply.sql), the one command function.
+-- Replaced by ledger_apply (src/ledger/sql/ledger-apply.sql), the one command function.
 DROP FUNCTION IF EXISTS ledger_authorize_payments(jsonb, integer);

@@ -31,10 +31,10 @@ CREATE UNIQUE INDEX "hold_movements_account_line_idx" ON "hold_movements" USING 
 CREATE UNIQUE INDEX "ledger_entries_account_line_idx" ON "ledger_entries" USING btree ("account_id","line_seq");--> statement-breakpoint
 CREATE INDEX "payment_transitions_payer_idx" ON "payment_transitions" USING btree ("payer_account_id","id");--> statement-breakpoint
 CREATE INDEX "payment_transitions_payee_idx" ON "payment_transitions" USING btree ("payee_account_id","id");--> statement-breakpoint
--- Lines written before this migration are numbered by the backfill in drizzle/functions/40-entry-chain.sql
+-- Lines written before this migration are numbered by the backfill in src/ledger/sql/40-entry-chain.sql
 -- (after the entry chain's own backfill, which it needs).
 -- Overdraft limits set before this migration are taken as in force since the account was opened
--- (no earlier record exists); later changes are recorded by drizzle/functions/45-overdraft-history.sql.
+-- (no earlier record exists); later changes are recorded by src/ledger/sql/45-overdraft-history.sql.
 INSERT INTO "overdraft_limit_changes" ("account_id", "overdraft_limit_cents", "created_at")
   SELECT b."account_id", b."overdraft_limit_cents", a."created_at" FROM "balances" b JOIN "accounts" a ON a."id" = b."account_id"
   WHERE b."overdraft_limit_cents" <> 0;

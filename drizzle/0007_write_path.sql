@@ -1,4 +1,4 @@
--- The write path without a database-wide lock (drizzle/functions/10-ledger-lines.sql): the head of
+-- The write path without a database-wide lock (src/ledger/sql/10-ledger-lines.sql): the head of
 -- every account's history moves onto its balance row, foreign keys and indexes that no query or
 -- invariant needs leave the hot tables (docs/write-path.md names what each remaining one is for).
 -- Existing balance rows get NULL heads here (new rows 0); 40-entry-chain.sql fills them right after.

@@ -1,6 +1,6 @@
 /**
  * Applies the schema migrations in drizzle/ (drizzle-kit, append-only history), then re-applies
- * every database function source file in drizzle/functions/ (in file-name order). Functions are
+ * every database function source file in src/ledger/sql/ (in file-name order). Functions are
  * code, not history: each file is `CREATE OR REPLACE` and is the one home of the rules it holds, so
  * a rule change is an edit of one file, picked up by the next migrate.
  *
@@ -17,7 +17,8 @@ import type { PostgresJsDatabase } from "drizzle-orm/postgres-js";
 import type { DatabaseHandle } from "./client.js";
 
 const migrationsFolder = fileURLToPath(new URL("../../drizzle", import.meta.url));
-const functionsFolder = join(migrationsFolder, "functions");
+/** The ledger's SQL: its money rules, next to the TypeScript that calls them. */
+const functionsFolder = fileURLToPath(new URL("../ledger/sql", import.meta.url));
 
 /** Arbitrary constant shared by every instance: "ledger migrations". */
 const MIGRATION_LOCK_ID = 7_420_315_001;

@@ -59,7 +59,7 @@ export const balances = pgTable(
     updatedAt: timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
     /**
      * The head of the account's history, kept on the row every writer already locks and updates, so
-     * writing the next line reads no earlier line (drizzle/functions/10-ledger-lines.sql): the last
+     * writing the next line reads no earlier line (src/ledger/sql/10-ledger-lines.sql): the last
      * entry's account_seq, the last statement line's line_seq, the last entry's hash (the chain's
      * head) and the last payment step's position (WatchPayments). NULL only between migration 0007
      * and the backfill in 40-entry-chain.sql that runs right after it.
@@ -135,7 +135,7 @@ export const ledgerEntries = pgTable(
     currency: text("currency").notNull(),
     createdAt: createdAt(),
     /**
-     * Set from the account's balance row when the entry is written (drizzle/functions/10-ledger-lines.sql): the
+     * Set from the account's balance row when the entry is written (src/ledger/sql/10-ledger-lines.sql): the
      * entry's 1-based position in its account's history, the account's balance right after it,
      * and SHA-256 over its content and the previous entry's hash (a tamper-evident chain per account).
      */
@@ -302,7 +302,7 @@ export const holdMovements = pgTable(
 
 /**
  * Append-only: every overdraft limit an account had and since when, written by a trigger on balances
- * (drizzle/functions/45-overdraft-history.sql), so GetAccountBalance as_of reports the limit in force then.
+ * (src/ledger/sql/45-overdraft-history.sql), so GetAccountBalance as_of reports the limit in force then.
  */
 export const overdraftLimitChanges = pgTable(
   "overdraft_limit_changes",

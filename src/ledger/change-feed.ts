@@ -1,5 +1,5 @@
 /**
- * Fan-out of the database's change notifications (drizzle/functions/50-change-notify.sql) to the
+ * Fan-out of the database's change notifications (src/ledger/sql/50-change-notify.sql) to the
  * watch streams of this process. One LISTEN per process, however many watchers. A notification
  * only says "account X's entries (or payments) changed": each watcher then reads what is new from
  * its own position, so the feed holds no rows and a watcher's memory does not grow with its lag.
@@ -9,7 +9,7 @@
 /** Where the feed's notifications come from (src/db/notifications.ts listenOn, bound to a channel). */
 export type NotificationSource = (onNotify: (payload: string) => void, onReconnect: () => void) => Promise<() => Promise<void>>;
 
-/** The NOTIFY channel of drizzle/functions/50-change-notify.sql. */
+/** The NOTIFY channel of src/ledger/sql/50-change-notify.sql. */
 export const CHANGES_CHANNEL = "ledger_changes";
 
 /** One watcher's interest in one key ("a:<account>" or "p:<account>"). */

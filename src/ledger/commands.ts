@@ -2,10 +2,10 @@
  * The TypeScript side of every money-moving command: after validation, a command becomes one item
  * for ledger_apply (ids, time, event id chosen here), goes through the group-commit batcher, and its
  * outcome becomes a record, a replay or a LedgerError. The money rules themselves live in the
- * database functions (drizzle/functions/); nothing here decides about money.
+ * database functions (src/ledger/sql/); nothing here decides about money.
  */
 import { ulid } from "../ids/ulid.js";
-import { replayStoredResult, requestFingerprint } from "./idempotency.js";
+import { requestFingerprint } from "./idempotency.js";
 import { LedgerError, invalidArgument, type LedgerErrorCode } from "./ledger-error.js";
 import type { BatchItem, BatchOutcome, PaymentBatcher } from "./payment-batch.js";
 import type { RequestContext } from "./records.js";
@@ -90,34 +90,30 @@ async function runAdmitted<T>(batcher: PaymentBatcher, inputs: readonly (() => C
 }
 
 interface Prepared<T> {
-  scope: { clientId: string; key: string; method: string };
-  fingerprint: string;
   item: BatchItem;
   onRecorded?: (result: T) => void;
 }
 
 function prepareCommand<T>(input: CommandInput<T>, context: RequestContext): Prepared<T> {
-  const scope = { clientId: context.clientId, key: input.idempotencyKey, method: input.method };
-  const fingerprint = requestFingerprint(input.method, input.request);
   const item: BatchItem = {
     ...input.fields,
     kind: input.kind,
-    clientId: scope.clientId,
-    key: scope.key,
-    method: scope.method,
-    requestHash: fingerprint,
+    clientId: context.clientId,
+    key: input.idempotencyKey,
+    method: input.method,
+    requestHash: requestFingerprint(input.method, input.request),
     at: new Date().toISOString(),
     eventId: ulid(),
     traceparent: context.traceparent ?? null,
   };
-  return { scope, fingerprint, item, onRecorded: input.onRecorded };
+  return { item, onRecorded: input.onRecorded };
 }
 
-function finishCommand<T>({ scope, fingerprint, onRecorded }: Prepared<T>, outcome: BatchOutcome): T {
+/** The command's result, or its refusal (IDEMPOTENCY_KEY_REUSED included: ledger_replay decides it). */
+function finishCommand<T>({ onRecorded }: Prepared<T>, outcome: BatchOutcome): T {
   if ("error" in outcome) throw ledgerErrorOf(outcome.error);
-  if (outcome.replayed) return replayStoredResult<T>(scope, fingerprint, outcome);
   const result = fromStoredJson<T>(outcome.result);
-  onRecorded?.(result);
+  if (!outcome.replayed) onRecorded?.(result);
   return result;
 }
 

@@ -1,7 +1,7 @@
 /**
  * Money entering and leaving the ledger: deposits come from, and withdrawals (payouts) go to, the
  * funding account of the currency, so every currency's entries still sum to zero. Applied by
- * ledger_apply (drizzle/functions/20-ledger-commands.sql) through the group-commit batcher.
+ * ledger_apply (src/ledger/sql/20-ledger-commands.sql) through the group-commit batcher.
  */
 import { ulid } from "../ids/ulid.js";
 import type { Database } from "../db/client.js";

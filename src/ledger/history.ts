@@ -147,7 +147,7 @@ export interface PaymentTransition {
  * An account's payment steps (as payer or payee) after position `after`, oldest first, at most
  * `limit`: what a payment watcher has not seen yet. Positions are the account's own step numbers
  * (payer_seq or payee_seq, whichever side the account is on), assigned from its balance row under
- * its lock (drizzle/functions/12-ledger-lines.sql), so they are commit order for the account
+ * its lock (src/ledger/sql/12-ledger-lines.sql), so they are commit order for the account
  * whatever instance wrote them and however batches of other accounts interleave: a step can never
  * become visible below a position a watcher already passed. Read from
  * payment_transitions_payer_step_idx and payment_transitions_payee_step_idx, each up to `limit`,
@@ -239,7 +239,7 @@ type LineRow = {
 
 /**
  * What caused an entry, from the row its transfer_id names: the lifecycle functions
- * (drizzle/functions/20-ledger-commands.sql) pass the deposit id, the refund id or the withdrawal
+ * (src/ledger/sql/20-ledger-commands.sql) pass the deposit id, the refund id or the withdrawal
  * id as the transfer id, and the payment id for a payment; a payment's money moves at
  * authorization (AUTOMATIC) or at capture (MANUAL), so the capture method tells those apart.
  * Evaluated on the page's rows only (the final select over at most a page): inside the branch
@@ -256,7 +256,7 @@ const causeKindOf = (transferId: SQL) => sql`case when exists (select 1 from dep
  * The statement of one account: its ledger entries and its hold movements, so that every change of
  * the AVAILABLE balance has a line (a hold moves money between available and held without an
  * entry), in the order of the account's line sequence (line_seq, one sequence over both tables,
- * assigned in commit order under the account's lock by drizzle/functions/40-entry-chain.sql; no
+ * assigned in commit order under the account's lock by src/ledger/sql/40-entry-chain.sql; no
  * clock decides the order). Each line stores the ledger and held balances right after it, so a
  * page reads only its own rows. Each branch reads at most one page in line order
  * (ledger_entries_account_line_idx, hold_movements_account_line_idx) before the two are merged, so
@@ -392,7 +392,7 @@ export async function headLineSequence(db: Database, accountId: string): Promise
  * The balances of an account at `asOf`: those stored with its last statement line written at or
  * before that instant (ledger_entries_account_time_idx, hold_movements_account_time_idx: the
  * later of the two by line sequence), zero before its first; the overdraft limit in force then
- * (overdraft_limit_changes, recorded by drizzle/functions/45-overdraft-history.sql; none: 0).
+ * (overdraft_limit_changes, recorded by src/ledger/sql/45-overdraft-history.sql; none: 0).
  * `version` is the last entry's sequence at that instant.
  */
 export async function getBalanceAsOf(db: Database, accountId: string, asOf: Date): Promise<BalanceRecord> {

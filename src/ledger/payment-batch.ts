@@ -1,6 +1,6 @@
 /**
  * Group commit for every money-moving command. Concurrent commands are queued and sent to PostgreSQL
- * together as one call of ledger_apply (drizzle/functions/30-ledger-apply.sql), which runs every
+ * together as one call of ledger_apply (src/ledger/sql/30-ledger-apply.sql), which runs every
  * item's command in order inside one statement. Per batch this costs one
  * round trip and one commit, and the balance rows are locked once, for the time the database needs
  * to apply the batch, never across a network round trip. That is what keeps a hot payee fast.
@@ -31,8 +31,8 @@ export interface BatchItem {
 
 /** What ledger_apply reports for one item. */
 export type BatchOutcome =
-  /** The key was live: the stored result of the first request (and what it was for). */
-  | { replayed: true; result: unknown; method: string; requestHash: string }
+  /** The key was live for the same request: the stored result of the first. */
+  | { replayed: true; result: unknown }
   /** Done now: the result as stored under the key. */
   | { replayed: false; result: unknown }
   /** Refused (a stable ledger error code); nothing was written for this item. */

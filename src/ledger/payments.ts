@@ -1,7 +1,7 @@
 /**
  * The payment lifecycle: authorize (automatic capture, or a hold with manual capture), capture,
  * void and refund, plus the reads that go with them. Each command is validated here and applied by
- * ledger_apply (drizzle/functions/) through the group-commit batcher; the state machine and every
+ * ledger_apply (src/ledger/sql/) through the group-commit batcher; the state machine and every
  * money rule live there:
  *
  *   authorize(AUTOMATIC) -> AUTHORIZED --refund*-->  (refunds up to the amount)

@@ -1,6 +1,6 @@
 /**
  * Whole-ledger verification. The checks live in one place, the database function ledger_verify
- * (drizzle/functions/60-verify-ledger.sql), next to the hash they recompute; this runs it in one
+ * (src/ledger/sql/60-verify-ledger.sql), next to the hash they recompute; this runs it in one
  * REPEATABLE READ snapshot, so concurrent payments cannot make a sound ledger look unbalanced
  * halfway through the read.
  */
@@ -10,7 +10,7 @@ import { queryRows } from "../db/query-rows.js";
 
 /** One thing found wrong. */
 export interface Violation {
-  /** A check of ledger_verify (drizzle/functions/60-verify-ledger.sql), e.g. BALANCE_MISMATCH or HELD_MISMATCH. */
+  /** A check of ledger_verify (src/ledger/sql/60-verify-ledger.sql), e.g. BALANCE_MISMATCH or HELD_MISMATCH. */
   check: string;
   /** A currency, an account id or "entry <id>". */
   subject: string;

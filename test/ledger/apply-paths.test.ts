@@ -1,5 +1,5 @@
 /**
- * ledger_apply has two paths for authorization batches (drizzle/functions/30-ledger-apply.sql): the
+ * ledger_apply has two paths for authorization batches (src/ledger/sql/30-ledger-apply.sql): the
  * set-based one (25-ledger-apply-authorizations.sql) from 8 items up, and the per-item loop below
  * that or when `ledger.per_item_path` is on. They must be indistinguishable: the same batch on two
  * identical account sets gives the same outcomes, balances, statements and events on both.

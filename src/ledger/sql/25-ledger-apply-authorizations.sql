@@ -175,9 +175,8 @@ BEGIN
   SELECT (SELECT count(*) FROM keys),
          jsonb_agg(CASE item.kind
              WHEN 'fresh' THEN jsonb_build_object('replayed', false, 'result', f.result)
-             WHEN 'batch' THEN jsonb_build_object('replayed', true, 'result', o.result, 'method', owner.i->>'method',
-                                                  'requestHash', owner.i->>'requestHash')
-             WHEN 'replay' THEN (SELECT jsonb_build_object('replayed', true, 'result', k.result, 'method', k.method, 'requestHash', k.request_hash)
+             WHEN 'batch' THEN ledger_replay(item.i, owner.i->>'method', owner.i->>'requestHash', o.result)
+             WHEN 'replay' THEN (SELECT ledger_replay(item.i, k.method, k.request_hash, k.result)
                                  FROM idempotency_keys k WHERE k.client_id = item.i->>'clientId' AND k.key = item.i->>'key')
              WHEN 'payer' THEN ledger_missing_account('payer_account_id', item.i->>'payerAccountId')
              ELSE ledger_missing_account('payee_account_id', item.i->>'payeeAccountId') END

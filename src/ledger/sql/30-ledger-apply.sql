@@ -6,9 +6,11 @@
 --
 -- Items run in order. Each carries kind, clientId, key, method, requestHash, at (ISO time),
 -- eventId, traceparent and its command's fields (see src/ledger/commands.ts). Each gets one outcome:
---   {"replayed": true, "result", "method", "requestHash"}  its key was live: the first call's result
---   {"replayed": false, "result"}                           done now (declines included)
---   {"error": {"code", "field", "message"}}                 refused; nothing was written
+--   {"replayed": true, "result"}             its key was live for the same request: the first call's result
+--   {"replayed": false, "result"}            done now (declines included)
+--   {"error": {"code", "field", "message"}}  refused (IDEMPOTENCY_KEY_REUSED for a live key of another
+--                                            request, ledger_replay); nothing was written
+-- These shapes, the items' and the stored results' are declared once, in src/ledger/ledger-core.ts.
 -- Idempotency: the key is claimed before the command runs (a concurrent holder of the same key
 -- makes the claim wait, then answers as a replay) and keeps the result; an error gives it back.
 -- `expire` items come from the sweeper and have no key.
@@ -64,8 +66,7 @@ BEGIN
         WHERE k.expires_at <= now()
         RETURNING k.key INTO v_claimed;
       IF v_claimed IS NULL THEN
-        v_outcomes := v_outcomes || (SELECT jsonb_build_object('replayed', true, 'result', k.result, 'method', k.method,
-                                                               'requestHash', k.request_hash)
+        v_outcomes := v_outcomes || (SELECT ledger_replay(v_item, k.method, k.request_hash, k.result)
                                      FROM idempotency_keys k WHERE k.client_id = v_item->>'clientId' AND k.key = v_item->>'key');
         CONTINUE;
       END IF;

@@ -76,6 +76,22 @@ BEGIN
 END;
 $$;
 
+-- The outcome of an item whose idempotency key is live (claimed by `p_method` with request hash
+-- `p_request_hash`, which stored `p_result`): that first result when this item is the same request,
+-- else IDEMPOTENCY_KEY_REUSED. The one place where a retry is told from a reuse.
+CREATE OR REPLACE FUNCTION ledger_replay(p_item jsonb, p_method text, p_request_hash text, p_result jsonb) RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+  IF p_method IS DISTINCT FROM p_item->>'method' OR p_request_hash IS DISTINCT FROM p_item->>'requestHash' THEN
+    RETURN ledger_error('IDEMPOTENCY_KEY_REUSED', 'idempotency_key',
+      format('idempotency_key: "%s" was already used for a different %s request; use a new key', p_item->>'key', p_method));
+  END IF;
+  -- Key and result are written in one transaction: a live key without a result is a bug.
+  IF p_result IS NULL THEN RAISE EXCEPTION 'idempotency key % has no stored result', p_item->>'key'; END IF;
+  RETURN jsonb_build_object('replayed', true, 'result', p_result);
+END;
+$$;
+
 -- An error outcome: nothing was written for the item.
 CREATE OR REPLACE FUNCTION ledger_error(p_code text, p_field text, p_message text) RETURNS jsonb
 LANGUAGE sql IMMUTABLE AS $$
