@@ -1,12 +1,13 @@
-/** Opening and reading accounts, including the per-currency funding accounts. */
-import { and, eq, gte, sql } from "drizzle-orm";
+/** Opening, limiting and reading accounts, including the per-currency funding accounts. */
+import { eq } from "drizzle-orm";
 import { ulid } from "../ids/ulid.js";
-import type { Database, Transaction } from "../db/client.js";
-import { accounts, balances } from "../db/schema.js";
-import { appendEvent } from "../outbox/outbox-writer.js";
+import type { Database } from "../db/client.js";
+import { accounts } from "../db/schema.js";
+import { ledgerErrorOf } from "./commands.js";
 import { LedgerError, LedgerErrorCode, invalidArgument } from "./ledger-error.js";
+import type { PaymentBatcher } from "./payment-batch.js";
 import type { AccountRecord, RequestContext } from "./records.js";
-import { retryTransient } from "./transient-retry.js";
+import { fromStoredJson } from "./stored-json.js";
 import { MAX_AMOUNT_CENTS, requireAnyAccountId, requireCurrency, requireCustomerAccountId, requireText } from "./validation.js";
 
 export interface CreateAccountCommand {
@@ -24,11 +25,12 @@ export function fundingAccountId(currency: string): string {
 }
 
 /**
- * Opens an account with a zero balance and records AccountCreated. Creating an existing caller-
- * chosen id again with the same attributes returns the existing account (a safe retry).
+ * Opens an account with a zero balance and records AccountCreated, through ledger_apply (`open`,
+ * src/ledger/sql/22-ledger-account-commands.sql). Creating an existing caller-chosen id again with
+ * the same attributes returns the existing account (a safe retry); other attributes are refused.
  */
 export async function createAccount(
-  db: Database,
+  batcher: PaymentBatcher,
   command: CreateAccountCommand,
   context: RequestContext,
 ): Promise<AccountRecord> {
@@ -37,60 +39,26 @@ export async function createAccount(
   if (command.accountId !== "") requireCustomerAccountId("account_id", command.accountId);
   requireOverdraftLimit("overdraft_limit_cents", command.overdraftLimitCents ?? 0n);
   context.signal?.throwIfAborted();
-
-  const wanted = {
+  return keylessCommand<AccountRecord>(batcher, "open", {
     accountId: command.accountId || ulid(),
     currency: command.currency,
     displayName: command.displayName,
-    createdAt: new Date(),
-  };
-  return retryTransient(() =>
-    db.transaction(async (tx) => {
-      const inserted = await tx
-        .insert(accounts)
-        .values({ id: wanted.accountId, currency: wanted.currency, displayName: wanted.displayName, createdAt: wanted.createdAt })
-        .onConflictDoNothing()
-        .returning({ id: accounts.id });
-      if (inserted.length === 0) {
-        const existing = await findAccount(tx, wanted.accountId);
-        if (existing && existing.currency === wanted.currency && existing.displayName === wanted.displayName) {
-          return existing;
-        }
-        throw new LedgerError(
-          LedgerErrorCode.ACCOUNT_ALREADY_EXISTS,
-          `account_id: account ${wanted.accountId} already exists with a different currency or display name`,
-          "account_id",
-        );
-      }
-      await tx.insert(balances).values({
-        accountId: wanted.accountId,
-        currency: wanted.currency,
-        overdraftLimitCents: command.overdraftLimitCents ?? 0n,
-        updatedAt: wanted.createdAt,
-      });
-      await appendEvent(tx, {
-        type: "AccountCreated",
-        aggregateId: wanted.accountId,
-        occurredAt: wanted.createdAt,
-        traceparent: context.traceparent,
-        payload: { ...wanted, createdAt: wanted.createdAt.toISOString() },
-      });
-      return wanted;
-    }),
-  );
+    overdraftLimitCents: (command.overdraftLimitCents ?? 0n).toString(),
+    funding: "false",
+  }, context.traceparent);
 }
 
-/** Creates the funding account of `currency` if it does not exist yet (safe under concurrency). */
-export async function ensureFundingAccount(db: Database, currency: string): Promise<string> {
+/** Currencies whose funding account this process has seen exist, per database: no call after the first. */
+const knownFunding = new WeakMap<PaymentBatcher, Set<string>>();
+
+/** Opens the funding account of `currency` unless it exists (safe under concurrency); returns its id. */
+export async function ensureFundingAccount(batcher: PaymentBatcher, currency: string): Promise<string> {
   const id = fundingAccountId(currency);
-  await db.transaction(async (tx) => {
-    const inserted = await tx
-      .insert(accounts)
-      .values({ id, currency, displayName: `Funding ${currency}`, isFunding: true })
-      .onConflictDoNothing()
-      .returning({ id: accounts.id });
-    if (inserted.length > 0) await tx.insert(balances).values({ accountId: id, currency, allowNegative: true });
-  });
+  const known = knownFunding.get(batcher) ?? new Set<string>();
+  knownFunding.set(batcher, known);
+  if (known.has(currency)) return id;
+  await keylessCommand<AccountRecord>(batcher, "open", { accountId: id, currency, displayName: `Funding ${currency}`, funding: "true" });
+  known.add(currency);
   return id;
 }
 
@@ -100,29 +68,21 @@ export interface UpdateAccountCommand {
 }
 
 /**
- * Sets an account's overdraft limit. The row lock of the UPDATE serialises it with every money
- * command; a limit below what the account already overdraws is refused (FAILED_PRECONDITION),
- * the same rule the balances_within_overdraft constraint enforces.
+ * Sets an account's overdraft limit through ledger_apply (`limit`), under the account's balance row
+ * lock like every money command; a limit below what the account already overdraws is refused
+ * (OVERDRAFT_LIMIT_TOO_LOW), the rule the balances_within_overdraft constraint enforces too.
  */
-export async function updateAccount(db: Database, command: UpdateAccountCommand): Promise<{ accountId: string; overdraftLimitCents: bigint }> {
+export async function updateAccount(batcher: PaymentBatcher, command: UpdateAccountCommand): Promise<{ accountId: string; overdraftLimitCents: bigint }> {
   requireCustomerAccountId("account_id", command.accountId);
   requireOverdraftLimit("overdraft_limit_cents", command.overdraftLimitCents);
-  const limit = command.overdraftLimitCents;
-  const [updated] = await retryTransient(() =>
-    db
-      .update(balances)
-      .set({ overdraftLimitCents: limit, version: sql`${balances.version} + 1`, updatedAt: new Date() })
-      .where(and(eq(balances.accountId, command.accountId), eq(balances.allowNegative, false), gte(balances.availableCents, -limit)))
-      .returning({ accountId: balances.accountId, overdraftLimitCents: balances.overdraftLimitCents }),
-  );
-  if (updated) return updated;
-  const [row] = await db.select().from(balances).where(eq(balances.accountId, command.accountId));
-  if (!row || row.allowNegative) throw accountNotFound("account_id", command.accountId);
-  throw new LedgerError(
-    LedgerErrorCode.OVERDRAFT_LIMIT_TOO_LOW,
-    `overdraft_limit_cents: account ${command.accountId} has ${row.availableCents} available; the limit cannot be below ${-row.availableCents}`,
-    "overdraft_limit_cents",
-  );
+  return keylessCommand(batcher, "limit", { accountId: command.accountId, overdraftLimitCents: command.overdraftLimitCents.toString() });
+}
+
+/** Runs an item without an idempotency key (the command is idempotent by itself) and returns its record. */
+async function keylessCommand<T>(batcher: PaymentBatcher, kind: "open" | "limit", fields: Record<string, string>, traceparent?: string): Promise<T> {
+  const outcome = await batcher.submit({ ...fields, kind, at: new Date().toISOString(), eventId: ulid(), traceparent: traceparent ?? null });
+  if ("error" in outcome) throw ledgerErrorOf(outcome.error);
+  return fromStoredJson<T>(outcome.result);
 }
 
 function requireOverdraftLimit(field: string, value: bigint): void {
@@ -143,7 +103,7 @@ export function accountNotFound(field: string, accountId: string): LedgerError {
   return new LedgerError(LedgerErrorCode.ACCOUNT_NOT_FOUND, `${field}: account ${accountId} does not exist`, field);
 }
 
-async function findAccount(db: Database | Transaction, accountId: string): Promise<AccountRecord | undefined> {
+async function findAccount(db: Database, accountId: string): Promise<AccountRecord | undefined> {
   const [row] = await db
     .select({
       accountId: accounts.id,

@@ -4,7 +4,6 @@
  * ledger_apply (src/ledger/sql/20-ledger-commands.sql) through the group-commit batcher.
  */
 import { ulid } from "../ids/ulid.js";
-import type { Database } from "../db/client.js";
 import { ensureFundingAccount } from "./accounts.js";
 import { requireBatchSize, runCommand, runCommands, type CommandInput, type CommandOutcome } from "./commands.js";
 import type { PaymentBatcher } from "./payment-batch.js";
@@ -23,7 +22,6 @@ export interface DepositFundsCommand {
  * idempotency key. A deposit that would take a balance beyond int64 is refused (BALANCE_LIMIT_EXCEEDED).
  */
 export async function depositFunds(
-  db: Database,
   batcher: PaymentBatcher,
   command: DepositFundsCommand,
   context: RequestContext,
@@ -33,7 +31,7 @@ export async function depositFunds(
   requireAmount("amount_cents", command.amountCents);
   requireCurrency("currency", command.currency);
   context.signal?.throwIfAborted();
-  const fundingAccountId = await ensureFundingAccount(db, command.currency);
+  const fundingAccountId = await ensureFundingAccount(batcher, command.currency);
   const { idempotencyKey, ...request } = command;
   return runCommand<DepositRecord>(
     batcher,
@@ -68,14 +66,13 @@ export interface WithdrawFundsCommand {
  * An account without the funds (available + overdraft limit) gets a recorded DECLINED withdrawal.
  */
 export async function withdrawFunds(
-  db: Database,
   batcher: PaymentBatcher,
   command: WithdrawFundsCommand,
   context: RequestContext,
 ): Promise<WithdrawalRecord> {
   requireWithdrawal(command);
   context.signal?.throwIfAborted();
-  return runCommand<WithdrawalRecord>(batcher, withdrawInput(command, await ensureFundingAccount(db, command.currency)), context);
+  return runCommand<WithdrawalRecord>(batcher, withdrawInput(command, await ensureFundingAccount(batcher, command.currency)), context);
 }
 
 /**
@@ -83,7 +80,6 @@ export async function withdrawFunds(
  * once (see authorizePayments in payments.ts): an item that fails with a LedgerError fails alone.
  */
 export async function withdrawFundsBatch(
-  db: Database,
   batcher: PaymentBatcher,
   commands: readonly WithdrawFundsCommand[],
   context: RequestContext,
@@ -93,7 +89,7 @@ export async function withdrawFundsBatch(
   // The funding account of each valid currency first; an item with an invalid one fails alone below.
   const funding = new Map<string, string>();
   for (const currency of new Set(commands.map((command) => command.currency))) {
-    if (isCurrency(currency)) funding.set(currency, await ensureFundingAccount(db, currency));
+    if (isCurrency(currency)) funding.set(currency, await ensureFundingAccount(batcher, currency));
   }
   return runCommands<WithdrawalRecord>(
     batcher,

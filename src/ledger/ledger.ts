@@ -93,7 +93,7 @@ export class Ledger {
   }
 
   createAccount(command: CreateAccountCommand, context: RequestContext): Promise<AccountRecord> {
-    return createAccount(this.db, command, context);
+    return createAccount(this.commands, command, context);
   }
 
   getAccount(accountId: string): Promise<AccountRecord> {
@@ -101,20 +101,20 @@ export class Ledger {
   }
 
   updateAccount(command: UpdateAccountCommand): Promise<{ accountId: string; overdraftLimitCents: bigint }> {
-    return updateAccount(this.db, command);
+    return updateAccount(this.commands, command);
   }
 
   depositFunds(command: DepositFundsCommand, context: RequestContext): Promise<DepositRecord> {
-    return depositFunds(this.db, this.commands, command, context);
+    return depositFunds(this.commands, command, context);
   }
 
   withdrawFunds(command: WithdrawFundsCommand, context: RequestContext): Promise<WithdrawalRecord> {
-    return withdrawFunds(this.db, this.commands, command, context);
+    return withdrawFunds(this.commands, command, context);
   }
 
   /** Up to 1,000 payouts, one outcome each, in order. */
   withdrawFundsBatch(commands: readonly WithdrawFundsCommand[], context: RequestContext): Promise<CommandOutcome<WithdrawalRecord>[]> {
-    return withdrawFundsBatch(this.db, this.commands, commands, context);
+    return withdrawFundsBatch(this.commands, commands, context);
   }
 
   authorizePayment(command: AuthorizePaymentCommand, context: RequestContext): Promise<PaymentRecord> {

@@ -21,7 +21,7 @@ import { retryTransient } from "./transient-retry.js";
  * src/ledger/commands.ts; `kind` selects the command, the other fields are that command's.
  */
 export interface BatchItem {
-  kind: "deposit" | "authorize" | "capture" | "void" | "expire" | "refund" | "withdraw";
+  kind: "open" | "limit" | "deposit" | "authorize" | "capture" | "void" | "expire" | "refund" | "withdraw";
   /** ISO 8601; used verbatim in the records, the event and the stored result. */
   at: string;
   eventId: string;

@@ -7,7 +7,7 @@ import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { it } from "node:test";
 import { ulid } from "ulid";
-import { buildEnvelope } from "../../src/outbox/outbox-writer.js";
+import { buildEnvelope } from "../support/events.js";
 import { createProducer } from "../../src/kafka/kafka-client.js";
 import { ensureTopics, eventTopic } from "../../src/kafka/topics.js";
 import { HEADERS } from "../../src/kafka/headers.js";

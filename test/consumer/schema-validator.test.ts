@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { it } from "node:test";
 import { ulid } from "ulid";
 import { SchemaValidator } from "../../src/consumer/schema-validator.js";
-import { buildEnvelope } from "../../src/outbox/outbox-writer.js";
+import { buildEnvelope } from "../support/events.js";
 
 const validator = new SchemaValidator();
 

@@ -1,7 +1,8 @@
 -- Re-applied on every migrate (src/db/migrate.ts): edit this file, not a migration.
--- ledger_apply: the one path of every money-moving command (deposit, authorize, capture, void,
--- expire, refund, withdraw), called by the group-commit batcher (src/ledger/payment-batch.ts) with
--- a batch of commands. One statement per batch: the balance rows are locked once, in account-id
+-- ledger_apply: the one path of every write of the ledger, so SQL is the only outbox writer: the
+-- money-moving commands (deposit, authorize, capture, void, expire, refund, withdraw) and the
+-- account commands (open, limit), called by the group-commit batcher (src/ledger/payment-batch.ts)
+-- with a batch of commands. One statement per batch: the balance rows are locked once, in account-id
 -- order, and no client round trip happens while they are held.
 --
 -- Items run in order. Each carries kind, clientId, key, method, requestHash, at (ISO time),
@@ -13,7 +14,7 @@
 -- These shapes, the items' and the stored results' are declared once, in src/ledger/ledger-core.ts.
 -- Idempotency: the key is claimed before the command runs (a concurrent holder of the same key
 -- makes the claim wait, then answers as a replay) and keeps the result; an error gives it back.
--- `expire` items come from the sweeper and have no key.
+-- `expire` items (from the sweeper), `open` and `limit` items have no key.
 CREATE OR REPLACE FUNCTION ledger_apply(p_items jsonb, p_ttl_hours integer) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -56,7 +57,8 @@ BEGIN
   END IF;
 
   FOR v_item IN SELECT * FROM jsonb_array_elements(p_items) LOOP
-    IF v_item->>'kind' <> 'expire' THEN
+    -- Keyless items: expire (the sweeper), open and limit (22-ledger-account-commands.sql).
+    IF v_item->>'key' IS NOT NULL THEN
       v_claimed := NULL;
       INSERT INTO idempotency_keys AS k (client_id, key, method, request_hash, result, expires_at)
         VALUES (v_item->>'clientId', v_item->>'key', v_item->>'method', v_item->>'requestHash', NULL,
@@ -73,6 +75,8 @@ BEGIN
     END IF;
 
     v_out := CASE v_item->>'kind'
+      WHEN 'open' THEN ledger_cmd_open(v_item)
+      WHEN 'limit' THEN ledger_cmd_limit(v_item)
       WHEN 'deposit' THEN ledger_cmd_deposit(v_item)
       WHEN 'authorize' THEN ledger_cmd_authorize(v_item)
       WHEN 'capture' THEN ledger_cmd_capture(v_item)
@@ -83,7 +87,7 @@ BEGIN
     END;
     IF v_out IS NULL THEN RAISE EXCEPTION 'ledger_apply: unknown command kind %', v_item->>'kind'; END IF;
 
-    IF v_item->>'kind' <> 'expire' THEN
+    IF v_item->>'key' IS NOT NULL THEN
       IF v_out ? 'error' THEN
         DELETE FROM idempotency_keys WHERE client_id = v_item->>'clientId' AND key = v_item->>'key';
       ELSE
@@ -91,7 +95,7 @@ BEGIN
       END IF;
     END IF;
     v_outcomes := v_outcomes || CASE WHEN v_out ? 'error' THEN v_out
-                                     ELSE jsonb_build_object('replayed', false, 'result', v_out->'result') END;
+                                     ELSE jsonb_build_object('replayed', coalesce(v_out->'replayed', 'false'), 'result', v_out->'result') END;
   END LOOP;
   RETURN to_jsonb(v_outcomes);
 END;
