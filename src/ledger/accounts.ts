@@ -5,7 +5,7 @@ import type { Database } from "../db/client.js";
 import { accounts } from "../db/schema.js";
 import { ledgerErrorOf } from "./commands.js";
 import { LedgerError, LedgerErrorCode, invalidArgument } from "./ledger-error.js";
-import type { PaymentBatcher } from "./payment-batch.js";
+import type { BatchItem, PaymentBatcher } from "./payment-batch.js";
 import type { AccountRecord, RequestContext } from "./records.js";
 import { fromStoredJson } from "./stored-json.js";
 import { MAX_AMOUNT_CENTS, requireAnyAccountId, requireCurrency, requireCustomerAccountId, requireText } from "./validation.js";
@@ -80,7 +80,8 @@ export async function updateAccount(batcher: PaymentBatcher, command: UpdateAcco
 
 /** Runs an item without an idempotency key (the command is idempotent by itself) and returns its record. */
 async function keylessCommand<T>(batcher: PaymentBatcher, kind: "open" | "limit", fields: Record<string, string>, traceparent?: string): Promise<T> {
-  const outcome = await batcher.submit({ ...fields, kind, at: new Date().toISOString(), eventId: ulid(), traceparent: traceparent ?? null });
+  const item = { ...fields, kind, at: new Date().toISOString(), eventId: ulid(), traceparent: traceparent ?? null } as BatchItem;
+  const outcome = await batcher.submit(item);
   if ("error" in outcome) throw ledgerErrorOf(outcome.error);
   return fromStoredJson<T>(outcome.result);
 }

@@ -95,7 +95,8 @@ interface Prepared<T> {
 }
 
 function prepareCommand<T>(input: CommandInput<T>, context: RequestContext): Prepared<T> {
-  const item: BatchItem = {
+  // The shape per kind is checked when the batcher takes the item (ledger-core.ts).
+  const item = {
     ...input.fields,
     kind: input.kind,
     clientId: context.clientId,
@@ -105,7 +106,7 @@ function prepareCommand<T>(input: CommandInput<T>, context: RequestContext): Pre
     at: new Date().toISOString(),
     eventId: ulid(),
     traceparent: context.traceparent ?? null,
-  };
+  } as BatchItem;
   return { item, onRecorded: input.onRecorded };
 }
 

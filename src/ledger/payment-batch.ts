@@ -13,30 +13,25 @@ import { SpanKind } from "@opentelemetry/api";
 import { sql } from "drizzle-orm";
 import type { Database } from "../db/client.js";
 import { withSpan } from "../telemetry/trace-context.js";
+import { Compile } from "typebox/compile";
 import { ItemGate } from "./item-gate.js";
+import { CommandItem, type CommandOutcome } from "./ledger-core.js";
 import { retryTransient } from "./transient-retry.js";
 
-/**
- * One command in the form ledger_apply takes (all strings: JSON carries no bigint). Built by
- * src/ledger/commands.ts; `kind` selects the command, the other fields are that command's.
- */
-export interface BatchItem {
-  kind: "open" | "limit" | "deposit" | "authorize" | "capture" | "void" | "expire" | "refund" | "withdraw";
-  /** ISO 8601; used verbatim in the records, the event and the stored result. */
-  at: string;
-  eventId: string;
-  traceparent: string | null;
-  [field: string]: string | null;
-}
+/** One command in the form ledger_apply takes (declared in ledger-core.ts). */
+export type BatchItem = CommandItem;
 
-/** What ledger_apply reports for one item. */
-export type BatchOutcome =
-  /** The key was live for the same request: the stored result of the first. */
-  | { replayed: true; result: unknown }
-  /** Done now: the result as stored under the key. */
-  | { replayed: false; result: unknown }
-  /** Refused (a stable ledger error code); nothing was written for this item. */
-  | { error: { code: string; field: string; message: string } };
+/** What ledger_apply reports for one item: done now or replayed (with the stored result), or refused. */
+export type BatchOutcome = CommandOutcome;
+
+/** Items are checked against their declaration before they reach SQL: a malformed one is a bug here. */
+const checkItem = Compile(CommandItem);
+
+function requireValidItem(item: BatchItem): void {
+  if (checkItem.Check(item)) return;
+  const [first] = checkItem.Errors(item);
+  throw new Error(`ledger_apply item ${(item as { kind?: string }).kind} is malformed at ${first?.instancePath}: ${first?.message}`);
+}
 
 export interface BatchOptions {
   idempotencyTtlHours: number;
@@ -68,6 +63,7 @@ export class PaymentBatcher {
 
   /** Applies `item` in the next batch and resolves with its outcome once that batch committed. */
   submit(item: BatchItem): Promise<BatchOutcome> {
+    requireValidItem(item);
     return new Promise((resolve, reject) => {
       this.queue.push({ item, resolve, reject });
       this.drain();
@@ -79,6 +75,7 @@ export class PaymentBatcher {
    * at most `maxBatchSize`, in order); one promise per item.
    */
   submitAll(items: readonly BatchItem[]): Promise<BatchOutcome>[] {
+    items.forEach(requireValidItem);
     const promises = items.map((item) => new Promise<BatchOutcome>((resolve, reject) => this.queue.push({ item, resolve, reject })));
     this.drain();
     return promises;

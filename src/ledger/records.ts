@@ -1,71 +1,12 @@
 /** What the ledger returns: plain records with bigint money and Date times, no transport types. */
 
-export interface AccountRecord {
-  accountId: string;
-  currency: string;
-  displayName: string;
-  createdAt: Date;
-}
+// The records that cross the boundary to SQL are declared in ledger-core.ts (TypeBox).
+export type { AccountRecord, DepositRecord, PaymentRecord, RefundRecord, WithdrawalRecord } from "./ledger-core.js";
+import type { PaymentRecord } from "./ledger-core.js";
 
-export type PaymentStatus = "AUTHORIZED" | "DECLINED" | "REQUIRES_CAPTURE" | "CAPTURED" | "VOIDED" | "EXPIRED";
-export type DeclineReason = "INSUFFICIENT_FUNDS" | "CURRENCY_MISMATCH" | "BALANCE_LIMIT_EXCEEDED";
-export type CaptureMethod = "AUTOMATIC" | "MANUAL";
-
-export interface PaymentRecord {
-  paymentId: string;
-  status: PaymentStatus;
-  /** Set when, and only when, the payment was declined. */
-  declineReason: DeclineReason | null;
-  payerAccountId: string;
-  payeeAccountId: string;
-  amountCents: bigint;
-  currency: string;
-  description: string;
-  createdAt: Date;
-  /** Absent in results stored before the lifecycle existed (then AUTOMATIC, nothing held). */
-  captureMethod?: CaptureMethod;
-  /** What the open hold still holds. */
-  heldCents?: bigint;
-  /** What reached the payee. */
-  capturedCents?: bigint;
-  refundedCents?: bigint;
-  holdExpiresAt?: Date | null;
-}
-
-export interface RefundRecord {
-  refundId: string;
-  paymentId: string;
-  amountCents: bigint;
-  reason: string;
-  status: "REFUNDED" | "DECLINED";
-  declineReason: DeclineReason | null;
-  createdAt: Date;
-  /** The payment right after the refund. */
-  payment: PaymentRecord;
-}
-
-export interface WithdrawalRecord {
-  withdrawalId: string;
-  accountId: string;
-  amountCents: bigint;
-  currency: string;
-  reference: string;
-  status: "WITHDRAWN" | "DECLINED";
-  declineReason: DeclineReason | null;
-  createdAt: Date;
-  /** The account's available balance right after the withdrawal. */
-  balanceAfterCents: bigint;
-}
-
-export interface DepositRecord {
-  depositId: string;
-  accountId: string;
-  amountCents: bigint;
-  currency: string;
-  createdAt: Date;
-  /** The account's available balance right after the deposit. */
-  balanceAfterCents: bigint;
-}
+export type PaymentStatus = PaymentRecord["status"];
+export type DeclineReason = NonNullable<PaymentRecord["declineReason"]>;
+export type CaptureMethod = NonNullable<PaymentRecord["captureMethod"]>;
 
 export interface BalanceRecord {
   accountId: string;

@@ -87,13 +87,14 @@ it("gives every request of one batch its own outcome, decided in order under the
 it("fails only the poisonous request when its batch cannot run", async () => {
   calls = 0;
   const blocker = authorizePayment(batcher, command("blocker-2", { amountCents: 1n }), ctx);
-  // An item validation would never let through (an amount that is not a number) makes the whole
-  // batch statement fail in PostgreSQL; it is submitted to the batcher directly.
+  // An item validation would never let through (an amount beyond int64, which still has the
+  // declared shape: 19 digits) makes the whole batch statement fail in PostgreSQL; it is submitted
+  // to the batcher directly.
   const poisonItem = {
     kind: "authorize" as const, at: new Date().toISOString(), eventId: ulid(), traceparent: null,
     clientId: ctx.clientId, key: "poison", method: "AuthorizePayment", requestHash: "poison",
-    paymentId: ulid(), payerAccountId: payer, payeeAccountId: payee, amountCents: "not a number",
-    currency: "EUR", description: "", captureMethod: "AUTOMATIC", holdExpiresAt: null,
+    paymentId: ulid(), payerAccountId: payer, payeeAccountId: payee, amountCents: "9999999999999999999",
+    currency: "EUR", description: "", captureMethod: "AUTOMATIC" as const, holdExpiresAt: null,
   };
   const requests = [
     authorizePayment(batcher, command("fine-1", { amountCents: 1n }), ctx),
@@ -106,6 +107,13 @@ it("fails only the poisonous request when its batch cannot run", async () => {
   assert.ok("value" in fine1 && "value" in fine2, "its batch mates are authorized");
   assert.equal(calls, 1 + 1 + 3, "blocker, the failed batch, then each of its items alone");
   await assertLedgerInvariants(ledger.db);
+});
+
+it("refuses an item that does not have its declared shape before it reaches the database", async () => {
+  calls = 0;
+  const malformed = { kind: "authorize", at: new Date().toISOString(), eventId: ulid(), traceparent: null, paymentId: ulid() };
+  assert.throws(() => batcher.submit(malformed as never), /ledger_apply item authorize is malformed/);
+  assert.equal(calls, 0, "no database call");
 });
 
 it("answers a whole AuthorizePayments call in order, each item as alone, in one database call", async () => {

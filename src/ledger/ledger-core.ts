@@ -1,0 +1,165 @@
+/**
+ * The boundary between TypeScript and the ledger's SQL (ledger_apply, src/ledger/sql/), declared
+ * once: the command items TypeScript sends, the outcome SQL answers for each, and the records SQL
+ * stores (idempotency results) and returns. TypeScript's types are derived from these schemas; every
+ * item is checked against them before it is sent (payment-batch.ts), and the tests check what SQL
+ * returns against them (test/ledger/ledger-core.test.ts), so neither side can drift alone.
+ *
+ * Items carry strings only (JSON has no int64): amounts as decimal strings, times as ISO strings.
+ * Stored records tag int64 as {"$bigint": "..."} and times as {"$date": "..."} (stored-json.ts);
+ * `Restored<T>` is the type after fromStoredJson.
+ */
+import { Type, type Static, type TSchema } from "typebox";
+import { LedgerErrorCode } from "./ledger-error.js";
+
+const Text = Type.String();
+const Id = Type.String({ minLength: 1, maxLength: 64 });
+const Currency = Type.String({ pattern: "^[A-Z]{3}$" });
+const Cents = Type.String({ pattern: "^-?[0-9]{1,19}$" });
+const Iso = Type.String({ pattern: "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z$" });
+const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
+
+/** Every item: what it is, when (its records' and event's time), its event's id, the request's trace. */
+const Envelope = { at: Iso, eventId: Type.String({ pattern: "^[0-9A-HJKMNP-TV-Z]{26}$" }), traceparent: Nullable(Text) };
+/** Items of requests with an idempotency key: its scope and the request's fingerprint. */
+const Keyed = { ...Envelope, clientId: Text, key: Type.String({ minLength: 1 }), method: Text, requestHash: Text };
+
+const item = <K extends string, P extends Record<string, TSchema>>(kind: K, fields: P) =>
+  Type.Object({ kind: Type.Literal(kind), ...fields }, { additionalProperties: false });
+
+/** One item per command kind, as ledger_apply takes it. */
+export const CommandItems = {
+  open: item("open", { ...Envelope, accountId: Id, currency: Currency, displayName: Text, overdraftLimitCents: Type.Optional(Cents), funding: Type.Union([Type.Literal("true"), Type.Literal("false")]) }),
+  limit: item("limit", { ...Envelope, accountId: Id, overdraftLimitCents: Cents }),
+  deposit: item("deposit", { ...Keyed, depositId: Id, accountId: Id, amountCents: Cents, currency: Currency, fundingAccountId: Id }),
+  withdraw: item("withdraw", { ...Keyed, withdrawalId: Id, accountId: Id, amountCents: Cents, currency: Currency, reference: Text, fundingAccountId: Id }),
+  authorize: item("authorize", {
+    ...Keyed,
+    paymentId: Id,
+    payerAccountId: Id,
+    payeeAccountId: Id,
+    amountCents: Cents,
+    currency: Currency,
+    description: Text,
+    captureMethod: Type.Union([Type.Literal("AUTOMATIC"), Type.Literal("MANUAL")]),
+    holdExpiresAt: Nullable(Iso),
+  }),
+  capture: item("capture", { ...Keyed, paymentId: Id, amountCents: Cents }),
+  void: item("void", { ...Keyed, paymentId: Id }),
+  refund: item("refund", { ...Keyed, refundId: Id, paymentId: Id, amountCents: Cents, reason: Text }),
+  expire: item("expire", { ...Envelope, paymentId: Id }),
+} as const;
+
+const { open, limit, deposit, withdraw, authorize, capture, void: release, refund, expire } = CommandItems;
+export const CommandItem = Type.Union([open, limit, deposit, withdraw, authorize, capture, release, refund, expire]);
+/** One command for ledger_apply. */
+export type CommandItem = Static<typeof CommandItem>;
+export type CommandKind = CommandItem["kind"];
+
+const StoredBigint = Type.Object({ $bigint: Cents }, { additionalProperties: false });
+const StoredDate = Type.Object({ $date: Iso }, { additionalProperties: false });
+const record = <P extends Record<string, TSchema>>(fields: P) => Type.Object(fields, { additionalProperties: false });
+const PaymentStatus = Type.Union([
+  Type.Literal("AUTHORIZED"),
+  Type.Literal("DECLINED"),
+  Type.Literal("REQUIRES_CAPTURE"),
+  Type.Literal("CAPTURED"),
+  Type.Literal("VOIDED"),
+  Type.Literal("EXPIRED"),
+]);
+const DeclineReason = Type.Union([Type.Literal("INSUFFICIENT_FUNDS"), Type.Literal("CURRENCY_MISMATCH"), Type.Literal("BALANCE_LIMIT_EXCEEDED")]);
+
+export const StoredAccount = record({ accountId: Id, currency: Currency, displayName: Text, createdAt: StoredDate });
+export const StoredLimit = record({ accountId: Id, overdraftLimitCents: StoredBigint });
+export const StoredPayment = record({
+  paymentId: Id,
+  status: PaymentStatus,
+  declineReason: Nullable(DeclineReason),
+  payerAccountId: Id,
+  payeeAccountId: Id,
+  amountCents: StoredBigint,
+  currency: Currency,
+  description: Text,
+  createdAt: StoredDate,
+  // Absent in results stored before the lifecycle existed (then AUTOMATIC, nothing held).
+  captureMethod: Type.Optional(Type.Union([Type.Literal("AUTOMATIC"), Type.Literal("MANUAL")])),
+  heldCents: Type.Optional(StoredBigint),
+  capturedCents: Type.Optional(StoredBigint),
+  refundedCents: Type.Optional(StoredBigint),
+  holdExpiresAt: Type.Optional(Nullable(StoredDate)),
+});
+export const StoredDeposit = record({
+  depositId: Id,
+  accountId: Id,
+  amountCents: StoredBigint,
+  currency: Currency,
+  createdAt: StoredDate,
+  balanceAfterCents: StoredBigint,
+});
+export const StoredWithdrawal = record({
+  withdrawalId: Id,
+  accountId: Id,
+  amountCents: StoredBigint,
+  currency: Currency,
+  reference: Text,
+  status: Type.Union([Type.Literal("WITHDRAWN"), Type.Literal("DECLINED")]),
+  declineReason: Nullable(DeclineReason),
+  createdAt: StoredDate,
+  balanceAfterCents: StoredBigint,
+});
+export const StoredRefund = record({
+  refundId: Id,
+  paymentId: Id,
+  amountCents: StoredBigint,
+  reason: Text,
+  status: Type.Union([Type.Literal("REFUNDED"), Type.Literal("DECLINED")]),
+  declineReason: Nullable(DeclineReason),
+  createdAt: StoredDate,
+  payment: StoredPayment,
+});
+
+/** The record each kind's result is (what the idempotency key keeps and a replay returns). */
+export const ResultOf = {
+  open: StoredAccount,
+  limit: StoredLimit,
+  deposit: StoredDeposit,
+  withdraw: StoredWithdrawal,
+  authorize: StoredPayment,
+  capture: StoredPayment,
+  void: StoredPayment,
+  expire: StoredPayment,
+  refund: StoredRefund,
+} as const satisfies Record<CommandKind, TSchema>;
+
+export const LedgerRefusal = Type.Object(
+  {
+    code: Type.Union(Object.values(LedgerErrorCode).map((code) => Type.Literal(code))),
+    field: Text,
+    message: Type.String({ minLength: 1 }),
+  },
+  { additionalProperties: false },
+);
+
+/** What ledger_apply answers for one item (the result's shape is ResultOf[item.kind]). */
+export const CommandOutcome = Type.Union([
+  Type.Object({ replayed: Type.Boolean(), result: Type.Unknown() }, { additionalProperties: false }),
+  Type.Object({ error: LedgerRefusal }, { additionalProperties: false }),
+]);
+export type CommandOutcome = { replayed: boolean; result: unknown } | { error: { code: string; field: string; message: string } };
+
+/** A stored form's type after fromStoredJson: tagged int64 become bigint, tagged times Date. */
+export type Restored<T> = T extends { $bigint: string }
+  ? bigint
+  : T extends { $date: string }
+    ? Date
+    : T extends readonly unknown[]
+      ? { [I in keyof T]: Restored<T[I]> }
+      : T extends object
+        ? { [K in keyof T]: Restored<T[K]> }
+        : T;
+
+export type AccountRecord = Restored<Static<typeof StoredAccount>>;
+export type PaymentRecord = Restored<Static<typeof StoredPayment>>;
+export type DepositRecord = Restored<Static<typeof StoredDeposit>>;
+export type WithdrawalRecord = Restored<Static<typeof StoredWithdrawal>>;
+export type RefundRecord = Restored<Static<typeof StoredRefund>>;
