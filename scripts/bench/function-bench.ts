@@ -24,23 +24,11 @@ import { openDatabase } from "../../src/db/client.js";
 import { runMigrations } from "../../src/db/migrate.js";
 import { makeDurable, postmasterPid, startBackingService } from "./backing-services.js";
 import { cpuPerTransaction, sampleCpu } from "./cpu-meter.js";
+import { seedAccountsInSql } from "./seed.js";
 import { runBatchFunction, runPgbench } from "./pgbench.js";
 import { benchConfigFromEnv, workloadsOf } from "./workload.js";
 
 const log = (message: string) => console.error(`bench:function: ${message}`);
-
-/** Accounts <prefix>1..N straight in SQL, funded so that no payment declines. */
-export async function seedAccountsInSql(databaseUrl: string, prefix: string, accounts: number, fundingCents: bigint): Promise<void> {
-  const sql = postgres(databaseUrl, { max: 1, onnotice: () => {} });
-  try {
-    await sql`insert into accounts (id, currency, display_name)
-      select ${prefix} || g, 'EUR', 'bench ' || g from generate_series(1, ${accounts}::int) g`;
-    await sql`insert into balances (account_id, currency, available_cents)
-      select ${prefix} || g, 'EUR', ${fundingCents.toString()}::bigint from generate_series(1, ${accounts}::int) g`;
-  } finally {
-    await sql.end();
-  }
-}
 
 /** `n` authorize items in the form the service sends (src/ledger/commands.ts), as batch-function.pgbench builds them. */
 function authorizeItems(prefix: string, accounts: number, hot: boolean, n: number, tag: string): object[] {

@@ -1,8 +1,10 @@
 /**
  * Creates and funds the benchmark's accounts through the service's own API (Connect JSON), so the
  * balances, deposits and ledger entries they start from are exactly what the service would write.
- * pgbench and k6 then pay between <prefix>1..<prefix>N.
+ * pgbench and k6 then pay between <prefix>1..<prefix>N. The benchmarks without a service seed in
+ * SQL instead (seedAccountsInSql).
  */
+import postgres from "postgres";
 
 export interface SeedOptions {
   baseUrl: string;
@@ -44,4 +46,17 @@ export async function seedAccounts(options: SeedOptions): Promise<void> {
     }
   };
   await Promise.all(Array.from({ length: options.concurrency ?? 8 }, worker));
+}
+
+/** Accounts <prefix>1..N straight in SQL, funded so that no payment declines. */
+export async function seedAccountsInSql(databaseUrl: string, prefix: string, accounts: number, fundingCents: bigint): Promise<void> {
+  const sql = postgres(databaseUrl, { max: 1, onnotice: () => {} });
+  try {
+    await sql`insert into accounts (id, currency, display_name)
+      select ${prefix} || g, 'EUR', 'bench ' || g from generate_series(1, ${accounts}::int) g`;
+    await sql`insert into balances (account_id, currency, available_cents)
+      select ${prefix} || g, 'EUR', ${fundingCents.toString()}::bigint from generate_series(1, ${accounts}::int) g`;
+  } finally {
+    await sql.end();
+  }
 }
