@@ -5,8 +5,7 @@
  *   - p50/p99 of a statement page (ListAccountEntries, 50 rows) at random depths, both directions;
  *   - p50/p99 of a payment list page (ListPayments of the account, 50 rows) at random depths;
  *   - p50/p99 of GetAccountBalance as_of a random instant;
- *   - the cost of the entry chain on the group-commit path: ledger_apply with 64
- *     payments per call, with the chain and change-notify triggers on and off.
+ *   - the seeding's write rate (the write path's own cost per line: npm run bench:write-amplification).
  * Not a test: the 2 cores are shared, numbers are indicative; compare ratios within one run.
  */
 import { sql } from "drizzle-orm";
@@ -49,8 +48,10 @@ async function main(): Promise<void> {
         insert into balances (account_id, currency, allow_negative) select id, 'USD', true from a`);
     }
 
-    // Payments alternate direction between the hot account and one of the counterparties; the
-    // entries go through the chain trigger exactly as the service's writes do.
+    // Payments alternate direction between the hot account and one of the counterparties. Their
+    // entries are inserted in SQL with what ledger_apply would give them (positions, line numbers and
+    // running balances continuing from each account's balance row), except a real hash chain: reads
+    // never depend on it (this database is not verified).
     log(`writing ${ENTRIES} entries on the hot account (${2 * ENTRIES} entries in all)`);
     const t0 = Date.now();
     const writeStart = process.hrtime.bigint();
@@ -63,21 +64,30 @@ async function main(): Promise<void> {
                case when g % 2 = 0 then 'cp' || (g % ${COUNTERPARTIES}) else 'hot' end,
                1 + g % 7, 'USD', 'AUTHORIZED', to_timestamp(${t0 / 1000}::float8) + g * interval '1 ms'
         from generate_series(${from}::int, ${to}::int) g`);
+      const range = sql`p.id between ${"B" + String(from).padStart(25, "0")} and ${"B" + String(to).padStart(25, "0")}`;
       await db.execute(sql`
-        insert into ledger_entries (transfer_id, account_id, amount_cents, currency, created_at)
-        select p.id, x.account_id, x.amount, 'USD', p.created_at
-        from payments p, lateral (values (p.payer_account_id, -p.amount_cents), (p.payee_account_id, p.amount_cents)) x(account_id, amount)
-        where p.id between ${"B" + String(from).padStart(25, "0")} and ${"B" + String(to).padStart(25, "0")}
+        insert into ledger_entries (transfer_id, account_id, amount_cents, currency, created_at, account_seq, line_seq,
+                                    balance_after_cents, held_after_cents, entry_hash)
+        select p.id, x.account_id, x.amount, 'USD', p.created_at, b.entry_seq + row_number() over w, b.line_seq + row_number() over w,
+               b.available_cents + b.held_cents + sum(x.amount) over w, b.held_cents, md5(p.id || x.account_id)
+        from payments p, lateral (values (p.payer_account_id, -p.amount_cents), (p.payee_account_id, p.amount_cents)) x(account_id, amount),
+             balances b
+        where ${range} and b.account_id = x.account_id
+        window w as (partition by x.account_id order by p.id)
         order by p.id`);
+      await db.execute(sql`
+        update balances b set available_cents = b.available_cents + c.total, entry_seq = b.entry_seq + c.n, line_seq = b.line_seq + c.n,
+               version = b.version + c.n
+        from (select x.account_id, sum(x.amount) as total, count(*) as n
+                from payments p, lateral (values (p.payer_account_id, -p.amount_cents), (p.payee_account_id, p.amount_cents)) x(account_id, amount)
+               where ${range} group by x.account_id) c
+        where c.account_id = b.account_id`);
       log(`  ${to} payments`);
     }
     const writeSeconds = Number(process.hrtime.bigint() - writeStart) / 1e9;
-    await db.execute(sql`update balances b set available_cents = s.total, version = s.n
-      from (select account_id, sum(amount_cents) as total, count(*) as n from ledger_entries group by account_id) s
-      where s.account_id = b.account_id`);
     await db.execute(sql`analyze`);
     const head = (await ledger.getBalance(hot)).version;
-    log(`hot account has ${head} entries; wrote ${(2 * ENTRIES / writeSeconds).toFixed(0)} entries/s with the chain trigger`);
+    log(`hot account has ${head} entries; wrote ${(2 * ENTRIES / writeSeconds).toFixed(0)} entries/s`);
 
     const random = (max: bigint) => BigInt(Math.floor(Math.random() * Number(max)));
     const results: Record<string, number[]> = { statementOldestFirst: [], statementNewestFirst: [], paymentsPage: [], balanceAsOf: [], statementFirstPage: [], paymentsFirstPage: [] };
@@ -100,39 +110,7 @@ async function main(): Promise<void> {
     }
     const lines = Object.entries(results).map(([name, samples]) => `${name.padEnd(22)} ${fmt(latencySummary(samples))}`);
 
-    // The chain's cost on the group-commit path.
-    const batches = 60;
-    const chainCost: Record<string, number[]> = { on: [], off: [] };
-    let n = 0;
-    for (let round = 0; round < batches; round++) {
-      for (const mode of round % 2 === 0 ? ["on", "off"] : ["off", "on"]) {
-        const state = mode === "on" ? sql`enable` : sql`disable`;
-        await db.execute(sql`alter table ledger_entries ${state} trigger ledger_entries_chain`);
-        await db.execute(sql`alter table ledger_entries ${state} trigger ledger_entries_notify`);
-        await db.execute(sql`alter table payment_transitions ${state} trigger payment_transitions_notify`);
-        const base = n;
-        n += 64;
-        await timed(chainCost[mode]!, () => db.execute(sql`
-          select ledger_apply((select jsonb_agg(jsonb_build_object(
-            'kind', 'authorize', 'clientId', 'bench', 'key', 'k' || g, 'method', 'AuthorizePayment', 'requestHash', 'h',
-            'paymentId', 'C' || lpad(g::text, 25, '0'),
-            'payerAccountId', 'cp' || (g % 500), 'payeeAccountId', 'cp' || (500 + g % 500), 'amountCents', '1',
-            'currency', 'USD', 'description', '', 'captureMethod', 'AUTOMATIC', 'holdExpiresAt', null,
-            'at', ledger_iso(now()), 'eventId', 'e' || g, 'traceparent', null) order by g)
-            from generate_series(${base + 1}::int, ${base + 64}::int) g), 24)`));
-      }
-    }
-    await db.execute(sql`alter table ledger_entries enable trigger ledger_entries_chain`);
-    await db.execute(sql`alter table ledger_entries enable trigger ledger_entries_notify`);
-    await db.execute(sql`alter table payment_transitions enable trigger payment_transitions_notify`);
-    const on = latencySummary(chainCost.on!);
-    const off = latencySummary(chainCost.off!);
-    lines.push(
-      `authorize 64 (chain on)  ${fmt(on)}`,
-      `authorize 64 (chain off) ${fmt(off)}`,
-      `chain + notify cost: ${(((on.p50 - off.p50) / 64) * 1000).toFixed(0)} us per payment at p50 (${(((on.p50 / off.p50) - 1) * 100).toFixed(0)}% of the batch)`,
-      `seed write rate with the chain trigger: ${(2 * ENTRIES / writeSeconds).toFixed(0)} entries/s`,
-    );
+    lines.push(`seed write rate (set-based SQL inserts): ${(2 * ENTRIES / writeSeconds).toFixed(0)} entries/s`);
     console.log(`read side, hot account with ${head} entries, ${SAMPLES} samples each (in-process, 50 rows per page)`);
     for (const line of lines) console.log(line);
   } finally {
