@@ -64,15 +64,11 @@ export interface LedgerOptions {
 }
 
 /**
- * One batch in flight: everything that arrives meanwhile forms the next one. Measured with
- * `npm run bench` on two cores, 16 clients: PostgreSQL spends 0.65 ms per payment in batches of one
- * and 0.35 ms in batches of 16; one batch in flight gave 958 TPS and 0.39 ms of PostgreSQL CPU per
- * payment, four in flight 688 TPS and 0.64 ms (requests went alone). A single writer also means
- * batches never wait for each other's row locks (and, across instances, the function's advisory
- * lock keeps it one batch per database). Up to 1,000 items per call so that one AuthorizePayments
- * request is one database call: pgbench calling the function directly on durable PostgreSQL
- * (npm run bench:function, 2 clients, shared cores) gave 1,476 payments/s with 64 items per call
- * and 2,506/s with 1,000. Single requests are unaffected: batches only grow while one runs.
+ * One batch in flight per instance: everything that arrives meanwhile forms the next one, so
+ * batches grow with load and PostgreSQL's cost per payment falls (docs/profile.md). Batches of
+ * several instances run in parallel and wait for each other only on the balance rows they share
+ * (docs/write-path.md). Up to 1,000 items per call, so that one AuthorizePayments request is one
+ * database call. Single requests are unaffected: batches only grow while one runs.
  */
 const DEFAULT_PAYMENT_BATCH = { maxBatchSize: 1_000, maxInFlight: 1 };
 

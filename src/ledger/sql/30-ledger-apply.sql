@@ -44,12 +44,11 @@ BEGIN
   PERFORM ledger_notify_changes(v_accounts);
 
   -- Authorizations only (payments under load, AuthorizePayments): decided in order, written in sets.
-  -- Not below 8 items: the set path's statements cost about 2 ms per call whatever the batch size
-  -- (hash joins, sorts and CTEs sized for many rows), the loop about 0.9 ms per item; measured in
-  -- one backend (ms per call, set / loop): 1 item 2.8 / 0.9, 4 items 6.6 / 4.7, 8 items 8.1 / 8.0,
-  -- 16 items 13.3 / 14.4, 64 items 36 / 57. Single requests at moderate load come in such small batches.
+  -- Not below 8 items: the set path's statements have a fixed cost per call (hash joins, sorts and
+  -- CTEs sized for many rows) that the per-item loop does not pay for a few items; npm run
+  -- bench:function prints both paths' cost per item at 1, 64 and 1,000 (docs/profile.md).
   -- `SET ledger.per_item_path = on` forces the per-item loop below: the reference path, for
-  -- comparing the two (npm run bench:function) or ruling the set path out when diagnosing.
+  -- comparing the two (test/ledger/apply-paths.test.ts) or ruling the set path out when diagnosing.
   IF jsonb_array_length(p_items) >= 8
      AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(p_items) i WHERE i->>'kind' <> 'authorize')
      AND coalesce(current_setting('ledger.per_item_path', true), '') <> 'on' THEN
