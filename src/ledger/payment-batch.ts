@@ -14,6 +14,7 @@ import { sql } from "drizzle-orm";
 import type { Database } from "../db/client.js";
 import { withSpan } from "../telemetry/trace-context.js";
 import { Compile } from "typebox/compile";
+import { notifyCommitted } from "./change-notifier.js";
 import { ItemGate } from "./item-gate.js";
 import { CommandItem, type CommandOutcome } from "./ledger-core.js";
 import { retryTransient } from "./transient-retry.js";
@@ -98,8 +99,11 @@ export class PaymentBatcher {
    */
   private async settle(batch: Pending[]): Promise<void> {
     try {
-      const outcomes = await this.apply(batch.map((p) => p.item));
+      const items = batch.map((p) => p.item);
+      const outcomes = await this.apply(items);
       batch.forEach((p, i) => p.resolve(outcomes[i]!));
+      // After the commit, outside the money transaction (see change-notifier.ts); not awaited.
+      void notifyCommitted(this.db, items, outcomes);
     } catch (error) {
       if (batch.length === 1) return batch[0]!.reject(error);
       await Promise.all(batch.map((p) => this.settle([p])));

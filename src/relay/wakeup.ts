@@ -1,13 +1,14 @@
 /**
- * How the relay learns that there is work: a trigger (migration 0002) sends NOTIFY on
- * `OUTBOX_CHANNEL` when outbox rows are committed, and the relay LISTENs. Notifications sent while
+ * How the relay learns that there is work: the service sends NOTIFY on `OUTBOX_CHANNEL` after each
+ * batch that wrote outbox rows committed (src/ledger/change-notifier.ts), and the relay LISTENs. Notifications sent while
  * no listener is connected are lost, so the relay also polls on a timer; the wake-up only cuts the
  * latency, correctness never depends on it.
  */
 import type { DatabaseHandle } from "../db/client.js";
 
-/** The NOTIFY channel written by the outbox trigger. */
-export const OUTBOX_CHANNEL = "outbox_inserted";
+import { OUTBOX_CHANNEL } from "../outbox/channels.js";
+
+export { OUTBOX_CHANNEL };
 
 /** Calls `onWake` on every notification; resolves to a function that stops listening. */
 export type WakeupSource = (onWake: () => void) => Promise<() => Promise<void>>;

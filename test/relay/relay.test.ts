@@ -10,7 +10,7 @@ import { ulid } from "ulid";
 import { outbox } from "../../src/db/schema.js";
 import { Ledger } from "../../src/ledger/ledger.js";
 import { OutboxRelay, type RelayOptions } from "../../src/relay/relay.js";
-import { listenForOutbox } from "../../src/relay/wakeup.js";
+import { OUTBOX_CHANNEL, listenForOutbox } from "../../src/relay/wakeup.js";
 import { typeSlug } from "../../src/outbox/event-schemas.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
 import { until } from "../support/until.js";
@@ -197,6 +197,8 @@ describe("outbox relay on a real broker", () => {
       await t.database.handle.db.insert(outbox).values(
         ids.map((eventId) => ({ eventId, eventType: "AccountCreated", aggregateType: "account", aggregateId: "run", envelope: { eventId, type: "AccountCreated" } })),
       );
+      // One notification after the commit, as the service sends it (src/ledger/change-notifier.ts).
+      await t.database.handle.db.execute(sql`select pg_notify(${OUTBOX_CHANNEL}, '')`);
       await t.log.waitFor("the five events of the run", (events) => ids.every((id) => events.some((e) => e.eventId === id)), 15_000);
       assert.deepEqual(orderViolations(t.log.events, await outboxRows(t.database.handle.db)), [], "in outbox order");
     } finally {

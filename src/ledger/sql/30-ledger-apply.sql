@@ -41,7 +41,7 @@ BEGIN
         SELECT unnest(ARRAY[p.payer_account_id, p.payee_account_id]) FROM payments p
          WHERE p.id = ANY (ARRAY(SELECT i->>'paymentId' FROM jsonb_array_elements(p_items) i WHERE i->>'kind' <> 'authorize'))))
       ORDER BY account_id FOR UPDATE) l;
-  PERFORM ledger_notify_changes(v_accounts);
+  -- No NOTIFY here: the service sends it after the commit (src/ledger/change-notifier.ts).
 
   -- Authorizations only (payments under load, AuthorizePayments): decided in order, written in sets.
   -- Not below 8 items: the set path's statements have a fixed cost per call (hash joins, sorts and

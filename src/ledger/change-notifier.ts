@@ -1,0 +1,62 @@
+/**
+ * Tells every instance what a committed batch changed: which accounts' statements and payment
+ * steps (for watch streams, change-feed.ts) and that the outbox has new rows (for relays). Sent
+ * after the batch's transaction committed, as one statement of its own, not from inside
+ * ledger_apply: PostgreSQL serialises the commits of all transactions that sent NOTIFY (a lock held
+ * from before the commit record until it is flushed), which would have put one database-wide queue
+ * in front of every money transaction's commit (docs/write-path.md). A notification is a hint:
+ * watchers and relays also poll, so one lost with a crash between commit and notify only delays.
+ */
+import { sql } from "drizzle-orm";
+import type { Database } from "../db/client.js";
+import { OUTBOX_CHANNEL } from "../outbox/channels.js";
+import { CHANGES_CHANNEL } from "./change-feed.js";
+import type { BatchItem, BatchOutcome } from "./payment-batch.js";
+
+/** PostgreSQL refuses payloads of 8,000 bytes or more; keys are split over several below this. */
+const MAX_PAYLOAD = 7_000;
+
+/**
+ * The change-feed keys of what the batch wrote: "a:<account>" (statement lines) and "p:<account>"
+ * (payment steps) for every account an item that took effect names, in the item or in its result.
+ * Refusals and replays wrote nothing.
+ */
+export function changedKeys(items: readonly BatchItem[], outcomes: readonly BatchOutcome[]): string[] {
+  const accounts = new Set<string>();
+  const add = (value: unknown) => typeof value === "string" && value !== "" && accounts.add(value);
+  items.forEach((item, i) => {
+    const outcome = outcomes[i];
+    if (!outcome || "error" in outcome || outcome.replayed) return;
+    const fields = item as Record<string, unknown>;
+    for (const name of ["accountId", "fundingAccountId", "payerAccountId", "payeeAccountId"]) add(fields[name]);
+    const result = outcome.result as Record<string, unknown> | null;
+    const payment = (result?.payment ?? result) as Record<string, unknown> | null;
+    add(payment?.payerAccountId);
+    add(payment?.payeeAccountId);
+  });
+  return [...accounts].flatMap((account) => [`a:${account}`, `p:${account}`]);
+}
+
+/** Payloads of space-separated keys, each under MAX_PAYLOAD bytes (account ids have no spaces). */
+export function payloadsOf(keys: readonly string[]): string[] {
+  const payloads: string[] = [];
+  let current = "";
+  for (const key of keys) {
+    if (current !== "" && current.length + 1 + key.length > MAX_PAYLOAD) {
+      payloads.push(current);
+      current = "";
+    }
+    current = current === "" ? key : `${current} ${key}`;
+  }
+  if (current !== "") payloads.push(current);
+  return payloads;
+}
+
+/** Sends the batch's notifications (nothing when it changed nothing); never throws. */
+export async function notifyCommitted(db: Database, items: readonly BatchItem[], outcomes: readonly BatchOutcome[]): Promise<void> {
+  const payloads = payloadsOf(changedKeys(items, outcomes));
+  if (payloads.length === 0) return;
+  const calls = [...payloads.map((payload) => sql`pg_notify(${CHANGES_CHANNEL}, ${payload})`), sql`pg_notify(${OUTBOX_CHANNEL}, '')`];
+  // A lost hint only delays a watcher or a relay until its poll.
+  await db.execute(sql`select ${sql.join(calls, sql`, `)}`).catch(() => {});
+}
