@@ -2,9 +2,10 @@
  * Tells every instance what a committed batch changed: which accounts' statements and payment
  * steps (for watch streams, change-feed.ts) and that the outbox has new rows (for relays). Sent
  * after the batch's transaction committed, as one statement of its own, not from inside
- * ledger_apply: PostgreSQL serialises the commits of all transactions that sent NOTIFY (a lock held
- * from before the commit record until it is flushed), which would have put one database-wide queue
- * in front of every money transaction's commit (docs/write-path.md). A notification is a hint:
+ * ledger_apply: PostgreSQL serialises the commits of all transactions that sent NOTIFY (a
+ * cluster-wide lock held from before the commit record until after its flush), which would have
+ * put one queue in front of every money transaction's commit (docs/write-path.md). This statement
+ * writes nothing else, so its commit does not wait for a flush and holds that lock only briefly. A notification is a hint:
  * watchers and relays also poll, so one lost with a crash between commit and notify only delays.
  */
 import { sql } from "drizzle-orm";
