@@ -53,11 +53,40 @@ export function payloadsOf(keys: readonly string[]): string[] {
   return payloads;
 }
 
-/** Sends the batch's notifications (nothing when it changed nothing); never throws. */
-export async function notifyCommitted(db: Database, items: readonly BatchItem[], outcomes: readonly BatchOutcome[]): Promise<void> {
-  const payloads = payloadsOf(changedKeys(items, outcomes));
-  if (payloads.length === 0) return;
-  const calls = [...payloads.map((payload) => sql`pg_notify(${CHANGES_CHANNEL}, ${payload})`), sql`pg_notify(${OUTBOX_CHANNEL}, '')`];
-  // A lost hint only delays a watcher or a relay until its poll.
-  await db.execute(sql`select ${sql.join(calls, sql`, `)}`).catch(() => {});
+/**
+ * Sends the notifications of committed batches, gathered over `windowMs` so that a stream of small
+ * batches (single requests) costs one statement per window rather than one per batch; a watcher or
+ * relay hears of a commit at most `windowMs` later. Never throws: a lost hint only delays.
+ */
+export class CommitNotifier {
+  #keys = new Set<string>();
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly db: Database,
+    private readonly windowMs = 5,
+  ) {}
+
+  /** Records what a committed batch changed; sends within the window. */
+  committed(items: readonly BatchItem[], outcomes: readonly BatchOutcome[]): void {
+    const keys = changedKeys(items, outcomes);
+    if (keys.length === 0) return;
+    for (const key of keys) this.#keys.add(key);
+    this.#timer ??= setTimeout(() => void this.flush(), this.windowMs);
+  }
+
+  /** Sends what was gathered now (also on the timer). */
+  async flush(): Promise<void> {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const payloads = payloadsOf([...this.#keys]);
+    this.#keys = new Set();
+    if (payloads.length === 0) return;
+    const calls = [...payloads.map((payload) => sql`pg_notify(${CHANGES_CHANNEL}, ${payload})`), sql`pg_notify(${OUTBOX_CHANNEL}, '')`];
+    try {
+      await this.db.execute(sql`select ${sql.join(calls, sql`, `)}`);
+    } catch {
+      // A lost hint only delays a watcher or a relay until its poll (the database may be away).
+    }
+  }
 }

@@ -14,7 +14,7 @@ import { sql } from "drizzle-orm";
 import type { Database } from "../db/client.js";
 import { withSpan } from "../telemetry/trace-context.js";
 import { Compile } from "typebox/compile";
-import { notifyCommitted } from "./change-notifier.js";
+import { CommitNotifier } from "./change-notifier.js";
 import { ItemGate } from "./item-gate.js";
 import { CommandItem, type CommandOutcome } from "./ledger-core.js";
 import { retryTransient } from "./transient-retry.js";
@@ -54,12 +54,15 @@ export class PaymentBatcher {
   private inFlight = 0;
   /** Admission of batch requests' items (runCommands): four full batches, see item-gate.ts. */
   readonly admission: ItemGate;
+  /** Tells every instance what committed batches changed. */
+  private readonly notifier: CommitNotifier;
 
   constructor(
     private readonly db: Database,
     private readonly options: BatchOptions,
   ) {
     this.admission = new ItemGate(4 * options.maxBatchSize);
+    this.notifier = new CommitNotifier(db);
   }
 
   /** Applies `item` in the next batch and resolves with its outcome once that batch committed. */
@@ -102,8 +105,8 @@ export class PaymentBatcher {
       const items = batch.map((p) => p.item);
       const outcomes = await this.apply(items);
       batch.forEach((p, i) => p.resolve(outcomes[i]!));
-      // After the commit, outside the money transaction (see change-notifier.ts); not awaited.
-      void notifyCommitted(this.db, items, outcomes);
+      // After the commit, outside the money transaction (see change-notifier.ts).
+      this.notifier.committed(items, outcomes);
     } catch (error) {
       if (batch.length === 1) return batch[0]!.reject(error);
       await Promise.all(batch.map((p) => this.settle([p])));

@@ -26,11 +26,14 @@ before(async () => {
   payer = (await ledger.createAccount({ accountId: "", currency: "EUR", displayName: "payer" }, ctx)).accountId;
   payee = (await ledger.createAccount({ accountId: "", currency: "EUR", displayName: "payee" }, ctx)).accountId;
   await ledger.depositFunds({ idempotencyKey: "seed", accountId: payer, amountCents: 1_000n, currency: "EUR" }, ctx);
-  // Counts database calls, and allows one batch at a time so that everything submitted while it
-  // runs forms the next batch.
+  // Counts ledger_apply calls (not the notifications sent after commits), and allows one batch at
+  // a time so that everything submitted while it runs forms the next batch.
   const db = database.handle.db;
+  const isApply = (query: { queryChunks?: { value?: unknown }[] }) =>
+    query.queryChunks?.some((chunk) => Array.isArray(chunk.value) && chunk.value.some((text) => String(text).includes("ledger_apply")));
   const counting = new Proxy(db, {
-    get: (target, prop) => (prop === "execute" ? (query: never) => (calls++, target.execute(query)) : Reflect.get(target, prop)),
+    get: (target, prop) =>
+      prop === "execute" ? (query: never) => (isApply(query) && calls++, target.execute(query)) : Reflect.get(target, prop),
   }) as Database;
   batcher = new PaymentBatcher(counting, { idempotencyTtlHours: 24, maxBatchSize: 64, maxInFlight: 1 });
 });
