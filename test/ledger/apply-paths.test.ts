@@ -93,15 +93,17 @@ async function stateOf(tag: string, a: Record<string, string>, outcomes: unknown
     return JSON.parse(text.replaceAll(`${tag}-`, "T-"));
   };
   const accounts = Object.values(a);
-  const balances = await sql`select account_id, available_cents::text, held_cents::text, version::text from balances
-    where account_id in ${sql(accounts)} order by account_id`;
+  // The heads kept on the balance row (12-ledger-lines.sql), but the hash: it covers ids that differ between runs.
+  const balances = await sql`select account_id, available_cents::text, held_cents::text, version::text, entry_seq::text, line_seq::text,
+      payment_seq::text from balances where account_id in ${sql(accounts)} order by account_id`;
   // The seed deposit's id is random; every other entry's transfer is a payment of the batch.
-  const entries = await sql`select account_id, transfer_id, amount_cents::text, account_seq::text, balance_after_cents::text
-    from ledger_entries where account_id in ${sql(accounts)} and transfer_id in (select id from payments) order by account_id, account_seq`;
-  const holds = await sql`select account_id, payment_id, kind, amount_cents::text from hold_movements
+  const entries = await sql`select account_id, transfer_id, amount_cents::text, account_seq::text, balance_after_cents::text,
+      line_seq::text, held_after_cents::text from ledger_entries where account_id in ${sql(accounts)} and transfer_id in (select id from payments) order by account_id, account_seq`;
+  const holds = await sql`select account_id, payment_id, kind, amount_cents::text, line_seq::text, ledger_after_cents::text,
+      held_after_cents::text from hold_movements
     where account_id in ${sql(accounts)} order by account_id, id`;
   const events = await sql`select event_id, event_type, aggregate_id, envelope from outbox where aggregate_type = 'payment' and envelope->'payload'->>'payerAccountId' in ${sql(accounts)} order by id`;
-  const transitions = await sql`select payment_id, status, amount_cents::text from payment_transitions
+  const transitions = await sql`select payment_id, status, amount_cents::text, payer_seq::text, payee_seq::text from payment_transitions
     where payer_account_id in ${sql(accounts)} order by id`;
   return untag({ outcomes, balances, entries, holds, events, transitions });
 }
