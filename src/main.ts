@@ -2,6 +2,7 @@
 import { exitOnConfigError, loadConfigOrExit } from "./config/config.js";
 import { DatabaseStartupError } from "./server/database-startup.js";
 import { startService } from "./server/service.js";
+import { handleShutdownSignals } from "./server/shutdown-signals.js";
 import { createLogger } from "./telemetry/logger.js";
 
 const config = loadConfigOrExit();
@@ -18,18 +19,4 @@ const service = await startService(config, logger).catch((error: unknown) => {
   return exitOnConfigError(error);
 });
 
-for (const signal of ["SIGTERM", "SIGINT"] as const) {
-  process.once(signal, () => {
-    logger.info({ signal }, "shutting down: draining in-flight requests");
-    service
-      .stop()
-      .then(() => {
-        logger.info("stopped");
-        process.exit(0);
-      })
-      .catch((error: unknown) => {
-        logger.error({ err: error }, "shutdown failed");
-        process.exit(1);
-      });
-  });
-}
+handleShutdownSignals({ logger, stop: () => service.stop() });
