@@ -303,7 +303,7 @@ onSubmit("#payout", async (form, idempotencyKey) => {
   });
   await refreshBalances(account.accountId);
   if (withdrawal!.status === WithdrawalStatus.DECLINED) {
-    return { text: `Payout declined: ${withdrawal!.declineReason}.`, tone: "declined" };
+    return { text: `Payout declined: ${DeclineReason[withdrawal!.declineReasonCode]}.`, tone: "declined" };
   }
   return { text: `Paid out ${formatAmount(withdrawal!.amountCents, account.currency)} from ${account.displayName}.` };
 });
