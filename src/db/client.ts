@@ -9,6 +9,7 @@ import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
 import { redactUrl } from "../telemetry/logger.js";
+import { lockDataDir } from "./pglite-lock.js";
 import * as schema from "./schema.js";
 
 /** The Drizzle database type shared by both backends. */
@@ -90,12 +91,17 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
     import("@electric-sql/pglite"),
     import("drizzle-orm/pglite"),
   ]);
-  const pglite = await PGliteClass.create(options.pgliteDataDir);
+  // One process per data directory (pglite-lock.ts): a second one is refused, naming the first.
+  const lock = lockDataDir(options.pgliteDataDir);
+  const pglite = await PGliteClass.create(options.pgliteDataDir).catch((error: unknown) => {
+    lock.release();
+    throw error;
+  });
   return {
     db: drizzlePglite({ client: pglite, schema }),
     backend: "pglite",
     location: options.pgliteDataDir,
     pglite,
-    close: () => pglite.close(),
+    close: () => pglite.close().finally(lock.release),
   };
 }
