@@ -10,6 +10,7 @@ import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
 import { redactUrl } from "../telemetry/logger.js";
 import { lockDataDir } from "./pglite-lock.js";
+import { pgliteStartOptions } from "./pglite-options.js";
 import * as schema from "./schema.js";
 
 /** The Drizzle database type shared by both backends. */
@@ -93,7 +94,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
   ]);
   // One process per data directory (pglite-lock.ts): a second one is refused, naming the first.
   const lock = lockDataDir(options.pgliteDataDir);
-  const pglite = await PGliteClass.create(options.pgliteDataDir).catch((error: unknown) => {
+  const pglite = await PGliteClass.create(options.pgliteDataDir, pgliteStartOptions(PGliteClass.defaultStartParams)).catch((error: unknown) => {
     lock.release();
     throw error;
   });
