@@ -175,6 +175,13 @@ function choosePayment(payment: Payment): void {
     // A new payment in a form is a new request: the form's idempotency key is renewed.
     input.dispatchEvent(new Event("input", { bubbles: true }));
   }
+  report($("#payment-outcome"), describeChoice(payment));
+  const next = payment.status === PaymentStatus.REQUIRES_CAPTURE ? "#capture" : "#refund";
+  $<HTMLInputElement>(`${next} [name="amount"]`).focus();
+}
+
+/** What can be done with the chosen payment now; also sets the amount fields' hints. */
+function describeChoice(payment: Payment): string {
   const refundable = (payment.status === PaymentStatus.CAPTURED ? payment.capturedCents : payment.amountCents) - payment.refundedCents;
   $<HTMLInputElement>('#capture [name="amount"]').placeholder = `all (${formatAmount(payment.heldCents, payment.currency)})`;
   $<HTMLInputElement>('#refund [name="amount"]').placeholder = formatAmount(refundable, payment.currency).split(" ")[0]!;
@@ -185,9 +192,7 @@ function choosePayment(payment: Payment): void {
       : payment.status === PaymentStatus.AUTHORIZED || payment.status === PaymentStatus.CAPTURED
         ? `${formatAmount(refundable, payment.currency)} can be refunded`
         : "nothing more can be done with it";
-  report($("#payment-outcome"), `Payment ${payment.paymentId} (${status}, ${nameOf(payment.payerAccountId)} to ${nameOf(payment.payeeAccountId)}) ${what}.`);
-  const next = payment.status === PaymentStatus.REQUIRES_CAPTURE ? "#capture" : "#refund";
-  $<HTMLInputElement>(`${next} [name="amount"]`).focus();
+  return `Payment ${payment.paymentId} (${status}, ${nameOf(payment.payerAccountId)} to ${nameOf(payment.payeeAccountId)}) ${what}.`;
 }
 
 /** Whether a payment belongs in the payments table: it involves the selected account. */
@@ -201,6 +206,8 @@ function showPayment(payment: Payment): void {
   const listed = body.querySelector(`tr[data-payment-id="${payment.paymentId}"]`);
   if (listed) listed.replaceWith(paymentRow(payment));
   else body.prepend(paymentRow(payment));
+  // The chosen payment changed (captured, refunded): what the forms say about it follows.
+  if (payment.paymentId === chosenPayment) $("#payment-outcome").textContent = describeChoice(payment);
 }
 
 /** The selected account's payments, newest first (or why there are none). */
