@@ -49,18 +49,85 @@ start_services() {
   done
 }
 
-# Stops what start_services started (data under $1).
+# True while process $1 exists and has not exited (an exited child its parent has not reaped yet,
+# a zombie, counts as gone: it holds no files and runs no code).
+process_alive() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  [ "${stat%% *}" != Z ]
+}
+
+# Waits until process $1 is gone, at most $2 seconds (default 30); status 1 if it is still there.
+wait_for_exit() {
+  local pid=$1 limit=${2:-30} i=0
+  while process_alive "$pid"; do
+    i=$((i + 1))
+    [ $i -gt $((limit * 10)) ] && return 1
+    sleep 0.1
+  done
+  return 0
+}
+
+# Stops process $1 and returns once it is gone: SIGTERM, then SIGKILL after $2 seconds (default 20).
+# Status 1 (with a message) only when it outlived SIGKILL by 10 s, which should not happen.
+stop_process() {
+  local pid=$1 grace=${2:-20}
+  [ -n "$pid" ] || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  wait_for_exit "$pid" "$grace" && return 0
+  echo "stop: process $pid still running ${grace}s after SIGTERM, sending SIGKILL" >&2
+  kill -KILL "$pid" 2>/dev/null || true
+  wait_for_exit "$pid" 10 && return 0
+  echo "stop: process $pid still running 10s after SIGKILL" >&2
+  return 1
+}
+
+# Stops what start_services started (data under $1). Each service script's stop returns only once
+# its processes are gone, so the data directory can be removed afterwards. A failing stop is
+# reported and does not stop the others.
 stop_services() {
   local svc
-  for svc in "${STARTED_SERVICES[@]}"; do bash "scripts/services/$svc.sh" stop "$1" || true; done
+  for svc in "${STARTED_SERVICES[@]}"; do
+    bash "scripts/services/$svc.sh" stop "$1" || echo "services: stopping $svc failed (status $?)" >&2
+  done
+}
+
+# Removes directory $1, retrying briefly (a process that was just stopped may have left a file
+# being written); reports a directory it could not remove and never fails.
+remove_dir() {
+  local dir=$1 attempt
+  [ -n "$dir" ] && [ -e "$dir" ] || return 0
+  for attempt in 1 2 3 4 5; do
+    rm -rf "$dir" 2>/dev/null
+    [ -e "$dir" ] || return 0
+    sleep 0.2
+  done
+  echo "cleanup: could not remove $dir: $(rm -rf "$dir" 2>&1 | head -n 1)" >&2
+  return 0
+}
+
+# The EXIT trap of services_for_this_run: stops the services, then removes the scratch directory,
+# and exits with the status the run had. Cleanup never decides the exit status: under `set -e` a
+# failing rm in the trap used to turn a green run into status 1.
+cleanup_run() {
+  local status=$?
+  set +e
+  trap - EXIT INT TERM
+  stop_services "$WORK_DIR"
+  remove_dir "$WORK_DIR"
+  exit "$status"
 }
 
 # Creates a scratch directory for this run (WORK_DIR, /tmp/ledger-$1.*), starts the services into it
-# and stops them and removes it when the calling script exits.
+# and stops them and removes it when the calling script exits, also on Ctrl-C or SIGTERM
+# (status 130 or 143).
 services_for_this_run() {
   WORK_DIR=$(mktemp -d "/tmp/ledger-$1.XXXXXX")
   chmod 755 "$WORK_DIR"
   STARTED_SERVICES=()
-  trap 'stop_services "$WORK_DIR"; rm -rf "$WORK_DIR"' EXIT
+  trap cleanup_run EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
   start_services "$WORK_DIR"
 }

@@ -16,7 +16,11 @@ export interface BackingService {
   stop(): void;
 }
 
-/** Starts scripts/services/<name>.sh in a fresh temporary directory; `stop()` also removes it. */
+/**
+ * Starts scripts/services/<name>.sh in a fresh temporary directory; `stop()` also removes it, after
+ * the script's stop has returned (it returns once the process is gone). `stop()` never throws: a
+ * failed cleanup is reported on stderr and does not decide the run's outcome.
+ */
 export function startBackingService(name: "postgres" | "kafka"): BackingService {
   const script = join(repoRoot, "scripts/services", `${name}.sh`);
   const dir = mkdtempSync(join(tmpdir(), `ledger-bench-${name}-`));
@@ -30,8 +34,18 @@ export function startBackingService(name: "postgres" | "kafka"): BackingService 
     value,
     dir,
     stop() {
-      execFileSync("bash", [script, "stop", dir]);
-      rmSync(dir, { recursive: true, force: true });
+      const report = (step: string, error: unknown) =>
+        console.error(`${name}: ${step} failed: ${error instanceof Error ? error.message : String(error)}`);
+      try {
+        execFileSync("bash", [script, "stop", dir], { stdio: ["ignore", "ignore", "inherit"] });
+      } catch (error) {
+        report("stop", error);
+      }
+      try {
+        rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
+      } catch (error) {
+        report(`removing ${dir}`, error);
+      }
     },
   };
 }

@@ -5,7 +5,7 @@
 #   kafka.sh start DIR    -> starts a broker under DIR/kafka and prints KAFKA_BROKERS=host:port;
 #                            when DIR/kafka already holds a stopped broker, starts it again on the
 #                            same ports with the same data (tests stop and restart the broker)
-#   kafka.sh stop DIR     -> stops it (SIGTERM, then SIGKILL after 20 s)
+#   kafka.sh stop DIR     -> stops it (SIGTERM, then SIGKILL after 20 s) and returns once it is gone
 # KAFKA_HEAP (default 512m) sets the JVM heap.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -83,10 +83,7 @@ PROPS
   stop)
     dir=${2:?DIR}/kafka
     [ -f "$dir/pid" ] || exit 0
-    pid=$(cat "$dir/pid")
-    kill "$pid" 2>/dev/null || true
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-    kill -9 "$pid" 2>/dev/null || true
+    stop_process "$(cat "$dir/pid")" 20
     rm -f "$dir/pid"
     ;;
   *) echo "unknown command $cmd" >&2; exit 2 ;;

@@ -2,7 +2,7 @@
 # A throwaway PostgreSQL cluster for tests and benchmarks (Debian's binaries, trust auth, 127.0.0.1).
 #   postgres.sh var          -> the variable this service provides (DATABASE_URL)
 #   postgres.sh start DIR    -> starts a cluster under DIR and prints DATABASE_URL=...
-#   postgres.sh stop DIR     -> stops it
+#   postgres.sh stop DIR     -> stops it and returns once the postmaster is gone
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
 cmd=${1:?usage: postgres.sh var|start DIR|stop DIR}
@@ -32,7 +32,11 @@ case "$cmd" in
     ;;
   stop)
     dir=${2:?DIR}/postgres
-    [ -d "$dir/data" ] && as_owner "$bin/pg_ctl" -D "$dir/data" -m immediate stop >/dev/null 2>&1 || true
+    pid=$(head -n 1 "$dir/data/postmaster.pid" 2>/dev/null) || exit 0
+    # pg_ctl waits for the postmaster, which waits for its children; stop_process is the backstop
+    # when pg_ctl fails or gives up.
+    as_owner "$bin/pg_ctl" -D "$dir/data" -m immediate stop >/dev/null 2>&1 || true
+    stop_process "$pid" 10
     ;;
   *) echo "unknown command $cmd" >&2; exit 2 ;;
 esac

@@ -2,7 +2,7 @@
 # A throwaway Redis for tests and benchmarks (no persistence, 127.0.0.1, a free port).
 #   redis.sh var          -> the variable this service provides (REDIS_URL)
 #   redis.sh start DIR    -> starts Redis under DIR and prints REDIS_URL=...
-#   redis.sh stop DIR     -> stops it
+#   redis.sh stop DIR     -> stops it and returns once the process is gone
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
 cmd=${1:?usage: redis.sh var|start DIR|stop DIR}
@@ -21,7 +21,9 @@ case "$cmd" in
     ;;
   stop)
     dir=${2:?DIR}/redis
-    [ -f "$dir/redis.pid" ] && kill "$(cat "$dir/redis.pid")" 2>/dev/null || true
+    # Redis deletes its pid file as it exits: read it first, then wait for the process itself.
+    pid=$(cat "$dir/redis.pid" 2>/dev/null) || exit 0
+    stop_process "$pid" 10
     ;;
   *) echo "unknown command $cmd" >&2; exit 2 ;;
 esac

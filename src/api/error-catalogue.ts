@@ -17,6 +17,7 @@ export const EdgeErrorCode = {
   MALFORMED_REQUEST: "MALFORMED_REQUEST",
   REQUEST_TOO_LARGE: "REQUEST_TOO_LARGE",
   UNSUPPORTED_MEDIA_TYPE: "UNSUPPORTED_MEDIA_TYPE",
+  METHOD_NOT_ALLOWED: "METHOD_NOT_ALLOWED",
   UNSUPPORTED_ENCODING: "UNSUPPORTED_ENCODING",
   UNKNOWN_ROUTE: "UNKNOWN_ROUTE",
   UNAUTHENTICATED: "UNAUTHENTICATED",
@@ -122,9 +123,16 @@ const edgeEntries: Record<EdgeErrorCode, CatalogueEntry> = {
   },
   UNSUPPORTED_MEDIA_TYPE: {
     connectCode: Code.InvalidArgument,
-    meaning: "Content-Type is missing or not one of application/json, application/proto, application/connect+*, application/grpc*, application/grpc-web*",
-    action: "Send the Content-Type the protocol requires, e.g. application/json",
+    meaning:
+      "Content-Type is missing or not one the method accepts: application/json or application/proto (Connect unary), application/connect+json or application/connect+proto (Connect streaming), application/grpc*, application/grpc-web*",
+    action: "Send the Content-Type the message names, e.g. application/json for a unary call, application/connect+json for a stream",
     httpStatus: 415,
+  },
+  METHOD_NOT_ALLOWED: {
+    connectCode: Code.Unimplemented,
+    meaning: "The HTTP method is not one the procedure accepts (POST; GET also for side-effect-free Connect unary methods); the Allow header lists them",
+    action: "Send POST, or a Connect GET (?encoding=json&message=...) where Allow lists GET",
+    httpStatus: 405,
   },
   UNSUPPORTED_ENCODING: {
     connectCode: Code.Unimplemented,

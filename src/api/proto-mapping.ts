@@ -119,6 +119,7 @@ export function withdrawalToProto(withdrawal: WithdrawalRecord): Withdrawal {
     reference: withdrawal.reference,
     status: withdrawal.status === "WITHDRAWN" ? WithdrawalStatus.WITHDRAWN : WithdrawalStatus.DECLINED,
     declineReason: withdrawal.declineReason ?? "",
+    declineReasonCode: withdrawal.declineReason ? declineReasonToProto[withdrawal.declineReason] : DeclineReason.UNSPECIFIED,
     createdAt: timestampFromDate(withdrawal.createdAt),
   });
 }

@@ -4,10 +4,15 @@
  * out and reads statements, through the gRPC-Web transport of connect-web, the
  * same generated clients a backend uses. `?api=<origin>` points it at another server (CORS).
  *
- * Nothing is kept in the tab but the API key: accounts come from ListAccounts, payments from
- * ListPayments and the selected account's statement from ListAccountEntries, so a reload or another
+ * Nothing is kept in the tab but the API key: accounts come from ListAccounts, and the selected
+ * account's statement and payments from ListAccountEntries and ListPayments, so a reload or another
  * client's writes show up; the selected account is followed live with WatchAccount and
  * WatchPayments (two streams: HTTP/1.1 allows a browser six connections per origin).
+ *
+ * What a person sees: each form's outcome (success, decline or error) right under that form,
+ * scrolled into view; accounts named with their ids (two "Alice" accounts are told apart);
+ * From and To of a payment different by default; a click (or Enter) on a payment fills the
+ * capture, void and refund forms; every table says so when it is empty.
  */
 import { ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
 import { createGrpcWebTransport } from "@connectrpc/connect-web";
@@ -34,10 +39,50 @@ const balances = new Map<string, { available: bigint; held: bigint }>();
 let selected = "";
 let watching: AbortController | undefined;
 
-function say(message: string, error = "", tone = "ok"): void {
-  $("#message").textContent = message;
-  $("#message").className = tone;
-  $("#error").textContent = error;
+type Tone = "ok" | "declined" | "error" | "busy";
+
+/** The outcome line under a form (made on first use): where that form's result is shown. */
+function outcomeOf(form: HTMLFormElement): HTMLElement {
+  let outcome = document.getElementById(`${form.id}-outcome`);
+  if (!outcome) {
+    outcome = document.createElement("p");
+    outcome.id = `${form.id}-outcome`;
+    outcome.className = "outcome";
+    outcome.setAttribute("role", "status");
+    form.after(outcome);
+  }
+  return outcome;
+}
+
+/** Shows a result where the person is looking: in `target`, scrolled into view. Errors are alerts. */
+function report(target: HTMLElement, text: string, tone: Tone = "ok"): void {
+  target.textContent = text;
+  target.className = `outcome ${tone}`;
+  target.setAttribute("role", tone === "error" ? "alert" : "status");
+  target.scrollIntoView({ block: "nearest" });
+}
+
+/** A row that can be chosen with the mouse or the keyboard (Tab to it, Enter or Space). */
+function choosable(row: HTMLTableRowElement, choose: () => void): void {
+  row.tabIndex = 0;
+  row.classList.add("choosable");
+  row.addEventListener("click", choose);
+  row.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" || event.key === " ") {
+      event.preventDefault();
+      choose();
+    }
+  });
+}
+
+/** Replaces a table's rows by one line saying why it is empty. */
+function emptyState(body: HTMLTableSectionElement, text: string): void {
+  const row = body.insertRow();
+  row.className = "empty-state";
+  const td = row.insertCell();
+  td.colSpan = body.parentElement!.querySelectorAll("th").length;
+  td.className = "empty";
+  td.textContent = text;
 }
 
 function cell(row: HTMLTableRowElement, text: string, className = ""): void {
@@ -48,35 +93,62 @@ function cell(row: HTMLTableRowElement, text: string, className = ""): void {
 
 const accountOf = (accountId: string) => accounts.find((a) => a.accountId === accountId);
 const nameOf = (accountId: string) => accountOf(accountId)?.displayName ?? accountId;
+/** How an account is named in choices: its name, currency and id, so equal names stay apart. */
+const accountLabel = (account: Account) => `${account.displayName} (${account.currency}) · ${account.accountId}`;
 const errorText = (error: unknown) => (error instanceof ConnectError ? error.message : String((error as Error).message ?? error));
 
 function renderAccounts(): void {
   const body = $<HTMLTableElement>("#accounts").tBodies[0]!;
+  const focused = (document.activeElement as HTMLElement | null)?.dataset?.accountId;
   body.replaceChildren();
+  if (accounts.length === 0) emptyState(body, sessionStorage.getItem(KEY_STORAGE) ? "No accounts yet: create one above." : "Enter an API key above to see the accounts.");
   for (const account of accounts) {
     const row = body.insertRow();
     row.dataset.accountId = account.accountId;
-    if (account.accountId === selected) row.className = "selected";
+    if (account.accountId === selected) row.classList.add("selected");
     cell(row, account.displayName);
-    cell(row, account.accountId);
+    cell(row, account.accountId, "id");
     const balance = balances.get(account.accountId);
     cell(row, formatAmount(balance?.available ?? 0n, account.currency), "money");
     cell(row, formatAmount(balance?.held ?? 0n, account.currency), "money");
-    row.addEventListener("click", () => void select(account.accountId));
+    choosable(row, () => void select(account.accountId));
+    if (account.accountId === focused) row.focus();
   }
   for (const choice of Array.from(document.querySelectorAll<HTMLSelectElement>(".account-choice"))) {
     const chosen = choice.value;
-    choice.replaceChildren(...accounts.map((a) => new Option(`${a.displayName} (${a.currency})`, a.accountId)));
-    if (chosen) choice.value = chosen;
+    choice.replaceChildren(...accounts.map((a) => new Option(accountLabel(a), a.accountId)));
+    if (chosen && accountOf(chosen)) choice.value = chosen;
   }
+  keepPayeeApart();
+}
+
+/** Account choices start at the selected account (To: another one). */
+function accountDefaults(): void {
+  if (!selected) return;
+  for (const choice of Array.from(document.querySelectorAll<HTMLSelectElement>(".account-choice"))) {
+    if (choice.name !== "payeeAccountId") choice.value = selected;
+  }
+  keepPayeeApart();
+}
+
+/** To defaults to an account other than From (of the same currency when there is one). */
+function keepPayeeApart(): void {
+  const payer = $<HTMLSelectElement>('#pay [name="payerAccountId"]');
+  const payee = $<HTMLSelectElement>('#pay [name="payeeAccountId"]');
+  if (payee.value !== payer.value || accounts.length < 2) return;
+  const currency = accountOf(payer.value)?.currency;
+  const other = accounts.find((a) => a.accountId !== payer.value && a.currency === currency) ?? accounts.find((a) => a.accountId !== payer.value);
+  if (other) payee.value = other.accountId;
 }
 
 function paymentRow(payment: Payment): HTMLTableRowElement {
   const row = document.createElement("tr");
   row.dataset.paymentId = payment.paymentId;
-  cell(row, payment.paymentId);
+  cell(row, payment.paymentId, "id");
   cell(row, nameOf(payment.payerAccountId));
+  row.cells[1]!.title = payment.payerAccountId;
   cell(row, nameOf(payment.payeeAccountId));
+  row.cells[2]!.title = payment.payeeAccountId;
   cell(row, formatAmount(payment.amountCents, payment.currency), "money");
   const status = PaymentStatus[payment.status];
   const reason = payment.declineReason ? ` (${DeclineReason[payment.declineReason]})` : "";
@@ -84,15 +156,71 @@ function paymentRow(payment: Payment): HTMLTableRowElement {
   cell(row, formatAmount(payment.heldCents, payment.currency), "money");
   cell(row, formatAmount(payment.capturedCents, payment.currency), "money");
   cell(row, formatAmount(payment.refundedCents, payment.currency), "money");
+  if (payment.paymentId === chosenPayment) row.classList.add("selected");
+  choosable(row, () => choosePayment(payment));
   return row;
 }
 
-/** Shows a payment: replaces its row when listed (a capture, void or refund changed it), else adds it at the top. */
+let chosenPayment = "";
+
+/** Fills the capture, void and refund forms with a payment, and says what can be done with it. */
+function choosePayment(payment: Payment): void {
+  chosenPayment = payment.paymentId;
+  for (const row of Array.from(document.querySelectorAll<HTMLTableRowElement>("#payments tbody tr"))) {
+    row.classList.toggle("selected", row.dataset.paymentId === payment.paymentId);
+  }
+  for (const form of ["#capture", "#void", "#refund"]) {
+    const input = $<HTMLInputElement>(`${form} [name="paymentId"]`);
+    input.value = payment.paymentId;
+    // A new payment in a form is a new request: the form's idempotency key is renewed.
+    input.dispatchEvent(new Event("input", { bubbles: true }));
+  }
+  report($("#payment-outcome"), describeChoice(payment));
+  const next = payment.status === PaymentStatus.REQUIRES_CAPTURE ? "#capture" : "#refund";
+  $<HTMLInputElement>(`${next} [name="amount"]`).focus();
+}
+
+/** What can be done with the chosen payment now; also sets the amount fields' hints. */
+function describeChoice(payment: Payment): string {
+  const refundable = (payment.status === PaymentStatus.CAPTURED ? payment.capturedCents : payment.amountCents) - payment.refundedCents;
+  $<HTMLInputElement>('#capture [name="amount"]').placeholder = `all (${formatAmount(payment.heldCents, payment.currency)})`;
+  $<HTMLInputElement>('#refund [name="amount"]').placeholder = formatAmount(refundable, payment.currency).split(" ")[0]!;
+  const status = PaymentStatus[payment.status];
+  const what =
+    payment.status === PaymentStatus.REQUIRES_CAPTURE
+      ? `holds ${formatAmount(payment.heldCents, payment.currency)}: capture or void it`
+      : payment.status === PaymentStatus.AUTHORIZED || payment.status === PaymentStatus.CAPTURED
+        ? `${formatAmount(refundable, payment.currency)} can be refunded`
+        : "nothing more can be done with it";
+  return `Payment ${payment.paymentId} (${status}, ${nameOf(payment.payerAccountId)} to ${nameOf(payment.payeeAccountId)}) ${what}.`;
+}
+
+/** Whether a payment belongs in the payments table: it involves the selected account. */
+const ofSelected = (payment: Payment) => selected !== "" && (payment.payerAccountId === selected || payment.payeeAccountId === selected);
+
+/** Shows a payment of the selected account: replaces its row when listed (a capture, void or refund changed it), else adds it at the top. */
 function showPayment(payment: Payment): void {
+  if (!ofSelected(payment)) return;
   const body = $<HTMLTableElement>("#payments").tBodies[0]!;
+  body.querySelector("tr.empty-state")?.remove();
   const listed = body.querySelector(`tr[data-payment-id="${payment.paymentId}"]`);
   if (listed) listed.replaceWith(paymentRow(payment));
   else body.prepend(paymentRow(payment));
+  // The chosen payment changed (captured, refunded): what the forms say about it follows.
+  if (payment.paymentId === chosenPayment) $("#payment-outcome").textContent = describeChoice(payment);
+}
+
+/** The selected account's payments, newest first (or why there are none). */
+async function loadPayments(): Promise<void> {
+  const body = $<HTMLTableElement>("#payments").tBodies[0]!;
+  if (!selected) {
+    body.replaceChildren();
+    emptyState(body, "Select an account above to see its payments.");
+    return;
+  }
+  const { payments } = await paymentsApi.listPayments({ accountId: selected, pageSize: 50 });
+  body.replaceChildren(...payments.map(paymentRow));
+  if (payments.length === 0) emptyState(body, `No payments of ${nameOf(selected)} yet: authorize one above.`);
 }
 
 /** Reads the balances of accounts again (after a call that moved money between them). */
@@ -134,20 +262,31 @@ async function loadAccounts(): Promise<void> {
   } while (pageToken !== "" && loaded.length < 2_000);
   accounts = loaded;
   await refreshBalances(...accounts.map((a) => a.accountId));
-  const { payments } = await paymentsApi.listPayments({ pageSize: 50 });
-  $<HTMLTableElement>("#payments").tBodies[0]!.replaceChildren(...payments.map(paymentRow));
+  if (!selected) {
+    const body = $<HTMLTableElement>("#statement").tBodies[0]!;
+    body.replaceChildren();
+    emptyState(body, "Select an account above to see its statement.");
+    await loadPayments();
+  }
 }
 
-/** Shows an account's statement and follows it (and its payments) live until another is selected. */
+/**
+ * Shows an account's statement and payments and follows them live until another is selected;
+ * resolves once both are listed.
+ */
 async function select(accountId: string): Promise<void> {
   watching?.abort();
   const watch = (watching = new AbortController());
   selected = accountId;
   renderAccounts();
+  accountDefaults();
   const account = accountOf(accountId)!;
   $("#statement-title").textContent = `Statement of ${account.displayName}`;
+  $("#payments-title").textContent = `Payments of ${account.displayName}`;
+  $("#statement-outcome").textContent = "";
   const body = $<HTMLTableElement>("#statement").tBodies[0]!;
   body.replaceChildren();
+  emptyState(body, "Loading the statement...");
   // The watch starts first and the statement is read once it has taken its position, so no line
   // falls between the two; a line both read and streamed is shown once.
   let listed: Promise<void> | undefined;
@@ -156,28 +295,40 @@ async function select(accountId: string): Promise<void> {
     const key = lineKey(entry);
     if (seen.has(key)) return;
     seen.add(key);
+    body.querySelector("tr.empty-state")?.remove();
     const row = entryRow(entry, account.currency);
     if (first) body.prepend(row);
     else body.append(row);
   };
+  let shown!: () => void;
+  const listedOnce = new Promise<void>((resolve) => (shown = resolve));
   void (async () => {
     for await (const change of accountsApi.watchAccount({ accountId }, { signal: watch.signal })) {
-      listed ??= accountsApi.listAccountEntries({ accountId, newestFirst: true, pageSize: 50 }).then(({ entries }) => {
-        for (const entry of entries) show(entry, false);
-      });
+      // Payments too, now that the streams are open: none made meanwhile is missed.
+      listed ??= Promise.all([
+        accountsApi.listAccountEntries({ accountId, newestFirst: true, pageSize: 50 }).then(({ entries }) => {
+          body.querySelector("tr.empty-state")?.remove();
+          for (const entry of entries) show(entry, false);
+          if (seen.size === 0) emptyState(body, `No statement lines of ${account.displayName} yet: deposit to it above.`);
+        }),
+        loadPayments(),
+      ]).then(() => shown());
       await listed;
       balances.set(accountId, { available: change.availableBalanceCents, held: change.heldBalanceCents });
       renderAccounts();
       if (change.entry) show(change.entry, true);
     }
-  })().catch((error: unknown) => watch.signal.aborted || say("", `statement updates stopped: ${errorText(error)}`));
+  })()
+    .catch((error: unknown) => watch.signal.aborted || report($("#statement-outcome"), `statement updates stopped: ${errorText(error)}`, "error"))
+    .finally(() => shown());
   void (async () => {
     for await (const { payment } of paymentsApi.watchPayments({ accountId }, { signal: watch.signal })) {
       if (payment) showPayment(payment);
       const other = payment && (payment.payerAccountId === accountId ? payment.payeeAccountId : payment.payerAccountId);
       if (other && accountOf(other)) await refreshBalances(other);
     }
-  })().catch((error: unknown) => watch.signal.aborted || say("", `payment updates stopped: ${errorText(error)}`));
+  })().catch((error: unknown) => watch.signal.aborted || report($("#statement-outcome"), `payment updates stopped: ${errorText(error)}`, "error"));
+  await listedOnce;
 }
 
 /**
@@ -185,8 +336,9 @@ async function select(accountId: string): Promise<void> {
  * retried (after an error, or a second click while the first is in flight, which is ignored), a
  * new one once a field changes; the form resets after success.
  */
-function onSubmit(id: string, action: (form: FormData, idempotencyKey: string) => Promise<{ text: string; tone?: string }>): void {
+function onSubmit(id: string, action: (form: FormData, idempotencyKey: string) => Promise<{ text: string; tone?: Tone }>): void {
   const form = $<HTMLFormElement>(id);
+  const outcome = outcomeOf(form);
   let key: string | undefined;
   let busy = false;
   form.addEventListener("input", () => (key = undefined));
@@ -195,13 +347,16 @@ function onSubmit(id: string, action: (form: FormData, idempotencyKey: string) =
     if (busy) return;
     busy = true;
     key ??= crypto.randomUUID();
+    report(outcome, "Working...", "busy");
     action(new FormData(form), key)
       .then(({ text, tone }) => {
-        say(text, "", tone);
+        report(outcome, text, tone);
         key = undefined;
         form.reset();
+        accountDefaults();
+        keepPayeeApart();
       })
-      .catch((error: unknown) => say("", errorText(error)))
+      .catch((error: unknown) => report(outcome, errorText(error), "error"))
       .finally(() => (busy = false));
   });
 }
@@ -241,6 +396,8 @@ onSubmit("#pay", async (form, idempotencyKey) => {
     description: String(form.get("description") ?? ""),
     captureMethod: form.get("captureMethod") === "MANUAL" ? CaptureMethod.MANUAL : CaptureMethod.AUTOMATIC,
   });
+  // Nothing selected yet: follow the payer, so the payment shows up in its list.
+  if (!selected) await select(payer.accountId);
   showPayment(payment!);
   await refreshBalances(payment!.payerAccountId, payment!.payeeAccountId);
   if (payment!.status === PaymentStatus.DECLINED) {
@@ -303,10 +460,14 @@ onSubmit("#payout", async (form, idempotencyKey) => {
   });
   await refreshBalances(account.accountId);
   if (withdrawal!.status === WithdrawalStatus.DECLINED) {
-    return { text: `Payout declined: ${withdrawal!.declineReason}.`, tone: "declined" };
+    return { text: `Payout declined: ${DeclineReason[withdrawal!.declineReasonCode]}.`, tone: "declined" };
   }
   return { text: `Paid out ${formatAmount(withdrawal!.amountCents, account.currency)} from ${account.displayName}.` };
 });
 
+$<HTMLSelectElement>('#pay [name="payerAccountId"]').addEventListener("change", keepPayeeApart);
 $("#api-url").textContent = baseUrl;
-if (sessionStorage.getItem(KEY_STORAGE)) loadAccounts().catch((error: unknown) => say("", errorText(error)));
+renderAccounts();
+emptyState($<HTMLTableElement>("#statement").tBodies[0]!, "Select an account above to see its statement.");
+emptyState($<HTMLTableElement>("#payments").tBodies[0]!, "Select an account above to see its payments.");
+if (sessionStorage.getItem(KEY_STORAGE)) loadAccounts().catch((error: unknown) => report(outcomeOf($("#key-form")), errorText(error), "error"));

@@ -1,5 +1,5 @@
 /**
- * Serves the console: GET /console (the page) and GET /console/app.js, bundled from
+ * Serves the console: GET /console (the page; GET / redirects there) and GET /console/app.js, bundled from
  * console-app.ts with esbuild when the server starts (about a second, once), so that nothing
  * generated is committed and the page always matches the generated clients.
  */
@@ -46,6 +46,14 @@ export function registerConsole(app: FastifyInstance, logger: Logger): void {
   const favicon = (_request: unknown, reply: FastifyReply) => reply.type("image/svg+xml").header("cache-control", "max-age=86400").send(FAVICON);
   app.get("/console/favicon.svg", favicon);
   app.get("/favicon.ico", favicon);
+  // The root points at the console: a browser follows the redirect, curl shows the text.
+  app.get("/", async (_request, reply) =>
+    reply
+      .code(302)
+      .header("location", "/console")
+      .type("text/plain; charset=utf-8")
+      .send("Payment ledger: the console is at /console. API calls are POST /package.Service/Method (see the README).\n"),
+  );
   app.get("/console/app.js", async (_request, reply) =>
     reply.type("text/javascript; charset=utf-8").header("cache-control", "no-cache").send(await script),
   );

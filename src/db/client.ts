@@ -9,6 +9,9 @@ import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
 import { redactUrl } from "../telemetry/logger.js";
+import { initialiseInChild } from "./pglite-init.js";
+import { lockDataDir } from "./pglite-lock.js";
+import { pgliteStartOptions } from "./pglite-options.js";
 import * as schema from "./schema.js";
 
 /** The Drizzle database type shared by both backends. */
@@ -90,12 +93,21 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
     import("@electric-sql/pglite"),
     import("drizzle-orm/pglite"),
   ]);
-  const pglite = await PGliteClass.create(options.pgliteDataDir);
+  // One process per data directory (pglite-lock.ts): a second one is refused, naming the first.
+  const lock = lockDataDir(options.pgliteDataDir);
+  const startOptions = pgliteStartOptions(PGliteClass.defaultStartParams);
+  // A new directory is initialised in a child process (pglite-init.ts: initdb's memory leaves with it).
+  const pglite = await initialiseInChild(options.pgliteDataDir, startOptions)
+    .then(() => PGliteClass.create(options.pgliteDataDir, startOptions))
+    .catch((error: unknown) => {
+      lock.release();
+      throw error;
+    });
   return {
     db: drizzlePglite({ client: pglite, schema }),
     backend: "pglite",
     location: options.pgliteDataDir,
     pglite,
-    close: () => pglite.close(),
+    close: () => pglite.close().finally(lock.release),
   };
 }

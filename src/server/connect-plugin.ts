@@ -17,7 +17,7 @@
 import { Code, ConnectError, createConnectRouter, createContextValues, type ConnectRouterOptions } from "@connectrpc/connect";
 import { codeFromString, codeToHttpStatus, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
-import type { UniversalServerResponse } from "@connectrpc/connect/protocol";
+import type { UniversalHandler, UniversalServerResponse } from "@connectrpc/connect/protocol";
 import { compressionBrotli, compressionGzip, universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { catalogueError, EdgeErrorCode, excerpt, httpStatusOf } from "../api/error-catalogue.js";
@@ -28,8 +28,23 @@ import { peerAddressKey } from "../limits/rate-limit-interceptor.js";
 import type { Logger } from "../telemetry/logger.js";
 import { markerFor, reachedKey } from "./rejected-requests.js";
 
+/** The Content-Types of gRPC and gRPC-Web, which accept every method kind. */
+const GRPC_TYPES = "application/grpc[+proto|+json], application/grpc-web[+proto|+json]";
 /** Every Content-Type some protocol of this server accepts, for error messages. */
-const EXPECTED_TYPES = "application/json or application/proto (Connect), application/grpc[+proto|+json], application/grpc-web[+proto|+json]";
+const EXPECTED_TYPES = `application/json or application/proto (Connect unary), application/connect+json or application/connect+proto (Connect streaming), ${GRPC_TYPES}`;
+
+/** The Content-Types one procedure accepts: Connect frames streams (connect+json), not unary calls. */
+function expectedTypesOf(handler: UniversalHandler): string {
+  return handler.method.methodKind === "unary"
+    ? `application/json or application/proto (Connect), ${GRPC_TYPES}`
+    : `application/connect+json or application/connect+proto (Connect, enveloped messages), ${GRPC_TYPES}`;
+}
+
+/** "WatchAccount, a server-streaming method" or "CreateAccount": what the messages call the procedure. */
+function describeMethod(handler: UniversalHandler): string {
+  const kind = handler.method.methodKind;
+  return kind === "unary" ? handler.method.name : `${handler.method.name}, a ${kind.replace("_", "-")} method`;
+}
 const ENCODING_HEADERS = ["content-encoding", "connect-content-encoding", "grpc-encoding", "connect-accept-encoding", "grpc-accept-encoding"];
 const GRPC = /^application\/grpc(?!-web)/;
 
@@ -66,10 +81,30 @@ export function registerConnectRoutes(app: FastifyInstance, options: ConnectPlug
       const procedure = procedureOf(handler.service, handler.method);
       const marker = markerFor(request);
       const contentType = request.headers["content-type"] ?? "";
+      // connect-es answers these with an empty body; here they carry a catalogue code and say what to send.
+      if (!handler.allowedMethods.includes(request.method)) {
+        const get = handler.allowedMethods.includes("GET") ? ", or GET with ?encoding=json&message=<URL-encoded JSON> (Connect)" : "";
+        recordRefusal(request, requestId, "UNIMPLEMENTED", procedure);
+        reply.header("allow", handler.allowedMethods.join(", "));
+        const error = catalogueError(
+          EdgeErrorCode.METHOD_NOT_ALLOWED,
+          `${excerpt(request.method)} is not allowed on ${handler.requestPath}: send POST with Content-Type ${expectedTypesOf(handler)}${get}`,
+        );
+        return sendError(reply, error, contentType, httpStatusOf(EdgeErrorCode.METHOD_NOT_ALLOWED));
+      }
+      if (request.method === "GET" && !/^(json|proto)$/.test(String((request.query as Record<string, unknown>).encoding ?? ""))) {
+        recordRefusal(request, requestId, "INVALID_ARGUMENT", procedure);
+        const error = catalogueError(
+          EdgeErrorCode.UNSUPPORTED_MEDIA_TYPE,
+          `a Connect GET names its encoding in the query: ?encoding=json&message=<URL-encoded JSON> (or encoding=proto&base64=1&message=<base64>); or POST with Content-Type ${expectedTypesOf(handler)}`,
+        );
+        return sendError(reply, error, contentType, httpStatusOf(EdgeErrorCode.UNSUPPORTED_MEDIA_TYPE));
+      }
       if (request.method === "POST" && !handler.supportedContentType(contentType)) {
         const why = contentType ? `unsupported Content-Type "${excerpt(contentType)}"` : "missing Content-Type";
         recordRefusal(request, requestId, "INVALID_ARGUMENT", procedure);
-        return sendError(reply, catalogueError(EdgeErrorCode.UNSUPPORTED_MEDIA_TYPE, `${why}: expected ${EXPECTED_TYPES}`), contentType, httpStatusOf(EdgeErrorCode.UNSUPPORTED_MEDIA_TYPE));
+        const error = catalogueError(EdgeErrorCode.UNSUPPORTED_MEDIA_TYPE, `${why} for ${describeMethod(handler)}: expected ${expectedTypesOf(handler)}`);
+        return sendError(reply, error, contentType, httpStatusOf(EdgeErrorCode.UNSUPPORTED_MEDIA_TYPE));
       }
       for (const name of ENCODING_HEADERS) {
         const value = request.raw.headers[name];

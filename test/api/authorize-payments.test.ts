@@ -8,7 +8,7 @@ import { after, before, describe, it } from "node:test";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { ErrorDetailSchema } from "../../gen/payment/v1/common_pb.js";
 import { WithdrawalStatus } from "../../gen/payment/v1/account_pb.js";
-import { CaptureMethod, PaymentStatus } from "../../gen/payment/v1/payment_pb.js";
+import { CaptureMethod, DeclineReason, PaymentStatus } from "../../gen/payment/v1/payment_pb.js";
 import { ledgerClients, transportFactories } from "../support/clients.js";
 import { startTestService, type TestService } from "../support/service.js";
 
@@ -115,7 +115,7 @@ for (const [name, transport] of Object.entries(transportFactories)) {
       ]);
       assert.deepEqual(outcomes[4], outcomes[0], "a repeated key replays the first payout");
       const declined = outcomes[1]!.outcome;
-      assert.equal(declined.case === "withdrawal" && declined.value.withdrawal?.declineReason, "INSUFFICIENT_FUNDS");
+      assert.equal(declined.case === "withdrawal" && declined.value.withdrawal?.declineReasonCode, DeclineReason.INSUFFICIENT_FUNDS);
 
       // The whole request again: every item answers as before, no money moves twice.
       const again = await accounts.withdrawFundsBatch({ items: items.filter((i) => i.amountCents !== 0n) });

@@ -287,7 +287,9 @@ for (const [backend, start] of Object.entries(backends)) {
       assert.equal(out.balanceAfterCents, -200n);
       const declined = await api.accounts.withdrawFunds({ idempotencyKey: key("wd"), accountId: owner, amountCents: 301n, currency: "USD", reference: "" });
       assert.equal(declined.withdrawal?.status, WithdrawalStatus.DECLINED);
-      assert.equal(declined.withdrawal?.declineReason, "INSUFFICIENT_FUNDS");
+      assert.equal(declined.withdrawal?.declineReasonCode, DeclineReason.INSUFFICIENT_FUNDS, "the enum payments and refunds use");
+      assert.equal(declined.withdrawal?.declineReason, "INSUFFICIENT_FUNDS", "the deprecated string stays for existing clients");
+      assert.equal(out.withdrawal?.declineReasonCode, DeclineReason.UNSPECIFIED);
       const [declinedEvent] = await rows(target.db, sql`select envelope->'payload' as payload from outbox
         where event_type = 'FundsWithdrawalDeclined' and aggregate_id = ${owner}`);
       assert.deepEqual(

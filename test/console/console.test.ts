@@ -1,14 +1,15 @@
 /**
  * The console in real headless Chromium (Debian's, driven by playwright-core): what a person
  * sees when creating accounts, depositing and paying, with and without a valid key, from the
- * service's own origin and from another origin through CORS.
+ * service's own origin and from another origin through CORS. Each form's outcome is read where
+ * the person sees it: the line right under that form (`#<form>-outcome`), checked to be in view.
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { promisify } from "node:util";
 import { after, before, it } from "node:test";
-import { chromium, type Browser, type Page } from "playwright-core";
+import { chromium, type Browser, type Locator, type Page } from "playwright-core";
 import { testKey } from "../support/api-keys.js";
 import { freePort } from "../support/process.js";
 import { startTestService, type TestService } from "../support/service.js";
@@ -34,14 +35,48 @@ after(async () => {
   await svc?.stop();
 });
 
+/**
+ * Picks an option of a select by its text; an account is named "Alice (USD) · <id>", and "Alice
+ * (USD)" picks the first such account.
+ */
+async function choose(field: Locator, text: string): Promise<void> {
+  const value = await field.evaluate(
+    (el, wanted) => Array.from((el as HTMLSelectElement).options).find((o) => o.text === wanted || o.text.startsWith(`${wanted} · `))?.value,
+    text,
+  );
+  assert.ok(value, `an option "${text}"`);
+  await field.selectOption(value);
+}
+
 async function submit(page: Page, form: string, fields: Record<string, string>, button: string): Promise<void> {
   for (const [label, value] of Object.entries(fields)) {
     const field = page.locator(form).getByLabel(label);
-    if ((await field.evaluate((el) => el.tagName)) === "SELECT") await field.selectOption({ label: value });
+    if ((await field.evaluate((el) => el.tagName)) === "SELECT") await choose(field, value);
     else await field.fill(value);
   }
   await page.locator(form).getByRole("button", { name: button }).click();
 }
+
+/** The outcome line under a form: where its success, decline or error is shown. */
+const outcome = (page: Page, form: string) => page.locator(`${form}-outcome`);
+
+/** Waits until the outcome under `form` says `text`, and checks it is in view, not 1,000 px away. */
+async function said(page: Page, form: string, text: string | RegExp, tone: "ok" | "declined" | "error" = "ok"): Promise<void> {
+  const line = outcome(page, form);
+  await line.getByText(text).waitFor().catch(async (error: Error) => {
+    throw new Error(`${form}: waited for ${String(text)}, it says "${await line.textContent()}"\n${error.message}`);
+  });
+  assert.equal(await line.getAttribute("class"), `outcome ${tone}`, `${form}: ${await line.textContent()}`);
+  assert.equal(await line.getAttribute("role"), tone === "error" ? "alert" : "status");
+  assert.ok(await inView(line), `${form}'s outcome is in view`);
+}
+
+/** Whether an element is wholly inside the visible part of the page. */
+const inView = (locator: Locator) =>
+  locator.evaluate((el) => {
+    const box = el.getBoundingClientRect();
+    return box.height > 0 && box.top >= 0 && box.bottom <= window.innerHeight;
+  });
 
 const rows = (page: Page, table: string) =>
   page.locator(`${table} tbody tr`).evaluateAll((trs) => trs.map((tr) => Array.from(tr.querySelectorAll("td"), (td) => td.textContent)));
@@ -51,28 +86,37 @@ it("a person creates accounts, deposits and pays; balances and outcomes show up"
   await page.goto(`${svc.url}/console`);
   await assert.doesNotReject(page.getByRole("heading", { name: "Payment ledger console" }).waitFor());
 
+  // Before a key: every table says why it is empty.
+  assert.deepEqual(await rows(page, "#accounts"), [["Enter an API key above to see the accounts."]]);
+  assert.deepEqual(await rows(page, "#statement"), [["Select an account above to see its statement."]]);
+  assert.deepEqual(await rows(page, "#payments"), [["Select an account above to see its payments."]]);
+
   await submit(page, "#create-account", { Name: "Alice" }, "Create account");
-  await page.getByRole("alert").getByText("[unauthenticated] missing API key").waitFor();
+  await said(page, "#create-account", "[unauthenticated] missing API key", "error");
 
   await submit(page, "#key-form", { "API key": "pl_wrong" }, "Use key");
+  await said(page, "#key-form", "[unauthenticated] invalid API key", "error");
   await submit(page, "#create-account", { Name: "Alice" }, "Create account");
-  await page.getByRole("alert").getByText("[unauthenticated] invalid API key").waitFor();
+  await said(page, "#create-account", "[unauthenticated] invalid API key", "error");
 
   await submit(page, "#key-form", { "API key": key.key }, "Use key");
+  await said(page, "#key-form", "API key set for this tab.");
+  assert.deepEqual(await rows(page, "#accounts"), [["No accounts yet: create one above."]]);
   await submit(page, "#create-account", { Name: "Alice" }, "Create account");
-  await page.getByRole("status").getByText("Created account Alice.").waitFor();
+  await said(page, "#create-account", "Created account Alice.");
   await submit(page, "#create-account", { Name: "Bob" }, "Create account");
-  await page.getByRole("status").getByText("Created account Bob.").waitFor();
-  assert.equal(await page.getByRole("alert").textContent(), "");
+  await said(page, "#create-account", "Created account Bob.");
+  assert.equal(await page.getByRole("alert").count(), 0, "no error is left on the page");
 
   await submit(page, "#deposit", { Account: "Alice (USD)", Amount: "100.00" }, "Deposit");
-  await page.getByRole("status").getByText("Deposited 100.00 USD to Alice.").waitFor();
+  await said(page, "#deposit", "Deposited 100.00 USD to Alice.");
 
   await submit(page, "#pay", { From: "Alice (USD)", To: "Bob (USD)", Amount: "30.5", Description: "lunch" }, "Authorize payment");
-  await page.getByRole("status").getByText("Payment authorized.").waitFor();
+  await said(page, "#pay", "Payment authorized.");
   await submit(page, "#pay", { From: "Alice (USD)", To: "Bob (USD)", Amount: "500.00" }, "Authorize payment");
-  await page.getByRole("status").getByText("Payment declined: INSUFFICIENT_FUNDS.").waitFor();
-  assert.equal(await page.getByRole("status").getAttribute("class"), "declined", "a decline is not shown as a success");
+  await said(page, "#pay", "Payment declined: INSUFFICIENT_FUNDS.", "declined");
+  // The payer is followed once it paid: its statement and payments show.
+  await page.getByRole("heading", { name: "Payments of Alice" }).waitFor();
 
   const accounts = await rows(page, "#accounts");
   assert.deepEqual(accounts.map(([name, , balance]) => [name, balance]), [
@@ -86,7 +130,7 @@ it("a person creates accounts, deposits and pays; balances and outcomes show up"
   ]);
 
   await submit(page, "#deposit", { Account: "Bob (USD)", Amount: "12.345" }, "Deposit");
-  await page.getByRole("alert").getByText('amount must look like 12.34 for USD, got "12.345"').waitFor();
+  await said(page, "#deposit", 'amount must look like 12.34 for USD, got "12.345"', "error");
   await page.screenshot({ path: `${ARTIFACTS}/payments.png`, fullPage: true });
   await page.close();
 });
@@ -96,7 +140,7 @@ it("from an allowed origin the console works through CORS; from another origin t
   await allowed.goto(`http://localhost:${port}/console?api=http://127.0.0.1:${port}`);
   await submit(allowed, "#key-form", { "API key": key.key }, "Use key");
   await submit(allowed, "#create-account", { Name: "Carol", Currency: "EUR" }, "Create account");
-  await allowed.getByRole("status").getByText("Created account Carol.").waitFor();
+  await said(allowed, "#create-account", "Created account Carol.");
   await allowed.close();
 
   // Calls that reached the API (a refused preflight is logged too, as "rpc refused").
@@ -107,8 +151,7 @@ it("from an allowed origin the console works through CORS; from another origin t
   await submit(blocked, "#key-form", { "API key": key.key }, "Use key");
   await submit(blocked, "#create-account", { Name: "Mallory" }, "Create account");
   // Chromium hides why (CORS); fetch only fails, and nothing reached the ledger.
-  await blocked.getByRole("alert").getByText("[unknown] Failed to fetch").waitFor();
-  assert.equal(await blocked.getByRole("status").textContent(), "");
+  await said(blocked, "#create-account", "[unknown] Failed to fetch", "error");
   assert.equal(creations(), before, "the preflight failed, so the call was never sent");
   await blocked.close();
 });
@@ -120,7 +163,7 @@ async function signedInPage(): Promise<{ page: Page; notFound: string[] }> {
   page.on("response", (response) => void (response.status() === 404 && notFound.push(response.url())));
   await page.goto(`${svc.url}/console`);
   await submit(page, "#key-form", { "API key": key.key }, "Use key");
-  await page.getByRole("status").getByText("API key set for this tab.").waitFor();
+  await said(page, "#key-form", "API key set for this tab.");
   return { page, notFound };
 }
 
@@ -131,24 +174,24 @@ const curl = (method: string, body: unknown) =>
 it("minor units follow the currency (JPY 0 decimals, BHD 3); a double-click moves money once", async () => {
   const { page, notFound } = await signedInPage();
   await submit(page, "#create-account", { Name: "Yuki", Currency: "JPY" }, "Create account");
-  await page.getByRole("status").getByText("Created account Yuki.").waitFor();
+  await said(page, "#create-account", "Created account Yuki.");
   await submit(page, "#create-account", { Name: "Bahrain", Currency: "BHD" }, "Create account");
-  await page.getByRole("status").getByText("Created account Bahrain.").waitFor();
+  await said(page, "#create-account", "Created account Bahrain.");
 
   await submit(page, "#deposit", { Account: "Yuki (JPY)", Amount: "500" }, "Deposit");
-  await page.getByRole("status").getByText("Deposited 500 JPY to Yuki.").waitFor();
+  await said(page, "#deposit", "Deposited 500 JPY to Yuki.");
   await submit(page, "#deposit", { Account: "Bahrain (BHD)", Amount: "1.234" }, "Deposit");
-  await page.getByRole("status").getByText("Deposited 1.234 BHD to Bahrain.").waitFor();
+  await said(page, "#deposit", "Deposited 1.234 BHD to Bahrain.");
   const yuki = (await rows(page, "#accounts")).find(([name]) => name === "Yuki")!;
   assert.equal(yuki[2], "500 JPY");
   const yukiId = yuki[1]!;
   assert.equal((await curl("payment.v1.PaymentService/GetAccountBalance", { accountId: yukiId })).availableBalanceCents, "500");
 
   // Double-click: the second submit of the same form reuses the first one's idempotency key.
-  await page.locator("#deposit").getByLabel("Account").selectOption({ label: "Yuki (JPY)" });
+  await choose(page.locator("#deposit").getByLabel("Account"), "Yuki (JPY)");
   await page.locator("#deposit").getByLabel("Amount").fill("7");
   await page.locator("#deposit").getByRole("button", { name: "Deposit" }).dblclick();
-  await page.getByRole("status").getByText("Deposited 7 JPY to Yuki.").waitFor();
+  await said(page, "#deposit", "Deposited 7 JPY to Yuki.");
   assert.equal(await page.locator("#deposit").getByLabel("Amount").inputValue(), "", "the form resets after success");
   const statement = await curl("payment.v1.AccountService/ListAccountEntries", { accountId: yukiId });
   assert.deepEqual(statement.entries.map((e: { amountCents: string }) => e.amountCents), ["500", "7"], "one deposit of 7, not two");
@@ -186,39 +229,39 @@ it("accounts and payments made elsewhere show up: after a reload, and live in th
 it("a hold, a partial capture, a partial refund and a payout: balances, payment and statement follow", async () => {
   const { page } = await signedInPage();
   await submit(page, "#create-account", { Name: "Dana" }, "Create account");
-  await page.getByRole("status").getByText("Created account Dana.").waitFor();
+  await said(page, "#create-account", "Created account Dana.");
   await submit(page, "#create-account", { Name: "Shop" }, "Create account");
-  await page.getByRole("status").getByText("Created account Shop.").waitFor();
+  await said(page, "#create-account", "Created account Shop.");
   await submit(page, "#deposit", { Account: "Dana (USD)", Amount: "100.00" }, "Deposit");
-  await page.getByRole("status").getByText("Deposited 100.00 USD to Dana.").waitFor();
+  await said(page, "#deposit", "Deposited 100.00 USD to Dana.");
   const balancesShown = async () =>
     Object.fromEntries((await rows(page, "#accounts")).filter(([name]) => name === "Dana" || name === "Shop").map(([name, , available, held]) => [name, [available, held]]));
 
   await submit(page, "#pay", { From: "Dana (USD)", To: "Shop (USD)", Amount: "40.00", Capture: "Hold, capture later" }, "Authorize payment");
-  await page.getByRole("status").getByText(/^Held 40\.00 USD: payment \w+ awaits capture\.$/).waitFor();
-  const paymentId = (await page.getByRole("status").textContent())!.match(/payment (\w+)/)![1]!;
+  await said(page, "#pay", /^Held 40\.00 USD: payment \w+ awaits capture\.$/);
+  const paymentId = (await outcome(page, "#pay").textContent())!.match(/payment (\w+)/)![1]!;
   assert.deepEqual(await balancesShown(), { Dana: ["60.00 USD", "40.00 USD"], Shop: ["0.00 USD", "0.00 USD"] });
 
   await submit(page, "#capture", { "Payment id": paymentId, "Amount to capture": "25.00" }, "Capture");
-  await page.getByRole("status").getByText(`Captured 25.00 USD of payment ${paymentId}.`).waitFor();
+  await said(page, "#capture", `Captured 25.00 USD of payment ${paymentId}.`);
   assert.deepEqual(await balancesShown(), { Dana: ["75.00 USD", "0.00 USD"], Shop: ["25.00 USD", "0.00 USD"] }, "the rest of the hold is released");
 
   await submit(page, "#refund", { "Payment id": paymentId, "Amount to refund": "10.00", Reason: "one item back" }, "Refund");
-  await page.getByRole("status").getByText(`Refunded 10.00 USD of payment ${paymentId}.`).waitFor();
+  await said(page, "#refund", `Refunded 10.00 USD of payment ${paymentId}.`);
   assert.deepEqual(await balancesShown(), { Dana: ["85.00 USD", "0.00 USD"], Shop: ["15.00 USD", "0.00 USD"] });
   const [payment] = (await rows(page, "#payments")).filter(([id]) => id === paymentId);
   assert.deepEqual(payment!.slice(3), ["40.00 USD", "CAPTURED", "0.00 USD", "25.00 USD", "10.00 USD"]);
 
   // A refund beyond what is left of the capture changes nothing and says so.
   await submit(page, "#refund", { "Payment id": paymentId, "Amount to refund": "20.00" }, "Refund");
-  await page.getByRole("alert").getByText(/\[failed_precondition\]/).waitFor();
+  await said(page, "#refund", /\[failed_precondition\]/, "error");
   assert.deepEqual(await balancesShown(), { Dana: ["85.00 USD", "0.00 USD"], Shop: ["15.00 USD", "0.00 USD"] });
 
   await submit(page, "#payout", { Account: "Shop (USD)", Amount: "5.00", Reference: "bank 42" }, "Pay out");
-  await page.getByRole("status").getByText("Paid out 5.00 USD from Shop.").waitFor();
+  await said(page, "#payout", "Paid out 5.00 USD from Shop.");
   assert.deepEqual(await balancesShown(), { Dana: ["85.00 USD", "0.00 USD"], Shop: ["10.00 USD", "0.00 USD"] });
   await submit(page, "#payout", { Account: "Shop (USD)", Amount: "50.00" }, "Pay out");
-  await page.getByRole("status").getByText("Payout declined: INSUFFICIENT_FUNDS.").waitFor();
+  await said(page, "#payout", "Payout declined: INSUFFICIENT_FUNDS.", "declined");
 
   // Dana's statement explains every change of her available balance, holds included.
   await page.locator("#accounts tbody tr", { hasText: "Dana" }).click();
@@ -233,5 +276,77 @@ it("a hold, a partial capture, a partial refund and a payout: balances, payment 
     ["1", "ENTRY", "DEPOSIT", "100.00 USD", "0.00 USD", "100.00 USD", "100.00 USD"],
   ]);
   await page.screenshot({ path: `${ARTIFACTS}/lifecycle.png`, fullPage: true });
+  await page.close();
+});
+
+it("as a person uses it: ids tell equal names apart, From and To differ, a chosen payment fills the forms, errors show in view, all by keyboard", async () => {
+  const { page } = await signedInPage();
+  await page.setViewportSize({ width: 1280, height: 800 });
+  for (const name of ["Twin", "Twin", "Shop Two"]) {
+    await submit(page, "#create-account", { Name: name }, "Create account");
+    await said(page, "#create-account", `Created account ${name}.`);
+  }
+  await page.locator("#accounts tbody tr", { hasText: "Twin" }).nth(1).waitFor();
+  const twins = (await rows(page, "#accounts")).filter(([name]) => name === "Twin").map(([, id]) => id!);
+  assert.equal(twins.length, 2);
+  // The choices name each account with its id: the second Twin can be picked.
+  const labels = await page.locator("#deposit").getByLabel("Account").locator("option").allTextContents();
+  for (const id of twins) assert.ok(labels.includes(`Twin (USD) · ${id}`), labels.join("\n"));
+  await choose(page.locator("#deposit").getByLabel("Account"), `Twin (USD) · ${twins[1]}`);
+  await page.locator("#deposit").getByLabel("Amount").fill("50.00");
+  await page.locator("#deposit").getByLabel("Amount").press("Enter");
+  await said(page, "#deposit", "Deposited 50.00 USD to Twin.");
+  const balanceOf = async (id: string) => (await rows(page, "#accounts")).find(([, accountId]) => accountId === id)![2];
+  assert.equal(await balanceOf(twins[1]!), "50.00 USD");
+  assert.equal(await balanceOf(twins[0]!), "0.00 USD");
+
+  // Keyboard: Tab to the second Twin's row and press Enter to select it.
+  const twinRow = page.locator(`#accounts tbody tr[data-account-id="${twins[1]}"]`);
+  await twinRow.focus();
+  await page.keyboard.press("Enter");
+  await page.getByRole("heading", { name: "Statement of Twin" }).waitFor();
+  assert.ok((await twinRow.getAttribute("class"))!.split(" ").includes("selected"), "the row shows it is selected");
+  // An account without payments or statement lines says so.
+  await page.locator("#payments tbody tr", { hasText: "No payments of Twin yet: authorize one above." }).waitFor();
+  assert.equal(await page.locator("#payments tbody tr").count(), 1);
+  // From is the selected account, To another one.
+  const payer = page.locator("#pay").getByLabel("From");
+  const payee = page.locator("#pay").getByLabel("To");
+  assert.equal(await payer.inputValue(), twins[1]);
+  assert.notEqual(await payee.inputValue(), await payer.inputValue(), "From and To differ by default");
+  await choose(payee, "Shop Two (USD)");
+
+  await page.locator("#pay").getByLabel("Amount").fill("20.00");
+  await page.locator("#pay").getByLabel("Capture").selectOption("MANUAL");
+  await page.locator("#pay").getByLabel("Amount").press("Enter");
+  await said(page, "#pay", /^Held 20\.00 USD: payment \w+ awaits capture\.$/);
+  assert.equal(await payee.inputValue() !== (await payer.inputValue()), true, "after the reset too");
+  const heldId = (await outcome(page, "#pay").textContent())!.match(/payment (\w+)/)![1]!;
+  const paymentRows = await rows(page, "#payments");
+  assert.deepEqual(paymentRows.map(([id]) => id), [heldId], "only the selected account's payments are listed");
+
+  // Choose the payment with the keyboard: the forms below are filled, the capture amount has focus.
+  await page.locator(`#payments tbody tr[data-payment-id="${heldId}"]`).focus();
+  await page.keyboard.press("Enter");
+  await said(page, "#payment", new RegExp(`^Payment ${heldId} \\(REQUIRES_CAPTURE, Twin to Shop Two\\) holds 20\\.00 USD: capture or void it\\.$`));
+  for (const form of ["#capture", "#void", "#refund"]) assert.equal(await page.locator(form).getByLabel("Payment id").inputValue(), heldId, form);
+  assert.equal(await page.evaluate(() => (document.activeElement as HTMLInputElement).closest("form")?.id), "capture");
+  await page.screenshot({ path: `${ARTIFACTS}/payment-chosen.png` });
+  await page.keyboard.type("15.00");
+  await page.keyboard.press("Enter");
+  await said(page, "#capture", `Captured 15.00 USD of payment ${heldId}.`);
+  // What the forms say about the chosen payment follows the capture.
+  await said(page, "#payment", /CAPTURED, Twin to Shop Two\) 15\.00 USD can be refunded\.$/);
+
+  // A refund of more than was captured: the error is under the refund form, on screen.
+  await page.locator(`#payments tbody tr[data-payment-id="${heldId}"]`).click();
+  await said(page, "#payment", /CAPTURED, Twin to Shop Two\) 15\.00 USD can be refunded\.$/);
+  assert.equal(await page.locator("#refund").getByLabel("Amount to refund").getAttribute("placeholder"), "15.00");
+  await page.locator("#refund").getByLabel("Amount to refund").fill("99.00");
+  await page.locator("#refund").getByLabel("Amount to refund").press("Enter");
+  await said(page, "#refund", /^\[failed_precondition\] .*refund/i, "error");
+  await page.screenshot({ path: `${ARTIFACTS}/refund-error-in-view.png` });
+  const [payment] = await rows(page, "#payments");
+  assert.deepEqual(payment!.slice(1, 7), ["Twin", "Shop Two", "20.00 USD", "CAPTURED", "0.00 USD", "15.00 USD"]);
   await page.close();
 });

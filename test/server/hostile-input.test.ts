@@ -109,7 +109,43 @@ describe("Connect", () => {
     const result = await connectCall(CREATE, { method: "POST", body: new TextEncoder().encode(JSON.stringify({ currency: "USD", displayName: "x" })) });
     assert.equal(result.status, 415);
     assert.equal(result.code, "UNSUPPORTED_MEDIA_TYPE");
-    assert.match(result.body.message ?? "", /missing Content-Type: expected application\/json/);
+    assert.match(result.body.message ?? "", /missing Content-Type for CreateAccount: expected application\/json/);
+  });
+
+  it("a JSON POST to a streaming method: 415 naming application/connect+json", async () => {
+    const result = await connectCall("/payment.v1.AccountService/WatchAccount", { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+    assert.equal(result.status, 415);
+    assert.equal(result.code, "UNSUPPORTED_MEDIA_TYPE");
+    assert.match(result.body.message ?? "", /^unsupported Content-Type "application\/json" for WatchAccount, a server-streaming method: expected application\/connect\+json/);
+    assert.doesNotMatch(result.body.message ?? "", /expected application\/json/, "does not name the type it refused as the one expected");
+  });
+
+  it("GET on a POST-only method: 405 METHOD_NOT_ALLOWED with Allow, saying to POST", async () => {
+    const response = await fetch(`${service.url}${CREATE}`);
+    assert.equal(response.status, 405);
+    assert.equal(response.headers.get("allow"), "POST");
+    const body = (await response.json()) as { code: string; message: string; details: { type: string; value: string }[] };
+    assert.equal(body.code, "unimplemented");
+    assert.equal(detailCode(body), "METHOD_NOT_ALLOWED");
+    assert.match(body.message, /^GET is not allowed on \/payment.v1.AccountService\/CreateAccount: send POST with Content-Type application\/json/);
+    assert.ok(response.headers.get("x-request-id"));
+  });
+
+  it("GET on a side-effect-free method without ?encoding: 415 saying how a Connect GET looks", async () => {
+    const result = await connectCall(GET_ACCOUNT, { method: "GET" });
+    assert.equal(result.status, 415);
+    assert.equal(result.code, "UNSUPPORTED_MEDIA_TYPE");
+    assert.match(result.body.message ?? "", /\?encoding=json&message=/);
+    const put = await connectCall(GET_ACCOUNT, { method: "PUT", headers: { "content-type": "application/json" }, body: "{}" });
+    assert.equal(put.status, 405);
+    assert.match(put.body.message ?? "", /or GET with \?encoding=json/);
+  });
+
+  it("GET / points at the console", async () => {
+    const response = await fetch(`${service.url}/`, { redirect: "manual" });
+    assert.equal(response.status, 302);
+    assert.equal(response.headers.get("location"), "/console");
+    assert.match(await response.text(), /console is at \/console/);
   });
 
   it("an unknown route answers in the Connect error format", async () => {

@@ -326,7 +326,12 @@ export type GetAccountBalanceResponse = Message<"payment.v1.GetAccountBalanceRes
   availableBalanceCents: bigint;
 
   /**
-   * Increases by one with every change of the balance.
+   * Without as_of: the balance row's change counter, one more with every write of this account's
+   * balances (entries, holds and their releases, overdraft limit changes); equal versions of two
+   * reads mean nothing changed in between. With as_of: the sequence of the account's last ledger
+   * entry at that instant (AccountEntry.sequence; hold movements do not count). The two are not
+   * comparable with each other: for a position that means the same everywhere, use the statement's
+   * line_sequence (ListAccountEntries).
    *
    * @generated from field: int64 version = 4;
    */
