@@ -61,3 +61,12 @@ export function writeUrlProblems(url: string): string[] {
   }
   return problems;
 }
+
+/** Problems of a read-side URL (READ_DATABASE_URL): any server will do, standbys included. */
+export function readUrlProblems(url: string): string[] {
+  const parsed = parseDatabaseUrl(url);
+  if (!parsed) return ["is not a PostgreSQL URL (postgres://user:password@host:port[,host:port...]/database)"];
+  const attrs = parsed.params.get("target_session_attrs");
+  if (attrs && !KNOWN_ATTRS.includes(attrs)) return [`target_session_attrs=${attrs} is not one of ${KNOWN_ATTRS.join(", ")}`];
+  return [];
+}

@@ -77,3 +77,15 @@ describe("DATABASE_URL with several hosts (high availability)", () => {
     assert.match(problemsOf("postgres://u@db:5432/ledger?target_session_attrs=readwrite")[0]!, /is not one of any, read-write/);
   });
 });
+
+describe("READ_DATABASE_URL", () => {
+  it("is optional, needs DATABASE_URL, and has a staleness bound (default 1 s)", () => {
+    const config = loadConfig({ DATABASE_URL: "postgres://u@db/ledger", READ_DATABASE_URL: "postgres://u@replica1,replica2/ledger?target_session_attrs=any" });
+    assert.equal(config.READ_MAX_STALENESS_MS, 1_000);
+    assert.throws(() => loadConfig({ READ_DATABASE_URL: "postgres://u@replica/ledger" }), /READ_DATABASE_URL: needs DATABASE_URL/);
+    assert.throws(
+      () => loadConfig({ DATABASE_URL: "postgres://u@db/ledger", READ_DATABASE_URL: "postgres://u@replica/ledger?target_session_attrs=sometimes" }),
+      /READ_DATABASE_URL: target_session_attrs=sometimes is not one of/,
+    );
+  });
+});

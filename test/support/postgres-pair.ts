@@ -22,6 +22,10 @@ export interface PostgresPair {
   killPrimary(): void;
   /** `pg_ctl promote` of the standby; waits until it accepts writes. */
   promoteStandby(): void;
+  /** `pg_ctl -m immediate stop` of the standby. */
+  stopStandby(): void;
+  /** SQL on one server, as psql prints it (-At). */
+  psql(port: number, sql: string): string;
   /** Stops both and deletes their files. */
   remove(): void;
 }
@@ -78,6 +82,8 @@ export async function createPostgresPair(): Promise<PostgresPair> {
     promoteStandby() {
       asOwner(`${bin()}/pg_ctl`, ["-D", standby, "-w", "-t", "60", "promote"]);
     },
+    stopStandby: () => stop(standby),
+    psql,
     remove() {
       try {
         for (const data of [standby, primary]) {
