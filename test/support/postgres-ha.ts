@@ -37,6 +37,16 @@ export async function startPostgresHa(): Promise<PostgresHa> {
   const dir = mkdtempSync(join(tmpdir(), "ledger-pg-ha-"));
   chmodSync(dir, 0o755);
   const script$ = (...args: string[]) => run("bash", [script, ...args], { maxBuffer: 1 << 20 }).then(({ stdout }) => stdout.trim());
+  // The nodes run in sessions of their own: stop them even when the test process dies.
+  const onExit = () => {
+    try {
+      execFileSync("bash", [script, "stop", dir], { stdio: "ignore" });
+      rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // Best effort.
+    }
+  };
+  process.once("exit", onExit);
   let started = false;
   const ha: PostgresHa = {
     url: "",
@@ -55,19 +65,10 @@ export async function startPostgresHa(): Promise<PostgresHa> {
         if (started) await script$("stop", dir);
       } finally {
         rmSync(dir, { recursive: true, force: true });
+        process.off("exit", onExit);
       }
     },
   };
-  // The nodes run in sessions of their own: stop them even when the test process dies.
-  const onExit = () => {
-    try {
-      execFileSync("bash", [script, "stop", dir], { stdio: "ignore" });
-      rmSync(dir, { recursive: true, force: true });
-    } catch {
-      // Best effort.
-    }
-  };
-  process.once("exit", onExit);
   try {
     const output = await script$("start", dir);
     started = true;
