@@ -84,6 +84,9 @@ case "$cmd" in
   start)
     [ -n "$bin" ] || { echo "PostgreSQL is not installed: run npm run setup" >&2; exit 1; }
     command -v pg_autoctl >/dev/null || { echo "pg_autoctl is not installed: run npm run setup" >&2; exit 1; }
+    # pg_autoctl starts PostgreSQL with Debian's default socket directory: make sure it is there
+    # (a container without systemd's tmpfiles may lack it).
+    if [ "$(id -u)" -eq 0 ] && [ ! -d /var/run/postgresql ]; then install -d -o postgres -g postgres -m 2775 /var/run/postgresql; fi
     mkdir -p "$dir/xdg/config" "$dir/xdg/data" "$dir/xdg/run"
     chmod 700 "$dir/xdg/run"
     [ "$(id -u)" -eq 0 ] && chown -R postgres "$dir"
