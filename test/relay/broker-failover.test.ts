@@ -3,7 +3,8 @@
  * brokers, replication factor 3, min.insync.replicas 2; the relay's producer is idempotent with
  * acks=all): the broker leading the payment topic's first partition is killed with SIGKILL while 32
  * clients pay. The relay keeps publishing (its deliveries wait out the leader election, none is
- * dead-lettered), and every outbox event is on the two remaining brokers afterwards.
+ * dead-lettered), stays serving once idle (its broker probe), and every outbox event is on the two
+ * remaining brokers afterwards.
  */
 import assert from "node:assert/strict";
 import { after, before, it } from "node:test";
