@@ -8,8 +8,8 @@
 #   postgres-ha.sh start DIR        -> monitor + node1 (primary) + node2 (synchronous standby) under
 #                                      DIR/pg-ha; prints DATABASE_URL=... (both nodes,
 #                                      target_session_attrs=read-write) as its last line
-#   postgres-ha.sh state DIR        -> the monitor's view: one line per node "name port state pid",
-#                                      pid = the node's keeper (pg_autoctl) process
+#   postgres-ha.sh state DIR        -> the monitor's view: one line per node
+#                                      "name port reported-state goal-state"
 #   postgres-ha.sh kill-primary DIR -> kill -9 of the current primary's whole node (keeper, postmaster
 #                                      and every backend at once: a machine that died); prints its name
 #   postgres-ha.sh restart NAME DIR -> starts a killed node's keeper again (it rejoins as a standby)
@@ -51,7 +51,6 @@ run_keeper() {
   fi
   echo $! >"$pgdata.pid"
 }
-
 
 psql_at() {
   local port=$1 db=$2
