@@ -12,7 +12,9 @@ import { openDatabase, type Database, type DatabaseHandle } from "../../src/db/c
 import { ReadReplica } from "../../src/db/read-replica.js";
 import { startService } from "../../src/server/service.js";
 import { testKey } from "../support/api-keys.js";
-import { jsonClients } from "../support/clients.js";
+import { createClient } from "@connectrpc/connect";
+import { AdminService } from "../../gen/payment/v1/admin_pb.js";
+import { jsonClients, transportFactories } from "../support/clients.js";
 import { capturingLogger } from "../support/logs.js";
 import { createPostgresPair, type PostgresPair } from "../support/postgres-pair.js";
 import { until } from "../support/until.js";
@@ -95,6 +97,9 @@ test("the service serves lists from the replica, a client's own writes from the 
       await asWriter.accounts.createAccount({ accountId: "replica-1", currency: "USD", displayName: "replica-1" });
       assert.deepEqual(await names(asWriter), ["replica-1"], "the writer reads its write (primary)");
       assert.deepEqual(await names(asReader), [], "another client reads the replica, which has not replayed it");
+      // Verification runs on the replica too (a REPEATABLE READ, READ ONLY snapshot works on a standby).
+      const admin = createClient(AdminService, transportFactories["connect-json-http1"]!(service.url, reader.key));
+      assert.deepEqual((await admin.verifyLedger({})).violations, []);
     } finally {
       resumeReplay();
     }
