@@ -11,8 +11,10 @@
  * going away; a read already running there fails as `unavailable` and its retry goes to the
  * primary), it goes to the primary.
  */
+import { metrics, type ObservableResult } from "@opentelemetry/api";
 import postgres from "postgres";
 import type { Logger } from "../telemetry/logger.js";
+import { TELEMETRY_SCOPE } from "../telemetry/scope.js";
 import { openDatabase, type Database, type DatabaseHandle } from "./client.js";
 
 /** Where a read runs. */
@@ -51,6 +53,7 @@ export class ReadReplica implements ReadSource {
   #usingReplica: boolean | undefined;
   #timer: NodeJS.Timeout | undefined;
   #sampling = false;
+  #closeMetrics: () => void = () => {};
 
   private constructor(options: ReadReplicaOptions, replica: DatabaseHandle) {
     this.#options = options;
@@ -67,6 +70,7 @@ export class ReadReplica implements ReadSource {
     const reads = new ReadReplica(options, replica);
     reads.#timer = setInterval(() => void reads.#sample(), SAMPLE_INTERVAL_MS);
     reads.#timer.unref();
+    reads.#closeMetrics = reads.#observe();
     await reads.#sample();
     return reads;
   }
@@ -85,6 +89,7 @@ export class ReadReplica implements ReadSource {
 
   async close(): Promise<void> {
     clearInterval(this.#timer);
+    this.#closeMetrics();
     await Promise.all([this.#replica.close(), this.#primaryProbe.end({ timeout: 1 }), this.#replicaProbe.end({ timeout: 1 })]);
   }
 
@@ -108,6 +113,33 @@ export class ReadReplica implements ReadSource {
     } finally {
       this.#sampling = false;
     }
+  }
+
+  /**
+   * Gauges for operators: the replica's staleness bound (absent until it first caught up) and
+   * whether reads may use it. Created when the replica opens: a meter obtained before the SDK is
+   * registered would stay a no-op.
+   */
+  #observe(): () => void {
+    const meter = metrics.getMeter(TELEMETRY_SCOPE);
+    const staleness = meter.createObservableGauge("db.replica.staleness", {
+      description: "Upper bound of how far the read replica is behind the primary",
+      unit: "s",
+    });
+    const usable = meter.createObservableGauge("db.replica.usable", {
+      description: "1 while reads may use the replica (answering, within READ_MAX_STALENESS_MS), else 0",
+    });
+    const observeStaleness = (result: ObservableResult) => {
+      if (Number.isFinite(this.stalenessMs)) result.observe(this.stalenessMs / 1000);
+    };
+    const observeUsable = (result: ObservableResult) =>
+      result.observe(this.#replicaUp && this.stalenessMs <= this.#options.maxStalenessMs ? 1 : 0);
+    staleness.addCallback(observeStaleness);
+    usable.addCallback(observeUsable);
+    return () => {
+      staleness.removeCallback(observeStaleness);
+      usable.removeCallback(observeUsable);
+    };
   }
 
   /** Logs when reads move between the replica and the primary. */

@@ -100,6 +100,10 @@ test("the service serves lists from the replica, a client's own writes from the 
       // Verification runs on the replica too (a REPEATABLE READ, READ ONLY snapshot works on a standby).
       const admin = createClient(AdminService, transportFactories["connect-json-http1"]!(service.url, reader.key));
       assert.deepEqual((await admin.verifyLedger({})).violations, []);
+      // Operators see the replica's state on /metrics.
+      const scrape = await (await fetch(service.metricsUrl)).text();
+      assert.match(scrape, /^db_replica_staleness(_seconds)?(\{[^}]*\})? [0-9.e-]+$/m);
+      assert.match(scrape, /^db_replica_usable(\{[^}]*\})? 1$/m);
     } finally {
       resumeReplay();
     }
