@@ -4,6 +4,7 @@ import type { AccountService } from "../../gen/payment/v1/account_pb.js";
 import type { Ledger } from "../ledger/ledger.js";
 import { accountToProto, batchOutcomesToProto, depositToProto, entryToProto, withdrawalToProto } from "./proto-mapping.js";
 import { timestampDate } from "./timestamps.js";
+import { readConsistencyOf } from "./recent-writes.js";
 import { requestContextOf } from "./request-context.js";
 
 export function accountServiceHandlers(ledger: Ledger): ServiceImpl<typeof AccountService> {
@@ -38,12 +39,15 @@ export function accountServiceHandlers(ledger: Ledger): ServiceImpl<typeof Accou
       return { deposit: depositToProto(deposit), availableBalanceCents: deposit.balanceAfterCents };
     },
 
-    async listAccounts(request) {
-      const page = await ledger.listAccounts({
-        displayNamePrefix: request.displayNamePrefix,
-        pageSize: request.pageSize,
-        pageToken: request.pageToken,
-      });
+    async listAccounts(request, context) {
+      const page = await ledger.listAccounts(
+        {
+          displayNamePrefix: request.displayNamePrefix,
+          pageSize: request.pageSize,
+          pageToken: request.pageToken,
+        },
+        readConsistencyOf(context),
+      );
       return { accounts: page.items.map(accountToProto), nextPageToken: page.nextPageToken };
     },
 
@@ -62,15 +66,18 @@ export function accountServiceHandlers(ledger: Ledger): ServiceImpl<typeof Accou
       }
     },
 
-    async listAccountEntries(request) {
-      const page = await ledger.listAccountEntries({
-        accountId: request.accountId,
-        from: request.from && timestampDate("from", request.from),
-        to: request.to && timestampDate("to", request.to),
-        newestFirst: request.newestFirst,
-        pageSize: request.pageSize,
-        pageToken: request.pageToken,
-      });
+    async listAccountEntries(request, context) {
+      const page = await ledger.listAccountEntries(
+        {
+          accountId: request.accountId,
+          from: request.from && timestampDate("from", request.from),
+          to: request.to && timestampDate("to", request.to),
+          newestFirst: request.newestFirst,
+          pageSize: request.pageSize,
+          pageToken: request.pageToken,
+        },
+        readConsistencyOf(context),
+      );
       return { entries: page.items.map(entryToProto), nextPageToken: page.nextPageToken };
     },
 

@@ -2,11 +2,12 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { AdminService } from "../../gen/payment/v1/admin_pb.js";
 import type { Ledger } from "../ledger/ledger.js";
+import { readConsistencyOf } from "./recent-writes.js";
 
 export function adminServiceHandlers(ledger: Ledger): ServiceImpl<typeof AdminService> {
   return {
-    async verifyLedger() {
-      return ledger.verify();
+    async verifyLedger(_request, context) {
+      return ledger.verify(readConsistencyOf(context));
     },
   };
 }

@@ -7,6 +7,7 @@ import type { Ledger } from "../ledger/ledger.js";
 import type { AuthorizePaymentCommand } from "../ledger/payments.js";
 import { balanceToProto, batchOutcomesToProto, itemErrorToProto, paymentChangeToProto, paymentToProto, refundToProto, statusFromProto } from "./proto-mapping.js";
 import { timestampDate } from "./timestamps.js";
+import { readConsistencyOf } from "./recent-writes.js";
 import { requestContextOf } from "./request-context.js";
 
 export function paymentServiceHandlers(ledger: Ledger): ServiceImpl<typeof PaymentService> {
@@ -91,9 +92,9 @@ export function paymentServiceHandlers(ledger: Ledger): ServiceImpl<typeof Payme
       return { payment: paymentToProto(payment) };
     },
 
-    async getAccountBalance(request) {
+    async getAccountBalance(request, context) {
       const balance = request.asOf
-        ? await ledger.getBalanceAsOf(request.accountId, timestampDate("as_of", request.asOf))
+        ? await ledger.getBalanceAsOf(request.accountId, timestampDate("as_of", request.asOf), readConsistencyOf(context))
         : await ledger.getBalance(request.accountId);
       return balanceToProto(balance);
     },
@@ -104,20 +105,23 @@ export function paymentServiceHandlers(ledger: Ledger): ServiceImpl<typeof Payme
       }
     },
 
-    async listPayments(request) {
+    async listPayments(request, context) {
       const statuses = request.statuses.map((status) => {
         const known = statusFromProto.get(status);
         if (!known) throw invalidArgument("statuses", `${status} is not a payment status`);
         return known;
       });
-      const page = await ledger.listPayments({
-        accountId: request.accountId,
-        statuses,
-        createdAfter: request.createdAfter && timestampDate("created_after", request.createdAfter),
-        createdBefore: request.createdBefore && timestampDate("created_before", request.createdBefore),
-        pageSize: request.pageSize,
-        pageToken: request.pageToken,
-      });
+      const page = await ledger.listPayments(
+        {
+          accountId: request.accountId,
+          statuses,
+          createdAfter: request.createdAfter && timestampDate("created_after", request.createdAfter),
+          createdBefore: request.createdBefore && timestampDate("created_before", request.createdBefore),
+          pageSize: request.pageSize,
+          pageToken: request.pageToken,
+        },
+        readConsistencyOf(context),
+      );
       return { payments: page.items.map(paymentToProto), nextPageToken: page.nextPageToken };
     },
   };

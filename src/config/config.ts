@@ -5,6 +5,7 @@
  */
 import { Type, type Static } from "typebox";
 import { Value } from "typebox/value";
+import { readUrlProblems, writeUrlProblems } from "./database-url.js";
 
 /**
  * Connection timeouts of the one-port server (src/server/one-port.ts takes its defaults from here).
@@ -35,8 +36,18 @@ export const ConfigSchema = Type.Object({
   HOST: Type.String({ default: "127.0.0.1", minLength: 1, description: "Address the API port binds to" }),
   PORT: port(8080, "The one port for HTTP/1.1 and HTTP/2"),
   DATABASE_URL: Type.Optional(
-    Type.String({ pattern: "^postgres(ql)?://", description: "PostgreSQL URL; embedded PGlite when unset" }),
+    Type.String({
+      pattern: "^postgres(ql)?://",
+      description: "PostgreSQL URL; several hosts (h1:p1,h2:p2) need target_session_attrs=read-write; embedded PGlite when unset",
+    }),
   ),
+  READ_DATABASE_URL: Type.Optional(
+    Type.String({
+      pattern: "^postgres(ql)?://",
+      description: "A replica (or several hosts) for lists, statements, as-of balances and verification; needs DATABASE_URL",
+    }),
+  ),
+  READ_MAX_STALENESS_MS: positiveInt(1_000, "Reads use the replica only while it is at most this far behind the primary"),
   PGLITE_DATA_DIR: Type.String({ default: ".data/pglite", minLength: 1, description: "Where PGlite keeps data" }),
   DB_POOL_SIZE: positiveInt(20, "PostgreSQL connections"),
   DB_STARTUP_TIMEOUT_MS: positiveInt(60_000, "How long start-up waits for an unreachable database before exiting"),
@@ -151,6 +162,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const config = candidate as Config;
   if (Boolean(config.TLS_CERT_FILE) !== Boolean(config.TLS_KEY_FILE)) {
     problems.push("TLS_CERT_FILE and TLS_KEY_FILE: set both to enable TLS, or neither");
+  }
+  if (config.DATABASE_URL && problems.every((problem) => !problem.startsWith("DATABASE_URL"))) {
+    for (const problem of writeUrlProblems(config.DATABASE_URL)) problems.push(`DATABASE_URL: ${problem}`);
+  }
+  if (config.READ_DATABASE_URL && problems.every((problem) => !problem.startsWith("READ_DATABASE_URL"))) {
+    if (!config.DATABASE_URL) problems.push("READ_DATABASE_URL: needs DATABASE_URL (the embedded PGlite has no replicas)");
+    for (const problem of readUrlProblems(config.READ_DATABASE_URL)) problems.push(`READ_DATABASE_URL: ${problem}`);
   }
   if (config.AUTH_DISABLED && (config.API_KEYS || config.API_KEYS_FILE)) {
     problems.push("AUTH_DISABLED: cannot be true while API_KEYS or API_KEYS_FILE is set");

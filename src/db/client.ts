@@ -57,12 +57,29 @@ function reconnectDelaySeconds(retries: number): number {
   return Math.min(0.025 * 2 ** retries, 0.25);
 }
 
-/** Opens the configured backend. Migrations are applied separately (see migrate.ts). */
+/**
+ * Seconds a new connection may take before the attempt fails (postgres.js's default is 30). With a
+ * multi-host DATABASE_URL a dead host that does not refuse (a machine gone, packets dropped) would
+ * hold each pool connection that long before it tries the next host.
+ */
+const CONNECT_TIMEOUT_SECONDS = 5;
+
+/**
+ * Opens the configured backend. Migrations are applied separately (see migrate.ts).
+ *
+ * High availability: `url` may name several hosts with target_session_attrs=read-write (config
+ * insists on it then). Every new connection, the pool's, the health probe's and the LISTEN
+ * connection's, then goes to the host that accepts writes: postgres.js tries the hosts in turn and
+ * drops a session on a server in recovery (patched to libpq's rule, patches/postgres+3.4.9.patch).
+ * While no host is a primary (a failover in progress) a connection attempt fails with
+ * CONNECTION_NOT_READ_WRITE, which the API maps to `unavailable`, and the next query tries again.
+ */
 export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
   if (options.url) {
     const client = postgres(options.url, {
       max: options.poolSize,
       backoff: reconnectDelaySeconds,
+      connect_timeout: CONNECT_TIMEOUT_SECONDS,
       onnotice: () => {},
       connection: { application_name: "payment-ledger" },
     });

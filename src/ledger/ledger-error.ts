@@ -59,21 +59,27 @@ export function invalidArgument(field: string, why: string): LedgerError {
 
 /**
  * Driver and socket codes meaning "no usable connection": postgres.js's own (CONNECTION_*,
- * CONNECT_TIMEOUT) and Node's socket errors (ECONNREFUSED at start, ECONNRESET/EPIPE when a backend
- * dies, DNS failures).
+ * CONNECT_TIMEOUT; CONNECTION_NOT_READ_WRITE when every host of a multi-host DATABASE_URL with
+ * target_session_attrs=read-write was down or a standby: a failover in progress, see
+ * patches/postgres+3.4.9.patch) and Node's socket errors (ECONNREFUSED at start, ECONNRESET/EPIPE
+ * when a backend dies, DNS failures).
  */
 const CONNECTION_ERROR_CODES = new Set([
   "CONNECTION_CLOSED", "CONNECTION_ENDED", "CONNECTION_DESTROYED", "CONNECT_TIMEOUT",
+  "CONNECTION_NOT_READ_WRITE", "CONNECTION_NOT_PRIMARY",
   "ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN",
 ]);
 
 /**
- * SQLSTATEs of a server that is going or not there yet: class 08 (connection exception), 57P01
- * admin_shutdown (pg_terminate_backend, fast shutdown), 57P02 crash_shutdown, 57P03
- * cannot_connect_now ("the database system is starting up / shutting down"), 53300
- * too_many_connections.
+ * SQLSTATEs of a server that is going, not there yet or not the primary: class 08 (connection
+ * exception), 57P01 admin_shutdown (pg_terminate_backend, fast shutdown, a demoted primary), 57P02
+ * crash_shutdown, 57P03 cannot_connect_now ("the database system is starting up / shutting down /
+ * in recovery mode"), 53300 too_many_connections, and 25006 read_only_sql_transaction: a write that
+ * reached a server in recovery (a standby, or a primary being demoted). The driver does not hand out
+ * such connections for writes (target_session_attrs=read-write); this is the last line of defence,
+ * and the statement was refused, so the retry the client makes with the same key is safe.
  */
-const UNAVAILABLE_SQLSTATES = new Set(["57P01", "57P02", "57P03", "53300"]);
+const UNAVAILABLE_SQLSTATES = new Set(["57P01", "57P02", "57P03", "53300", "25006"]);
 
 /**
  * True when `error` (looking through Drizzle's wrapping) says the database is unreachable rather

@@ -3,6 +3,7 @@
  * this and never build SQL; this knows nothing of Connect or HTTP.
  */
 import type { Database } from "../db/client.js";
+import type { ReadSource } from "../db/read-replica.js";
 import { createAccount, getAccount, updateAccount, type CreateAccountCommand, type UpdateAccountCommand } from "./accounts.js";
 import { depositFunds, withdrawFunds, withdrawFundsBatch, type DepositFundsCommand, type WithdrawFundsCommand } from "./deposits.js";
 import { expireDueHolds } from "./hold-expiry.js";
@@ -61,6 +62,17 @@ export interface LedgerOptions {
   changeFeed?: ChangeFeed;
   /** Lifetime of a manual-capture hold when the request names none (default 7 days). */
   holdExpiresInSeconds?: number;
+  /**
+   * Where the read side runs (lists, statements, as-of balances, verification): a replica within
+   * its staleness bound (READ_DATABASE_URL, src/db/read-replica.ts), else `db`. Commands, current
+   * balances, payments by id or key, and watches always use `db`, the primary.
+   */
+  reads?: ReadSource;
+}
+
+/** For read-your-writes: performance.now() of the caller's last write through this process. */
+export interface ReadConsistency {
+  writtenAt?: number;
 }
 
 /**
@@ -163,21 +175,21 @@ export class Ledger {
   }
 
   /** The balance at an instant in the past, from the entries' running balances. */
-  getBalanceAsOf(accountId: string, asOf: Date): Promise<BalanceRecord> {
-    return getBalanceAsOf(this.db, accountId, asOf);
+  getBalanceAsOf(accountId: string, asOf: Date, consistency: ReadConsistency = {}): Promise<BalanceRecord> {
+    return getBalanceAsOf(this.#reader(consistency), accountId, asOf);
   }
 
-  listPayments(query: ListPaymentsQuery): Promise<Page<PaymentRecord>> {
-    return listPayments(this.db, query);
+  listPayments(query: ListPaymentsQuery, consistency: ReadConsistency = {}): Promise<Page<PaymentRecord>> {
+    return listPayments(this.#reader(consistency), query);
   }
 
-  listAccounts(query: ListAccountsQuery): Promise<Page<AccountRecord>> {
-    return listAccounts(this.db, query);
+  listAccounts(query: ListAccountsQuery, consistency: ReadConsistency = {}): Promise<Page<AccountRecord>> {
+    return listAccounts(this.#reader(consistency), query);
   }
 
   /** One page of an account's statement. */
-  listAccountEntries(query: ListEntriesQuery): Promise<Page<EntryRecord>> {
-    return listAccountEntries(this.db, query);
+  listAccountEntries(query: ListEntriesQuery, consistency: ReadConsistency = {}): Promise<Page<EntryRecord>> {
+    return listAccountEntries(this.#reader(consistency), query);
   }
 
   /** The balances now (or after `resumeToken`), then one message per statement line; ends when `signal` aborts or watches stop. */
@@ -196,7 +208,11 @@ export class Ledger {
   }
 
   /** Checks the whole ledger (sums, balances, hash chains); reads only. */
-  verify(): Promise<VerificationReport> {
-    return verifyLedger(this.db);
+  verify(consistency: ReadConsistency = {}): Promise<VerificationReport> {
+    return verifyLedger(this.#reader(consistency));
+  }
+
+  #reader(consistency: ReadConsistency): Database {
+    return this.options.reads?.choose(consistency.writtenAt) ?? this.db;
   }
 }

@@ -7,6 +7,8 @@ import { getHeapStatistics } from "node:v8";
 import { apiRoutes } from "../api/routes.js";
 import type { Config } from "../config/config.js";
 import { openDatabase, type DatabaseHandle } from "../db/client.js";
+import { ReadReplica } from "../db/read-replica.js";
+import { recentWritesInterceptor } from "../api/recent-writes.js";
 import { Ledger } from "../ledger/ledger.js";
 import { CHANGES_CHANNEL, ChangeFeed } from "../ledger/change-feed.js";
 import { listenOn } from "../db/notifications.js";
@@ -58,10 +60,22 @@ async function startWithEdge(config: Config, logger: Logger, edge: Edge): Promis
   // One LISTEN per instance feeds every watch stream (src/ledger/change-feed.ts); it starts once
   // the database is reachable and migrated, before the API is let through.
   const changeFeed = new ChangeFeed((onNotify, onReconnect) => listenOn(database, CHANGES_CHANNEL, onNotify, onReconnect));
+  // The read side on a replica, by choice; reads fall back to the primary while it lags or is away.
+  const reads = config.READ_DATABASE_URL && config.DATABASE_URL
+    ? await ReadReplica.open({
+        primary: database,
+        primaryUrl: config.DATABASE_URL,
+        replicaUrl: config.READ_DATABASE_URL,
+        maxStalenessMs: config.READ_MAX_STALENESS_MS,
+        poolSize: config.DB_POOL_SIZE,
+        logger,
+      })
+    : undefined;
   const ledger = new Ledger(database.db, {
     idempotencyTtlHours: config.IDEMPOTENCY_TTL_HOURS,
     holdExpiresInSeconds: config.HOLD_EXPIRES_IN_SECONDS,
     changeFeed,
+    reads,
   });
   // The port opens before the database is known to be there: probes answer (readiness 503) and
   // API calls get UNAVAILABLE until the migrations have run.
@@ -78,7 +92,7 @@ async function startWithEdge(config: Config, logger: Logger, edge: Edge): Promis
     tls: config.TLS_CERT_FILE && config.TLS_KEY_FILE ? { certFile: config.TLS_CERT_FILE, keyFile: config.TLS_KEY_FILE } : undefined,
     logger,
     routes: edge.routes(apiRoutes(ledger)),
-    interceptors: [...edge.interceptors, startupGate(() => migrated, gated)],
+    interceptors: [...edge.interceptors, startupGate(() => migrated, gated), ...(reads ? [recentWritesInterceptor()] : [])],
     configure: (app) => edge.configure(app),
   });
   logger.info({ url: server.url }, "port open: probes answer, the API waits for the database");
@@ -87,6 +101,7 @@ async function startWithEdge(config: Config, logger: Logger, edge: Edge): Promis
     await changeFeed.start();
   } catch (error) {
     await server.close();
+    await reads?.close();
     await database.close();
     throw error;
   }
@@ -120,6 +135,7 @@ async function startWithEdge(config: Config, logger: Logger, edge: Edge): Promis
     // After the API: the relay's batch in progress is delivered and recorded; rows it did not get
     // to stay in the outbox for the next start.
     await relay?.stop();
+    await reads?.close();
     await database.close();
     await edge.stop();
   };

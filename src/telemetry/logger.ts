@@ -40,6 +40,8 @@ export function redactUrl(url: string): string {
     if (parsed.password) parsed.password = "***";
     return parsed.toString();
   } catch {
-    return "[unparseable url]";
+    // A multi-host PostgreSQL URL (h1:p1,h2:p2) is no WHATWG URL: mask its password by pattern.
+    const masked = url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:@/]*):[^@/]*@/i, "$1:***@");
+    return /^[a-z][a-z0-9+.-]*:\/\/[^/]*,/i.test(url) ? masked : "[unparseable url]";
   }
 }

@@ -16,6 +16,11 @@ export interface BankWorkload {
   errors: Map<string, number>;
   /** performance.now() of every acknowledgement. */
   ackTimes: number[];
+  /**
+   * performance.now() at which each acknowledged attempt was sent, in the order of ackTimes: an
+   * attempt sent after a fault cannot have committed before it.
+   */
+  ackSentTimes: number[];
   retries: number;
   /** Retried errors by Connect code name (e.g. Aborted would mean contention or a deadlock). */
   retriedCodes: Map<string, number>;
@@ -27,7 +32,7 @@ const RETRYABLE = new Set([Code.Unavailable, Code.Aborted, Code.DeadlineExceeded
 export function startBankWorkload(urls: string[], accountIds: string[], concurrency = 32): BankWorkload {
   const clients: LedgerClients[] = urls.map((url) => jsonClients(url));
   const hot = accountIds.slice(0, 2);
-  const state: BankWorkload = { acknowledged: new Map(), conflictingReplays: 0, errors: new Map(), ackTimes: [], retries: 0, retriedCodes: new Map(), stop: async () => {} };
+  const state: BankWorkload = { acknowledged: new Map(), conflictingReplays: 0, errors: new Map(), ackTimes: [], ackSentTimes: [], retries: 0, retriedCodes: new Map(), stop: async () => {} };
   const keys: string[] = [];
   let running = true;
   let sequence = 0;
@@ -49,6 +54,7 @@ export function startBankWorkload(urls: string[], accountIds: string[], concurre
       // Retries of one request go on (bounded) while the service or its database is away.
       for (let attempt = 0; ; attempt++) {
         const client = clients[(w + attempt) % clients.length]!;
+        const sentAt = performance.now();
         try {
           const { payment } = await client.payments.authorizePayment(
             { idempotencyKey: key, payerAccountId: payer, payeeAccountId: payee, amountCents: amount, currency: "USD" },
@@ -60,6 +66,7 @@ export function startBankWorkload(urls: string[], accountIds: string[], concurre
             keys.push(key);
           } else if (first !== payment!.paymentId) state.conflictingReplays++;
           state.ackTimes.push(performance.now());
+          state.ackSentTimes.push(sentAt);
           break;
         } catch (error) {
           const code = ConnectError.from(error).code;

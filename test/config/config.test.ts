@@ -47,3 +47,45 @@ describe("hold settings", () => {
     }
   });
 });
+
+describe("DATABASE_URL with several hosts (high availability)", () => {
+  const problemsOf = (url: string) => {
+    try {
+      loadConfig({ DATABASE_URL: url });
+      return [];
+    } catch (error) {
+      assert.ok(error instanceof ConfigError);
+      return error.problems;
+    }
+  };
+
+  it("accepts one host, or several with target_session_attrs=read-write or primary", () => {
+    assert.deepEqual(problemsOf("postgres://u:p@db:5432/ledger"), []);
+    assert.deepEqual(problemsOf("postgres://u:p@db1:5432,db2:5432/ledger?target_session_attrs=read-write"), []);
+    assert.deepEqual(problemsOf("postgresql://u@10.0.0.1:5432,10.0.0.2:5433/ledger?target_session_attrs=primary"), []);
+  });
+
+  it("refuses several hosts without a primary-only target_session_attrs, saying what to add", () => {
+    const [problem] = problemsOf("postgres://u:secret@db1:5432,db2:5432/ledger");
+    assert.match(problem!, /^DATABASE_URL: names 2 hosts but not target_session_attrs=read-write: add \?target_session_attrs=read-write/);
+    assert.doesNotMatch(problem!, /secret/, "the password is never echoed");
+    assert.match(problemsOf("postgres://u@db1,db2/ledger?target_session_attrs=any")[0]!, /names 2 hosts/);
+  });
+
+  it("refuses a target_session_attrs that sends writes to a standby, or an unknown one", () => {
+    assert.match(problemsOf("postgres://u@db:5432/ledger?target_session_attrs=standby")[0]!, /would send writes to a standby/);
+    assert.match(problemsOf("postgres://u@db:5432/ledger?target_session_attrs=readwrite")[0]!, /is not one of any, read-write/);
+  });
+});
+
+describe("READ_DATABASE_URL", () => {
+  it("is optional, needs DATABASE_URL, and has a staleness bound (default 1 s)", () => {
+    const config = loadConfig({ DATABASE_URL: "postgres://u@db/ledger", READ_DATABASE_URL: "postgres://u@replica1,replica2/ledger?target_session_attrs=any" });
+    assert.equal(config.READ_MAX_STALENESS_MS, 1_000);
+    assert.throws(() => loadConfig({ READ_DATABASE_URL: "postgres://u@replica/ledger" }), /READ_DATABASE_URL: needs DATABASE_URL/);
+    assert.throws(
+      () => loadConfig({ DATABASE_URL: "postgres://u@db/ledger", READ_DATABASE_URL: "postgres://u@replica/ledger?target_session_attrs=sometimes" }),
+      /READ_DATABASE_URL: target_session_attrs=sometimes is not one of/,
+    );
+  });
+});

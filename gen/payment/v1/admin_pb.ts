@@ -37,7 +37,7 @@ export type Violation = Message<"payment.v1.Violation"> & {
    * Which check failed: CURRENCY_UNBALANCED, BALANCE_MISMATCH (available + held against the
    * entries), HELD_MISMATCH (held against the hold movements), OPEN_HOLDS_MISMATCH (held against the
    * open REQUIRES_CAPTURE payments), RUNNING_BALANCE, SEQUENCE_GAP or HASH_MISMATCH
-   * (drizzle/functions/60-verify-ledger.sql).
+   * (src/ledger/sql/60-verify-ledger.sql).
    *
    * @generated from field: string check = 1;
    */
