@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, statSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { it } from "node:test";
@@ -52,8 +52,9 @@ it("a generated key matches the entry made for it", () => {
   assert.notEqual(generateApiKey(), key);
 });
 
-it("the development key is created once, private to its owner, and never logged", () => {
+it("the development key is created once, private to its owner, and never logged", (t) => {
   const dir = mkdtempSync(join(tmpdir(), "devkey-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   const { logger, text } = capturingLogger();
   const first = ensureDevKey(dir, logger);
   const key = readFileSync(join(dir, DEV_KEY_FILE), "utf8").trim();

@@ -1,6 +1,6 @@
 /** The embedded default (PGlite, no keys configured): a development key appears and keeps working. */
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { it } from "node:test";
@@ -9,8 +9,9 @@ import { startService } from "../../src/server/service.js";
 import { capturingLogger } from "../support/logs.js";
 import { testKey } from "../support/api-keys.js";
 
-it("first start writes a key file, curl with it works, a restart keeps it", async () => {
+it("first start writes a key file, curl with it works, a restart keeps it", async (t) => {
   const dataDir = mkdtempSync(join(tmpdir(), "embedded-"));
+  t.after(() => rmSync(dataDir, { recursive: true, force: true }));
   const config = loadConfig({ PGLITE_DATA_DIR: dataDir, PORT: "0", METRICS_PORT: "0" });
   const { logger, text } = capturingLogger();
   const create = (url: string, authorization?: string) =>
@@ -40,8 +41,9 @@ it("first start writes a key file, curl with it works, a restart keeps it", asyn
   assert.ok(!log.includes(key));
 });
 
-it("setting API_KEYS retires the development key, and the log says so at start", async () => {
+it("setting API_KEYS retires the development key, and the log says so at start", async (t) => {
   const dataDir = mkdtempSync(join(tmpdir(), "embedded-"));
+  t.after(() => rmSync(dataDir, { recursive: true, force: true }));
   const { logger, text } = capturingLogger();
   let service = await startService(loadConfig({ PGLITE_DATA_DIR: dataDir, PORT: "0", METRICS_PORT: "0" }), logger);
   await service.stop();
