@@ -131,3 +131,21 @@ services_for_this_run() {
   trap 'exit 143' TERM
   start_services "$WORK_DIR"
 }
+
+# Writes DIR/log4j2.properties for a Kafka broker whose data lives in DIR: INFO to DIR/server.log,
+# Kafka's own chatter and state changes at WARN (kafka.sh, ha/kafka-cluster.sh).
+write_kafka_log_config() {
+  cat >"$1/log4j2.properties" <<PROPS
+appender.file.type=File
+appender.file.name=file
+appender.file.fileName=$1/server.log
+appender.file.layout.type=PatternLayout
+appender.file.layout.pattern=[%d] %p %m (%c)%n
+rootLogger.level=INFO
+rootLogger.appenderRef.file.ref=file
+logger.kafka.name=org.apache.kafka
+logger.kafka.level=WARN
+logger.state.name=state.change.logger
+logger.state.level=WARN
+PROPS
+}

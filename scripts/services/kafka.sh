@@ -43,19 +43,7 @@ share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=false
 PROPS
-      cat >"$dir/log4j2.properties" <<PROPS
-appender.file.type=File
-appender.file.name=file
-appender.file.fileName=$dir/server.log
-appender.file.layout.type=PatternLayout
-appender.file.layout.pattern=[%d] %p %m (%c)%n
-rootLogger.level=INFO
-rootLogger.appenderRef.file.ref=file
-logger.kafka.name=org.apache.kafka
-logger.kafka.level=WARN
-logger.state.name=state.change.logger
-logger.state.level=WARN
-PROPS
+      write_kafka_log_config "$dir"
       # A cluster id is 16 random bytes in URL-safe base64 (what StorageTool random-uuid prints);
       # Kafka refuses ids starting with "-" because they read as command-line flags.
       id=$(node -e "let s;do{s=require('crypto').randomBytes(16).toString('base64url')}while(s[0]==='-');console.log(s)")

@@ -89,19 +89,7 @@ broker.heartbeat.interval.ms=500
 broker.session.timeout.ms=3000
 replica.lag.time.max.ms=5000
 PROPS
-      cat >"$ndir/log4j2.properties" <<PROPS
-appender.file.type=File
-appender.file.name=file
-appender.file.fileName=$ndir/server.log
-appender.file.layout.type=PatternLayout
-appender.file.layout.pattern=[%d] %p %m (%c)%n
-rootLogger.level=INFO
-rootLogger.appenderRef.file.ref=file
-logger.kafka.name=org.apache.kafka
-logger.kafka.level=WARN
-logger.state.name=state.change.logger
-logger.state.level=WARN
-PROPS
+      write_kafka_log_config "$ndir"
       java -cp "$libs/*" -Dlog4j2.configurationFile="$ndir/log4j2.properties" kafka.tools.StorageTool \
         format -t "$id" -c "$ndir/server.properties" >"$ndir/format.log" 2>&1 \
         || { echo "kafka-cluster: formatting broker $n failed, see $ndir/format.log" >&2; cat "$ndir/format.log" >&2; exit 1; }
