@@ -21,15 +21,16 @@ export interface OwnPostgres {
   remove(): void;
 }
 
-const bin = () => {
+/** The newest installed PostgreSQL's binaries (Debian's layout). */
+export const bin = () => {
   const versions = readdirSync("/usr/lib/postgresql").sort((a, b) => Number(a) - Number(b));
   return `/usr/lib/postgresql/${versions.at(-1)}/bin`;
 };
 
-/** initdb and pg_ctl refuse to run as root: run them as the postgres user then. */
-function asOwner(command: string, args: string[]): void {
+/** Runs a PostgreSQL binary and returns its output; initdb and pg_ctl refuse to run as root, so as the postgres user then. */
+export function asOwner(command: string, args: string[]): string {
   const [file, argv] = process.getuid?.() === 0 ? ["runuser", ["-u", "postgres", "--", command, ...args]] : [command, args];
-  execFileSync(file, argv, { stdio: "ignore" });
+  return execFileSync(file, argv, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
 }
 
 /** Initialises a cluster; `started` false leaves it stopped (a database that is not there yet). */

@@ -5,9 +5,10 @@
  * Durable settings (fsync, synchronous_commit, full_page_writes on).
  */
 import { execFileSync } from "node:child_process";
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { asOwner, bin } from "./postgres-cluster.js";
 import { freePort } from "./process.js";
 import { until } from "./until.js";
 
@@ -30,15 +31,6 @@ export interface PostgresPair {
   remove(): void;
 }
 
-const bin = () => {
-  const versions = readdirSync("/usr/lib/postgresql").sort((a, b) => Number(a) - Number(b));
-  return `/usr/lib/postgresql/${versions.at(-1)}/bin`;
-};
-
-function asOwner(command: string, args: string[]): string {
-  const [file, argv] = process.getuid?.() === 0 ? ["runuser", ["-u", "postgres", "--", command, ...args]] : [command, args];
-  return execFileSync(file, argv, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
-}
 
 export async function createPostgresPair(): Promise<PostgresPair> {
   const dir = mkdtempSync(join(tmpdir(), "ledger-pg-pair-"));
