@@ -5,8 +5,9 @@
  * ledger_apply: PostgreSQL serialises the commits of all transactions that sent NOTIFY (a
  * cluster-wide lock held from before the commit record until after its flush), which would have
  * put one queue in front of every money transaction's commit (docs/write-path.md). This statement
- * writes nothing else, so its commit does not wait for a flush and holds that lock only briefly. A notification is a hint:
- * watchers and relays also poll, so one lost with a crash between commit and notify only delays.
+ * writes nothing else, so its commit does not wait for a flush and holds that lock only briefly.
+ * A notification is a hint: watchers and relays also poll, so one lost with a crash between commit
+ * and notify only delays.
  */
 import { sql } from "drizzle-orm";
 import type { Database } from "../db/client.js";

@@ -14,11 +14,13 @@ DECLARE
   v_id text := p_item->>'accountId';
   v_at timestamptz := (p_item->>'at')::timestamptz;
   v_funding boolean := coalesce(p_item->>'funding', 'false') = 'true';
+  v_account accounts%ROWTYPE;
   v_existing accounts%ROWTYPE;
 BEGIN
   INSERT INTO accounts (id, currency, display_name, is_funding, created_at)
     VALUES (v_id, p_item->>'currency', p_item->>'displayName', v_funding, v_at)
-    ON CONFLICT (id) DO NOTHING;
+    ON CONFLICT (id) DO NOTHING
+    RETURNING * INTO v_account;
   IF NOT FOUND THEN
     SELECT * INTO v_existing FROM accounts WHERE id = v_id;
     IF v_existing.currency = p_item->>'currency' AND v_existing.display_name = p_item->>'displayName' THEN
@@ -29,12 +31,11 @@ BEGIN
   END IF;
   INSERT INTO balances (account_id, currency, allow_negative, overdraft_limit_cents, updated_at)
     VALUES (v_id, p_item->>'currency', v_funding, coalesce((p_item->>'overdraftLimitCents')::bigint, 0), v_at);
-  SELECT * INTO v_existing FROM accounts WHERE id = v_id;
   IF NOT v_funding THEN
     PERFORM ledger_emit(p_item, 'AccountCreated', 'account', v_id, jsonb_build_object('accountId', v_id,
       'currency', p_item->'currency', 'displayName', p_item->'displayName', 'createdAt', p_item->'at'));
   END IF;
-  RETURN jsonb_build_object('result', ledger_account_json(v_existing));
+  RETURN jsonb_build_object('result', ledger_account_json(v_account));
 END;
 $$;
 
