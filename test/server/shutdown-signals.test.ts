@@ -65,7 +65,9 @@ function npmStartInTerminal(env: Record<string, string>) {
   const inherited = { ...process.env };
   delete inherited.KAFKA_BROKERS;
   // -e: script exits with the command's status; -q: no banner; the typescript file is /dev/null.
-  const terminal = spawn("script", ["-qefc", "npm start", "/dev/null"], {
+  // `exec`: script runs the command through $SHELL (sh when unset, as under CI), and a shell left
+  // waiting in the foreground would itself die of the Ctrl-C (status 130) whatever the service does.
+  const terminal = spawn("script", ["-qefc", "exec npm start", "/dev/null"], {
     env: { ...inherited, ...EDGE_DEFAULTS, ...env },
     stdio: ["pipe", "pipe", "pipe"],
   });
