@@ -1,6 +1,6 @@
 /**
  * The outbox relay: moves committed outbox rows to Kafka, at least once, in commit order per
- * aggregate (see claimBatch), with several instances sharing one database.
+ * aggregate (see outbox_claim in src/relay/sql/outbox-relay.sql), with several instances sharing one database.
  *
  * One batch is one database transaction: claim due rows (row locks), send them, wait for every
  * delivery report, then record each outcome and commit. A crash anywhere before the commit releases
