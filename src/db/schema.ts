@@ -59,7 +59,7 @@ export const balances = pgTable(
     updatedAt: timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
     /**
      * The head of the account's history, kept on the row every writer already locks and updates, so
-     * writing the next line reads no earlier line (src/ledger/sql/10-ledger-lines.sql): the last
+     * writing the next line reads no earlier line (src/ledger/sql/12-ledger-lines.sql): the last
      * entry's account_seq, the last statement line's line_seq, the last entry's hash (the chain's
      * head) and the last payment step's position (WatchPayments). NULL only between migration 0007
      * and the backfill in 40-entry-chain.sql that runs right after it.
@@ -135,7 +135,7 @@ export const ledgerEntries = pgTable(
     currency: text("currency").notNull(),
     createdAt: createdAt(),
     /**
-     * Set from the account's balance row when the entry is written (src/ledger/sql/10-ledger-lines.sql): the
+     * Set from the account's balance row when the entry is written (src/ledger/sql/12-ledger-lines.sql): the
      * entry's 1-based position in its account's history, the account's balance right after it,
      * and SHA-256 over its content and the previous entry's hash (a tamper-evident chain per account).
      */
@@ -143,7 +143,7 @@ export const ledgerEntries = pgTable(
     balanceAfterCents: money("balance_after_cents"),
     entryHash: text("entry_hash"),
     /**
-     * Set from the balance row too (10-ledger-lines.sql): the line's 1-based
+     * Set from the balance row too (12-ledger-lines.sql): the line's 1-based
      * position among ALL statement lines of its account (entries and hold movements share one
      * sequence, assigned under the account's balance row lock, so it is commit order), and the
      * account's held balance right after it. Statements and watches page by line_seq, never by a
@@ -286,7 +286,7 @@ export const holdMovements = pgTable(
     kind: text("kind", { enum: ["HELD", "RELEASED"] }).notNull(),
     amountCents: money("amount_cents").notNull(),
     createdAt: createdAt(),
-    /** Set from the balance row (10-ledger-lines.sql): see ledger_entries.line_seq; the ledger and held balances right after it. */
+    /** Set from the balance row (12-ledger-lines.sql): see ledger_entries.line_seq; the ledger and held balances right after it. */
     lineSeq: bigint("line_seq", { mode: "bigint" }),
     ledgerAfterCents: money("ledger_after_cents"),
     heldAfterCents: money("held_after_cents"),

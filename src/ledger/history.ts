@@ -256,7 +256,7 @@ const causeKindOf = (transferId: SQL) => sql`case when exists (select 1 from dep
  * The statement of one account: its ledger entries and its hold movements, so that every change of
  * the AVAILABLE balance has a line (a hold moves money between available and held without an
  * entry), in the order of the account's line sequence (line_seq, one sequence over both tables,
- * assigned in commit order under the account's lock by src/ledger/sql/40-entry-chain.sql; no
+ * assigned in commit order under the account's lock by src/ledger/sql/12-ledger-lines.sql; no
  * clock decides the order). Each line stores the ledger and held balances right after it, so a
  * page reads only its own rows. Each branch reads at most one page in line order
  * (ledger_entries_account_line_idx, hold_movements_account_line_idx) before the two are merged, so
