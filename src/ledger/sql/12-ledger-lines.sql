@@ -37,7 +37,7 @@ $$;
 
 -- The entry row whose line `ledger_entry_line` just added to `p_after` (the row it returned).
 CREATE OR REPLACE FUNCTION ledger_entry_row(p_after balances, p_id bigint, p_transfer_id text, p_amount bigint, p_at timestamptz)
-RETURNS ledger_entries LANGUAGE sql IMMUTABLE AS $$
+RETURNS ledger_entries LANGUAGE sql STABLE AS $$
   SELECT ROW(p_id, p_transfer_id, p_after.account_id, p_amount, p_after.currency, p_at, p_after.entry_seq,
              p_after.available_cents + p_after.held_cents, p_after.chain_hash, p_after.line_seq, p_after.held_cents)::ledger_entries
 $$;
@@ -58,7 +58,7 @@ $$;
 
 -- The hold movement row whose line `ledger_hold_line` just added to `p_after`.
 CREATE OR REPLACE FUNCTION ledger_hold_row(p_after balances, p_id bigint, p_payment_id text, p_amount bigint, p_at timestamptz)
-RETURNS hold_movements LANGUAGE sql IMMUTABLE AS $$
+RETURNS hold_movements LANGUAGE sql STABLE AS $$
   SELECT ROW(p_id, p_after.account_id, p_payment_id, CASE WHEN p_amount > 0 THEN 'HELD' ELSE 'RELEASED' END, abs(p_amount),
              p_at, p_after.line_seq, p_after.available_cents + p_after.held_cents, p_after.held_cents)::hold_movements
 $$;

@@ -41,7 +41,7 @@ $$;
 
 -- The stored form of AccountRecord (src/ledger/ledger-core.ts).
 CREATE OR REPLACE FUNCTION ledger_account_json(p_account accounts) RETURNS jsonb
-LANGUAGE sql IMMUTABLE AS $$
+LANGUAGE sql STABLE AS $$
   SELECT jsonb_build_object('accountId', p_account.id, 'currency', p_account.currency, 'displayName', p_account.display_name,
     'createdAt', jsonb_build_object('$date', ledger_iso(p_account.created_at)))
 $$;
