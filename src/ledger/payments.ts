@@ -47,7 +47,18 @@ export interface AuthorizePaymentCommand {
   captureMethod?: CaptureMethod;
   /** Lifetime of a MANUAL hold; the configured default when absent. */
   holdExpiresInSeconds?: number;
+  /** A split payment: the amount divided between these payees (`payeeAccountId` then empty). */
+  splits?: readonly PaymentSplit[];
 }
+
+/** One payee's part of a split payment. */
+export interface PaymentSplit {
+  payeeAccountId: string;
+  amountCents: bigint;
+}
+
+/** Most payees of one split payment: each is one more balance row locked by the payment. */
+export const MAX_SPLITS = 10;
 
 /**
  * Authorizes a payment. Decided under the payer's and payee's balance locks: a currency mismatch, a
@@ -82,9 +93,11 @@ export async function authorizePayments(
   commands: readonly AuthorizePaymentCommand[],
   context: RequestContext,
   defaultHoldSeconds = DEFAULT_HOLD_EXPIRES_IN_SECONDS,
+  atomic = false,
 ): Promise<AuthorizationOutcome[]> {
   requireBatchSize(commands.length, "payments");
-  const outcomes = await runCommands<PaymentRecord>(batcher, commands.map((command) => () => authorizationInput(command, defaultHoldSeconds)), context);
+  const inputs = commands.map((command) => () => authorizationInput(command, defaultHoldSeconds));
+  const outcomes = await runCommands<PaymentRecord>(batcher, inputs, context, atomic);
   return outcomes.map((o) => ("error" in o ? o : { payment: o.value }));
 }
 
@@ -92,11 +105,15 @@ export async function authorizePayments(
 function authorizationInput(command: AuthorizePaymentCommand, defaultHoldSeconds: number): CommandInput<PaymentRecord> {
   requireIdempotencyKey("idempotency_key", command.idempotencyKey);
   requireCustomerAccountId("payer_account_id", command.payerAccountId);
-  requireCustomerAccountId("payee_account_id", command.payeeAccountId);
-  if (command.payerAccountId === command.payeeAccountId) {
-    throw invalidArgument("payee_account_id", "must differ from payer_account_id");
+  const splits = command.splits ?? [];
+  if (splits.length === 0) {
+    requireCustomerAccountId("payee_account_id", command.payeeAccountId);
+    if (command.payerAccountId === command.payeeAccountId) {
+      throw invalidArgument("payee_account_id", "must differ from payer_account_id");
+    }
   }
   requireAmount("amount_cents", command.amountCents);
+  if (splits.length > 0) requireSplits(command, splits);
   requireCurrency("currency", command.currency);
   requireText("description", command.description, 500);
   const manual = command.captureMethod === "MANUAL";
@@ -104,16 +121,18 @@ function authorizationInput(command: AuthorizePaymentCommand, defaultHoldSeconds
   const holdSeconds = command.holdExpiresInSeconds ?? defaultHoldSeconds;
   if (command.holdExpiresInSeconds !== undefined) {
     if (!manual) throw invalidArgument("hold_expires_in", "applies to CAPTURE_METHOD_MANUAL only");
+    if (!Number.isInteger(holdSeconds)) throw invalidArgument("hold_expires_in", "must be whole seconds");
     if (!Number.isInteger(holdSeconds) || holdSeconds < minSeconds || holdSeconds > maxSeconds) {
       throw invalidArgument("hold_expires_in", `must be whole seconds between ${minSeconds} and ${maxSeconds} (30 days)`);
     }
   }
 
-  const { idempotencyKey, captureMethod: _method, holdExpiresInSeconds: _seconds, ...request } = command;
-  // The fingerprint of an automatic payment stays what it was before capture methods existed.
+  const { idempotencyKey, captureMethod: _method, holdExpiresInSeconds: _seconds, splits: _splits, ...request } = command;
+  // The fingerprint of an automatic payment stays what it was before capture methods and splits existed.
+  const withSplits = splits.length > 0 ? { ...request, splits: splits.map((l) => `${l.payeeAccountId}:${l.amountCents}`).join(",") } : request;
   const fingerprinted = manual
-    ? { ...request, captureMethod: "MANUAL", holdExpiresInSeconds: String(command.holdExpiresInSeconds ?? "") }
-    : request;
+    ? { ...withSplits, captureMethod: "MANUAL", holdExpiresInSeconds: String(command.holdExpiresInSeconds ?? "") }
+    : withSplits;
   return {
     kind: "authorize",
     method: "AuthorizePayment",
@@ -128,9 +147,36 @@ function authorizationInput(command: AuthorizePaymentCommand, defaultHoldSeconds
       description: command.description,
       captureMethod: manual ? "MANUAL" : "AUTOMATIC",
       holdExpiresAt: manual ? new Date(Date.now() + holdSeconds * 1000).toISOString() : null,
+      ...(splits.length > 0 && { splits: splits.map((l) => ({ payeeAccountId: l.payeeAccountId, amountCents: l.amountCents.toString() })) }),
     },
     onRecorded: countPayment,
   };
+}
+
+/**
+ * The legs of a split payment: 1 to MAX_SPLITS distinct customer accounts other than the payer,
+ * each part at least 1, summing to the amount, with no payee of the payment's own. (Their
+ * currency is decided with the funds, under the locks: a payee in another currency declines the
+ * payment with CURRENCY_MISMATCH, as a single payee would.)
+ */
+function requireSplits(command: AuthorizePaymentCommand, splits: readonly PaymentSplit[]): void {
+  if (command.payeeAccountId !== "") throw invalidArgument("payee_account_id", "must be empty when splits are set (the payees are the splits)");
+  if (splits.length > MAX_SPLITS) throw invalidArgument("splits", `must hold at most ${MAX_SPLITS} payees, got ${splits.length}`);
+  const seen = new Map<string, number>();
+  let sum = 0n;
+  splits.forEach((leg, i) => {
+    const field = `splits[${i}].payee_account_id`;
+    requireCustomerAccountId(field, leg.payeeAccountId);
+    if (leg.payeeAccountId === command.payerAccountId) throw invalidArgument(field, "must differ from payer_account_id");
+    const earlier = seen.get(leg.payeeAccountId);
+    if (earlier !== undefined) throw invalidArgument(field, `names the same account as splits[${earlier}]; each payee may appear once`);
+    seen.set(leg.payeeAccountId, i);
+    requireAmount(`splits[${i}].amount_cents`, leg.amountCents);
+    sum += leg.amountCents;
+  });
+  if (sum !== command.amountCents) {
+    throw invalidArgument("splits", `the parts sum to ${sum}, but amount_cents is ${command.amountCents}; they must be equal`);
+  }
 }
 
 export interface CapturePaymentCommand {
@@ -150,9 +196,10 @@ export async function capturePayments(
   batcher: PaymentBatcher,
   commands: readonly CapturePaymentCommand[],
   context: RequestContext,
+  atomic = false,
 ): Promise<CommandOutcome<PaymentRecord>[]> {
   requireBatchSize(commands.length, "payments");
-  return runCommands<PaymentRecord>(batcher, commands.map((command) => () => captureInput(command)), context);
+  return runCommands<PaymentRecord>(batcher, commands.map((command) => () => captureInput(command)), context, atomic);
 }
 
 function captureInput(command: CapturePaymentCommand): CommandInput {
@@ -197,9 +244,10 @@ export async function refundPayments(
   batcher: PaymentBatcher,
   commands: readonly RefundPaymentCommand[],
   context: RequestContext,
+  atomic = false,
 ): Promise<CommandOutcome<RefundRecord>[]> {
   requireBatchSize(commands.length, "payments");
-  return runCommands<RefundRecord>(batcher, commands.map((command) => () => refundInput(command)), context);
+  return runCommands<RefundRecord>(batcher, commands.map((command) => () => refundInput(command)), context, atomic);
 }
 
 function refundInput(command: RefundPaymentCommand): CommandInput {
