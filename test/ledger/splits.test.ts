@@ -283,3 +283,39 @@ describe("the split rule (ledger_split_shares)", () => {
     }
   });
 });
+
+describe("verification of split payments", () => {
+  it("names a leg whose part, captured or refunded amount was changed in SQL", async () => {
+    const own = await createTestDatabase(4);
+    try {
+      const l = new Ledger(own.handle.db, { idempotencyTtlHours: 24 });
+      const open = async () => (await l.createAccount({ currency: "USD", displayName: "v", accountId: "" }, ctx)).accountId;
+      const [payer, a, b] = [await open(), await open(), await open()];
+      await l.depositFunds({ idempotencyKey: "v-dep", accountId: payer, amountCents: 1_000n, currency: "USD" }, ctx);
+      const legs = [{ payeeAccountId: a, amountCents: 50n }, { payeeAccountId: b, amountCents: 50n }];
+      const paid = await l.authorizePayment({ ...split(payer, 100n, legs), idempotencyKey: "v-1" }, ctx);
+      const held = await l.authorizePayment({ ...split(payer, 100n, legs, { captureMethod: "MANUAL" }), idempotencyKey: "v-2" }, ctx);
+      await l.capturePayment({ idempotencyKey: "v-3", paymentId: held.paymentId, amountCents: 30n }, ctx);
+      await l.refundPayment({ idempotencyKey: "v-4", paymentId: held.paymentId, amountCents: 10n, reason: "" }, ctx);
+      assert.deepEqual((await l.verify()).violations, []);
+      const checks = async () => (await l.verify()).violations.map((v) => `${v.check} ${v.subject}`).sort();
+      const edit = (statement: ReturnType<typeof sql>) => l.db.execute(statement);
+
+      await edit(sql`update payment_splits set amount_cents = 51 where payment_id = ${paid.paymentId} and position = 1`);
+      assert.deepEqual(await checks(), [`SPLIT_SUM payment ${paid.paymentId}`]);
+      await edit(sql`update payment_splits set amount_cents = 50 where payment_id = ${paid.paymentId} and position = 1`);
+
+      // Shares moved between the legs: the totals still agree, the payees' entries do not.
+      await edit(sql`update payment_splits set captured_cents = captured_cents + case position when 1 then 1 else -1 end where payment_id = ${held.paymentId}`);
+      assert.deepEqual(await checks(), [`LEG_ENTRIES payment ${held.paymentId}`, `LEG_ENTRIES payment ${held.paymentId}`]);
+      await edit(sql`update payment_splits set captured_cents = 15 where payment_id = ${held.paymentId}`);
+      assert.deepEqual(await checks(), []);
+
+      await edit(sql`alter table payment_splits drop constraint payment_splits_refunded_within_captured`);
+      await edit(sql`update payment_splits set refunded_cents = 16 where payment_id = ${held.paymentId} and position = 2`);
+      assert.deepEqual(await checks(), [`LEG_ENTRIES payment ${held.paymentId}`, `SPLIT_BOUNDS payment ${held.paymentId}`, `SPLIT_TOTALS payment ${held.paymentId}`]);
+    } finally {
+      await own.drop();
+    }
+  });
+});
