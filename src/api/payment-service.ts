@@ -129,7 +129,12 @@ function commandOf(request: AuthorizePaymentRequest): AuthorizePaymentCommand {
     // A fraction stays a fraction: the ledger refuses it (whole seconds) rather than rounding it.
     holdExpiresInSeconds: request.holdExpiresIn ? Number(request.holdExpiresIn.seconds) + request.holdExpiresIn.nanos / 1e9 : undefined,
     ...(request.splits.length > 0 && {
-      splits: request.splits.map((leg) => ({ payeeAccountId: leg.payeeAccountId, amountCents: leg.amountCents })),
+      splits: request.splits.map((leg) => ({
+        payeeAccountId: leg.payeeAccountId,
+        amountCents: leg.amountCents,
+        capturedCents: leg.capturedCents,
+        refundedCents: leg.refundedCents,
+      })),
     }),
   };
 }

@@ -55,6 +55,9 @@ export interface AuthorizePaymentCommand {
 export interface PaymentSplit {
   payeeAccountId: string;
   amountCents: bigint;
+  /** Output only (what the leg received and gave back): absent or 0 in a request. */
+  capturedCents?: bigint;
+  refundedCents?: bigint;
 }
 
 /** Most payees of one split payment: each is one more balance row locked by the payment. */
@@ -172,6 +175,8 @@ function requireSplits(command: AuthorizePaymentCommand, splits: readonly Paymen
     if (earlier !== undefined) throw invalidArgument(field, `names the same account as splits[${earlier}]; each payee may appear once`);
     seen.set(leg.payeeAccountId, i);
     requireAmount(`splits[${i}].amount_cents`, leg.amountCents);
+    if (leg.capturedCents) throw invalidArgument(`splits[${i}].captured_cents`, "is output only (what the leg received); leave it unset");
+    if (leg.refundedCents) throw invalidArgument(`splits[${i}].refunded_cents`, "is output only (what the leg gave back); leave it unset");
     sum += leg.amountCents;
   });
   if (sum !== command.amountCents) {

@@ -78,6 +78,8 @@ describe("split payments over the API", () => {
       [{ ...base, splits: [{ payeeAccountId: "", amountCents: "10" }] }, "INVALID_ARGUMENT", "splits[0].payee_account_id"],
       [{ ...base, splits: [{ payeeAccountId: a, amountCents: "-10" }] }, "INVALID_ARGUMENT", "splits[0].amount_cents"],
       [{ ...base, splits: [{ payeeAccountId: payer, amountCents: "10" }] }, "INVALID_ARGUMENT", "splits[0].payee_account_id"],
+      [{ ...base, splits: [{ payeeAccountId: a, amountCents: "10", capturedCents: "10" }] }, "INVALID_ARGUMENT", "splits[0].captured_cents"],
+      [{ ...base, splits: [{ payeeAccountId: a, amountCents: "10", refundedCents: "1" }] }, "INVALID_ARGUMENT", "splits[0].refunded_cents"],
       [{ ...base, splits: [{ payeeAccountId: a, amountCents: "ten" }] }, "MALFORMED_REQUEST", ""],
       [{ ...base, splits: { payeeAccountId: a } }, "MALFORMED_REQUEST", ""],
     ];
@@ -123,6 +125,20 @@ describe("atomic batches over the API", () => {
       client.payments.authorizePayment({ ...body.items[0]!, amountCents: 60n }),
       (e: Error & { code?: number }) => /items\[1\] failed/.test(e.message),
     );
+  });
+
+  it("abort every other item when one cannot become a command (a fractional hold_expires_in)", async () => {
+    const [payer, payee] = [await account(100n), await account(0n)];
+    const item = { payerAccountId: payer, payeeAccountId: payee, amountCents: 10n, currency: "USD", captureMethod: CaptureMethod.MANUAL };
+    const { outcomes } = await client.payments.authorizePayments({
+      atomic: true,
+      items: [{ ...item, idempotencyKey: key() }, { ...item, idempotencyKey: key(), holdExpiresIn: { seconds: 60n, nanos: 5 } }],
+    });
+    assert.deepEqual(outcomes.map((o) => (o.outcome.case === "error" ? [o.outcome.value.code, o.outcome.value.field, o.outcome.value.message] : [])), [
+      ["ABORTED", "", "aborted: items[1] failed (INVALID_ARGUMENT), so no item of this atomic batch was applied"],
+      ["INVALID_ARGUMENT", "hold_expires_in", "hold_expires_in: must be whole seconds"],
+    ]);
+    assert.equal((await client.payments.getAccountBalance({ accountId: payer })).heldBalanceCents, 0n);
   });
 
   it("apply all or nothing for payouts (WithdrawFundsBatch) over gRPC", async () => {
