@@ -249,6 +249,41 @@ describe("split payments", () => {
   });
 });
 
+describe("split payments under concurrent payments", () => {
+  it("keep the ledger sound with three batchers, payees that also pay, captures and refunds racing, and no deadlock", async () => {
+    const deadlocks = async () => Number((await rows(ledger.db, sql`select deadlocks::int as n from pg_stat_database where datname = current_database()`))[0]!.n);
+    const deadlocksBefore = await deadlocks();
+    const others = [1, 2].map(() => new Ledger(database.handle.db, { idempotencyTtlHours: 24, paymentBatch: { maxBatchSize: 50, maxInFlight: 4 } }));
+    const via = (n: number) => [ledger, ...others][n % 3]!;
+    // Every account pays and receives: a split payment's payee is another's payer.
+    const ids = await Promise.all(Array.from({ length: 5 }, () => account(100_000n)));
+    const total = async () => (await Promise.all(ids.map(available))).reduce((x, y) => x + y, 0n);
+    const before = await total();
+    const work: Promise<unknown>[] = [];
+    for (let round = 0; round < 30; round++) {
+      const payer = ids[round % 5]!;
+      const legs = [1, 2, 3].map((k) => ({ payeeAccountId: ids[(round + k) % 5]!, amountCents: BigInt(101 + k * round) }));
+      const amount = legs.reduce((x, l) => x + l.amountCents, 0n);
+      const manual = round % 2 === 0;
+      work.push(
+        (async () => {
+          const payment = await via(round).authorizePayment(split(payer, amount, legs, manual ? { captureMethod: "MANUAL" } : {}), ctx);
+          assert.equal(payment.status, manual ? "REQUIRES_CAPTURE" : "AUTHORIZED");
+          if (manual) await via(round + 1).capturePayment({ idempotencyKey: key(), paymentId: payment.paymentId, amountCents: amount - 7n }, ctx);
+          const refund = await via(round + 2).refundPayment({ idempotencyKey: key(), paymentId: payment.paymentId, amountCents: 13n, reason: "" }, ctx);
+          assert.equal(refund.status, "REFUNDED");
+        })(),
+      );
+      work.push(via(round + 1).authorizePayment(
+        { idempotencyKey: key(), payerAccountId: ids[(round + 2) % 5]!, payeeAccountId: ids[(round + 4) % 5]!, amountCents: 17n, currency: "USD", description: "" }, ctx));
+    }
+    await Promise.all(work);
+    assert.equal(await total(), before, "money only moved between the accounts");
+    assert.equal(await deadlocks(), deadlocksBefore, "no deadlock was detected");
+    await assertSound();
+  });
+});
+
 describe("the split rule (ledger_split_shares)", () => {
   const shares = async (amount: bigint, weights: bigint[]) => {
     const [row] = await rows(ledger.db, sql`select ledger_split_shares(${amount.toString()}::bigint, ${`{${weights.join(",")}}`}::bigint[])::text[] as s`);
