@@ -347,9 +347,13 @@ export const paymentSplits = pgTable(
     amountCents: money("amount_cents").notNull(),
     capturedCents: money("captured_cents").notNull().default(sql`0`),
     refundedCents: money("refunded_cents").notNull().default(sql`0`),
+    /** The payment's, so that ListPayments of a payee reads its split payments in order from the index below. */
+    createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull(),
   },
   (t) => [
     primaryKey({ columns: [t.paymentId, t.position] }),
+    /** ListPayments of an account: the split payments it is a payee of, newest first (beside payments_payee_idx). */
+    index("payment_splits_payee_idx").on(t.payeeAccountId, t.createdAt),
     check("payment_splits_amount_positive", sql`${t.amountCents} > 0`),
     check("payment_splits_captured_within_amount", sql`${t.capturedCents} >= 0 AND ${t.capturedCents} <= ${t.amountCents}`),
     check("payment_splits_refunded_within_captured", sql`${t.refundedCents} >= 0 AND ${t.refundedCents} <= ${t.capturedCents}`),

@@ -25,7 +25,7 @@ export interface Page<T> {
 }
 
 export interface ListPaymentsQuery {
-  /** Payer or payee; empty for every payment. */
+  /** Payer, payee or a split payment's payee; empty for every payment. */
   accountId: string;
   statuses: PaymentStatus[];
   createdAfter?: Date;
@@ -94,8 +94,9 @@ const dateOfMicros = (value: string) => new Date(Number(BigInt(value) / 1000n));
 type PaymentRow = { id: string; created_us: string; payment: unknown };
 
 /**
- * Payments newest first, keyed by (created_at, id). With an account: the payer index and the payee
- * index (payments_payer_idx, payments_payee_idx) are each read in order up to one page and merged,
+ * Payments newest first, keyed by (created_at, id). With an account: the payer index, the payee
+ * index and the split payees' index (payments_payer_idx, payments_payee_idx,
+ * payment_splits_payee_idx) are each read in order up to one page and merged,
  * rather than one OR that PostgreSQL would answer by sorting every payment of the account.
  * Without: payments_created_idx.
  */
@@ -121,11 +122,19 @@ export async function listPayments(db: Database, query: ListPaymentsQuery): Prom
   const order = sql`order by created_at desc, id desc limit ${pageSize + 1}`;
   const from = sql`payments p left join payment_states s on s.payment_id = p.id`;
 
+  // The third branch: split payments the account is a payee of, read in the order of
+  // payment_splits_payee_idx (the legs carry their payment's time; the key is repeated on them).
+  const splitKey = after ? sql` and (l.created_at, l.payment_id) < (${fromMicros(after[0]!)}, ${after[1]!})` : sql``;
+  const splitWhere = sql`l.payee_account_id = ${query.accountId}${splitKey}`;
+  const splitOrder = sql`order by l.created_at desc, l.payment_id desc limit ${pageSize + 1}`;
+  const splitFrom = sql`payment_splits l join payments p on p.id = l.payment_id left join payment_states s on s.payment_id = p.id`;
   const source = query.accountId === ""
     ? sql`(select p.* from ${from} where ${where()} ${branchOrder})`
     : sql`((select p.* from ${from} where ${where(sql`p.payer_account_id = ${query.accountId}`)} ${branchOrder})
            union all
-           (select p.* from ${from} where ${where(sql`p.payee_account_id = ${query.accountId}`)} ${branchOrder}))`;
+           (select p.* from ${from} where ${where(sql`p.payee_account_id = ${query.accountId}`)} ${branchOrder})
+           union all
+           (select p.* from ${splitFrom} where ${where(splitWhere)} ${splitOrder}))`;
   const rows = await queryRows<PaymentRow>(db, sql`select ${PAYMENT_COLUMNS} from ${source} p ${order}`);
   const page = pageOf(rows, pageSize, filters, paymentKeyOf);
   return { nextPageToken: page.nextPageToken, items: page.items.map(paymentOfRow) };

@@ -249,6 +249,34 @@ describe("split payments", () => {
   });
 });
 
+describe("split payments in ListPayments", () => {
+  it("lists a split payment for its payer and for each payee, newest first, paged with the payee's other payments", async () => {
+    const [payer, other, a, b] = [await account(10_000n), await account(10_000n), await account(0n), await account(0n)];
+    const made: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const splitPayment = await ledger.authorizePayment(split(payer, 10n, [{ payeeAccountId: a, amountCents: 6n }, { payeeAccountId: b, amountCents: 4n }]), ctx);
+      const direct = await ledger.authorizePayment(
+        { idempotencyKey: key(), payerAccountId: other, payeeAccountId: a, amountCents: 5n, currency: "USD", description: "" }, ctx);
+      const outgoing = await ledger.authorizePayment(
+        { idempotencyKey: key(), payerAccountId: a, payeeAccountId: other, amountCents: 1n, currency: "USD", description: "" }, ctx);
+      made.push(splitPayment.paymentId, direct.paymentId, outgoing.paymentId);
+    }
+    const listed: string[] = [];
+    let pageToken = "";
+    do {
+      const page = await ledger.listPayments({ accountId: a, statuses: [], pageSize: 4, pageToken });
+      listed.push(...page.items.map((p) => p.paymentId));
+      pageToken = page.nextPageToken;
+    } while (pageToken !== "");
+    assert.deepEqual(listed, [...made].reverse(), "every payment of a: as split payee, payee and payer, newest first, no page repeats or skips");
+    const ofB = await ledger.listPayments({ accountId: b, statuses: ["AUTHORIZED"], pageSize: 50, pageToken: "" });
+    assert.deepEqual(ofB.items.map((p) => p.paymentId), made.filter((_, i) => i % 3 === 0).reverse());
+    assert.ok(ofB.items.every((p) => p.splits?.length === 2));
+    const ofPayer = await ledger.listPayments({ accountId: payer, statuses: [], pageSize: 50, pageToken: "" });
+    assert.equal(ofPayer.items.length, 5);
+  });
+});
+
 describe("split payments under concurrent payments", () => {
   it("keep the ledger sound with three batchers, payees that also pay, captures and refunds racing, and no deadlock", async () => {
     const deadlocks = async () => Number((await rows(ledger.db, sql`select deadlocks::int as n from pg_stat_database where datname = current_database()`))[0]!.n);

@@ -677,7 +677,8 @@ export const RefundPaymentResponseSchema: GenMessage<RefundPaymentResponse> = /*
  */
 export type ListPaymentsRequest = Message<"payment.v1.ListPaymentsRequest"> & {
   /**
-   * Only payments of this account (as payer or payee); all payments when empty.
+   * Only payments of this account (as payer, payee or a payee of a split payment); all payments
+   * when empty.
    *
    * @generated from field: string account_id = 1;
    */

@@ -89,8 +89,8 @@ BEGIN
                         created_at, capture_method, hold_expires_at)
     VALUES (v_id, v_payer.account_id, NULL, v_amount, p_item->>'currency', v_status, v_reason,
             p_item->>'description', v_at, p_item->>'captureMethod', v_expires);
-  INSERT INTO payment_splits (payment_id, position, payee_account_id, amount_cents, captured_cents)
-    SELECT v_id, n, v_ids[n], v_amounts[n], CASE WHEN v_status = 'AUTHORIZED' THEN v_amounts[n] ELSE 0 END
+  INSERT INTO payment_splits (payment_id, position, payee_account_id, amount_cents, captured_cents, created_at)
+    SELECT v_id, n, v_ids[n], v_amounts[n], CASE WHEN v_status = 'AUTHORIZED' THEN v_amounts[n] ELSE 0 END, v_at
       FROM generate_subscripts(v_ids, 1) n;
   IF v_reason IS NULL THEN
     INSERT INTO payment_states (payment_id, status, held_cents, captured_cents, hold_expires_at, updated_at)
