@@ -59,7 +59,11 @@ BEGIN
       -- A key repeated within the batch replays its first use, as it would have.
       v_out[n] := ledger_replay(v_item, p_items->(v_first[n] - 1)->>'method', p_items->(v_first[n] - 1)->>'requestHash', v_kept[v_first[n]]);
     ELSE
-      v_out[n] := CASE WHEN n = v_failed THEN v_outcomes->(n - 1) ELSE v_aborted END;
+      -- The failing item's declined record comes back as `replayed`: nothing was done now (metrics
+      -- and change notifications skip it); it is what its key keeps.
+      v_out[n] := CASE WHEN n <> v_failed THEN v_aborted
+                       WHEN v_outcomes->(n - 1) ? 'error' THEN v_outcomes->(n - 1)
+                       ELSE jsonb_build_object('replayed', true, 'result', v_outcomes->(n - 1)->'result') END;
       v_kept[n] := CASE WHEN v_out[n] ? 'error' THEN v_out[n] ELSE v_out[n]->'result' END;
       v_claims := v_claims + 1;
     END IF;
