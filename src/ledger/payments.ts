@@ -64,7 +64,8 @@ export interface PaymentSplit {
 export const MAX_SPLITS = 10;
 
 /**
- * Authorizes a payment. Decided under the payer's and payee's balance locks: a currency mismatch, a
+ * Authorizes a payment (to one payee, or split between several: ledger_cmd_authorize_split).
+ * Decided under the payer's and payees' balance locks: a currency mismatch, a
  * payer without the funds (available + overdraft limit) or a balance that would leave int64 makes a
  * recorded DECLINED payment with its reason and a PaymentDeclined event, and moves nothing.
  */
@@ -125,7 +126,7 @@ function authorizationInput(command: AuthorizePaymentCommand, defaultHoldSeconds
   if (command.holdExpiresInSeconds !== undefined) {
     if (!manual) throw invalidArgument("hold_expires_in", "applies to CAPTURE_METHOD_MANUAL only");
     if (!Number.isInteger(holdSeconds)) throw invalidArgument("hold_expires_in", "must be whole seconds");
-    if (!Number.isInteger(holdSeconds) || holdSeconds < minSeconds || holdSeconds > maxSeconds) {
+    if (holdSeconds < minSeconds || holdSeconds > maxSeconds) {
       throw invalidArgument("hold_expires_in", `must be whole seconds between ${minSeconds} and ${maxSeconds} (30 days)`);
     }
   }
