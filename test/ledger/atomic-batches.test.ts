@@ -144,6 +144,17 @@ describe("atomic batches", () => {
     assert.deepEqual([await available(payer), await available(payee)], [500n, 100n]);
   });
 
+  it("answer a key repeated within an aborted batch as its first use: ABORTED, kept for replays", async () => {
+    const payer = await account(100n);
+    const payee = await account(0n);
+    const twice = pay(payer, payee, 10n);
+    const items = [twice, twice, pay(payer, payee, 1_000n)];
+    const outcomes = await ledger.authorizePayments(items, ctx, true);
+    assert.deepEqual(outcomes.map((o) => ("error" in o ? o.error.code : o.payment.status)), ["ABORTED", "ABORTED", "DECLINED"]);
+    assert.deepEqual((await ledger.authorizePayments(items, ctx, true)).map(summary), outcomes.map(summary));
+    assert.equal(await available(payee), 0n);
+  });
+
   it("keep an earlier request's outcome for a key it already used, and abort on a repeated key's refusal", async () => {
     const payer = await account(1_000n);
     const payee = await account(0n);

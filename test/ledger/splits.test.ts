@@ -159,6 +159,24 @@ describe("split payments", () => {
     await assertSound();
   });
 
+  it("expires a split hold past its time like any hold: released to the payer, nothing to the payees", async () => {
+    const payer = await account(500n);
+    const [a, b] = [await account(0n), await account(0n)];
+    const held = await ledger.authorizePayment(
+      split(payer, 300n, [{ payeeAccountId: a, amountCents: 200n }, { payeeAccountId: b, amountCents: 100n }], { captureMethod: "MANUAL" }),
+      ctx,
+    );
+    await ledger.db.execute(sql`update payment_states set hold_expires_at = now() - interval '1 second' where payment_id = ${held.paymentId}`);
+    assert.ok((await ledger.expireDueHolds()) >= 1);
+    const expired = await ledger.getPayment(held.paymentId);
+    assert.equal(expired.status, "EXPIRED");
+    assert.deepEqual(expired.splits?.map((l) => l.capturedCents), [0n, 0n]);
+    assert.deepEqual([await available(payer), (await ledger.getBalance(payer)).heldCents, await available(a), await available(b)], [500n, 0n, 0n, 0n]);
+    const event = (await events(held.paymentId)).find((e) => e.type === "PaymentExpired");
+    assert.deepEqual([event?.payload.payeeAccountId, event?.payload.releasedCents], ["", "300"]);
+    await assertSound();
+  });
+
   it("makes one decision: declines the whole payment when the payer cannot afford it or a payee holds another currency", async () => {
     const payer = await account(999n);
     const [a, b, eur] = [await account(0n), await account(0n), await account(0n, "EUR")];
