@@ -21,6 +21,7 @@ import { LedgerError, LedgerErrorCode, invalidArgument } from "./ledger-error.js
 import { countPayment } from "./ledger-metrics.js";
 import type { PaymentBatcher } from "./payment-batch.js";
 import type { BalanceRecord, CaptureMethod, PaymentRecord, RefundRecord, RequestContext } from "./records.js";
+import { requireSplits, splitItems, splitsFingerprint, type PaymentSplit } from "./payment-splits.js";
 import { fromStoredJson } from "./stored-json.js";
 import {
   requireAmount,
@@ -47,21 +48,9 @@ export interface AuthorizePaymentCommand {
   captureMethod?: CaptureMethod;
   /** Lifetime of a MANUAL hold; the configured default when absent. */
   holdExpiresInSeconds?: number;
-  /** A split payment: the amount divided between these payees (`payeeAccountId` then empty). */
+  /** A split payment: the amount divided between these payees (`payeeAccountId` then empty; payment-splits.ts). */
   splits?: readonly PaymentSplit[];
 }
-
-/** One payee's part of a split payment. */
-export interface PaymentSplit {
-  payeeAccountId: string;
-  amountCents: bigint;
-  /** Output only (what the leg received and gave back): absent or 0 in a request. */
-  capturedCents?: bigint;
-  refundedCents?: bigint;
-}
-
-/** Most payees of one split payment: each is one more balance row locked by the payment. */
-export const MAX_SPLITS = 10;
 
 /**
  * Authorizes a payment (to one payee, or split between several: ledger_cmd_authorize_split).
@@ -117,7 +106,7 @@ function authorizationInput(command: AuthorizePaymentCommand, defaultHoldSeconds
     }
   }
   requireAmount("amount_cents", command.amountCents);
-  if (splits.length > 0) requireSplits(command, splits);
+  if (splits.length > 0) requireSplits(command.payerAccountId, command.payeeAccountId, command.amountCents, splits);
   requireCurrency("currency", command.currency);
   requireText("description", command.description, 500);
   const manual = command.captureMethod === "MANUAL";
@@ -133,7 +122,7 @@ function authorizationInput(command: AuthorizePaymentCommand, defaultHoldSeconds
 
   const { idempotencyKey, captureMethod: _method, holdExpiresInSeconds: _seconds, splits: _splits, ...request } = command;
   // The fingerprint of an automatic payment stays what it was before capture methods and splits existed.
-  const withSplits = splits.length > 0 ? { ...request, splits: splits.map((l) => `${l.payeeAccountId}:${l.amountCents}`).join(",") } : request;
+  const withSplits = splits.length > 0 ? { ...request, splits: splitsFingerprint(splits) } : request;
   const fingerprinted = manual
     ? { ...withSplits, captureMethod: "MANUAL", holdExpiresInSeconds: String(command.holdExpiresInSeconds ?? "") }
     : withSplits;
@@ -151,38 +140,10 @@ function authorizationInput(command: AuthorizePaymentCommand, defaultHoldSeconds
       description: command.description,
       captureMethod: manual ? "MANUAL" : "AUTOMATIC",
       holdExpiresAt: manual ? new Date(Date.now() + holdSeconds * 1000).toISOString() : null,
-      ...(splits.length > 0 && { splits: splits.map((l) => ({ payeeAccountId: l.payeeAccountId, amountCents: l.amountCents.toString() })) }),
+      ...(splits.length > 0 && { splits: splitItems(splits) }),
     },
     onRecorded: countPayment,
   };
-}
-
-/**
- * The legs of a split payment: 1 to MAX_SPLITS distinct customer accounts other than the payer,
- * each part at least 1, summing to the amount, with no payee of the payment's own. (Their
- * currency is decided with the funds, under the locks: a payee in another currency declines the
- * payment with CURRENCY_MISMATCH, as a single payee would.)
- */
-function requireSplits(command: AuthorizePaymentCommand, splits: readonly PaymentSplit[]): void {
-  if (command.payeeAccountId !== "") throw invalidArgument("payee_account_id", "must be empty when splits are set (the payees are the splits)");
-  if (splits.length > MAX_SPLITS) throw invalidArgument("splits", `must hold at most ${MAX_SPLITS} payees, got ${splits.length}`);
-  const seen = new Map<string, number>();
-  let sum = 0n;
-  splits.forEach((leg, i) => {
-    const field = `splits[${i}].payee_account_id`;
-    requireCustomerAccountId(field, leg.payeeAccountId);
-    if (leg.payeeAccountId === command.payerAccountId) throw invalidArgument(field, "must differ from payer_account_id");
-    const earlier = seen.get(leg.payeeAccountId);
-    if (earlier !== undefined) throw invalidArgument(field, `names the same account as splits[${earlier}]; each payee may appear once`);
-    seen.set(leg.payeeAccountId, i);
-    requireAmount(`splits[${i}].amount_cents`, leg.amountCents);
-    if (leg.capturedCents) throw invalidArgument(`splits[${i}].captured_cents`, "is output only (what the leg received); leave it unset");
-    if (leg.refundedCents) throw invalidArgument(`splits[${i}].refunded_cents`, "is output only (what the leg gave back); leave it unset");
-    sum += leg.amountCents;
-  });
-  if (sum !== command.amountCents) {
-    throw invalidArgument("splits", `the parts sum to ${sum}, but amount_cents is ${command.amountCents}; they must be equal`);
-  }
 }
 
 export interface CapturePaymentCommand {

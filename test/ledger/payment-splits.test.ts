@@ -8,7 +8,8 @@ import { after, before, describe, it } from "node:test";
 import { sql } from "drizzle-orm";
 import { Ledger } from "../../src/ledger/ledger.js";
 import { LedgerError } from "../../src/ledger/ledger-error.js";
-import type { AuthorizePaymentCommand, PaymentSplit } from "../../src/ledger/payments.js";
+import type { PaymentSplit } from "../../src/ledger/payment-splits.js";
+import type { AuthorizePaymentCommand } from "../../src/ledger/payments.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
 import { assertLedgerInvariants, countRows, rows } from "../support/invariants.js";
 
