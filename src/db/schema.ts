@@ -360,6 +360,24 @@ export const paymentSplits = pgTable(
   ],
 );
 
+/**
+ * Append-only: a split payment's steps as its payees see them (migration 0010). A split payment's
+ * transition has no payee; each of its payees gets the step here, numbered from its balance row's
+ * payment_seq under its lock like payee_seq, so WatchPayments streams it to every payee.
+ */
+export const paymentSplitSteps = pgTable(
+  "payment_split_steps",
+  {
+    transitionId: bigint("transition_id", { mode: "bigint" }).notNull(),
+    payeeAccountId: text("payee_account_id").notNull(),
+    payeeSeq: bigint("payee_seq", { mode: "bigint" }).notNull(),
+  },
+  (t) => [
+    /** WatchPayments of a split payee, by step position. */
+    uniqueIndex("payment_split_steps_payee_step_idx").on(t.payeeAccountId, t.payeeSeq),
+  ],
+);
+
 /** Append-only: payouts, money leaving the ledger to the funding account of its currency. */
 export const withdrawals = pgTable(
   "withdrawals",

@@ -153,14 +153,14 @@ export interface PaymentTransition {
 }
 
 /**
- * An account's payment steps (as payer or payee) after position `after`, oldest first, at most
+ * An account's payment steps (as payer, payee or a split payment's payee) after position `after`, oldest first, at most
  * `limit`: what a payment watcher has not seen yet. Positions are the account's own step numbers
  * (payer_seq or payee_seq, whichever side the account is on), assigned from its balance row under
  * its lock (src/ledger/sql/12-ledger-lines.sql), so they are commit order for the account
  * whatever instance wrote them and however batches of other accounts interleave: a step can never
  * become visible below a position a watcher already passed. Read from
- * payment_transitions_payer_step_idx and payment_transitions_payee_step_idx, each up to `limit`,
- * then merged.
+ * payment_transitions_payer_step_idx, payment_transitions_payee_step_idx and
+ * payment_split_steps_payee_step_idx, each up to `limit`, then merged.
  */
 export async function transitionsAfter(db: Database, accountId: string, after: bigint, limit: number): Promise<PaymentTransition[]> {
   const rows = await queryRows<{ position: string; status: PaymentTransition["status"]; amount_cents: string; created_us: string; payment: unknown }>(db, sql`
@@ -171,7 +171,11 @@ export async function transitionsAfter(db: Database, accountId: string, after: b
           where payer_account_id = ${accountId} and payer_seq > ${after.toString()}::bigint order by payer_seq limit ${limit})
         union all
         (select payee_seq, status, amount_cents, created_at, payment_id from payment_transitions
-          where payee_account_id = ${accountId} and payee_seq > ${after.toString()}::bigint order by payee_seq limit ${limit})) t
+          where payee_account_id = ${accountId} and payee_seq > ${after.toString()}::bigint order by payee_seq limit ${limit})
+        union all
+        (select st.payee_seq, t.status, t.amount_cents, t.created_at, t.payment_id
+           from payment_split_steps st join payment_transitions t on t.id = st.transition_id
+          where st.payee_account_id = ${accountId} and st.payee_seq > ${after.toString()}::bigint order by st.payee_seq limit ${limit})) t
      order by t.position limit ${limit}`);
   return rows.map((row) => ({
     position: BigInt(row.position),
@@ -197,7 +201,8 @@ export async function paymentStepOfTransitionId(db: Database, accountId: string,
   const [row] = await queryRows<{ seq: string }>(db, sql`
     select greatest(
       coalesce((select max(payer_seq) from payment_transitions where payer_account_id = ${accountId} and id <= ${id.toString()}::bigint), 0),
-      coalesce((select max(payee_seq) from payment_transitions where payee_account_id = ${accountId} and id <= ${id.toString()}::bigint), 0))::text as seq`);
+      coalesce((select max(payee_seq) from payment_transitions where payee_account_id = ${accountId} and id <= ${id.toString()}::bigint), 0),
+      coalesce((select max(payee_seq) from payment_split_steps where payee_account_id = ${accountId} and transition_id <= ${id.toString()}::bigint), 0))::text as seq`);
   return BigInt(row?.seq ?? "0");
 }
 

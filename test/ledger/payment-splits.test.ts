@@ -6,7 +6,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { sql } from "drizzle-orm";
+import { transitionsAfter } from "../../src/ledger/history.js";
 import { Ledger } from "../../src/ledger/ledger.js";
+import { encodePageToken } from "../../src/ledger/page-token.js";
 import { LedgerError } from "../../src/ledger/ledger-error.js";
 import type { PaymentSplit } from "../../src/ledger/payment-splits.js";
 import type { AuthorizePaymentCommand } from "../../src/ledger/payments.js";
@@ -293,6 +295,45 @@ describe("split payments in ListPayments", () => {
     assert.ok(ofB.items.every((p) => p.splits?.length === 2));
     const ofPayer = await ledger.listPayments({ accountId: payer, statuses: [], pageSize: 50, pageToken: "" });
     assert.equal(ofPayer.items.length, 5);
+  });
+});
+
+describe("split payments in WatchPayments", () => {
+  it("gives every step of a split payment to each payee, numbered among its own steps", async () => {
+    const [payer, a, b] = [await account(1_000n), await account(0n), await account(0n)];
+    const direct = await ledger.authorizePayment(
+      { idempotencyKey: key(), payerAccountId: payer, payeeAccountId: a, amountCents: 5n, currency: "USD", description: "" }, ctx);
+    const held = await ledger.authorizePayment(
+      split(payer, 100n, [{ payeeAccountId: a, amountCents: 70n }, { payeeAccountId: b, amountCents: 30n }], { captureMethod: "MANUAL" }), ctx);
+    await ledger.capturePayment({ idempotencyKey: key(), paymentId: held.paymentId, amountCents: 50n }, ctx);
+    await ledger.refundPayment({ idempotencyKey: key(), paymentId: held.paymentId, amountCents: 10n, reason: "" }, ctx);
+    const voided = await ledger.authorizePayment(
+      split(payer, 10n, [{ payeeAccountId: b, amountCents: 10n }], { captureMethod: "MANUAL" }), ctx);
+    await ledger.voidPayment({ idempotencyKey: key(), paymentId: voided.paymentId }, ctx);
+
+    const steps = async (id: string) => (await transitionsAfter(ledger.db, id, 0n, 50)).map((t) => [t.position, t.status, t.amountCents, t.payment.paymentId]);
+    assert.deepEqual(await steps(a), [
+      [1n, "AUTHORIZED", 5n, direct.paymentId],
+      [2n, "REQUIRES_CAPTURE", 100n, held.paymentId],
+      [3n, "CAPTURED", 50n, held.paymentId],
+      [4n, "REFUNDED", 10n, held.paymentId],
+    ]);
+    assert.deepEqual(await steps(b), [
+      [1n, "REQUIRES_CAPTURE", 100n, held.paymentId],
+      [2n, "CAPTURED", 50n, held.paymentId],
+      [3n, "REFUNDED", 10n, held.paymentId],
+      [4n, "REQUIRES_CAPTURE", 10n, voided.paymentId],
+      [5n, "VOIDED", 10n, voided.paymentId],
+    ]);
+    assert.equal((await steps(payer)).length, 6);
+    // A watch resumed from a payee's step continues right after it.
+    const abort = new AbortController();
+    const watch = ledger.watchPayments(b, encodePageToken({ watch: b, v: 3 }, ["3"]), abort.signal);
+    const next = [(await watch.next()).value, (await watch.next()).value];
+    abort.abort();
+    await watch.return(undefined);
+    assert.deepEqual(next.map((c) => c && [c.transition.position, c.transition.status]), [[4n, "REQUIRES_CAPTURE"], [5n, "VOIDED"]]);
+    await assertSound();
   });
 });
 

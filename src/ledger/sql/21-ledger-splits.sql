@@ -1,7 +1,7 @@
 -- Re-applied on every migrate (src/db/migrate.ts): edit this file, not a migration.
 -- Split payments: one payer, the amount divided between payees (legs, table payment_splits, in the
 -- order requested). The payment has no payee of its own (payments.payee_account_id and its steps'
--- payee are NULL); each leg's money reaches its payee as an entry whose transfer id is the payment,
+-- payee are NULL; each payee gets every step in payment_split_steps); each leg's money reaches its payee as an entry whose transfer id is the payment,
 -- so it is in the payee's statement with the payment as its cause. ledger_apply has locked the
 -- payer's and every payee's balance row (30-ledger-apply.sql). The rules shared with the other
 -- commands are in 10-/12-/15-*.sql: the decision (ledger_split_refusal) and the division of partial
@@ -64,6 +64,7 @@ DECLARE
   v_reason text;
   v_status text;
   v_line bigint;
+  v_step bigint;
 BEGIN
   SELECT * INTO v_payer FROM balances WHERE account_id = p_item->>'payerAccountId';
   IF NOT FOUND THEN RETURN ledger_missing_account('payer_account_id', p_item->>'payerAccountId'); END IF;
@@ -102,14 +103,17 @@ BEGIN
       INSERT INTO hold_movements SELECT * FROM unnest(ARRAY[ledger_hold_row(v_payer, v_line, v_id, v_amount, v_at)]);
     END IF;
   END IF;
-  -- The payment's first step is the payer's (a split payment's steps have no payee).
+  -- The payment's first step: the payer's on the transition, each payee's in payment_split_steps
+  -- (ledger_split_steps, after the payees' rows were written back by ledger_split_move).
   v_payer.payment_seq := v_payer.payment_seq + 1;
   INSERT INTO payment_transitions (payment_id, status, amount_cents, created_at, payer_account_id, payee_account_id, payer_seq, payee_seq)
-    VALUES (v_id, v_status, v_amount, v_at, v_payer.account_id, NULL, v_payer.payment_seq, NULL);
+    VALUES (v_id, v_status, v_amount, v_at, v_payer.account_id, NULL, v_payer.payment_seq, NULL)
+    RETURNING id INTO v_step;
   PERFORM ledger_write_balance(v_payer);
   IF v_status = 'AUTHORIZED' THEN
     PERFORM ledger_split_move(v_id, v_payer.account_id, v_ids, v_amounts, 1, v_at);
   END IF;
+  PERFORM ledger_split_steps(v_id, v_step);
 
   PERFORM ledger_emit(p_item, CASE WHEN v_reason IS NULL THEN 'PaymentAuthorized' ELSE 'PaymentDeclined' END, 'payment', v_id,
                       ledger_authorize_payload(p_item, v_reason, v_expires));

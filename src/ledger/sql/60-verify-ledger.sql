@@ -20,7 +20,7 @@
 --   HEAD_MISMATCH        an account's balance row does not hold the head of its history (the last
 --                        entry's sequence and hash, the last line's number, the last payment step's
 --                        position): the next line would be numbered or chained wrong (12-ledger-lines.sql);
---   STEP_SEQUENCE        an account's payment steps (as payer and payee together) are not numbered
+--   STEP_SEQUENCE        an account's payment steps (as payer, payee and split payee together) are not numbered
 --                        1, 2, 3, ... without gaps or repeats (WatchPayments positions);
 --   SPLIT_SUM            a split payment's legs do not sum to its amount, or a payment has legs and
 --                        a payee of its own, or neither (21-ledger-splits.sql);
@@ -118,7 +118,8 @@ RETURNS TABLE (check_name text, subject text, detail text) LANGUAGE sql STABLE A
                         ORDER BY line_seq DESC LIMIT 1) e ON true
     LEFT JOIN LATERAL (SELECT max(line_seq) AS line_seq FROM hold_movements WHERE account_id = b.account_id) h ON true
     LEFT JOIN LATERAL (SELECT greatest((SELECT max(payer_seq) FROM payment_transitions WHERE payer_account_id = b.account_id),
-                                       (SELECT max(payee_seq) FROM payment_transitions WHERE payee_account_id = b.account_id)) AS seq) t ON true
+                                       (SELECT max(payee_seq) FROM payment_transitions WHERE payee_account_id = b.account_id),
+                                       (SELECT max(payee_seq) FROM payment_split_steps WHERE payee_account_id = b.account_id)) AS seq) t ON true
     WHERE b.entry_seq IS DISTINCT FROM coalesce(e.account_seq, 0)
        OR b.chain_hash IS DISTINCT FROM e.entry_hash
        OR b.line_seq IS DISTINCT FROM greatest(coalesce(e.line_seq, 0), coalesce(h.line_seq, 0))
@@ -128,6 +129,8 @@ RETURNS TABLE (check_name text, subject text, detail text) LANGUAGE sql STABLE A
      SELECT id, payer_account_id AS account_id, payer_seq AS seq FROM payment_transitions
      UNION ALL
      SELECT id, payee_account_id, payee_seq FROM payment_transitions WHERE payee_account_id IS NOT NULL
+     UNION ALL
+     SELECT transition_id, payee_account_id, payee_seq FROM payment_split_steps
    ), numbered AS (
      SELECT s.*, lag(seq) OVER (PARTITION BY account_id ORDER BY seq, id) AS prev_seq FROM steps s)
    SELECT 'STEP_SEQUENCE', 'transition ' || id,
@@ -144,7 +147,8 @@ RETURNS TABLE (check_name text, subject text, detail text) LANGUAGE sql STABLE A
      UNION ALL SELECT 'transition ' || id, NULL, payment_id FROM payment_transitions
      UNION ALL SELECT 'payment state ' || payment_id, NULL, payment_id FROM payment_states
      UNION ALL SELECT 'refund ' || id, NULL, payment_id FROM refunds
-     UNION ALL SELECT 'payment split ' || payment_id || '/' || position, payee_account_id, payment_id FROM payment_splits)
+     UNION ALL SELECT 'payment split ' || payment_id || '/' || position, payee_account_id, payment_id FROM payment_splits
+     UNION ALL SELECT 'split step ' || transition_id || '/' || payee_account_id, payee_account_id, NULL FROM payment_split_steps)
    SELECT 'ORPHAN', r.subject,
           CASE WHEN r.account_id IS NOT NULL AND a.id IS NULL THEN 'names account ' || r.account_id || ', which does not exist'
                ELSE 'names payment ' || r.payment_id || ', which does not exist' END
