@@ -105,6 +105,7 @@ export function accountServiceHandlers(ledger: Ledger): ServiceImpl<typeof Accou
           reference: item.reference,
         })),
         requestContextOf(context),
+        request.atomic,
       );
       return {
         outcomes: batchOutcomesToProto(outcomes, "withdrawal" as const, (withdrawal) => ({

@@ -90,6 +90,12 @@ export function paymentToProto(payment: PaymentRecord): Payment {
     capturedCents: payment.capturedCents ?? (payment.status === "AUTHORIZED" ? payment.amountCents : 0n),
     refundedCents: payment.refundedCents ?? 0n,
     holdExpiresAt: payment.holdExpiresAt ? timestampFromDate(payment.holdExpiresAt) : undefined,
+    splits: (payment.splits ?? []).map((leg) => ({
+      payeeAccountId: leg.payeeAccountId,
+      amountCents: leg.amountCents,
+      capturedCents: leg.capturedCents,
+      refundedCents: leg.refundedCents,
+    })),
   });
 }
 

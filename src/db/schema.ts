@@ -82,7 +82,8 @@ export const payments = pgTable(
   {
     id: text("id").primaryKey(),
     payerAccountId: text("payer_account_id").notNull(),
-    payeeAccountId: text("payee_account_id").notNull(),
+    /** NULL for a split payment: its payees are in payment_splits. */
+    payeeAccountId: text("payee_account_id"),
     amountCents: money("amount_cents").notNull(),
     currency: text("currency").notNull(),
     /** The status the payment was created with; later transitions are in payment_states / payment_transitions. */
@@ -257,14 +258,15 @@ export const paymentTransitions = pgTable(
     createdAt: createdAt(),
     /** The payment's accounts (copied from payments): WatchPayments reads an account's transitions by these. */
     payerAccountId: text("payer_account_id").notNull(),
-    payeeAccountId: text("payee_account_id").notNull(),
+    /** NULL for a split payment's steps (payee_seq too): its payees follow it in their statements. */
+    payeeAccountId: text("payee_account_id"),
     /**
      * The step's position among all payment steps of the payer's account, and of the payee's (one
      * sequence per account over both roles, from balances.payment_seq under the account's lock):
      * commit order per account, whatever instance wrote it. WatchPayments resumes from it.
      */
     payerSeq: bigint("payer_seq", { mode: "bigint" }).notNull(),
-    payeeSeq: bigint("payee_seq", { mode: "bigint" }).notNull(),
+    payeeSeq: bigint("payee_seq", { mode: "bigint" }),
   },
   (t) => [
     /** WatchPayments: an account's steps as payer and as payee, each in the account's step order. */
@@ -328,6 +330,52 @@ export const refunds = pgTable(
     createdAt: createdAt(),
   },
   (t) => [index("refunds_payment_idx").on(t.paymentId), check("refunds_amount_positive", sql`${t.amountCents} > 0`)],
+);
+
+/**
+ * The legs of a split payment (migration 0010): each payee's part of the amount, in the order
+ * requested, and what reached it (captured) and went back (refunded), changed only by ledger_apply
+ * under the payer's and the payees' balance locks. The division rule: ledger_split_shares
+ * (src/ledger/sql/15-ledger-authorize-rules.sql).
+ */
+export const paymentSplits = pgTable(
+  "payment_splits",
+  {
+    paymentId: text("payment_id").notNull(),
+    position: integer("position").notNull(),
+    payeeAccountId: text("payee_account_id").notNull(),
+    amountCents: money("amount_cents").notNull(),
+    capturedCents: money("captured_cents").notNull().default(sql`0`),
+    refundedCents: money("refunded_cents").notNull().default(sql`0`),
+    /** The payment's, so that ListPayments of a payee reads its split payments in order from the index below. */
+    createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.paymentId, t.position] }),
+    /** ListPayments of an account: the split payments it is a payee of, newest first (beside payments_payee_idx). */
+    index("payment_splits_payee_idx").on(t.payeeAccountId, t.createdAt),
+    check("payment_splits_amount_positive", sql`${t.amountCents} > 0`),
+    check("payment_splits_captured_within_amount", sql`${t.capturedCents} >= 0 AND ${t.capturedCents} <= ${t.amountCents}`),
+    check("payment_splits_refunded_within_captured", sql`${t.refundedCents} >= 0 AND ${t.refundedCents} <= ${t.capturedCents}`),
+  ],
+);
+
+/**
+ * Append-only: a split payment's steps as its payees see them (migration 0010). A split payment's
+ * transition has no payee; each of its payees gets the step here, numbered from its balance row's
+ * payment_seq under its lock like payee_seq, so WatchPayments streams it to every payee.
+ */
+export const paymentSplitSteps = pgTable(
+  "payment_split_steps",
+  {
+    transitionId: bigint("transition_id", { mode: "bigint" }).notNull(),
+    payeeAccountId: text("payee_account_id").notNull(),
+    payeeSeq: bigint("payee_seq", { mode: "bigint" }).notNull(),
+  },
+  (t) => [
+    /** WatchPayments of a split payee, by step position. */
+    uniqueIndex("payment_split_steps_payee_step_idx").on(t.payeeAccountId, t.payeeSeq),
+  ],
 );
 
 /** Append-only: payouts, money leaving the ledger to the funding account of its currency. */

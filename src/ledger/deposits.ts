@@ -83,6 +83,7 @@ export async function withdrawFundsBatch(
   batcher: PaymentBatcher,
   commands: readonly WithdrawFundsCommand[],
   context: RequestContext,
+  atomic = false,
 ): Promise<CommandOutcome<WithdrawalRecord>[]> {
   requireBatchSize(commands.length, "withdrawals");
   context.signal?.throwIfAborted();
@@ -98,6 +99,7 @@ export async function withdrawFundsBatch(
       return withdrawInput(command, funding.get(command.currency)!);
     }),
     context,
+    atomic,
   );
 }
 

@@ -39,14 +39,22 @@ export const FundsDepositedPayload = Type.Object(
   { additionalProperties: false },
 );
 
+/** A split payment's payee field: empty, the payees are its `splits`. */
+const PayeeAccountId = Type.Union([AccountId, Type.Literal("")], { description: "the payee; empty for a split payment (see splits)" });
+
+/** The legs of a split payment (absent for a payment to one payee), in the order requested. */
+const legs = <P extends Record<string, TSchema>>(fields: P, description: string) =>
+  Type.Optional(Type.Array(Type.Object({ payeeAccountId: AccountId, ...fields }, { additionalProperties: false }), { minItems: 1, description }));
+
 const paymentFields = {
   paymentId: Ulid,
   payerAccountId: AccountId,
-  payeeAccountId: AccountId,
+  payeeAccountId: PayeeAccountId,
   amountCents: PositiveCents,
   currency: Currency,
   description: Type.String({ maxLength: 500 }),
   createdAt: Timestamp,
+  splits: legs({ amountCents: PositiveCents }, "each payee's part of the amount"),
 };
 
 const CaptureMethodField = Type.Union([Type.Literal("AUTOMATIC"), Type.Literal("MANUAL")]);
@@ -79,13 +87,18 @@ export const PaymentDeclinedPayload = Type.Object(
 const holdFields = {
   paymentId: Ulid,
   payerAccountId: AccountId,
-  payeeAccountId: AccountId,
+  payeeAccountId: PayeeAccountId,
   currency: Currency,
   createdAt: Timestamp,
 };
 
 export const PaymentCapturedPayload = Type.Object(
-  { ...holdFields, capturedCents: PositiveCents, releasedCents: NonNegativeCents },
+  {
+    ...holdFields,
+    capturedCents: PositiveCents,
+    releasedCents: NonNegativeCents,
+    splits: legs({ capturedCents: NonNegativeCents }, "what this capture moved to each payee (the captured amount divided by the split rule)"),
+  },
   { additionalProperties: false },
 );
 
@@ -98,13 +111,14 @@ export const PaymentRefundedPayload = Type.Object(
     refundId: Ulid,
     paymentId: Ulid,
     payerAccountId: AccountId,
-    payeeAccountId: AccountId,
+    payeeAccountId: PayeeAccountId,
     amountCents: PositiveCents,
     currency: Currency,
     reason: Type.String({ maxLength: 500 }),
     /** The payment's refunded total after this refund. */
     refundedCents: PositiveCents,
     createdAt: Timestamp,
+    splits: legs({ refundedCents: NonNegativeCents }, "what this refund took back from each payee (divided by the split rule)"),
   },
   { additionalProperties: false },
 );
@@ -132,7 +146,7 @@ export const PaymentRefundDeclinedPayload = Type.Object(
     refundId: Ulid,
     paymentId: Ulid,
     payerAccountId: AccountId,
-    payeeAccountId: AccountId,
+    payeeAccountId: PayeeAccountId,
     amountCents: PositiveCents,
     currency: Currency,
     reason: Type.String({ maxLength: 500 }),
@@ -140,6 +154,7 @@ export const PaymentRefundDeclinedPayload = Type.Object(
     /** The payment's refunded total, unchanged by this refund. */
     refundedCents: NonNegativeCents,
     createdAt: Timestamp,
+    splits: legs({ refundedCents: NonNegativeCents }, "what this refund would have taken back from each payee"),
   },
   { additionalProperties: false },
 );

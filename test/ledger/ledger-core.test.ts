@@ -80,6 +80,22 @@ it("answers every command kind in the declared shapes", async () => {
     ctx,
   );
 
+  // A split payment (per-item path): held, captured in part, refunded in part; then an atomic
+  // batch whose second item names a missing payee, sent twice (the second time all replays).
+  await open("core-c", "C");
+  const split = await ledger.authorizePayment(
+    { idempotencyKey: "s-1", payerAccountId: "core-a", payeeAccountId: "", amountCents: 90n, currency: "USD", description: "", captureMethod: "MANUAL",
+      splits: [{ payeeAccountId: "core-b", amountCents: 60n }, { payeeAccountId: "core-c", amountCents: 30n }] },
+    ctx,
+  );
+  await ledger.capturePayment({ idempotencyKey: "s-2", paymentId: split.paymentId, amountCents: 50n }, ctx);
+  await ledger.refundPayment({ idempotencyKey: "s-3", paymentId: split.paymentId, amountCents: 10n, reason: "" }, ctx);
+  const atomic = ["core-b", "core-nobody", "core-c"].map((payee, i) => ({
+    idempotencyKey: `at-${i}`, payerAccountId: "core-a", payeeAccountId: payee, amountCents: 5n, currency: "USD", description: "",
+  }));
+  await ledger.authorizePayments(atomic, ctx, true);
+  await ledger.authorizePayments(atomic, ctx, true);
+
   const anyResult = Type.Union(Object.values(ResultOf));
   const codes = new Set<string>();
   let replays = 0;
@@ -95,7 +111,7 @@ it("answers every command kind in the declared shapes", async () => {
   assert.ok(replays >= 3, "replays of a deposit, an account and a payment in a batch");
   assert.deepEqual(
     [...codes].sort(),
-    ["ACCOUNT_ALREADY_EXISTS", "ACCOUNT_NOT_FOUND", "CAPTURE_EXCEEDS_HOLD", "IDEMPOTENCY_KEY_REUSED", "INVALID_PAYMENT_STATE", "PAYMENT_NOT_FOUND", "REFUND_EXCEEDS_CAPTURED"],
+    ["ABORTED", "ACCOUNT_ALREADY_EXISTS", "ACCOUNT_NOT_FOUND", "CAPTURE_EXCEEDS_HOLD", "IDEMPOTENCY_KEY_REUSED", "INVALID_PAYMENT_STATE", "PAYMENT_NOT_FOUND", "REFUND_EXCEEDS_CAPTURED"],
   );
 });
 

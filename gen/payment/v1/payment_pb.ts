@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file payment/v1/payment.proto.
  */
 export const file_payment_v1_payment: GenFile = /*@__PURE__*/
-  fileDesc("ChhwYXltZW50L3YxL3BheW1lbnQucHJvdG8SCnBheW1lbnQudjEiyAMKB1BheW1lbnQSEgoKcGF5bWVudF9pZBgBIAEoCRIpCgZzdGF0dXMYAiABKA4yGS5wYXltZW50LnYxLlBheW1lbnRTdGF0dXMSMQoOZGVjbGluZV9yZWFzb24YAyABKA4yGS5wYXltZW50LnYxLkRlY2xpbmVSZWFzb24SGAoQcGF5ZXJfYWNjb3VudF9pZBgEIAEoCRIYChBwYXllZV9hY2NvdW50X2lkGAUgASgJEhQKDGFtb3VudF9jZW50cxgGIAEoAxIQCghjdXJyZW5jeRgHIAEoCRITCgtkZXNjcmlwdGlvbhgIIAEoCRIuCgpjcmVhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIxCg5jYXB0dXJlX21ldGhvZBgKIAEoDjIZLnBheW1lbnQudjEuQ2FwdHVyZU1ldGhvZBISCgpoZWxkX2NlbnRzGAsgASgDEhYKDmNhcHR1cmVkX2NlbnRzGAwgASgDEhYKDnJlZnVuZGVkX2NlbnRzGA0gASgDEjMKD2hvbGRfZXhwaXJlc19hdBgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiigIKF0F1dGhvcml6ZVBheW1lbnRSZXF1ZXN0EhcKD2lkZW1wb3RlbmN5X2tleRgBIAEoCRIYChBwYXllcl9hY2NvdW50X2lkGAIgASgJEhgKEHBheWVlX2FjY291bnRfaWQYAyABKAkSFAoMYW1vdW50X2NlbnRzGAQgASgDEhAKCGN1cnJlbmN5GAUgASgJEhMKC2Rlc2NyaXB0aW9uGAYgASgJEjEKDmNhcHR1cmVfbWV0aG9kGAcgASgOMhkucGF5bWVudC52MS5DYXB0dXJlTWV0aG9kEjIKD2hvbGRfZXhwaXJlc19pbhgIIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJAChhBdXRob3JpemVQYXltZW50UmVzcG9uc2USJAoHcGF5bWVudBgBIAEoCzITLnBheW1lbnQudjEuUGF5bWVudCJAChFHZXRQYXltZW50UmVxdWVzdBISCgpwYXltZW50X2lkGAEgASgJEhcKD2lkZW1wb3RlbmN5X2tleRgCIAEoCSI6ChJHZXRQYXltZW50UmVzcG9uc2USJAoHcGF5bWVudBgBIAEoCzITLnBheW1lbnQudjEuUGF5bWVudCJZChhHZXRBY2NvdW50QmFsYW5jZVJlcXVlc3QSEgoKYWNjb3VudF9pZBgBIAEoCRIpCgVhc19vZhgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAi/AEKGUdldEFjY291bnRCYWxhbmNlUmVzcG9uc2USEgoKYWNjb3VudF9pZBgBIAEoCRIQCghjdXJyZW5jeRgCIAEoCRIfChdhdmFpbGFibGVfYmFsYW5jZV9jZW50cxgDIAEoAxIPCgd2ZXJzaW9uGAQgASgDEi4KCnVwZGF0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhoKEmhlbGRfYmFsYW5jZV9jZW50cxgGIAEoAxIcChRsZWRnZXJfYmFsYW5jZV9jZW50cxgHIAEoAxIdChVvdmVyZHJhZnRfbGltaXRfY2VudHMYCCABKAMiWgoVQ2FwdHVyZVBheW1lbnRSZXF1ZXN0EhcKD2lkZW1wb3RlbmN5X2tleRgBIAEoCRISCgpwYXltZW50X2lkGAIgASgJEhQKDGFtb3VudF9jZW50cxgDIAEoAyI+ChZDYXB0dXJlUGF5bWVudFJlc3BvbnNlEiQKB3BheW1lbnQYASABKAsyEy5wYXltZW50LnYxLlBheW1lbnQiQQoSVm9pZFBheW1lbnRSZXF1ZXN0EhcKD2lkZW1wb3RlbmN5X2tleRgBIAEoCRISCgpwYXltZW50X2lkGAIgASgJIjsKE1ZvaWRQYXltZW50UmVzcG9uc2USJAoHcGF5bWVudBgBIAEoCzITLnBheW1lbnQudjEuUGF5bWVudCJpChRSZWZ1bmRQYXltZW50UmVxdWVzdBIXCg9pZGVtcG90ZW5jeV9rZXkYASABKAkSEgoKcGF5bWVudF9pZBgCIAEoCRIUCgxhbW91bnRfY2VudHMYAyABKAMSDgoGcmVhc29uGAQgASgJIuIBCgZSZWZ1bmQSEQoJcmVmdW5kX2lkGAEgASgJEhIKCnBheW1lbnRfaWQYAiABKAkSFAoMYW1vdW50X2NlbnRzGAMgASgDEg4KBnJlYXNvbhgEIAEoCRIoCgZzdGF0dXMYBSABKA4yGC5wYXltZW50LnYxLlJlZnVuZFN0YXR1cxIxCg5kZWNsaW5lX3JlYXNvbhgGIAEoDjIZLnBheW1lbnQudjEuRGVjbGluZVJlYXNvbhIuCgpjcmVhdGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJhChVSZWZ1bmRQYXltZW50UmVzcG9uc2USIgoGcmVmdW5kGAEgASgLMhIucGF5bWVudC52MS5SZWZ1bmQSJAoHcGF5bWVudBgCIAEoCzITLnBheW1lbnQudjEuUGF5bWVudCLkAQoTTGlzdFBheW1lbnRzUmVxdWVzdBISCgphY2NvdW50X2lkGAEgASgJEisKCHN0YXR1c2VzGAIgAygOMhkucGF5bWVudC52MS5QYXltZW50U3RhdHVzEjEKDWNyZWF0ZWRfYWZ0ZXIYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKDmNyZWF0ZWRfYmVmb3JlGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCglwYWdlX3NpemUYBSABKAUSEgoKcGFnZV90b2tlbhgGIAEoCSJWChRMaXN0UGF5bWVudHNSZXNwb25zZRIlCghwYXltZW50cxgBIAMoCzITLnBheW1lbnQudjEuUGF5bWVudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiQAoUV2F0Y2hQYXltZW50c1JlcXVlc3QSEgoKYWNjb3VudF9pZBgBIAEoCRIUCgxyZXN1bWVfdG9rZW4YAiABKAkifgoVV2F0Y2hQYXltZW50c1Jlc3BvbnNlEiQKB3BheW1lbnQYASABKAsyEy5wYXltZW50LnYxLlBheW1lbnQSFAoMcmVzdW1lX3Rva2VuGAIgASgJEikKBmNoYW5nZRgDIAEoCzIZLnBheW1lbnQudjEuUGF5bWVudENoYW5nZSKCAQoNUGF5bWVudENoYW5nZRIrCgRraW5kGAEgASgOMh0ucGF5bWVudC52MS5QYXltZW50Q2hhbmdlS2luZBIUCgxhbW91bnRfY2VudHMYAiABKAMSLgoKY3JlYXRlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiTgoYQXV0aG9yaXplUGF5bWVudHNSZXF1ZXN0EjIKBWl0ZW1zGAEgAygLMiMucGF5bWVudC52MS5BdXRob3JpemVQYXltZW50UmVxdWVzdCJSChlBdXRob3JpemVQYXltZW50c1Jlc3BvbnNlEjUKCG91dGNvbWVzGAEgAygLMiMucGF5bWVudC52MS5BdXRob3JpemVQYXltZW50T3V0Y29tZSJ0ChdBdXRob3JpemVQYXltZW50T3V0Y29tZRImCgdwYXltZW50GAEgASgLMhMucGF5bWVudC52MS5QYXltZW50SAASJgoFZXJyb3IYAiABKAsyFS5wYXltZW50LnYxLkl0ZW1FcnJvckgAQgkKB291dGNvbWUiSQoJSXRlbUVycm9yEg4KBnN0YXR1cxgBIAEoCRIMCgRjb2RlGAIgASgJEg0KBWZpZWxkGAMgASgJEg8KB21lc3NhZ2UYBCABKAkiSgoWQ2FwdHVyZVBheW1lbnRzUmVxdWVzdBIwCgVpdGVtcxgBIAMoCzIhLnBheW1lbnQudjEuQ2FwdHVyZVBheW1lbnRSZXF1ZXN0IlAKF0NhcHR1cmVQYXltZW50c1Jlc3BvbnNlEjUKCG91dGNvbWVzGAEgAygLMiMucGF5bWVudC52MS5BdXRob3JpemVQYXltZW50T3V0Y29tZSJIChVSZWZ1bmRQYXltZW50c1JlcXVlc3QSLwoFaXRlbXMYASADKAsyIC5wYXltZW50LnYxLlJlZnVuZFBheW1lbnRSZXF1ZXN0IkwKFlJlZnVuZFBheW1lbnRzUmVzcG9uc2USMgoIb3V0Y29tZXMYASADKAsyIC5wYXltZW50LnYxLlJlZnVuZFBheW1lbnRPdXRjb21lIn4KFFJlZnVuZFBheW1lbnRPdXRjb21lEjMKBnJlZnVuZBgBIAEoCzIhLnBheW1lbnQudjEuUmVmdW5kUGF5bWVudFJlc3BvbnNlSAASJgoFZXJyb3IYAiABKAsyFS5wYXltZW50LnYxLkl0ZW1FcnJvckgAQgkKB291dGNvbWUq5AEKDVBheW1lbnRTdGF0dXMSHgoaUEFZTUVOVF9TVEFUVVNfVU5TUEVDSUZJRUQQABIdChlQQVlNRU5UX1NUQVRVU19BVVRIT1JJWkVEEAESGwoXUEFZTUVOVF9TVEFUVVNfREVDTElORUQQAhIjCh9QQVlNRU5UX1NUQVRVU19SRVFVSVJFU19DQVBUVVJFEAMSGwoXUEFZTUVOVF9TVEFUVVNfQ0FQVFVSRUQQBBIZChVQQVlNRU5UX1NUQVRVU19WT0lERUQQBRIaChZQQVlNRU5UX1NUQVRVU19FWFBJUkVEEAYqaAoNQ2FwdHVyZU1ldGhvZBIeChpDQVBUVVJFX01FVEhPRF9VTlNQRUNJRklFRBAAEhwKGENBUFRVUkVfTUVUSE9EX0FVVE9NQVRJQxABEhkKFUNBUFRVUkVfTUVUSE9EX01BTlVBTBACKqcBCg1EZWNsaW5lUmVhc29uEh4KGkRFQ0xJTkVfUkVBU09OX1VOU1BFQ0lGSUVEEAASJQohREVDTElORV9SRUFTT05fSU5TVUZGSUNJRU5UX0ZVTkRTEAESJAogREVDTElORV9SRUFTT05fQ1VSUkVOQ1lfTUlTTUFUQ0gQAhIpCiVERUNMSU5FX1JFQVNPTl9CQUxBTkNFX0xJTUlUX0VYQ0VFREVEEAMqZQoMUmVmdW5kU3RhdHVzEh0KGVJFRlVORF9TVEFUVVNfVU5TUEVDSUZJRUQQABIaChZSRUZVTkRfU1RBVFVTX1JFRlVOREVEEAESGgoWUkVGVU5EX1NUQVRVU19ERUNMSU5FRBACKq0CChFQYXltZW50Q2hhbmdlS2luZBIjCh9QQVlNRU5UX0NIQU5HRV9LSU5EX1VOU1BFQ0lGSUVEEAASIgoeUEFZTUVOVF9DSEFOR0VfS0lORF9BVVRIT1JJWkVEEAESIAocUEFZTUVOVF9DSEFOR0VfS0lORF9ERUNMSU5FRBACEigKJFBBWU1FTlRfQ0hBTkdFX0tJTkRfUkVRVUlSRVNfQ0FQVFVSRRADEiAKHFBBWU1FTlRfQ0hBTkdFX0tJTkRfQ0FQVFVSRUQQBBIeChpQQVlNRU5UX0NIQU5HRV9LSU5EX1ZPSURFRBAFEh8KG1BBWU1FTlRfQ0hBTkdFX0tJTkRfRVhQSVJFRBAGEiAKHFBBWU1FTlRfQ0hBTkdFX0tJTkRfUkVGVU5ERUQQBzLuBwoOUGF5bWVudFNlcnZpY2USXQoQQXV0aG9yaXplUGF5bWVudBIjLnBheW1lbnQudjEuQXV0aG9yaXplUGF5bWVudFJlcXVlc3QaJC5wYXltZW50LnYxLkF1dGhvcml6ZVBheW1lbnRSZXNwb25zZRJQCgpHZXRQYXltZW50Eh0ucGF5bWVudC52MS5HZXRQYXltZW50UmVxdWVzdBoeLnBheW1lbnQudjEuR2V0UGF5bWVudFJlc3BvbnNlIgOQAgESZQoRR2V0QWNjb3VudEJhbGFuY2USJC5wYXltZW50LnYxLkdldEFjY291bnRCYWxhbmNlUmVxdWVzdBolLnBheW1lbnQudjEuR2V0QWNjb3VudEJhbGFuY2VSZXNwb25zZSIDkAIBElYKDExpc3RQYXltZW50cxIfLnBheW1lbnQudjEuTGlzdFBheW1lbnRzUmVxdWVzdBogLnBheW1lbnQudjEuTGlzdFBheW1lbnRzUmVzcG9uc2UiA5ACARJWCg1XYXRjaFBheW1lbnRzEiAucGF5bWVudC52MS5XYXRjaFBheW1lbnRzUmVxdWVzdBohLnBheW1lbnQudjEuV2F0Y2hQYXltZW50c1Jlc3BvbnNlMAESVwoOQ2FwdHVyZVBheW1lbnQSIS5wYXltZW50LnYxLkNhcHR1cmVQYXltZW50UmVxdWVzdBoiLnBheW1lbnQudjEuQ2FwdHVyZVBheW1lbnRSZXNwb25zZRJOCgtWb2lkUGF5bWVudBIeLnBheW1lbnQudjEuVm9pZFBheW1lbnRSZXF1ZXN0Gh8ucGF5bWVudC52MS5Wb2lkUGF5bWVudFJlc3BvbnNlElQKDVJlZnVuZFBheW1lbnQSIC5wYXltZW50LnYxLlJlZnVuZFBheW1lbnRSZXF1ZXN0GiEucGF5bWVudC52MS5SZWZ1bmRQYXltZW50UmVzcG9uc2USYAoRQXV0aG9yaXplUGF5bWVudHMSJC5wYXltZW50LnYxLkF1dGhvcml6ZVBheW1lbnRzUmVxdWVzdBolLnBheW1lbnQudjEuQXV0aG9yaXplUGF5bWVudHNSZXNwb25zZRJaCg9DYXB0dXJlUGF5bWVudHMSIi5wYXltZW50LnYxLkNhcHR1cmVQYXltZW50c1JlcXVlc3QaIy5wYXltZW50LnYxLkNhcHR1cmVQYXltZW50c1Jlc3BvbnNlElcKDlJlZnVuZFBheW1lbnRzEiEucGF5bWVudC52MS5SZWZ1bmRQYXltZW50c1JlcXVlc3QaIi5wYXltZW50LnYxLlJlZnVuZFBheW1lbnRzUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("ChhwYXltZW50L3YxL3BheW1lbnQucHJvdG8SCnBheW1lbnQudjEi8gMKB1BheW1lbnQSEgoKcGF5bWVudF9pZBgBIAEoCRIpCgZzdGF0dXMYAiABKA4yGS5wYXltZW50LnYxLlBheW1lbnRTdGF0dXMSMQoOZGVjbGluZV9yZWFzb24YAyABKA4yGS5wYXltZW50LnYxLkRlY2xpbmVSZWFzb24SGAoQcGF5ZXJfYWNjb3VudF9pZBgEIAEoCRIYChBwYXllZV9hY2NvdW50X2lkGAUgASgJEhQKDGFtb3VudF9jZW50cxgGIAEoAxIQCghjdXJyZW5jeRgHIAEoCRITCgtkZXNjcmlwdGlvbhgIIAEoCRIuCgpjcmVhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIxCg5jYXB0dXJlX21ldGhvZBgKIAEoDjIZLnBheW1lbnQudjEuQ2FwdHVyZU1ldGhvZBISCgpoZWxkX2NlbnRzGAsgASgDEhYKDmNhcHR1cmVkX2NlbnRzGAwgASgDEhYKDnJlZnVuZGVkX2NlbnRzGA0gASgDEjMKD2hvbGRfZXhwaXJlc19hdBgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKAoGc3BsaXRzGBUgAygLMhgucGF5bWVudC52MS5QYXltZW50U3BsaXQibgoMUGF5bWVudFNwbGl0EhgKEHBheWVlX2FjY291bnRfaWQYASABKAkSFAoMYW1vdW50X2NlbnRzGAIgASgDEhYKDmNhcHR1cmVkX2NlbnRzGAMgASgDEhYKDnJlZnVuZGVkX2NlbnRzGAQgASgDIrQCChdBdXRob3JpemVQYXltZW50UmVxdWVzdBIXCg9pZGVtcG90ZW5jeV9rZXkYASABKAkSGAoQcGF5ZXJfYWNjb3VudF9pZBgCIAEoCRIYChBwYXllZV9hY2NvdW50X2lkGAMgASgJEhQKDGFtb3VudF9jZW50cxgEIAEoAxIQCghjdXJyZW5jeRgFIAEoCRITCgtkZXNjcmlwdGlvbhgGIAEoCRIxCg5jYXB0dXJlX21ldGhvZBgHIAEoDjIZLnBheW1lbnQudjEuQ2FwdHVyZU1ldGhvZBIyCg9ob2xkX2V4cGlyZXNfaW4YCCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SKAoGc3BsaXRzGBUgAygLMhgucGF5bWVudC52MS5QYXltZW50U3BsaXQiQAoYQXV0aG9yaXplUGF5bWVudFJlc3BvbnNlEiQKB3BheW1lbnQYASABKAsyEy5wYXltZW50LnYxLlBheW1lbnQiQAoRR2V0UGF5bWVudFJlcXVlc3QSEgoKcGF5bWVudF9pZBgBIAEoCRIXCg9pZGVtcG90ZW5jeV9rZXkYAiABKAkiOgoSR2V0UGF5bWVudFJlc3BvbnNlEiQKB3BheW1lbnQYASABKAsyEy5wYXltZW50LnYxLlBheW1lbnQiWQoYR2V0QWNjb3VudEJhbGFuY2VSZXF1ZXN0EhIKCmFjY291bnRfaWQYASABKAkSKQoFYXNfb2YYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIvwBChlHZXRBY2NvdW50QmFsYW5jZVJlc3BvbnNlEhIKCmFjY291bnRfaWQYASABKAkSEAoIY3VycmVuY3kYAiABKAkSHwoXYXZhaWxhYmxlX2JhbGFuY2VfY2VudHMYAyABKAMSDwoHdmVyc2lvbhgEIAEoAxIuCgp1cGRhdGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIaChJoZWxkX2JhbGFuY2VfY2VudHMYBiABKAMSHAoUbGVkZ2VyX2JhbGFuY2VfY2VudHMYByABKAMSHQoVb3ZlcmRyYWZ0X2xpbWl0X2NlbnRzGAggASgDIloKFUNhcHR1cmVQYXltZW50UmVxdWVzdBIXCg9pZGVtcG90ZW5jeV9rZXkYASABKAkSEgoKcGF5bWVudF9pZBgCIAEoCRIUCgxhbW91bnRfY2VudHMYAyABKAMiPgoWQ2FwdHVyZVBheW1lbnRSZXNwb25zZRIkCgdwYXltZW50GAEgASgLMhMucGF5bWVudC52MS5QYXltZW50IkEKElZvaWRQYXltZW50UmVxdWVzdBIXCg9pZGVtcG90ZW5jeV9rZXkYASABKAkSEgoKcGF5bWVudF9pZBgCIAEoCSI7ChNWb2lkUGF5bWVudFJlc3BvbnNlEiQKB3BheW1lbnQYASABKAsyEy5wYXltZW50LnYxLlBheW1lbnQiaQoUUmVmdW5kUGF5bWVudFJlcXVlc3QSFwoPaWRlbXBvdGVuY3lfa2V5GAEgASgJEhIKCnBheW1lbnRfaWQYAiABKAkSFAoMYW1vdW50X2NlbnRzGAMgASgDEg4KBnJlYXNvbhgEIAEoCSLiAQoGUmVmdW5kEhEKCXJlZnVuZF9pZBgBIAEoCRISCgpwYXltZW50X2lkGAIgASgJEhQKDGFtb3VudF9jZW50cxgDIAEoAxIOCgZyZWFzb24YBCABKAkSKAoGc3RhdHVzGAUgASgOMhgucGF5bWVudC52MS5SZWZ1bmRTdGF0dXMSMQoOZGVjbGluZV9yZWFzb24YBiABKA4yGS5wYXltZW50LnYxLkRlY2xpbmVSZWFzb24SLgoKY3JlYXRlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiYQoVUmVmdW5kUGF5bWVudFJlc3BvbnNlEiIKBnJlZnVuZBgBIAEoCzISLnBheW1lbnQudjEuUmVmdW5kEiQKB3BheW1lbnQYAiABKAsyEy5wYXltZW50LnYxLlBheW1lbnQi5AEKE0xpc3RQYXltZW50c1JlcXVlc3QSEgoKYWNjb3VudF9pZBgBIAEoCRIrCghzdGF0dXNlcxgCIAMoDjIZLnBheW1lbnQudjEuUGF5bWVudFN0YXR1cxIxCg1jcmVhdGVkX2FmdGVyGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCg5jcmVhdGVkX2JlZm9yZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJcGFnZV9zaXplGAUgASgFEhIKCnBhZ2VfdG9rZW4YBiABKAkiVgoUTGlzdFBheW1lbnRzUmVzcG9uc2USJQoIcGF5bWVudHMYASADKAsyEy5wYXltZW50LnYxLlBheW1lbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIkAKFFdhdGNoUGF5bWVudHNSZXF1ZXN0EhIKCmFjY291bnRfaWQYASABKAkSFAoMcmVzdW1lX3Rva2VuGAIgASgJIn4KFVdhdGNoUGF5bWVudHNSZXNwb25zZRIkCgdwYXltZW50GAEgASgLMhMucGF5bWVudC52MS5QYXltZW50EhQKDHJlc3VtZV90b2tlbhgCIAEoCRIpCgZjaGFuZ2UYAyABKAsyGS5wYXltZW50LnYxLlBheW1lbnRDaGFuZ2UiggEKDVBheW1lbnRDaGFuZ2USKwoEa2luZBgBIAEoDjIdLnBheW1lbnQudjEuUGF5bWVudENoYW5nZUtpbmQSFAoMYW1vdW50X2NlbnRzGAIgASgDEi4KCmNyZWF0ZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIl4KGEF1dGhvcml6ZVBheW1lbnRzUmVxdWVzdBIyCgVpdGVtcxgBIAMoCzIjLnBheW1lbnQudjEuQXV0aG9yaXplUGF5bWVudFJlcXVlc3QSDgoGYXRvbWljGAIgASgIIlIKGUF1dGhvcml6ZVBheW1lbnRzUmVzcG9uc2USNQoIb3V0Y29tZXMYASADKAsyIy5wYXltZW50LnYxLkF1dGhvcml6ZVBheW1lbnRPdXRjb21lInQKF0F1dGhvcml6ZVBheW1lbnRPdXRjb21lEiYKB3BheW1lbnQYASABKAsyEy5wYXltZW50LnYxLlBheW1lbnRIABImCgVlcnJvchgCIAEoCzIVLnBheW1lbnQudjEuSXRlbUVycm9ySABCCQoHb3V0Y29tZSJJCglJdGVtRXJyb3ISDgoGc3RhdHVzGAEgASgJEgwKBGNvZGUYAiABKAkSDQoFZmllbGQYAyABKAkSDwoHbWVzc2FnZRgEIAEoCSJaChZDYXB0dXJlUGF5bWVudHNSZXF1ZXN0EjAKBWl0ZW1zGAEgAygLMiEucGF5bWVudC52MS5DYXB0dXJlUGF5bWVudFJlcXVlc3QSDgoGYXRvbWljGAIgASgIIlAKF0NhcHR1cmVQYXltZW50c1Jlc3BvbnNlEjUKCG91dGNvbWVzGAEgAygLMiMucGF5bWVudC52MS5BdXRob3JpemVQYXltZW50T3V0Y29tZSJYChVSZWZ1bmRQYXltZW50c1JlcXVlc3QSLwoFaXRlbXMYASADKAsyIC5wYXltZW50LnYxLlJlZnVuZFBheW1lbnRSZXF1ZXN0Eg4KBmF0b21pYxgCIAEoCCJMChZSZWZ1bmRQYXltZW50c1Jlc3BvbnNlEjIKCG91dGNvbWVzGAEgAygLMiAucGF5bWVudC52MS5SZWZ1bmRQYXltZW50T3V0Y29tZSJ+ChRSZWZ1bmRQYXltZW50T3V0Y29tZRIzCgZyZWZ1bmQYASABKAsyIS5wYXltZW50LnYxLlJlZnVuZFBheW1lbnRSZXNwb25zZUgAEiYKBWVycm9yGAIgASgLMhUucGF5bWVudC52MS5JdGVtRXJyb3JIAEIJCgdvdXRjb21lKuQBCg1QYXltZW50U3RhdHVzEh4KGlBBWU1FTlRfU1RBVFVTX1VOU1BFQ0lGSUVEEAASHQoZUEFZTUVOVF9TVEFUVVNfQVVUSE9SSVpFRBABEhsKF1BBWU1FTlRfU1RBVFVTX0RFQ0xJTkVEEAISIwofUEFZTUVOVF9TVEFUVVNfUkVRVUlSRVNfQ0FQVFVSRRADEhsKF1BBWU1FTlRfU1RBVFVTX0NBUFRVUkVEEAQSGQoVUEFZTUVOVF9TVEFUVVNfVk9JREVEEAUSGgoWUEFZTUVOVF9TVEFUVVNfRVhQSVJFRBAGKmgKDUNhcHR1cmVNZXRob2QSHgoaQ0FQVFVSRV9NRVRIT0RfVU5TUEVDSUZJRUQQABIcChhDQVBUVVJFX01FVEhPRF9BVVRPTUFUSUMQARIZChVDQVBUVVJFX01FVEhPRF9NQU5VQUwQAiqnAQoNRGVjbGluZVJlYXNvbhIeChpERUNMSU5FX1JFQVNPTl9VTlNQRUNJRklFRBAAEiUKIURFQ0xJTkVfUkVBU09OX0lOU1VGRklDSUVOVF9GVU5EUxABEiQKIERFQ0xJTkVfUkVBU09OX0NVUlJFTkNZX01JU01BVENIEAISKQolREVDTElORV9SRUFTT05fQkFMQU5DRV9MSU1JVF9FWENFRURFRBADKmUKDFJlZnVuZFN0YXR1cxIdChlSRUZVTkRfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGgoWUkVGVU5EX1NUQVRVU19SRUZVTkRFRBABEhoKFlJFRlVORF9TVEFUVVNfREVDTElORUQQAiqtAgoRUGF5bWVudENoYW5nZUtpbmQSIwofUEFZTUVOVF9DSEFOR0VfS0lORF9VTlNQRUNJRklFRBAAEiIKHlBBWU1FTlRfQ0hBTkdFX0tJTkRfQVVUSE9SSVpFRBABEiAKHFBBWU1FTlRfQ0hBTkdFX0tJTkRfREVDTElORUQQAhIoCiRQQVlNRU5UX0NIQU5HRV9LSU5EX1JFUVVJUkVTX0NBUFRVUkUQAxIgChxQQVlNRU5UX0NIQU5HRV9LSU5EX0NBUFRVUkVEEAQSHgoaUEFZTUVOVF9DSEFOR0VfS0lORF9WT0lERUQQBRIfChtQQVlNRU5UX0NIQU5HRV9LSU5EX0VYUElSRUQQBhIgChxQQVlNRU5UX0NIQU5HRV9LSU5EX1JFRlVOREVEEAcy7gcKDlBheW1lbnRTZXJ2aWNlEl0KEEF1dGhvcml6ZVBheW1lbnQSIy5wYXltZW50LnYxLkF1dGhvcml6ZVBheW1lbnRSZXF1ZXN0GiQucGF5bWVudC52MS5BdXRob3JpemVQYXltZW50UmVzcG9uc2USUAoKR2V0UGF5bWVudBIdLnBheW1lbnQudjEuR2V0UGF5bWVudFJlcXVlc3QaHi5wYXltZW50LnYxLkdldFBheW1lbnRSZXNwb25zZSIDkAIBEmUKEUdldEFjY291bnRCYWxhbmNlEiQucGF5bWVudC52MS5HZXRBY2NvdW50QmFsYW5jZVJlcXVlc3QaJS5wYXltZW50LnYxLkdldEFjY291bnRCYWxhbmNlUmVzcG9uc2UiA5ACARJWCgxMaXN0UGF5bWVudHMSHy5wYXltZW50LnYxLkxpc3RQYXltZW50c1JlcXVlc3QaIC5wYXltZW50LnYxLkxpc3RQYXltZW50c1Jlc3BvbnNlIgOQAgESVgoNV2F0Y2hQYXltZW50cxIgLnBheW1lbnQudjEuV2F0Y2hQYXltZW50c1JlcXVlc3QaIS5wYXltZW50LnYxLldhdGNoUGF5bWVudHNSZXNwb25zZTABElcKDkNhcHR1cmVQYXltZW50EiEucGF5bWVudC52MS5DYXB0dXJlUGF5bWVudFJlcXVlc3QaIi5wYXltZW50LnYxLkNhcHR1cmVQYXltZW50UmVzcG9uc2USTgoLVm9pZFBheW1lbnQSHi5wYXltZW50LnYxLlZvaWRQYXltZW50UmVxdWVzdBofLnBheW1lbnQudjEuVm9pZFBheW1lbnRSZXNwb25zZRJUCg1SZWZ1bmRQYXltZW50EiAucGF5bWVudC52MS5SZWZ1bmRQYXltZW50UmVxdWVzdBohLnBheW1lbnQudjEuUmVmdW5kUGF5bWVudFJlc3BvbnNlEmAKEUF1dGhvcml6ZVBheW1lbnRzEiQucGF5bWVudC52MS5BdXRob3JpemVQYXltZW50c1JlcXVlc3QaJS5wYXltZW50LnYxLkF1dGhvcml6ZVBheW1lbnRzUmVzcG9uc2USWgoPQ2FwdHVyZVBheW1lbnRzEiIucGF5bWVudC52MS5DYXB0dXJlUGF5bWVudHNSZXF1ZXN0GiMucGF5bWVudC52MS5DYXB0dXJlUGF5bWVudHNSZXNwb25zZRJXCg5SZWZ1bmRQYXltZW50cxIhLnBheW1lbnQudjEuUmVmdW5kUGF5bWVudHNSZXF1ZXN0GiIucGF5bWVudC52MS5SZWZ1bmRQYXltZW50c1Jlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * Payment is one authorization attempt and its outcome.
@@ -118,6 +118,14 @@ export type Payment = Message<"payment.v1.Payment"> & {
    * @generated from field: google.protobuf.Timestamp hold_expires_at = 14;
    */
   holdExpiresAt?: Timestamp | undefined;
+
+  /**
+   * The payees of a split payment, in the order requested, each with what it received (then
+   * payee_account_id is empty); empty for a payment to one payee.
+   *
+   * @generated from field: repeated payment.v1.PaymentSplit splits = 21;
+   */
+  splits: PaymentSplit[];
 };
 
 /**
@@ -126,6 +134,49 @@ export type Payment = Message<"payment.v1.Payment"> & {
  */
 export const PaymentSchema: GenMessage<Payment> = /*@__PURE__*/
   messageDesc(file_payment_v1_payment, 0);
+
+/**
+ * PaymentSplit is one payee's part of a split payment (a leg).
+ *
+ * @generated from message payment.v1.PaymentSplit
+ */
+export type PaymentSplit = Message<"payment.v1.PaymentSplit"> & {
+  /**
+   * Account credited with this part; distinct per payment, in the payment's currency, not the payer.
+   *
+   * @generated from field: string payee_account_id = 1;
+   */
+  payeeAccountId: string;
+
+  /**
+   * This part of the payment's amount, in minor units, at least 1; the parts sum to the amount.
+   *
+   * @generated from field: int64 amount_cents = 2;
+   */
+  amountCents: bigint;
+
+  /**
+   * Output only: what reached this payee (its amount when captured whole; a partial capture is
+   * divided across the legs in proportion to their amounts, largest remainder, ties to the earlier).
+   *
+   * @generated from field: int64 captured_cents = 3;
+   */
+  capturedCents: bigint;
+
+  /**
+   * Output only: what refunds took back from this payee (at most captured_cents).
+   *
+   * @generated from field: int64 refunded_cents = 4;
+   */
+  refundedCents: bigint;
+};
+
+/**
+ * Describes the message payment.v1.PaymentSplit.
+ * Use `create(PaymentSplitSchema)` to create a new message.
+ */
+export const PaymentSplitSchema: GenMessage<PaymentSplit> = /*@__PURE__*/
+  messageDesc(file_payment_v1_payment, 1);
 
 /**
  * AuthorizePaymentRequest asks to move money from payer to payee.
@@ -190,6 +241,14 @@ export type AuthorizePaymentRequest = Message<"payment.v1.AuthorizePaymentReques
    * @generated from field: google.protobuf.Duration hold_expires_in = 8;
    */
   holdExpiresIn?: Duration | undefined;
+
+  /**
+   * Split payment: the amount divided between 1 to 10 payees (payee_account_id then empty), each
+   * part at least 1, summing to amount_cents; one decision on the payer's funds.
+   *
+   * @generated from field: repeated payment.v1.PaymentSplit splits = 21;
+   */
+  splits: PaymentSplit[];
 };
 
 /**
@@ -197,7 +256,7 @@ export type AuthorizePaymentRequest = Message<"payment.v1.AuthorizePaymentReques
  * Use `create(AuthorizePaymentRequestSchema)` to create a new message.
  */
 export const AuthorizePaymentRequestSchema: GenMessage<AuthorizePaymentRequest> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 1);
+  messageDesc(file_payment_v1_payment, 2);
 
 /**
  * AuthorizePaymentResponse carries the recorded payment.
@@ -218,7 +277,7 @@ export type AuthorizePaymentResponse = Message<"payment.v1.AuthorizePaymentRespo
  * Use `create(AuthorizePaymentResponseSchema)` to create a new message.
  */
 export const AuthorizePaymentResponseSchema: GenMessage<AuthorizePaymentResponse> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 2);
+  messageDesc(file_payment_v1_payment, 3);
 
 /**
  * GetPaymentRequest names one payment.
@@ -247,7 +306,7 @@ export type GetPaymentRequest = Message<"payment.v1.GetPaymentRequest"> & {
  * Use `create(GetPaymentRequestSchema)` to create a new message.
  */
 export const GetPaymentRequestSchema: GenMessage<GetPaymentRequest> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 3);
+  messageDesc(file_payment_v1_payment, 4);
 
 /**
  * GetPaymentResponse carries one payment.
@@ -268,7 +327,7 @@ export type GetPaymentResponse = Message<"payment.v1.GetPaymentResponse"> & {
  * Use `create(GetPaymentResponseSchema)` to create a new message.
  */
 export const GetPaymentResponseSchema: GenMessage<GetPaymentResponse> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 4);
+  messageDesc(file_payment_v1_payment, 5);
 
 /**
  * GetAccountBalanceRequest names one account.
@@ -296,7 +355,7 @@ export type GetAccountBalanceRequest = Message<"payment.v1.GetAccountBalanceRequ
  * Use `create(GetAccountBalanceRequestSchema)` to create a new message.
  */
 export const GetAccountBalanceRequestSchema: GenMessage<GetAccountBalanceRequest> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 5);
+  messageDesc(file_payment_v1_payment, 6);
 
 /**
  * GetAccountBalanceResponse is the available balance of one account.
@@ -371,7 +430,7 @@ export type GetAccountBalanceResponse = Message<"payment.v1.GetAccountBalanceRes
  * Use `create(GetAccountBalanceResponseSchema)` to create a new message.
  */
 export const GetAccountBalanceResponseSchema: GenMessage<GetAccountBalanceResponse> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 6);
+  messageDesc(file_payment_v1_payment, 7);
 
 /**
  * CapturePaymentRequest captures an open hold.
@@ -406,7 +465,7 @@ export type CapturePaymentRequest = Message<"payment.v1.CapturePaymentRequest"> 
  * Use `create(CapturePaymentRequestSchema)` to create a new message.
  */
 export const CapturePaymentRequestSchema: GenMessage<CapturePaymentRequest> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 7);
+  messageDesc(file_payment_v1_payment, 8);
 
 /**
  * CapturePaymentResponse carries the CAPTURED payment.
@@ -427,7 +486,7 @@ export type CapturePaymentResponse = Message<"payment.v1.CapturePaymentResponse"
  * Use `create(CapturePaymentResponseSchema)` to create a new message.
  */
 export const CapturePaymentResponseSchema: GenMessage<CapturePaymentResponse> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 8);
+  messageDesc(file_payment_v1_payment, 9);
 
 /**
  * VoidPaymentRequest releases an open hold.
@@ -455,7 +514,7 @@ export type VoidPaymentRequest = Message<"payment.v1.VoidPaymentRequest"> & {
  * Use `create(VoidPaymentRequestSchema)` to create a new message.
  */
 export const VoidPaymentRequestSchema: GenMessage<VoidPaymentRequest> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 9);
+  messageDesc(file_payment_v1_payment, 10);
 
 /**
  * VoidPaymentResponse carries the VOIDED payment.
@@ -476,7 +535,7 @@ export type VoidPaymentResponse = Message<"payment.v1.VoidPaymentResponse"> & {
  * Use `create(VoidPaymentResponseSchema)` to create a new message.
  */
 export const VoidPaymentResponseSchema: GenMessage<VoidPaymentResponse> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 10);
+  messageDesc(file_payment_v1_payment, 11);
 
 /**
  * RefundPaymentRequest moves money back from payee to payer.
@@ -518,7 +577,7 @@ export type RefundPaymentRequest = Message<"payment.v1.RefundPaymentRequest"> & 
  * Use `create(RefundPaymentRequestSchema)` to create a new message.
  */
 export const RefundPaymentRequestSchema: GenMessage<RefundPaymentRequest> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 11);
+  messageDesc(file_payment_v1_payment, 12);
 
 /**
  * Refund is one refund attempt of a payment.
@@ -581,7 +640,7 @@ export type Refund = Message<"payment.v1.Refund"> & {
  * Use `create(RefundSchema)` to create a new message.
  */
 export const RefundSchema: GenMessage<Refund> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 12);
+  messageDesc(file_payment_v1_payment, 13);
 
 /**
  * RefundPaymentResponse carries the refund and the payment right after it.
@@ -609,7 +668,7 @@ export type RefundPaymentResponse = Message<"payment.v1.RefundPaymentResponse"> 
  * Use `create(RefundPaymentResponseSchema)` to create a new message.
  */
 export const RefundPaymentResponseSchema: GenMessage<RefundPaymentResponse> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 13);
+  messageDesc(file_payment_v1_payment, 14);
 
 /**
  * ListPaymentsRequest asks for one page of payments.
@@ -618,7 +677,8 @@ export const RefundPaymentResponseSchema: GenMessage<RefundPaymentResponse> = /*
  */
 export type ListPaymentsRequest = Message<"payment.v1.ListPaymentsRequest"> & {
   /**
-   * Only payments of this account (as payer or payee); all payments when empty.
+   * Only payments of this account (as payer, payee or a payee of a split payment); all payments
+   * when empty.
    *
    * @generated from field: string account_id = 1;
    */
@@ -665,7 +725,7 @@ export type ListPaymentsRequest = Message<"payment.v1.ListPaymentsRequest"> & {
  * Use `create(ListPaymentsRequestSchema)` to create a new message.
  */
 export const ListPaymentsRequestSchema: GenMessage<ListPaymentsRequest> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 14);
+  messageDesc(file_payment_v1_payment, 15);
 
 /**
  * ListPaymentsResponse is one page of payments, newest first.
@@ -693,7 +753,7 @@ export type ListPaymentsResponse = Message<"payment.v1.ListPaymentsResponse"> & 
  * Use `create(ListPaymentsResponseSchema)` to create a new message.
  */
 export const ListPaymentsResponseSchema: GenMessage<ListPaymentsResponse> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 15);
+  messageDesc(file_payment_v1_payment, 16);
 
 /**
  * WatchPaymentsRequest names the account whose payments to watch.
@@ -721,7 +781,7 @@ export type WatchPaymentsRequest = Message<"payment.v1.WatchPaymentsRequest"> & 
  * Use `create(WatchPaymentsRequestSchema)` to create a new message.
  */
 export const WatchPaymentsRequestSchema: GenMessage<WatchPaymentsRequest> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 16);
+  messageDesc(file_payment_v1_payment, 17);
 
 /**
  * WatchPaymentsResponse is one step of one of the account's payments: a new payment (authorized,
@@ -757,7 +817,7 @@ export type WatchPaymentsResponse = Message<"payment.v1.WatchPaymentsResponse"> 
  * Use `create(WatchPaymentsResponseSchema)` to create a new message.
  */
 export const WatchPaymentsResponseSchema: GenMessage<WatchPaymentsResponse> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 17);
+  messageDesc(file_payment_v1_payment, 18);
 
 /**
  * PaymentChange is one step of a payment.
@@ -792,7 +852,7 @@ export type PaymentChange = Message<"payment.v1.PaymentChange"> & {
  * Use `create(PaymentChangeSchema)` to create a new message.
  */
 export const PaymentChangeSchema: GenMessage<PaymentChange> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 18);
+  messageDesc(file_payment_v1_payment, 19);
 
 /**
  * AuthorizePaymentsRequest carries up to 1,000 authorizations.
@@ -806,6 +866,15 @@ export type AuthorizePaymentsRequest = Message<"payment.v1.AuthorizePaymentsRequ
    * @generated from field: repeated payment.v1.AuthorizePaymentRequest items = 1;
    */
   items: AuthorizePaymentRequest[];
+
+  /**
+   * All or nothing: when one item would be refused or declined, no item is written; that item
+   * keeps its own outcome and every other item's is an ItemError with code ABORTED (status
+   * "aborted") naming it. Replays of the batch's keys return the same outcomes.
+   *
+   * @generated from field: bool atomic = 2;
+   */
+  atomic: boolean;
 };
 
 /**
@@ -813,7 +882,7 @@ export type AuthorizePaymentsRequest = Message<"payment.v1.AuthorizePaymentsRequ
  * Use `create(AuthorizePaymentsRequestSchema)` to create a new message.
  */
 export const AuthorizePaymentsRequestSchema: GenMessage<AuthorizePaymentsRequest> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 19);
+  messageDesc(file_payment_v1_payment, 20);
 
 /**
  * AuthorizePaymentsResponse has one outcome per request item, in the same order.
@@ -834,7 +903,7 @@ export type AuthorizePaymentsResponse = Message<"payment.v1.AuthorizePaymentsRes
  * Use `create(AuthorizePaymentsResponseSchema)` to create a new message.
  */
 export const AuthorizePaymentsResponseSchema: GenMessage<AuthorizePaymentsResponse> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 20);
+  messageDesc(file_payment_v1_payment, 21);
 
 /**
  * AuthorizePaymentOutcome is what one item of a batch came to.
@@ -871,7 +940,7 @@ export type AuthorizePaymentOutcome = Message<"payment.v1.AuthorizePaymentOutcom
  * Use `create(AuthorizePaymentOutcomeSchema)` to create a new message.
  */
 export const AuthorizePaymentOutcomeSchema: GenMessage<AuthorizePaymentOutcome> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 21);
+  messageDesc(file_payment_v1_payment, 22);
 
 /**
  * ItemError is the error one batch item would have failed with as a single request.
@@ -913,7 +982,7 @@ export type ItemError = Message<"payment.v1.ItemError"> & {
  * Use `create(ItemErrorSchema)` to create a new message.
  */
 export const ItemErrorSchema: GenMessage<ItemError> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 22);
+  messageDesc(file_payment_v1_payment, 23);
 
 /**
  * CapturePaymentsRequest carries up to 1,000 captures.
@@ -927,6 +996,15 @@ export type CapturePaymentsRequest = Message<"payment.v1.CapturePaymentsRequest"
    * @generated from field: repeated payment.v1.CapturePaymentRequest items = 1;
    */
   items: CapturePaymentRequest[];
+
+  /**
+   * All or nothing: when one item would be refused or declined, no item is written; that item
+   * keeps its own outcome and every other item's is an ItemError with code ABORTED (status
+   * "aborted") naming it. Replays of the batch's keys return the same outcomes.
+   *
+   * @generated from field: bool atomic = 2;
+   */
+  atomic: boolean;
 };
 
 /**
@@ -934,7 +1012,7 @@ export type CapturePaymentsRequest = Message<"payment.v1.CapturePaymentsRequest"
  * Use `create(CapturePaymentsRequestSchema)` to create a new message.
  */
 export const CapturePaymentsRequestSchema: GenMessage<CapturePaymentsRequest> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 23);
+  messageDesc(file_payment_v1_payment, 24);
 
 /**
  * CapturePaymentsResponse has one outcome per request item, in the same order.
@@ -955,7 +1033,7 @@ export type CapturePaymentsResponse = Message<"payment.v1.CapturePaymentsRespons
  * Use `create(CapturePaymentsResponseSchema)` to create a new message.
  */
 export const CapturePaymentsResponseSchema: GenMessage<CapturePaymentsResponse> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 24);
+  messageDesc(file_payment_v1_payment, 25);
 
 /**
  * RefundPaymentsRequest carries up to 1,000 refunds.
@@ -969,6 +1047,15 @@ export type RefundPaymentsRequest = Message<"payment.v1.RefundPaymentsRequest"> 
    * @generated from field: repeated payment.v1.RefundPaymentRequest items = 1;
    */
   items: RefundPaymentRequest[];
+
+  /**
+   * All or nothing: when one item would be refused or declined, no item is written; that item
+   * keeps its own outcome and every other item's is an ItemError with code ABORTED (status
+   * "aborted") naming it. Replays of the batch's keys return the same outcomes.
+   *
+   * @generated from field: bool atomic = 2;
+   */
+  atomic: boolean;
 };
 
 /**
@@ -976,7 +1063,7 @@ export type RefundPaymentsRequest = Message<"payment.v1.RefundPaymentsRequest"> 
  * Use `create(RefundPaymentsRequestSchema)` to create a new message.
  */
 export const RefundPaymentsRequestSchema: GenMessage<RefundPaymentsRequest> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 25);
+  messageDesc(file_payment_v1_payment, 26);
 
 /**
  * RefundPaymentsResponse has one outcome per request item, in the same order.
@@ -997,7 +1084,7 @@ export type RefundPaymentsResponse = Message<"payment.v1.RefundPaymentsResponse"
  * Use `create(RefundPaymentsResponseSchema)` to create a new message.
  */
 export const RefundPaymentsResponseSchema: GenMessage<RefundPaymentsResponse> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 26);
+  messageDesc(file_payment_v1_payment, 27);
 
 /**
  * RefundPaymentOutcome is what one item of RefundPayments came to.
@@ -1034,7 +1121,7 @@ export type RefundPaymentOutcome = Message<"payment.v1.RefundPaymentOutcome"> & 
  * Use `create(RefundPaymentOutcomeSchema)` to create a new message.
  */
 export const RefundPaymentOutcomeSchema: GenMessage<RefundPaymentOutcome> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 27);
+  messageDesc(file_payment_v1_payment, 28);
 
 /**
  * PaymentStatus is the outcome of an authorization.

@@ -62,7 +62,7 @@ CREATE OR REPLACE FUNCTION ledger_payment_json(p_payment_id text) RETURNS jsonb
 LANGUAGE plpgsql STABLE AS $$
 BEGIN
   RETURN (SELECT jsonb_build_object('paymentId', p.id, 'status', coalesce(s.status, p.status), 'declineReason', p.decline_reason,
-    'payerAccountId', p.payer_account_id, 'payeeAccountId', p.payee_account_id,
+    'payerAccountId', p.payer_account_id, 'payeeAccountId', coalesce(p.payee_account_id, ''),
     'amountCents', jsonb_build_object('$bigint', p.amount_cents::text), 'currency', p.currency,
     'description', p.description, 'createdAt', jsonb_build_object('$date', ledger_iso(p.created_at)),
     'captureMethod', p.capture_method,
@@ -71,6 +71,14 @@ BEGIN
     'refundedCents', jsonb_build_object('$bigint', coalesce(s.refunded_cents, 0)::text),
     'holdExpiresAt', CASE WHEN p.hold_expires_at IS NULL THEN NULL
                           ELSE jsonb_build_object('$date', ledger_iso(p.hold_expires_at)) END)
+    -- A split payment (no payee of its own) lists its legs; other payments have no `splits` key.
+    || CASE WHEN p.payee_account_id IS NULL THEN jsonb_build_object('splits', (
+         SELECT jsonb_agg(jsonb_build_object('payeeAccountId', l.payee_account_id,
+                  'amountCents', jsonb_build_object('$bigint', l.amount_cents::text),
+                  'capturedCents', jsonb_build_object('$bigint', l.captured_cents::text),
+                  'refundedCents', jsonb_build_object('$bigint', l.refunded_cents::text)) ORDER BY l.position)
+           FROM payment_splits l WHERE l.payment_id = p.id))
+       ELSE '{}'::jsonb END
   FROM payments p LEFT JOIN payment_states s ON s.payment_id = p.id
   WHERE p.id = p_payment_id);
 END;
@@ -88,6 +96,8 @@ BEGIN
   END IF;
   -- Key and result are written in one transaction: a live key without a result is a bug.
   IF p_result IS NULL THEN RAISE EXCEPTION 'idempotency key % has no stored result', p_item->>'key'; END IF;
+  -- A refusal kept by an aborted atomic batch (35-ledger-apply-atomic.sql) answers as it did.
+  IF p_result ? 'error' THEN RETURN p_result; END IF;
   RETURN jsonb_build_object('replayed', true, 'result', p_result);
 END;
 $$;

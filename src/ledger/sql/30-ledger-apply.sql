@@ -40,10 +40,16 @@ BEGIN
     SELECT DISTINCT a FROM (
       SELECT a FROM jsonb_array_elements(p_items) i,
                     unnest(ARRAY[i->>'accountId', i->>'fundingAccountId', i->>'payerAccountId', i->>'payeeAccountId']) a
-       WHERE a IS NOT NULL
+      UNION ALL
+      -- The payees of split payments: those authorized now, and those of the payments acted on.
+      SELECT s->>'payeeAccountId' FROM jsonb_array_elements(p_items) i, jsonb_array_elements(i->'splits') s
       UNION ALL
       SELECT unnest(ARRAY[p.payer_account_id, p.payee_account_id]) FROM payments p
-       WHERE p.id = ANY (ARRAY(SELECT i->>'paymentId' FROM jsonb_array_elements(p_items) i WHERE i->>'kind' <> 'authorize'))) ids
+       WHERE p.id = ANY (ARRAY(SELECT i->>'paymentId' FROM jsonb_array_elements(p_items) i WHERE i->>'kind' <> 'authorize'))
+      UNION ALL
+      SELECT l.payee_account_id FROM payment_splits l
+       WHERE l.payment_id = ANY (ARRAY(SELECT i->>'paymentId' FROM jsonb_array_elements(p_items) i WHERE i->>'kind' <> 'authorize'))) ids
+     WHERE a IS NOT NULL
      ORDER BY a);
   FOREACH v_account IN ARRAY v_accounts LOOP
     PERFORM 1 FROM balances WHERE account_id = v_account FOR UPDATE;
@@ -56,8 +62,10 @@ BEGIN
   -- bench:function prints both paths' cost per item at 1, 64 and 1,000 (docs/profile.md).
   -- `SET ledger.per_item_path = on` forces the per-item loop below: the reference path, for
   -- comparing the two (test/ledger/apply-paths.test.ts) or ruling the set path out when diagnosing.
+  -- Split payments take the per-item path (ledger_cmd_authorize_split): a batch with one runs
+  -- item by item, so the set path knows nothing of splits and stays as it is.
   IF jsonb_array_length(p_items) >= 8
-     AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(p_items) i WHERE i->>'kind' <> 'authorize')
+     AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(p_items) i WHERE i->>'kind' <> 'authorize' OR i ? 'splits')
      AND coalesce(current_setting('ledger.per_item_path', true), '') <> 'on' THEN
     RETURN ledger_apply_authorizations(p_items, p_ttl_hours);
   END IF;
@@ -84,7 +92,7 @@ BEGIN
       WHEN 'open' THEN ledger_cmd_open(v_item)
       WHEN 'limit' THEN ledger_cmd_limit(v_item)
       WHEN 'deposit' THEN ledger_cmd_deposit(v_item)
-      WHEN 'authorize' THEN ledger_cmd_authorize(v_item)
+      WHEN 'authorize' THEN CASE WHEN v_item ? 'splits' THEN ledger_cmd_authorize_split(v_item) ELSE ledger_cmd_authorize(v_item) END
       WHEN 'capture' THEN ledger_cmd_capture(v_item)
       WHEN 'void' THEN ledger_cmd_release(v_item)
       WHEN 'expire' THEN ledger_cmd_release(v_item)
