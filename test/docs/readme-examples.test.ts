@@ -71,6 +71,7 @@ it("runs every README example against npm start's embedded default, in order, wi
     assert.match(output, /"causeKind":"ENTRY_CAUSE_KIND_DEPOSIT"[^\n]*"amountCents":"700"|"amountCents":"700"[^\n]*"causeKind":"ENTRY_CAUSE_KIND_DEPOSIT"/, "the watch over curl shows the deposit");
     assert.match(output, /end of stream: \{\}/, "the curl stream ends cleanly");
     assert.match(output, /"ok": ?true/, "the ledger verifies");
+    assert.match(output, /"debug": \{\s*"code": "ACCOUNT_NOT_FOUND",\s*"field": "account_id"/, "buf curl's error shows the readable detail");
   } finally {
     await service.stop("SIGTERM");
   }
