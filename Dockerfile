@@ -28,8 +28,9 @@ COPY package.json tsconfig.json ./
 COPY gen ./gen
 COPY drizzle ./drizzle
 COPY src ./src
+COPY scripts/start.mjs ./scripts/start.mjs
 # The embedded database (used only when DATABASE_URL is unset) and its development key live here.
-RUN mkdir -p /data && chown node:node /data
+RUN mkdir -p /data /app/.tmp && chown node:node /data /app/.tmp
 USER node
 ENV HOST=0.0.0.0 \
     PORT=8080 \
@@ -44,4 +45,4 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
 ENTRYPOINT ["/usr/bin/tini", "--"]
 # The same node flags as `npm start` (a 128 MB old generation keeps peak RSS under 256 MB; see the
 # README's performance section); test/containers checks that the two agree.
-CMD ["node", "--max-old-space-size=128", "--import", "tsx", "src/main.ts"]
+CMD ["node", "--max-old-space-size=128", "--liftoff-only", "scripts/start.mjs"]

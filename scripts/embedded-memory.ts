@@ -1,9 +1,9 @@
 /**
  * `npm run measure:embedded-memory`: the embedded default's memory as `npm start` runs it (same
  * node flags), on a fresh PGlite data directory: peak (VmHWM) and resident (VmRSS) set size when
- * it starts listening and after IDLE_SECONDS (default 20) idle, for the first start (PGlite runs
- * initdb, the service migrates) and a second start on the same directory. ROUNDS (default 3)
- * repeats it; the figures vary by tens of MB from run to run (when V8 collects what initdb left).
+ * it starts listening and after IDLE_SECONDS (default 30) idle, for the first start (a child
+ * unpacks setup's template, or runs initdb without one; the service migrates) and a second start
+ * on the same directory. ROUNDS (default 3) repeats it.
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { freePort, spawnService } from "../test/support/process.js";
 
-const idleSeconds = Number(process.env.IDLE_SECONDS ?? 20);
+const idleSeconds = Number(process.env.IDLE_SECONDS ?? 30);
 const rounds = Number(process.env.ROUNDS ?? 3);
 
 function memory(pid: number): { hwm: number; rss: number } {

@@ -86,7 +86,7 @@ async function main(): Promise<void> {
     }
     const writeSeconds = Number(process.hrtime.bigint() - writeStart) / 1e9;
     await db.execute(sql`analyze`);
-    const head = (await ledger.getBalance(hot)).version;
+    const head = (await ledger.getBalance(hot)).entrySequence;
     log(`hot account has ${head} entries; wrote ${(2 * ENTRIES / writeSeconds).toFixed(0)} entries/s`);
 
     const random = (max: bigint) => BigInt(Math.floor(Math.random() * Number(max)));

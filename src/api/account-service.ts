@@ -59,7 +59,8 @@ export function accountServiceHandlers(ledger: Ledger): ServiceImpl<typeof Accou
           availableBalanceCents: change.balance.availableCents,
           heldBalanceCents: change.balance.heldCents,
           ledgerBalanceCents: change.balance.ledgerCents,
-          version: change.balance.version,
+          entrySequence: change.balance.entrySequence,
+          version: change.balance.entrySequence,
           entry: change.entry && entryToProto(change.entry),
           resumeToken: change.resumeToken,
         };

@@ -138,7 +138,10 @@ export function balanceToProto(balance: BalanceRecord): GetAccountBalanceRespons
     heldBalanceCents: balance.heldCents,
     ledgerBalanceCents: balance.ledgerCents,
     overdraftLimitCents: balance.overdraftLimitCents,
-    version: balance.version,
+    entrySequence: balance.entrySequence,
+    revision: balance.revision ?? 0n,
+    // Deprecated field, its old meaning: the revision now, the entry sequence as of an instant.
+    version: balance.revision ?? balance.entrySequence,
     updatedAt: timestampFromDate(balance.updatedAt),
   });
 }

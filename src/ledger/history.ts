@@ -407,7 +407,7 @@ export async function headLineSequence(db: Database, accountId: string): Promise
  * before that instant (ledger_entries_account_time_idx, hold_movements_account_time_idx: the
  * later of the two by line sequence), zero before its first; the overdraft limit in force then
  * (overdraft_limit_changes, recorded by src/ledger/sql/45-overdraft-history.sql; none: 0).
- * `version` is the last entry's sequence at that instant.
+ * `entrySequence` is the last entry's sequence at that instant; there is no `revision`.
  */
 export async function getBalanceAsOf(db: Database, accountId: string, asOf: Date): Promise<BalanceRecord> {
   requireAnyAccountId("account_id", accountId);
@@ -445,7 +445,8 @@ export async function getBalanceAsOf(db: Database, accountId: string, asOf: Date
     heldCents,
     ledgerCents,
     overdraftLimitCents: BigInt(row.limit_cents ?? "0"),
-    version: BigInt(row.entry_seq ?? "0"),
+    entrySequence: BigInt(row.entry_seq ?? "0"),
+    revision: null,
     updatedAt: dateOfMicros(row.line_us ?? row.created_us),
   };
 }

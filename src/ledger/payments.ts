@@ -257,7 +257,8 @@ export async function getBalance(db: Database, accountId: string): Promise<Balan
     heldCents: row.heldCents,
     ledgerCents: row.availableCents + row.heldCents,
     overdraftLimitCents: row.overdraftLimitCents,
-    version: row.version,
+    entrySequence: row.entrySeq ?? 0n,
+    revision: row.version,
     updatedAt: row.updatedAt,
   };
 }

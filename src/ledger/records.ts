@@ -18,7 +18,16 @@ export interface BalanceRecord {
   /** Posted: the sum of the account's entries. */
   ledgerCents: bigint;
   overdraftLimitCents: bigint;
-  version: bigint;
+  /**
+   * The sequence of the account's last ledger entry these balances include (0 before the first;
+   * hold movements do not count): the same position in every read, now, as of an instant, watched.
+   */
+  entrySequence: bigint;
+  /**
+   * The balance row's change counter, one more per write of the balances or the overdraft limit
+   * (holds included); null for balances read as of an instant, which have no row of their own.
+   */
+  revision: bigint | null;
   updatedAt: Date;
 }
 

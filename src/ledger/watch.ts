@@ -128,7 +128,8 @@ function balancesAfter(line: EntryRecord, head: { balance: BalanceRecord }): Bal
     heldCents: line.balanceAfterCents - line.availableAfterCents,
     ledgerCents: line.balanceAfterCents,
     overdraftLimitCents: head.balance.overdraftLimitCents,
-    version: line.sequence,
+    entrySequence: line.sequence,
+    revision: null,
     updatedAt: line.createdAt,
   };
 }
@@ -194,7 +195,7 @@ function decodeStepToken(token: string, accountId: string): { version: 2 | 3; po
   return undefined;
 }
 
-/** The account's balances now; version is its last entry's sequence. */
+/** The account's balances now, as of its last entry (a watch has no use for the row's revision). */
 async function accountHead(db: Database, accountId: string) {
   const [row] = await queryRows<{ currency: string; available_cents: string; held_cents: string; overdraft_limit_cents: string; sequence: string; updated_us: string }>(db, sql`
     select b.currency, b.available_cents::text as available_cents, b.held_cents::text as held_cents,
@@ -213,7 +214,8 @@ async function accountHead(db: Database, accountId: string) {
       heldCents: held,
       ledgerCents: available + held,
       overdraftLimitCents: BigInt(row.overdraft_limit_cents),
-      version: BigInt(row.sequence),
+      entrySequence: BigInt(row.sequence),
+      revision: null,
       updatedAt: new Date(Number(BigInt(row.updated_us) / 1000n)),
     } satisfies BalanceRecord,
   };

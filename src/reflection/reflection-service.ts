@@ -24,13 +24,16 @@ type ReflectionAnswer =
   | { case: "listServicesResponse"; value: { service: { name: string }[] } }
   | { case: "errorResponse"; value: { errorCode: number; errorMessage: string } };
 
-/** Answers reflection requests about `services` and the files they depend on. */
+/**
+ * Answers reflection requests about `services` and the files they depend on, plus `files` that no
+ * service imports (the error detail type, so that tools can decode error details).
+ */
 export class ReflectionIndex {
   private readonly files = new Map<string, DescFile>();
   private readonly registry: Registry;
 
-  constructor(private readonly services: readonly DescService[]) {
-    for (const service of services) this.withImports(service.file).forEach((f) => this.files.set(f.proto.name, f));
+  constructor(private readonly services: readonly DescService[], files: readonly DescFile[] = []) {
+    for (const file of [...services.map((service) => service.file), ...files]) this.withImports(file).forEach((f) => this.files.set(f.proto.name, f));
     this.registry = createRegistry(...this.files.values());
   }
 

@@ -5,9 +5,8 @@
 import type { Config } from "../config/config.js";
 import type { DatabaseHandle } from "../db/client.js";
 import type { HealthReporter } from "../health/health-monitor.js";
-import { createKafka, parseBrokers } from "../kafka/kafka-client.js";
 import type { Logger } from "../telemetry/logger.js";
-import { OutboxRelay, type RelayOptions } from "./relay.js";
+import type { OutboxRelay, RelayOptions } from "./relay.js";
 import { listenForOutbox } from "./wakeup.js";
 
 /** The relay settings held in `config`. */
@@ -45,6 +44,8 @@ export async function startRelay(
     logger.info("relay: KAFKA_BROKERS is not set, outbox relay is off (events stay in the outbox)");
     return undefined;
   }
+  // Loaded only now: the Kafka client's native library costs the embedded default ~9 MB otherwise.
+  const [{ OutboxRelay }, { createKafka, parseBrokers }] = await Promise.all([import("./relay.js"), import("../kafka/kafka-client.js")]);
   const relay = new OutboxRelay(
     {
       database,

@@ -10,6 +10,7 @@ import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import type { FastifyInstance } from "fastify";
 import type { Redis } from "ioredis";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
+import { file_payment_v1_common } from "../../gen/payment/v1/common_pb.js";
 import { ServerReflection as ReflectionV1 } from "../../gen/grpc/reflection/v1/reflection_pb.js";
 import { ServerReflection as ReflectionV1alpha } from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
 import type { SpanProcessor } from "@opentelemetry/sdk-trace-base";
@@ -116,7 +117,8 @@ export async function createEdge(config: Config, logger: Logger, options: EdgeOp
   }
 
   const health = new HealthMonitor(Object.fromEntries(API_SERVICES.map((service) => [service.typeName, ["database"]])));
-  const reflection = new ReflectionIndex([...API_SERVICES, Health, ReflectionV1, ReflectionV1alpha]);
+  // ErrorDetail's file too: no service imports it, and error details name its type.
+  const reflection = new ReflectionIndex([...API_SERVICES, Health, ReflectionV1, ReflectionV1alpha], [file_payment_v1_common]);
 
   return {
     health,

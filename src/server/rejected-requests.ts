@@ -4,10 +4,10 @@
  * interceptors (Connect decodes the request before it calls them), so the RPC duration histogram
  * cannot see them; this counter does, from Fastify's `onResponse`.
  *
- * The edge's Connect plugin (connect-plugin.ts) gives every Connect request a marker in its context
+ * The edge's Connect routes (connect-routes.ts) gives every Connect request a marker in its context
  * values; the RPC observer sets it when the call reaches the interceptors. A marked request whose
  * response goes out with the marker unset was refused. Unknown routes get a marker too (the
- * plugin's not-found handler), counted under `rpc.method` "unknown" to keep the label bounded.
+ * not-found handler in edge-responses.ts), counted under `rpc.method` "unknown" to keep the label bounded.
  */
 import { createContextKey } from "@connectrpc/connect";
 import type { Counter, Meter } from "@opentelemetry/api";

@@ -8,8 +8,9 @@ import type { ServerResponse } from "node:http";
 import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import { LogController, fastify, type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { Logger } from "../telemetry/logger.js";
-import { registerConnectRoutes, registerUnknownRoutes } from "./connect-plugin.js";
 import { coalesceResponseWrites } from "./coalesced-writes.js";
+import { registerConnectRoutes } from "./connect-routes.js";
+import { registerUnknownRoutes } from "./edge-responses.js";
 import { createOnePortServer, type ConnectionLimits, type OnePortServer } from "./one-port.js";
 
 export interface ServerOptions {
@@ -72,7 +73,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   options.configure?.(app);
   coalesceResponseWrites(app);
-  // In its own scope: its catch-all content-type parser is for the Connect routes only.
+  // In its own scope: its catch-all content-type parser and hooks are for the Connect routes only.
   await app.register(async (scope) =>
     registerConnectRoutes(scope, {
       routes: options.routes,

@@ -109,9 +109,12 @@ async function startWithEdge(config: Config, logger: Logger, edge: Edge): Promis
   edge.watchDatabase(database.db, database.ping);
   // Tests and operators wait for this line: from here on the API serves.
   // The heap limit comes from node's flags (npm start: --max-old-space-size), logged so that an
-  // operator sees whether the process runs with it.
+  // operator sees whether the process runs with it; resident and peak memory so far (the embedded
+  // default's start is its peak: README, "Memory of the embedded default").
   const heapLimitMb = Math.round(getHeapStatistics().heap_size_limit / 2 ** 20);
-  logger.info({ url: server.url, heapLimitMb }, "listening (Connect, gRPC and gRPC-Web on one port)");
+  const rssMb = Math.round(process.memoryUsage.rss() / 2 ** 20);
+  const peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
+  logger.info({ url: server.url, heapLimitMb, rssMb, peakRssMb }, "listening (Connect, gRPC and gRPC-Web on one port)");
   const relay = await startRelay(config, database, logger, edge.health);
 
   const stopHousekeeping = startHousekeeping(database.db, { outboxRetentionHours: config.OUTBOX_RETENTION_HOURS }, logger);

@@ -11,7 +11,7 @@ import { createClient, Code, ConnectError } from "@connectrpc/connect";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { EntryCauseKind } from "../../gen/payment/v1/account_pb.js";
 import { AdminService } from "../../gen/payment/v1/admin_pb.js";
-import { PaymentStatus } from "../../gen/payment/v1/payment_pb.js";
+import { CaptureMethod, PaymentStatus } from "../../gen/payment/v1/payment_pb.js";
 import { jsonClients, ledgerClients, transportFactories } from "../support/clients.js";
 import { testKey } from "../support/api-keys.js";
 import { startTestService, type TestService } from "../support/service.js";
@@ -59,6 +59,20 @@ describe("read side over the API", () => {
     assert.ok(bad instanceof ConnectError);
     assert.equal(bad.code, Code.InvalidArgument);
     assert.match(bad.message, /page_token/);
+  });
+
+  it("GetAccountBalance: entry_sequence means the same now and as of an instant, revision counts every write, version keeps its two old meanings", async () => {
+    const { accounts, payments } = jsonClients(svc.url, writer.key);
+    const a = (await accounts.createAccount({ currency: "USD", displayName: "Versions A" })).account!.accountId;
+    const b = (await accounts.createAccount({ currency: "USD", displayName: "Versions B" })).account!.accountId;
+    await accounts.depositFunds({ idempotencyKey: "v-dep", accountId: a, amountCents: 500n, currency: "USD" });
+    const afterDeposit = new Date();
+    // A hold changes the balance row (revision) but writes no ledger entry (entry_sequence).
+    await payments.authorizePayment({ idempotencyKey: "v-hold", payerAccountId: a, payeeAccountId: b, amountCents: 100n, currency: "USD", description: "", captureMethod: CaptureMethod.MANUAL });
+    const now = await payments.getAccountBalance({ accountId: a });
+    assert.deepEqual([now.entrySequence, now.revision, now.version], [1n, 2n, 2n]);
+    const then = await payments.getAccountBalance({ accountId: a, asOf: timestampFromDate(afterDeposit) });
+    assert.deepEqual([then.entrySequence, then.revision, then.version], [1n, 0n, 1n]);
   });
 
   it("GetPayment by idempotency key is scoped to the client that used the key", async () => {

@@ -66,6 +66,7 @@ describe("WatchAccount", () => {
       await until("the first message", () => watch.messages.length === 1);
       assert.equal(watch.messages[0]!.availableBalanceCents, 1_000n);
       assert.equal(watch.messages[0]!.version, 1n);
+      assert.equal(watch.messages[0]!.entrySequence, 1n, "entry_sequence, the same value under its clear name");
       assert.equal(watch.messages[0]!.entry, undefined);
 
       const p1 = await payThroughA(payer, payee, 300n);

@@ -75,6 +75,7 @@ it("runs every README example against npm start's embedded default, in order, wi
     assert.match(output, /\{"outcomes":\[\{"error":\{"status":"aborted","code":"ABORTED","message":"aborted: items\[1\] failed \(declined: INSUFFICIENT_FUNDS\)/, "the atomic batch is aborted");
     assert.match(output, /"message": "aborted: items\[1\] failed \(ACCOUNT_NOT_FOUND\)/, "the atomic payouts over gRPC are aborted");
     assert.match(output, /"ok": ?true/, "the ledger verifies");
+    assert.match(output, /"debug": \{\s*"code": "ACCOUNT_NOT_FOUND",\s*"field": "account_id"/, "buf curl's error shows the readable detail");
   } finally {
     await service.stop("SIGTERM");
   }

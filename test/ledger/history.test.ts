@@ -81,7 +81,7 @@ describe("ListAccountEntries (the statement)", () => {
     const b = await account();
     await deposit(a, 100_000n);
     for (let i = 0; i < 9; i++) await pay(a, b, 10n);
-    const before = (await ledger.getBalance(a)).version;
+    const before = (await ledger.getBalance(a)).entrySequence;
 
     for (const newestFirst of [false, true]) {
       const seen = await allPages(
@@ -239,11 +239,12 @@ describe("GetAccountBalance as of", () => {
     assert.equal((await ledger.getBalanceAsOf(a, beforeAll)).availableCents, 0n);
     const then = await ledger.getBalanceAsOf(a, afterDeposit);
     assert.equal(then.availableCents, 500n);
-    assert.equal(then.version, 1n);
+    assert.equal(then.entrySequence, 1n);
+    assert.equal(then.revision, null, "a past balance has no revision");
     const now = await ledger.getBalanceAsOf(a, new Date(Date.now() + 60_000));
     const current = await ledger.getBalance(a);
     assert.equal(now.availableCents, current.availableCents);
-    assert.equal(now.version, current.version, "version as of now is the balance's version");
+    assert.equal(now.entrySequence, current.entrySequence, "the entry sequence as of now is the current one");
   });
 
   it("reports the overdraft limit in force at the instant", async () => {

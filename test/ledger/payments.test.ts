@@ -42,7 +42,8 @@ describe("AuthorizePayment", () => {
     assert.equal((await ledger.getBalance(payer)).availableCents, 7_500n);
     const payeeBalance = await ledger.getBalance(payee);
     assert.equal(payeeBalance.availableCents, 2_500n);
-    assert.equal(payeeBalance.version, 1n);
+    assert.equal(payeeBalance.entrySequence, 1n);
+    assert.equal(payeeBalance.revision, 1n);
     assert.deepEqual(await ledger.getPayment(payment.paymentId), payment);
 
     const [event] = await rows(ledger.db, sql`select event_type, envelope from outbox where aggregate_id = ${payment.paymentId}`);
@@ -61,7 +62,7 @@ describe("AuthorizePayment", () => {
     assert.equal(payment.status, "DECLINED");
     assert.equal(payment.declineReason, "INSUFFICIENT_FUNDS");
     assert.equal((await ledger.getBalance(payer)).availableCents, 100n);
-    assert.equal((await ledger.getBalance(payee)).version, 0n);
+    assert.equal((await ledger.getBalance(payee)).revision, 0n);
     const events = await rows(ledger.db, sql`select event_type from outbox where aggregate_id = ${payment.paymentId}`);
     assert.deepEqual(events, [{ event_type: "PaymentDeclined" }]);
   });

@@ -6,6 +6,8 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { after, before, it } from "node:test";
 import { promisify } from "node:util";
+import { fromBinary } from "@bufbuild/protobuf";
+import { ErrorDetailSchema } from "../../gen/payment/v1/common_pb.js";
 import { testKey } from "../support/api-keys.js";
 import { startTestService, type TestService } from "../support/service.js";
 
@@ -95,5 +97,15 @@ it("API errors come back as Connect errors with their details, and without a key
   assert.equal(notFound.code, 5 << 3);
   const error = JSON.parse(notFound.stderr) as { code: string; details: { debug: { code: string } }[] };
   assert.equal(error.code, "not_found");
-  assert.equal(error.details[0]?.debug.code, "ACCOUNT_NOT_FOUND", "the ErrorDetail type was resolved by reflection");
+  assert.equal(error.details[0]?.debug.code, "ACCOUNT_NOT_FOUND", "the server's JSON rendering of the ErrorDetail (Connect protocol)");
+  // Over gRPC the detail arrives as bytes (grpc-status-details-bin): buf curl decodes only types
+  // compiled into it, not those reflection serves, so it prints the type and base64 (README).
+  const overGrpc = await bufCurl([
+    "--protocol", "grpc", "--http2-prior-knowledge", "-H", `Authorization: Bearer ${key.key}`, "-d", '{"account_id":"nobody"}',
+    `${svc.url}/payment.v1.PaymentService/GetAccountBalance`,
+  ]);
+  const grpcError = JSON.parse(overGrpc.stderr) as { details: { type: string; value: string }[] };
+  assert.equal(grpcError.details[0]?.type, "payment.v1.ErrorDetail");
+  const detail = fromBinary(ErrorDetailSchema, Buffer.from(grpcError.details[0]!.value, "base64"));
+  assert.deepEqual([detail.code, detail.field], ["ACCOUNT_NOT_FOUND", "account_id"]);
 });

@@ -3,10 +3,11 @@ import { it } from "node:test";
 import { fromBinary } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
+import { file_payment_v1_common } from "../../gen/payment/v1/common_pb.js";
 import { PaymentService } from "../../gen/payment/v1/payment_pb.js";
 import { ReflectionIndex } from "../../src/reflection/reflection-service.js";
 
-const index = new ReflectionIndex([PaymentService, Health]);
+const index = new ReflectionIndex([PaymentService, Health], [file_payment_v1_common]);
 
 function fileNames(answer: ReturnType<ReflectionIndex["answer"]>): string[] {
   assert.equal(answer.case, "fileDescriptorResponse");
@@ -22,6 +23,8 @@ it("a method, a nested enum or a file name leads to its file, followed by its im
     fileNames(index.answer({ messageRequest: { case: "fileContainingSymbol", value: "grpc.health.v1.HealthCheckResponse.ServingStatus" } })),
     ["grpc/health/v1/health.proto"],
   );
+  // A file no service imports, served because error details name its type.
+  assert.deepEqual(fileNames(index.answer({ messageRequest: { case: "fileContainingSymbol", value: "payment.v1.ErrorDetail" } })), ["payment/v1/common.proto"]);
 });
 
 it("unknown names are NOT_FOUND, an empty request INVALID_ARGUMENT, extensions an empty list", () => {

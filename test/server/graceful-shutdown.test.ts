@@ -83,7 +83,9 @@ it("kill of `npm start` drains 200 in-flight HTTP/1.1 keep-alive payments withou
     await new Promise((resolve) => setTimeout(resolve, 500)); // they reach the server and wait on the lock
 
     npm.kill("SIGTERM"); // the process `npm start` started, as `kill $!` would
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    // The drain has begun (close() follows within a tick): only then may the payments finish. A
+    // fixed 500 ms here was too short under the full suite's load (responses went out keep-alive).
+    await until("the drain started", () => output.includes("shutting down"), { timeoutMs: 30_000, detail: () => output });
     release();
     const results = await Promise.all(outcomes);
     const [code] = await exited;

@@ -225,7 +225,7 @@ describe("gRPC-Web", () => {
     assert.deepEqual(await grpcWebStatus(frame(TRUNCATED_PROTO)), { httpStatus: 200, grpcStatus: "3" });
   });
 
-  // The reset was intermittent (about 1 in 5 before the fix in connect-plugin.ts): 20 tries.
+  // The reset was intermittent (about 1 in 5 before the fix in the edge (now src/server/connect-routes.ts)): 20 tries.
   it("a body over the limit: resource_exhausted, never a reset", async () => {
     for (let i = 0; i < 20; i++) {
       assert.deepEqual(await grpcWebStatus(frame(new Uint8Array(2 * 1024 * 1024))), { httpStatus: 200, grpcStatus: "8" });

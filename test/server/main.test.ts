@@ -23,6 +23,10 @@ it("runs on embedded PGlite with nothing configured and npm start's heap limit, 
   // npm start's --max-old-space-size=128 (old generation) plus the young generation: 176 MB.
   const heapLimitMb = Number(/"heapLimitMb":(\d+)/.exec(first.output())?.[1]);
   assert.ok(heapLimitMb > 0 && heapLimitMb <= 200, `runs with npm start's heap limit (${heapLimitMb} MB)`);
+  // Its memory is measured and logged at start (figures belong in the README, not in a test).
+  const rssMb = Number(/"rssMb":(\d+)/.exec(first.output())?.[1]);
+  const peakRssMb = Number(/"peakRssMb":(\d+)/.exec(first.output())?.[1]);
+  assert.ok(rssMb > 0 && peakRssMb >= rssMb, `resident ${rssMb} MB and peak ${peakRssMb} MB are logged`);
   // With nothing configured, the first start mints a development key beside the data.
   const { accounts, payments } = jsonClients(`http://127.0.0.1:${port}`, readFileSync(join(dataDir, "dev-api-key"), "utf8").trim());
   const payer = (await accounts.createAccount({ currency: "USD", displayName: "A", accountId: "alice" })).account!;
