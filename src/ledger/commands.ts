@@ -10,6 +10,16 @@ import { LedgerError, invalidArgument, type LedgerErrorCode } from "./ledger-err
 import type { BatchItem, BatchOutcome, PaymentBatcher } from "./payment-batch.js";
 import type { RequestContext } from "./records.js";
 import { fromStoredJson } from "./stored-json.js";
+import { canonicalMetadata } from "./validation.js";
+
+/**
+ * The fingerprint fields of a request's metadata: none when it is empty, so that the fingerprint of
+ * a request without metadata is what it was before metadata existed (a retry across the upgrade
+ * still replays).
+ */
+export function metadataFingerprint(metadata: Readonly<Record<string, string>> | undefined): { metadata?: string } {
+  return metadata && Object.keys(metadata).length > 0 ? { metadata: canonicalMetadata(metadata) } : {};
+}
 
 /** Most items of one batch request (AuthorizePayments, CapturePayments, RefundPayments, WithdrawFundsBatch). */
 export const MAX_BATCH_ITEMS = 1_000;
@@ -28,7 +38,7 @@ export interface CommandInput<T = unknown> {
   /** The request's fields as the client sent them: what the key's fingerprint covers. */
   request: Record<string, string | bigint>;
   /** The command's fields for the database (ids chosen here included). */
-  fields: Record<string, string | null>;
+  fields: Record<string, string | null | Readonly<Record<string, string>>>;
   /** Called with the result when this call recorded it (not for a replay): metrics count once. */
   onRecorded?: (result: T) => void;
 }
