@@ -4,8 +4,8 @@ ALTER TABLE "deposits" ADD COLUMN "metadata" jsonb DEFAULT '{}'::jsonb NOT NULL;
 ALTER TABLE "payments" ADD COLUMN "metadata" jsonb DEFAULT '{}'::jsonb NOT NULL;--> statement-breakpoint
 ALTER TABLE "refunds" ADD COLUMN "metadata" jsonb DEFAULT '{}'::jsonb NOT NULL;--> statement-breakpoint
 ALTER TABLE "withdrawals" ADD COLUMN "metadata" jsonb DEFAULT '{}'::jsonb NOT NULL;--> statement-breakpoint
-CREATE INDEX "accounts_metadata_idx" ON "accounts" USING gin ("metadata" jsonb_path_ops);--> statement-breakpoint
-CREATE INDEX "payments_metadata_idx" ON "payments" USING gin ("metadata" jsonb_path_ops);--> statement-breakpoint
+CREATE INDEX "accounts_metadata_idx" ON "accounts" USING gin ("metadata" jsonb_path_ops) WHERE "accounts"."metadata" <> '{}'::jsonb;--> statement-breakpoint
+CREATE INDEX "payments_metadata_idx" ON "payments" USING gin ("metadata" jsonb_path_ops) WHERE "payments"."metadata" <> '{}'::jsonb;--> statement-breakpoint
 ALTER TABLE "accounts" ADD CONSTRAINT "accounts_metadata_object" CHECK (jsonb_typeof("accounts"."metadata") = 'object');--> statement-breakpoint
 ALTER TABLE "deposits" ADD CONSTRAINT "deposits_metadata_object" CHECK (jsonb_typeof("deposits"."metadata") = 'object');--> statement-breakpoint
 ALTER TABLE "payments" ADD CONSTRAINT "payments_metadata_object" CHECK (jsonb_typeof("payments"."metadata") = 'object');--> statement-breakpoint

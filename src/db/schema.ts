@@ -42,8 +42,8 @@ export const accounts = pgTable(
     metadata: metadata(),
   },
   (t) => [
-    /** ListAccounts by metadata (`metadata @> filter`). */
-    index("accounts_metadata_idx").using("gin", sql`${t.metadata} jsonb_path_ops`),
+    /** ListAccounts by metadata (`metadata @> filter`); accounts without metadata are not in it. */
+    index("accounts_metadata_idx").using("gin", sql`${t.metadata} jsonb_path_ops`).where(sql`${t.metadata} <> '{}'::jsonb`),
     metadataIsObject("accounts_metadata_object", t.metadata),
     /**
      * ListAccounts by display_name prefix: a byte-order ("C") range scan, which needs no LIKE and
@@ -113,8 +113,11 @@ export const payments = pgTable(
     metadata: metadata(),
   },
   (t) => [
-    /** ListPayments by metadata (`metadata @> filter`), see docs/write-path.md for its cost. */
-    index("payments_metadata_idx").using("gin", sql`${t.metadata} jsonb_path_ops`),
+    /**
+     * ListPayments by metadata (`metadata @> filter`). Partial: a payment without metadata costs it
+     * nothing (docs/write-path.md); a search names the predicate (history.ts, metadataCondition).
+     */
+    index("payments_metadata_idx").using("gin", sql`${t.metadata} jsonb_path_ops`).where(sql`${t.metadata} <> '{}'::jsonb`),
     metadataIsObject("payments_metadata_object", t.metadata),
     index("payments_payer_idx").on(t.payerAccountId, t.createdAt),
     index("payments_payee_idx").on(t.payeeAccountId, t.createdAt),
