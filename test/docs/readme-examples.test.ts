@@ -71,6 +71,10 @@ it("runs every README example against npm start's embedded default, in order, wi
     assert.match(output, /"causeKind":"ENTRY_CAUSE_KIND_DEPOSIT"[^\n]*"amountCents":"700"|"amountCents":"700"[^\n]*"causeKind":"ENTRY_CAUSE_KIND_DEPOSIT"/, "the watch over curl shows the deposit");
     assert.match(output, /end of stream: \{\}/, "the curl stream ends cleanly");
     assert.match(output, /"ok": ?true/, "the ledger verifies");
+    assert.match(output, /"payments":\[\{[^\]]*"metadata":\{[^}]*"order_id":"A-1001"/, "the search by metadata finds the order");
+    assert.match(output, /"invoice":"INV-7"/, "UpdatePayment replaced the payment's metadata");
+    assert.match(output, /"accounts":\[\{"accountId":"carol"[^\]]*"tier":"gold"/, "ListAccounts finds carol by metadata");
+    assert.match(output, /"accountId":"carol"[^\n]*"status":"ACCOUNT_STATUS_CLOSED","closedAt":/, "carol is closed");
   } finally {
     await service.stop("SIGTERM");
   }
