@@ -160,5 +160,6 @@ it("examples/authorize-payment.ts runs against the service", async () => {
   assert.equal(steps.deposit?.availableBalanceCents, "10000");
   assert.equal(steps.payment?.status, "AUTHORIZED");
   assert.equal(steps.replay?.same, true);
+  assert.equal(steps.search?.same, true, "the payment is found by its metadata");
   assert.equal(steps.balance?.availableBalanceCents, "2500");
 });
