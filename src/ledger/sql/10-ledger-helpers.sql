@@ -118,11 +118,13 @@ $$;
 -- (nothing written). Deposits and payouts share this rule.
 CREATE OR REPLACE FUNCTION ledger_account_refusal(p_account balances, p_item jsonb) RETURNS jsonb
 LANGUAGE plpgsql AS $$
+DECLARE
+  v_closed jsonb := ledger_closed_refusal(p_account, 'account_id');
 BEGIN
   IF p_account.account_id IS NULL THEN
     RETURN ledger_error('ACCOUNT_NOT_FOUND', 'account_id', format('account_id: account %s does not exist', p_item->>'accountId'));
   END IF;
-  IF p_account.closed_at IS NOT NULL THEN RETURN ledger_closed_refusal(p_account, 'account_id'); END IF;
+  IF v_closed IS NOT NULL THEN RETURN v_closed; END IF;
   IF p_account.currency <> p_item->>'currency' THEN
     RETURN ledger_error('CURRENCY_MISMATCH', 'currency',
       format('currency: account %s holds %s, not %s', p_account.account_id, p_account.currency, p_item->>'currency'));

@@ -158,7 +158,8 @@ BEGIN
   SELECT * INTO v_payment FROM payments WHERE id = v_id;
   SELECT * INTO v_payee FROM balances WHERE account_id = v_payment.payee_account_id;
   -- Money into a closed payee is refused. The payer cannot be closed: it holds this open hold.
-  IF v_payee.closed_at IS NOT NULL THEN RETURN ledger_closed_refusal(v_payee, 'payment_id'); END IF;
+  v_error := ledger_closed_refusal(v_payee, 'payment_id');
+  IF v_error IS NOT NULL THEN RETURN v_error; END IF;
   IF ledger_credit_refusal(v_payee, v_amount) IS NOT NULL THEN
     RETURN ledger_error('BALANCE_LIMIT_EXCEEDED', 'amount_cents', format(
       'amount_cents: capturing %s would take account %s beyond the int64 range of minor units', v_amount, v_payee.account_id));
@@ -226,6 +227,7 @@ DECLARE
   v_payee balances%ROWTYPE;
   v_reason text;
   v_status text;
+  v_closed jsonb;
 BEGIN
   SELECT * INTO v_payment FROM payments WHERE id = v_id;
   IF NOT FOUND THEN
@@ -244,8 +246,8 @@ BEGIN
   SELECT * INTO v_payer FROM balances WHERE account_id = v_payment.payer_account_id;
   SELECT * INTO v_payee FROM balances WHERE account_id = v_payment.payee_account_id;
   -- A refund moves money out of the payee and into the payer: neither may be closed.
-  IF v_payer.closed_at IS NOT NULL THEN RETURN ledger_closed_refusal(v_payer, 'payment_id'); END IF;
-  IF v_payee.closed_at IS NOT NULL THEN RETURN ledger_closed_refusal(v_payee, 'payment_id'); END IF;
+  v_closed := coalesce(ledger_closed_refusal(v_payer, 'payment_id'), ledger_closed_refusal(v_payee, 'payment_id'));
+  IF v_closed IS NOT NULL THEN RETURN v_closed; END IF;
   v_reason := coalesce(ledger_debit_refusal(v_payee, v_amount), ledger_credit_refusal(v_payer, v_amount));
   v_status := CASE WHEN v_reason IS NULL THEN 'REFUNDED' ELSE 'DECLINED' END;
 

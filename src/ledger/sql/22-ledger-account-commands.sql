@@ -69,8 +69,10 @@ $$;
 -- rule balances_within_overdraft also enforces).
 CREATE OR REPLACE FUNCTION ledger_set_limit(p_row balances, p_limit bigint, p_at timestamptz) RETURNS jsonb
 LANGUAGE plpgsql AS $$
+DECLARE
+  v_closed jsonb := ledger_closed_refusal(p_row, 'account_id');
 BEGIN
-  IF p_row.closed_at IS NOT NULL THEN RETURN ledger_closed_refusal(p_row, 'account_id'); END IF;
+  IF v_closed IS NOT NULL THEN RETURN v_closed; END IF;
   IF p_row.available_cents < -p_limit THEN
     RETURN ledger_error('OVERDRAFT_LIMIT_TOO_LOW', 'overdraft_limit_cents', format(
       'overdraft_limit_cents: account %s has %s available; the limit cannot be below %s', p_row.account_id, p_row.available_cents,
