@@ -103,6 +103,9 @@ describe("closed accounts", () => {
     await rejectsWith(close(funded), Code.FailedPrecondition, "ACCOUNT_NOT_EMPTY");
     assert.equal(await written(), after, "a refused close writes nothing (its key is given back)");
     await rejectsWith(close("no-such-account"), Code.NotFound, "ACCOUNT_NOT_FOUND");
+    assert.equal((await rejectsWith(api.accounts.closeAccount({ accountId: funded }), Code.InvalidArgument, "INVALID_ARGUMENT"))
+      .findDetails(ErrorDetailSchema)[0]?.field, "idempotency_key");
+    assert.equal((await rejectsWith(close("bad id!"), Code.InvalidArgument, "INVALID_ARGUMENT")).findDetails(ErrorDetailSchema)[0]?.field, "account_id");
     await rejectsWith(close("funding.USD"), Code.InvalidArgument, "INVALID_ARGUMENT");
   });
 
