@@ -75,6 +75,12 @@ export async function makeDurable(service: BackingService): Promise<Record<strin
   // (src/relay/outbox-store.ts records them; relay-latency.ts reads them).
   const before = postgres(service.value, { max: 1, onnotice: () => {} });
   await before`alter system set track_commit_timestamp = on`;
+  // BENCH_PG_SETTINGS="name=value,..." (experiments: e.g. wal_compression=lz4,max_wal_size=4GB).
+  if (process.env.BENCH_PG_SETTINGS?.includes("auto_explain.")) await before`load 'auto_explain'`;
+  for (const pair of (process.env.BENCH_PG_SETTINGS ?? "").split(",").filter(Boolean)) {
+    const [name, value] = pair.split("=");
+    await before.unsafe(`alter system set ${name!.replace(/[^a-z_.]/g, "")} = '${value!.replace(/'/g, "")}'`);
+  }
   await before.end();
   const bin = dirname(opts.trim().split(" ")[0]!);
   const ctl = [join(bin, "pg_ctl"), "-D", data, "-w", "-t", "60", "-m", "fast", "restart"];

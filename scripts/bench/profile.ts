@@ -44,7 +44,8 @@ async function main(): Promise<void> {
     const env = { DB_POOL_SIZE: String(config.poolSize), RATE_LIMIT_POINTS: "1000000000", KAFKA_BROKERS: kafka.value };
     const uniform = workloadsOf(config, "bench-")[0]!;
     let seeded = false;
-    for (const load of loads) {
+    // PROFILE_LOADS=single (a substring of the names) profiles only the loads it names.
+    for (const load of loads.filter((l) => l.name.includes(process.env.PROFILE_LOADS ?? ""))) {
       const dir = mkdtempSync(join(tmpdir(), "ledger-profile-"));
       const app = await startService(postgres.value, { ...env, NODE_OPTIONS: `--import ${hook}`, CPU_PROFILE_DIR: dir });
       try {

@@ -119,6 +119,7 @@ export function accountServiceHandlers(ledger: Ledger): ServiceImpl<typeof Accou
           metadata: item.metadata,
         })),
         requestContextOf(context),
+        request.atomic,
       );
       return {
         outcomes: batchOutcomesToProto(outcomes, "withdrawal" as const, (withdrawal) => ({

@@ -133,6 +133,11 @@ const ledgerEntries: Record<LedgerErrorCode, CatalogueEntry> = {
     meaning: "The database could not be reached or went away mid-request; a write's outcome is unknown",
     action: "Retry with backoff and the same idempotency key: the retry has one effect",
   },
+  ABORTED: {
+    connectCode: Code.Aborted,
+    meaning: "An item of an atomic batch was not applied because the item the message names was refused or declined; nothing of the batch was written",
+    action: "Fix or drop the failing item and send the batch again with new idempotency keys (the old keys replay this outcome)",
+  },
 };
 
 const edgeEntries: Record<EdgeErrorCode, CatalogueEntry> = {

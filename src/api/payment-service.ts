@@ -1,8 +1,7 @@
 /** Connect handlers of payment.v1.PaymentService: translate messages, call the ledger. */
 import type { ServiceImpl } from "@connectrpc/connect";
-import type { Duration } from "@bufbuild/protobuf/wkt";
 import { CaptureMethod, type AuthorizePaymentRequest, type PaymentService } from "../../gen/payment/v1/payment_pb.js";
-import { LedgerError, invalidArgument } from "../ledger/ledger-error.js";
+import { invalidArgument } from "../ledger/ledger-error.js";
 import type { Ledger } from "../ledger/ledger.js";
 import type { AuthorizePaymentCommand } from "../ledger/payments.js";
 import { balanceToProto, batchOutcomesToProto, itemErrorToProto, paymentChangeToProto, paymentToProto, refundToProto, statusFromProto } from "./proto-mapping.js";
@@ -18,25 +17,13 @@ export function paymentServiceHandlers(ledger: Ledger): ServiceImpl<typeof Payme
     },
 
     async authorizePayments(request, context) {
-      // An item whose message cannot become a command (a fractional hold_expires_in) fails alone too.
-      const converted = request.items.map((item): AuthorizePaymentCommand | LedgerError => {
-        try {
-          return commandOf(item);
-        } catch (error) {
-          if (error instanceof LedgerError) return error;
-          throw error;
-        }
-      });
-      const commands = converted.filter((c): c is AuthorizePaymentCommand => !(c instanceof LedgerError));
-      const outcomes = commands.length > 0 || converted.length === 0 ? await ledger.authorizePayments(commands, requestContextOf(context)) : [];
-      let next = 0;
+      const outcomes = await ledger.authorizePayments(request.items.map(commandOf), requestContextOf(context), request.atomic);
       return {
-        outcomes: converted.map((c) => {
-          const outcome = c instanceof LedgerError ? { error: c } : outcomes[next++]!;
-          return "payment" in outcome
+        outcomes: outcomes.map((outcome) =>
+          "payment" in outcome
             ? { outcome: { case: "payment" as const, value: paymentToProto(outcome.payment) } }
-            : { outcome: { case: "error" as const, value: itemErrorToProto(outcome.error) } };
-        }),
+            : { outcome: { case: "error" as const, value: itemErrorToProto(outcome.error) } },
+        ),
       };
     },
 
@@ -44,6 +31,7 @@ export function paymentServiceHandlers(ledger: Ledger): ServiceImpl<typeof Payme
       const outcomes = await ledger.capturePayments(
         request.items.map((item) => ({ idempotencyKey: item.idempotencyKey, paymentId: item.paymentId, amountCents: item.amountCents })),
         requestContextOf(context),
+        request.atomic,
       );
       return { outcomes: batchOutcomesToProto(outcomes, "payment" as const, paymentToProto) };
     },
@@ -54,6 +42,7 @@ export function paymentServiceHandlers(ledger: Ledger): ServiceImpl<typeof Payme
           idempotencyKey: item.idempotencyKey, paymentId: item.paymentId, amountCents: item.amountCents, reason: item.reason, metadata: item.metadata,
         })),
         requestContextOf(context),
+        request.atomic,
       );
       return {
         outcomes: batchOutcomesToProto(outcomes, "refund" as const, (refund) => ({ refund: refundToProto(refund), payment: paymentToProto(refund.payment) })),
@@ -153,13 +142,16 @@ function commandOf(request: AuthorizePaymentRequest): AuthorizePaymentCommand {
     currency: request.currency,
     description: request.description,
     captureMethod: request.captureMethod === CaptureMethod.MANUAL ? "MANUAL" : "AUTOMATIC",
-    holdExpiresInSeconds: request.holdExpiresIn ? durationSeconds(request.holdExpiresIn) : undefined,
+    // A fraction stays a fraction: the ledger refuses it (whole seconds) rather than rounding it.
+    holdExpiresInSeconds: request.holdExpiresIn ? Number(request.holdExpiresIn.seconds) + request.holdExpiresIn.nanos / 1e9 : undefined,
     metadata: request.metadata,
+    ...(request.splits.length > 0 && {
+      splits: request.splits.map((leg) => ({
+        payeeAccountId: leg.payeeAccountId,
+        amountCents: leg.amountCents,
+        capturedCents: leg.capturedCents,
+        refundedCents: leg.refundedCents,
+      })),
+    }),
   };
-}
-
-/** A Duration as whole seconds; fractions are refused rather than rounded. */
-function durationSeconds(duration: Duration): number {
-  if (duration.nanos !== 0) throw invalidArgument("hold_expires_in", "must be whole seconds");
-  return Number(duration.seconds);
 }

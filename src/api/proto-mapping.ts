@@ -108,6 +108,12 @@ export function paymentToProto(payment: PaymentRecord): Payment {
     refundedCents: payment.refundedCents ?? 0n,
     holdExpiresAt: payment.holdExpiresAt ? timestampFromDate(payment.holdExpiresAt) : undefined,
     metadata: payment.metadata ?? {},
+    splits: (payment.splits ?? []).map((leg) => ({
+      payeeAccountId: leg.payeeAccountId,
+      amountCents: leg.amountCents,
+      capturedCents: leg.capturedCents,
+      refundedCents: leg.refundedCents,
+    })),
   });
 }
 

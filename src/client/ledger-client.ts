@@ -9,16 +9,18 @@
  * - an idempotency key for every money-moving request that has none (a random UUID), set once per
  *   call, so that the retries below send the same key and the ledger applies the request once;
  * - retries of `UNAVAILABLE` (the service or its database is briefly away) and `ABORTED` (lock
- *   contention) with exponential backoff and full jitter (src/retry/backoff.ts), within the call's
+ *   contention; not an item of an aborted atomic batch, code ABORTED) with exponential backoff and full jitter (src/retry/backoff.ts), within the call's
  *   deadline; every other code is the caller's to handle;
  * - the API key as `Authorization: Bearer`.
  * Deadlines: `timeoutMs` is the default deadline of every call (per call: `{ timeoutMs }`); it
  * covers the retries too, and the server gets it as `grpc-timeout` / `connect-timeout-ms`.
  */
 import { randomUUID } from "node:crypto";
+import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { AccountService } from "../../gen/payment/v1/account_pb.js";
+import { ErrorDetailSchema } from "../../gen/payment/v1/common_pb.js";
 import { PaymentService } from "../../gen/payment/v1/payment_pb.js";
 import { backoffDelay, type BackoffPolicy } from "../retry/backoff.js";
 
@@ -67,11 +69,15 @@ export function createLedgerClient(options: LedgerClientOptions): LedgerClient {
   return { accounts: createClient(AccountService, transport), payments: createClient(PaymentService, transport), transport };
 }
 
-/** Fills an empty `idempotencyKey` field of a unary request, once per call. */
+/**
+ * Fills an empty `idempotencyKey` field of a unary request with side effects, once per call (a read
+ * such as GetPayment, which may look a payment up by key, keeps its field as given).
+ */
 export function idempotencyKeys(newKey: () => string): Interceptor {
   return (next) => (request) => {
     const message = request.message as { idempotencyKey?: unknown };
-    if (!request.stream && typeof message.idempotencyKey === "string" && message.idempotencyKey === "") {
+    const read = request.method.idempotency === MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS;
+    if (!request.stream && !read && typeof message.idempotencyKey === "string" && message.idempotencyKey === "") {
       message.idempotencyKey = newKey();
     }
     return next(request);
@@ -85,12 +91,21 @@ export function retries(attempts: number, backoff: BackoffPolicy): Interceptor {
       try {
         return await next(request);
       } catch (error) {
-        const code = ConnectError.from(error).code;
-        if (request.stream || attempt >= attempts || !RETRYABLE_CODES.has(code) || request.signal.aborted) throw error;
+        const connectError = ConnectError.from(error);
+        if (request.stream || attempt >= attempts || !isRetryable(connectError) || request.signal.aborted) throw error;
         await sleep(backoffDelay(backoff, attempt), request.signal);
       }
     }
   };
+}
+
+/**
+ * Whether a retry may fix it: a retryable code, except ABORTED from an aborted atomic batch (its
+ * key keeps that outcome: a retry with it answers the same; contention is CONTENTION).
+ */
+function isRetryable(error: ConnectError): boolean {
+  if (!RETRYABLE_CODES.has(error.code)) return false;
+  return !error.findDetails(ErrorDetailSchema).some((detail) => detail.code === "ABORTED");
 }
 
 function bearer(apiKey: string): Interceptor {

@@ -141,14 +141,33 @@ function keepPayeeApart(): void {
   if (other) payee.value = other.accountId;
 }
 
+/** The payment's payees: its own, or the payees of its splits. */
+const payeesOf = (payment: Payment) => (payment.splits.length > 0 ? payment.splits.map((leg) => leg.payeeAccountId) : [payment.payeeAccountId]);
+
+/** Who receives the payment: the payee's name, or each split payee with its part ("Shop 97.00 + Fees 3.00"). */
+function payeeText(payment: Payment): string {
+  if (payment.splits.length === 0) return nameOf(payment.payeeAccountId);
+  return payment.splits.map((leg) => `${nameOf(leg.payeeAccountId)} ${formatAmount(leg.amountCents, payment.currency).split(" ")[0]}`).join(" + ");
+}
+
+/** A split payment's legs in detail: each payee's part, what reached it and what went back. */
+function splitDetail(payment: Payment): string {
+  return payment.splits
+    .map((leg) => {
+      const money = (cents: bigint) => formatAmount(cents, payment.currency);
+      return `${nameOf(leg.payeeAccountId)} (${leg.payeeAccountId}): part ${money(leg.amountCents)}, received ${money(leg.capturedCents)}, refunded ${money(leg.refundedCents)}`;
+    })
+    .join("; ");
+}
+
 function paymentRow(payment: Payment): HTMLTableRowElement {
   const row = document.createElement("tr");
   row.dataset.paymentId = payment.paymentId;
   cell(row, payment.paymentId, "id");
   cell(row, nameOf(payment.payerAccountId));
   row.cells[1]!.title = payment.payerAccountId;
-  cell(row, nameOf(payment.payeeAccountId));
-  row.cells[2]!.title = payment.payeeAccountId;
+  cell(row, payeeText(payment));
+  row.cells[2]!.title = payment.splits.length > 0 ? splitDetail(payment) : payment.payeeAccountId;
   cell(row, formatAmount(payment.amountCents, payment.currency), "money");
   const status = PaymentStatus[payment.status];
   const reason = payment.declineReason ? ` (${DeclineReason[payment.declineReason]})` : "";
@@ -193,11 +212,12 @@ function describeChoice(payment: Payment): string {
       : payment.status === PaymentStatus.AUTHORIZED || payment.status === PaymentStatus.CAPTURED
         ? `${formatAmount(refundable, payment.currency)} can be refunded`
         : "nothing more can be done with it";
-  return `Payment ${payment.paymentId} (${status}, ${nameOf(payment.payerAccountId)} to ${nameOf(payment.payeeAccountId)}) ${what}.`;
+  const split = payment.splits.length > 0 ? ` Split: ${splitDetail(payment)}.` : "";
+  return `Payment ${payment.paymentId} (${status}, ${nameOf(payment.payerAccountId)} to ${payeeText(payment)}) ${what}.${split}`;
 }
 
 /** Whether a payment belongs in the payments table: it involves the selected account. */
-const ofSelected = (payment: Payment) => selected !== "" && (payment.payerAccountId === selected || payment.payeeAccountId === selected);
+const ofSelected = (payment: Payment) => selected !== "" && (payment.payerAccountId === selected || payeesOf(payment).includes(selected));
 
 /** Shows a payment of the selected account: replaces its row when listed (a capture, void or refund changed it), else adds it at the top. */
 function showPayment(payment: Payment): void {
@@ -341,8 +361,8 @@ async function select(accountId: string): Promise<void> {
   void (async () => {
     for await (const { payment } of paymentsApi.watchPayments({ accountId }, { signal: watch.signal })) {
       if (payment) showPayment(payment);
-      const other = payment && (payment.payerAccountId === accountId ? payment.payeeAccountId : payment.payerAccountId);
-      if (other && accountOf(other)) await refreshBalances(other);
+      const others = payment ? [payment.payerAccountId, ...payeesOf(payment)].filter((id) => id !== accountId && accountOf(id)) : [];
+      if (others.length > 0) await refreshBalances(...others);
     }
   })().catch((error: unknown) => watch.signal.aborted || report($("#statement-outcome"), `payment updates stopped: ${errorText(error)}`, "error"));
   await listedOnce;
@@ -428,7 +448,7 @@ onSubmit("#pay", async (form, idempotencyKey) => {
   // Nothing selected yet: follow the payer, so the payment shows up in its list.
   if (!selected) await select(payer.accountId);
   showPayment(payment!);
-  await refreshBalances(payment!.payerAccountId, payment!.payeeAccountId);
+  await refreshBalances(payment!.payerAccountId, ...payeesOf(payment!));
   if (payment!.status === PaymentStatus.DECLINED) {
     return { text: `Payment declined: ${DeclineReason[payment!.declineReason]}.`, tone: "declined" };
   }
@@ -451,14 +471,14 @@ onSubmit("#capture", async (form, idempotencyKey) => {
     amountCents: amount === "" ? 0n : parseAmount(amount, held.currency),
   });
   showPayment(payment!);
-  await refreshBalances(payment!.payerAccountId, payment!.payeeAccountId);
+  await refreshBalances(payment!.payerAccountId, ...payeesOf(payment!));
   return { text: `Captured ${formatAmount(payment!.capturedCents, payment!.currency)} of payment ${payment!.paymentId}.` };
 });
 
 onSubmit("#void", async (form, idempotencyKey) => {
   const { payment } = await paymentsApi.voidPayment({ idempotencyKey, paymentId: String(form.get("paymentId")).trim() });
   showPayment(payment!);
-  await refreshBalances(payment!.payerAccountId, payment!.payeeAccountId);
+  await refreshBalances(payment!.payerAccountId, ...payeesOf(payment!));
   return { text: `Voided payment ${payment!.paymentId}; the hold is released.` };
 });
 
@@ -471,7 +491,7 @@ onSubmit("#refund", async (form, idempotencyKey) => {
     reason: String(form.get("reason") ?? ""),
   });
   showPayment(payment!);
-  await refreshBalances(payment!.payerAccountId, payment!.payeeAccountId);
+  await refreshBalances(payment!.payerAccountId, ...payeesOf(payment!));
   if (refund!.status === RefundStatus.DECLINED) {
     return { text: `Refund declined: ${DeclineReason[refund!.declineReason]}.`, tone: "declined" };
   }

@@ -1,6 +1,6 @@
 /**
  * Applies the schema migrations in drizzle/ (drizzle-kit, append-only history), then re-applies
- * every database function source file in src/ledger/sql/ (in file-name order). Functions are
+ * every database function source file in src/ledger/sql/ and src/relay/sql/ (in file-name order). Functions are
  * code, not history: each file is `CREATE OR REPLACE` and is the one home of the rules it holds, so
  * a rule change is an edit of one file, picked up by the next migrate.
  *
@@ -17,18 +17,23 @@ import type { PostgresJsDatabase } from "drizzle-orm/postgres-js";
 import type { DatabaseHandle } from "./client.js";
 
 const migrationsFolder = fileURLToPath(new URL("../../drizzle", import.meta.url));
-/** The ledger's SQL: its money rules, next to the TypeScript that calls them. */
-const functionsFolder = fileURLToPath(new URL("../ledger/sql", import.meta.url));
+/**
+ * The database functions, each folder next to the TypeScript that calls it: the ledger's money
+ * rules, then the relay's statements.
+ */
+const functionFolders = ["../ledger/sql", "../relay/sql"].map((folder) => fileURLToPath(new URL(folder, import.meta.url)));
 
 /** Arbitrary constant shared by every instance: "ledger migrations". */
 const MIGRATION_LOCK_ID = 7_420_315_001;
 
 /** The function source files, in the order they are applied. */
 export function functionSources(): { name: string; sql: string }[] {
-  return readdirSync(functionsFolder)
-    .filter((name) => name.endsWith(".sql"))
-    .sort()
-    .map((name) => ({ name, sql: readFileSync(join(functionsFolder, name), "utf8") }));
+  return functionFolders.flatMap((folder) =>
+    readdirSync(folder)
+      .filter((name) => name.endsWith(".sql"))
+      .sort()
+      .map((name) => ({ name, sql: readFileSync(join(folder, name), "utf8") })),
+  );
 }
 
 /** Brings the schema and the database functions up to date. Safe to call from several processes at once. */

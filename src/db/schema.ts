@@ -69,7 +69,7 @@ export const balances = pgTable(
     updatedAt: timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
     /**
      * The head of the account's history, kept on the row every writer already locks and updates, so
-     * writing the next line reads no earlier line (src/ledger/sql/10-ledger-lines.sql): the last
+     * writing the next line reads no earlier line (src/ledger/sql/12-ledger-lines.sql): the last
      * entry's account_seq, the last statement line's line_seq, the last entry's hash (the chain's
      * head) and the last payment step's position (WatchPayments). NULL only between migration 0007
      * and the backfill in 40-entry-chain.sql that runs right after it.
@@ -98,7 +98,8 @@ export const payments = pgTable(
   {
     id: text("id").primaryKey(),
     payerAccountId: text("payer_account_id").notNull(),
-    payeeAccountId: text("payee_account_id").notNull(),
+    /** NULL for a split payment: its payees are in payment_splits. */
+    payeeAccountId: text("payee_account_id"),
     amountCents: money("amount_cents").notNull(),
     currency: text("currency").notNull(),
     /** The status the payment was created with; later transitions are in payment_states / payment_transitions. */
@@ -161,7 +162,7 @@ export const ledgerEntries = pgTable(
     currency: text("currency").notNull(),
     createdAt: createdAt(),
     /**
-     * Set from the account's balance row when the entry is written (src/ledger/sql/10-ledger-lines.sql): the
+     * Set from the account's balance row when the entry is written (src/ledger/sql/12-ledger-lines.sql): the
      * entry's 1-based position in its account's history, the account's balance right after it,
      * and SHA-256 over its content and the previous entry's hash (a tamper-evident chain per account).
      */
@@ -169,7 +170,7 @@ export const ledgerEntries = pgTable(
     balanceAfterCents: money("balance_after_cents"),
     entryHash: text("entry_hash"),
     /**
-     * Set from the balance row too (10-ledger-lines.sql): the line's 1-based
+     * Set from the balance row too (12-ledger-lines.sql): the line's 1-based
      * position among ALL statement lines of its account (entries and hold movements share one
      * sequence, assigned under the account's balance row lock, so it is commit order), and the
      * account's held balance right after it. Statements and watches page by line_seq, never by a
@@ -283,14 +284,15 @@ export const paymentTransitions = pgTable(
     createdAt: createdAt(),
     /** The payment's accounts (copied from payments): WatchPayments reads an account's transitions by these. */
     payerAccountId: text("payer_account_id").notNull(),
-    payeeAccountId: text("payee_account_id").notNull(),
+    /** NULL for a split payment's steps (payee_seq too): its payees follow it in their statements. */
+    payeeAccountId: text("payee_account_id"),
     /**
      * The step's position among all payment steps of the payer's account, and of the payee's (one
      * sequence per account over both roles, from balances.payment_seq under the account's lock):
      * commit order per account, whatever instance wrote it. WatchPayments resumes from it.
      */
     payerSeq: bigint("payer_seq", { mode: "bigint" }).notNull(),
-    payeeSeq: bigint("payee_seq", { mode: "bigint" }).notNull(),
+    payeeSeq: bigint("payee_seq", { mode: "bigint" }),
   },
   (t) => [
     /** WatchPayments: an account's steps as payer and as payee, each in the account's step order. */
@@ -312,7 +314,7 @@ export const holdMovements = pgTable(
     kind: text("kind", { enum: ["HELD", "RELEASED"] }).notNull(),
     amountCents: money("amount_cents").notNull(),
     createdAt: createdAt(),
-    /** Set from the balance row (10-ledger-lines.sql): see ledger_entries.line_seq; the ledger and held balances right after it. */
+    /** Set from the balance row (12-ledger-lines.sql): see ledger_entries.line_seq; the ledger and held balances right after it. */
     lineSeq: bigint("line_seq", { mode: "bigint" }),
     ledgerAfterCents: money("ledger_after_cents"),
     heldAfterCents: money("held_after_cents"),
@@ -358,6 +360,52 @@ export const refunds = pgTable(
     index("refunds_payment_idx").on(t.paymentId),
     check("refunds_amount_positive", sql`${t.amountCents} > 0`),
     metadataIsObject("refunds_metadata_object", t.metadata),
+  ],
+);
+
+/**
+ * The legs of a split payment (migration 0010): each payee's part of the amount, in the order
+ * requested, and what reached it (captured) and went back (refunded), changed only by ledger_apply
+ * under the payer's and the payees' balance locks. The division rule: ledger_split_shares
+ * (src/ledger/sql/15-ledger-authorize-rules.sql).
+ */
+export const paymentSplits = pgTable(
+  "payment_splits",
+  {
+    paymentId: text("payment_id").notNull(),
+    position: integer("position").notNull(),
+    payeeAccountId: text("payee_account_id").notNull(),
+    amountCents: money("amount_cents").notNull(),
+    capturedCents: money("captured_cents").notNull().default(sql`0`),
+    refundedCents: money("refunded_cents").notNull().default(sql`0`),
+    /** The payment's, so that ListPayments of a payee reads its split payments in order from the index below. */
+    createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.paymentId, t.position] }),
+    /** ListPayments of an account: the split payments it is a payee of, newest first (beside payments_payee_idx). */
+    index("payment_splits_payee_idx").on(t.payeeAccountId, t.createdAt),
+    check("payment_splits_amount_positive", sql`${t.amountCents} > 0`),
+    check("payment_splits_captured_within_amount", sql`${t.capturedCents} >= 0 AND ${t.capturedCents} <= ${t.amountCents}`),
+    check("payment_splits_refunded_within_captured", sql`${t.refundedCents} >= 0 AND ${t.refundedCents} <= ${t.capturedCents}`),
+  ],
+);
+
+/**
+ * Append-only: a split payment's steps as its payees see them (migration 0010). A split payment's
+ * transition has no payee; each of its payees gets the step here, numbered from its balance row's
+ * payment_seq under its lock like payee_seq, so WatchPayments streams it to every payee.
+ */
+export const paymentSplitSteps = pgTable(
+  "payment_split_steps",
+  {
+    transitionId: bigint("transition_id", { mode: "bigint" }).notNull(),
+    payeeAccountId: text("payee_account_id").notNull(),
+    payeeSeq: bigint("payee_seq", { mode: "bigint" }).notNull(),
+  },
+  (t) => [
+    /** WatchPayments of a split payee, by step position. */
+    uniqueIndex("payment_split_steps_payee_step_idx").on(t.payeeAccountId, t.payeeSeq),
   ],
 );
 

@@ -35,6 +35,8 @@ export function changedKeys(items: readonly BatchItem[], outcomes: readonly Batc
     const payment = (result?.payment ?? result) as Record<string, unknown> | null;
     add(payment?.payerAccountId);
     add(payment?.payeeAccountId);
+    // A split payment's payees (its legs' lines are in their statements).
+    for (const leg of (payment?.splits ?? []) as { payeeAccountId?: unknown }[]) add(leg.payeeAccountId);
   });
   return [...accounts].flatMap((account) => [`a:${account}`, `p:${account}`]);
 }

@@ -6,7 +6,7 @@
  */
 import { ulid } from "../ids/ulid.js";
 import { requestFingerprint } from "./idempotency.js";
-import { LedgerError, invalidArgument, type LedgerErrorCode } from "./ledger-error.js";
+import { LedgerError, LedgerErrorCode, invalidArgument } from "./ledger-error.js";
 import type { BatchItem, BatchOutcome, PaymentBatcher } from "./payment-batch.js";
 import type { RequestContext } from "./records.js";
 import { fromStoredJson } from "./stored-json.js";
@@ -38,7 +38,7 @@ export interface CommandInput<T = unknown> {
   /** The request's fields as the client sent them: what the key's fingerprint covers. */
   request: Record<string, string | bigint>;
   /** The command's fields for the database (ids chosen here included). */
-  fields: Record<string, string | null | Readonly<Record<string, string>>>;
+  fields: Record<string, unknown>;
   /** Called with the result when this call recorded it (not for a replay): metrics count once. */
   onRecorded?: (result: T) => void;
 }
@@ -66,16 +66,36 @@ export async function runCommands<T>(
   batcher: PaymentBatcher,
   inputs: readonly (() => CommandInput<T>)[],
   context: RequestContext,
+  atomic = false,
 ): Promise<CommandOutcome<T>[]> {
   const release = await batcher.admission.enter(inputs.length, context.signal);
   try {
-    return await runAdmitted(batcher, inputs, context);
+    return await runAdmitted(batcher, inputs, context, atomic);
   } finally {
     release();
   }
 }
 
-async function runAdmitted<T>(batcher: PaymentBatcher, inputs: readonly (() => CommandInput<T>)[], context: RequestContext): Promise<CommandOutcome<T>[]> {
+/**
+ * The outcome of every other item of an atomic batch whose item `failed` (0-based) failed with
+ * `reason`. ledger_apply_atomic (src/ledger/sql/35-ledger-apply-atomic.sql) words it the same way
+ * when the failure is found in the database; this one is for an item refused before (invalid).
+ */
+export function abortedBy(failed: number, reason: string): LedgerError {
+  return new LedgerError(LedgerErrorCode.ABORTED, `aborted: items[${failed}] failed (${reason}), so no item of this atomic batch was applied`);
+}
+
+/**
+ * Atomic (all or nothing): when an item is invalid, nothing is sent (that item keeps its error,
+ * the others are ABORTED); otherwise the items go to the database together, as one call of their
+ * own (ledger_apply_atomic), which answers every item the same way when one is refused or declined.
+ */
+async function runAdmitted<T>(
+  batcher: PaymentBatcher,
+  inputs: readonly (() => CommandInput<T>)[],
+  context: RequestContext,
+  atomic: boolean,
+): Promise<CommandOutcome<T>[]> {
   const prepared = inputs.map((input): Prepared<T> | LedgerError => {
     try {
       return prepareCommand(input(), context);
@@ -86,7 +106,13 @@ async function runAdmitted<T>(batcher: PaymentBatcher, inputs: readonly (() => C
   });
   context.signal?.throwIfAborted();
   const valid = prepared.filter((p): p is Prepared<T> => !(p instanceof LedgerError));
-  const outcomes = await Promise.all(batcher.submitAll(valid.map((p) => p.item)));
+  if (atomic && valid.length < prepared.length) {
+    const failed = prepared.findIndex((p) => p instanceof LedgerError);
+    const reason = (prepared[failed] as LedgerError).code;
+    return prepared.map((p, i) => ({ error: i === failed ? (p as LedgerError) : abortedBy(failed, reason) }));
+  }
+  const items = valid.map((p) => p.item);
+  const outcomes = atomic ? await batcher.submitAtomic(items) : await Promise.all(batcher.submitAll(items));
   let next = 0;
   return prepared.map((p): CommandOutcome<T> => {
     if (p instanceof LedgerError) return { error: p };

@@ -91,6 +91,7 @@ export async function withdrawFundsBatch(
   batcher: PaymentBatcher,
   commands: readonly WithdrawFundsCommand[],
   context: RequestContext,
+  atomic = false,
 ): Promise<CommandOutcome<WithdrawalRecord>[]> {
   requireBatchSize(commands.length, "withdrawals");
   context.signal?.throwIfAborted();
@@ -106,6 +107,7 @@ export async function withdrawFundsBatch(
       return withdrawInput(command, funding.get(command.currency)!);
     }),
     context,
+    atomic,
   );
 }
 

@@ -25,7 +25,7 @@ export interface Page<T> {
 }
 
 export interface ListPaymentsQuery {
-  /** Payer or payee; empty for every payment. */
+  /** Payer, payee or a split payment's payee; empty for every payment. */
   accountId: string;
   statuses: PaymentStatus[];
   createdAfter?: Date;
@@ -133,8 +133,9 @@ const dateOfMicros = (value: string) => new Date(Number(BigInt(value) / 1000n));
 type PaymentRow = { id: string; created_us: string; payment: unknown };
 
 /**
- * Payments newest first, keyed by (created_at, id). With an account: the payer index and the payee
- * index (payments_payer_idx, payments_payee_idx) are each read in order up to one page and merged,
+ * Payments newest first, keyed by (created_at, id). With an account: the payer index, the payee
+ * index and the split payees' index (payments_payer_idx, payments_payee_idx,
+ * payment_splits_payee_idx) are each read in order up to one page and merged,
  * rather than one OR that PostgreSQL would answer by sorting every payment of the account.
  * Without: payments_created_idx.
  */
@@ -171,11 +172,19 @@ export async function listPayments(db: Database, query: ListPaymentsQuery): Prom
   const order = sql`order by created_at desc, id desc limit ${pageSize + 1}`;
   const from = sql`payments p left join payment_states s on s.payment_id = p.id`;
 
+  // The third branch: split payments the account is a payee of, read in the order of
+  // payment_splits_payee_idx (the legs carry their payment's time; the key is repeated on them).
+  const splitKey = after ? sql` and (l.created_at, l.payment_id) < (${fromMicros(after[0]!)}, ${after[1]!})` : sql``;
+  const splitWhere = sql`l.payee_account_id = ${query.accountId}${splitKey}`;
+  const splitOrder = sql`order by l.created_at desc, l.payment_id desc limit ${pageSize + 1}`;
+  const splitFrom = sql`payment_splits l join payments p on p.id = l.payment_id left join payment_states s on s.payment_id = p.id`;
   const source = query.accountId === ""
     ? sql`(select p.* from ${from} where ${where()} ${branchOrder})`
     : sql`((select p.* from ${from} where ${where(sql`p.payer_account_id = ${query.accountId}`)} ${branchOrder})
            union all
-           (select p.* from ${from} where ${where(sql`p.payee_account_id = ${query.accountId}`)} ${branchOrder}))`;
+           (select p.* from ${from} where ${where(sql`p.payee_account_id = ${query.accountId}`)} ${branchOrder})
+           union all
+           (select p.* from ${splitFrom} where ${where(splitWhere)} ${splitOrder}))`;
   const rows = await queryRows<PaymentRow>(db, sql`select ${PAYMENT_COLUMNS} from ${source} p ${order}`);
   const page = pageOf(rows, pageSize, filters, paymentKeyOf);
   return { nextPageToken: page.nextPageToken, items: page.items.map(paymentOfRow) };
@@ -194,14 +203,14 @@ export interface PaymentTransition {
 }
 
 /**
- * An account's payment steps (as payer or payee) after position `after`, oldest first, at most
+ * An account's payment steps (as payer, payee or a split payment's payee) after position `after`, oldest first, at most
  * `limit`: what a payment watcher has not seen yet. Positions are the account's own step numbers
  * (payer_seq or payee_seq, whichever side the account is on), assigned from its balance row under
  * its lock (src/ledger/sql/12-ledger-lines.sql), so they are commit order for the account
  * whatever instance wrote them and however batches of other accounts interleave: a step can never
  * become visible below a position a watcher already passed. Read from
- * payment_transitions_payer_step_idx and payment_transitions_payee_step_idx, each up to `limit`,
- * then merged.
+ * payment_transitions_payer_step_idx, payment_transitions_payee_step_idx and
+ * payment_split_steps_payee_step_idx, each up to `limit`, then merged.
  */
 export async function transitionsAfter(db: Database, accountId: string, after: bigint, limit: number): Promise<PaymentTransition[]> {
   const rows = await queryRows<{ position: string; status: PaymentTransition["status"]; amount_cents: string; created_us: string; payment: unknown }>(db, sql`
@@ -212,7 +221,11 @@ export async function transitionsAfter(db: Database, accountId: string, after: b
           where payer_account_id = ${accountId} and payer_seq > ${after.toString()}::bigint order by payer_seq limit ${limit})
         union all
         (select payee_seq, status, amount_cents, created_at, payment_id from payment_transitions
-          where payee_account_id = ${accountId} and payee_seq > ${after.toString()}::bigint order by payee_seq limit ${limit})) t
+          where payee_account_id = ${accountId} and payee_seq > ${after.toString()}::bigint order by payee_seq limit ${limit})
+        union all
+        (select st.payee_seq, t.status, t.amount_cents, t.created_at, t.payment_id
+           from payment_split_steps st join payment_transitions t on t.id = st.transition_id
+          where st.payee_account_id = ${accountId} and st.payee_seq > ${after.toString()}::bigint order by st.payee_seq limit ${limit})) t
      order by t.position limit ${limit}`);
   return rows.map((row) => ({
     position: BigInt(row.position),
@@ -238,7 +251,8 @@ export async function paymentStepOfTransitionId(db: Database, accountId: string,
   const [row] = await queryRows<{ seq: string }>(db, sql`
     select greatest(
       coalesce((select max(payer_seq) from payment_transitions where payer_account_id = ${accountId} and id <= ${id.toString()}::bigint), 0),
-      coalesce((select max(payee_seq) from payment_transitions where payee_account_id = ${accountId} and id <= ${id.toString()}::bigint), 0))::text as seq`);
+      coalesce((select max(payee_seq) from payment_transitions where payee_account_id = ${accountId} and id <= ${id.toString()}::bigint), 0),
+      coalesce((select max(payee_seq) from payment_split_steps where payee_account_id = ${accountId} and transition_id <= ${id.toString()}::bigint), 0))::text as seq`);
   return BigInt(row?.seq ?? "0");
 }
 
@@ -315,7 +329,7 @@ const causeKindOf = (transferId: SQL) => sql`case when exists (select 1 from dep
  * The statement of one account: its ledger entries and its hold movements, so that every change of
  * the AVAILABLE balance has a line (a hold moves money between available and held without an
  * entry), in the order of the account's line sequence (line_seq, one sequence over both tables,
- * assigned in commit order under the account's lock by src/ledger/sql/40-entry-chain.sql; no
+ * assigned in commit order under the account's lock by src/ledger/sql/12-ledger-lines.sql; no
  * clock decides the order). Each line stores the ledger and held balances right after it, so a
  * page reads only its own rows. Each branch reads at most one page in line order
  * (ledger_entries_account_line_idx, hold_movements_account_line_idx) before the two are merged, so

@@ -20,6 +20,8 @@ const Iso = Type.String({ pattern: "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2
 const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 /** The caller's references: string values by key (limits: validation.ts, requireMetadata). */
 const Metadata = Type.Record(Type.String(), Type.String());
+/** A payment's payee: empty for a split payment (its payees are its legs). */
+const PayeeId = Type.Union([Id, Type.Literal("")]);
 
 /** Every item: what it is, when (its records' and event's time), its event's id, the request's trace. */
 const Envelope = { at: Iso, eventId: Type.String({ pattern: "^[0-9A-HJKMNP-TV-Z]{26}$" }), traceparent: Nullable(Text) };
@@ -60,13 +62,16 @@ export const CommandItems = {
     ...Keyed,
     paymentId: Id,
     payerAccountId: Id,
-    payeeAccountId: Id,
+    /** Empty for a split payment: its payees are `splits`. */
+    payeeAccountId: PayeeId,
     amountCents: Cents,
     currency: Currency,
     description: Text,
     captureMethod: Type.Union([Type.Literal("AUTOMATIC"), Type.Literal("MANUAL")]),
     holdExpiresAt: Nullable(Iso),
     metadata: Type.Optional(Metadata),
+    /** A split payment's legs, in order (ledger_cmd_authorize_split, 21-ledger-splits.sql). */
+    splits: Type.Optional(Type.Array(Type.Object({ payeeAccountId: Id, amountCents: Cents }, { additionalProperties: false }), { minItems: 1 })),
   }),
   capture: item("capture", { ...Keyed, paymentId: Id, amountCents: Cents }),
   void: item("void", { ...Keyed, paymentId: Id }),
@@ -106,12 +111,14 @@ export const StoredAccount = record({
 export const StoredLimit = record({ accountId: Id, overdraftLimitCents: StoredBigint, account: StoredAccount });
 /** Absent in results stored before metadata existed (then none). */
 const StoredMetadata = Type.Optional(Metadata);
+/** One leg of a split payment as ledger_payment_json stores it. */
+export const StoredSplit = record({ payeeAccountId: Id, amountCents: StoredBigint, capturedCents: StoredBigint, refundedCents: StoredBigint });
 export const StoredPayment = record({
   paymentId: Id,
   status: PaymentStatus,
   declineReason: Nullable(DeclineReason),
   payerAccountId: Id,
-  payeeAccountId: Id,
+  payeeAccountId: PayeeId,
   amountCents: StoredBigint,
   currency: Currency,
   description: Text,
@@ -123,6 +130,8 @@ export const StoredPayment = record({
   refundedCents: Type.Optional(StoredBigint),
   holdExpiresAt: Type.Optional(Nullable(StoredDate)),
   metadata: StoredMetadata,
+  /** Only on a split payment: its legs in order, each with what reached its payee and went back. */
+  splits: Type.Optional(Type.Array(StoredSplit, { minItems: 1 })),
 });
 export const StoredDeposit = record({
   depositId: Id,
@@ -203,6 +212,7 @@ export type Restored<T> = T extends { $bigint: string }
 export type AccountRecord = Restored<Static<typeof StoredAccount>>;
 export type AccountUpdateRecord = Restored<Static<typeof StoredLimit>>;
 export type PaymentRecord = Restored<Static<typeof StoredPayment>>;
+export type PaymentSplitRecord = Restored<Static<typeof StoredSplit>>;
 export type DepositRecord = Restored<Static<typeof StoredDeposit>>;
 export type WithdrawalRecord = Restored<Static<typeof StoredWithdrawal>>;
 export type RefundRecord = Restored<Static<typeof StoredRefund>>;

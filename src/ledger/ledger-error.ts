@@ -44,6 +44,11 @@ export const LedgerErrorCode = {
    * unknown to the service too; retrying with the same idempotency key is safe and has one effect.
    */
   DATABASE_UNAVAILABLE: "DATABASE_UNAVAILABLE",
+  /**
+   * An item of an atomic batch that was not applied because another item of the batch (named in
+   * the message) was refused or declined: no item of the batch was written.
+   */
+  ABORTED: "ABORTED",
 } as const;
 
 export type LedgerErrorCode = (typeof LedgerErrorCode)[keyof typeof LedgerErrorCode];

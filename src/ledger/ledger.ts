@@ -141,9 +141,9 @@ export class Ledger {
     return withdrawFunds(this.commands, command, context);
   }
 
-  /** Up to 1,000 payouts, one outcome each, in order. */
-  withdrawFundsBatch(commands: readonly WithdrawFundsCommand[], context: RequestContext): Promise<CommandOutcome<WithdrawalRecord>[]> {
-    return withdrawFundsBatch(this.commands, commands, context);
+  /** Up to 1,000 payouts, one outcome each, in order; `atomic`: all or nothing (commands.ts). */
+  withdrawFundsBatch(commands: readonly WithdrawFundsCommand[], context: RequestContext, atomic = false): Promise<CommandOutcome<WithdrawalRecord>[]> {
+    return withdrawFundsBatch(this.commands, commands, context, atomic);
   }
 
   authorizePayment(command: AuthorizePaymentCommand, context: RequestContext): Promise<PaymentRecord> {
@@ -151,8 +151,8 @@ export class Ledger {
   }
 
   /** Up to 1,000 authorizations in one call; one outcome per command, in order (payments.ts). */
-  authorizePayments(commands: readonly AuthorizePaymentCommand[], context: RequestContext): Promise<AuthorizationOutcome[]> {
-    return authorizePayments(this.commands, commands, context, this.options.holdExpiresInSeconds);
+  authorizePayments(commands: readonly AuthorizePaymentCommand[], context: RequestContext, atomic = false): Promise<AuthorizationOutcome[]> {
+    return authorizePayments(this.commands, commands, context, this.options.holdExpiresInSeconds, atomic);
   }
 
   capturePayment(command: CapturePaymentCommand, context: RequestContext): Promise<PaymentRecord> {
@@ -160,13 +160,13 @@ export class Ledger {
   }
 
   /** Up to 1,000 captures in one call; one outcome per command, in order. */
-  capturePayments(commands: readonly CapturePaymentCommand[], context: RequestContext): Promise<CommandOutcome<PaymentRecord>[]> {
-    return capturePayments(this.commands, commands, context);
+  capturePayments(commands: readonly CapturePaymentCommand[], context: RequestContext, atomic = false): Promise<CommandOutcome<PaymentRecord>[]> {
+    return capturePayments(this.commands, commands, context, atomic);
   }
 
   /** Up to 1,000 refunds in one call; one outcome per command, in order. */
-  refundPayments(commands: readonly RefundPaymentCommand[], context: RequestContext): Promise<CommandOutcome<RefundRecord>[]> {
-    return refundPayments(this.commands, commands, context);
+  refundPayments(commands: readonly RefundPaymentCommand[], context: RequestContext, atomic = false): Promise<CommandOutcome<RefundRecord>[]> {
+    return refundPayments(this.commands, commands, context, atomic);
   }
 
   voidPayment(command: VoidPaymentCommand, context: RequestContext): Promise<PaymentRecord> {

@@ -48,9 +48,16 @@ interface Pending {
   reject(error: unknown): void;
 }
 
+/** The items of one atomic request: sent as a call of their own, never merged or split. */
+interface AtomicGroup {
+  items: BatchItem[];
+  resolve(outcomes: BatchOutcome[]): void;
+  reject(error: unknown): void;
+}
+
 /** Queues commands and applies them in batches; one instance per database. */
 export class PaymentBatcher {
-  private readonly queue: Pending[] = [];
+  private readonly queue: (Pending | AtomicGroup)[] = [];
   private inFlight = 0;
   /** Admission of batch requests' items (runCommands): four full batches, see item-gate.ts. */
   readonly admission: ItemGate;
@@ -85,14 +92,46 @@ export class PaymentBatcher {
     return promises;
   }
 
+  /**
+   * Applies `items` all or nothing (ledger_apply_atomic, src/ledger/sql/35-ledger-apply-atomic.sql)
+   * in a database call of their own, in their turn in the queue: merged with other requests, one
+   * request's failure could abort another's. Resolves with one outcome per item.
+   */
+  submitAtomic(items: readonly BatchItem[]): Promise<BatchOutcome[]> {
+    items.forEach(requireValidItem);
+    return new Promise((resolve, reject) => {
+      this.queue.push({ items: [...items], resolve, reject });
+      this.drain();
+    });
+  }
+
   private drain(): void {
     while (this.inFlight < this.options.maxInFlight && this.queue.length > 0) {
-      const batch = this.queue.splice(0, this.options.maxBatchSize);
       this.inFlight += 1;
-      this.settle(batch).finally(() => {
+      const head = this.queue[0]!;
+      const done = () => {
         this.inFlight -= 1;
         this.drain();
-      });
+      };
+      if ("items" in head) {
+        this.queue.shift();
+        this.settleAtomic(head).finally(done);
+        continue;
+      }
+      // A batch of single items ends before the next atomic group.
+      let end = 0;
+      while (end < this.queue.length && end < this.options.maxBatchSize && !("items" in this.queue[end]!)) end += 1;
+      this.settle(this.queue.splice(0, end) as Pending[]).finally(done);
+    }
+  }
+
+  private async settleAtomic(group: AtomicGroup): Promise<void> {
+    try {
+      const outcomes = await this.apply(group.items, true);
+      group.resolve(outcomes);
+      this.notifier.committed(group.items, outcomes);
+    } catch (error) {
+      group.reject(error);
     }
   }
 
@@ -103,7 +142,7 @@ export class PaymentBatcher {
   private async settle(batch: Pending[]): Promise<void> {
     try {
       const items = batch.map((p) => p.item);
-      const outcomes = await this.apply(items);
+      const outcomes = await this.apply(items, false);
       batch.forEach((p, i) => p.resolve(outcomes[i]!));
       // After the commit, outside the money transaction (see change-notifier.ts).
       this.notifier.committed(items, outcomes);
@@ -114,21 +153,25 @@ export class PaymentBatcher {
   }
 
   /** One database call; its span is a child of the first item's request and links the others. */
-  private apply(items: BatchItem[]): Promise<BatchOutcome[]> {
+  private apply(items: BatchItem[], atomic: boolean): Promise<BatchOutcome[]> {
     return withSpan(
-      "ledger_apply",
+      atomic ? "ledger_apply_atomic" : "ledger_apply",
       items[0]?.traceparent,
       {
         kind: SpanKind.CLIENT,
         attributes: { "db.system.name": "postgresql", "db.operation.name": "ledger_apply", "db.operation.batch.size": items.length },
         links: items.slice(1).map((item) => item.traceparent),
       },
-      () => this.applyNow(items),
+      () => this.applyNow(items, atomic),
     );
   }
 
-  private async applyNow(items: BatchItem[]): Promise<BatchOutcome[]> {
-    const query = sql`select ledger_apply(${JSON.stringify(items)}::jsonb, ${this.options.idempotencyTtlHours}::int) as outcomes`;
+  private async applyNow(items: BatchItem[], atomic: boolean): Promise<BatchOutcome[]> {
+    const json = JSON.stringify(items);
+    const ttl = this.options.idempotencyTtlHours;
+    const query = atomic
+      ? sql`select ledger_apply_atomic(${json}::jsonb, ${ttl}::int) as outcomes`
+      : sql`select ledger_apply(${json}::jsonb, ${ttl}::int) as outcomes`;
     const result = await retryTransient(() => this.db.execute(query));
     // postgres.js returns the rows as an array, PGlite as { rows }.
     const rows = (Array.isArray(result) ? result : (result as unknown as { rows: unknown[] }).rows) as { outcomes: BatchOutcome[] }[];

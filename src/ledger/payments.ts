@@ -21,6 +21,7 @@ import { LedgerError, LedgerErrorCode, invalidArgument } from "./ledger-error.js
 import { countPayment } from "./ledger-metrics.js";
 import type { PaymentBatcher } from "./payment-batch.js";
 import type { BalanceRecord, CaptureMethod, PaymentRecord, RefundRecord, RequestContext } from "./records.js";
+import { requireSplits, splitItems, splitsFingerprint, type PaymentSplit } from "./payment-splits.js";
 import { fromStoredJson } from "./stored-json.js";
 import {
   requireAmount,
@@ -51,10 +52,13 @@ export interface AuthorizePaymentCommand {
   holdExpiresInSeconds?: number;
   /** The caller's references (validation.ts: requireMetadata). */
   metadata?: Record<string, string>;
+  /** A split payment: the amount divided between these payees (`payeeAccountId` then empty; payment-splits.ts). */
+  splits?: readonly PaymentSplit[];
 }
 
 /**
- * Authorizes a payment. Decided under the payer's and payee's balance locks: a currency mismatch, a
+ * Authorizes a payment (to one payee, or split between several: ledger_cmd_authorize_split).
+ * Decided under the payer's and payees' balance locks: a currency mismatch, a
  * payer without the funds (available + overdraft limit) or a balance that would leave int64 makes a
  * recorded DECLINED payment with its reason and a PaymentDeclined event, and moves nothing.
  */
@@ -86,9 +90,11 @@ export async function authorizePayments(
   commands: readonly AuthorizePaymentCommand[],
   context: RequestContext,
   defaultHoldSeconds = DEFAULT_HOLD_EXPIRES_IN_SECONDS,
+  atomic = false,
 ): Promise<AuthorizationOutcome[]> {
   requireBatchSize(commands.length, "payments");
-  const outcomes = await runCommands<PaymentRecord>(batcher, commands.map((command) => () => authorizationInput(command, defaultHoldSeconds)), context);
+  const inputs = commands.map((command) => () => authorizationInput(command, defaultHoldSeconds));
+  const outcomes = await runCommands<PaymentRecord>(batcher, inputs, context, atomic);
   return outcomes.map((o) => ("error" in o ? o : { payment: o.value }));
 }
 
@@ -96,11 +102,15 @@ export async function authorizePayments(
 function authorizationInput(command: AuthorizePaymentCommand, defaultHoldSeconds: number): CommandInput<PaymentRecord> {
   requireIdempotencyKey("idempotency_key", command.idempotencyKey);
   requireCustomerAccountId("payer_account_id", command.payerAccountId);
-  requireCustomerAccountId("payee_account_id", command.payeeAccountId);
-  if (command.payerAccountId === command.payeeAccountId) {
-    throw invalidArgument("payee_account_id", "must differ from payer_account_id");
+  const splits = command.splits ?? [];
+  if (splits.length === 0) {
+    requireCustomerAccountId("payee_account_id", command.payeeAccountId);
+    if (command.payerAccountId === command.payeeAccountId) {
+      throw invalidArgument("payee_account_id", "must differ from payer_account_id");
+    }
   }
   requireAmount("amount_cents", command.amountCents);
+  if (splits.length > 0) requireSplits(command.payerAccountId, command.payeeAccountId, command.amountCents, splits);
   requireCurrency("currency", command.currency);
   requireText("description", command.description, 500);
   const metadata = command.metadata ?? {};
@@ -110,17 +120,19 @@ function authorizationInput(command: AuthorizePaymentCommand, defaultHoldSeconds
   const holdSeconds = command.holdExpiresInSeconds ?? defaultHoldSeconds;
   if (command.holdExpiresInSeconds !== undefined) {
     if (!manual) throw invalidArgument("hold_expires_in", "applies to CAPTURE_METHOD_MANUAL only");
-    if (!Number.isInteger(holdSeconds) || holdSeconds < minSeconds || holdSeconds > maxSeconds) {
+    if (!Number.isInteger(holdSeconds)) throw invalidArgument("hold_expires_in", "must be whole seconds");
+    if (holdSeconds < minSeconds || holdSeconds > maxSeconds) {
       throw invalidArgument("hold_expires_in", `must be whole seconds between ${minSeconds} and ${maxSeconds} (30 days)`);
     }
   }
 
-  const { idempotencyKey, captureMethod: _method, holdExpiresInSeconds: _seconds, metadata: _metadata, ...fields } = command;
+  const { idempotencyKey, captureMethod: _method, holdExpiresInSeconds: _seconds, splits: _splits, metadata: _metadata, ...fields } = command;
   const request = { ...fields, ...metadataFingerprint(metadata) };
-  // The fingerprint of an automatic payment stays what it was before capture methods existed.
+  // The fingerprint of an automatic payment stays what it was before capture methods, splits and metadata existed.
+  const withSplits = splits.length > 0 ? { ...request, splits: splitsFingerprint(splits) } : request;
   const fingerprinted = manual
-    ? { ...request, captureMethod: "MANUAL", holdExpiresInSeconds: String(command.holdExpiresInSeconds ?? "") }
-    : request;
+    ? { ...withSplits, captureMethod: "MANUAL", holdExpiresInSeconds: String(command.holdExpiresInSeconds ?? "") }
+    : withSplits;
   return {
     kind: "authorize",
     method: "AuthorizePayment",
@@ -136,6 +148,7 @@ function authorizationInput(command: AuthorizePaymentCommand, defaultHoldSeconds
       captureMethod: manual ? "MANUAL" : "AUTOMATIC",
       holdExpiresAt: manual ? new Date(Date.now() + holdSeconds * 1000).toISOString() : null,
       metadata,
+      ...(splits.length > 0 && { splits: splitItems(splits) }),
     },
     onRecorded: countPayment,
   };
@@ -158,9 +171,10 @@ export async function capturePayments(
   batcher: PaymentBatcher,
   commands: readonly CapturePaymentCommand[],
   context: RequestContext,
+  atomic = false,
 ): Promise<CommandOutcome<PaymentRecord>[]> {
   requireBatchSize(commands.length, "payments");
-  return runCommands<PaymentRecord>(batcher, commands.map((command) => () => captureInput(command)), context);
+  return runCommands<PaymentRecord>(batcher, commands.map((command) => () => captureInput(command)), context, atomic);
 }
 
 function captureInput(command: CapturePaymentCommand): CommandInput {
@@ -207,9 +221,10 @@ export async function refundPayments(
   batcher: PaymentBatcher,
   commands: readonly RefundPaymentCommand[],
   context: RequestContext,
+  atomic = false,
 ): Promise<CommandOutcome<RefundRecord>[]> {
   requireBatchSize(commands.length, "payments");
-  return runCommands<RefundRecord>(batcher, commands.map((command) => () => refundInput(command)), context);
+  return runCommands<RefundRecord>(batcher, commands.map((command) => () => refundInput(command)), context, atomic);
 }
 
 function refundInput(command: RefundPaymentCommand): CommandInput {

@@ -52,16 +52,24 @@ export const FundsDepositedPayload = Type.Object(
   { additionalProperties: false },
 );
 
+/** A split payment's payee field: empty, the payees are its `splits`. */
+const PayeeAccountId = Type.Union([AccountId, Type.Literal("")], { description: "the payee; empty for a split payment (see splits)" });
+
+/** The legs of a split payment (absent for a payment to one payee), in the order requested. */
+const legs = <P extends Record<string, TSchema>>(fields: P, description: string) =>
+  Type.Optional(Type.Array(Type.Object({ payeeAccountId: AccountId, ...fields }, { additionalProperties: false }), { minItems: 1, description }));
+
 const paymentFields = {
   paymentId: Ulid,
   payerAccountId: AccountId,
-  payeeAccountId: AccountId,
+  payeeAccountId: PayeeAccountId,
   amountCents: PositiveCents,
   currency: Currency,
   description: Type.String({ maxLength: 500 }),
   createdAt: Timestamp,
   /** The payment's metadata. */
   metadata: Metadata,
+  splits: legs({ amountCents: PositiveCents }, "each payee's part of the amount"),
 };
 
 const CaptureMethodField = Type.Union([Type.Literal("AUTOMATIC"), Type.Literal("MANUAL")]);
@@ -94,7 +102,7 @@ export const PaymentDeclinedPayload = Type.Object(
 const holdFields = {
   paymentId: Ulid,
   payerAccountId: AccountId,
-  payeeAccountId: AccountId,
+  payeeAccountId: PayeeAccountId,
   currency: Currency,
   createdAt: Timestamp,
   /** The payment's metadata. */
@@ -102,7 +110,12 @@ const holdFields = {
 };
 
 export const PaymentCapturedPayload = Type.Object(
-  { ...holdFields, capturedCents: PositiveCents, releasedCents: NonNegativeCents },
+  {
+    ...holdFields,
+    capturedCents: PositiveCents,
+    releasedCents: NonNegativeCents,
+    splits: legs({ capturedCents: NonNegativeCents }, "what this capture moved to each payee (the captured amount divided by the split rule)"),
+  },
   { additionalProperties: false },
 );
 
@@ -115,7 +128,7 @@ export const PaymentRefundedPayload = Type.Object(
     refundId: Ulid,
     paymentId: Ulid,
     payerAccountId: AccountId,
-    payeeAccountId: AccountId,
+    payeeAccountId: PayeeAccountId,
     amountCents: PositiveCents,
     currency: Currency,
     reason: Type.String({ maxLength: 500 }),
@@ -124,6 +137,7 @@ export const PaymentRefundedPayload = Type.Object(
     createdAt: Timestamp,
     /** The refund's metadata. */
     metadata: Metadata,
+    splits: legs({ refundedCents: NonNegativeCents }, "what this refund took back from each payee (divided by the split rule)"),
   },
   { additionalProperties: false },
 );
@@ -152,7 +166,7 @@ export const PaymentRefundDeclinedPayload = Type.Object(
     refundId: Ulid,
     paymentId: Ulid,
     payerAccountId: AccountId,
-    payeeAccountId: AccountId,
+    payeeAccountId: PayeeAccountId,
     amountCents: PositiveCents,
     currency: Currency,
     reason: Type.String({ maxLength: 500 }),
@@ -162,6 +176,7 @@ export const PaymentRefundDeclinedPayload = Type.Object(
     createdAt: Timestamp,
     /** The refund's metadata. */
     metadata: Metadata,
+    splits: legs({ refundedCents: NonNegativeCents }, "what this refund would have taken back from each payee"),
   },
   { additionalProperties: false },
 );
@@ -198,7 +213,7 @@ export const AccountClosedPayload = Type.Object(
 
 /** UpdatePayment: the payment's metadata after it. */
 export const PaymentUpdatedPayload = Type.Object(
-  { paymentId: Ulid, payerAccountId: AccountId, payeeAccountId: AccountId, metadata: Metadata, updatedAt: Timestamp },
+  { paymentId: Ulid, payerAccountId: AccountId, payeeAccountId: PayeeAccountId, metadata: Metadata, updatedAt: Timestamp },
   { additionalProperties: false },
 );
 

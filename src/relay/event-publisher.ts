@@ -50,7 +50,7 @@ export class EventPublisher {
             messages: [
               {
                 key: row.aggregateId,
-                value: JSON.stringify(row.envelope),
+                value: row.value,
                 timestamp: String(row.createdAt.getTime()),
                 headers: headersOf(row, row.eventType, traceparentOf(span, row.traceparent)),
               },
@@ -66,7 +66,7 @@ export class EventPublisher {
   /** Publishes the dead-letter record of `row`; rejects if the broker did not take it. */
   async publishDeadLetter(row: OutboxRow, record: Omit<DeadLetter, "event" | "eventBytes" | "truncated">): Promise<void> {
     const producer = await this.#connected();
-    const original = Buffer.from(JSON.stringify(row.envelope));
+    const original = Buffer.from(row.value);
     const truncated = original.length > DEAD_LETTER_MAX_EVENT_BYTES;
     const event = truncated
       ? original.subarray(0, DEAD_LETTER_MAX_EVENT_BYTES).toString("utf8")

@@ -1,6 +1,6 @@
 /**
  * The outbox relay: moves committed outbox rows to Kafka, at least once, in commit order per
- * aggregate (see claimBatch), with several instances sharing one database.
+ * aggregate (see outbox_claim in src/relay/sql/outbox-relay.sql), with several instances sharing one database.
  *
  * One batch is one database transaction: claim due rows (row locks), send them, wait for every
  * delivery report, then record each outcome and commit. A crash anywhere before the commit releases
@@ -9,24 +9,14 @@
  */
 import { hostname } from "node:os";
 import type { Logger } from "pino";
-import type { Database, Transaction } from "../db/client.js";
+import type { DatabaseHandle } from "../db/client.js";
 import type { HealthReporter } from "../health/health-monitor.js";
 import { describeKafkaError, isMessageFault, type Kafka } from "../kafka/kafka-client.js";
 import { ensureTopics, eventTopic, probeBroker } from "../kafka/topics.js";
 import { backoffDelay, type BackoffPolicy } from "../retry/backoff.js";
 import { CircuitBreaker, type CircuitState } from "./circuit-breaker.js";
 import { EventPublisher } from "./event-publisher.js";
-import {
-  claimBatch,
-  markDead,
-  markFailed,
-  markPublished,
-  nextRetryInMs,
-  sampleBacklog,
-  type BacklogSample,
-  type FailedDelivery,
-  type OutboxRow,
-} from "./outbox-store.js";
+import { outboxStore, type BacklogSample, type BatchOutcome as RecordedOutcome, type OutboxRow, type OutboxStore } from "./outbox-store.js";
 import { createRelayMetrics, type RelayMetrics } from "./relay-metrics.js";
 import { Doorbell, type WakeupSource } from "./wakeup.js";
 
@@ -57,7 +47,7 @@ export interface RelayOptions {
 }
 
 export interface RelayDependencies {
-  db: Database;
+  database: DatabaseHandle;
   kafka: Kafka;
   wakeups: WakeupSource;
   logger: Logger;
@@ -74,6 +64,8 @@ interface BatchOutcome {
   brokerFailures: number;
   /** Rows of the batch's aggregates that its publishing or dead-lettering made claimable. */
   successorsPending: boolean;
+  /** Milliseconds until the earliest row in backoff is due, as the batch's commit saw it. */
+  nextRetryInMs: number | null;
 }
 
 /** One relay instance: `start()` it, `stop()` it; any number may run against one database. */
@@ -83,6 +75,7 @@ export class OutboxRelay {
   readonly #options: RelayOptions;
   readonly #logger: Logger;
   readonly #publisher: EventPublisher;
+  readonly #store: OutboxStore;
   readonly #breaker: CircuitBreaker;
   readonly #bell = new Doorbell();
   #metrics: RelayMetrics | undefined;
@@ -103,6 +96,7 @@ export class OutboxRelay {
     this.instanceId = deps.instanceId ?? `${hostname()}-${process.pid}`;
     this.#logger = deps.logger.child({ component: "relay", relay: this.instanceId });
     this.#publisher = new EventPublisher(deps.kafka, options, this.#logger);
+    this.#store = outboxStore(deps.database);
     this.#breaker = new CircuitBreaker({
       ...options.breaker,
       onChange: (state, detail) => {
@@ -130,7 +124,7 @@ export class OutboxRelay {
 
   /** Pending rows and the age of the oldest, as the backlog gauges report them. */
   backlog(): Promise<BacklogSample> {
-    return sampleBacklog(this.#deps.db);
+    return this.#store.backlog();
   }
 
   /** Starts listening and the publishing loop; returns at once (the broker may still be down). */
@@ -195,8 +189,9 @@ export class OutboxRelay {
       // heard from it within the last poll interval: under a trickle of single payments the loop
       // turns idle after nearly every claim, and would otherwise add a broker round trip to each.
       if (Date.now() - this.#brokerSeenAt >= this.#options.pollIntervalMs) await this.#probeBroker();
-      // Sleep until a notification, the next backoff expiry, or the fallback poll.
-      const retryIn = await nextRetryInMs(this.#deps.db).catch(() => null);
+      // Sleep until a notification, the next backoff expiry, or the fallback poll. A batch's commit
+      // reported the next expiry; only an empty claim has to ask.
+      const retryIn = outcome.claimed > 0 ? outcome.nextRetryInMs : await this.#store.nextRetryInMs().catch(() => null);
       this.#waiting = true;
       const rung = await this.#bell.wait(Math.min(this.#options.pollIntervalMs, retryIn ?? Infinity));
       if (rung && this.#options.lingerMs && !this.#stopping) await this.#sleep(this.#options.lingerMs);
@@ -212,35 +207,38 @@ export class OutboxRelay {
   }
 
   #runBatch(limit: number): Promise<BatchOutcome> {
-    return this.#deps.db.transaction(async (tx) => {
-      const rows = await claimBatch(tx, limit);
-      if (rows.length === 0) return { claimed: 0, published: 0, brokerFailures: 0, successorsPending: false };
+    return this.#store.batch(async (session) => {
+      const rows = await session.claim(limit);
+      if (rows.length === 0) return { claimed: 0, published: 0, brokerFailures: 0, successorsPending: false, nextRetryInMs: null };
       const started = performance.now();
       const results = await this.#publisher.publish(rows);
       const ackedAt = Date.now();
 
       const published: OutboxRow[] = [];
-      const failed: FailedDelivery[] = [];
       const dead: { row: OutboxRow; error: string }[] = [];
+      const recorded: RecordedOutcome = { published: [], failed: [], dead: [] };
+      const retry = (row: OutboxRow, error: string) =>
+        recorded.failed.push({ id: String(row.id), retryInMs: Math.round(backoffDelay(this.#options.backoff, row.attempts + 1)), error });
       let brokerFailures = 0;
-      results.forEach((result, i) => {
+      for (const [i, result] of results.entries()) {
         const row = rows[i]!;
-        if (result.status === "fulfilled") return void published.push(row);
+        if (result.status === "fulfilled") {
+          published.push(row);
+          recorded.published.push(String(row.id));
+          continue;
+        }
         const error = describeKafkaError(result.reason);
-        const attempts = row.attempts + 1;
         if (!isMessageFault(result.reason)) brokerFailures += 1;
-        else if (attempts >= this.#options.maxAttempts) return void dead.push({ row, error });
-        failed.push({ id: row.id, retryInMs: backoffDelay(this.#options.backoff, attempts), error });
-      });
-
-      const { successorsPending } = await markPublished(tx, published.map((row) => row.id));
-      for (const { row, error } of dead) {
         // The dead-letter record must be on Kafka before the row is marked dead; if it is not,
         // the row stays pending and the next attempt tries the dead-letter topic again.
-        if (await this.#deadLetter(tx, row, error)) continue;
-        failed.push({ id: row.id, retryInMs: backoffDelay(this.#options.backoff, row.attempts + 1), error });
+        else if (row.attempts + 1 >= this.#options.maxAttempts && (await this.#deadLetter(row, error))) {
+          dead.push({ row, error });
+          recorded.dead.push({ id: String(row.id), error });
+          continue;
+        }
+        retry(row, error);
       }
-      await markFailed(tx, failed);
+      const { successorsPending, nextRetryInMs } = await session.finish(recorded);
 
       this.#published += published.length;
       this.#metrics?.published(
@@ -248,21 +246,23 @@ export class OutboxRelay {
         (performance.now() - started) / 1000,
         published.map((row) => (ackedAt - row.createdAt.getTime()) / 1000),
       );
-      const messageFailures = failed.length - brokerFailures;
+      for (const { row, error } of dead) this.#logDead(row, error);
+      const failed = recorded.failed.length;
+      const messageFailures = failed - brokerFailures;
       if (brokerFailures > 0) this.#metrics?.failed("broker", brokerFailures);
       if (messageFailures > 0) this.#metrics?.failed("message", messageFailures);
-      if (failed.length > 0) {
+      if (failed > 0) {
         this.#logger.warn(
-          { failed: failed.length, brokerFailures, firstError: failed[0]!.error },
+          { failed, brokerFailures, firstError: recorded.failed[0]!.error },
           "relay: deliveries failed, rescheduled with backoff",
         );
       }
-      // A dead-lettered row unblocks its aggregate's next row too.
-      return { claimed: rows.length, published: published.length, brokerFailures, successorsPending: successorsPending || dead.length > 0 };
+      return { claimed: rows.length, published: published.length, brokerFailures, successorsPending, nextRetryInMs };
     });
   }
 
-  async #deadLetter(tx: Transaction, row: OutboxRow, error: string): Promise<boolean> {
+  /** Sends `row`'s dead-letter record; false when the broker did not take it. */
+  async #deadLetter(row: OutboxRow, error: string): Promise<boolean> {
     try {
       await this.#publisher.publishDeadLetter(row, {
         eventId: row.eventId,
@@ -275,18 +275,20 @@ export class OutboxRelay {
         createdAt: row.createdAt.toISOString(),
         deadAt: new Date().toISOString(),
       });
+      return true;
     } catch (dlqError) {
       this.#logger.warn({ err: dlqError, eventId: row.eventId }, "relay: dead-letter publish failed");
       return false;
     }
-    await markDead(tx, row.id, error);
+  }
+
+  #logDead(row: OutboxRow, error: string): void {
     this.#deadLettered += 1;
     this.#metrics?.deadLettered();
     this.#logger.error(
       { eventId: row.eventId, eventType: row.eventType, attempts: row.attempts + 1, error },
       "relay: event moved to the dead-letter topic",
     );
-    return true;
   }
 
   /** Health and the breaker follow the broker while idle; see #run. */

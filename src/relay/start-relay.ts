@@ -47,7 +47,7 @@ export async function startRelay(
   }
   const relay = new OutboxRelay(
     {
-      db: database.db,
+      database,
       kafka: createKafka({ brokers: parseBrokers(config.KAFKA_BROKERS), clientId: "payment-ledger-relay" }, logger),
       wakeups: listenForOutbox(database),
       logger,

@@ -9,6 +9,7 @@ import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import { LogController, fastify, type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { Logger } from "../telemetry/logger.js";
 import { registerConnectRoutes, registerUnknownRoutes } from "./connect-plugin.js";
+import { coalesceResponseWrites } from "./coalesced-writes.js";
 import { createOnePortServer, type ConnectionLimits, type OnePortServer } from "./one-port.js";
 
 export interface ServerOptions {
@@ -70,6 +71,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       })) as unknown as FastifyInstance;
 
   options.configure?.(app);
+  coalesceResponseWrites(app);
   // In its own scope: its catch-all content-type parser is for the Connect routes only.
   await app.register(async (scope) =>
     registerConnectRoutes(scope, {

@@ -8,7 +8,10 @@
  *
  * Providers are registered globally: every module takes its meter and tracer from
  * `@opentelemetry/api` under `TELEMETRY_SCOPE`. A tracer provider is always registered, exporter or
- * not, so that every request gets real trace ids for its log line and its events. A second service
+ * not, so that every request gets real trace ids for its log line and its events. With nothing to
+ * export them to, spans are recorded only when the caller's trace is sampled (so the sampled flag
+ * travels on into the events unchanged); the others keep their ids and skip the recording
+ * (attributes, timings, the processor calls) that nobody would read. A second service
  * started in the same process (tests) shares the first one's providers; its own Prometheus port
  * then stays empty.
  */
@@ -21,7 +24,14 @@ import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { PeriodicExportingMetricReader, type MetricReader } from "@opentelemetry/sdk-metrics";
 import { NodeSDK } from "@opentelemetry/sdk-node";
-import { BatchSpanProcessor, NoopSpanProcessor, type SpanProcessor } from "@opentelemetry/sdk-trace-base";
+import {
+  AlwaysOffSampler,
+  BatchSpanProcessor,
+  NoopSpanProcessor,
+  ParentBasedSampler,
+  type Sampler,
+  type SpanProcessor,
+} from "@opentelemetry/sdk-trace-base";
 import type { Logger } from "./logger.js";
 import { TELEMETRY_SCOPE } from "./scope.js";
 
@@ -99,7 +109,11 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Running
   const spanProcessors: SpanProcessor[] = [...(options.spanProcessors ?? [])];
   if (otlp.traces) spanProcessors.push(new BatchSpanProcessor(new OTLPTraceExporter()));
   // Spans must be real (valid ids) even when nothing exports them: see the header.
-  if (spanProcessors.length === 0) spanProcessors.push(new NoopSpanProcessor());
+  let sampler: Sampler | undefined;
+  if (spanProcessors.length === 0) {
+    spanProcessors.push(new NoopSpanProcessor());
+    if (!env.OTEL_TRACES_SAMPLER) sampler = new ParentBasedSampler({ root: new AlwaysOffSampler() });
+  }
 
   // Only the first service in a process registers globally; a later one must not unregister it.
   const ownsGlobals = !globalsTaken;
@@ -110,6 +124,7 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Running
     autoDetectResources: false,
     metricReaders,
     spanProcessors,
+    ...(sampler ? { sampler } : {}),
     instrumentations: [],
     contextManager: new ExplicitContextOnly(),
   });

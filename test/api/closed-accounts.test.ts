@@ -189,6 +189,29 @@ describe("closed accounts", () => {
     await assertLedgerInvariants(db());
   });
 
+  it("refuses a split payment, its capture and its refund when a leg's payee or the payer is closed", async () => {
+    const payer = await account(10_000n);
+    const shop = await account();
+    const fee = await account();
+    const split = (payee: string, key2 = key("sp"), manual = false) => api.payments.authorizePayment({
+      idempotencyKey: key2, payerAccountId: payer, amountCents: 100n, currency: "USD", captureMethod: manual ? CaptureMethod.MANUAL : CaptureMethod.AUTOMATIC,
+      splits: [{ payeeAccountId: shop, amountCents: 97n }, { payeeAccountId: payee, amountCents: 3n }], metadata: { order: "split" },
+    });
+    const held = (await split(fee, key("sp"), true)).payment!;
+    const paid = (await split(fee)).payment!;
+    assert.deepEqual(paid.metadata, { order: "split" });
+    // The fee account gives its 3 back out and closes; the shop keeps its part.
+    await api.accounts.withdrawFunds({ idempotencyKey: key("w"), accountId: fee, amountCents: 3n, currency: "USD" });
+    await close(fee);
+    const field = async (call: Promise<unknown>) =>
+      (await rejectsWith(call, Code.FailedPrecondition, "ACCOUNT_CLOSED")).findDetails(ErrorDetailSchema)[0]?.field;
+    assert.equal(await field(split(fee)), "splits[1].payee_account_id");
+    assert.equal(await field(api.payments.capturePayment({ idempotencyKey: key("c"), paymentId: held.paymentId })), "payment_id");
+    assert.equal(await field(api.payments.refundPayment({ idempotencyKey: key("r"), paymentId: paid.paymentId, amountCents: 50n })), "payment_id");
+    assert.equal((await api.payments.voidPayment({ idempotencyKey: key("v"), paymentId: held.paymentId })).payment!.status, PaymentStatus.VOIDED);
+    await assertLedgerInvariants(db());
+  });
+
   it("decides a close racing payments into the same account in lock order: exactly one wins, every time", async () => {
     const payer = await account(1_000_000n);
     const targets = await Promise.all(Array.from({ length: 24 }, () => account()));

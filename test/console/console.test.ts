@@ -368,3 +368,31 @@ it("as a person uses it: ids tell equal names apart, From and To differ, a chose
   assert.deepEqual(payment!.slice(1, 7), ["Twin", "Shop Two", "20.00 USD", "CAPTURED", "0.00 USD", "15.00 USD"]);
   await page.close();
 });
+
+it("a split payment shows each payee's part in the payments table and, chosen, what each received and gave back", async () => {
+  const account = async (displayName: string) =>
+    (await curl("payment.v1.AccountService/CreateAccount", { currency: "USD", displayName })).account.accountId as string;
+  const [buyer, shop, fees] = [await account("Split buyer"), await account("Split shop"), await account("Split fees")];
+  await curl("payment.v1.AccountService/DepositFunds", { idempotencyKey: "console-split-dep", accountId: buyer, amountCents: "10000", currency: "USD" });
+  const paid = await curl("payment.v1.PaymentService/AuthorizePayment", {
+    idempotencyKey: "console-split-pay", payerAccountId: buyer, amountCents: "10000", currency: "USD", captureMethod: "CAPTURE_METHOD_MANUAL",
+    splits: [{ payeeAccountId: shop, amountCents: "9700" }, { payeeAccountId: fees, amountCents: "300" }],
+  });
+  const paymentId = paid.payment.paymentId as string;
+  await curl("payment.v1.PaymentService/CapturePayment", { idempotencyKey: "console-split-cap", paymentId, amountCents: "5000" });
+
+  const { page } = await signedInPage();
+  await page.locator("#accounts tbody tr", { hasText: "Split buyer" }).click();
+  const row = page.locator("#payments tbody tr", { hasText: paymentId });
+  await row.waitFor();
+  const [shown] = (await rows(page, "#payments")).filter(([id]) => id === paymentId);
+  assert.deepEqual(shown!.slice(2, 4), ["Split shop 97.00 + Split fees 3.00", "100.00 USD"]);
+  await row.click();
+  await outcome(page, "#payment").getByText("Split: ").waitFor();
+  assert.match(
+    (await outcome(page, "#payment").textContent())!,
+    new RegExp(`Split: Split shop \\(${shop}\\): part 97\\.00 USD, received 48\\.50 USD, refunded 0\\.00 USD; Split fees \\(${fees}\\): part 3\\.00 USD, received 1\\.50 USD, refunded 0\\.00 USD\\.$`),
+  );
+  await page.screenshot({ path: `${ARTIFACTS}/split-payment.png`, fullPage: true });
+  await page.close();
+});

@@ -70,6 +70,10 @@ it("runs every README example against npm start's embedded default, in order, wi
     assert.match(output, /"status":"WITHDRAWAL_STATUS_WITHDRAWN"/, "the payout is made");
     assert.match(output, /"causeKind":"ENTRY_CAUSE_KIND_DEPOSIT"[^\n]*"amountCents":"700"|"amountCents":"700"[^\n]*"causeKind":"ENTRY_CAUSE_KIND_DEPOSIT"/, "the watch over curl shows the deposit");
     assert.match(output, /end of stream: \{\}/, "the curl stream ends cleanly");
+    assert.match(output, /"splits":\[\{"payeeAccountId":"shop","amountCents":"4850","capturedCents":"2426"\},\{"payeeAccountId":"platform","amountCents":"150","capturedCents":"75"\}\]/, "the split capture is divided by the rule");
+    assert.match(output, /"payeeAccountId": "shop",\s*"amountCents": "4850",\s*"capturedCents": "2426",\s*"refundedCents": "486"/, "buf curl shows the legs after the refund");
+    assert.match(output, /\{"outcomes":\[\{"error":\{"status":"aborted","code":"ABORTED","message":"aborted: items\[1\] failed \(declined: INSUFFICIENT_FUNDS\)/, "the atomic batch is aborted");
+    assert.match(output, /"message": "aborted: items\[1\] failed \(ACCOUNT_NOT_FOUND\)/, "the atomic payouts over gRPC are aborted");
     assert.match(output, /"ok": ?true/, "the ledger verifies");
     assert.match(output, /"payments":\[\{[^\]]*"metadata":\{[^}]*"order_id":"A-1001"/, "the search by metadata finds the order");
     assert.match(output, /"invoice":"INV-7"/, "UpdatePayment replaced the payment's metadata");

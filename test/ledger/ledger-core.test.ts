@@ -80,22 +80,37 @@ it("answers every command kind in the declared shapes", async () => {
     ctx,
   );
 
+  // A split payment (per-item path): held, captured in part, refunded in part; then an atomic
+  // batch whose second item names a missing payee, sent twice (the second time all replays).
+  await open("core-c", "C");
+  const split = await ledger.authorizePayment(
+    { idempotencyKey: "s-1", payerAccountId: "core-a", payeeAccountId: "", amountCents: 90n, currency: "USD", description: "", captureMethod: "MANUAL",
+      splits: [{ payeeAccountId: "core-b", amountCents: 60n }, { payeeAccountId: "core-c", amountCents: 30n }] },
+    ctx,
+  );
+  await ledger.capturePayment({ idempotencyKey: "s-2", paymentId: split.paymentId, amountCents: 50n }, ctx);
+  await ledger.refundPayment({ idempotencyKey: "s-3", paymentId: split.paymentId, amountCents: 10n, reason: "" }, ctx);
+  const atomic = ["core-b", "core-nobody", "core-c"].map((payee, i) => ({
+    idempotencyKey: `at-${i}`, payerAccountId: "core-a", payeeAccountId: payee, amountCents: 5n, currency: "USD", description: "",
+  }));
+  await ledger.authorizePayments(atomic, ctx, true);
+  await ledger.authorizePayments(atomic, ctx, true);
   // Metadata, updates and closing: keyed account and payment commands, and the closed-account rule
   // on both paths (a closed payee in a batch of ten takes the set path).
-  await ledger.createAccount({ accountId: "core-c", currency: "USD", displayName: "C", metadata: { team: "x" } }, ctx);
-  assert.equal(await settle(ledger.createAccount({ accountId: "core-c", currency: "USD", displayName: "C", metadata: { team: "y" } }, ctx)), "ACCOUNT_ALREADY_EXISTS");
-  const update = { accountId: "core-c", metadata: { team: "z" }, idempotencyKey: "u-1" };
+  await ledger.createAccount({ accountId: "core-d", currency: "USD", displayName: "C", metadata: { team: "x" } }, ctx);
+  assert.equal(await settle(ledger.createAccount({ accountId: "core-d", currency: "USD", displayName: "C", metadata: { team: "y" } }, ctx)), "ACCOUNT_ALREADY_EXISTS");
+  const update = { accountId: "core-d", metadata: { team: "z" }, idempotencyKey: "u-1" };
   await ledger.updateAccount(update, ctx);
   await ledger.updateAccount(update, ctx);
   await ledger.updatePayment({ idempotencyKey: "up-1", paymentId: paid.paymentId, metadata: { order: "1" } }, ctx);
   assert.equal(await settle(ledger.updatePayment({ idempotencyKey: "up-2", paymentId: ulid(), metadata: {} }, ctx)), "PAYMENT_NOT_FOUND");
   assert.equal(await settle(ledger.closeAccount({ accountId: "core-a", idempotencyKey: "x-1" }, ctx)), "ACCOUNT_NOT_EMPTY");
-  await ledger.closeAccount({ accountId: "core-c", idempotencyKey: "x-2" }, ctx);
-  await ledger.closeAccount({ accountId: "core-c", idempotencyKey: "x-2" }, ctx);
-  assert.equal(await settle(ledger.depositFunds({ ...deposit, idempotencyKey: "d-3", accountId: "core-c" }, ctx)), "ACCOUNT_CLOSED");
+  await ledger.closeAccount({ accountId: "core-d", idempotencyKey: "x-2" }, ctx);
+  await ledger.closeAccount({ accountId: "core-d", idempotencyKey: "x-2" }, ctx);
+  assert.equal(await settle(ledger.depositFunds({ ...deposit, idempotencyKey: "d-3", accountId: "core-d" }, ctx)), "ACCOUNT_CLOSED");
   await ledger.authorizePayments(
     Array.from({ length: 10 }, (_, i) => ({
-      idempotencyKey: `cb-${i}`, payerAccountId: "core-a", payeeAccountId: i === 3 ? "core-c" : "core-b", amountCents: 1n, currency: "USD",
+      idempotencyKey: `cb-${i}`, payerAccountId: "core-a", payeeAccountId: i === 3 ? "core-d" : "core-b", amountCents: 1n, currency: "USD",
       description: "", metadata: { i: String(i) },
     })),
     ctx,
@@ -116,7 +131,7 @@ it("answers every command kind in the declared shapes", async () => {
   assert.ok(replays >= 3, "replays of a deposit, an account and a payment in a batch");
   assert.deepEqual(
     [...codes].sort(),
-    ["ACCOUNT_ALREADY_EXISTS", "ACCOUNT_CLOSED", "ACCOUNT_NOT_EMPTY", "ACCOUNT_NOT_FOUND", "CAPTURE_EXCEEDS_HOLD", "IDEMPOTENCY_KEY_REUSED", "INVALID_PAYMENT_STATE", "PAYMENT_NOT_FOUND", "REFUND_EXCEEDS_CAPTURED"],
+    ["ABORTED", "ACCOUNT_ALREADY_EXISTS", "ACCOUNT_CLOSED", "ACCOUNT_NOT_EMPTY", "ACCOUNT_NOT_FOUND", "CAPTURE_EXCEEDS_HOLD", "IDEMPOTENCY_KEY_REUSED", "INVALID_PAYMENT_STATE", "PAYMENT_NOT_FOUND", "REFUND_EXCEEDS_CAPTURED"],
   );
 });
 

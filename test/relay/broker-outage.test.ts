@@ -61,7 +61,7 @@ before(async () => {
   log = await recordEvents(kafka, prefix, logger);
   relay = new OutboxRelay(
     {
-      db: database.handle.db,
+      database: database.handle,
       kafka,
       wakeups: listenForOutbox(database.handle),
       logger,
@@ -149,7 +149,7 @@ it("starts while the broker is down and creates its topics and delivers once it 
   const kafka = kafkaFor(broker.brokers, logger);
   const prefix = uniquePrefix();
   const late = new OutboxRelay(
-    { db: database.handle.db, kafka, wakeups: listenForOutbox(database.handle), logger, instanceId: "late" },
+    { database: database.handle, kafka, wakeups: listenForOutbox(database.handle), logger, instanceId: "late" },
     fastRelayOptions(prefix),
   );
   await late.start();

@@ -22,7 +22,7 @@ before(async () => {
   const { logger } = capturingLogger();
   relay = new OutboxRelay(
     {
-      db: database.handle.db,
+      database: database.handle,
       kafka: kafkaFor(broker.brokers, logger),
       wakeups: listenForOutbox(database.handle),
       logger,

@@ -40,7 +40,7 @@ async function setUp(relayCount: number, overrides: Partial<RelayOptions> = {}) 
     { length: relayCount },
     (_, i) =>
       new OutboxRelay(
-        { db: database.handle.db, kafka, wakeups: listenForOutbox(database.handle), logger, instanceId: `${prefix}-r${i}` },
+        { database: database.handle, kafka, wakeups: listenForOutbox(database.handle), logger, instanceId: `${prefix}-r${i}` },
         fastRelayOptions(prefix, overrides),
       ),
   );

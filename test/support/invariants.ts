@@ -17,7 +17,9 @@ export async function rows(db: Database, query: ReturnType<typeof sql>): Promise
  * - the entries of every currency sum to zero (double entry);
  * - every balance (ledger = available + held) equals the sum of its account's entries;
  * - no customer's available balance is below minus its overdraft limit;
- * - every transfer has exactly two entries of opposite sign;
+ * - every transfer has exactly two entries of opposite sign (a split payment: the payer's and one per payee);
+ * - a split payment's legs sum to its amount, captured and refunded totals, each within bounds, and
+ *   each payee's entries of the payment and its refunds net to its leg's captured minus refunded;
  * - every held balance equals its hold movements and the open holds of its payments;
  * - every closed hold released all it held, and captured at most what it held;
  * - refunds never exceed what reached the payee, and refunded_cents is their sum;
@@ -38,10 +40,29 @@ export async function assertLedgerInvariants(db: Database): Promise<void> {
   const negative = await rows(db, sql`select account_id from balances where not allow_negative and available_cents < -overdraft_limit_cents`);
   assert.deepEqual(negative, [], "no customer balance is below minus its overdraft limit");
 
+  // A split payment (and each of its refunds) is one transfer of the payer and one entry per payee
+  // that received (gave back) a share.
   const lopsided = await rows(db, sql`
-    select transfer_id from ledger_entries group by transfer_id
-    having count(*) <> 2 or sum(amount_cents) <> 0 or min(amount_cents) >= 0`);
-  assert.deepEqual(lopsided, [], "every transfer has one debit and one credit of the same amount");
+    select transfer_id from ledger_entries e group by transfer_id
+    having sum(amount_cents) <> 0 or min(amount_cents) >= 0
+        or count(*) <> 2 and not exists (select 1 from payment_splits l where l.payment_id = e.transfer_id
+                                          or l.payment_id = (select r.payment_id from refunds r where r.id = e.transfer_id))`);
+  assert.deepEqual(lopsided, [], "every transfer sums to zero: one debit and one credit, or a split payment's legs");
+
+  const badSplits = await rows(db, sql`
+    select p.id from payments p
+    left join (select payment_id, sum(amount_cents) as amount, sum(captured_cents) as captured, sum(refunded_cents) as refunded,
+                      bool_and(captured_cents between 0 and amount_cents and refunded_cents between 0 and captured_cents) as bounded
+                 from payment_splits group by payment_id) l on l.payment_id = p.id
+    left join payment_states s on s.payment_id = p.id
+    where (p.payee_account_id is null) <> (l.payment_id is not null)
+       or l.amount <> p.amount_cents or not l.bounded
+       or l.captured <> coalesce(s.captured_cents, 0) or l.refunded <> coalesce(s.refunded_cents, 0)
+       or exists (select 1 from payment_splits x where x.payment_id = p.id and
+                  x.captured_cents - x.refunded_cents <> (select coalesce(sum(e.amount_cents), 0) from ledger_entries e
+                    where e.account_id = x.payee_account_id
+                      and (e.transfer_id = p.id or e.transfer_id in (select r.id from refunds r where r.payment_id = p.id))))`);
+  assert.deepEqual(badSplits, [], "split legs sum to the amount and to the captured and refunded totals; each payee's entries are its leg's net");
 
   const heldDrift = await rows(db, sql`
     select b.account_id, b.held_cents::text as held,
@@ -73,7 +94,7 @@ export async function assertLedgerInvariants(db: Database): Promise<void> {
     select p.id, p.status from payments p
     where (select t.status from payment_transitions t where t.payment_id = p.id order by t.id limit 1) is distinct from p.status
        or exists (select 1 from payment_transitions t where t.payment_id = p.id
-                   and (t.payer_account_id, t.payee_account_id) <> (p.payer_account_id, p.payee_account_id))
+                   and (t.payer_account_id, t.payee_account_id) is distinct from (p.payer_account_id, p.payee_account_id))
        or (p.status = 'DECLINED') <> (select count(*) = 1 from payment_transitions t where t.payment_id = p.id and p.status = 'DECLINED')`);
   assert.deepEqual(untracked, [], "every payment's first transition is its status at creation, declines have no other, all with the payment's accounts");
 

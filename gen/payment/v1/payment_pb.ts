@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file payment/v1/payment.proto.
  */
 export const file_payment_v1_payment: GenFile = /*@__PURE__*/
-  fileDesc("ChhwYXltZW50L3YxL3BheW1lbnQucHJvdG8SCnBheW1lbnQudjEirgQKB1BheW1lbnQSEgoKcGF5bWVudF9pZBgBIAEoCRIpCgZzdGF0dXMYAiABKA4yGS5wYXltZW50LnYxLlBheW1lbnRTdGF0dXMSMQoOZGVjbGluZV9yZWFzb24YAyABKA4yGS5wYXltZW50LnYxLkRlY2xpbmVSZWFzb24SGAoQcGF5ZXJfYWNjb3VudF9pZBgEIAEoCRIYChBwYXllZV9hY2NvdW50X2lkGAUgASgJEhQKDGFtb3VudF9jZW50cxgGIAEoAxIQCghjdXJyZW5jeRgHIAEoCRITCgtkZXNjcmlwdGlvbhgIIAEoCRIuCgpjcmVhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIxCg5jYXB0dXJlX21ldGhvZBgKIAEoDjIZLnBheW1lbnQudjEuQ2FwdHVyZU1ldGhvZBISCgpoZWxkX2NlbnRzGAsgASgDEhYKDmNhcHR1cmVkX2NlbnRzGAwgASgDEhYKDnJlZnVuZGVkX2NlbnRzGA0gASgDEjMKD2hvbGRfZXhwaXJlc19hdBgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMwoIbWV0YWRhdGEYFCADKAsyIS5wYXltZW50LnYxLlBheW1lbnQuTWV0YWRhdGFFbnRyeRovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEigAMKF0F1dGhvcml6ZVBheW1lbnRSZXF1ZXN0EhcKD2lkZW1wb3RlbmN5X2tleRgBIAEoCRIYChBwYXllcl9hY2NvdW50X2lkGAIgASgJEhgKEHBheWVlX2FjY291bnRfaWQYAyABKAkSFAoMYW1vdW50X2NlbnRzGAQgASgDEhAKCGN1cnJlbmN5GAUgASgJEhMKC2Rlc2NyaXB0aW9uGAYgASgJEjEKDmNhcHR1cmVfbWV0aG9kGAcgASgOMhkucGF5bWVudC52MS5DYXB0dXJlTWV0aG9kEjIKD2hvbGRfZXhwaXJlc19pbhgIIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhJDCghtZXRhZGF0YRgUIAMoCzIxLnBheW1lbnQudjEuQXV0aG9yaXplUGF5bWVudFJlcXVlc3QuTWV0YWRhdGFFbnRyeRovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiQAoYQXV0aG9yaXplUGF5bWVudFJlc3BvbnNlEiQKB3BheW1lbnQYASABKAsyEy5wYXltZW50LnYxLlBheW1lbnQiQAoRR2V0UGF5bWVudFJlcXVlc3QSEgoKcGF5bWVudF9pZBgBIAEoCRIXCg9pZGVtcG90ZW5jeV9rZXkYAiABKAkiOgoSR2V0UGF5bWVudFJlc3BvbnNlEiQKB3BheW1lbnQYASABKAsyEy5wYXltZW50LnYxLlBheW1lbnQiWQoYR2V0QWNjb3VudEJhbGFuY2VSZXF1ZXN0EhIKCmFjY291bnRfaWQYASABKAkSKQoFYXNfb2YYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIvwBChlHZXRBY2NvdW50QmFsYW5jZVJlc3BvbnNlEhIKCmFjY291bnRfaWQYASABKAkSEAoIY3VycmVuY3kYAiABKAkSHwoXYXZhaWxhYmxlX2JhbGFuY2VfY2VudHMYAyABKAMSDwoHdmVyc2lvbhgEIAEoAxIuCgp1cGRhdGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIaChJoZWxkX2JhbGFuY2VfY2VudHMYBiABKAMSHAoUbGVkZ2VyX2JhbGFuY2VfY2VudHMYByABKAMSHQoVb3ZlcmRyYWZ0X2xpbWl0X2NlbnRzGAggASgDIloKFUNhcHR1cmVQYXltZW50UmVxdWVzdBIXCg9pZGVtcG90ZW5jeV9rZXkYASABKAkSEgoKcGF5bWVudF9pZBgCIAEoCRIUCgxhbW91bnRfY2VudHMYAyABKAMiPgoWQ2FwdHVyZVBheW1lbnRSZXNwb25zZRIkCgdwYXltZW50GAEgASgLMhMucGF5bWVudC52MS5QYXltZW50IkEKElZvaWRQYXltZW50UmVxdWVzdBIXCg9pZGVtcG90ZW5jeV9rZXkYASABKAkSEgoKcGF5bWVudF9pZBgCIAEoCSI7ChNWb2lkUGF5bWVudFJlc3BvbnNlEiQKB3BheW1lbnQYASABKAsyEy5wYXltZW50LnYxLlBheW1lbnQi3AEKFFJlZnVuZFBheW1lbnRSZXF1ZXN0EhcKD2lkZW1wb3RlbmN5X2tleRgBIAEoCRISCgpwYXltZW50X2lkGAIgASgJEhQKDGFtb3VudF9jZW50cxgDIAEoAxIOCgZyZWFzb24YBCABKAkSQAoIbWV0YWRhdGEYCiADKAsyLi5wYXltZW50LnYxLlJlZnVuZFBheW1lbnRSZXF1ZXN0Lk1ldGFkYXRhRW50cnkaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIscCCgZSZWZ1bmQSEQoJcmVmdW5kX2lkGAEgASgJEhIKCnBheW1lbnRfaWQYAiABKAkSFAoMYW1vdW50X2NlbnRzGAMgASgDEg4KBnJlYXNvbhgEIAEoCRIoCgZzdGF0dXMYBSABKA4yGC5wYXltZW50LnYxLlJlZnVuZFN0YXR1cxIxCg5kZWNsaW5lX3JlYXNvbhgGIAEoDjIZLnBheW1lbnQudjEuRGVjbGluZVJlYXNvbhIuCgpjcmVhdGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCghtZXRhZGF0YRgKIAMoCzIgLnBheW1lbnQudjEuUmVmdW5kLk1ldGFkYXRhRW50cnkaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBImEKFVJlZnVuZFBheW1lbnRSZXNwb25zZRIiCgZyZWZ1bmQYASABKAsyEi5wYXltZW50LnYxLlJlZnVuZBIkCgdwYXltZW50GAIgASgLMhMucGF5bWVudC52MS5QYXltZW50IooDChNMaXN0UGF5bWVudHNSZXF1ZXN0EhIKCmFjY291bnRfaWQYASABKAkSKwoIc3RhdHVzZXMYAiADKA4yGS5wYXltZW50LnYxLlBheW1lbnRTdGF0dXMSMQoNY3JlYXRlZF9hZnRlchgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoOY3JlYXRlZF9iZWZvcmUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhEKCXBhZ2Vfc2l6ZRgFIAEoBRISCgpwYWdlX3Rva2VuGAYgASgJEj8KCG1ldGFkYXRhGAogAygLMi0ucGF5bWVudC52MS5MaXN0UGF5bWVudHNSZXF1ZXN0Lk1ldGFkYXRhRW50cnkSGAoQbWluX2Ftb3VudF9jZW50cxgLIAEoAxIYChBtYXhfYW1vdW50X2NlbnRzGAwgASgDGi8KDU1ldGFkYXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJWChRMaXN0UGF5bWVudHNSZXNwb25zZRIlCghwYXltZW50cxgBIAMoCzITLnBheW1lbnQudjEuUGF5bWVudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiQAoUV2F0Y2hQYXltZW50c1JlcXVlc3QSEgoKYWNjb3VudF9pZBgBIAEoCRIUCgxyZXN1bWVfdG9rZW4YAiABKAkifgoVV2F0Y2hQYXltZW50c1Jlc3BvbnNlEiQKB3BheW1lbnQYASABKAsyEy5wYXltZW50LnYxLlBheW1lbnQSFAoMcmVzdW1lX3Rva2VuGAIgASgJEikKBmNoYW5nZRgDIAEoCzIZLnBheW1lbnQudjEuUGF5bWVudENoYW5nZSKCAQoNUGF5bWVudENoYW5nZRIrCgRraW5kGAEgASgOMh0ucGF5bWVudC52MS5QYXltZW50Q2hhbmdlS2luZBIUCgxhbW91bnRfY2VudHMYAiABKAMSLgoKY3JlYXRlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiTgoYQXV0aG9yaXplUGF5bWVudHNSZXF1ZXN0EjIKBWl0ZW1zGAEgAygLMiMucGF5bWVudC52MS5BdXRob3JpemVQYXltZW50UmVxdWVzdCJSChlBdXRob3JpemVQYXltZW50c1Jlc3BvbnNlEjUKCG91dGNvbWVzGAEgAygLMiMucGF5bWVudC52MS5BdXRob3JpemVQYXltZW50T3V0Y29tZSJ0ChdBdXRob3JpemVQYXltZW50T3V0Y29tZRImCgdwYXltZW50GAEgASgLMhMucGF5bWVudC52MS5QYXltZW50SAASJgoFZXJyb3IYAiABKAsyFS5wYXltZW50LnYxLkl0ZW1FcnJvckgAQgkKB291dGNvbWUiSQoJSXRlbUVycm9yEg4KBnN0YXR1cxgBIAEoCRIMCgRjb2RlGAIgASgJEg0KBWZpZWxkGAMgASgJEg8KB21lc3NhZ2UYBCABKAkiSgoWQ2FwdHVyZVBheW1lbnRzUmVxdWVzdBIwCgVpdGVtcxgBIAMoCzIhLnBheW1lbnQudjEuQ2FwdHVyZVBheW1lbnRSZXF1ZXN0IlAKF0NhcHR1cmVQYXltZW50c1Jlc3BvbnNlEjUKCG91dGNvbWVzGAEgAygLMiMucGF5bWVudC52MS5BdXRob3JpemVQYXltZW50T3V0Y29tZSJIChVSZWZ1bmRQYXltZW50c1JlcXVlc3QSLwoFaXRlbXMYASADKAsyIC5wYXltZW50LnYxLlJlZnVuZFBheW1lbnRSZXF1ZXN0IkwKFlJlZnVuZFBheW1lbnRzUmVzcG9uc2USMgoIb3V0Y29tZXMYASADKAsyIC5wYXltZW50LnYxLlJlZnVuZFBheW1lbnRPdXRjb21lIn4KFFJlZnVuZFBheW1lbnRPdXRjb21lEjMKBnJlZnVuZBgBIAEoCzIhLnBheW1lbnQudjEuUmVmdW5kUGF5bWVudFJlc3BvbnNlSAASJgoFZXJyb3IYAiABKAsyFS5wYXltZW50LnYxLkl0ZW1FcnJvckgAQgkKB291dGNvbWUitgEKFFVwZGF0ZVBheW1lbnRSZXF1ZXN0EhIKCnBheW1lbnRfaWQYASABKAkSQAoIbWV0YWRhdGEYAiADKAsyLi5wYXltZW50LnYxLlVwZGF0ZVBheW1lbnRSZXF1ZXN0Lk1ldGFkYXRhRW50cnkSFwoPaWRlbXBvdGVuY3lfa2V5GAMgASgJGi8KDU1ldGFkYXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASI9ChVVcGRhdGVQYXltZW50UmVzcG9uc2USJAoHcGF5bWVudBgBIAEoCzITLnBheW1lbnQudjEuUGF5bWVudCrkAQoNUGF5bWVudFN0YXR1cxIeChpQQVlNRU5UX1NUQVRVU19VTlNQRUNJRklFRBAAEh0KGVBBWU1FTlRfU1RBVFVTX0FVVEhPUklaRUQQARIbChdQQVlNRU5UX1NUQVRVU19ERUNMSU5FRBACEiMKH1BBWU1FTlRfU1RBVFVTX1JFUVVJUkVTX0NBUFRVUkUQAxIbChdQQVlNRU5UX1NUQVRVU19DQVBUVVJFRBAEEhkKFVBBWU1FTlRfU1RBVFVTX1ZPSURFRBAFEhoKFlBBWU1FTlRfU1RBVFVTX0VYUElSRUQQBipoCg1DYXB0dXJlTWV0aG9kEh4KGkNBUFRVUkVfTUVUSE9EX1VOU1BFQ0lGSUVEEAASHAoYQ0FQVFVSRV9NRVRIT0RfQVVUT01BVElDEAESGQoVQ0FQVFVSRV9NRVRIT0RfTUFOVUFMEAIqpwEKDURlY2xpbmVSZWFzb24SHgoaREVDTElORV9SRUFTT05fVU5TUEVDSUZJRUQQABIlCiFERUNMSU5FX1JFQVNPTl9JTlNVRkZJQ0lFTlRfRlVORFMQARIkCiBERUNMSU5FX1JFQVNPTl9DVVJSRU5DWV9NSVNNQVRDSBACEikKJURFQ0xJTkVfUkVBU09OX0JBTEFOQ0VfTElNSVRfRVhDRUVERUQQAyplCgxSZWZ1bmRTdGF0dXMSHQoZUkVGVU5EX1NUQVRVU19VTlNQRUNJRklFRBAAEhoKFlJFRlVORF9TVEFUVVNfUkVGVU5ERUQQARIaChZSRUZVTkRfU1RBVFVTX0RFQ0xJTkVEEAIqrQIKEVBheW1lbnRDaGFuZ2VLaW5kEiMKH1BBWU1FTlRfQ0hBTkdFX0tJTkRfVU5TUEVDSUZJRUQQABIiCh5QQVlNRU5UX0NIQU5HRV9LSU5EX0FVVEhPUklaRUQQARIgChxQQVlNRU5UX0NIQU5HRV9LSU5EX0RFQ0xJTkVEEAISKAokUEFZTUVOVF9DSEFOR0VfS0lORF9SRVFVSVJFU19DQVBUVVJFEAMSIAocUEFZTUVOVF9DSEFOR0VfS0lORF9DQVBUVVJFRBAEEh4KGlBBWU1FTlRfQ0hBTkdFX0tJTkRfVk9JREVEEAUSHwobUEFZTUVOVF9DSEFOR0VfS0lORF9FWFBJUkVEEAYSIAocUEFZTUVOVF9DSEFOR0VfS0lORF9SRUZVTkRFRBAHMsQICg5QYXltZW50U2VydmljZRJdChBBdXRob3JpemVQYXltZW50EiMucGF5bWVudC52MS5BdXRob3JpemVQYXltZW50UmVxdWVzdBokLnBheW1lbnQudjEuQXV0aG9yaXplUGF5bWVudFJlc3BvbnNlElAKCkdldFBheW1lbnQSHS5wYXltZW50LnYxLkdldFBheW1lbnRSZXF1ZXN0Gh4ucGF5bWVudC52MS5HZXRQYXltZW50UmVzcG9uc2UiA5ACARJlChFHZXRBY2NvdW50QmFsYW5jZRIkLnBheW1lbnQudjEuR2V0QWNjb3VudEJhbGFuY2VSZXF1ZXN0GiUucGF5bWVudC52MS5HZXRBY2NvdW50QmFsYW5jZVJlc3BvbnNlIgOQAgESVgoMTGlzdFBheW1lbnRzEh8ucGF5bWVudC52MS5MaXN0UGF5bWVudHNSZXF1ZXN0GiAucGF5bWVudC52MS5MaXN0UGF5bWVudHNSZXNwb25zZSIDkAIBElYKDVdhdGNoUGF5bWVudHMSIC5wYXltZW50LnYxLldhdGNoUGF5bWVudHNSZXF1ZXN0GiEucGF5bWVudC52MS5XYXRjaFBheW1lbnRzUmVzcG9uc2UwARJXCg5DYXB0dXJlUGF5bWVudBIhLnBheW1lbnQudjEuQ2FwdHVyZVBheW1lbnRSZXF1ZXN0GiIucGF5bWVudC52MS5DYXB0dXJlUGF5bWVudFJlc3BvbnNlEk4KC1ZvaWRQYXltZW50Eh4ucGF5bWVudC52MS5Wb2lkUGF5bWVudFJlcXVlc3QaHy5wYXltZW50LnYxLlZvaWRQYXltZW50UmVzcG9uc2USVAoNUmVmdW5kUGF5bWVudBIgLnBheW1lbnQudjEuUmVmdW5kUGF5bWVudFJlcXVlc3QaIS5wYXltZW50LnYxLlJlZnVuZFBheW1lbnRSZXNwb25zZRJgChFBdXRob3JpemVQYXltZW50cxIkLnBheW1lbnQudjEuQXV0aG9yaXplUGF5bWVudHNSZXF1ZXN0GiUucGF5bWVudC52MS5BdXRob3JpemVQYXltZW50c1Jlc3BvbnNlEloKD0NhcHR1cmVQYXltZW50cxIiLnBheW1lbnQudjEuQ2FwdHVyZVBheW1lbnRzUmVxdWVzdBojLnBheW1lbnQudjEuQ2FwdHVyZVBheW1lbnRzUmVzcG9uc2USVwoOUmVmdW5kUGF5bWVudHMSIS5wYXltZW50LnYxLlJlZnVuZFBheW1lbnRzUmVxdWVzdBoiLnBheW1lbnQudjEuUmVmdW5kUGF5bWVudHNSZXNwb25zZRJUCg1VcGRhdGVQYXltZW50EiAucGF5bWVudC52MS5VcGRhdGVQYXltZW50UmVxdWVzdBohLnBheW1lbnQudjEuVXBkYXRlUGF5bWVudFJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("ChhwYXltZW50L3YxL3BheW1lbnQucHJvdG8SCnBheW1lbnQudjEi2AQKB1BheW1lbnQSEgoKcGF5bWVudF9pZBgBIAEoCRIpCgZzdGF0dXMYAiABKA4yGS5wYXltZW50LnYxLlBheW1lbnRTdGF0dXMSMQoOZGVjbGluZV9yZWFzb24YAyABKA4yGS5wYXltZW50LnYxLkRlY2xpbmVSZWFzb24SGAoQcGF5ZXJfYWNjb3VudF9pZBgEIAEoCRIYChBwYXllZV9hY2NvdW50X2lkGAUgASgJEhQKDGFtb3VudF9jZW50cxgGIAEoAxIQCghjdXJyZW5jeRgHIAEoCRITCgtkZXNjcmlwdGlvbhgIIAEoCRIuCgpjcmVhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIxCg5jYXB0dXJlX21ldGhvZBgKIAEoDjIZLnBheW1lbnQudjEuQ2FwdHVyZU1ldGhvZBISCgpoZWxkX2NlbnRzGAsgASgDEhYKDmNhcHR1cmVkX2NlbnRzGAwgASgDEhYKDnJlZnVuZGVkX2NlbnRzGA0gASgDEjMKD2hvbGRfZXhwaXJlc19hdBgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMwoIbWV0YWRhdGEYFCADKAsyIS5wYXltZW50LnYxLlBheW1lbnQuTWV0YWRhdGFFbnRyeRIoCgZzcGxpdHMYFSADKAsyGC5wYXltZW50LnYxLlBheW1lbnRTcGxpdBovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEibgoMUGF5bWVudFNwbGl0EhgKEHBheWVlX2FjY291bnRfaWQYASABKAkSFAoMYW1vdW50X2NlbnRzGAIgASgDEhYKDmNhcHR1cmVkX2NlbnRzGAMgASgDEhYKDnJlZnVuZGVkX2NlbnRzGAQgASgDIqoDChdBdXRob3JpemVQYXltZW50UmVxdWVzdBIXCg9pZGVtcG90ZW5jeV9rZXkYASABKAkSGAoQcGF5ZXJfYWNjb3VudF9pZBgCIAEoCRIYChBwYXllZV9hY2NvdW50X2lkGAMgASgJEhQKDGFtb3VudF9jZW50cxgEIAEoAxIQCghjdXJyZW5jeRgFIAEoCRITCgtkZXNjcmlwdGlvbhgGIAEoCRIxCg5jYXB0dXJlX21ldGhvZBgHIAEoDjIZLnBheW1lbnQudjEuQ2FwdHVyZU1ldGhvZBIyCg9ob2xkX2V4cGlyZXNfaW4YCCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SQwoIbWV0YWRhdGEYFCADKAsyMS5wYXltZW50LnYxLkF1dGhvcml6ZVBheW1lbnRSZXF1ZXN0Lk1ldGFkYXRhRW50cnkSKAoGc3BsaXRzGBUgAygLMhgucGF5bWVudC52MS5QYXltZW50U3BsaXQaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIkAKGEF1dGhvcml6ZVBheW1lbnRSZXNwb25zZRIkCgdwYXltZW50GAEgASgLMhMucGF5bWVudC52MS5QYXltZW50IkAKEUdldFBheW1lbnRSZXF1ZXN0EhIKCnBheW1lbnRfaWQYASABKAkSFwoPaWRlbXBvdGVuY3lfa2V5GAIgASgJIjoKEkdldFBheW1lbnRSZXNwb25zZRIkCgdwYXltZW50GAEgASgLMhMucGF5bWVudC52MS5QYXltZW50IlkKGEdldEFjY291bnRCYWxhbmNlUmVxdWVzdBISCgphY2NvdW50X2lkGAEgASgJEikKBWFzX29mGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCL8AQoZR2V0QWNjb3VudEJhbGFuY2VSZXNwb25zZRISCgphY2NvdW50X2lkGAEgASgJEhAKCGN1cnJlbmN5GAIgASgJEh8KF2F2YWlsYWJsZV9iYWxhbmNlX2NlbnRzGAMgASgDEg8KB3ZlcnNpb24YBCABKAMSLgoKdXBkYXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGgoSaGVsZF9iYWxhbmNlX2NlbnRzGAYgASgDEhwKFGxlZGdlcl9iYWxhbmNlX2NlbnRzGAcgASgDEh0KFW92ZXJkcmFmdF9saW1pdF9jZW50cxgIIAEoAyJaChVDYXB0dXJlUGF5bWVudFJlcXVlc3QSFwoPaWRlbXBvdGVuY3lfa2V5GAEgASgJEhIKCnBheW1lbnRfaWQYAiABKAkSFAoMYW1vdW50X2NlbnRzGAMgASgDIj4KFkNhcHR1cmVQYXltZW50UmVzcG9uc2USJAoHcGF5bWVudBgBIAEoCzITLnBheW1lbnQudjEuUGF5bWVudCJBChJWb2lkUGF5bWVudFJlcXVlc3QSFwoPaWRlbXBvdGVuY3lfa2V5GAEgASgJEhIKCnBheW1lbnRfaWQYAiABKAkiOwoTVm9pZFBheW1lbnRSZXNwb25zZRIkCgdwYXltZW50GAEgASgLMhMucGF5bWVudC52MS5QYXltZW50ItwBChRSZWZ1bmRQYXltZW50UmVxdWVzdBIXCg9pZGVtcG90ZW5jeV9rZXkYASABKAkSEgoKcGF5bWVudF9pZBgCIAEoCRIUCgxhbW91bnRfY2VudHMYAyABKAMSDgoGcmVhc29uGAQgASgJEkAKCG1ldGFkYXRhGAogAygLMi4ucGF5bWVudC52MS5SZWZ1bmRQYXltZW50UmVxdWVzdC5NZXRhZGF0YUVudHJ5Gi8KDU1ldGFkYXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASLHAgoGUmVmdW5kEhEKCXJlZnVuZF9pZBgBIAEoCRISCgpwYXltZW50X2lkGAIgASgJEhQKDGFtb3VudF9jZW50cxgDIAEoAxIOCgZyZWFzb24YBCABKAkSKAoGc3RhdHVzGAUgASgOMhgucGF5bWVudC52MS5SZWZ1bmRTdGF0dXMSMQoOZGVjbGluZV9yZWFzb24YBiABKA4yGS5wYXltZW50LnYxLkRlY2xpbmVSZWFzb24SLgoKY3JlYXRlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoIbWV0YWRhdGEYCiADKAsyIC5wYXltZW50LnYxLlJlZnVuZC5NZXRhZGF0YUVudHJ5Gi8KDU1ldGFkYXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJhChVSZWZ1bmRQYXltZW50UmVzcG9uc2USIgoGcmVmdW5kGAEgASgLMhIucGF5bWVudC52MS5SZWZ1bmQSJAoHcGF5bWVudBgCIAEoCzITLnBheW1lbnQudjEuUGF5bWVudCKKAwoTTGlzdFBheW1lbnRzUmVxdWVzdBISCgphY2NvdW50X2lkGAEgASgJEisKCHN0YXR1c2VzGAIgAygOMhkucGF5bWVudC52MS5QYXltZW50U3RhdHVzEjEKDWNyZWF0ZWRfYWZ0ZXIYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKDmNyZWF0ZWRfYmVmb3JlGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCglwYWdlX3NpemUYBSABKAUSEgoKcGFnZV90b2tlbhgGIAEoCRI/CghtZXRhZGF0YRgKIAMoCzItLnBheW1lbnQudjEuTGlzdFBheW1lbnRzUmVxdWVzdC5NZXRhZGF0YUVudHJ5EhgKEG1pbl9hbW91bnRfY2VudHMYCyABKAMSGAoQbWF4X2Ftb3VudF9jZW50cxgMIAEoAxovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiVgoUTGlzdFBheW1lbnRzUmVzcG9uc2USJQoIcGF5bWVudHMYASADKAsyEy5wYXltZW50LnYxLlBheW1lbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIkAKFFdhdGNoUGF5bWVudHNSZXF1ZXN0EhIKCmFjY291bnRfaWQYASABKAkSFAoMcmVzdW1lX3Rva2VuGAIgASgJIn4KFVdhdGNoUGF5bWVudHNSZXNwb25zZRIkCgdwYXltZW50GAEgASgLMhMucGF5bWVudC52MS5QYXltZW50EhQKDHJlc3VtZV90b2tlbhgCIAEoCRIpCgZjaGFuZ2UYAyABKAsyGS5wYXltZW50LnYxLlBheW1lbnRDaGFuZ2UiggEKDVBheW1lbnRDaGFuZ2USKwoEa2luZBgBIAEoDjIdLnBheW1lbnQudjEuUGF5bWVudENoYW5nZUtpbmQSFAoMYW1vdW50X2NlbnRzGAIgASgDEi4KCmNyZWF0ZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIl4KGEF1dGhvcml6ZVBheW1lbnRzUmVxdWVzdBIyCgVpdGVtcxgBIAMoCzIjLnBheW1lbnQudjEuQXV0aG9yaXplUGF5bWVudFJlcXVlc3QSDgoGYXRvbWljGAIgASgIIlIKGUF1dGhvcml6ZVBheW1lbnRzUmVzcG9uc2USNQoIb3V0Y29tZXMYASADKAsyIy5wYXltZW50LnYxLkF1dGhvcml6ZVBheW1lbnRPdXRjb21lInQKF0F1dGhvcml6ZVBheW1lbnRPdXRjb21lEiYKB3BheW1lbnQYASABKAsyEy5wYXltZW50LnYxLlBheW1lbnRIABImCgVlcnJvchgCIAEoCzIVLnBheW1lbnQudjEuSXRlbUVycm9ySABCCQoHb3V0Y29tZSJJCglJdGVtRXJyb3ISDgoGc3RhdHVzGAEgASgJEgwKBGNvZGUYAiABKAkSDQoFZmllbGQYAyABKAkSDwoHbWVzc2FnZRgEIAEoCSJaChZDYXB0dXJlUGF5bWVudHNSZXF1ZXN0EjAKBWl0ZW1zGAEgAygLMiEucGF5bWVudC52MS5DYXB0dXJlUGF5bWVudFJlcXVlc3QSDgoGYXRvbWljGAIgASgIIlAKF0NhcHR1cmVQYXltZW50c1Jlc3BvbnNlEjUKCG91dGNvbWVzGAEgAygLMiMucGF5bWVudC52MS5BdXRob3JpemVQYXltZW50T3V0Y29tZSJYChVSZWZ1bmRQYXltZW50c1JlcXVlc3QSLwoFaXRlbXMYASADKAsyIC5wYXltZW50LnYxLlJlZnVuZFBheW1lbnRSZXF1ZXN0Eg4KBmF0b21pYxgCIAEoCCJMChZSZWZ1bmRQYXltZW50c1Jlc3BvbnNlEjIKCG91dGNvbWVzGAEgAygLMiAucGF5bWVudC52MS5SZWZ1bmRQYXltZW50T3V0Y29tZSJ+ChRSZWZ1bmRQYXltZW50T3V0Y29tZRIzCgZyZWZ1bmQYASABKAsyIS5wYXltZW50LnYxLlJlZnVuZFBheW1lbnRSZXNwb25zZUgAEiYKBWVycm9yGAIgASgLMhUucGF5bWVudC52MS5JdGVtRXJyb3JIAEIJCgdvdXRjb21lIrYBChRVcGRhdGVQYXltZW50UmVxdWVzdBISCgpwYXltZW50X2lkGAEgASgJEkAKCG1ldGFkYXRhGAIgAygLMi4ucGF5bWVudC52MS5VcGRhdGVQYXltZW50UmVxdWVzdC5NZXRhZGF0YUVudHJ5EhcKD2lkZW1wb3RlbmN5X2tleRgDIAEoCRovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiPQoVVXBkYXRlUGF5bWVudFJlc3BvbnNlEiQKB3BheW1lbnQYASABKAsyEy5wYXltZW50LnYxLlBheW1lbnQq5AEKDVBheW1lbnRTdGF0dXMSHgoaUEFZTUVOVF9TVEFUVVNfVU5TUEVDSUZJRUQQABIdChlQQVlNRU5UX1NUQVRVU19BVVRIT1JJWkVEEAESGwoXUEFZTUVOVF9TVEFUVVNfREVDTElORUQQAhIjCh9QQVlNRU5UX1NUQVRVU19SRVFVSVJFU19DQVBUVVJFEAMSGwoXUEFZTUVOVF9TVEFUVVNfQ0FQVFVSRUQQBBIZChVQQVlNRU5UX1NUQVRVU19WT0lERUQQBRIaChZQQVlNRU5UX1NUQVRVU19FWFBJUkVEEAYqaAoNQ2FwdHVyZU1ldGhvZBIeChpDQVBUVVJFX01FVEhPRF9VTlNQRUNJRklFRBAAEhwKGENBUFRVUkVfTUVUSE9EX0FVVE9NQVRJQxABEhkKFUNBUFRVUkVfTUVUSE9EX01BTlVBTBACKqcBCg1EZWNsaW5lUmVhc29uEh4KGkRFQ0xJTkVfUkVBU09OX1VOU1BFQ0lGSUVEEAASJQohREVDTElORV9SRUFTT05fSU5TVUZGSUNJRU5UX0ZVTkRTEAESJAogREVDTElORV9SRUFTT05fQ1VSUkVOQ1lfTUlTTUFUQ0gQAhIpCiVERUNMSU5FX1JFQVNPTl9CQUxBTkNFX0xJTUlUX0VYQ0VFREVEEAMqZQoMUmVmdW5kU3RhdHVzEh0KGVJFRlVORF9TVEFUVVNfVU5TUEVDSUZJRUQQABIaChZSRUZVTkRfU1RBVFVTX1JFRlVOREVEEAESGgoWUkVGVU5EX1NUQVRVU19ERUNMSU5FRBACKq0CChFQYXltZW50Q2hhbmdlS2luZBIjCh9QQVlNRU5UX0NIQU5HRV9LSU5EX1VOU1BFQ0lGSUVEEAASIgoeUEFZTUVOVF9DSEFOR0VfS0lORF9BVVRIT1JJWkVEEAESIAocUEFZTUVOVF9DSEFOR0VfS0lORF9ERUNMSU5FRBACEigKJFBBWU1FTlRfQ0hBTkdFX0tJTkRfUkVRVUlSRVNfQ0FQVFVSRRADEiAKHFBBWU1FTlRfQ0hBTkdFX0tJTkRfQ0FQVFVSRUQQBBIeChpQQVlNRU5UX0NIQU5HRV9LSU5EX1ZPSURFRBAFEh8KG1BBWU1FTlRfQ0hBTkdFX0tJTkRfRVhQSVJFRBAGEiAKHFBBWU1FTlRfQ0hBTkdFX0tJTkRfUkVGVU5ERUQQBzLECAoOUGF5bWVudFNlcnZpY2USXQoQQXV0aG9yaXplUGF5bWVudBIjLnBheW1lbnQudjEuQXV0aG9yaXplUGF5bWVudFJlcXVlc3QaJC5wYXltZW50LnYxLkF1dGhvcml6ZVBheW1lbnRSZXNwb25zZRJQCgpHZXRQYXltZW50Eh0ucGF5bWVudC52MS5HZXRQYXltZW50UmVxdWVzdBoeLnBheW1lbnQudjEuR2V0UGF5bWVudFJlc3BvbnNlIgOQAgESZQoRR2V0QWNjb3VudEJhbGFuY2USJC5wYXltZW50LnYxLkdldEFjY291bnRCYWxhbmNlUmVxdWVzdBolLnBheW1lbnQudjEuR2V0QWNjb3VudEJhbGFuY2VSZXNwb25zZSIDkAIBElYKDExpc3RQYXltZW50cxIfLnBheW1lbnQudjEuTGlzdFBheW1lbnRzUmVxdWVzdBogLnBheW1lbnQudjEuTGlzdFBheW1lbnRzUmVzcG9uc2UiA5ACARJWCg1XYXRjaFBheW1lbnRzEiAucGF5bWVudC52MS5XYXRjaFBheW1lbnRzUmVxdWVzdBohLnBheW1lbnQudjEuV2F0Y2hQYXltZW50c1Jlc3BvbnNlMAESVwoOQ2FwdHVyZVBheW1lbnQSIS5wYXltZW50LnYxLkNhcHR1cmVQYXltZW50UmVxdWVzdBoiLnBheW1lbnQudjEuQ2FwdHVyZVBheW1lbnRSZXNwb25zZRJOCgtWb2lkUGF5bWVudBIeLnBheW1lbnQudjEuVm9pZFBheW1lbnRSZXF1ZXN0Gh8ucGF5bWVudC52MS5Wb2lkUGF5bWVudFJlc3BvbnNlElQKDVJlZnVuZFBheW1lbnQSIC5wYXltZW50LnYxLlJlZnVuZFBheW1lbnRSZXF1ZXN0GiEucGF5bWVudC52MS5SZWZ1bmRQYXltZW50UmVzcG9uc2USYAoRQXV0aG9yaXplUGF5bWVudHMSJC5wYXltZW50LnYxLkF1dGhvcml6ZVBheW1lbnRzUmVxdWVzdBolLnBheW1lbnQudjEuQXV0aG9yaXplUGF5bWVudHNSZXNwb25zZRJaCg9DYXB0dXJlUGF5bWVudHMSIi5wYXltZW50LnYxLkNhcHR1cmVQYXltZW50c1JlcXVlc3QaIy5wYXltZW50LnYxLkNhcHR1cmVQYXltZW50c1Jlc3BvbnNlElcKDlJlZnVuZFBheW1lbnRzEiEucGF5bWVudC52MS5SZWZ1bmRQYXltZW50c1JlcXVlc3QaIi5wYXltZW50LnYxLlJlZnVuZFBheW1lbnRzUmVzcG9uc2USVAoNVXBkYXRlUGF5bWVudBIgLnBheW1lbnQudjEuVXBkYXRlUGF5bWVudFJlcXVlc3QaIS5wYXltZW50LnYxLlVwZGF0ZVBheW1lbnRSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * Payment is one authorization attempt and its outcome.
@@ -126,6 +126,14 @@ export type Payment = Message<"payment.v1.Payment"> & {
    * @generated from field: map<string, string> metadata = 20;
    */
   metadata: { [key: string]: string };
+
+  /**
+   * The payees of a split payment, in the order requested, each with what it received (then
+   * payee_account_id is empty); empty for a payment to one payee.
+   *
+   * @generated from field: repeated payment.v1.PaymentSplit splits = 21;
+   */
+  splits: PaymentSplit[];
 };
 
 /**
@@ -134,6 +142,49 @@ export type Payment = Message<"payment.v1.Payment"> & {
  */
 export const PaymentSchema: GenMessage<Payment> = /*@__PURE__*/
   messageDesc(file_payment_v1_payment, 0);
+
+/**
+ * PaymentSplit is one payee's part of a split payment (a leg).
+ *
+ * @generated from message payment.v1.PaymentSplit
+ */
+export type PaymentSplit = Message<"payment.v1.PaymentSplit"> & {
+  /**
+   * Account credited with this part; distinct per payment, in the payment's currency, not the payer.
+   *
+   * @generated from field: string payee_account_id = 1;
+   */
+  payeeAccountId: string;
+
+  /**
+   * This part of the payment's amount, in minor units, at least 1; the parts sum to the amount.
+   *
+   * @generated from field: int64 amount_cents = 2;
+   */
+  amountCents: bigint;
+
+  /**
+   * Output only: what reached this payee (its amount when captured whole; a partial capture is
+   * divided across the legs in proportion to their amounts, largest remainder, ties to the earlier).
+   *
+   * @generated from field: int64 captured_cents = 3;
+   */
+  capturedCents: bigint;
+
+  /**
+   * Output only: what refunds took back from this payee (at most captured_cents).
+   *
+   * @generated from field: int64 refunded_cents = 4;
+   */
+  refundedCents: bigint;
+};
+
+/**
+ * Describes the message payment.v1.PaymentSplit.
+ * Use `create(PaymentSplitSchema)` to create a new message.
+ */
+export const PaymentSplitSchema: GenMessage<PaymentSplit> = /*@__PURE__*/
+  messageDesc(file_payment_v1_payment, 1);
 
 /**
  * AuthorizePaymentRequest asks to move money from payer to payee.
@@ -205,6 +256,14 @@ export type AuthorizePaymentRequest = Message<"payment.v1.AuthorizePaymentReques
    * @generated from field: map<string, string> metadata = 20;
    */
   metadata: { [key: string]: string };
+
+  /**
+   * Split payment: the amount divided between 1 to 10 payees (payee_account_id then empty), each
+   * part at least 1, summing to amount_cents; one decision on the payer's funds.
+   *
+   * @generated from field: repeated payment.v1.PaymentSplit splits = 21;
+   */
+  splits: PaymentSplit[];
 };
 
 /**
@@ -212,7 +271,7 @@ export type AuthorizePaymentRequest = Message<"payment.v1.AuthorizePaymentReques
  * Use `create(AuthorizePaymentRequestSchema)` to create a new message.
  */
 export const AuthorizePaymentRequestSchema: GenMessage<AuthorizePaymentRequest> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 1);
+  messageDesc(file_payment_v1_payment, 2);
 
 /**
  * AuthorizePaymentResponse carries the recorded payment.
@@ -233,7 +292,7 @@ export type AuthorizePaymentResponse = Message<"payment.v1.AuthorizePaymentRespo
  * Use `create(AuthorizePaymentResponseSchema)` to create a new message.
  */
 export const AuthorizePaymentResponseSchema: GenMessage<AuthorizePaymentResponse> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 2);
+  messageDesc(file_payment_v1_payment, 3);
 
 /**
  * GetPaymentRequest names one payment.
@@ -262,7 +321,7 @@ export type GetPaymentRequest = Message<"payment.v1.GetPaymentRequest"> & {
  * Use `create(GetPaymentRequestSchema)` to create a new message.
  */
 export const GetPaymentRequestSchema: GenMessage<GetPaymentRequest> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 3);
+  messageDesc(file_payment_v1_payment, 4);
 
 /**
  * GetPaymentResponse carries one payment.
@@ -283,7 +342,7 @@ export type GetPaymentResponse = Message<"payment.v1.GetPaymentResponse"> & {
  * Use `create(GetPaymentResponseSchema)` to create a new message.
  */
 export const GetPaymentResponseSchema: GenMessage<GetPaymentResponse> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 4);
+  messageDesc(file_payment_v1_payment, 5);
 
 /**
  * GetAccountBalanceRequest names one account.
@@ -311,7 +370,7 @@ export type GetAccountBalanceRequest = Message<"payment.v1.GetAccountBalanceRequ
  * Use `create(GetAccountBalanceRequestSchema)` to create a new message.
  */
 export const GetAccountBalanceRequestSchema: GenMessage<GetAccountBalanceRequest> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 5);
+  messageDesc(file_payment_v1_payment, 6);
 
 /**
  * GetAccountBalanceResponse is the available balance of one account.
@@ -386,7 +445,7 @@ export type GetAccountBalanceResponse = Message<"payment.v1.GetAccountBalanceRes
  * Use `create(GetAccountBalanceResponseSchema)` to create a new message.
  */
 export const GetAccountBalanceResponseSchema: GenMessage<GetAccountBalanceResponse> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 6);
+  messageDesc(file_payment_v1_payment, 7);
 
 /**
  * CapturePaymentRequest captures an open hold.
@@ -421,7 +480,7 @@ export type CapturePaymentRequest = Message<"payment.v1.CapturePaymentRequest"> 
  * Use `create(CapturePaymentRequestSchema)` to create a new message.
  */
 export const CapturePaymentRequestSchema: GenMessage<CapturePaymentRequest> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 7);
+  messageDesc(file_payment_v1_payment, 8);
 
 /**
  * CapturePaymentResponse carries the CAPTURED payment.
@@ -442,7 +501,7 @@ export type CapturePaymentResponse = Message<"payment.v1.CapturePaymentResponse"
  * Use `create(CapturePaymentResponseSchema)` to create a new message.
  */
 export const CapturePaymentResponseSchema: GenMessage<CapturePaymentResponse> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 8);
+  messageDesc(file_payment_v1_payment, 9);
 
 /**
  * VoidPaymentRequest releases an open hold.
@@ -470,7 +529,7 @@ export type VoidPaymentRequest = Message<"payment.v1.VoidPaymentRequest"> & {
  * Use `create(VoidPaymentRequestSchema)` to create a new message.
  */
 export const VoidPaymentRequestSchema: GenMessage<VoidPaymentRequest> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 9);
+  messageDesc(file_payment_v1_payment, 10);
 
 /**
  * VoidPaymentResponse carries the VOIDED payment.
@@ -491,7 +550,7 @@ export type VoidPaymentResponse = Message<"payment.v1.VoidPaymentResponse"> & {
  * Use `create(VoidPaymentResponseSchema)` to create a new message.
  */
 export const VoidPaymentResponseSchema: GenMessage<VoidPaymentResponse> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 10);
+  messageDesc(file_payment_v1_payment, 11);
 
 /**
  * RefundPaymentRequest moves money back from payee to payer.
@@ -540,7 +599,7 @@ export type RefundPaymentRequest = Message<"payment.v1.RefundPaymentRequest"> & 
  * Use `create(RefundPaymentRequestSchema)` to create a new message.
  */
 export const RefundPaymentRequestSchema: GenMessage<RefundPaymentRequest> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 11);
+  messageDesc(file_payment_v1_payment, 12);
 
 /**
  * Refund is one refund attempt of a payment.
@@ -610,7 +669,7 @@ export type Refund = Message<"payment.v1.Refund"> & {
  * Use `create(RefundSchema)` to create a new message.
  */
 export const RefundSchema: GenMessage<Refund> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 12);
+  messageDesc(file_payment_v1_payment, 13);
 
 /**
  * RefundPaymentResponse carries the refund and the payment right after it.
@@ -638,7 +697,7 @@ export type RefundPaymentResponse = Message<"payment.v1.RefundPaymentResponse"> 
  * Use `create(RefundPaymentResponseSchema)` to create a new message.
  */
 export const RefundPaymentResponseSchema: GenMessage<RefundPaymentResponse> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 13);
+  messageDesc(file_payment_v1_payment, 14);
 
 /**
  * ListPaymentsRequest asks for one page of payments.
@@ -647,7 +706,8 @@ export const RefundPaymentResponseSchema: GenMessage<RefundPaymentResponse> = /*
  */
 export type ListPaymentsRequest = Message<"payment.v1.ListPaymentsRequest"> & {
   /**
-   * Only payments of this account (as payer or payee); all payments when empty.
+   * Only payments of this account (as payer, payee or a payee of a split payment); all payments
+   * when empty.
    *
    * @generated from field: string account_id = 1;
    */
@@ -715,7 +775,7 @@ export type ListPaymentsRequest = Message<"payment.v1.ListPaymentsRequest"> & {
  * Use `create(ListPaymentsRequestSchema)` to create a new message.
  */
 export const ListPaymentsRequestSchema: GenMessage<ListPaymentsRequest> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 14);
+  messageDesc(file_payment_v1_payment, 15);
 
 /**
  * ListPaymentsResponse is one page of payments, newest first.
@@ -743,7 +803,7 @@ export type ListPaymentsResponse = Message<"payment.v1.ListPaymentsResponse"> & 
  * Use `create(ListPaymentsResponseSchema)` to create a new message.
  */
 export const ListPaymentsResponseSchema: GenMessage<ListPaymentsResponse> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 15);
+  messageDesc(file_payment_v1_payment, 16);
 
 /**
  * WatchPaymentsRequest names the account whose payments to watch.
@@ -771,7 +831,7 @@ export type WatchPaymentsRequest = Message<"payment.v1.WatchPaymentsRequest"> & 
  * Use `create(WatchPaymentsRequestSchema)` to create a new message.
  */
 export const WatchPaymentsRequestSchema: GenMessage<WatchPaymentsRequest> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 16);
+  messageDesc(file_payment_v1_payment, 17);
 
 /**
  * WatchPaymentsResponse is one step of one of the account's payments: a new payment (authorized,
@@ -807,7 +867,7 @@ export type WatchPaymentsResponse = Message<"payment.v1.WatchPaymentsResponse"> 
  * Use `create(WatchPaymentsResponseSchema)` to create a new message.
  */
 export const WatchPaymentsResponseSchema: GenMessage<WatchPaymentsResponse> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 17);
+  messageDesc(file_payment_v1_payment, 18);
 
 /**
  * PaymentChange is one step of a payment.
@@ -842,7 +902,7 @@ export type PaymentChange = Message<"payment.v1.PaymentChange"> & {
  * Use `create(PaymentChangeSchema)` to create a new message.
  */
 export const PaymentChangeSchema: GenMessage<PaymentChange> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 18);
+  messageDesc(file_payment_v1_payment, 19);
 
 /**
  * AuthorizePaymentsRequest carries up to 1,000 authorizations.
@@ -856,6 +916,15 @@ export type AuthorizePaymentsRequest = Message<"payment.v1.AuthorizePaymentsRequ
    * @generated from field: repeated payment.v1.AuthorizePaymentRequest items = 1;
    */
   items: AuthorizePaymentRequest[];
+
+  /**
+   * All or nothing: when one item would be refused or declined, no item is written; that item
+   * keeps its own outcome and every other item's is an ItemError with code ABORTED (status
+   * "aborted") naming it. Replays of the batch's keys return the same outcomes.
+   *
+   * @generated from field: bool atomic = 2;
+   */
+  atomic: boolean;
 };
 
 /**
@@ -863,7 +932,7 @@ export type AuthorizePaymentsRequest = Message<"payment.v1.AuthorizePaymentsRequ
  * Use `create(AuthorizePaymentsRequestSchema)` to create a new message.
  */
 export const AuthorizePaymentsRequestSchema: GenMessage<AuthorizePaymentsRequest> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 19);
+  messageDesc(file_payment_v1_payment, 20);
 
 /**
  * AuthorizePaymentsResponse has one outcome per request item, in the same order.
@@ -884,7 +953,7 @@ export type AuthorizePaymentsResponse = Message<"payment.v1.AuthorizePaymentsRes
  * Use `create(AuthorizePaymentsResponseSchema)` to create a new message.
  */
 export const AuthorizePaymentsResponseSchema: GenMessage<AuthorizePaymentsResponse> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 20);
+  messageDesc(file_payment_v1_payment, 21);
 
 /**
  * AuthorizePaymentOutcome is what one item of a batch came to.
@@ -921,7 +990,7 @@ export type AuthorizePaymentOutcome = Message<"payment.v1.AuthorizePaymentOutcom
  * Use `create(AuthorizePaymentOutcomeSchema)` to create a new message.
  */
 export const AuthorizePaymentOutcomeSchema: GenMessage<AuthorizePaymentOutcome> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 21);
+  messageDesc(file_payment_v1_payment, 22);
 
 /**
  * ItemError is the error one batch item would have failed with as a single request.
@@ -963,7 +1032,7 @@ export type ItemError = Message<"payment.v1.ItemError"> & {
  * Use `create(ItemErrorSchema)` to create a new message.
  */
 export const ItemErrorSchema: GenMessage<ItemError> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 22);
+  messageDesc(file_payment_v1_payment, 23);
 
 /**
  * CapturePaymentsRequest carries up to 1,000 captures.
@@ -977,6 +1046,15 @@ export type CapturePaymentsRequest = Message<"payment.v1.CapturePaymentsRequest"
    * @generated from field: repeated payment.v1.CapturePaymentRequest items = 1;
    */
   items: CapturePaymentRequest[];
+
+  /**
+   * All or nothing: when one item would be refused or declined, no item is written; that item
+   * keeps its own outcome and every other item's is an ItemError with code ABORTED (status
+   * "aborted") naming it. Replays of the batch's keys return the same outcomes.
+   *
+   * @generated from field: bool atomic = 2;
+   */
+  atomic: boolean;
 };
 
 /**
@@ -984,7 +1062,7 @@ export type CapturePaymentsRequest = Message<"payment.v1.CapturePaymentsRequest"
  * Use `create(CapturePaymentsRequestSchema)` to create a new message.
  */
 export const CapturePaymentsRequestSchema: GenMessage<CapturePaymentsRequest> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 23);
+  messageDesc(file_payment_v1_payment, 24);
 
 /**
  * CapturePaymentsResponse has one outcome per request item, in the same order.
@@ -1005,7 +1083,7 @@ export type CapturePaymentsResponse = Message<"payment.v1.CapturePaymentsRespons
  * Use `create(CapturePaymentsResponseSchema)` to create a new message.
  */
 export const CapturePaymentsResponseSchema: GenMessage<CapturePaymentsResponse> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 24);
+  messageDesc(file_payment_v1_payment, 25);
 
 /**
  * RefundPaymentsRequest carries up to 1,000 refunds.
@@ -1019,6 +1097,15 @@ export type RefundPaymentsRequest = Message<"payment.v1.RefundPaymentsRequest"> 
    * @generated from field: repeated payment.v1.RefundPaymentRequest items = 1;
    */
   items: RefundPaymentRequest[];
+
+  /**
+   * All or nothing: when one item would be refused or declined, no item is written; that item
+   * keeps its own outcome and every other item's is an ItemError with code ABORTED (status
+   * "aborted") naming it. Replays of the batch's keys return the same outcomes.
+   *
+   * @generated from field: bool atomic = 2;
+   */
+  atomic: boolean;
 };
 
 /**
@@ -1026,7 +1113,7 @@ export type RefundPaymentsRequest = Message<"payment.v1.RefundPaymentsRequest"> 
  * Use `create(RefundPaymentsRequestSchema)` to create a new message.
  */
 export const RefundPaymentsRequestSchema: GenMessage<RefundPaymentsRequest> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 25);
+  messageDesc(file_payment_v1_payment, 26);
 
 /**
  * RefundPaymentsResponse has one outcome per request item, in the same order.
@@ -1047,7 +1134,7 @@ export type RefundPaymentsResponse = Message<"payment.v1.RefundPaymentsResponse"
  * Use `create(RefundPaymentsResponseSchema)` to create a new message.
  */
 export const RefundPaymentsResponseSchema: GenMessage<RefundPaymentsResponse> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 26);
+  messageDesc(file_payment_v1_payment, 27);
 
 /**
  * RefundPaymentOutcome is what one item of RefundPayments came to.
@@ -1084,7 +1171,7 @@ export type RefundPaymentOutcome = Message<"payment.v1.RefundPaymentOutcome"> & 
  * Use `create(RefundPaymentOutcomeSchema)` to create a new message.
  */
 export const RefundPaymentOutcomeSchema: GenMessage<RefundPaymentOutcome> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 27);
+  messageDesc(file_payment_v1_payment, 28);
 
 /**
  * UpdatePaymentRequest replaces a payment's metadata.
@@ -1119,7 +1206,7 @@ export type UpdatePaymentRequest = Message<"payment.v1.UpdatePaymentRequest"> & 
  * Use `create(UpdatePaymentRequestSchema)` to create a new message.
  */
 export const UpdatePaymentRequestSchema: GenMessage<UpdatePaymentRequest> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 28);
+  messageDesc(file_payment_v1_payment, 29);
 
 /**
  * UpdatePaymentResponse carries the payment after the change.
@@ -1140,7 +1227,7 @@ export type UpdatePaymentResponse = Message<"payment.v1.UpdatePaymentResponse"> 
  * Use `create(UpdatePaymentResponseSchema)` to create a new message.
  */
 export const UpdatePaymentResponseSchema: GenMessage<UpdatePaymentResponse> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 29);
+  messageDesc(file_payment_v1_payment, 30);
 
 /**
  * PaymentStatus is the outcome of an authorization.

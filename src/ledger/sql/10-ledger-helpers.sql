@@ -5,7 +5,7 @@
 -- int64 is the range of every money column. Arithmetic is checked in numeric first, so an amount
 -- that would leave that range is refused with a reason instead of a database error.
 CREATE OR REPLACE FUNCTION ledger_fits_int64(p_value numeric) RETURNS boolean
-LANGUAGE sql IMMUTABLE AS $$
+LANGUAGE sql STABLE AS $$
   SELECT p_value BETWEEN -9223372036854775808 AND 9223372036854775807
 $$;
 
@@ -13,7 +13,7 @@ $$;
 -- balance (ledger - held) may go down to minus the account's overdraft limit; funding accounts
 -- (allow_negative) have no floor but int64's.
 CREATE OR REPLACE FUNCTION ledger_debit_refusal(p_balance balances, p_amount bigint) RETURNS text
-LANGUAGE sql IMMUTABLE AS $$
+LANGUAGE sql STABLE AS $$
   SELECT CASE
     WHEN NOT ledger_fits_int64(p_balance.available_cents::numeric - p_amount) THEN 'BALANCE_LIMIT_EXCEEDED'
     WHEN NOT p_balance.allow_negative
@@ -24,7 +24,7 @@ $$;
 -- Why `p_balance` may not receive `p_amount`, or NULL when it may: its available and its ledger
 -- balance (available + held) must both stay within int64.
 CREATE OR REPLACE FUNCTION ledger_credit_refusal(p_balance balances, p_amount bigint) RETURNS text
-LANGUAGE sql IMMUTABLE AS $$
+LANGUAGE sql STABLE AS $$
   SELECT CASE
     WHEN NOT ledger_fits_int64(p_balance.available_cents::numeric + p_balance.held_cents + p_amount) THEN 'BALANCE_LIMIT_EXCEEDED'
   END
@@ -34,7 +34,7 @@ $$;
 
 -- A timestamp as JavaScript's Date.prototype.toISOString writes it.
 CREATE OR REPLACE FUNCTION ledger_iso(p_at timestamptz) RETURNS text
-LANGUAGE sql IMMUTABLE AS $$
+LANGUAGE sql STABLE AS $$
   SELECT to_char(p_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
 $$;
 
@@ -42,7 +42,7 @@ $$;
 -- envelope written here against its TypeBox schema (src/outbox/event-schemas.ts).
 -- The envelope of an item's event (also written in sets by ledger_apply_authorizations).
 CREATE OR REPLACE FUNCTION ledger_envelope(p_item jsonb, p_type text, p_aggregate_type text, p_aggregate_id text, p_payload jsonb)
-RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
+RETURNS jsonb LANGUAGE sql STABLE AS $$
   SELECT jsonb_build_object('eventId', p_item->'eventId', 'type', p_type, 'schemaVersion', 1, 'occurredAt', p_item->'at',
     'aggregateType', p_aggregate_type, 'aggregateId', p_aggregate_id, 'payload', p_payload)
 $$;
@@ -62,7 +62,7 @@ CREATE OR REPLACE FUNCTION ledger_payment_json(p_payment_id text) RETURNS jsonb
 LANGUAGE plpgsql STABLE AS $$
 BEGIN
   RETURN (SELECT jsonb_build_object('paymentId', p.id, 'status', coalesce(s.status, p.status), 'declineReason', p.decline_reason,
-    'payerAccountId', p.payer_account_id, 'payeeAccountId', p.payee_account_id,
+    'payerAccountId', p.payer_account_id, 'payeeAccountId', coalesce(p.payee_account_id, ''),
     'amountCents', jsonb_build_object('$bigint', p.amount_cents::text), 'currency', p.currency,
     'description', p.description, 'createdAt', jsonb_build_object('$date', ledger_iso(p.created_at)),
     'captureMethod', p.capture_method,
@@ -72,6 +72,14 @@ BEGIN
     'holdExpiresAt', CASE WHEN p.hold_expires_at IS NULL THEN NULL
                           ELSE jsonb_build_object('$date', ledger_iso(p.hold_expires_at)) END,
     'metadata', p.metadata)
+    -- A split payment (no payee of its own) lists its legs; other payments have no `splits` key.
+    || CASE WHEN p.payee_account_id IS NULL THEN jsonb_build_object('splits', (
+         SELECT jsonb_agg(jsonb_build_object('payeeAccountId', l.payee_account_id,
+                  'amountCents', jsonb_build_object('$bigint', l.amount_cents::text),
+                  'capturedCents', jsonb_build_object('$bigint', l.captured_cents::text),
+                  'refundedCents', jsonb_build_object('$bigint', l.refunded_cents::text)) ORDER BY l.position)
+           FROM payment_splits l WHERE l.payment_id = p.id))
+       ELSE '{}'::jsonb END
   FROM payments p LEFT JOIN payment_states s ON s.payment_id = p.id
   WHERE p.id = p_payment_id);
 END;
@@ -89,13 +97,15 @@ BEGIN
   END IF;
   -- Key and result are written in one transaction: a live key without a result is a bug.
   IF p_result IS NULL THEN RAISE EXCEPTION 'idempotency key % has no stored result', p_item->>'key'; END IF;
+  -- A refusal kept by an aborted atomic batch (35-ledger-apply-atomic.sql) answers as it did.
+  IF p_result ? 'error' THEN RETURN p_result; END IF;
   RETURN jsonb_build_object('replayed', true, 'result', p_result);
 END;
 $$;
 
 -- An error outcome: nothing was written for the item.
 CREATE OR REPLACE FUNCTION ledger_error(p_code text, p_field text, p_message text) RETURNS jsonb
-LANGUAGE sql IMMUTABLE AS $$
+LANGUAGE sql STABLE AS $$
   SELECT jsonb_build_object('error', jsonb_build_object('code', p_code, 'field', p_field, 'message', p_message))
 $$;
 

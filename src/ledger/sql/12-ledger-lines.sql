@@ -37,7 +37,7 @@ $$;
 
 -- The entry row whose line `ledger_entry_line` just added to `p_after` (the row it returned).
 CREATE OR REPLACE FUNCTION ledger_entry_row(p_after balances, p_id bigint, p_transfer_id text, p_amount bigint, p_at timestamptz)
-RETURNS ledger_entries LANGUAGE sql IMMUTABLE AS $$
+RETURNS ledger_entries LANGUAGE sql STABLE AS $$
   SELECT ROW(p_id, p_transfer_id, p_after.account_id, p_amount, p_after.currency, p_at, p_after.entry_seq,
              p_after.available_cents + p_after.held_cents, p_after.chain_hash, p_after.line_seq, p_after.held_cents)::ledger_entries
 $$;
@@ -58,7 +58,7 @@ $$;
 
 -- The hold movement row whose line `ledger_hold_line` just added to `p_after`.
 CREATE OR REPLACE FUNCTION ledger_hold_row(p_after balances, p_id bigint, p_payment_id text, p_amount bigint, p_at timestamptz)
-RETURNS hold_movements LANGUAGE sql IMMUTABLE AS $$
+RETURNS hold_movements LANGUAGE sql STABLE AS $$
   SELECT ROW(p_id, p_after.account_id, p_payment_id, CASE WHEN p_amount > 0 THEN 'HELD' ELSE 'RELEASED' END, abs(p_amount),
              p_at, p_after.line_seq, p_after.available_cents + p_after.held_cents, p_after.held_cents)::hold_movements
 $$;
@@ -128,16 +128,35 @@ $$;
 
 -- Records a payment step (per-item path): its position in the payer's and in the payee's sequence
 -- of payment steps (balances.payment_seq, under both rows' locks) is what WatchPayments resumes from.
+-- A split payment (p_payee NULL) gives the step to each of its payees instead (ledger_split_steps).
 CREATE OR REPLACE FUNCTION ledger_transition(p_payment_id text, p_status text, p_amount bigint, p_at timestamptz,
     p_payer text, p_payee text) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
   v_payer_seq bigint;
   v_payee_seq bigint;
+  v_id bigint;
 BEGIN
   UPDATE balances SET payment_seq = payment_seq + 1 WHERE account_id = p_payer RETURNING payment_seq INTO v_payer_seq;
   UPDATE balances SET payment_seq = payment_seq + 1 WHERE account_id = p_payee RETURNING payment_seq INTO v_payee_seq;
   INSERT INTO payment_transitions (payment_id, status, amount_cents, created_at, payer_account_id, payee_account_id, payer_seq, payee_seq)
-    VALUES (p_payment_id, p_status, p_amount, p_at, p_payer, p_payee, v_payer_seq, v_payee_seq);
+    VALUES (p_payment_id, p_status, p_amount, p_at, p_payer, p_payee, v_payer_seq, v_payee_seq)
+    RETURNING id INTO v_id;
+  IF p_payee IS NULL THEN PERFORM ledger_split_steps(p_payment_id, v_id); END IF;
+END;
+$$;
+
+-- The step `p_transition_id` of split payment `p_payment_id` as each of its payees sees it: the
+-- next position of the payee's payment steps (balances.payment_seq; the caller holds the lock and
+-- has written back any copy of the row it keeps).
+CREATE OR REPLACE FUNCTION ledger_split_steps(p_payment_id text, p_transition_id bigint) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+  WITH stepped AS (
+    UPDATE balances b SET payment_seq = b.payment_seq + 1
+      FROM payment_splits l WHERE l.payment_id = p_payment_id AND b.account_id = l.payee_account_id
+      RETURNING b.account_id, b.payment_seq)
+  INSERT INTO payment_split_steps (transition_id, payee_account_id, payee_seq)
+    SELECT p_transition_id, account_id, payment_seq FROM stepped;
 END;
 $$;

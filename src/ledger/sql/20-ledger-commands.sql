@@ -133,7 +133,8 @@ BEGIN
 END;
 $$;
 
--- Capture: moves the captured part of the hold to the payee (two entries) and releases the rest.
+-- Capture: moves the captured part of the hold to the payee (two entries) and releases the rest
+-- (a split payment's: ledger_split_capture, 21-ledger-splits.sql).
 -- The captured part comes out of the hold itself, so it was checked against the payer's funds when
 -- the hold was placed; only the payee's int64 range is checked again.
 CREATE OR REPLACE FUNCTION ledger_cmd_capture(p_item jsonb) RETURNS jsonb
@@ -156,6 +157,7 @@ BEGIN
       'amount_cents: payment %s is REQUIRES_CAPTURE with %s held; %s cannot be captured', v_id, v_state.held_cents, v_amount));
   END IF;
   SELECT * INTO v_payment FROM payments WHERE id = v_id;
+  IF v_payment.payee_account_id IS NULL THEN RETURN ledger_split_capture(p_item, v_payment, v_state, v_amount); END IF;
   SELECT * INTO v_payee FROM balances WHERE account_id = v_payment.payee_account_id;
   -- Money into a closed payee is refused. The payer cannot be closed: it holds this open hold.
   v_error := ledger_closed_refusal(v_payee, 'payment_id');
@@ -205,16 +207,17 @@ BEGIN
   UPDATE payment_states SET status = v_status, held_cents = 0, updated_at = v_at WHERE payment_id = v_id;
   PERFORM ledger_transition(v_id, v_status, v_state.held_cents, v_at, v_payment.payer_account_id, v_payment.payee_account_id);
   PERFORM ledger_emit(p_item, 'Payment' || initcap(v_status), 'payment', v_id, jsonb_build_object('paymentId', v_id,
-    'payerAccountId', v_payment.payer_account_id, 'payeeAccountId', v_payment.payee_account_id, 'currency', v_payment.currency,
+    'payerAccountId', v_payment.payer_account_id, 'payeeAccountId', coalesce(v_payment.payee_account_id, ''), 'currency', v_payment.currency,
     'releasedCents', v_state.held_cents::text, 'createdAt', p_item->'at', 'metadata', v_payment.metadata));
   RETURN jsonb_build_object('result', ledger_payment_json(v_id));
 END;
 $$;
 
 -- Refund: money goes back from payee to payer, several times while the refunds' sum stays at most
--- what reached the payee. A payee that cannot cover it (funds rule with its overdraft limit) gets a
--- recorded, declined refund (and a PaymentRefundDeclined event): the payment's refundable amount is
--- unchanged and the client may retry with a new key once the payee has funds.
+-- what reached the payee (a split payment's: ledger_split_refund, 21-ledger-splits.sql). A payee
+-- that cannot cover it (funds rule with its overdraft limit) gets a recorded, declined refund (and
+-- a PaymentRefundDeclined event): the payment's refundable amount is unchanged and the client may
+-- retry with a new key once the payee has funds.
 CREATE OR REPLACE FUNCTION ledger_cmd_refund(p_item jsonb) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -243,6 +246,7 @@ BEGIN
       'amount_cents: payment %s is %s with %s captured and %s refunded; at most %s can be refunded, not %s', v_id, v_state.status,
       v_state.captured_cents, v_state.refunded_cents, v_state.captured_cents - v_state.refunded_cents, v_amount));
   END IF;
+  IF v_payment.payee_account_id IS NULL THEN RETURN ledger_split_refund(p_item, v_payment, v_state, v_amount); END IF;
   SELECT * INTO v_payer FROM balances WHERE account_id = v_payment.payer_account_id;
   SELECT * INTO v_payee FROM balances WHERE account_id = v_payment.payee_account_id;
   -- A refund moves money out of the payee and into the payer: neither may be closed.

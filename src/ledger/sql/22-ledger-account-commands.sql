@@ -185,7 +185,7 @@ BEGIN
     RETURN ledger_error('PAYMENT_NOT_FOUND', 'payment_id', format('payment_id: payment %s does not exist', p_item->>'paymentId'));
   END IF;
   PERFORM ledger_emit(p_item, 'PaymentUpdated', 'payment', v_payment.id, jsonb_build_object('paymentId', v_payment.id,
-    'payerAccountId', v_payment.payer_account_id, 'payeeAccountId', v_payment.payee_account_id, 'metadata', v_payment.metadata,
+    'payerAccountId', v_payment.payer_account_id, 'payeeAccountId', coalesce(v_payment.payee_account_id, ''), 'metadata', v_payment.metadata,
     'updatedAt', p_item->'at'));
   RETURN jsonb_build_object('result', ledger_payment_json(v_payment.id));
 END;

@@ -23,6 +23,7 @@ DECLARE
   v_claimed text;
   v_out jsonb;
   v_accounts text[];
+  v_account text;
 BEGIN
   -- Every balance row of the batch, in account-id order: the accounts named by the commands and
   -- the payer and payee of the payments they act on (payments are immutable: no lock needed). This
@@ -30,17 +31,29 @@ BEGIN
   -- batches sharing accounts wait for each other here, and one global order means no deadlock.
   -- Everything the items then write per account (line and step numbers, the chain) comes from
   -- these rows (12-ledger-lines.sql), so it is in commit order per account.
-  -- (`= ANY` of an array built by a subquery reads the primary keys; a join with the items made the
-  -- planner expect hundreds of rows and scan the whole table.)
-  SELECT coalesce(array_agg(l.account_id), '{}') INTO v_accounts FROM (
-    SELECT account_id FROM balances WHERE account_id = ANY (ARRAY(
-        SELECT a FROM jsonb_array_elements(p_items) i,
-                      unnest(ARRAY[i->>'accountId', i->>'fundingAccountId', i->>'payerAccountId', i->>'payeeAccountId']) a
-         WHERE a IS NOT NULL
-        UNION ALL
-        SELECT unnest(ARRAY[p.payer_account_id, p.payee_account_id]) FROM payments p
-         WHERE p.id = ANY (ARRAY(SELECT i->>'paymentId' FROM jsonb_array_elements(p_items) i WHERE i->>'kind' <> 'authorize'))))
-      ORDER BY account_id FOR UPDATE) l;
+  -- The ids are collected first, then each row is locked by its own primary-key lookup, in order.
+  -- With the ids computed inside one locking statement, a batch that waited here for another one
+  -- re-checked each row the other had updated (EvalPlanQual) at about 1 ms per row: 1.3-1.6 s to
+  -- lock 1,000 rows after a wait, against 12-17 ms now, and that statement was planned again on
+  -- every call (docs/write-path.md). The lookup's plan is cached for the session.
+  v_accounts := ARRAY(
+    SELECT DISTINCT a FROM (
+      SELECT a FROM jsonb_array_elements(p_items) i,
+                    unnest(ARRAY[i->>'accountId', i->>'fundingAccountId', i->>'payerAccountId', i->>'payeeAccountId']) a
+      UNION ALL
+      -- The payees of split payments: those authorized now, and those of the payments acted on.
+      SELECT s->>'payeeAccountId' FROM jsonb_array_elements(p_items) i, jsonb_array_elements(i->'splits') s
+      UNION ALL
+      SELECT unnest(ARRAY[p.payer_account_id, p.payee_account_id]) FROM payments p
+       WHERE p.id = ANY (ARRAY(SELECT i->>'paymentId' FROM jsonb_array_elements(p_items) i WHERE i->>'kind' <> 'authorize'))
+      UNION ALL
+      SELECT l.payee_account_id FROM payment_splits l
+       WHERE l.payment_id = ANY (ARRAY(SELECT i->>'paymentId' FROM jsonb_array_elements(p_items) i WHERE i->>'kind' <> 'authorize'))) ids
+     WHERE a IS NOT NULL
+     ORDER BY a);
+  FOREACH v_account IN ARRAY v_accounts LOOP
+    PERFORM 1 FROM balances WHERE account_id = v_account FOR UPDATE;
+  END LOOP;
   -- No NOTIFY here: the service sends it after the commit (src/ledger/change-notifier.ts).
 
   -- Authorizations only (payments under load, AuthorizePayments): decided in order, written in sets.
@@ -49,8 +62,10 @@ BEGIN
   -- bench:function prints both paths' cost per item at 1, 64 and 1,000 (docs/profile.md).
   -- `SET ledger.per_item_path = on` forces the per-item loop below: the reference path, for
   -- comparing the two (test/ledger/apply-paths.test.ts) or ruling the set path out when diagnosing.
+  -- Split payments take the per-item path (ledger_cmd_authorize_split): a batch with one runs
+  -- item by item, so the set path knows nothing of splits and stays as it is.
   IF jsonb_array_length(p_items) >= 8
-     AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(p_items) i WHERE i->>'kind' <> 'authorize')
+     AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(p_items) i WHERE i->>'kind' <> 'authorize' OR i ? 'splits')
      AND coalesce(current_setting('ledger.per_item_path', true), '') <> 'on' THEN
     RETURN ledger_apply_authorizations(p_items, p_ttl_hours);
   END IF;
@@ -77,7 +92,7 @@ BEGIN
       WHEN 'open' THEN ledger_cmd_open(v_item)
       WHEN 'limit' THEN ledger_cmd_limit(v_item)
       WHEN 'deposit' THEN ledger_cmd_deposit(v_item)
-      WHEN 'authorize' THEN ledger_cmd_authorize(v_item)
+      WHEN 'authorize' THEN CASE WHEN v_item ? 'splits' THEN ledger_cmd_authorize_split(v_item) ELSE ledger_cmd_authorize(v_item) END
       WHEN 'capture' THEN ledger_cmd_capture(v_item)
       WHEN 'void' THEN ledger_cmd_release(v_item)
       WHEN 'expire' THEN ledger_cmd_release(v_item)

@@ -6,7 +6,7 @@
 -- created_at enters as epoch microseconds, so the session's time zone and DateStyle cannot change it.
 CREATE OR REPLACE FUNCTION ledger_entry_hash(p_prev_hash text, p_id bigint, p_account_id text, p_transfer_id text,
     p_amount_cents bigint, p_currency text, p_created_at timestamptz, p_account_seq bigint, p_balance_after_cents bigint)
-RETURNS text LANGUAGE sql IMMUTABLE AS $$
+RETURNS text LANGUAGE sql STABLE AS $$
   SELECT encode(sha256(convert_to(concat_ws('|', coalesce(p_prev_hash, ''), p_id, p_account_id, p_transfer_id,
     p_amount_cents, p_currency, (extract(epoch FROM p_created_at) * 1000000)::bigint, p_account_seq,
     p_balance_after_cents), 'UTF8')), 'hex')

@@ -20,10 +20,18 @@
 --   HEAD_MISMATCH        an account's balance row does not hold the head of its history (the last
 --                        entry's sequence and hash, the last line's number, the last payment step's
 --                        position): the next line would be numbered or chained wrong (12-ledger-lines.sql);
---   STEP_SEQUENCE        an account's payment steps (as payer and payee together) are not numbered
+--   STEP_SEQUENCE        an account's payment steps (as payer, payee and split payee together) are not numbered
 --                        1, 2, 3, ... without gaps or repeats (WatchPayments positions);
 --   CLOSED_NOT_EMPTY     a closed account (CloseAccount) holds money, or has a statement line written
 --                        after its closing: the closed-account rule (ledger_closed_refusal) was bypassed;
+--   SPLIT_SUM            a split payment's legs do not sum to its amount, or a payment has legs and
+--                        a payee of its own, or neither (21-ledger-splits.sql);
+--   SPLIT_BOUNDS         a leg's captured amount is not within 0..its amount, or its refunded amount
+--                        not within 0..its captured amount;
+--   SPLIT_TOTALS         a split payment's captured or refunded amount is not the sum of its legs';
+--   LEG_ENTRIES          a leg's payee did not receive its captured amount in entries of the
+--                        payment, or did not give back its refunded amount in entries of the
+--                        payment's refunds;
 --   ORPHAN               a row names an account or payment that does not exist (the hot tables have
 --                        no foreign keys: ledger_apply locks the balance row of every account it
 --                        writes for, so this finds rows written some other way).
@@ -112,7 +120,8 @@ RETURNS TABLE (check_name text, subject text, detail text) LANGUAGE sql STABLE A
                         ORDER BY line_seq DESC LIMIT 1) e ON true
     LEFT JOIN LATERAL (SELECT max(line_seq) AS line_seq FROM hold_movements WHERE account_id = b.account_id) h ON true
     LEFT JOIN LATERAL (SELECT greatest((SELECT max(payer_seq) FROM payment_transitions WHERE payer_account_id = b.account_id),
-                                       (SELECT max(payee_seq) FROM payment_transitions WHERE payee_account_id = b.account_id)) AS seq) t ON true
+                                       (SELECT max(payee_seq) FROM payment_transitions WHERE payee_account_id = b.account_id),
+                                       (SELECT max(payee_seq) FROM payment_split_steps WHERE payee_account_id = b.account_id)) AS seq) t ON true
     WHERE b.entry_seq IS DISTINCT FROM coalesce(e.account_seq, 0)
        OR b.chain_hash IS DISTINCT FROM e.entry_hash
        OR b.line_seq IS DISTINCT FROM greatest(coalesce(e.line_seq, 0), coalesce(h.line_seq, 0))
@@ -121,7 +130,9 @@ RETURNS TABLE (check_name text, subject text, detail text) LANGUAGE sql STABLE A
   (WITH steps AS (
      SELECT id, payer_account_id AS account_id, payer_seq AS seq FROM payment_transitions
      UNION ALL
-     SELECT id, payee_account_id, payee_seq FROM payment_transitions
+     SELECT id, payee_account_id, payee_seq FROM payment_transitions WHERE payee_account_id IS NOT NULL
+     UNION ALL
+     SELECT transition_id, payee_account_id, payee_seq FROM payment_split_steps
    ), numbered AS (
      SELECT s.*, lag(seq) OVER (PARTITION BY account_id ORDER BY seq, id) AS prev_seq FROM steps s)
    SELECT 'STEP_SEQUENCE', 'transition ' || id,
@@ -147,7 +158,9 @@ RETURNS TABLE (check_name text, subject text, detail text) LANGUAGE sql STABLE A
      UNION ALL SELECT 'withdrawal ' || id, account_id, NULL FROM withdrawals
      UNION ALL SELECT 'transition ' || id, NULL, payment_id FROM payment_transitions
      UNION ALL SELECT 'payment state ' || payment_id, NULL, payment_id FROM payment_states
-     UNION ALL SELECT 'refund ' || id, NULL, payment_id FROM refunds)
+     UNION ALL SELECT 'refund ' || id, NULL, payment_id FROM refunds
+     UNION ALL SELECT 'payment split ' || payment_id || '/' || position, payee_account_id, payment_id FROM payment_splits
+     UNION ALL SELECT 'split step ' || transition_id || '/' || payee_account_id, payee_account_id, NULL FROM payment_split_steps)
    SELECT 'ORPHAN', r.subject,
           CASE WHEN r.account_id IS NOT NULL AND a.id IS NULL THEN 'names account ' || r.account_id || ', which does not exist'
                ELSE 'names payment ' || r.payment_id || ', which does not exist' END
@@ -155,4 +168,37 @@ RETURNS TABLE (check_name text, subject text, detail text) LANGUAGE sql STABLE A
      LEFT JOIN accounts a ON a.id = r.account_id
      LEFT JOIN payments p ON p.id = r.payment_id
     WHERE (r.account_id IS NOT NULL AND a.id IS NULL) OR (r.payment_id IS NOT NULL AND p.id IS NULL))
+  UNION ALL
+  SELECT 'SPLIT_SUM', 'payment ' || p.id,
+         CASE WHEN p.payee_account_id IS NOT NULL THEN 'has payee ' || p.payee_account_id || ' and ' || l.legs || ' legs'
+              WHEN l.legs IS NULL THEN 'has neither a payee nor legs'
+              ELSE 'legs sum to ' || l.total || ', the amount is ' || p.amount_cents END
+    FROM payments p
+    LEFT JOIN (SELECT payment_id, count(*) AS legs, sum(amount_cents) AS total FROM payment_splits GROUP BY payment_id) l ON l.payment_id = p.id
+    WHERE (p.payee_account_id IS NULL) <> (l.legs IS NOT NULL) OR l.total <> p.amount_cents
+  UNION ALL
+  SELECT 'SPLIT_BOUNDS', 'payment ' || payment_id,
+         format('leg %s (%s): amount %s, captured %s, refunded %s', position, payee_account_id, amount_cents, captured_cents, refunded_cents)
+    FROM payment_splits
+    WHERE captured_cents NOT BETWEEN 0 AND amount_cents OR refunded_cents NOT BETWEEN 0 AND captured_cents
+  UNION ALL
+  SELECT 'SPLIT_TOTALS', 'payment ' || l.payment_id,
+         format('legs captured %s and refunded %s; the payment captured %s and refunded %s', l.captured, l.refunded,
+                coalesce(s.captured_cents, 0), coalesce(s.refunded_cents, 0))
+    FROM (SELECT payment_id, sum(captured_cents) AS captured, sum(refunded_cents) AS refunded FROM payment_splits GROUP BY payment_id) l
+    LEFT JOIN payment_states s ON s.payment_id = l.payment_id
+    WHERE l.captured <> coalesce(s.captured_cents, 0) OR l.refunded <> coalesce(s.refunded_cents, 0)
+  UNION ALL
+  SELECT 'LEG_ENTRIES', 'payment ' || l.payment_id,
+         format('leg %s (%s): captured %s and refunded %s, but its entries brought %s and took back %s', l.position, l.payee_account_id,
+                l.captured_cents, l.refunded_cents, coalesce(g.total, 0), coalesce(b.total, 0))
+    FROM payment_splits l
+    LEFT JOIN (SELECT e.account_id, e.transfer_id, sum(e.amount_cents) AS total
+                 FROM ledger_entries e JOIN payment_splits x ON x.payment_id = e.transfer_id AND x.payee_account_id = e.account_id
+                GROUP BY e.account_id, e.transfer_id) g ON g.transfer_id = l.payment_id AND g.account_id = l.payee_account_id
+    LEFT JOIN (SELECT r.payment_id, e.account_id, -sum(e.amount_cents) AS total
+                 FROM refunds r JOIN ledger_entries e ON e.transfer_id = r.id
+                 JOIN payment_splits x ON x.payment_id = r.payment_id AND x.payee_account_id = e.account_id
+                GROUP BY r.payment_id, e.account_id) b ON b.payment_id = l.payment_id AND b.account_id = l.payee_account_id
+    WHERE coalesce(g.total, 0) <> l.captured_cents OR coalesce(b.total, 0) <> l.refunded_cents
 $$;
