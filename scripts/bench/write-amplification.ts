@@ -10,7 +10,8 @@
  *     on shared cores.
  * The difference to the full schema is what the index or trigger costs. docs/write-path.md names the
  * query or invariant each one serves. Settings: BENCH_SINGLE_CALLS (default 400), BENCH_BATCH_CALLS
- * (default 4).
+ * (default 4), BENCH_VARIANTS (comma-separated variant names: only those, e.g. "full schema,payments_metadata_idx"),
+ * BENCH_METADATA=1 (every payment carries two metadata pairs, {"order": unique, "shop": one of 100}).
  */
 import { readFileSync } from "node:fs";
 import postgres from "postgres";
@@ -22,6 +23,7 @@ import { seedAccountsInSql } from "./seed.js";
 const ACCOUNTS = 1_000;
 const singleCalls = Number(process.env.BENCH_SINGLE_CALLS ?? 400);
 const batchCalls = Number(process.env.BENCH_BATCH_CALLS ?? 4);
+const withMetadata = process.env.BENCH_METADATA === "1";
 
 /** What is dropped in each variant (null: the full schema). */
 const VARIANTS: { name: string; drop: string | null }[] = [
@@ -34,6 +36,7 @@ const VARIANTS: { name: string; drop: string | null }[] = [
     "payments_payer_idx",
     "payments_payee_idx",
     "payments_created_idx",
+    "payments_metadata_idx",
     "payment_transitions_payer_step_idx",
     "payment_transitions_payee_step_idx",
     "payment_states_open_holds_idx",
@@ -60,7 +63,8 @@ async function measure(url: string, items: number, calls: number): Promise<{ wal
           'method', 'AuthorizePayment', 'requestHash', 'h', 'paymentId', ${tag} || '-' || g,
           'payerAccountId', 'wa-' || (1 + (g * 7) % ${ACCOUNTS / 2}), 'payeeAccountId', 'wa-' || (${ACCOUNTS} - (g * 13) % ${ACCOUNTS / 2}),
           'amountCents', '5', 'currency', 'EUR', 'description', 'bench', 'captureMethod', 'AUTOMATIC', 'holdExpiresAt', null,
-          'at', ledger_iso(now()), 'eventId', 'e-' || ${tag} || '-' || g, 'traceparent', null))
+          'at', ledger_iso(now()), 'eventId', 'e-' || ${tag} || '-' || g, 'traceparent', null,
+          'metadata', case when ${withMetadata} then jsonb_build_object('order', ${tag} || '-' || g, 'shop', 's-' || (g % 100)) else '{}' end))
         from generate_series(1, ${items}) g), 24)`;
     await call(`warm-${items}`);
     const [{ lsn: before }] = (await sql`select pg_current_wal_insert_lsn()::text as lsn`) as unknown as [{ lsn: string }];
@@ -85,10 +89,12 @@ async function main(): Promise<void> {
     await runMigrations(handle);
     await handle.close();
     await seedAccountsInSql(urlOf("wa_template"), "wa-", ACCOUNTS, 10n ** 12n);
-    console.log(`${singleCalls} calls of 1 item, ${batchCalls} calls of 1,000 items per variant; durable PostgreSQL`);
+    console.log(`${singleCalls} calls of 1 item, ${batchCalls} calls of 1,000 items per variant; durable PostgreSQL; metadata: ${withMetadata ? "2 pairs per payment" : "none"}`);
     console.log("variant                               WAL B/pay x1  CPU µs x1   WAL B/pay x1000  CPU µs x1000   WAL saved x1  WAL saved x1000");
     let base: { single: { walBytes: number }; batch: { walBytes: number } } | undefined;
+    const only = process.env.BENCH_VARIANTS?.split(",");
     for (const [i, variant] of VARIANTS.entries()) {
+      if (only && !only.includes(variant.name)) continue;
       const name = `wa_${i}`;
       await admin.unsafe(`create database ${name} template wa_template`);
       const url = urlOf(name);

@@ -2,7 +2,8 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { AccountService } from "../../gen/payment/v1/account_pb.js";
 import type { Ledger } from "../ledger/ledger.js";
-import { accountToProto, batchOutcomesToProto, depositToProto, entryToProto, withdrawalToProto } from "./proto-mapping.js";
+import { invalidArgument } from "../ledger/ledger-error.js";
+import { accountStatusFromProto, accountToProto, batchOutcomesToProto, depositToProto, entryToProto, withdrawalToProto } from "./proto-mapping.js";
 import { timestampDate } from "./timestamps.js";
 import { readConsistencyOf } from "./recent-writes.js";
 import { requestContextOf } from "./request-context.js";
@@ -16,6 +17,7 @@ export function accountServiceHandlers(ledger: Ledger): ServiceImpl<typeof Accou
           displayName: request.displayName,
           accountId: request.accountId,
           overdraftLimitCents: request.overdraftLimitCents,
+          metadata: request.metadata,
         },
         requestContextOf(context),
       );
@@ -33,6 +35,7 @@ export function accountServiceHandlers(ledger: Ledger): ServiceImpl<typeof Accou
           accountId: request.accountId,
           amountCents: request.amountCents,
           currency: request.currency,
+          metadata: request.metadata,
         },
         requestContextOf(context),
       );
@@ -40,11 +43,20 @@ export function accountServiceHandlers(ledger: Ledger): ServiceImpl<typeof Accou
     },
 
     async listAccounts(request, context) {
+      const statuses = request.statuses.map((status) => {
+        const known = accountStatusFromProto.get(status);
+        if (!known) throw invalidArgument("statuses", `${status} is not an account status`);
+        return known;
+      });
       const page = await ledger.listAccounts(
         {
           displayNamePrefix: request.displayNamePrefix,
           pageSize: request.pageSize,
           pageToken: request.pageToken,
+          metadata: request.metadata,
+          statuses,
+          createdAfter: request.createdAfter && timestampDate("created_after", request.createdAfter),
+          createdBefore: request.createdBefore && timestampDate("created_before", request.createdBefore),
         },
         readConsistencyOf(context),
       );
@@ -90,6 +102,7 @@ export function accountServiceHandlers(ledger: Ledger): ServiceImpl<typeof Accou
           amountCents: request.amountCents,
           currency: request.currency,
           reference: request.reference,
+          metadata: request.metadata,
         },
         requestContextOf(context),
       );
@@ -104,6 +117,7 @@ export function accountServiceHandlers(ledger: Ledger): ServiceImpl<typeof Accou
           amountCents: item.amountCents,
           currency: item.currency,
           reference: item.reference,
+          metadata: item.metadata,
         })),
         requestContextOf(context),
         request.atomic,
@@ -116,8 +130,33 @@ export function accountServiceHandlers(ledger: Ledger): ServiceImpl<typeof Accou
       };
     },
 
-    async updateAccount(request) {
-      return ledger.updateAccount({ accountId: request.accountId, overdraftLimitCents: request.overdraftLimitCents });
+    async updateAccount(request, context) {
+      const paths = new Set(request.updateMask?.paths ?? []);
+      for (const path of paths) {
+        if (path !== "overdraft_limit_cents" && path !== "metadata") {
+          throw invalidArgument("update_mask", `names ${JSON.stringify(path)}; only "overdraft_limit_cents" and "metadata" can be updated`);
+        }
+      }
+      // An empty mask is the limit alone: UpdateAccount as it was before metadata existed.
+      const limit = paths.size === 0 || paths.has("overdraft_limit_cents");
+      if (!paths.has("metadata") && Object.keys(request.metadata).length > 0) {
+        throw invalidArgument("metadata", 'is set but update_mask does not name "metadata" (add it to replace the metadata)');
+      }
+      const updated = await ledger.updateAccount(
+        {
+          accountId: request.accountId,
+          overdraftLimitCents: limit ? request.overdraftLimitCents : undefined,
+          metadata: paths.has("metadata") ? request.metadata : undefined,
+          idempotencyKey: request.idempotencyKey,
+        },
+        requestContextOf(context),
+      );
+      return { accountId: updated.accountId, overdraftLimitCents: updated.overdraftLimitCents, account: accountToProto(updated.account) };
+    },
+
+    async closeAccount(request, context) {
+      const account = await ledger.closeAccount({ accountId: request.accountId, idempotencyKey: request.idempotencyKey }, requestContextOf(context));
+      return { account: accountToProto(account) };
     },
   };
 }

@@ -103,6 +103,31 @@ const ledgerEntries: Record<LedgerErrorCode, CatalogueEntry> = {
     meaning: "The new overdraft limit is below what the account already overdraws",
     action: "Set a limit at least as large as the current overdraft",
   },
+  ACCOUNT_CLOSED: {
+    connectCode: Code.FailedPrecondition,
+    meaning: "The account was closed (CloseAccount): it takes no money in or out; nothing was written",
+    action: "Use an open account; a closed account stays readable but is never reopened",
+  },
+  ACCOUNT_NOT_EMPTY: {
+    connectCode: Code.FailedPrecondition,
+    meaning: "CloseAccount of an account with money available, held by open holds, or overdrawn (the message says which)",
+    action: "Pay out, capture or void, or cover the overdraft, then close again",
+  },
+  METADATA_TOO_MANY_KEYS: {
+    connectCode: Code.InvalidArgument,
+    meaning: "Metadata with more than 50 keys",
+    action: "Send at most 50 keys; do not retry unchanged",
+  },
+  METADATA_KEY_INVALID: {
+    connectCode: Code.InvalidArgument,
+    meaning: "A metadata key is empty, longer than 40 characters or holds control or invisible characters; `field` names it",
+    action: "Fix the key; do not retry unchanged",
+  },
+  METADATA_VALUE_INVALID: {
+    connectCode: Code.InvalidArgument,
+    meaning: "A metadata value is longer than 500 characters or holds NUL; `field` names its key",
+    action: "Shorten the value; do not retry unchanged",
+  },
   DATABASE_UNAVAILABLE: {
     connectCode: Code.Unavailable,
     meaning: "The database could not be reached or went away mid-request; a write's outcome is unknown",

@@ -38,7 +38,9 @@ export function paymentServiceHandlers(ledger: Ledger): ServiceImpl<typeof Payme
 
     async refundPayments(request, context) {
       const outcomes = await ledger.refundPayments(
-        request.items.map((item) => ({ idempotencyKey: item.idempotencyKey, paymentId: item.paymentId, amountCents: item.amountCents, reason: item.reason })),
+        request.items.map((item) => ({
+          idempotencyKey: item.idempotencyKey, paymentId: item.paymentId, amountCents: item.amountCents, reason: item.reason, metadata: item.metadata,
+        })),
         requestContextOf(context),
         request.atomic,
       );
@@ -65,7 +67,10 @@ export function paymentServiceHandlers(ledger: Ledger): ServiceImpl<typeof Payme
 
     async refundPayment(request, context) {
       const refund = await ledger.refundPayment(
-        { idempotencyKey: request.idempotencyKey, paymentId: request.paymentId, amountCents: request.amountCents, reason: request.reason },
+        {
+          idempotencyKey: request.idempotencyKey, paymentId: request.paymentId, amountCents: request.amountCents, reason: request.reason,
+          metadata: request.metadata,
+        },
         requestContextOf(context),
       );
       return { refund: refundToProto(refund), payment: paymentToProto(refund.payment) };
@@ -108,10 +113,21 @@ export function paymentServiceHandlers(ledger: Ledger): ServiceImpl<typeof Payme
           createdBefore: request.createdBefore && timestampDate("created_before", request.createdBefore),
           pageSize: request.pageSize,
           pageToken: request.pageToken,
+          metadata: request.metadata,
+          minAmountCents: request.minAmountCents,
+          maxAmountCents: request.maxAmountCents,
         },
         readConsistencyOf(context),
       );
       return { payments: page.items.map(paymentToProto), nextPageToken: page.nextPageToken };
+    },
+
+    async updatePayment(request, context) {
+      const payment = await ledger.updatePayment(
+        { idempotencyKey: request.idempotencyKey, paymentId: request.paymentId, metadata: request.metadata },
+        requestContextOf(context),
+      );
+      return { payment: paymentToProto(payment) };
     },
   };
 }
@@ -128,6 +144,7 @@ function commandOf(request: AuthorizePaymentRequest): AuthorizePaymentCommand {
     captureMethod: request.captureMethod === CaptureMethod.MANUAL ? "MANUAL" : "AUTOMATIC",
     // A fraction stays a fraction: the ledger refuses it (whole seconds) rather than rounding it.
     holdExpiresInSeconds: request.holdExpiresIn ? Number(request.holdExpiresIn.seconds) + request.holdExpiresIn.nanos / 1e9 : undefined,
+    metadata: request.metadata,
     ...(request.splits.length > 0 && {
       splits: request.splits.map((leg) => ({
         payeeAccountId: leg.payeeAccountId,

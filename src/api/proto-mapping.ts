@@ -4,6 +4,7 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import {
   AccountEntrySchema,
   AccountSchema,
+  AccountStatus,
   DepositSchema,
   EntryCauseKind,
   StatementLineKind,
@@ -60,8 +61,23 @@ const declineReasonToProto: Record<NonNullable<PaymentRecord["declineReason"]>, 
 };
 
 export function accountToProto(account: AccountRecord): Account {
-  return create(AccountSchema, { ...account, createdAt: timestampFromDate(account.createdAt) });
+  return create(AccountSchema, {
+    accountId: account.accountId,
+    currency: account.currency,
+    displayName: account.displayName,
+    createdAt: timestampFromDate(account.createdAt),
+    metadata: account.metadata,
+    status: accountStatusToProto[account.status],
+    closedAt: account.closedAt ? timestampFromDate(account.closedAt) : undefined,
+  });
 }
+
+const accountStatusToProto: Record<AccountRecord["status"], AccountStatus> = { OPEN: AccountStatus.OPEN, CLOSED: AccountStatus.CLOSED };
+
+/** Proto account statuses to ledger statuses, for list filters. */
+export const accountStatusFromProto = new Map<AccountStatus, AccountRecord["status"]>(
+  Object.entries(accountStatusToProto).map(([status, proto]) => [proto, status as AccountRecord["status"]]),
+);
 
 export function depositToProto(deposit: DepositRecord): Deposit {
   return create(DepositSchema, {
@@ -70,6 +86,7 @@ export function depositToProto(deposit: DepositRecord): Deposit {
     amountCents: deposit.amountCents,
     currency: deposit.currency,
     createdAt: timestampFromDate(deposit.createdAt),
+    metadata: deposit.metadata ?? {},
   });
 }
 
@@ -90,6 +107,7 @@ export function paymentToProto(payment: PaymentRecord): Payment {
     capturedCents: payment.capturedCents ?? (payment.status === "AUTHORIZED" ? payment.amountCents : 0n),
     refundedCents: payment.refundedCents ?? 0n,
     holdExpiresAt: payment.holdExpiresAt ? timestampFromDate(payment.holdExpiresAt) : undefined,
+    metadata: payment.metadata ?? {},
     splits: (payment.splits ?? []).map((leg) => ({
       payeeAccountId: leg.payeeAccountId,
       amountCents: leg.amountCents,
@@ -113,6 +131,7 @@ export function refundToProto(refund: RefundRecord): Refund {
     status: refund.status === "REFUNDED" ? RefundStatus.REFUNDED : RefundStatus.DECLINED,
     declineReason: refund.declineReason ? declineReasonToProto[refund.declineReason] : DeclineReason.UNSPECIFIED,
     createdAt: timestampFromDate(refund.createdAt),
+    metadata: refund.metadata ?? {},
   });
 }
 
@@ -127,6 +146,7 @@ export function withdrawalToProto(withdrawal: WithdrawalRecord): Withdrawal {
     declineReason: withdrawal.declineReason ?? "",
     declineReasonCode: withdrawal.declineReason ? declineReasonToProto[withdrawal.declineReason] : DeclineReason.UNSPECIFIED,
     createdAt: timestampFromDate(withdrawal.createdAt),
+    metadata: withdrawal.metadata ?? {},
   });
 }
 

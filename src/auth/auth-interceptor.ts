@@ -36,6 +36,8 @@ const scopeOf: [DescMethod, Scope][] = [
   [PaymentService.method.capturePayments, "payments:write"],
   [PaymentService.method.refundPayments, "payments:write"],
   [AccountService.method.withdrawFundsBatch, "accounts:write"],
+  [AccountService.method.closeAccount, "accounts:write"],
+  [PaymentService.method.updatePayment, "payments:write"],
 ];
 const requiredScopes = new Map(scopeOf.map(([method, scope]) => [procedureOf(method.parent, method), scope]));
 

@@ -175,6 +175,7 @@ function paymentRow(payment: Payment): HTMLTableRowElement {
   cell(row, formatAmount(payment.heldCents, payment.currency), "money");
   cell(row, formatAmount(payment.capturedCents, payment.currency), "money");
   cell(row, formatAmount(payment.refundedCents, payment.currency), "money");
+  cell(row, metadataText(payment.metadata));
   if (payment.paymentId === chosenPayment) row.classList.add("selected");
   choosable(row, () => choosePayment(payment));
   return row;
@@ -228,6 +229,22 @@ function showPayment(payment: Payment): void {
   else body.prepend(paymentRow(payment));
   // The chosen payment changed (captured, refunded): what the forms say about it follows.
   if (payment.paymentId === chosenPayment) $("#payment-outcome").textContent = describeChoice(payment);
+}
+
+/** Metadata as the console shows and takes it: "key=value, key=value" (keys sorted). */
+function metadataText(metadata: Record<string, string>): string {
+  return Object.keys(metadata).sort().map((key) => `${key}=${metadata[key]}`).join(", ");
+}
+
+/** "order=A-1, channel=web" as a map; the service checks the limits (50 keys, 40 and 500 characters). */
+function parseMetadata(text: string): Record<string, string> {
+  const metadata: Record<string, string> = {};
+  for (const pair of text.split(",").map((p) => p.trim()).filter((p) => p !== "")) {
+    const at = pair.indexOf("=");
+    if (at <= 0) throw new Error(`metadata must look like key=value, key=value; got "${pair}"`);
+    metadata[pair.slice(0, at).trim()] = pair.slice(at + 1).trim();
+  }
+  return metadata;
 }
 
 /** The selected account's payments, newest first (or why there are none). */
@@ -381,6 +398,17 @@ function onSubmit(id: string, action: (form: FormData, idempotencyKey: string) =
   });
 }
 
+// Payments of any account with every given metadata pair (ListPayments' metadata filter), newest first.
+onSubmit("#search", async (form) => {
+  const metadata = parseMetadata(String(form.get("metadata")));
+  const { payments } = await paymentsApi.listPayments({ metadata, pageSize: 50 });
+  const body = $<HTMLTableElement>("#payments").tBodies[0]!;
+  body.replaceChildren(...payments.map(paymentRow));
+  $("#payments-title").textContent = `Payments with ${metadataText(metadata)}`;
+  if (payments.length === 0) emptyState(body, `No payment has ${metadataText(metadata)}.`);
+  return { text: `${payments.length} payment${payments.length === 1 ? "" : "s"} with ${metadataText(metadata)}${payments.length === 50 ? " (the newest 50)" : ""}.` };
+});
+
 onSubmit("#key-form", async (form) => {
   sessionStorage.setItem(KEY_STORAGE, String(form.get("apiKey")).trim());
   await loadAccounts();
@@ -415,6 +443,7 @@ onSubmit("#pay", async (form, idempotencyKey) => {
     currency: payer.currency,
     description: String(form.get("description") ?? ""),
     captureMethod: form.get("captureMethod") === "MANUAL" ? CaptureMethod.MANUAL : CaptureMethod.AUTOMATIC,
+    metadata: parseMetadata(String(form.get("metadata") ?? "")),
   });
   // Nothing selected yet: follow the payer, so the payment shows up in its list.
   if (!selected) await select(payer.accountId);

@@ -22,6 +22,12 @@ import {
 
 const money = (name: string) => bigint(name, { mode: "bigint" });
 const createdAt = () => timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow();
+/**
+ * The caller's references: a JSON object of string values (limits checked by
+ * src/ledger/validation.ts: 50 keys, key 1-40 characters, value at most 500).
+ */
+const metadata = () => jsonb("metadata").$type<Record<string, string>>().notNull().default(sql`'{}'::jsonb`);
+const metadataIsObject = (name: string, column: Parameters<typeof sql>[1]) => check(name, sql`jsonb_typeof(${column}) = 'object'`);
 
 /** Customer accounts and the per-currency funding accounts that deposits come from. */
 export const accounts = pgTable(
@@ -33,8 +39,12 @@ export const accounts = pgTable(
     /** Funding accounts may go negative: they are where money enters the ledger from outside. */
     isFunding: boolean("is_funding").notNull().default(false),
     createdAt: createdAt(),
+    metadata: metadata(),
   },
   (t) => [
+    /** ListAccounts by metadata (`metadata @> filter`); accounts without metadata are not in it. */
+    index("accounts_metadata_idx").using("gin", sql`${t.metadata} jsonb_path_ops`).where(sql`${t.metadata} <> '{}'::jsonb`),
+    metadataIsObject("accounts_metadata_object", t.metadata),
     /**
      * ListAccounts by display_name prefix: a byte-order ("C") range scan, which needs no LIKE and
      * works whatever the database's collation.
@@ -68,6 +78,12 @@ export const balances = pgTable(
     lineSeq: bigint("line_seq", { mode: "bigint" }).default(sql`0`),
     chainHash: text("chain_hash"),
     paymentSeq: bigint("payment_seq", { mode: "bigint" }).default(sql`0`),
+    /**
+     * When CloseAccount closed the account (NULL: open). On the row every money command locks and
+     * reads anyway, so the rule "a closed account refuses money" costs no extra read
+     * (ledger_closed_refusal, src/ledger/sql/10-ledger-helpers.sql).
+     */
+    closedAt: timestamp("closed_at", { withTimezone: true, mode: "date" }),
   },
   (t) => [
     check("balances_within_overdraft", sql`${t.allowNegative} OR ${t.availableCents} >= -${t.overdraftLimitCents}`),
@@ -94,8 +110,16 @@ export const payments = pgTable(
     captureMethod: text("capture_method", { enum: ["AUTOMATIC", "MANUAL"] }).notNull().default("AUTOMATIC"),
     /** When an uncaptured hold is released by the service (manual capture only). */
     holdExpiresAt: timestamp("hold_expires_at", { withTimezone: true, mode: "date" }),
+    /** The only column UpdatePayment may change (the append-only trigger allows nothing else). */
+    metadata: metadata(),
   },
   (t) => [
+    /**
+     * ListPayments by metadata (`metadata @> filter`). Partial: a payment without metadata costs it
+     * nothing (docs/write-path.md); a search names the predicate (history.ts, metadataCondition).
+     */
+    index("payments_metadata_idx").using("gin", sql`${t.metadata} jsonb_path_ops`).where(sql`${t.metadata} <> '{}'::jsonb`),
+    metadataIsObject("payments_metadata_object", t.metadata),
     index("payments_payer_idx").on(t.payerAccountId, t.createdAt),
     index("payments_payee_idx").on(t.payeeAccountId, t.createdAt),
     /** ListPayments without an account: newest first over all payments. */
@@ -114,9 +138,11 @@ export const deposits = pgTable(
     amountCents: money("amount_cents").notNull(),
     currency: text("currency").notNull(),
     createdAt: createdAt(),
+    metadata: metadata(),
   },
   (t) => [
     index("deposits_account_idx").on(t.accountId, t.createdAt),
+    metadataIsObject("deposits_metadata_object", t.metadata),
     check("deposits_amount_positive", sql`${t.amountCents} > 0`),
   ],
 );
@@ -328,8 +354,13 @@ export const refunds = pgTable(
     status: text("status", { enum: ["REFUNDED", "DECLINED"] }).notNull(),
     declineReason: text("decline_reason"),
     createdAt: createdAt(),
+    metadata: metadata(),
   },
-  (t) => [index("refunds_payment_idx").on(t.paymentId), check("refunds_amount_positive", sql`${t.amountCents} > 0`)],
+  (t) => [
+    index("refunds_payment_idx").on(t.paymentId),
+    check("refunds_amount_positive", sql`${t.amountCents} > 0`),
+    metadataIsObject("refunds_metadata_object", t.metadata),
+  ],
 );
 
 /**
@@ -390,6 +421,11 @@ export const withdrawals = pgTable(
     status: text("status", { enum: ["WITHDRAWN", "DECLINED"] }).notNull(),
     declineReason: text("decline_reason"),
     createdAt: createdAt(),
+    metadata: metadata(),
   },
-  (t) => [index("withdrawals_account_idx").on(t.accountId, t.createdAt), check("withdrawals_amount_positive", sql`${t.amountCents} > 0`)],
+  (t) => [
+    index("withdrawals_account_idx").on(t.accountId, t.createdAt),
+    check("withdrawals_amount_positive", sql`${t.amountCents} > 0`),
+    metadataIsObject("withdrawals_metadata_object", t.metadata),
+  ],
 );

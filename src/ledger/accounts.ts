@@ -1,14 +1,23 @@
 /** Opening, limiting and reading accounts, including the per-currency funding accounts. */
-import { eq } from "drizzle-orm";
+import { sql } from "drizzle-orm";
 import { ulid } from "../ids/ulid.js";
 import type { Database } from "../db/client.js";
-import { accounts } from "../db/schema.js";
-import { ledgerErrorOf } from "./commands.js";
+import { queryRows } from "../db/query-rows.js";
+import { ledgerErrorOf, runCommand } from "./commands.js";
 import { LedgerError, LedgerErrorCode, invalidArgument } from "./ledger-error.js";
 import type { BatchItem, PaymentBatcher } from "./payment-batch.js";
-import type { AccountRecord, RequestContext } from "./records.js";
+import type { AccountRecord, AccountUpdateRecord, RequestContext } from "./records.js";
 import { fromStoredJson } from "./stored-json.js";
-import { MAX_AMOUNT_CENTS, requireAnyAccountId, requireCurrency, requireCustomerAccountId, requireText } from "./validation.js";
+import {
+  MAX_AMOUNT_CENTS,
+  canonicalMetadata,
+  requireAnyAccountId,
+  requireCurrency,
+  requireCustomerAccountId,
+  requireIdempotencyKey,
+  requireMetadata,
+  requireText,
+} from "./validation.js";
 
 export interface CreateAccountCommand {
   currency: string;
@@ -17,6 +26,8 @@ export interface CreateAccountCommand {
   accountId: string;
   /** How far below zero the available balance may go (default 0). */
   overdraftLimitCents?: bigint;
+  /** The caller's references (part of what a repeated create must match). */
+  metadata?: Record<string, string>;
 }
 
 /** Id of the system account that money of `currency` enters the ledger from. */
@@ -38,6 +49,8 @@ export async function createAccount(
   requireText("display_name", command.displayName, 200, true);
   if (command.accountId !== "") requireCustomerAccountId("account_id", command.accountId);
   requireOverdraftLimit("overdraft_limit_cents", command.overdraftLimitCents ?? 0n);
+  const metadata = command.metadata ?? {};
+  requireMetadata("metadata", metadata);
   context.signal?.throwIfAborted();
   return keylessCommand<AccountRecord>(batcher, "open", {
     accountId: command.accountId || ulid(),
@@ -45,6 +58,7 @@ export async function createAccount(
     displayName: command.displayName,
     overdraftLimitCents: (command.overdraftLimitCents ?? 0n).toString(),
     funding: "false",
+    metadata,
   }, context.traceparent);
 }
 
@@ -64,22 +78,78 @@ export async function ensureFundingAccount(batcher: PaymentBatcher, currency: st
 
 export interface UpdateAccountCommand {
   accountId: string;
-  overdraftLimitCents: bigint;
+  /** The new limit; unchanged when undefined (a metadata-only update). */
+  overdraftLimitCents?: bigint;
+  /** Replaces all of the account's metadata (empty clears it); unchanged when undefined. */
+  metadata?: Record<string, string>;
+  /** Required with metadata (the update emits AccountUpdated); optional for a limit alone. */
+  idempotencyKey?: string;
 }
 
 /**
- * Sets an account's overdraft limit through ledger_apply (`limit`), under the account's balance row
- * lock like every money command; a limit below what the account already overdraws is refused
- * (OVERDRAFT_LIMIT_TOO_LOW), the rule the balances_within_overdraft constraint enforces too.
+ * Changes an account's overdraft limit and/or replaces its metadata through ledger_apply, under the
+ * account's balance row lock like every money command. A limit alone without a key is the `limit`
+ * command (idempotent by itself, as before metadata existed); with metadata or a key it is the keyed
+ * `update_account` (AccountUpdated; a retry with the key answers the same). A limit below what the
+ * account already overdraws is refused (OVERDRAFT_LIMIT_TOO_LOW), and a closed account takes no
+ * limit (ACCOUNT_CLOSED); its metadata may still change.
  */
-export async function updateAccount(batcher: PaymentBatcher, command: UpdateAccountCommand): Promise<{ accountId: string; overdraftLimitCents: bigint }> {
+export async function updateAccount(batcher: PaymentBatcher, command: UpdateAccountCommand, context: RequestContext): Promise<AccountUpdateRecord> {
   requireCustomerAccountId("account_id", command.accountId);
-  requireOverdraftLimit("overdraft_limit_cents", command.overdraftLimitCents);
-  return keylessCommand(batcher, "limit", { accountId: command.accountId, overdraftLimitCents: command.overdraftLimitCents.toString() });
+  if (command.overdraftLimitCents !== undefined) requireOverdraftLimit("overdraft_limit_cents", command.overdraftLimitCents);
+  if (command.metadata !== undefined) requireMetadata("metadata", command.metadata);
+  const key = command.idempotencyKey ?? "";
+  if (command.metadata === undefined && key === "") {
+    return keylessCommand(batcher, "limit", {
+      accountId: command.accountId,
+      overdraftLimitCents: (command.overdraftLimitCents ?? 0n).toString(),
+    }, context.traceparent);
+  }
+  if (command.metadata !== undefined && key === "") throw invalidArgument("idempotency_key", "is required when update_mask names metadata");
+  requireIdempotencyKey("idempotency_key", key);
+  const limit = command.overdraftLimitCents?.toString() ?? null;
+  return runCommand<AccountUpdateRecord>(batcher, {
+    kind: "update_account",
+    method: "UpdateAccount",
+    idempotencyKey: key,
+    request: {
+      accountId: command.accountId,
+      overdraftLimitCents: limit ?? "unchanged",
+      metadata: command.metadata === undefined ? "unchanged" : canonicalMetadata(command.metadata),
+    },
+    fields: { accountId: command.accountId, overdraftLimitCents: limit, metadata: command.metadata ?? null },
+  }, context);
+}
+
+export interface CloseAccountCommand {
+  accountId: string;
+  idempotencyKey: string;
+}
+
+/**
+ * Closes an account with nothing available, held or overdrawn (else ACCOUNT_NOT_EMPTY) through
+ * ledger_apply (`close`, src/ledger/sql/22-ledger-account-commands.sql); from then on every money
+ * command naming it is refused (ACCOUNT_CLOSED, ledger_closed_refusal). AccountClosed.
+ */
+export function closeAccount(batcher: PaymentBatcher, command: CloseAccountCommand, context: RequestContext): Promise<AccountRecord> {
+  requireIdempotencyKey("idempotency_key", command.idempotencyKey);
+  requireCustomerAccountId("account_id", command.accountId);
+  return runCommand<AccountRecord>(batcher, {
+    kind: "close",
+    method: "CloseAccount",
+    idempotencyKey: command.idempotencyKey,
+    request: { accountId: command.accountId },
+    fields: { accountId: command.accountId },
+  }, context);
 }
 
 /** Runs an item without an idempotency key (the command is idempotent by itself) and returns its record. */
-async function keylessCommand<T>(batcher: PaymentBatcher, kind: "open" | "limit", fields: Record<string, string>, traceparent?: string): Promise<T> {
+async function keylessCommand<T>(
+  batcher: PaymentBatcher,
+  kind: "open" | "limit",
+  fields: Record<string, string | Record<string, string>>,
+  traceparent?: string,
+): Promise<T> {
   const item = { ...fields, kind, at: new Date().toISOString(), eventId: ulid(), traceparent: traceparent ?? null } as BatchItem;
   const outcome = await batcher.submit(item);
   if ("error" in outcome) throw ledgerErrorOf(outcome.error);
@@ -104,15 +174,8 @@ export function accountNotFound(field: string, accountId: string): LedgerError {
   return new LedgerError(LedgerErrorCode.ACCOUNT_NOT_FOUND, `${field}: account ${accountId} does not exist`, field);
 }
 
+/** The record is built by the database function that builds every command's account result. */
 async function findAccount(db: Database, accountId: string): Promise<AccountRecord | undefined> {
-  const [row] = await db
-    .select({
-      accountId: accounts.id,
-      currency: accounts.currency,
-      displayName: accounts.displayName,
-      createdAt: accounts.createdAt,
-    })
-    .from(accounts)
-    .where(eq(accounts.id, accountId));
-  return row;
+  const [row] = await queryRows<{ account: unknown }>(db, sql`select ledger_account_json(a) as account from accounts a where a.id = ${accountId}`);
+  return row ? fromStoredJson<AccountRecord>(row.account) : undefined;
 }

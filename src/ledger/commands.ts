@@ -10,6 +10,16 @@ import { LedgerError, LedgerErrorCode, invalidArgument } from "./ledger-error.js
 import type { BatchItem, BatchOutcome, PaymentBatcher } from "./payment-batch.js";
 import type { RequestContext } from "./records.js";
 import { fromStoredJson } from "./stored-json.js";
+import { canonicalMetadata } from "./validation.js";
+
+/**
+ * The fingerprint fields of a request's metadata: none when it is empty, so that the fingerprint of
+ * a request without metadata is what it was before metadata existed (a retry across the upgrade
+ * still replays).
+ */
+export function metadataFingerprint(metadata: Readonly<Record<string, string>> | undefined): { metadata?: string } {
+  return metadata && Object.keys(metadata).length > 0 ? { metadata: canonicalMetadata(metadata) } : {};
+}
 
 /** Most items of one batch request (AuthorizePayments, CapturePayments, RefundPayments, WithdrawFundsBatch). */
 export const MAX_BATCH_ITEMS = 1_000;

@@ -5,16 +5,18 @@
  */
 import { ulid } from "../ids/ulid.js";
 import { ensureFundingAccount } from "./accounts.js";
-import { requireBatchSize, runCommand, runCommands, type CommandInput, type CommandOutcome } from "./commands.js";
+import { metadataFingerprint, requireBatchSize, runCommand, runCommands, type CommandInput, type CommandOutcome } from "./commands.js";
 import type { PaymentBatcher } from "./payment-batch.js";
 import type { DepositRecord, RequestContext, WithdrawalRecord } from "./records.js";
-import { requireAmount, requireCurrency, requireCustomerAccountId, requireIdempotencyKey, requireText } from "./validation.js";
+import { requireAmount, requireCurrency, requireCustomerAccountId, requireIdempotencyKey, requireMetadata, requireText } from "./validation.js";
 
 export interface DepositFundsCommand {
   idempotencyKey: string;
   accountId: string;
   amountCents: bigint;
   currency: string;
+  /** The caller's references for the deposit. */
+  metadata?: Record<string, string>;
 }
 
 /**
@@ -30,9 +32,12 @@ export async function depositFunds(
   requireCustomerAccountId("account_id", command.accountId);
   requireAmount("amount_cents", command.amountCents);
   requireCurrency("currency", command.currency);
+  const metadata = command.metadata ?? {};
+  requireMetadata("metadata", metadata);
   context.signal?.throwIfAborted();
   const fundingAccountId = await ensureFundingAccount(batcher, command.currency);
-  const { idempotencyKey, ...request } = command;
+  const { idempotencyKey, metadata: _metadata, ...fields } = command;
+  const request = { ...fields, ...metadataFingerprint(metadata) };
   return runCommand<DepositRecord>(
     batcher,
     {
@@ -46,6 +51,7 @@ export async function depositFunds(
         amountCents: command.amountCents.toString(),
         currency: command.currency,
         fundingAccountId,
+        metadata,
       },
     },
     context,
@@ -59,6 +65,8 @@ export interface WithdrawFundsCommand {
   currency: string;
   /** The caller's reference for the payout (e.g. a bank transfer id). */
   reference: string;
+  /** The caller's references for the payout. */
+  metadata?: Record<string, string>;
 }
 
 /**
@@ -109,6 +117,7 @@ function requireWithdrawal(command: WithdrawFundsCommand): void {
   requireAmount("amount_cents", command.amountCents);
   requireCurrency("currency", command.currency);
   requireText("reference", command.reference, 200);
+  requireMetadata("metadata", command.metadata ?? {});
 }
 
 function isCurrency(currency: string): boolean {
@@ -122,12 +131,12 @@ function isCurrency(currency: string): boolean {
 
 /** The ledger_apply item of a validated withdrawal. */
 function withdrawInput(command: WithdrawFundsCommand, fundingAccountId: string): CommandInput<WithdrawalRecord> {
-  const { idempotencyKey, ...request } = command;
+  const { idempotencyKey, metadata, ...request } = command;
   return {
     kind: "withdraw",
     method: "WithdrawFunds",
     idempotencyKey,
-    request,
+    request: { ...request, ...metadataFingerprint(metadata) },
     fields: {
       withdrawalId: ulid(),
       accountId: command.accountId,
@@ -135,6 +144,7 @@ function withdrawInput(command: WithdrawFundsCommand, fundingAccountId: string):
       currency: command.currency,
       reference: command.reference,
       fundingAccountId,
+      metadata: metadata ?? {},
     },
   };
 }

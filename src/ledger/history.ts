@@ -16,7 +16,7 @@ import { decodePageToken, pageOf, pageSizeOf, type PageKey } from "./page-token.
 import { getPayment } from "./payments.js";
 import type { AccountRecord, BalanceRecord, PaymentRecord, PaymentStatus } from "./records.js";
 import { fromStoredJson } from "./stored-json.js";
-import { requireAnyAccountId, requireIdempotencyKey } from "./validation.js";
+import { MAX_AMOUNT_CENTS, canonicalMetadata, requireAnyAccountId, requireIdempotencyKey, requireMetadata } from "./validation.js";
 
 /** One page of a list and the token of the next (empty on the last page). */
 export interface Page<T> {
@@ -32,12 +32,51 @@ export interface ListPaymentsQuery {
   createdBefore?: Date;
   pageSize: number;
   pageToken: string;
+  /** Only payments whose metadata holds every one of these pairs. */
+  metadata?: Record<string, string>;
+  /** Amount bounds in minor units, inclusive; 0 (or absent) is no bound. */
+  minAmountCents?: bigint;
+  maxAmountCents?: bigint;
 }
+
+export type AccountStatus = AccountRecord["status"];
 
 export interface ListAccountsQuery {
   displayNamePrefix: string;
   pageSize: number;
   pageToken: string;
+  /** Only accounts whose metadata holds every one of these pairs. */
+  metadata?: Record<string, string>;
+  statuses?: AccountStatus[];
+  createdAfter?: Date;
+  createdBefore?: Date;
+}
+
+/**
+ * The metadata filter of a list (validated like metadata itself): `column @> pairs`, or none. The
+ * metadata indexes leave out rows without metadata (they would cost every payment an index entry,
+ * docs/write-path.md), so the condition says what the containment implies, `column <> '{}'`, for
+ * PostgreSQL to see that the partial index answers it.
+ */
+function metadataCondition(column: SQL, metadata: Record<string, string> | undefined): SQL | undefined {
+  if (!metadata || Object.keys(metadata).length === 0) return undefined;
+  requireMetadata("metadata", metadata);
+  return sql`${column} @> ${JSON.stringify(metadata)}::jsonb and ${column} <> '{}'::jsonb`;
+}
+
+/** A created-at range [after, before) of a list, checked, as conditions on `column`. */
+function createdRange(column: SQL, after: Date | undefined, before: Date | undefined): SQL[] {
+  if (after && before && after >= before) throw invalidArgument("created_before", "must be later than created_after");
+  return [
+    ...(after ? [sql`${column} >= ${after.toISOString()}::timestamptz`] : []),
+    ...(before ? [sql`${column} < ${before.toISOString()}::timestamptz`] : []),
+  ];
+}
+
+/** An amount bound of ListPayments: 0 is none, else 1 to MAX_AMOUNT_CENTS. */
+function requireAmountBound(field: string, value: bigint): void {
+  if (value < 0n) throw invalidArgument(field, "must not be negative (0: no bound)");
+  if (value > MAX_AMOUNT_CENTS) throw invalidArgument(field, `must be at most ${MAX_AMOUNT_CENTS}`);
 }
 
 export interface ListEntriesQuery {
@@ -102,20 +141,31 @@ type PaymentRow = { id: string; created_us: string; payment: unknown };
  */
 export async function listPayments(db: Database, query: ListPaymentsQuery): Promise<Page<PaymentRecord>> {
   if (query.accountId !== "") requireAnyAccountId("account_id", query.accountId);
-  if (query.createdAfter && query.createdBefore && query.createdAfter >= query.createdBefore) {
-    throw invalidArgument("created_before", "must be later than created_after");
-  }
+  const range = createdRange(sql`p.created_at`, query.createdAfter, query.createdBefore);
+  const metadata = metadataCondition(sql`p.metadata`, query.metadata);
+  const min = query.minAmountCents ?? 0n;
+  const max = query.maxAmountCents ?? 0n;
+  requireAmountBound("min_amount_cents", min);
+  requireAmountBound("max_amount_cents", max);
+  if (min > 0n && max > 0n && min > max) throw invalidArgument("max_amount_cents", "must not be below min_amount_cents");
   const pageSize = pageSizeOf("page_size", query.pageSize);
+  // Filters added later appear in the digest only when set: tokens issued before them stay valid.
   const filters = {
     a: query.accountId, s: [...query.statuses].sort(), f: query.createdAfter?.toISOString(), t: query.createdBefore?.toISOString(),
+    ...(metadata ? { m: canonicalMetadata(query.metadata!) } : {}),
+    ...(min > 0n ? { lo: min.toString() } : {}),
+    ...(max > 0n ? { hi: max.toString() } : {}),
   };
   const after = decodePageToken("page_token", query.pageToken, filters, 2);
 
-  const conditions: SQL[] = [];
+  const conditions: SQL[] = [...range];
   // The status now is the lifecycle's (payment_states); payments.status is the status at authorization.
   if (query.statuses.length > 0) conditions.push(sql`coalesce(s.status, p.status) = any(string_to_array(${query.statuses.join(",")}, ','))`);
-  if (query.createdAfter) conditions.push(sql`p.created_at >= ${query.createdAfter.toISOString()}::timestamptz`);
-  if (query.createdBefore) conditions.push(sql`p.created_at < ${query.createdBefore.toISOString()}::timestamptz`);
+  // Containment on payments_metadata_idx (GIN, jsonb_path_ops); the planner also walks the time
+  // order and checks each row when the pairs are common (docs/write-path.md, bench:read-side).
+  if (metadata) conditions.push(metadata);
+  if (min > 0n) conditions.push(sql`p.amount_cents >= ${min.toString()}::bigint`);
+  if (max > 0n) conditions.push(sql`p.amount_cents <= ${max.toString()}::bigint`);
   if (after) conditions.push(sql`(p.created_at, p.id) < (${fromMicros(after[0]!)}, ${after[1]!})`);
   const where = (first?: SQL) => sql.join(first ? [first, ...conditions] : conditions.length ? conditions : [sql`true`], sql` and `);
   const branchOrder = sql`order by p.created_at desc, p.id desc limit ${pageSize + 1}`;
@@ -216,33 +266,42 @@ const paymentOfRow = (row: PaymentRow): PaymentRecord => fromStoredJson<PaymentR
 /**
  * Customer accounts by id (the primary key), or by display name then id when a prefix is given
  * (accounts_display_name_idx, byte order: a range from the prefix to the prefix followed by the
- * highest code point).
+ * highest code point). Metadata pairs use accounts_metadata_idx (GIN); the status is the balance
+ * row's (closed_at), joined by primary key. Records come from ledger_account_json, as commands'.
  */
 export async function listAccounts(db: Database, query: ListAccountsQuery): Promise<Page<AccountRecord>> {
   if (query.displayNamePrefix.length > 200) throw invalidArgument("display_name_prefix", "must be at most 200 characters");
+  const range = createdRange(sql`a.created_at`, query.createdAfter, query.createdBefore);
+  const metadata = metadataCondition(sql`a.metadata`, query.metadata);
+  const statuses = [...new Set(query.statuses ?? [])].sort();
   const pageSize = pageSizeOf("page_size", query.pageSize);
   const prefix = query.displayNamePrefix;
-  const filters = { p: prefix };
+  // Filters added later appear in the digest only when set: tokens issued before them stay valid.
+  const filters = {
+    p: prefix,
+    ...(metadata ? { m: canonicalMetadata(query.metadata!) } : {}),
+    ...(statuses.length > 0 ? { s: statuses } : {}),
+    ...(query.createdAfter ? { f: query.createdAfter.toISOString() } : {}),
+    ...(query.createdBefore ? { t: query.createdBefore.toISOString() } : {}),
+  };
   const after = decodePageToken("page_token", query.pageToken, filters, 2);
-  const name = sql`display_name collate "C"`;
-  const conditions: SQL[] = [sql`not is_funding`];
+  const name = sql`a.display_name collate "C"`;
+  const conditions: SQL[] = [sql`not a.is_funding`, ...range];
+  if (metadata) conditions.push(metadata);
+  if (statuses.length === 1) conditions.push(statuses[0] === "CLOSED" ? sql`b.closed_at is not null` : sql`b.closed_at is null`);
   if (prefix !== "") {
     conditions.push(sql`${name} >= ${prefix}`, sql`${name} < ${prefix + "\u{10FFFF}"}`);
-    if (after) conditions.push(sql`(${name}, id) > (${after[0]!}, ${after[1]!})`);
+    if (after) conditions.push(sql`(${name}, a.id) > (${after[0]!}, ${after[1]!})`);
   } else if (after) {
-    conditions.push(sql`id > ${after[1]!}`);
+    conditions.push(sql`a.id > ${after[1]!}`);
   }
-  const rows = await queryRows<{ id: string; currency: string; display_name: string; created_us: string }>(db, sql`
-    select id, currency, display_name, ${micros(sql`created_at`)} as created_us from accounts
-    where ${sql.join(conditions, sql` and `)}
-    order by ${prefix !== "" ? sql`${name}, id` : sql`id`} limit ${pageSize + 1}`);
+  const rows = await queryRows<{ id: string; display_name: string; account: unknown }>(db, sql`
+    select a.id, a.display_name, ledger_account_json(a) as account
+      from accounts a join balances b on b.account_id = a.id
+     where ${sql.join(conditions, sql` and `)}
+     order by ${prefix !== "" ? sql`${name}, a.id` : sql`a.id`} limit ${pageSize + 1}`);
   const page = pageOf(rows, pageSize, filters, (row) => [row.display_name, row.id]);
-  return {
-    nextPageToken: page.nextPageToken,
-    items: page.items.map((row) => ({
-      accountId: row.id, currency: row.currency, displayName: row.display_name, createdAt: dateOfMicros(row.created_us),
-    })),
-  };
+  return { nextPageToken: page.nextPageToken, items: page.items.map((row) => fromStoredJson<AccountRecord>(row.account)) };
 }
 
 type LineRow = {

@@ -18,6 +18,8 @@ const Currency = Type.String({ pattern: "^[A-Z]{3}$" });
 const Cents = Type.String({ pattern: "^-?[0-9]{1,19}$" });
 const Iso = Type.String({ pattern: "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z$" });
 const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
+/** The caller's references: string values by key (limits: validation.ts, requireMetadata). */
+const Metadata = Type.Record(Type.String(), Type.String());
 /** A payment's payee: empty for a split payment (its payees are its legs). */
 const PayeeId = Type.Union([Id, Type.Literal("")]);
 
@@ -31,10 +33,31 @@ const item = <K extends string, P extends Record<string, TSchema>>(kind: K, fiel
 
 /** One item per command kind, as ledger_apply takes it. */
 export const CommandItems = {
-  open: item("open", { ...Envelope, accountId: Id, currency: Currency, displayName: Text, overdraftLimitCents: Type.Optional(Cents), funding: Type.Union([Type.Literal("true"), Type.Literal("false")]) }),
+  open: item("open", {
+    ...Envelope,
+    accountId: Id,
+    currency: Currency,
+    displayName: Text,
+    overdraftLimitCents: Type.Optional(Cents),
+    funding: Type.Union([Type.Literal("true"), Type.Literal("false")]),
+    metadata: Type.Optional(Metadata),
+  }),
   limit: item("limit", { ...Envelope, accountId: Id, overdraftLimitCents: Cents }),
-  deposit: item("deposit", { ...Keyed, depositId: Id, accountId: Id, amountCents: Cents, currency: Currency, fundingAccountId: Id }),
-  withdraw: item("withdraw", { ...Keyed, withdrawalId: Id, accountId: Id, amountCents: Cents, currency: Currency, reference: Text, fundingAccountId: Id }),
+  /** A keyed UpdateAccount: the metadata and/or the limit (null: unchanged). */
+  update_account: item("update_account", { ...Keyed, accountId: Id, overdraftLimitCents: Nullable(Cents), metadata: Nullable(Metadata) }),
+  close: item("close", { ...Keyed, accountId: Id }),
+  update_payment: item("update_payment", { ...Keyed, paymentId: Id, metadata: Metadata }),
+  deposit: item("deposit", { ...Keyed, depositId: Id, accountId: Id, amountCents: Cents, currency: Currency, fundingAccountId: Id, metadata: Type.Optional(Metadata) }),
+  withdraw: item("withdraw", {
+    ...Keyed,
+    withdrawalId: Id,
+    accountId: Id,
+    amountCents: Cents,
+    currency: Currency,
+    reference: Text,
+    fundingAccountId: Id,
+    metadata: Type.Optional(Metadata),
+  }),
   authorize: item("authorize", {
     ...Keyed,
     paymentId: Id,
@@ -46,17 +69,18 @@ export const CommandItems = {
     description: Text,
     captureMethod: Type.Union([Type.Literal("AUTOMATIC"), Type.Literal("MANUAL")]),
     holdExpiresAt: Nullable(Iso),
+    metadata: Type.Optional(Metadata),
     /** A split payment's legs, in order (ledger_cmd_authorize_split, 21-ledger-splits.sql). */
     splits: Type.Optional(Type.Array(Type.Object({ payeeAccountId: Id, amountCents: Cents }, { additionalProperties: false }), { minItems: 1 })),
   }),
   capture: item("capture", { ...Keyed, paymentId: Id, amountCents: Cents }),
   void: item("void", { ...Keyed, paymentId: Id }),
-  refund: item("refund", { ...Keyed, refundId: Id, paymentId: Id, amountCents: Cents, reason: Text }),
+  refund: item("refund", { ...Keyed, refundId: Id, paymentId: Id, amountCents: Cents, reason: Text, metadata: Type.Optional(Metadata) }),
   expire: item("expire", { ...Envelope, paymentId: Id }),
 } as const;
 
-const { open, limit, deposit, withdraw, authorize, capture, void: release, refund, expire } = CommandItems;
-export const CommandItem = Type.Union([open, limit, deposit, withdraw, authorize, capture, release, refund, expire]);
+const { open, limit, update_account, close, update_payment, deposit, withdraw, authorize, capture, void: release, refund, expire } = CommandItems;
+export const CommandItem = Type.Union([open, limit, update_account, close, update_payment, deposit, withdraw, authorize, capture, release, refund, expire]);
 /** One command for ledger_apply. */
 export type CommandItem = Static<typeof CommandItem>;
 export type CommandKind = CommandItem["kind"];
@@ -74,10 +98,21 @@ const PaymentStatus = Type.Union([
 ]);
 const DeclineReason = Type.Union([Type.Literal("INSUFFICIENT_FUNDS"), Type.Literal("CURRENCY_MISMATCH"), Type.Literal("BALANCE_LIMIT_EXCEEDED")]);
 
+export const StoredAccount = record({
+  accountId: Id,
+  currency: Currency,
+  displayName: Text,
+  createdAt: StoredDate,
+  metadata: Metadata,
+  status: Type.Union([Type.Literal("OPEN"), Type.Literal("CLOSED")]),
+  closedAt: Nullable(StoredDate),
+});
+/** What UpdateAccount answers: the limit in force and the account. */
+export const StoredLimit = record({ accountId: Id, overdraftLimitCents: StoredBigint, account: StoredAccount });
+/** Absent in results stored before metadata existed (then none). */
+const StoredMetadata = Type.Optional(Metadata);
 /** One leg of a split payment as ledger_payment_json stores it. */
 export const StoredSplit = record({ payeeAccountId: Id, amountCents: StoredBigint, capturedCents: StoredBigint, refundedCents: StoredBigint });
-export const StoredAccount = record({ accountId: Id, currency: Currency, displayName: Text, createdAt: StoredDate });
-export const StoredLimit = record({ accountId: Id, overdraftLimitCents: StoredBigint });
 export const StoredPayment = record({
   paymentId: Id,
   status: PaymentStatus,
@@ -94,6 +129,7 @@ export const StoredPayment = record({
   capturedCents: Type.Optional(StoredBigint),
   refundedCents: Type.Optional(StoredBigint),
   holdExpiresAt: Type.Optional(Nullable(StoredDate)),
+  metadata: StoredMetadata,
   /** Only on a split payment: its legs in order, each with what reached its payee and went back. */
   splits: Type.Optional(Type.Array(StoredSplit, { minItems: 1 })),
 });
@@ -104,6 +140,7 @@ export const StoredDeposit = record({
   currency: Currency,
   createdAt: StoredDate,
   balanceAfterCents: StoredBigint,
+  metadata: StoredMetadata,
 });
 export const StoredWithdrawal = record({
   withdrawalId: Id,
@@ -115,6 +152,7 @@ export const StoredWithdrawal = record({
   declineReason: Nullable(DeclineReason),
   createdAt: StoredDate,
   balanceAfterCents: StoredBigint,
+  metadata: StoredMetadata,
 });
 export const StoredRefund = record({
   refundId: Id,
@@ -125,12 +163,16 @@ export const StoredRefund = record({
   declineReason: Nullable(DeclineReason),
   createdAt: StoredDate,
   payment: StoredPayment,
+  metadata: StoredMetadata,
 });
 
 /** The record each kind's result is (what the idempotency key keeps and a replay returns). */
 export const ResultOf = {
   open: StoredAccount,
   limit: StoredLimit,
+  update_account: StoredLimit,
+  close: StoredAccount,
+  update_payment: StoredPayment,
   deposit: StoredDeposit,
   withdraw: StoredWithdrawal,
   authorize: StoredPayment,
@@ -168,6 +210,7 @@ export type Restored<T> = T extends { $bigint: string }
         : T;
 
 export type AccountRecord = Restored<Static<typeof StoredAccount>>;
+export type AccountUpdateRecord = Restored<Static<typeof StoredLimit>>;
 export type PaymentRecord = Restored<Static<typeof StoredPayment>>;
 export type PaymentSplitRecord = Restored<Static<typeof StoredSplit>>;
 export type DepositRecord = Restored<Static<typeof StoredDeposit>>;

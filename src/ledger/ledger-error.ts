@@ -29,6 +29,16 @@ export const LedgerErrorCode = {
   BALANCE_LIMIT_EXCEEDED: "BALANCE_LIMIT_EXCEEDED",
   /** A new overdraft limit is below what the account already overdraws. */
   OVERDRAFT_LIMIT_TOO_LOW: "OVERDRAFT_LIMIT_TOO_LOW",
+  /** A money command names a closed account (CloseAccount); nothing was written. */
+  ACCOUNT_CLOSED: "ACCOUNT_CLOSED",
+  /** CloseAccount of an account with money available, held or overdrawn; the message says which. */
+  ACCOUNT_NOT_EMPTY: "ACCOUNT_NOT_EMPTY",
+  /** Metadata with more than 50 keys. */
+  METADATA_TOO_MANY_KEYS: "METADATA_TOO_MANY_KEYS",
+  /** A metadata key that is empty, longer than 40 characters or holds control characters; `field` names it. */
+  METADATA_KEY_INVALID: "METADATA_KEY_INVALID",
+  /** A metadata value longer than 500 characters or holding NUL; `field` names its key. */
+  METADATA_VALUE_INVALID: "METADATA_VALUE_INVALID",
   /**
    * The database could not be reached or went away mid-request. The outcome of a write is then
    * unknown to the service too; retrying with the same idempotency key is safe and has one effect.

@@ -4,7 +4,15 @@
  */
 import type { Database } from "../db/client.js";
 import type { ReadSource } from "../db/read-replica.js";
-import { createAccount, getAccount, updateAccount, type CreateAccountCommand, type UpdateAccountCommand } from "./accounts.js";
+import {
+  closeAccount,
+  createAccount,
+  getAccount,
+  updateAccount,
+  type CloseAccountCommand,
+  type CreateAccountCommand,
+  type UpdateAccountCommand,
+} from "./accounts.js";
 import { depositFunds, withdrawFunds, withdrawFundsBatch, type DepositFundsCommand, type WithdrawFundsCommand } from "./deposits.js";
 import { expireDueHolds } from "./hold-expiry.js";
 import type { CommandOutcome } from "./commands.js";
@@ -30,15 +38,18 @@ import {
   getPayment,
   refundPayment,
   refundPayments,
+  updatePayment,
   voidPayment,
   type AuthorizationOutcome,
   type AuthorizePaymentCommand,
   type CapturePaymentCommand,
   type RefundPaymentCommand,
+  type UpdatePaymentCommand,
   type VoidPaymentCommand,
 } from "./payments.js";
 import type {
   AccountRecord,
+  AccountUpdateRecord,
   BalanceRecord,
   DepositRecord,
   PaymentRecord,
@@ -108,8 +119,18 @@ export class Ledger {
     return getAccount(this.db, accountId);
   }
 
-  updateAccount(command: UpdateAccountCommand): Promise<{ accountId: string; overdraftLimitCents: bigint }> {
-    return updateAccount(this.commands, command);
+  updateAccount(command: UpdateAccountCommand, context: RequestContext = { clientId: "" }): Promise<AccountUpdateRecord> {
+    return updateAccount(this.commands, command, context);
+  }
+
+  /** Closes an empty account; it then refuses every money command (ACCOUNT_CLOSED). */
+  closeAccount(command: CloseAccountCommand, context: RequestContext): Promise<AccountRecord> {
+    return closeAccount(this.commands, command, context);
+  }
+
+  /** Replaces a payment's metadata. */
+  updatePayment(command: UpdatePaymentCommand, context: RequestContext): Promise<PaymentRecord> {
+    return updatePayment(this.commands, command, context);
   }
 
   depositFunds(command: DepositFundsCommand, context: RequestContext): Promise<DepositRecord> {

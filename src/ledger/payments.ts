@@ -16,7 +16,7 @@ import { ulid } from "../ids/ulid.js";
 import type { Database } from "../db/client.js";
 import { balances } from "../db/schema.js";
 import { accountNotFound } from "./accounts.js";
-import { MAX_BATCH_ITEMS, requireBatchSize, runCommand, runCommands, type CommandInput, type CommandOutcome } from "./commands.js";
+import { MAX_BATCH_ITEMS, metadataFingerprint, requireBatchSize, runCommand, runCommands, type CommandInput, type CommandOutcome } from "./commands.js";
 import { LedgerError, LedgerErrorCode, invalidArgument } from "./ledger-error.js";
 import { countPayment } from "./ledger-metrics.js";
 import type { PaymentBatcher } from "./payment-batch.js";
@@ -28,7 +28,9 @@ import {
   requireAnyAccountId,
   requireCurrency,
   requireCustomerAccountId,
+  canonicalMetadata,
   requireIdempotencyKey,
+  requireMetadata,
   requireText,
   requireUlid,
 } from "./validation.js";
@@ -48,6 +50,8 @@ export interface AuthorizePaymentCommand {
   captureMethod?: CaptureMethod;
   /** Lifetime of a MANUAL hold; the configured default when absent. */
   holdExpiresInSeconds?: number;
+  /** The caller's references (validation.ts: requireMetadata). */
+  metadata?: Record<string, string>;
   /** A split payment: the amount divided between these payees (`payeeAccountId` then empty; payment-splits.ts). */
   splits?: readonly PaymentSplit[];
 }
@@ -109,6 +113,8 @@ function authorizationInput(command: AuthorizePaymentCommand, defaultHoldSeconds
   if (splits.length > 0) requireSplits(command.payerAccountId, command.payeeAccountId, command.amountCents, splits);
   requireCurrency("currency", command.currency);
   requireText("description", command.description, 500);
+  const metadata = command.metadata ?? {};
+  requireMetadata("metadata", metadata);
   const manual = command.captureMethod === "MANUAL";
   const { minSeconds, maxSeconds } = HOLD_EXPIRES_IN_BOUNDS;
   const holdSeconds = command.holdExpiresInSeconds ?? defaultHoldSeconds;
@@ -120,8 +126,9 @@ function authorizationInput(command: AuthorizePaymentCommand, defaultHoldSeconds
     }
   }
 
-  const { idempotencyKey, captureMethod: _method, holdExpiresInSeconds: _seconds, splits: _splits, ...request } = command;
-  // The fingerprint of an automatic payment stays what it was before capture methods and splits existed.
+  const { idempotencyKey, captureMethod: _method, holdExpiresInSeconds: _seconds, splits: _splits, metadata: _metadata, ...fields } = command;
+  const request = { ...fields, ...metadataFingerprint(metadata) };
+  // The fingerprint of an automatic payment stays what it was before capture methods, splits and metadata existed.
   const withSplits = splits.length > 0 ? { ...request, splits: splitsFingerprint(splits) } : request;
   const fingerprinted = manual
     ? { ...withSplits, captureMethod: "MANUAL", holdExpiresInSeconds: String(command.holdExpiresInSeconds ?? "") }
@@ -140,6 +147,7 @@ function authorizationInput(command: AuthorizePaymentCommand, defaultHoldSeconds
       description: command.description,
       captureMethod: manual ? "MANUAL" : "AUTOMATIC",
       holdExpiresAt: manual ? new Date(Date.now() + holdSeconds * 1000).toISOString() : null,
+      metadata,
       ...(splits.length > 0 && { splits: splitItems(splits) }),
     },
     onRecorded: countPayment,
@@ -199,6 +207,8 @@ export interface RefundPaymentCommand {
   paymentId: string;
   amountCents: bigint;
   reason: string;
+  /** The caller's references for the refund. */
+  metadata?: Record<string, string>;
 }
 
 /** Moves (part of) what reached the payee back to the payer; see ledger_cmd_refund for declines. */
@@ -222,14 +232,42 @@ function refundInput(command: RefundPaymentCommand): CommandInput {
   requireUlid("payment_id", command.paymentId);
   requireAmount("amount_cents", command.amountCents);
   requireText("reason", command.reason, 500);
-  const { idempotencyKey, ...request } = command;
+  const metadata = command.metadata ?? {};
+  requireMetadata("metadata", metadata);
+  const { idempotencyKey, metadata: _metadata, ...request } = command;
   return {
     kind: "refund",
     method: "RefundPayment",
     idempotencyKey,
-    request,
-    fields: { refundId: ulid(), paymentId: command.paymentId, amountCents: command.amountCents.toString(), reason: command.reason },
+    request: { ...request, ...metadataFingerprint(metadata) },
+    fields: { refundId: ulid(), paymentId: command.paymentId, amountCents: command.amountCents.toString(), reason: command.reason, metadata },
   };
+}
+
+export interface UpdatePaymentCommand {
+  idempotencyKey: string;
+  paymentId: string;
+  /** Replaces all of the payment's metadata (empty clears it). */
+  metadata: Record<string, string>;
+}
+
+/** Replaces a payment's metadata (any status) and records PaymentUpdated, once per idempotency key. */
+export function updatePayment(batcher: PaymentBatcher, command: UpdatePaymentCommand, context: RequestContext): Promise<PaymentRecord> {
+  requireIdempotencyKey("idempotency_key", command.idempotencyKey);
+  requireUlid("payment_id", command.paymentId);
+  requireMetadata("metadata", command.metadata);
+  return runCommand<PaymentRecord>(
+    batcher,
+    {
+      kind: "update_payment",
+      method: "UpdatePayment",
+      idempotencyKey: command.idempotencyKey,
+      // An empty map is a request too (it clears): always fingerprinted.
+      request: { paymentId: command.paymentId, metadata: canonicalMetadata(command.metadata) },
+      fields: { paymentId: command.paymentId, metadata: command.metadata },
+    },
+    context,
+  );
 }
 
 /** Reads one payment with its current state; NOT_FOUND when it does not exist. */

@@ -1,7 +1,7 @@
 /** What the ledger returns: plain records with bigint money and Date times, no transport types. */
 
 // The records that cross the boundary to SQL are declared in ledger-core.ts (TypeBox).
-export type { AccountRecord, DepositRecord, PaymentRecord, RefundRecord, WithdrawalRecord } from "./ledger-core.js";
+export type { AccountRecord, AccountUpdateRecord, DepositRecord, PaymentRecord, RefundRecord, WithdrawalRecord } from "./ledger-core.js";
 import type { PaymentRecord } from "./ledger-core.js";
 
 export type PaymentStatus = PaymentRecord["status"];

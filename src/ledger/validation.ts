@@ -2,7 +2,7 @@
  * Input rules shared by every ledger operation. Each check throws an INVALID_ARGUMENT LedgerError
  * naming the field, before any database work starts, so malformed requests change nothing.
  */
-import { invalidArgument } from "./ledger-error.js";
+import { LedgerError, LedgerErrorCode, invalidArgument } from "./ledger-error.js";
 
 /** Largest amount accepted: 2^53 - 1, so amounts survive any JSON consumer intact. */
 export const MAX_AMOUNT_CENTS = 9_007_199_254_740_991n;
@@ -65,4 +65,44 @@ export function requireText(field: string, value: string, max: number, required 
   if (required && value.trim().length === 0) throw invalidArgument(field, "is required");
   if (value.length > max) throw invalidArgument(field, `must be at most ${max} characters`);
   if (NUL.test(value)) throw invalidArgument(field, "must not contain NUL (U+0000)");
+}
+
+/** Metadata limits: keys per map, characters per key, characters per value. */
+export const METADATA_LIMITS = { maxKeys: 50, maxKeyChars: 40, maxValueChars: 500 } as const;
+
+/** The field naming one metadata key, e.g. `metadata["order_id"]` (a long key is cut). */
+export function metadataField(field: string, key: string): string {
+  const shown = [...key].length > METADATA_LIMITS.maxKeyChars ? `${[...key].slice(0, METADATA_LIMITS.maxKeyChars).join("")}...` : key;
+  return `${field}[${JSON.stringify(shown)}]`;
+}
+
+/**
+ * The caller's references on an object or in a filter: at most 50 keys, each 1-40 characters
+ * without control or invisible characters, each value at most 500 characters without NUL.
+ * Characters are code points.
+ */
+export function requireMetadata(field: string, metadata: Readonly<Record<string, string>>): void {
+  const { maxKeys, maxKeyChars, maxValueChars } = METADATA_LIMITS;
+  const keys = Object.keys(metadata);
+  if (keys.length > maxKeys) {
+    throw new LedgerError(LedgerErrorCode.METADATA_TOO_MANY_KEYS, `${field}: has ${keys.length} keys; at most ${maxKeys} are allowed`, field);
+  }
+  for (const key of keys) {
+    const named = metadataField(field, key);
+    const keyError = (why: string) => new LedgerError(LedgerErrorCode.METADATA_KEY_INVALID, `${named}: the key ${why}`, named);
+    const valueError = (why: string) => new LedgerError(LedgerErrorCode.METADATA_VALUE_INVALID, `${named}: the value ${why}`, named);
+    const chars = [...key].length;
+    if (chars === 0) throw keyError("must not be empty");
+    if (chars > maxKeyChars) throw keyError(`has ${chars} characters; at most ${maxKeyChars} are allowed`);
+    if (INVISIBLE.test(key)) throw keyError("must not contain control, format or invisible characters");
+    const value = metadata[key]!;
+    const valueChars = [...value].length;
+    if (valueChars > maxValueChars) throw valueError(`has ${valueChars} characters; at most ${maxValueChars} are allowed`);
+    if (NUL.test(value)) throw valueError("must not contain NUL (U+0000)");
+  }
+}
+
+/** Metadata in a canonical text (keys sorted), for idempotency fingerprints and page-token filters. */
+export function canonicalMetadata(metadata: Readonly<Record<string, string>>): string {
+  return JSON.stringify(Object.keys(metadata).sort().map((key) => [key, metadata[key]]));
 }

@@ -16,12 +16,24 @@ const Timestamp = Type.String({
   description: "RFC 3339 UTC time",
 });
 
+/**
+ * The caller's references on the object (at most 50 keys of 1-40 characters, values at most 500).
+ * Optional: absent in events written before metadata existed.
+ */
+const Metadata = Type.Optional(
+  Type.Record(Type.String({ minLength: 1, maxLength: 40 }), Type.String({ maxLength: 500 }), {
+    maxProperties: 50,
+    description: "the caller's references: key -> value",
+  }),
+);
+
 export const AccountCreatedPayload = Type.Object(
   {
     accountId: AccountId,
     currency: Currency,
     displayName: Type.String({ maxLength: 200 }),
     createdAt: Timestamp,
+    metadata: Metadata,
   },
   { additionalProperties: false },
 );
@@ -35,6 +47,7 @@ export const FundsDepositedPayload = Type.Object(
     currency: Currency,
     balanceAfterCents: Cents,
     createdAt: Timestamp,
+    metadata: Metadata,
   },
   { additionalProperties: false },
 );
@@ -54,6 +67,8 @@ const paymentFields = {
   currency: Currency,
   description: Type.String({ maxLength: 500 }),
   createdAt: Timestamp,
+  /** The payment's metadata. */
+  metadata: Metadata,
   splits: legs({ amountCents: PositiveCents }, "each payee's part of the amount"),
 };
 
@@ -90,6 +105,8 @@ const holdFields = {
   payeeAccountId: PayeeAccountId,
   currency: Currency,
   createdAt: Timestamp,
+  /** The payment's metadata. */
+  metadata: Metadata,
 };
 
 export const PaymentCapturedPayload = Type.Object(
@@ -118,6 +135,8 @@ export const PaymentRefundedPayload = Type.Object(
     /** The payment's refunded total after this refund. */
     refundedCents: PositiveCents,
     createdAt: Timestamp,
+    /** The refund's metadata. */
+    metadata: Metadata,
     splits: legs({ refundedCents: NonNegativeCents }, "what this refund took back from each payee (divided by the split rule)"),
   },
   { additionalProperties: false },
@@ -133,6 +152,7 @@ export const FundsWithdrawnPayload = Type.Object(
     reference: Type.String({ maxLength: 200 }),
     balanceAfterCents: Cents,
     createdAt: Timestamp,
+    metadata: Metadata,
   },
   { additionalProperties: false },
 );
@@ -154,6 +174,8 @@ export const PaymentRefundDeclinedPayload = Type.Object(
     /** The payment's refunded total, unchanged by this refund. */
     refundedCents: NonNegativeCents,
     createdAt: Timestamp,
+    /** The refund's metadata. */
+    metadata: Metadata,
     splits: legs({ refundedCents: NonNegativeCents }, "what this refund would have taken back from each payee"),
   },
   { additionalProperties: false },
@@ -172,7 +194,26 @@ export const FundsWithdrawalDeclinedPayload = Type.Object(
     /** The account's available balance, unchanged by this payout. */
     balanceAfterCents: Cents,
     createdAt: Timestamp,
+    metadata: Metadata,
   },
+  { additionalProperties: false },
+);
+
+/** UpdateAccount with metadata (or a key): the account's metadata and limit after it. */
+export const AccountUpdatedPayload = Type.Object(
+  { accountId: AccountId, metadata: Metadata, overdraftLimitCents: NonNegativeCents, updatedAt: Timestamp },
+  { additionalProperties: false },
+);
+
+/** CloseAccount: from closedAt on, the account refuses every money command. */
+export const AccountClosedPayload = Type.Object(
+  { accountId: AccountId, currency: Currency, closedAt: Timestamp, metadata: Metadata },
+  { additionalProperties: false },
+);
+
+/** UpdatePayment: the payment's metadata after it. */
+export const PaymentUpdatedPayload = Type.Object(
+  { paymentId: Ulid, payerAccountId: AccountId, payeeAccountId: PayeeAccountId, metadata: Metadata, updatedAt: Timestamp },
   { additionalProperties: false },
 );
 
@@ -189,6 +230,9 @@ export const eventCatalog = {
   FundsWithdrawn: { aggregateType: "account", payload: FundsWithdrawnPayload },
   PaymentRefundDeclined: { aggregateType: "payment", payload: PaymentRefundDeclinedPayload },
   FundsWithdrawalDeclined: { aggregateType: "account", payload: FundsWithdrawalDeclinedPayload },
+  AccountUpdated: { aggregateType: "account", payload: AccountUpdatedPayload },
+  AccountClosed: { aggregateType: "account", payload: AccountClosedPayload },
+  PaymentUpdated: { aggregateType: "payment", payload: PaymentUpdatedPayload },
 } as const satisfies Record<string, { aggregateType: string; payload: TSchema }>;
 
 export type EventType = keyof typeof eventCatalog;
@@ -226,6 +270,9 @@ export const envelopeSchemas = {
   FundsWithdrawn: envelopeOf("FundsWithdrawn"),
   PaymentRefundDeclined: envelopeOf("PaymentRefundDeclined"),
   FundsWithdrawalDeclined: envelopeOf("FundsWithdrawalDeclined"),
+  AccountUpdated: envelopeOf("AccountUpdated"),
+  AccountClosed: envelopeOf("AccountClosed"),
+  PaymentUpdated: envelopeOf("PaymentUpdated"),
 };
 
 /**

@@ -237,7 +237,7 @@ for (const [backend, start] of Object.entries(backends)) {
       assert.deepEqual(
         { ...(declinedEvent!.payload as object), refundId: undefined, createdAt: undefined },
         { refundId: undefined, paymentId: paid.paymentId, payerAccountId: payer, payeeAccountId: payee, amountCents: "100", currency: "USD",
-          reason: "", declineReason: "INSUFFICIENT_FUNDS", refundedCents: "0", createdAt: undefined },
+          reason: "", declineReason: "INSUFFICIENT_FUNDS", refundedCents: "0", createdAt: undefined, metadata: {} },
       );
       await assertLedgerInvariants(target.db);
     });

@@ -11,7 +11,7 @@ import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
-import { Code, ConnectError, createLedgerClient, PaymentService, PaymentSchema, PaymentStatus } from "payment-ledger/client";
+import { AccountStatus, Code, ConnectError, createLedgerClient, PaymentService, PaymentSchema, PaymentStatus } from "payment-ledger/client";
 import { testKey } from "../support/api-keys.js";
 import { startTestService, type TestService } from "../support/service.js";
 
@@ -38,6 +38,30 @@ describe("against the service", () => {
       const first = (await ledger.payments.authorizePayment(order)).payment!;
       assert.equal(first.status, PaymentStatus.AUTHORIZED);
       assert.equal((await ledger.payments.authorizePayment(order)).payment!.paymentId, first.paymentId);
+    });
+  }
+
+  for (const protocol of ["connect", "grpc"] as const) {
+    it(`${protocol}: metadata, search, UpdatePayment and CloseAccount with the keys the client makes`, async () => {
+      const ledger = createLedgerClient({ baseUrl: svc.url, apiKey: key.key, protocol });
+      const tag = `typed-${protocol}`;
+      const payer = (await ledger.accounts.createAccount({ currency: "USD", displayName: "payer", metadata: { tag } })).account!;
+      assert.deepEqual(payer.metadata, { tag });
+      assert.equal(payer.status, AccountStatus.OPEN);
+      const payee = (await ledger.accounts.createAccount({ currency: "USD", displayName: "payee" })).account!.accountId;
+      await ledger.accounts.depositFunds({ accountId: payer.accountId, amountCents: 500n, currency: "USD" });
+      const paid = (await ledger.payments.authorizePayment({
+        payerAccountId: payer.accountId, payeeAccountId: payee, amountCents: 500n, currency: "USD", metadata: { tag, order: "1" },
+      })).payment!;
+      const found = await ledger.payments.listPayments({ metadata: { tag }, minAmountCents: 500n });
+      assert.deepEqual(found.payments.map((p) => p.paymentId), [paid.paymentId]);
+      // No key given: the client makes one, as for every keyed request.
+      const updated = (await ledger.payments.updatePayment({ paymentId: paid.paymentId, metadata: { tag, order: "1", invoice: "7" } })).payment!;
+      assert.deepEqual(updated.metadata, { tag, order: "1", invoice: "7" });
+      const closed = (await ledger.accounts.closeAccount({ accountId: payer.accountId })).account!;
+      assert.equal(closed.status, AccountStatus.CLOSED);
+      const listed = await ledger.accounts.listAccounts({ metadata: { tag }, statuses: [AccountStatus.CLOSED] });
+      assert.deepEqual(listed.accounts.map((a) => a.accountId), [payer.accountId]);
     });
   }
 
@@ -136,5 +160,6 @@ it("examples/authorize-payment.ts runs against the service", async () => {
   assert.equal(steps.deposit?.availableBalanceCents, "10000");
   assert.equal(steps.payment?.status, "AUTHORIZED");
   assert.equal(steps.replay?.same, true);
+  assert.equal(steps.search?.same, true, "the payment is found by its metadata");
   assert.equal(steps.balance?.availableBalanceCents, "2500");
 });

@@ -51,7 +51,8 @@ for (const protocol of ["connect", "grpc"] as const) {
         return [step, rest as Record<string, unknown>];
       }),
     );
-    assert.deepEqual(Object.keys(steps), ["accounts", "deposit", "payment", "replay", "balance"]);
+    assert.deepEqual(Object.keys(steps), ["accounts", "deposit", "payment", "replay", "search", "balance"]);
+    assert.equal(steps.search!.same, true);
     assert.equal(steps.payment!.status, "AUTHORIZED");
     assert.equal(steps.replay!.same, true);
     assert.equal(steps.balance!.availableBalanceCents, "2500");

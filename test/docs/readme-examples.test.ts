@@ -76,6 +76,10 @@ it("runs every README example against npm start's embedded default, in order, wi
     assert.match(output, /"message": "aborted: items\[1\] failed \(ACCOUNT_NOT_FOUND\)/, "the atomic payouts over gRPC are aborted");
     assert.match(output, /"ok": ?true/, "the ledger verifies");
     assert.match(output, /"debug": \{\s*"code": "ACCOUNT_NOT_FOUND",\s*"field": "account_id"/, "buf curl's error shows the readable detail");
+    assert.match(output, /"payments":\[\{[^\]]*"metadata":\{[^}]*"order_id":"A-1001"/, "the search by metadata finds the order");
+    assert.match(output, /"invoice":"INV-7"/, "UpdatePayment replaced the payment's metadata");
+    assert.match(output, /"accounts":\[\{"accountId":"carol"[^\]]*"tier":"gold"/, "ListAccounts finds carol by metadata");
+    assert.match(output, /"accountId":"carol"[^\n]*"status":"ACCOUNT_STATUS_CLOSED","closedAt":/, "carol is closed");
   } finally {
     await service.stop("SIGTERM");
   }

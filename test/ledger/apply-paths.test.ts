@@ -34,18 +34,19 @@ function id(tag: string, label: string): string {
   return value;
 }
 
-/** Three accounts (a funded EUR payer, an EUR payee, a USD account) whose ids start with `tag`. */
-async function accountsFor(tag: string): Promise<Record<"payer" | "payee" | "usd", string>> {
+/** Four accounts (a funded EUR payer, an EUR payee, a USD account, a closed EUR account) whose ids start with `tag`. */
+async function accountsFor(tag: string): Promise<Record<"payer" | "payee" | "usd" | "closed", string>> {
   const ledger = new Ledger(database.handle.db, { idempotencyTtlHours: 24 });
   const open = async (name: string, currency: string) =>
     (await ledger.createAccount({ accountId: id(tag, name), currency, displayName: `${tag} ${name}` }, ctx)).accountId;
-  const ids = { payer: await open("payer", "EUR"), payee: await open("payee", "EUR"), usd: await open("usd", "USD") };
+  const ids = { payer: await open("payer", "EUR"), payee: await open("payee", "EUR"), usd: await open("usd", "USD"), closed: await open("closed", "EUR") };
   await ledger.depositFunds({ idempotencyKey: `${tag}-seed`, accountId: ids.payer, amountCents: 1_000n, currency: "EUR" }, ctx);
+  await ledger.closeAccount({ accountId: ids.closed, idempotencyKey: `${tag}-close` }, ctx);
   return ids;
 }
 
 /** One authorize item in the form src/ledger/commands.ts sends; `key` names the key, payment and event. */
-function item(tag: string, key: string, payer: string, payee: string, amount: number, extra: Record<string, string | null> = {}) {
+function item(tag: string, key: string, payer: string, payee: string, amount: number, extra: Record<string, unknown> = {}) {
   return {
     kind: "authorize", clientId: ctx.clientId, key: `${tag}-${key}`, method: "AuthorizePayment", requestHash: `hash-${key}-${amount}`,
     paymentId: id(tag, `pay-${key}`), payerAccountId: payer, payeeAccountId: payee, amountCents: String(amount), currency: "EUR",
@@ -55,10 +56,12 @@ function item(tag: string, key: string, payer: string, payee: string, amount: nu
 }
 
 /** A batch exercising every kind of outcome, for the accounts of `tag`. */
-function batchFor(tag: string, a: Record<"payer" | "payee" | "usd", string>) {
+function batchFor(tag: string, a: Record<"payer" | "payee" | "usd" | "closed", string>) {
   const hold = { captureMethod: "MANUAL", holdExpiresAt: "2026-11-30T10:00:00.000Z" };
   return [
-    item(tag, "first", a.payer, a.payee, 100),
+    item(tag, "first", a.payer, a.payee, 100, { metadata: { order: "o-1", shop: "s" } }),
+    item(tag, "to-closed", a.payer, a.closed, 10), // refused: ACCOUNT_CLOSED (payee)
+    item(tag, "from-closed", a.closed, a.payer, 10, { metadata: { x: "y" } }), // refused: ACCOUNT_CLOSED (payer)
     item(tag, "live", a.payer, a.payee, 50), // its key was used by an earlier call: replayed
     item(tag, "hold", a.payer, a.payee, 300, hold),
     item(tag, "first", a.payer, a.payee, 100), // same key earlier in this batch: replays it
@@ -90,7 +93,8 @@ async function stateOf(tag: string, a: Record<string, string>, outcomes: unknown
   const untag = (value: unknown) => {
     let text = JSON.stringify(value);
     for (const [ulidValue, name] of names) if (name.startsWith(`${tag}/`)) text = text.replaceAll(ulidValue, name.slice(tag.length + 1));
-    return JSON.parse(text.replaceAll(`${tag}-`, "T-"));
+    // The closed account's closing time differs between runs (it is in ACCOUNT_CLOSED's message).
+    return JSON.parse(text.replaceAll(`${tag}-`, "T-").replace(/closed at [0-9T:.Z-]+/g, "closed at <time>"));
   };
   const accounts = Object.values(a);
   // The heads kept on the balance row (12-ledger-lines.sql), but the hash: it covers ids that differ between runs.
@@ -105,7 +109,10 @@ async function stateOf(tag: string, a: Record<string, string>, outcomes: unknown
   const events = await sql`select event_id, event_type, aggregate_id, envelope from outbox where aggregate_type = 'payment' and envelope->'payload'->>'payerAccountId' in ${sql(accounts)} order by id`;
   const transitions = await sql`select payment_id, status, amount_cents::text, payer_seq::text, payee_seq::text from payment_transitions
     where payer_account_id in ${sql(accounts)} order by id`;
-  return untag({ outcomes, balances, entries, holds, events, transitions });
+  const payments = await sql`select id, status, amount_cents::text, metadata from payments where payer_account_id in ${sql(accounts)} order by id`;
+  const state = untag({ outcomes, balances, entries, holds, events, transitions, payments });
+  state.payments.sort((x: { id: string }, y: { id: string }) => x.id.localeCompare(y.id));
+  return state;
 }
 
 it("gives the same outcomes, balances, entries, holds, transitions and events on the set path and the per-item loop", async () => {
@@ -125,7 +132,7 @@ it("gives the same outcomes, balances, entries, holds, transitions and events on
   const kinds = (set.outcomes as Record<string, unknown>[]).map((o) =>
     "error" in o ? (o.error as { code: string }).code : o.replayed ? "replayed" : (o.result as { status: string }).status);
   assert.deepEqual(kinds, [
-    "AUTHORIZED", "replayed", "REQUIRES_CAPTURE", "replayed", "ACCOUNT_NOT_FOUND", "ACCOUNT_NOT_FOUND",
+    "AUTHORIZED", "ACCOUNT_CLOSED", "ACCOUNT_CLOSED", "replayed", "REQUIRES_CAPTURE", "replayed", "ACCOUNT_NOT_FOUND", "ACCOUNT_NOT_FOUND",
     "DECLINED", "DECLINED", "AUTHORIZED", "DECLINED", "AUTHORIZED",
   ]);
   await assertLedgerInvariants(database.handle.db);

@@ -95,6 +95,26 @@ it("answers every command kind in the declared shapes", async () => {
   }));
   await ledger.authorizePayments(atomic, ctx, true);
   await ledger.authorizePayments(atomic, ctx, true);
+  // Metadata, updates and closing: keyed account and payment commands, and the closed-account rule
+  // on both paths (a closed payee in a batch of ten takes the set path).
+  await ledger.createAccount({ accountId: "core-d", currency: "USD", displayName: "C", metadata: { team: "x" } }, ctx);
+  assert.equal(await settle(ledger.createAccount({ accountId: "core-d", currency: "USD", displayName: "C", metadata: { team: "y" } }, ctx)), "ACCOUNT_ALREADY_EXISTS");
+  const update = { accountId: "core-d", metadata: { team: "z" }, idempotencyKey: "u-1" };
+  await ledger.updateAccount(update, ctx);
+  await ledger.updateAccount(update, ctx);
+  await ledger.updatePayment({ idempotencyKey: "up-1", paymentId: paid.paymentId, metadata: { order: "1" } }, ctx);
+  assert.equal(await settle(ledger.updatePayment({ idempotencyKey: "up-2", paymentId: ulid(), metadata: {} }, ctx)), "PAYMENT_NOT_FOUND");
+  assert.equal(await settle(ledger.closeAccount({ accountId: "core-a", idempotencyKey: "x-1" }, ctx)), "ACCOUNT_NOT_EMPTY");
+  await ledger.closeAccount({ accountId: "core-d", idempotencyKey: "x-2" }, ctx);
+  await ledger.closeAccount({ accountId: "core-d", idempotencyKey: "x-2" }, ctx);
+  assert.equal(await settle(ledger.depositFunds({ ...deposit, idempotencyKey: "d-3", accountId: "core-d" }, ctx)), "ACCOUNT_CLOSED");
+  await ledger.authorizePayments(
+    Array.from({ length: 10 }, (_, i) => ({
+      idempotencyKey: `cb-${i}`, payerAccountId: "core-a", payeeAccountId: i === 3 ? "core-d" : "core-b", amountCents: 1n, currency: "USD",
+      description: "", metadata: { i: String(i) },
+    })),
+    ctx,
+  );
 
   const anyResult = Type.Union(Object.values(ResultOf));
   const codes = new Set<string>();
@@ -111,7 +131,7 @@ it("answers every command kind in the declared shapes", async () => {
   assert.ok(replays >= 3, "replays of a deposit, an account and a payment in a batch");
   assert.deepEqual(
     [...codes].sort(),
-    ["ABORTED", "ACCOUNT_ALREADY_EXISTS", "ACCOUNT_NOT_FOUND", "CAPTURE_EXCEEDS_HOLD", "IDEMPOTENCY_KEY_REUSED", "INVALID_PAYMENT_STATE", "PAYMENT_NOT_FOUND", "REFUND_EXCEEDS_CAPTURED"],
+    ["ABORTED", "ACCOUNT_ALREADY_EXISTS", "ACCOUNT_CLOSED", "ACCOUNT_NOT_EMPTY", "ACCOUNT_NOT_FOUND", "CAPTURE_EXCEEDS_HOLD", "IDEMPOTENCY_KEY_REUSED", "INVALID_PAYMENT_STATE", "PAYMENT_NOT_FOUND", "REFUND_EXCEEDS_CAPTURED"],
   );
 });
 

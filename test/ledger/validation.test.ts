@@ -2,7 +2,16 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { LedgerError } from "../../src/ledger/ledger-error.js";
 import { fromStoredJson, toStoredJson } from "../../src/ledger/stored-json.js";
-import { MAX_AMOUNT_CENTS, requireAmount, requireCurrency, requireCustomerAccountId, requireIdempotencyKey, requireText } from "../../src/ledger/validation.js";
+import {
+  MAX_AMOUNT_CENTS,
+  canonicalMetadata,
+  requireAmount,
+  requireCurrency,
+  requireCustomerAccountId,
+  requireIdempotencyKey,
+  requireMetadata,
+  requireText,
+} from "../../src/ledger/validation.js";
 
 function rejects(run: () => void, field: string, why: RegExp) {
   assert.throws(run, (error: unknown) => {
@@ -15,6 +24,25 @@ function rejects(run: () => void, field: string, why: RegExp) {
 }
 
 describe("validation rules", () => {
+  it("counts metadata limits in code points and names the key; the canonical form ignores key order", () => {
+    const code = (run: () => void) => {
+      try {
+        run();
+        return "ok";
+      } catch (error) {
+        assert.ok(error instanceof LedgerError);
+        return `${error.code} ${error.field}`;
+      }
+    };
+    assert.equal(code(() => requireMetadata("metadata", { ["😀".repeat(40)]: "😀".repeat(500) })), "ok", "40 and 500 code points (twice as many UTF-16 units)");
+    assert.equal(code(() => requireMetadata("metadata", { k: "😀".repeat(501) })), 'METADATA_VALUE_INVALID metadata["k"]');
+    assert.equal(code(() => requireMetadata("metadata", { ["😀".repeat(41)]: "" })), `METADATA_KEY_INVALID metadata["${"😀".repeat(40)}..."]`);
+    assert.equal(code(() => requireMetadata("metadata", { "\u202ekey": "v" })), 'METADATA_KEY_INVALID metadata["\u202ekey"]');
+    assert.equal(code(() => requireMetadata("metadata", Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`k${i}`, ""])))), "METADATA_TOO_MANY_KEYS metadata");
+    assert.equal(canonicalMetadata({ b: "2", a: "1" }), canonicalMetadata({ a: "1", b: "2" }));
+    assert.notEqual(canonicalMetadata({ a: "1,b=2" }), canonicalMetadata({ a: "1", b: "2" }), "no two maps share a canonical form");
+  });
+
   it("accepts amounts from 1 to 2^53-1 minor units only", () => {
     requireAmount("amount_cents", 1n);
     requireAmount("amount_cents", MAX_AMOUNT_CENTS);

@@ -160,6 +160,19 @@ describe("VerifyLedger", () => {
     });
   });
 
+  it("names a closed account that holds money or got a line after its closing (the rule bypassed in SQL)", async () => {
+    await withHolderAndMerchant(async (l, a, b, fresh) => {
+      await l.closeAccount({ accountId: b, idempotencyKey: key() }, ctx);
+      assert.deepEqual(await l.verify(), { ok: true, violations: [] }, "a closed empty account verifies clean");
+      // closed_at moved back before the holder's deposit: as if a deposit had reached a closed account.
+      await l.db.execute(sql`update balances set closed_at = '2000-01-01' where account_id = ${a}`);
+      const found = await l.verify();
+      assert.deepEqual(found.violations.map((v) => [v.check, v.subject]), [["CLOSED_NOT_EMPTY", a]]);
+      assert.match(found.violations[0]!.detail, /closed at 2000-01-01T00:00:00.000Z but has 1000 available and 0 held, and statement line 1 written after the closing/);
+      void fresh;
+    });
+  });
+
   it("leaves entries written outside ledger_apply alone on a later migrate (the naive benchmark script writes such rows)", async () => {
     await withHolderAndMerchant(async (l, a, b, fresh) => {
       await l.authorizePayment({ idempotencyKey: key(), payerAccountId: a, payeeAccountId: b, amountCents: 100n, currency: "USD", description: "" }, ctx);

@@ -23,6 +23,7 @@ export async function rows(db: Database, query: ReturnType<typeof sql>): Promise
  * - every held balance equals its hold movements and the open holds of its payments;
  * - every closed hold released all it held, and captured at most what it held;
  * - refunds never exceed what reached the payee, and refunded_cents is their sum;
+ * - closed accounts hold nothing and have no statement line after their closing;
  * - every outbox envelope matches its TypeBox schema (the database writes them).
  */
 export async function assertLedgerInvariants(db: Database): Promise<void> {
@@ -96,6 +97,13 @@ export async function assertLedgerInvariants(db: Database): Promise<void> {
                    and (t.payer_account_id, t.payee_account_id) is distinct from (p.payer_account_id, p.payee_account_id))
        or (p.status = 'DECLINED') <> (select count(*) = 1 from payment_transitions t where t.payment_id = p.id and p.status = 'DECLINED')`);
   assert.deepEqual(untracked, [], "every payment's first transition is its status at creation, declines have no other, all with the payment's accounts");
+
+  const closedNotEmpty = await rows(db, sql`
+    select b.account_id from balances b
+    where b.closed_at is not null and (b.available_cents <> 0 or b.held_cents <> 0
+      or exists (select 1 from ledger_entries e where e.account_id = b.account_id and e.created_at > b.closed_at)
+      or exists (select 1 from hold_movements m where m.account_id = b.account_id and m.created_at > b.closed_at))`);
+  assert.deepEqual(closedNotEmpty, [], "closed accounts hold nothing and have no line after their closing");
 
   const envelopes = await rows(db, sql`select event_type, envelope from outbox`);
   for (const { event_type: type, envelope } of envelopes) {

@@ -4,8 +4,8 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { FieldMask, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_field_mask, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { DeclineReason, ItemError } from "./payment_pb.js";
 import { file_payment_v1_payment } from "./payment_pb.js";
 import type { Message } from "@bufbuild/protobuf";
@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file payment/v1/account.proto.
  */
 export const file_payment_v1_account: GenFile = /*@__PURE__*/
-  fileDesc("ChhwYXltZW50L3YxL2FjY291bnQucHJvdG8SCnBheW1lbnQudjEidQoHQWNjb3VudBISCgphY2NvdW50X2lkGAEgASgJEhAKCGN1cnJlbmN5GAIgASgJEhQKDGRpc3BsYXlfbmFtZRgDIAEoCRIuCgpjcmVhdGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJxChRDcmVhdGVBY2NvdW50UmVxdWVzdBIQCghjdXJyZW5jeRgBIAEoCRIUCgxkaXNwbGF5X25hbWUYAiABKAkSEgoKYWNjb3VudF9pZBgDIAEoCRIdChVvdmVyZHJhZnRfbGltaXRfY2VudHMYBCABKAMiPQoVQ3JlYXRlQWNjb3VudFJlc3BvbnNlEiQKB2FjY291bnQYASABKAsyEy5wYXltZW50LnYxLkFjY291bnQiJwoRR2V0QWNjb3VudFJlcXVlc3QSEgoKYWNjb3VudF9pZBgBIAEoCSI6ChJHZXRBY2NvdW50UmVzcG9uc2USJAoHYWNjb3VudBgBIAEoCzITLnBheW1lbnQudjEuQWNjb3VudCJqChNEZXBvc2l0RnVuZHNSZXF1ZXN0EhcKD2lkZW1wb3RlbmN5X2tleRgBIAEoCRISCgphY2NvdW50X2lkGAIgASgJEhQKDGFtb3VudF9jZW50cxgDIAEoAxIQCghjdXJyZW5jeRgEIAEoCSKJAQoHRGVwb3NpdBISCgpkZXBvc2l0X2lkGAEgASgJEhIKCmFjY291bnRfaWQYAiABKAkSFAoMYW1vdW50X2NlbnRzGAMgASgDEhAKCGN1cnJlbmN5GAQgASgJEi4KCmNyZWF0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIl0KFERlcG9zaXRGdW5kc1Jlc3BvbnNlEiQKB2RlcG9zaXQYASABKAsyEy5wYXltZW50LnYxLkRlcG9zaXQSHwoXYXZhaWxhYmxlX2JhbGFuY2VfY2VudHMYAiABKAMiWQoTTGlzdEFjY291bnRzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRIbChNkaXNwbGF5X25hbWVfcHJlZml4GAMgASgJIlYKFExpc3RBY2NvdW50c1Jlc3BvbnNlEiUKCGFjY291bnRzGAEgAygLMhMucGF5bWVudC52MS5BY2NvdW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSKeAwoMQWNjb3VudEVudHJ5EhAKCHNlcXVlbmNlGAEgASgDEhQKDGFtb3VudF9jZW50cxgCIAEoAxIQCghjdXJyZW5jeRgDIAEoCRIcChRiYWxhbmNlX2JlZm9yZV9jZW50cxgEIAEoAxIbChNiYWxhbmNlX2FmdGVyX2NlbnRzGAUgASgDEi4KCmNhdXNlX2tpbmQYBiABKA4yGi5wYXltZW50LnYxLkVudHJ5Q2F1c2VLaW5kEhAKCGNhdXNlX2lkGAcgASgJEi4KCmNyZWF0ZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCGVudHJ5X2lkGAkgASgDEhIKCmVudHJ5X2hhc2gYCiABKAkSKwoEa2luZBgLIAEoDjIdLnBheW1lbnQudjEuU3RhdGVtZW50TGluZUtpbmQSHgoWYXZhaWxhYmxlX2JlZm9yZV9jZW50cxgMIAEoAxIdChVhdmFpbGFibGVfYWZ0ZXJfY2VudHMYDSABKAMSFQoNbGluZV9zZXF1ZW5jZRgOIAEoAyK+AQoZTGlzdEFjY291bnRFbnRyaWVzUmVxdWVzdBISCgphY2NvdW50X2lkGAEgASgJEigKBGZyb20YAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiYKAnRvGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCglwYWdlX3NpemUYBCABKAUSEgoKcGFnZV90b2tlbhgFIAEoCRIUCgxuZXdlc3RfZmlyc3QYBiABKAgiYAoaTGlzdEFjY291bnRFbnRyaWVzUmVzcG9uc2USKQoHZW50cmllcxgBIAMoCzIYLnBheW1lbnQudjEuQWNjb3VudEVudHJ5EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJcChNXYXRjaEFjY291bnRSZXF1ZXN0EhIKCmFjY291bnRfaWQYASABKAkSFAoMcmVzdW1lX3Rva2VuGAMgASgJSgQIAhADUhVyZXN1bWVfYWZ0ZXJfc2VxdWVuY2UigwIKFFdhdGNoQWNjb3VudFJlc3BvbnNlEhIKCmFjY291bnRfaWQYASABKAkSEAoIY3VycmVuY3kYAiABKAkSHwoXYXZhaWxhYmxlX2JhbGFuY2VfY2VudHMYAyABKAMSEwoHdmVyc2lvbhgEIAEoA0ICGAESJwoFZW50cnkYBSABKAsyGC5wYXltZW50LnYxLkFjY291bnRFbnRyeRIaChJoZWxkX2JhbGFuY2VfY2VudHMYBiABKAMSHAoUbGVkZ2VyX2JhbGFuY2VfY2VudHMYByABKAMSFAoMcmVzdW1lX3Rva2VuGAggASgJEhYKDmVudHJ5X3NlcXVlbmNlGAkgASgDIn4KFFdpdGhkcmF3RnVuZHNSZXF1ZXN0EhcKD2lkZW1wb3RlbmN5X2tleRgBIAEoCRISCgphY2NvdW50X2lkGAIgASgJEhQKDGFtb3VudF9jZW50cxgDIAEoAxIQCghjdXJyZW5jeRgEIAEoCRIRCglyZWZlcmVuY2UYBSABKAkipAIKCldpdGhkcmF3YWwSFQoNd2l0aGRyYXdhbF9pZBgBIAEoCRISCgphY2NvdW50X2lkGAIgASgJEhQKDGFtb3VudF9jZW50cxgDIAEoAxIQCghjdXJyZW5jeRgEIAEoCRIRCglyZWZlcmVuY2UYBSABKAkSLAoGc3RhdHVzGAYgASgOMhwucGF5bWVudC52MS5XaXRoZHJhd2FsU3RhdHVzEhoKDmRlY2xpbmVfcmVhc29uGAcgASgJQgIYARIuCgpjcmVhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI2ChNkZWNsaW5lX3JlYXNvbl9jb2RlGAkgASgOMhkucGF5bWVudC52MS5EZWNsaW5lUmVhc29uImAKFVdpdGhkcmF3RnVuZHNSZXNwb25zZRIqCgp3aXRoZHJhd2FsGAEgASgLMhYucGF5bWVudC52MS5XaXRoZHJhd2FsEhsKE2JhbGFuY2VfYWZ0ZXJfY2VudHMYAiABKAMiXAoZV2l0aGRyYXdGdW5kc0JhdGNoUmVxdWVzdBIvCgVpdGVtcxgBIAMoCzIgLnBheW1lbnQudjEuV2l0aGRyYXdGdW5kc1JlcXVlc3QSDgoGYXRvbWljGAIgASgIIlAKGldpdGhkcmF3RnVuZHNCYXRjaFJlc3BvbnNlEjIKCG91dGNvbWVzGAEgAygLMiAucGF5bWVudC52MS5XaXRoZHJhd0Z1bmRzT3V0Y29tZSKCAQoUV2l0aGRyYXdGdW5kc091dGNvbWUSNwoKd2l0aGRyYXdhbBgBIAEoCzIhLnBheW1lbnQudjEuV2l0aGRyYXdGdW5kc1Jlc3BvbnNlSAASJgoFZXJyb3IYAiABKAsyFS5wYXltZW50LnYxLkl0ZW1FcnJvckgAQgkKB291dGNvbWUiSQoUVXBkYXRlQWNjb3VudFJlcXVlc3QSEgoKYWNjb3VudF9pZBgBIAEoCRIdChVvdmVyZHJhZnRfbGltaXRfY2VudHMYAiABKAMiSgoVVXBkYXRlQWNjb3VudFJlc3BvbnNlEhIKCmFjY291bnRfaWQYASABKAkSHQoVb3ZlcmRyYWZ0X2xpbWl0X2NlbnRzGAIgASgDKsoBCg5FbnRyeUNhdXNlS2luZBIgChxFTlRSWV9DQVVTRV9LSU5EX1VOU1BFQ0lGSUVEEAASHAoYRU5UUllfQ0FVU0VfS0lORF9QQVlNRU5UEAESHAoYRU5UUllfQ0FVU0VfS0lORF9ERVBPU0lUEAISHAoYRU5UUllfQ0FVU0VfS0lORF9DQVBUVVJFEAMSGwoXRU5UUllfQ0FVU0VfS0lORF9SRUZVTkQQBBIfChtFTlRSWV9DQVVTRV9LSU5EX1dJVEhEUkFXQUwQBSqXAQoRU3RhdGVtZW50TGluZUtpbmQSIwofU1RBVEVNRU5UX0xJTkVfS0lORF9VTlNQRUNJRklFRBAAEh0KGVNUQVRFTUVOVF9MSU5FX0tJTkRfRU5UUlkQARIcChhTVEFURU1FTlRfTElORV9LSU5EX0hFTEQQAhIgChxTVEFURU1FTlRfTElORV9LSU5EX1JFTEVBU0VEEAMqdgoQV2l0aGRyYXdhbFN0YXR1cxIhCh1XSVRIRFJBV0FMX1NUQVRVU19VTlNQRUNJRklFRBAAEh8KG1dJVEhEUkFXQUxfU1RBVFVTX1dJVEhEUkFXThABEh4KGldJVEhEUkFXQUxfU1RBVFVTX0RFQ0xJTkVEEAIyswYKDkFjY291bnRTZXJ2aWNlElQKDUNyZWF0ZUFjY291bnQSIC5wYXltZW50LnYxLkNyZWF0ZUFjY291bnRSZXF1ZXN0GiEucGF5bWVudC52MS5DcmVhdGVBY2NvdW50UmVzcG9uc2USUAoKR2V0QWNjb3VudBIdLnBheW1lbnQudjEuR2V0QWNjb3VudFJlcXVlc3QaHi5wYXltZW50LnYxLkdldEFjY291bnRSZXNwb25zZSIDkAIBElEKDERlcG9zaXRGdW5kcxIfLnBheW1lbnQudjEuRGVwb3NpdEZ1bmRzUmVxdWVzdBogLnBheW1lbnQudjEuRGVwb3NpdEZ1bmRzUmVzcG9uc2USVgoMTGlzdEFjY291bnRzEh8ucGF5bWVudC52MS5MaXN0QWNjb3VudHNSZXF1ZXN0GiAucGF5bWVudC52MS5MaXN0QWNjb3VudHNSZXNwb25zZSIDkAIBEmgKEkxpc3RBY2NvdW50RW50cmllcxIlLnBheW1lbnQudjEuTGlzdEFjY291bnRFbnRyaWVzUmVxdWVzdBomLnBheW1lbnQudjEuTGlzdEFjY291bnRFbnRyaWVzUmVzcG9uc2UiA5ACARJTCgxXYXRjaEFjY291bnQSHy5wYXltZW50LnYxLldhdGNoQWNjb3VudFJlcXVlc3QaIC5wYXltZW50LnYxLldhdGNoQWNjb3VudFJlc3BvbnNlMAESVAoNV2l0aGRyYXdGdW5kcxIgLnBheW1lbnQudjEuV2l0aGRyYXdGdW5kc1JlcXVlc3QaIS5wYXltZW50LnYxLldpdGhkcmF3RnVuZHNSZXNwb25zZRJjChJXaXRoZHJhd0Z1bmRzQmF0Y2gSJS5wYXltZW50LnYxLldpdGhkcmF3RnVuZHNCYXRjaFJlcXVlc3QaJi5wYXltZW50LnYxLldpdGhkcmF3RnVuZHNCYXRjaFJlc3BvbnNlElQKDVVwZGF0ZUFjY291bnQSIC5wYXltZW50LnYxLlVwZGF0ZUFjY291bnRSZXF1ZXN0GiEucGF5bWVudC52MS5VcGRhdGVBY2NvdW50UmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp, file_payment_v1_payment]);
+  fileDesc("ChhwYXltZW50L3YxL2FjY291bnQucHJvdG8SCnBheW1lbnQudjEitQIKB0FjY291bnQSEgoKYWNjb3VudF9pZBgBIAEoCRIQCghjdXJyZW5jeRgCIAEoCRIUCgxkaXNwbGF5X25hbWUYAyABKAkSLgoKY3JlYXRlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMwoIbWV0YWRhdGEYCiADKAsyIS5wYXltZW50LnYxLkFjY291bnQuTWV0YWRhdGFFbnRyeRIpCgZzdGF0dXMYCyABKA4yGS5wYXltZW50LnYxLkFjY291bnRTdGF0dXMSLQoJY2xvc2VkX2F0GAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEi5AEKFENyZWF0ZUFjY291bnRSZXF1ZXN0EhAKCGN1cnJlbmN5GAEgASgJEhQKDGRpc3BsYXlfbmFtZRgCIAEoCRISCgphY2NvdW50X2lkGAMgASgJEh0KFW92ZXJkcmFmdF9saW1pdF9jZW50cxgEIAEoAxJACghtZXRhZGF0YRgKIAMoCzIuLnBheW1lbnQudjEuQ3JlYXRlQWNjb3VudFJlcXVlc3QuTWV0YWRhdGFFbnRyeRovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiPQoVQ3JlYXRlQWNjb3VudFJlc3BvbnNlEiQKB2FjY291bnQYASABKAsyEy5wYXltZW50LnYxLkFjY291bnQiJwoRR2V0QWNjb3VudFJlcXVlc3QSEgoKYWNjb3VudF9pZBgBIAEoCSI6ChJHZXRBY2NvdW50UmVzcG9uc2USJAoHYWNjb3VudBgBIAEoCzITLnBheW1lbnQudjEuQWNjb3VudCLcAQoTRGVwb3NpdEZ1bmRzUmVxdWVzdBIXCg9pZGVtcG90ZW5jeV9rZXkYASABKAkSEgoKYWNjb3VudF9pZBgCIAEoCRIUCgxhbW91bnRfY2VudHMYAyABKAMSEAoIY3VycmVuY3kYBCABKAkSPwoIbWV0YWRhdGEYCiADKAsyLS5wYXltZW50LnYxLkRlcG9zaXRGdW5kc1JlcXVlc3QuTWV0YWRhdGFFbnRyeRovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEi7wEKB0RlcG9zaXQSEgoKZGVwb3NpdF9pZBgBIAEoCRISCgphY2NvdW50X2lkGAIgASgJEhQKDGFtb3VudF9jZW50cxgDIAEoAxIQCghjdXJyZW5jeRgEIAEoCRIuCgpjcmVhdGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIzCghtZXRhZGF0YRgKIAMoCzIhLnBheW1lbnQudjEuRGVwb3NpdC5NZXRhZGF0YUVudHJ5Gi8KDU1ldGFkYXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJdChREZXBvc2l0RnVuZHNSZXNwb25zZRIkCgdkZXBvc2l0GAEgASgLMhMucGF5bWVudC52MS5EZXBvc2l0Eh8KF2F2YWlsYWJsZV9iYWxhbmNlX2NlbnRzGAIgASgDIt8CChNMaXN0QWNjb3VudHNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEhsKE2Rpc3BsYXlfbmFtZV9wcmVmaXgYAyABKAkSPwoIbWV0YWRhdGEYCiADKAsyLS5wYXltZW50LnYxLkxpc3RBY2NvdW50c1JlcXVlc3QuTWV0YWRhdGFFbnRyeRIrCghzdGF0dXNlcxgLIAMoDjIZLnBheW1lbnQudjEuQWNjb3VudFN0YXR1cxIxCg1jcmVhdGVkX2FmdGVyGAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCg5jcmVhdGVkX2JlZm9yZRgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIlYKFExpc3RBY2NvdW50c1Jlc3BvbnNlEiUKCGFjY291bnRzGAEgAygLMhMucGF5bWVudC52MS5BY2NvdW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSKeAwoMQWNjb3VudEVudHJ5EhAKCHNlcXVlbmNlGAEgASgDEhQKDGFtb3VudF9jZW50cxgCIAEoAxIQCghjdXJyZW5jeRgDIAEoCRIcChRiYWxhbmNlX2JlZm9yZV9jZW50cxgEIAEoAxIbChNiYWxhbmNlX2FmdGVyX2NlbnRzGAUgASgDEi4KCmNhdXNlX2tpbmQYBiABKA4yGi5wYXltZW50LnYxLkVudHJ5Q2F1c2VLaW5kEhAKCGNhdXNlX2lkGAcgASgJEi4KCmNyZWF0ZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCGVudHJ5X2lkGAkgASgDEhIKCmVudHJ5X2hhc2gYCiABKAkSKwoEa2luZBgLIAEoDjIdLnBheW1lbnQudjEuU3RhdGVtZW50TGluZUtpbmQSHgoWYXZhaWxhYmxlX2JlZm9yZV9jZW50cxgMIAEoAxIdChVhdmFpbGFibGVfYWZ0ZXJfY2VudHMYDSABKAMSFQoNbGluZV9zZXF1ZW5jZRgOIAEoAyK+AQoZTGlzdEFjY291bnRFbnRyaWVzUmVxdWVzdBISCgphY2NvdW50X2lkGAEgASgJEigKBGZyb20YAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiYKAnRvGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCglwYWdlX3NpemUYBCABKAUSEgoKcGFnZV90b2tlbhgFIAEoCRIUCgxuZXdlc3RfZmlyc3QYBiABKAgiYAoaTGlzdEFjY291bnRFbnRyaWVzUmVzcG9uc2USKQoHZW50cmllcxgBIAMoCzIYLnBheW1lbnQudjEuQWNjb3VudEVudHJ5EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJcChNXYXRjaEFjY291bnRSZXF1ZXN0EhIKCmFjY291bnRfaWQYASABKAkSFAoMcmVzdW1lX3Rva2VuGAMgASgJSgQIAhADUhVyZXN1bWVfYWZ0ZXJfc2VxdWVuY2UigwIKFFdhdGNoQWNjb3VudFJlc3BvbnNlEhIKCmFjY291bnRfaWQYASABKAkSEAoIY3VycmVuY3kYAiABKAkSHwoXYXZhaWxhYmxlX2JhbGFuY2VfY2VudHMYAyABKAMSEwoHdmVyc2lvbhgEIAEoA0ICGAESJwoFZW50cnkYBSABKAsyGC5wYXltZW50LnYxLkFjY291bnRFbnRyeRIaChJoZWxkX2JhbGFuY2VfY2VudHMYBiABKAMSHAoUbGVkZ2VyX2JhbGFuY2VfY2VudHMYByABKAMSFAoMcmVzdW1lX3Rva2VuGAggASgJEhYKDmVudHJ5X3NlcXVlbmNlGAkgASgDIvEBChRXaXRoZHJhd0Z1bmRzUmVxdWVzdBIXCg9pZGVtcG90ZW5jeV9rZXkYASABKAkSEgoKYWNjb3VudF9pZBgCIAEoCRIUCgxhbW91bnRfY2VudHMYAyABKAMSEAoIY3VycmVuY3kYBCABKAkSEQoJcmVmZXJlbmNlGAUgASgJEkAKCG1ldGFkYXRhGAogAygLMi4ucGF5bWVudC52MS5XaXRoZHJhd0Z1bmRzUmVxdWVzdC5NZXRhZGF0YUVudHJ5Gi8KDU1ldGFkYXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKNAwoKV2l0aGRyYXdhbBIVCg13aXRoZHJhd2FsX2lkGAEgASgJEhIKCmFjY291bnRfaWQYAiABKAkSFAoMYW1vdW50X2NlbnRzGAMgASgDEhAKCGN1cnJlbmN5GAQgASgJEhEKCXJlZmVyZW5jZRgFIAEoCRIsCgZzdGF0dXMYBiABKA4yHC5wYXltZW50LnYxLldpdGhkcmF3YWxTdGF0dXMSGgoOZGVjbGluZV9yZWFzb24YByABKAlCAhgBEi4KCmNyZWF0ZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjYKE2RlY2xpbmVfcmVhc29uX2NvZGUYCSABKA4yGS5wYXltZW50LnYxLkRlY2xpbmVSZWFzb24SNgoIbWV0YWRhdGEYCiADKAsyJC5wYXltZW50LnYxLldpdGhkcmF3YWwuTWV0YWRhdGFFbnRyeRovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiYAoVV2l0aGRyYXdGdW5kc1Jlc3BvbnNlEioKCndpdGhkcmF3YWwYASABKAsyFi5wYXltZW50LnYxLldpdGhkcmF3YWwSGwoTYmFsYW5jZV9hZnRlcl9jZW50cxgCIAEoAyJcChlXaXRoZHJhd0Z1bmRzQmF0Y2hSZXF1ZXN0Ei8KBWl0ZW1zGAEgAygLMiAucGF5bWVudC52MS5XaXRoZHJhd0Z1bmRzUmVxdWVzdBIOCgZhdG9taWMYAiABKAgiUAoaV2l0aGRyYXdGdW5kc0JhdGNoUmVzcG9uc2USMgoIb3V0Y29tZXMYASADKAsyIC5wYXltZW50LnYxLldpdGhkcmF3RnVuZHNPdXRjb21lIoIBChRXaXRoZHJhd0Z1bmRzT3V0Y29tZRI3Cgp3aXRoZHJhd2FsGAEgASgLMiEucGF5bWVudC52MS5XaXRoZHJhd0Z1bmRzUmVzcG9uc2VIABImCgVlcnJvchgCIAEoCzIVLnBheW1lbnQudjEuSXRlbUVycm9ySABCCQoHb3V0Y29tZSKGAgoUVXBkYXRlQWNjb3VudFJlcXVlc3QSEgoKYWNjb3VudF9pZBgBIAEoCRIdChVvdmVyZHJhZnRfbGltaXRfY2VudHMYAiABKAMSQAoIbWV0YWRhdGEYCiADKAsyLi5wYXltZW50LnYxLlVwZGF0ZUFjY291bnRSZXF1ZXN0Lk1ldGFkYXRhRW50cnkSFwoPaWRlbXBvdGVuY3lfa2V5GAsgASgJEi8KC3VwZGF0ZV9tYXNrGAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzaxovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEicAoVVXBkYXRlQWNjb3VudFJlc3BvbnNlEhIKCmFjY291bnRfaWQYASABKAkSHQoVb3ZlcmRyYWZ0X2xpbWl0X2NlbnRzGAIgASgDEiQKB2FjY291bnQYAyABKAsyEy5wYXltZW50LnYxLkFjY291bnQiQgoTQ2xvc2VBY2NvdW50UmVxdWVzdBISCgphY2NvdW50X2lkGAEgASgJEhcKD2lkZW1wb3RlbmN5X2tleRgCIAEoCSI8ChRDbG9zZUFjY291bnRSZXNwb25zZRIkCgdhY2NvdW50GAEgASgLMhMucGF5bWVudC52MS5BY2NvdW50KmMKDUFjY291bnRTdGF0dXMSHgoaQUNDT1VOVF9TVEFUVVNfVU5TUEVDSUZJRUQQABIXChNBQ0NPVU5UX1NUQVRVU19PUEVOEAESGQoVQUNDT1VOVF9TVEFUVVNfQ0xPU0VEEAIqygEKDkVudHJ5Q2F1c2VLaW5kEiAKHEVOVFJZX0NBVVNFX0tJTkRfVU5TUEVDSUZJRUQQABIcChhFTlRSWV9DQVVTRV9LSU5EX1BBWU1FTlQQARIcChhFTlRSWV9DQVVTRV9LSU5EX0RFUE9TSVQQAhIcChhFTlRSWV9DQVVTRV9LSU5EX0NBUFRVUkUQAxIbChdFTlRSWV9DQVVTRV9LSU5EX1JFRlVORBAEEh8KG0VOVFJZX0NBVVNFX0tJTkRfV0lUSERSQVdBTBAFKpcBChFTdGF0ZW1lbnRMaW5lS2luZBIjCh9TVEFURU1FTlRfTElORV9LSU5EX1VOU1BFQ0lGSUVEEAASHQoZU1RBVEVNRU5UX0xJTkVfS0lORF9FTlRSWRABEhwKGFNUQVRFTUVOVF9MSU5FX0tJTkRfSEVMRBACEiAKHFNUQVRFTUVOVF9MSU5FX0tJTkRfUkVMRUFTRUQQAyp2ChBXaXRoZHJhd2FsU3RhdHVzEiEKHVdJVEhEUkFXQUxfU1RBVFVTX1VOU1BFQ0lGSUVEEAASHwobV0lUSERSQVdBTF9TVEFUVVNfV0lUSERSQVdOEAESHgoaV0lUSERSQVdBTF9TVEFUVVNfREVDTElORUQQAjKGBwoOQWNjb3VudFNlcnZpY2USVAoNQ3JlYXRlQWNjb3VudBIgLnBheW1lbnQudjEuQ3JlYXRlQWNjb3VudFJlcXVlc3QaIS5wYXltZW50LnYxLkNyZWF0ZUFjY291bnRSZXNwb25zZRJQCgpHZXRBY2NvdW50Eh0ucGF5bWVudC52MS5HZXRBY2NvdW50UmVxdWVzdBoeLnBheW1lbnQudjEuR2V0QWNjb3VudFJlc3BvbnNlIgOQAgESUQoMRGVwb3NpdEZ1bmRzEh8ucGF5bWVudC52MS5EZXBvc2l0RnVuZHNSZXF1ZXN0GiAucGF5bWVudC52MS5EZXBvc2l0RnVuZHNSZXNwb25zZRJWCgxMaXN0QWNjb3VudHMSHy5wYXltZW50LnYxLkxpc3RBY2NvdW50c1JlcXVlc3QaIC5wYXltZW50LnYxLkxpc3RBY2NvdW50c1Jlc3BvbnNlIgOQAgESaAoSTGlzdEFjY291bnRFbnRyaWVzEiUucGF5bWVudC52MS5MaXN0QWNjb3VudEVudHJpZXNSZXF1ZXN0GiYucGF5bWVudC52MS5MaXN0QWNjb3VudEVudHJpZXNSZXNwb25zZSIDkAIBElMKDFdhdGNoQWNjb3VudBIfLnBheW1lbnQudjEuV2F0Y2hBY2NvdW50UmVxdWVzdBogLnBheW1lbnQudjEuV2F0Y2hBY2NvdW50UmVzcG9uc2UwARJUCg1XaXRoZHJhd0Z1bmRzEiAucGF5bWVudC52MS5XaXRoZHJhd0Z1bmRzUmVxdWVzdBohLnBheW1lbnQudjEuV2l0aGRyYXdGdW5kc1Jlc3BvbnNlEmMKEldpdGhkcmF3RnVuZHNCYXRjaBIlLnBheW1lbnQudjEuV2l0aGRyYXdGdW5kc0JhdGNoUmVxdWVzdBomLnBheW1lbnQudjEuV2l0aGRyYXdGdW5kc0JhdGNoUmVzcG9uc2USVAoNVXBkYXRlQWNjb3VudBIgLnBheW1lbnQudjEuVXBkYXRlQWNjb3VudFJlcXVlc3QaIS5wYXltZW50LnYxLlVwZGF0ZUFjY291bnRSZXNwb25zZRJRCgxDbG9zZUFjY291bnQSHy5wYXltZW50LnYxLkNsb3NlQWNjb3VudFJlcXVlc3QaIC5wYXltZW50LnYxLkNsb3NlQWNjb3VudFJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_payment_v1_payment]);
 
 /**
  * Account holds money in exactly one currency, fixed at creation.
@@ -49,6 +49,27 @@ export type Account = Message<"payment.v1.Account"> & {
    * @generated from field: google.protobuf.Timestamp created_at = 4;
    */
   createdAt?: Timestamp | undefined;
+
+  /**
+   * The caller's references: at most 50 keys, each 1-40 characters, values at most 500.
+   *
+   * @generated from field: map<string, string> metadata = 10;
+   */
+  metadata: { [key: string]: string };
+
+  /**
+   * OPEN, or CLOSED after CloseAccount.
+   *
+   * @generated from field: payment.v1.AccountStatus status = 11;
+   */
+  status: AccountStatus;
+
+  /**
+   * When the account was closed; absent while it is open.
+   *
+   * @generated from field: google.protobuf.Timestamp closed_at = 12;
+   */
+  closedAt?: Timestamp | undefined;
 };
 
 /**
@@ -91,6 +112,14 @@ export type CreateAccountRequest = Message<"payment.v1.CreateAccountRequest"> & 
    * @generated from field: int64 overdraft_limit_cents = 4;
    */
   overdraftLimitCents: bigint;
+
+  /**
+   * The caller's references (see Account.metadata). Part of what a repeated CreateAccount with
+   * the same account_id must match.
+   *
+   * @generated from field: map<string, string> metadata = 10;
+   */
+  metadata: { [key: string]: string };
 };
 
 /**
@@ -197,6 +226,13 @@ export type DepositFundsRequest = Message<"payment.v1.DepositFundsRequest"> & {
    * @generated from field: string currency = 4;
    */
   currency: string;
+
+  /**
+   * The caller's references (see Account.metadata); part of the idempotency fingerprint.
+   *
+   * @generated from field: map<string, string> metadata = 10;
+   */
+  metadata: { [key: string]: string };
 };
 
 /**
@@ -246,6 +282,13 @@ export type Deposit = Message<"payment.v1.Deposit"> & {
    * @generated from field: google.protobuf.Timestamp created_at = 5;
    */
   createdAt?: Timestamp | undefined;
+
+  /**
+   * The caller's references given with the deposit.
+   *
+   * @generated from field: map<string, string> metadata = 10;
+   */
+  metadata: { [key: string]: string };
 };
 
 /**
@@ -310,6 +353,34 @@ export type ListAccountsRequest = Message<"payment.v1.ListAccountsRequest"> & {
    * @generated from field: string display_name_prefix = 3;
    */
   displayNamePrefix: string;
+
+  /**
+   * Only accounts whose metadata has every one of these key = value pairs.
+   *
+   * @generated from field: map<string, string> metadata = 10;
+   */
+  metadata: { [key: string]: string };
+
+  /**
+   * Only accounts in one of these statuses; any status when empty.
+   *
+   * @generated from field: repeated payment.v1.AccountStatus statuses = 11;
+   */
+  statuses: AccountStatus[];
+
+  /**
+   * Only accounts created at or after this instant.
+   *
+   * @generated from field: google.protobuf.Timestamp created_after = 12;
+   */
+  createdAfter?: Timestamp | undefined;
+
+  /**
+   * Only accounts created before this instant.
+   *
+   * @generated from field: google.protobuf.Timestamp created_before = 13;
+   */
+  createdBefore?: Timestamp | undefined;
 };
 
 /**
@@ -694,6 +765,13 @@ export type WithdrawFundsRequest = Message<"payment.v1.WithdrawFundsRequest"> & 
    * @generated from field: string reference = 5;
    */
   reference: string;
+
+  /**
+   * The caller's references (see Account.metadata); part of the idempotency fingerprint.
+   *
+   * @generated from field: map<string, string> metadata = 10;
+   */
+  metadata: { [key: string]: string };
 };
 
 /**
@@ -774,6 +852,13 @@ export type Withdrawal = Message<"payment.v1.Withdrawal"> & {
    * @generated from field: payment.v1.DeclineReason decline_reason_code = 9;
    */
   declineReasonCode: DeclineReason;
+
+  /**
+   * The caller's references given with the withdrawal.
+   *
+   * @generated from field: map<string, string> metadata = 10;
+   */
+  metadata: { [key: string]: string };
 };
 
 /**
@@ -900,7 +985,7 @@ export const WithdrawFundsOutcomeSchema: GenMessage<WithdrawFundsOutcome> = /*@_
   messageDesc(file_payment_v1_account, 20);
 
 /**
- * UpdateAccountRequest changes an account's overdraft limit.
+ * UpdateAccountRequest changes an account's overdraft limit and/or its metadata.
  *
  * @generated from message payment.v1.UpdateAccountRequest
  */
@@ -914,11 +999,35 @@ export type UpdateAccountRequest = Message<"payment.v1.UpdateAccountRequest"> & 
 
   /**
    * New limit in minor units, 0 or more. Lowering it below what the account already overdraws is
-   * FAILED_PRECONDITION.
+   * FAILED_PRECONDITION. Applied when update_mask is empty or names it.
    *
    * @generated from field: int64 overdraft_limit_cents = 2;
    */
   overdraftLimitCents: bigint;
+
+  /**
+   * The account's new metadata, replacing all of it (empty clears it); applied when update_mask
+   * names "metadata". Limits as Account.metadata.
+   *
+   * @generated from field: map<string, string> metadata = 10;
+   */
+  metadata: { [key: string]: string };
+
+  /**
+   * Client-chosen key, 1-255 characters (see DepositFundsRequest); required when update_mask
+   * names "metadata": a retry with the same key and request answers the same account.
+   *
+   * @generated from field: string idempotency_key = 11;
+   */
+  idempotencyKey: string;
+
+  /**
+   * Which fields to change: "overdraft_limit_cents", "metadata" or both. Empty means
+   * "overdraft_limit_cents" (what UpdateAccount did before metadata existed).
+   *
+   * @generated from field: google.protobuf.FieldMask update_mask = 12;
+   */
+  updateMask?: FieldMask | undefined;
 };
 
 /**
@@ -947,6 +1056,13 @@ export type UpdateAccountResponse = Message<"payment.v1.UpdateAccountResponse"> 
    * @generated from field: int64 overdraft_limit_cents = 2;
    */
   overdraftLimitCents: bigint;
+
+  /**
+   * The account after the change (its metadata included).
+   *
+   * @generated from field: payment.v1.Account account = 3;
+   */
+  account?: Account | undefined;
 };
 
 /**
@@ -955,6 +1071,89 @@ export type UpdateAccountResponse = Message<"payment.v1.UpdateAccountResponse"> 
  */
 export const UpdateAccountResponseSchema: GenMessage<UpdateAccountResponse> = /*@__PURE__*/
   messageDesc(file_payment_v1_account, 22);
+
+/**
+ * CloseAccountRequest closes an account.
+ *
+ * @generated from message payment.v1.CloseAccountRequest
+ */
+export type CloseAccountRequest = Message<"payment.v1.CloseAccountRequest"> & {
+  /**
+   * The customer account.
+   *
+   * @generated from field: string account_id = 1;
+   */
+  accountId: string;
+
+  /**
+   * Client-chosen key, 1-255 characters (see DepositFundsRequest).
+   *
+   * @generated from field: string idempotency_key = 2;
+   */
+  idempotencyKey: string;
+};
+
+/**
+ * Describes the message payment.v1.CloseAccountRequest.
+ * Use `create(CloseAccountRequestSchema)` to create a new message.
+ */
+export const CloseAccountRequestSchema: GenMessage<CloseAccountRequest> = /*@__PURE__*/
+  messageDesc(file_payment_v1_account, 23);
+
+/**
+ * CloseAccountResponse carries the closed account.
+ *
+ * @generated from message payment.v1.CloseAccountResponse
+ */
+export type CloseAccountResponse = Message<"payment.v1.CloseAccountResponse"> & {
+  /**
+   * The account, status CLOSED, with closed_at.
+   *
+   * @generated from field: payment.v1.Account account = 1;
+   */
+  account?: Account | undefined;
+};
+
+/**
+ * Describes the message payment.v1.CloseAccountResponse.
+ * Use `create(CloseAccountResponseSchema)` to create a new message.
+ */
+export const CloseAccountResponseSchema: GenMessage<CloseAccountResponse> = /*@__PURE__*/
+  messageDesc(file_payment_v1_account, 24);
+
+/**
+ * AccountStatus says whether an account still takes money commands.
+ *
+ * @generated from enum payment.v1.AccountStatus
+ */
+export enum AccountStatus {
+  /**
+   * Never returned.
+   *
+   * @generated from enum value: ACCOUNT_STATUS_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Open: takes every command.
+   *
+   * @generated from enum value: ACCOUNT_STATUS_OPEN = 1;
+   */
+  OPEN = 1,
+
+  /**
+   * Closed by CloseAccount: refuses every money command, stays readable.
+   *
+   * @generated from enum value: ACCOUNT_STATUS_CLOSED = 2;
+   */
+  CLOSED = 2,
+}
+
+/**
+ * Describes the enum payment.v1.AccountStatus.
+ */
+export const AccountStatusSchema: GenEnum<AccountStatus> = /*@__PURE__*/
+  enumDesc(file_payment_v1_account, 0);
 
 /**
  * EntryCauseKind says what kind of operation wrote a ledger entry.
@@ -1009,7 +1208,7 @@ export enum EntryCauseKind {
  * Describes the enum payment.v1.EntryCauseKind.
  */
 export const EntryCauseKindSchema: GenEnum<EntryCauseKind> = /*@__PURE__*/
-  enumDesc(file_payment_v1_account, 0);
+  enumDesc(file_payment_v1_account, 1);
 
 /**
  * StatementLineKind says whether a statement line is a ledger entry or a hold movement.
@@ -1050,7 +1249,7 @@ export enum StatementLineKind {
  * Describes the enum payment.v1.StatementLineKind.
  */
 export const StatementLineKindSchema: GenEnum<StatementLineKind> = /*@__PURE__*/
-  enumDesc(file_payment_v1_account, 1);
+  enumDesc(file_payment_v1_account, 2);
 
 /**
  * WithdrawalStatus is the outcome of a withdrawal.
@@ -1084,7 +1283,7 @@ export enum WithdrawalStatus {
  * Describes the enum payment.v1.WithdrawalStatus.
  */
 export const WithdrawalStatusSchema: GenEnum<WithdrawalStatus> = /*@__PURE__*/
-  enumDesc(file_payment_v1_account, 2);
+  enumDesc(file_payment_v1_account, 3);
 
 /**
  * AccountService opens accounts and brings money into the ledger.
@@ -1184,7 +1383,9 @@ export const AccountService: GenService<{
     output: typeof WithdrawFundsBatchResponseSchema;
   },
   /**
-   * UpdateAccount changes an account's overdraft limit (operators: scope accounts:admin).
+   * UpdateAccount changes an account's overdraft limit and/or replaces its metadata, as
+   * update_mask says (operators: scope accounts:admin). A metadata update needs an
+   * idempotency_key and emits AccountUpdated.
    *
    * @generated from rpc payment.v1.AccountService.UpdateAccount
    */
@@ -1192,6 +1393,19 @@ export const AccountService: GenService<{
     methodKind: "unary";
     input: typeof UpdateAccountRequestSchema;
     output: typeof UpdateAccountResponseSchema;
+  },
+  /**
+   * CloseAccount closes an account whose available balance, held balance and overdraft use are
+   * all zero (otherwise FAILED_PRECONDITION, ACCOUNT_NOT_EMPTY, saying which). A closed account
+   * refuses every money command (ACCOUNT_CLOSED) and stays readable. Closing a closed account
+   * answers it unchanged.
+   *
+   * @generated from rpc payment.v1.AccountService.CloseAccount
+   */
+  closeAccount: {
+    methodKind: "unary";
+    input: typeof CloseAccountRequestSchema;
+    output: typeof CloseAccountResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_payment_v1_account, 0);

@@ -70,7 +70,8 @@ BEGIN
     'capturedCents', jsonb_build_object('$bigint', coalesce(s.captured_cents, 0)::text),
     'refundedCents', jsonb_build_object('$bigint', coalesce(s.refunded_cents, 0)::text),
     'holdExpiresAt', CASE WHEN p.hold_expires_at IS NULL THEN NULL
-                          ELSE jsonb_build_object('$date', ledger_iso(p.hold_expires_at)) END)
+                          ELSE jsonb_build_object('$date', ledger_iso(p.hold_expires_at)) END,
+    'metadata', p.metadata)
     -- A split payment (no payee of its own) lists its legs; other payments have no `splits` key.
     || CASE WHEN p.payee_account_id IS NULL THEN jsonb_build_object('splits', (
          SELECT jsonb_agg(jsonb_build_object('payeeAccountId', l.payee_account_id,
@@ -108,15 +109,32 @@ LANGUAGE sql STABLE AS $$
   SELECT jsonb_build_object('error', jsonb_build_object('code', p_code, 'field', p_field, 'message', p_message))
 $$;
 
+-- The closed-account rule, once: a closed account (CloseAccount, ledger_cmd_close) takes no money
+-- in and gives none out, so every command that would move money into or out of it, or hold it,
+-- is refused with ACCOUNT_CLOSED (nothing written): deposits, payouts, authorizations as payer or
+-- payee, captures into a closed payee, refunds touching either side, overdraft limit changes. What
+-- moves no money of it stays allowed: voiding or expiring a hold (a closed account has none: it
+-- could only close with nothing held), metadata updates, every read. `p_balance` is the row the
+-- command holds locked (ledger_apply locked it), so a close and a payment racing for the account
+-- are decided in lock order: exactly one of them wins.
+CREATE OR REPLACE FUNCTION ledger_closed_refusal(p_balance balances, p_field text) RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT CASE WHEN p_balance.closed_at IS NOT NULL THEN ledger_error('ACCOUNT_CLOSED', p_field, format(
+    '%s: account %s was closed at %s and takes no money commands', p_field, p_balance.account_id, ledger_iso(p_balance.closed_at))) END
+$$;
+
 -- The account a deposit or payout names (its balance row as the caller read it, all NULL when there
--- is none): missing, or held in another currency than the command's, refuses the command (nothing
--- written). Deposits and payouts share this rule.
+-- is none): missing, closed, or held in another currency than the command's, refuses the command
+-- (nothing written). Deposits and payouts share this rule.
 CREATE OR REPLACE FUNCTION ledger_account_refusal(p_account balances, p_item jsonb) RETURNS jsonb
 LANGUAGE plpgsql AS $$
+DECLARE
+  v_closed jsonb := ledger_closed_refusal(p_account, 'account_id');
 BEGIN
   IF p_account.account_id IS NULL THEN
     RETURN ledger_error('ACCOUNT_NOT_FOUND', 'account_id', format('account_id: account %s does not exist', p_item->>'accountId'));
   END IF;
+  IF v_closed IS NOT NULL THEN RETURN v_closed; END IF;
   IF p_account.currency <> p_item->>'currency' THEN
     RETURN ledger_error('CURRENCY_MISMATCH', 'currency',
       format('currency: account %s holds %s, not %s', p_account.account_id, p_account.currency, p_item->>'currency'));

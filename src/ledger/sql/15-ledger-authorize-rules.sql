@@ -11,6 +11,12 @@ RETURNS text LANGUAGE sql STABLE AS $$
               ELSE coalesce(ledger_debit_refusal(p_payer, p_amount), ledger_credit_refusal(p_payee, p_amount)) END
 $$;
 
+-- The refusal of an authorization naming a closed payer or payee (ledger_closed_refusal), or NULL.
+CREATE OR REPLACE FUNCTION ledger_authorize_closed(p_payer balances, p_payee balances) RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT coalesce(ledger_closed_refusal(p_payer, 'payer_account_id'), ledger_closed_refusal(p_payee, 'payee_account_id'))
+$$;
+
 -- The refusal of an item naming an account that does not exist (`p_field` is the request field).
 CREATE OR REPLACE FUNCTION ledger_missing_account(p_field text, p_account_id text) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
@@ -22,7 +28,8 @@ CREATE OR REPLACE FUNCTION ledger_authorize_payload(p_item jsonb, p_reason text,
 LANGUAGE sql STABLE AS $$
   SELECT jsonb_build_object('paymentId', p_item->'paymentId', 'payerAccountId', p_item->'payerAccountId',
       'payeeAccountId', p_item->'payeeAccountId', 'amountCents', p_item->'amountCents', 'currency', p_item->'currency',
-      'description', p_item->'description', 'createdAt', p_item->'at', 'captureMethod', p_item->'captureMethod')
+      'description', p_item->'description', 'createdAt', p_item->'at', 'captureMethod', p_item->'captureMethod',
+      'metadata', coalesce(p_item->'metadata', '{}'))
     || CASE WHEN p_item ? 'splits' THEN jsonb_build_object('splits', p_item->'splits') ELSE '{}'::jsonb END
     || CASE WHEN p_reason IS NOT NULL THEN jsonb_build_object('declineReason', p_reason)
             WHEN p_item->>'captureMethod' = 'MANUAL' THEN jsonb_build_object('holdExpiresAt', ledger_iso(p_expires))

@@ -27,17 +27,18 @@ BEGIN
       v_amount, v_account.currency, v_account.account_id, v_account.available_cents + v_account.held_cents, v_account.currency, v_funding.available_cents));
   END IF;
 
-  INSERT INTO deposits (id, account_id, amount_cents, currency, created_at)
-    VALUES (p_item->>'depositId', v_account.account_id, v_amount, v_account.currency, v_at);
+  INSERT INTO deposits (id, account_id, amount_cents, currency, created_at, metadata)
+    VALUES (p_item->>'depositId', v_account.account_id, v_amount, v_account.currency, v_at, coalesce(p_item->'metadata', '{}'));
   PERFORM ledger_move(p_item->>'depositId', v_funding.account_id, v_account.account_id, v_amount, v_account.currency, v_at);
   v_after := v_account.available_cents + v_amount;
   PERFORM ledger_emit(p_item, 'FundsDeposited', 'account', v_account.account_id, jsonb_build_object(
     'depositId', p_item->'depositId', 'accountId', v_account.account_id, 'fundingAccountId', v_funding.account_id,
     'amountCents', p_item->'amountCents', 'currency', v_account.currency, 'balanceAfterCents', v_after::text,
-    'createdAt', p_item->'at'));
+    'createdAt', p_item->'at', 'metadata', coalesce(p_item->'metadata', '{}')));
   RETURN jsonb_build_object('result', jsonb_build_object('depositId', p_item->'depositId', 'accountId', v_account.account_id,
     'amountCents', jsonb_build_object('$bigint', p_item->'amountCents'), 'currency', v_account.currency,
-    'createdAt', jsonb_build_object('$date', p_item->'at'), 'balanceAfterCents', jsonb_build_object('$bigint', v_after::text)));
+    'createdAt', jsonb_build_object('$date', p_item->'at'), 'balanceAfterCents', jsonb_build_object('$bigint', v_after::text),
+    'metadata', coalesce(p_item->'metadata', '{}')));
 END;
 $$;
 
@@ -58,19 +59,22 @@ DECLARE
   v_status text;
   v_line bigint;
   v_line2 bigint;
+  v_closed jsonb;
 BEGIN
   SELECT * INTO v_payer FROM balances WHERE account_id = p_item->>'payerAccountId';
   IF NOT FOUND THEN RETURN ledger_missing_account('payer_account_id', p_item->>'payerAccountId'); END IF;
   SELECT * INTO v_payee FROM balances WHERE account_id = p_item->>'payeeAccountId';
   IF NOT FOUND THEN RETURN ledger_missing_account('payee_account_id', p_item->>'payeeAccountId'); END IF;
+  v_closed := ledger_authorize_closed(v_payer, v_payee);
+  IF v_closed IS NOT NULL THEN RETURN v_closed; END IF;
 
   v_reason := ledger_authorize_refusal(v_payer, v_payee, p_item->>'currency', v_amount);
   v_status := CASE WHEN v_reason IS NOT NULL THEN 'DECLINED' WHEN v_manual THEN 'REQUIRES_CAPTURE' ELSE 'AUTHORIZED' END;
 
   INSERT INTO payments (id, payer_account_id, payee_account_id, amount_cents, currency, status, decline_reason, description,
-                        created_at, capture_method, hold_expires_at)
+                        created_at, capture_method, hold_expires_at, metadata)
     VALUES (v_id, v_payer.account_id, v_payee.account_id, v_amount, p_item->>'currency', v_status, v_reason,
-            p_item->>'description', v_at, p_item->>'captureMethod', v_expires);
+            p_item->>'description', v_at, p_item->>'captureMethod', v_expires, coalesce(p_item->'metadata', '{}'));
   -- The lines and the step are made on the two rows read above (both locked by ledger_apply), as
   -- ledger_hold / ledger_move / ledger_transition would make them, and each row is written once.
   IF v_reason IS NULL THEN
@@ -155,6 +159,9 @@ BEGIN
   SELECT * INTO v_payment FROM payments WHERE id = v_id;
   IF v_payment.payee_account_id IS NULL THEN RETURN ledger_split_capture(p_item, v_payment, v_state, v_amount); END IF;
   SELECT * INTO v_payee FROM balances WHERE account_id = v_payment.payee_account_id;
+  -- Money into a closed payee is refused. The payer cannot be closed: it holds this open hold.
+  v_error := ledger_closed_refusal(v_payee, 'payment_id');
+  IF v_error IS NOT NULL THEN RETURN v_error; END IF;
   IF ledger_credit_refusal(v_payee, v_amount) IS NOT NULL THEN
     RETURN ledger_error('BALANCE_LIMIT_EXCEEDED', 'amount_cents', format(
       'amount_cents: capturing %s would take account %s beyond the int64 range of minor units', v_amount, v_payee.account_id));
@@ -166,7 +173,8 @@ BEGIN
   PERFORM ledger_transition(v_id, 'CAPTURED', v_amount, v_at, v_payment.payer_account_id, v_payment.payee_account_id);
   PERFORM ledger_emit(p_item, 'PaymentCaptured', 'payment', v_id, jsonb_build_object('paymentId', v_id,
     'payerAccountId', v_payment.payer_account_id, 'payeeAccountId', v_payment.payee_account_id, 'currency', v_payment.currency,
-    'capturedCents', v_amount::text, 'releasedCents', (v_state.held_cents - v_amount)::text, 'createdAt', p_item->'at'));
+    'capturedCents', v_amount::text, 'releasedCents', (v_state.held_cents - v_amount)::text, 'createdAt', p_item->'at',
+    'metadata', v_payment.metadata));
   RETURN jsonb_build_object('result', ledger_payment_json(v_id));
 END;
 $$;
@@ -200,7 +208,7 @@ BEGIN
   PERFORM ledger_transition(v_id, v_status, v_state.held_cents, v_at, v_payment.payer_account_id, v_payment.payee_account_id);
   PERFORM ledger_emit(p_item, 'Payment' || initcap(v_status), 'payment', v_id, jsonb_build_object('paymentId', v_id,
     'payerAccountId', v_payment.payer_account_id, 'payeeAccountId', coalesce(v_payment.payee_account_id, ''), 'currency', v_payment.currency,
-    'releasedCents', v_state.held_cents::text, 'createdAt', p_item->'at'));
+    'releasedCents', v_state.held_cents::text, 'createdAt', p_item->'at', 'metadata', v_payment.metadata));
   RETURN jsonb_build_object('result', ledger_payment_json(v_id));
 END;
 $$;
@@ -222,6 +230,7 @@ DECLARE
   v_payee balances%ROWTYPE;
   v_reason text;
   v_status text;
+  v_closed jsonb;
 BEGIN
   SELECT * INTO v_payment FROM payments WHERE id = v_id;
   IF NOT FOUND THEN
@@ -240,11 +249,14 @@ BEGIN
   IF v_payment.payee_account_id IS NULL THEN RETURN ledger_split_refund(p_item, v_payment, v_state, v_amount); END IF;
   SELECT * INTO v_payer FROM balances WHERE account_id = v_payment.payer_account_id;
   SELECT * INTO v_payee FROM balances WHERE account_id = v_payment.payee_account_id;
+  -- A refund moves money out of the payee and into the payer: neither may be closed.
+  v_closed := coalesce(ledger_closed_refusal(v_payer, 'payment_id'), ledger_closed_refusal(v_payee, 'payment_id'));
+  IF v_closed IS NOT NULL THEN RETURN v_closed; END IF;
   v_reason := coalesce(ledger_debit_refusal(v_payee, v_amount), ledger_credit_refusal(v_payer, v_amount));
   v_status := CASE WHEN v_reason IS NULL THEN 'REFUNDED' ELSE 'DECLINED' END;
 
-  INSERT INTO refunds (id, payment_id, amount_cents, reason, status, decline_reason, created_at)
-    VALUES (p_item->>'refundId', v_id, v_amount, p_item->>'reason', v_status, v_reason, v_at);
+  INSERT INTO refunds (id, payment_id, amount_cents, reason, status, decline_reason, created_at, metadata)
+    VALUES (p_item->>'refundId', v_id, v_amount, p_item->>'reason', v_status, v_reason, v_at, coalesce(p_item->'metadata', '{}'));
   IF v_reason IS NULL THEN
     PERFORM ledger_move(p_item->>'refundId', v_payee.account_id, v_payer.account_id, v_amount, v_payment.currency, v_at);
     UPDATE payment_states SET refunded_cents = refunded_cents + v_amount, updated_at = v_at WHERE payment_id = v_id;
@@ -252,16 +264,17 @@ BEGIN
     PERFORM ledger_emit(p_item, 'PaymentRefunded', 'payment', v_id, jsonb_build_object('refundId', p_item->'refundId',
       'paymentId', v_id, 'payerAccountId', v_payer.account_id, 'payeeAccountId', v_payee.account_id, 'amountCents', p_item->'amountCents',
       'currency', v_payment.currency, 'reason', p_item->'reason', 'refundedCents', (v_state.refunded_cents + v_amount)::text,
-      'createdAt', p_item->'at'));
+      'createdAt', p_item->'at', 'metadata', coalesce(p_item->'metadata', '{}')));
   ELSE
     PERFORM ledger_emit(p_item, 'PaymentRefundDeclined', 'payment', v_id, jsonb_build_object('refundId', p_item->'refundId',
       'paymentId', v_id, 'payerAccountId', v_payer.account_id, 'payeeAccountId', v_payee.account_id, 'amountCents', p_item->'amountCents',
       'currency', v_payment.currency, 'reason', p_item->'reason', 'declineReason', v_reason,
-      'refundedCents', v_state.refunded_cents::text, 'createdAt', p_item->'at'));
+      'refundedCents', v_state.refunded_cents::text, 'createdAt', p_item->'at', 'metadata', coalesce(p_item->'metadata', '{}')));
   END IF;
   RETURN jsonb_build_object('result', jsonb_build_object('refundId', p_item->'refundId', 'paymentId', v_id,
     'amountCents', jsonb_build_object('$bigint', p_item->'amountCents'), 'reason', p_item->'reason', 'status', v_status,
-    'declineReason', v_reason, 'createdAt', jsonb_build_object('$date', p_item->'at'), 'payment', ledger_payment_json(v_id)));
+    'declineReason', v_reason, 'createdAt', jsonb_build_object('$date', p_item->'at'), 'payment', ledger_payment_json(v_id),
+    'metadata', coalesce(p_item->'metadata', '{}')));
 END;
 $$;
 
@@ -284,9 +297,9 @@ BEGIN
   IF v_refused IS NOT NULL THEN RETURN v_refused; END IF;
   SELECT * INTO STRICT v_funding FROM balances WHERE account_id = p_item->>'fundingAccountId';
   v_reason := coalesce(ledger_debit_refusal(v_account, v_amount), ledger_credit_refusal(v_funding, v_amount));
-  INSERT INTO withdrawals (id, account_id, amount_cents, currency, reference, status, decline_reason, created_at)
+  INSERT INTO withdrawals (id, account_id, amount_cents, currency, reference, status, decline_reason, created_at, metadata)
     VALUES (p_item->>'withdrawalId', v_account.account_id, v_amount, v_account.currency, p_item->>'reference',
-            CASE WHEN v_reason IS NULL THEN 'WITHDRAWN' ELSE 'DECLINED' END, v_reason, v_at);
+            CASE WHEN v_reason IS NULL THEN 'WITHDRAWN' ELSE 'DECLINED' END, v_reason, v_at, coalesce(p_item->'metadata', '{}'));
   v_after := v_account.available_cents;
   IF v_reason IS NULL THEN
     PERFORM ledger_move(p_item->>'withdrawalId', v_account.account_id, v_funding.account_id, v_amount, v_account.currency, v_at);
@@ -294,16 +307,18 @@ BEGIN
     PERFORM ledger_emit(p_item, 'FundsWithdrawn', 'account', v_account.account_id, jsonb_build_object(
       'withdrawalId', p_item->'withdrawalId', 'accountId', v_account.account_id, 'fundingAccountId', v_funding.account_id,
       'amountCents', p_item->'amountCents', 'currency', v_account.currency, 'reference', p_item->'reference',
-      'balanceAfterCents', v_after::text, 'createdAt', p_item->'at'));
+      'balanceAfterCents', v_after::text, 'createdAt', p_item->'at', 'metadata', coalesce(p_item->'metadata', '{}')));
   ELSE
     PERFORM ledger_emit(p_item, 'FundsWithdrawalDeclined', 'account', v_account.account_id, jsonb_build_object(
       'withdrawalId', p_item->'withdrawalId', 'accountId', v_account.account_id, 'fundingAccountId', v_funding.account_id,
       'amountCents', p_item->'amountCents', 'currency', v_account.currency, 'reference', p_item->'reference',
-      'declineReason', v_reason, 'balanceAfterCents', v_after::text, 'createdAt', p_item->'at'));
+      'declineReason', v_reason, 'balanceAfterCents', v_after::text, 'createdAt', p_item->'at',
+      'metadata', coalesce(p_item->'metadata', '{}')));
   END IF;
   RETURN jsonb_build_object('result', jsonb_build_object('withdrawalId', p_item->'withdrawalId', 'accountId', v_account.account_id,
     'amountCents', jsonb_build_object('$bigint', p_item->'amountCents'), 'currency', v_account.currency, 'reference', p_item->'reference',
     'status', CASE WHEN v_reason IS NULL THEN 'WITHDRAWN' ELSE 'DECLINED' END, 'declineReason', v_reason,
-    'createdAt', jsonb_build_object('$date', p_item->'at'), 'balanceAfterCents', jsonb_build_object('$bigint', v_after::text)));
+    'createdAt', jsonb_build_object('$date', p_item->'at'), 'balanceAfterCents', jsonb_build_object('$bigint', v_after::text),
+    'metadata', coalesce(p_item->'metadata', '{}')));
 END;
 $$;

@@ -68,10 +68,15 @@ DECLARE
 BEGIN
   SELECT * INTO v_payer FROM balances WHERE account_id = p_item->>'payerAccountId';
   IF NOT FOUND THEN RETURN ledger_missing_account('payer_account_id', p_item->>'payerAccountId'); END IF;
+  IF ledger_closed_refusal(v_payer, 'payer_account_id') IS NOT NULL THEN RETURN ledger_closed_refusal(v_payer, 'payer_account_id'); END IF;
   FOR v_leg, v_n IN SELECT l, o FROM jsonb_array_elements(p_item->'splits') WITH ORDINALITY x(l, o) LOOP
     SELECT * INTO v_row FROM balances WHERE account_id = v_leg->>'payeeAccountId';
     IF NOT FOUND THEN
       RETURN ledger_missing_account(format('splits[%s].payee_account_id', v_n - 1), v_leg->>'payeeAccountId');
+    END IF;
+    -- A closed payee refuses its leg, and so the whole payment (ledger_closed_refusal).
+    IF ledger_closed_refusal(v_row, format('splits[%s].payee_account_id', v_n - 1)) IS NOT NULL THEN
+      RETURN ledger_closed_refusal(v_row, format('splits[%s].payee_account_id', v_n - 1));
     END IF;
     v_payees := v_payees || v_row;
     v_ids := v_ids || v_row.account_id;
@@ -87,9 +92,9 @@ BEGIN
   v_status := CASE WHEN v_reason IS NOT NULL THEN 'DECLINED' WHEN v_manual THEN 'REQUIRES_CAPTURE' ELSE 'AUTHORIZED' END;
 
   INSERT INTO payments (id, payer_account_id, payee_account_id, amount_cents, currency, status, decline_reason, description,
-                        created_at, capture_method, hold_expires_at)
+                        created_at, capture_method, hold_expires_at, metadata)
     VALUES (v_id, v_payer.account_id, NULL, v_amount, p_item->>'currency', v_status, v_reason,
-            p_item->>'description', v_at, p_item->>'captureMethod', v_expires);
+            p_item->>'description', v_at, p_item->>'captureMethod', v_expires, coalesce(p_item->'metadata', '{}'));
   INSERT INTO payment_splits (payment_id, position, payee_account_id, amount_cents, captured_cents, created_at)
     SELECT v_id, n, v_ids[n], v_amounts[n], CASE WHEN v_status = 'AUTHORIZED' THEN v_amounts[n] ELSE 0 END, v_at
       FROM generate_subscripts(v_ids, 1) n;
@@ -132,10 +137,15 @@ DECLARE
   v_amounts bigint[];
   v_shares bigint[];
   v_refusal text;
+  v_closed jsonb;
 BEGIN
   SELECT array_agg(payee_account_id ORDER BY position), array_agg(amount_cents ORDER BY position) INTO v_ids, v_amounts
     FROM payment_splits WHERE payment_id = p_payment.id;
   v_shares := ledger_split_shares(p_amount, v_amounts);
+  -- Money into a closed payee is refused (ledger_closed_refusal); the payer holds this hold, so it is open.
+  SELECT ledger_closed_refusal(b, 'payment_id') INTO v_closed FROM balances b
+   WHERE b.account_id = ANY (v_ids) AND ledger_closed_refusal(b, 'payment_id') IS NOT NULL ORDER BY b.account_id LIMIT 1;
+  IF v_closed IS NOT NULL THEN RETURN v_closed; END IF;
   FOR n IN 1 .. cardinality(v_ids) LOOP
     SELECT ledger_credit_refusal(b, v_shares[n]) INTO v_refusal FROM balances b WHERE b.account_id = v_ids[n];
     IF v_refusal IS NOT NULL THEN
@@ -152,7 +162,7 @@ BEGIN
   PERFORM ledger_emit(p_item, 'PaymentCaptured', 'payment', p_payment.id, jsonb_build_object('paymentId', p_payment.id,
     'payerAccountId', p_payment.payer_account_id, 'payeeAccountId', '', 'currency', p_payment.currency,
     'capturedCents', p_amount::text, 'releasedCents', (p_state.held_cents - p_amount)::text, 'createdAt', p_item->'at',
-    'splits', ledger_split_legs(v_ids, v_shares, 'capturedCents')));
+    'splits', ledger_split_legs(v_ids, v_shares, 'capturedCents'), 'metadata', p_payment.metadata));
   RETURN jsonb_build_object('result', ledger_payment_json(p_payment.id));
 END;
 $$;
@@ -172,9 +182,15 @@ DECLARE
   v_reason text;
   v_payer balances%ROWTYPE;
   v_status text;
+  v_closed jsonb;
 BEGIN
   SELECT array_agg(payee_account_id ORDER BY position), ledger_split_shares(p_amount, array_agg(captured_cents - refunded_cents ORDER BY position))
     INTO v_ids, v_shares FROM payment_splits WHERE payment_id = p_payment.id;
+  -- No money back into a closed payer, nor out of a closed payee (ledger_closed_refusal).
+  SELECT ledger_closed_refusal(b, 'payment_id') INTO v_closed FROM balances b
+   WHERE (b.account_id = ANY (v_ids) OR b.account_id = p_payment.payer_account_id) AND ledger_closed_refusal(b, 'payment_id') IS NOT NULL
+   ORDER BY b.account_id LIMIT 1;
+  IF v_closed IS NOT NULL THEN RETURN v_closed; END IF;
   FOR n IN 1 .. cardinality(v_ids) LOOP
     CONTINUE WHEN v_shares[n] = 0;
     SELECT ledger_debit_refusal(b, v_shares[n]) INTO v_reason FROM balances b WHERE b.account_id = v_ids[n];
@@ -184,8 +200,8 @@ BEGIN
   v_reason := coalesce(v_reason, ledger_credit_refusal(v_payer, p_amount));
   v_status := CASE WHEN v_reason IS NULL THEN 'REFUNDED' ELSE 'DECLINED' END;
 
-  INSERT INTO refunds (id, payment_id, amount_cents, reason, status, decline_reason, created_at)
-    VALUES (v_refund, p_payment.id, p_amount, p_item->>'reason', v_status, v_reason, v_at);
+  INSERT INTO refunds (id, payment_id, amount_cents, reason, status, decline_reason, created_at, metadata)
+    VALUES (v_refund, p_payment.id, p_amount, p_item->>'reason', v_status, v_reason, v_at, coalesce(p_item->'metadata', '{}'));
   IF v_reason IS NULL THEN
     PERFORM ledger_split_move(v_refund, p_payment.payer_account_id, v_ids, v_shares, -1, v_at);
     UPDATE payment_splits l SET refunded_cents = l.refunded_cents + v_shares[l.position] WHERE l.payment_id = p_payment.id;
@@ -196,10 +212,11 @@ BEGIN
     jsonb_build_object('refundId', p_item->'refundId', 'paymentId', p_payment.id, 'payerAccountId', p_payment.payer_account_id,
       'payeeAccountId', '', 'amountCents', p_item->'amountCents', 'currency', p_payment.currency, 'reason', p_item->'reason',
       'refundedCents', (p_state.refunded_cents + CASE WHEN v_reason IS NULL THEN p_amount ELSE 0 END)::text, 'createdAt', p_item->'at',
-      'splits', ledger_split_legs(v_ids, v_shares, 'refundedCents'))
+      'splits', ledger_split_legs(v_ids, v_shares, 'refundedCents'), 'metadata', coalesce(p_item->'metadata', '{}'))
     || CASE WHEN v_reason IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('declineReason', v_reason) END);
   RETURN jsonb_build_object('result', jsonb_build_object('refundId', p_item->'refundId', 'paymentId', p_payment.id,
     'amountCents', jsonb_build_object('$bigint', p_item->'amountCents'), 'reason', p_item->'reason', 'status', v_status,
-    'declineReason', v_reason, 'createdAt', jsonb_build_object('$date', p_item->'at'), 'payment', ledger_payment_json(p_payment.id)));
+    'declineReason', v_reason, 'createdAt', jsonb_build_object('$date', p_item->'at'), 'payment', ledger_payment_json(p_payment.id),
+    'metadata', coalesce(p_item->'metadata', '{}')));
 END;
 $$;

@@ -28,8 +28,10 @@ DECLARE
   v_live boolean[];
   v_first int[];
   -- 'fresh' (written now), 'replay' (its key was live), 'batch' (replays item v_ref of this batch),
-  -- 'payer' / 'payee' (that account does not exist: refused, nothing written).
+  -- 'payer' / 'payee' (that account does not exist: refused, nothing written), 'closed' (the payer
+  -- or the payee is closed: refused with v_refused, nothing written).
   v_kind text[];
+  v_refused jsonb[];
   v_ref int[];
   v_reason text[];
   v_owner int[];
@@ -68,6 +70,7 @@ BEGIN
   v_kind := array_fill(NULL::text, ARRAY[v_n]);
   v_ref := array_fill(NULL::int, ARRAY[v_n]);
   v_reason := array_fill(NULL::text, ARRAY[v_n]);
+  v_refused := array_fill(NULL::jsonb, ARRAY[v_n]);
   v_owner := array_fill(NULL::int, ARRAY[v_n]);
   v_payer_seq := array_fill(NULL::bigint, ARRAY[v_n]);
   v_payee_seq := array_fill(NULL::bigint, ARRAY[v_n]);
@@ -84,6 +87,9 @@ BEGIN
       v_kind[n] := 'payer';
     ELSIF v_payee[n] IS NULL THEN
       v_kind[n] := 'payee';
+    ELSIF ledger_authorize_closed(v_rows[v_payer[n]], v_rows[v_payee[n]]) IS NOT NULL THEN
+      v_kind[n] := 'closed';
+      v_refused[n] := ledger_authorize_closed(v_rows[v_payer[n]], v_rows[v_payee[n]]);
     ELSE
       v_kind[n] := 'fresh';
       v_owner[v_first[n]] := n;
@@ -133,9 +139,9 @@ BEGIN
       WHERE d.kind = 'fresh'
   ), payments_written AS (
     INSERT INTO payments (id, payer_account_id, payee_account_id, amount_cents, currency, status, decline_reason, description,
-                          created_at, capture_method, hold_expires_at)
+                          created_at, capture_method, hold_expires_at, metadata)
       SELECT i->>'paymentId', i->>'payerAccountId', i->>'payeeAccountId', amount, i->>'currency', status, reason,
-             i->>'description', at, i->>'captureMethod', expires
+             i->>'description', at, i->>'captureMethod', expires, coalesce(i->'metadata', '{}')
         FROM fresh ORDER BY ord
   ), states_written AS (
     INSERT INTO payment_states (payment_id, status, held_cents, captured_cents, hold_expires_at, updated_at)
@@ -179,6 +185,7 @@ BEGIN
              WHEN 'replay' THEN (SELECT ledger_replay(item.i, k.method, k.request_hash, k.result)
                                  FROM idempotency_keys k WHERE k.client_id = item.i->>'clientId' AND k.key = item.i->>'key')
              WHEN 'payer' THEN ledger_missing_account('payer_account_id', item.i->>'payerAccountId')
+             WHEN 'closed' THEN v_refused[item.ord]
              ELSE ledger_missing_account('payee_account_id', item.i->>'payeeAccountId') END
            ORDER BY item.ord)
     INTO v_claimed, v_outcomes

@@ -1,7 +1,7 @@
 -- Re-applied on every migrate (src/db/migrate.ts): edit this file, not a migration.
 -- ledger_apply: the one path of every write of the ledger, so SQL is the only outbox writer: the
 -- money-moving commands (deposit, authorize, capture, void, expire, refund, withdraw) and the
--- account commands (open, limit), called by the group-commit batcher (src/ledger/payment-batch.ts)
+-- account and metadata commands (open, limit, update_account, close, update_payment), called by the group-commit batcher (src/ledger/payment-batch.ts)
 -- with a batch of commands. One statement per batch: the balance rows are locked once, in account-id
 -- order, and no client round trip happens while they are held.
 --
@@ -98,6 +98,9 @@ BEGIN
       WHEN 'expire' THEN ledger_cmd_release(v_item)
       WHEN 'refund' THEN ledger_cmd_refund(v_item)
       WHEN 'withdraw' THEN ledger_cmd_withdraw(v_item)
+      WHEN 'update_account' THEN ledger_cmd_update_account(v_item)
+      WHEN 'close' THEN ledger_cmd_close(v_item)
+      WHEN 'update_payment' THEN ledger_cmd_update_payment(v_item)
     END;
     IF v_out IS NULL THEN RAISE EXCEPTION 'ledger_apply: unknown command kind %', v_item->>'kind'; END IF;
 

@@ -22,6 +22,8 @@
 --                        position): the next line would be numbered or chained wrong (12-ledger-lines.sql);
 --   STEP_SEQUENCE        an account's payment steps (as payer, payee and split payee together) are not numbered
 --                        1, 2, 3, ... without gaps or repeats (WatchPayments positions);
+--   CLOSED_NOT_EMPTY     a closed account (CloseAccount) holds money, or has a statement line written
+--                        after its closing: the closed-account rule (ledger_closed_refusal) was bypassed;
 --   SPLIT_SUM            a split payment's legs do not sum to its amount, or a payment has legs and
 --                        a payee of its own, or neither (21-ledger-splits.sql);
 --   SPLIT_BOUNDS         a leg's captured amount is not within 0..its amount, or its refunded amount
@@ -136,6 +138,16 @@ RETURNS TABLE (check_name text, subject text, detail text) LANGUAGE sql STABLE A
    SELECT 'STEP_SEQUENCE', 'transition ' || id,
           'account ' || account_id || ': payment step ' || coalesce(seq::text, 'missing') || ' follows ' || coalesce(prev_seq::text, 'nothing')
      FROM numbered WHERE seq IS DISTINCT FROM coalesce(prev_seq, 0) + 1)
+  UNION ALL
+  SELECT 'CLOSED_NOT_EMPTY', b.account_id,
+         'closed at ' || ledger_iso(b.closed_at) || ' but has ' || b.available_cents || ' available and ' || b.held_cents || ' held'
+           || CASE WHEN l.line_seq IS NOT NULL THEN ', and statement line ' || l.line_seq || ' written after the closing' ELSE '' END
+    FROM balances b
+    LEFT JOIN LATERAL (
+      SELECT min(x.line_seq) AS line_seq FROM (
+        SELECT line_seq FROM ledger_entries e WHERE e.account_id = b.account_id AND e.created_at > b.closed_at
+        UNION ALL SELECT line_seq FROM hold_movements m WHERE m.account_id = b.account_id AND m.created_at > b.closed_at) x) l ON true
+    WHERE b.closed_at IS NOT NULL AND (b.available_cents <> 0 OR b.held_cents <> 0 OR l.line_seq IS NOT NULL)
   UNION ALL
   (WITH refs AS (
      SELECT 'entry ' || id AS subject, account_id, NULL::text AS payment_id FROM ledger_entries
