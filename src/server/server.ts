@@ -4,11 +4,13 @@
  * are all served on it.
  */
 import { readFileSync } from "node:fs";
+import type { Http2SecureServer } from "node:http2";
 import type { ServerResponse } from "node:http";
 import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import { LogController, fastify, type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { Logger } from "../telemetry/logger.js";
 import { registerConnectRoutes, registerUnknownRoutes } from "./connect-plugin.js";
+import { drainHttp2RequestsAfterResponse } from "./h2-request-drain.js";
 import { createOnePortServer, type ConnectionLimits, type OnePortServer } from "./one-port.js";
 
 export interface ServerOptions {
@@ -69,6 +71,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         },
       })) as unknown as FastifyInstance;
 
+  // The one-port server does this for its own HTTP/2 server.
+  if (options.tls) drainHttp2RequestsAfterResponse(app.server as unknown as Http2SecureServer);
   options.configure?.(app);
   // In its own scope: its catch-all content-type parser is for the Connect routes only.
   await app.register(async (scope) =>
