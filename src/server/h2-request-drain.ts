@@ -20,11 +20,19 @@ import http2 from "node:http2";
 export const H2_DRAIN_MAX_BYTES = 64 * 1024 * 1024;
 export const H2_DRAIN_MAX_MS = 10_000;
 
+export interface DrainBounds {
+  maxBytes: number;
+  maxMs: number;
+}
+
 /**
  * For every HTTP/2 request of `server` (cleartext or TLS with allowHTTP1; HTTP/1.1 requests are
  * left alone): once its response is written, the rest of its body is read and dropped.
  */
-export function drainHttp2RequestsAfterResponse(server: http2.Http2Server | http2.Http2SecureServer): void {
+export function drainHttp2RequestsAfterResponse(
+  server: http2.Http2Server | http2.Http2SecureServer,
+  bounds: DrainBounds = { maxBytes: H2_DRAIN_MAX_BYTES, maxMs: H2_DRAIN_MAX_MS },
+): void {
   server.prependListener("request", (request: http2.Http2ServerRequest) => {
     if (request.httpVersionMajor !== 2) return;
     const stream = request.stream;
@@ -32,12 +40,12 @@ export function drainHttp2RequestsAfterResponse(server: http2.Http2Server | http
     // nghttp2; by then the handler no longer reads the request.
     stream.once("finish", () => {
       if (request.complete) return;
-      drain(request, stream);
+      drain(request, stream, bounds);
     });
   });
 }
 
-function drain(request: http2.Http2ServerRequest, stream: http2.ServerHttp2Stream) {
+function drain(request: http2.Http2ServerRequest, stream: http2.ServerHttp2Stream, { maxBytes, maxMs }: DrainBounds) {
   let bytes = 0;
   const stop = () => {
     clearTimeout(timer);
@@ -46,9 +54,9 @@ function drain(request: http2.Http2ServerRequest, stream: http2.ServerHttp2Strea
   };
   const count = (chunk: Buffer) => {
     bytes += chunk.length;
-    if (bytes > H2_DRAIN_MAX_BYTES) stop();
+    if (bytes > maxBytes) stop();
   };
-  const timer = setTimeout(stop, H2_DRAIN_MAX_MS);
+  const timer = setTimeout(stop, maxMs);
   timer.unref();
   request.on("data", count);
   request.once("end", () => {

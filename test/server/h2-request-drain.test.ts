@@ -10,10 +10,12 @@
  */
 import assert from "node:assert/strict";
 import http2 from "node:http2";
+import type { AddressInfo } from "node:net";
 import { after, before, it } from "node:test";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { DepositFundsRequestSchema } from "../../gen/payment/v1/account_pb.js";
 import { AuthorizePaymentRequestSchema } from "../../gen/payment/v1/payment_pb.js";
+import { drainHttp2RequestsAfterResponse } from "../../src/server/h2-request-drain.js";
 import { jsonClients } from "../support/clients.js";
 import { startTestService, type TestService } from "../support/service.js";
 
@@ -105,5 +107,38 @@ it("a client still sending after its answer can finish: the rest of its body is 
     assert.deepEqual(ending, { grpcStatus: "3", rstCode: 0 });
   } finally {
     session.close();
+  }
+});
+
+it("a client that keeps sending past the bound gets RST_STREAM NO_ERROR after its answer", { timeout: 30_000 }, async () => {
+  // A bare HTTP/2 server answering at the first chunk, with bounds scaled down.
+  const server = http2.createServer((request, response) => {
+    request.once("data", () => response.end("answered"));
+  });
+  drainHttp2RequestsAfterResponse(server, { maxBytes: 1024 * 1024, maxMs: 300 });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const session = http2.connect(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+  session.on("error", () => {});
+  try {
+    const ending = await new Promise<{ body: string; rstCode: number | undefined }>((resolve) => {
+      const stream = session.request({ ":method": "POST", ":path": "/" });
+      let body = "";
+      stream.setEncoding("utf8");
+      stream.on("data", (chunk: string) => (body += chunk));
+      stream.on("error", () => {});
+      // Never ends: 16 KiB every 10 ms.
+      const trickle = setInterval(() => {
+        if (stream.writable) stream.write(Buffer.alloc(16 * 1024));
+      }, 10);
+      stream.on("close", () => {
+        clearInterval(trickle);
+        resolve({ body, rstCode: stream.rstCode });
+      });
+    });
+    assert.equal(ending.body, "answered");
+    assert.equal(ending.rstCode, 0, "closed with NO_ERROR: the answer was complete");
+  } finally {
+    session.close();
+    await new Promise((resolve) => server.close(resolve));
   }
 });
