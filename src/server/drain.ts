@@ -1,21 +1,33 @@
 /**
  * Reading the rest of a request body the server answered before reading it all (over
- * READ_MAX_BYTES, or refused early): an HTTP/1.1 client still sending then gets the answer instead
- * of a reset. Bounded in bytes and time; past either the connection is dropped.
+ * READ_MAX_BYTES, refused early, or bytes after a unary message): a client still sending then gets
+ * the answer instead of a reset, and an HTTP/2 stream is released (h2-request-drain.ts). Bounded
+ * in bytes and time; past either the caller's `overLimit` ends the body (HTTP/1.1 drops the
+ * connection, HTTP/2 closes the stream with NO_ERROR).
  */
+import type { Readable } from "node:stream";
 
-/** Bytes and time a refused request's unread body may still take before its connection is dropped. */
-const DRAIN_MAX_BYTES = 64 * 1024 * 1024;
-const DRAIN_MAX_MS = 10_000;
+export interface DrainBounds {
+  maxBytes: number;
+  maxMs: number;
+}
 
-/** Reads and discards what is left of `body`; resolves when it ended or was destroyed. */
-export async function drainUnread(body: NodeJS.ReadableStream & { destroy(): void }): Promise<void> {
+/** Bytes and time a finished request's unread body may still take. */
+export const DRAIN_BOUNDS: DrainBounds = { maxBytes: 64 * 1024 * 1024, maxMs: 10_000 };
+
+/** Reads and discards what is left of `body`; resolves when it ended, failed, closed or went over a bound. */
+export async function drainUnread(
+  body: Readable,
+  overLimit: () => void = () => body.destroy(),
+  bounds: DrainBounds = DRAIN_BOUNDS,
+): Promise<void> {
   let bytes = 0;
   await new Promise<void>((resolve) => {
     const timer = setTimeout(() => {
       stop();
-      body.destroy();
-    }, DRAIN_MAX_MS);
+      overLimit();
+    }, bounds.maxMs);
+    timer.unref();
     function stop() {
       clearTimeout(timer);
       body.removeListener("data", count);
@@ -23,9 +35,9 @@ export async function drainUnread(body: NodeJS.ReadableStream & { destroy(): voi
     }
     function count(chunk: Buffer) {
       bytes += chunk.length;
-      if (bytes > DRAIN_MAX_BYTES) {
+      if (bytes > bounds.maxBytes) {
         stop();
-        body.destroy();
+        overLimit();
       }
     }
     body.on("data", count);

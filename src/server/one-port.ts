@@ -9,6 +9,7 @@ import http from "node:http";
 import http2 from "node:http2";
 import type { Socket } from "node:net";
 import { CONNECTION_TIMEOUT_DEFAULTS } from "../config/config.js";
+import { drainHttp2RequestsAfterResponse } from "./h2-request-drain.js";
 
 const PREFACE_START = Buffer.from("PRI");
 
@@ -52,6 +53,7 @@ export function createOnePortServer(handler: http.RequestListener, limits: Parti
     { settings: { maxConcurrentStreams, maxHeaderListSize: maxHeaderBytes }, maxSessionInvalidFrames: 100 },
     handler as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
   );
+  drainHttp2RequestsAfterResponse(h2c);
   const sessions = new Set<http2.ServerHttp2Session>();
   h2c.on("session", (session) => {
     sessions.add(session);

@@ -4,6 +4,7 @@
  * are all served on it.
  */
 import { readFileSync } from "node:fs";
+import type { Http2SecureServer } from "node:http2";
 import type { ServerResponse } from "node:http";
 import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import { LogController, fastify, type FastifyBaseLogger, type FastifyInstance } from "fastify";
@@ -11,6 +12,7 @@ import type { Logger } from "../telemetry/logger.js";
 import { coalesceResponseWrites } from "./coalesced-writes.js";
 import { registerConnectRoutes } from "./connect-routes.js";
 import { registerUnknownRoutes } from "./edge-responses.js";
+import { drainHttp2RequestsAfterResponse } from "./h2-request-drain.js";
 import { createOnePortServer, type ConnectionLimits, type OnePortServer } from "./one-port.js";
 
 export interface ServerOptions {
@@ -71,6 +73,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         },
       })) as unknown as FastifyInstance;
 
+  // The one-port server does this for its own HTTP/2 server.
+  if (options.tls) drainHttp2RequestsAfterResponse(app.server as unknown as Http2SecureServer);
   options.configure?.(app);
   coalesceResponseWrites(app);
   // In its own scope: its catch-all content-type parser and hooks are for the Connect routes only.

@@ -181,8 +181,9 @@ function sendGrpc(path: string, body: Uint8Array, encoding?: string): Promise<Ou
       if (t["grpc-status"] !== undefined) grpcStatus = String(t["grpc-status"]);
     });
     stream.on("data", () => {});
-    // A reset is a violation: say what had arrived before it, for a failure that is hard to repeat
-    // (issue 18 reported three RST_STREAM INTERNAL_ERROR in CI runs that could not be reproduced).
+    // A reset is a violation: say what had arrived before it. (Issue 18's RST_STREAM INTERNAL_ERROR
+    // came from earlier requests on the same connection whose bodies were left unread:
+    // test/server/h2-request-drain.test.ts.)
     stream.on("error", (error) =>
       reject(new Error(`${error.message} (rstCode ${stream.rstCode}, HTTP status ${status || "none"}, grpc-status ${grpcStatus}, body ${body.byteLength} bytes)`)),
     );

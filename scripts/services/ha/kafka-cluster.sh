@@ -3,7 +3,7 @@
 # quorum of three: one may die), topics replicated three times with min.insync.replicas=2, so that
 # with the relay's producer (acks=all, idempotent) an acknowledged event is on two brokers at least.
 # Jars from Maven Central (scripts/setup.d/kafka.sh). Not started for every test run (like
-# postgres-ha.sh beside it): the broker-failover test and operators start it.
+# postgres-ha.sh beside it): the failover test (test/chaos/failover.test.ts) and operators start it.
 #
 #   kafka-cluster.sh start DIR       -> three brokers under DIR/kafka-cluster; prints
 #                                       KAFKA_BROKERS=host:p1,host:p2,host:p3 as its last line

@@ -16,8 +16,9 @@
 #   postgres-ha.sh stop DIR         -> stops everything
 #
 # Durable like production: fsync, synchronous_commit and full_page_writes on. The failover timings
-# (health checks every second, primary_demote_timeout 3 s instead of 30 s) are set on the monitor;
-# README "High availability" says what they trade.
+# (health checks every second, primary_demote_timeout 3 s instead of 30 s) are set on the monitor
+# from monitor-settings.sql, which compose.ha.yaml's monitor applies too; README "High
+# availability" says what they trade.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../../.." && pwd)
 source "$root/scripts/lib.sh"
@@ -97,19 +98,8 @@ case "$cmd" in
     run_keeper "$dir/monitor" "$dir/monitor.log"
     wait_for_port "$mport" 60
     until psql_at "$mport" pg_auto_failover -c "select 1" >/dev/null 2>&1; do sleep 0.2; done
-    # Failover within seconds instead of the defaults' 30-60 s: a node is checked every second and
-    # declared unhealthy after 3 s without a report and a failed check; the standby waits 3 s (not
-    # 30) for a dead primary to demote itself before it promotes. Safe for acknowledged writes: the
-    # old primary cannot acknowledge a commit without this standby (synchronous replication).
-    psql_at "$mport" pg_auto_failover >/dev/null <<SQL
-alter system set pgautofailover.health_check_period = 1000;
-alter system set pgautofailover.health_check_timeout = 1000;
-alter system set pgautofailover.health_check_max_retries = 1;
-alter system set pgautofailover.health_check_retry_delay = 500;
-alter system set pgautofailover.node_considered_unhealthy_timeout = 3000;
-alter system set pgautofailover.primary_demote_timeout = 3000;
-select pg_reload_conf();
-SQL
+    # Failover within seconds instead of the defaults' 30-60 s (the file says how and why).
+    psql_at "$mport" pg_auto_failover -v ON_ERROR_STOP=1 -f "$root/scripts/services/ha/monitor-settings.sql" >/dev/null
     for name in node1 node2; do
       port=$(free_port)
       echo "$port" >"$dir/$name.port"
