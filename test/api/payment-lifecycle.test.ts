@@ -4,7 +4,7 @@
  * same suite runs against PostgreSQL and against the embedded default (PGlite).
  */
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
@@ -39,7 +39,12 @@ const backends: Record<string, () => Promise<Target>> = {
     const dataDir = mkdtempSync(join(tmpdir(), "lifecycle-"));
     const config = loadConfig({ PGLITE_DATA_DIR: dataDir, HOST: "127.0.0.1", PORT: "0", LOG_LEVEL: "warn", ...EDGE_DEFAULTS });
     const service: RunningService = await startService(config, createLogger("warn", new Writable({ write: (_c, _e, done) => done() })));
-    return { url: service.url, db: service.database.db, ledger: service.ledger, stop: () => service.stop() };
+    return {
+      url: service.url,
+      db: service.database.db,
+      ledger: service.ledger,
+      stop: () => service.stop().finally(() => rmSync(dataDir, { recursive: true, force: true })),
+    };
   },
 };
 

@@ -35,9 +35,11 @@ it("every bad entry is reported, numbered, without echoing hashes", () => {
   );
 });
 
-it("a key hash configured twice, in a list or across env and file, is refused", () => {
+it("a key hash configured twice, in a list or across env and file, is refused", (t) => {
   assert.throws(() => parseApiKeyEntries(`a:read:${HASH},b:read:${HASH}`, "API_KEYS"), /configured twice/);
-  const file = join(mkdtempSync(join(tmpdir(), "keys-")), "keys");
+  const dir = mkdtempSync(join(tmpdir(), "keys-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, "keys");
   writeFileSync(file, `b:read:${HASH}\n`);
   assert.throws(() => loadApiKeys({ keys: `a:read:${HASH}`, file }), /both API_KEYS and API_KEYS_FILE/);
   assert.equal(loadApiKeys({ file }).get(HASH)?.clientId, "b");
