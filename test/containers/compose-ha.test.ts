@@ -1,5 +1,5 @@
 /**
- * compose.ha.yaml against scripts/services/ha/ (what `npm run ha` and the failover test run): no
+ * scripts/services/ha/compose.yaml against scripts/services/ha/ (what `npm run ha` and the failover test run): no
  * Docker engine runs here, so the two are checked to describe the same topology with the same
  * settings: the brokers' properties, the keepers' flags, the monitor's failover timings (one file),
  * the packages, and the service's multi-host DATABASE_URL and broker list.
@@ -23,7 +23,7 @@ interface ComposeService {
 type Compose = { services: Record<string, ComposeService> };
 
 const read = (path: string) => readFileSync(path, "utf8");
-const ha = parse(read("compose.ha.yaml"), { merge: true }) as Compose;
+const ha = parse(read("scripts/services/ha/compose.yaml"), { merge: true }) as Compose;
 const single = parse(read("compose.yaml"), { merge: true }) as Compose;
 const kafkaScript = read("scripts/services/ha/kafka-cluster.sh");
 const postgresScript = read("scripts/services/ha/postgres-ha.sh");
@@ -39,7 +39,7 @@ function brokerProperties(): Map<string, string> {
 /** The apache/kafka image's form of a property: KAFKA_ and the name upper-cased, dots as underscores. */
 const variableOf = (property: string) => `KAFKA_${property.toUpperCase().replaceAll(".", "_")}`;
 
-it("compose.ha.yaml runs the monitor, two nodes, three brokers, Redis, the migration and the service", () => {
+it("scripts/services/ha/compose.yaml runs the monitor, two nodes, three brokers, Redis, the migration and the service", () => {
   assert.deepEqual(Object.keys(ha.services).sort(), ["kafka1", "kafka2", "kafka3", "ledger", "migrate", "pg-monitor", "pg-node1", "pg-node2", "redis"]);
   for (const [name, service] of Object.entries(ha.services)) {
     for (const [dependency, { condition }] of Object.entries(service.depends_on ?? {})) {
@@ -82,7 +82,7 @@ it("the nodes' keepers and the monitor are set up as postgres-ha.sh sets them up
   }
   // One file of failover timings, applied by both.
   assert.match(postgresScript, /-f "\$root\/scripts\/services\/ha\/monitor-settings\.sql"/);
-  assert.ok(ha.services["pg-monitor"]!.volumes!.includes("./scripts/services/ha/monitor-settings.sql:/ha/monitor-settings.sql:ro"));
+  assert.ok(ha.services["pg-monitor"]!.volumes!.includes("./monitor-settings.sql:/ha/monitor-settings.sql:ro"));
   assert.match(read("scripts/services/ha/compose-monitor.sh"), /-f \/ha\/monitor-settings\.sql/);
   assert.match(read("scripts/services/ha/compose-monitor.sh"), /pg_autoctl create monitor --auth trust --no-ssl /);
   // The image installs the packages setup installs for postgres-ha.sh.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# compose.ha.yaml's monitor: creates it on first start (pg_autoctl create ... --run also runs an
+# scripts/services/ha/compose.yaml's monitor: creates it on first start (pg_autoctl create ... --run also runs an
 # existing one), applies monitor-settings.sql once it answers, and stays in the foreground.
 set -euo pipefail
 pg_autoctl create monitor --auth trust --no-ssl --hostname pg-monitor --pgport 5432 --run &

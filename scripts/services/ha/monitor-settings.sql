@@ -1,5 +1,5 @@
 -- pg_auto_failover monitor settings of the high-availability topology, applied by postgres-ha.sh
--- (loopback) and by compose.ha.yaml's monitor (scripts/services/ha/compose-monitor.sh).
+-- (loopback) and by scripts/services/ha/compose.yaml's monitor (scripts/services/ha/compose-monitor.sh).
 -- Failover within seconds instead of the defaults' 30-60 s: a node is checked every second and
 -- declared unhealthy after 3 s without a report and a failed check; the standby waits 3 s (not 30)
 -- for a dead primary to demote itself before it promotes. Safe for acknowledged writes: the old

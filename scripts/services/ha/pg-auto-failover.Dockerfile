@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# PostgreSQL 15 with pg_auto_failover, for compose.ha.yaml's monitor and nodes: the same Debian
+# PostgreSQL 15 with pg_auto_failover, for scripts/services/ha/compose.yaml's monitor and nodes: the same Debian
 # packages scripts/setup.d/pg-auto-failover.sh installs for postgres-ha.sh.
 FROM postgres:15-bookworm
 RUN apt-get update \

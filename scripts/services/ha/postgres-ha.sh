@@ -17,7 +17,7 @@
 #
 # Durable like production: fsync, synchronous_commit and full_page_writes on. The failover timings
 # (health checks every second, primary_demote_timeout 3 s instead of 30 s) are set on the monitor
-# from monitor-settings.sql, which compose.ha.yaml's monitor applies too; README "High
+# from monitor-settings.sql, which scripts/services/ha/compose.yaml's monitor applies too; README "High
 # availability" says what they trade.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../../.." && pwd)
