@@ -72,6 +72,11 @@ function watchReadiness(url: string) {
   };
 }
 
+/** The service's relay and Kafka log lines, for a failure's message. */
+function relayLines(output: string): string {
+  return output.split("\n").filter((line) => /"component":"(relay|kafka)"|relay:/.test(line)).slice(-40).join("\n");
+}
+
 it("kill -9 of the primary's node, then of a Kafka broker, under 32 paying clients: nothing acknowledged lost, no internal errors", { timeout: 300_000 }, async () => {
   assert.ok(ha && cluster);
   const prefix = uniquePrefix();
@@ -128,7 +133,10 @@ it("kill -9 of the primary's node, then of a Kafka broker, under 32 paying clien
     // The relay publishes events committed after the broker's kill: it goes on without it.
     const publishedSince = async () =>
       (await sql`select count(*)::int as n from outbox where created_at > ${brokerKilledAt} and published_at is not null`)[0]!.n as number;
-    await until("an event committed after the broker's kill published", async () => (await publishedSince()) > 0, { timeoutMs: 60_000 });
+    await until("an event committed after the broker's kill published", async () => (await publishedSince()) > 0, {
+      timeoutMs: 60_000,
+      detail: () => relayLines(service!.output()),
+    });
     measured.firstPublishAfterBrokerKillMs = Math.round(performance.now() - brokerKilledAtMs);
     await until("many events published after the broker's kill", async () => (await publishedSince()) > 200, { timeoutMs: 60_000 });
     await newLeader(kafka, topic, victim);

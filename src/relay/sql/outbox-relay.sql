@@ -1,6 +1,6 @@
 -- The relay's two statements per batch (src/relay/outbox-store.ts): claim due rows, then record
--- what the broker said. Each is one round trip, sent together with BEGIN and COMMIT, so a batch
--- costs two round trips whatever its size. Re-applied by migrate like the ledger's functions.
+-- what the broker said about every one of them, so a batch costs the same four statements (with
+-- BEGIN and COMMIT) whatever its size. Re-applied by migrate like the ledger's functions.
 
 -- Locks up to p_limit due rows for the calling transaction and returns them.
 --
