@@ -6,12 +6,14 @@
  * with skewed clocks agree on what is due.
  *
  * The rows and the outcome cross to SQL as declared here (TypeBox); test/relay/outbox-store.test.ts
- * checks the functions' answers against these declarations. The statements go to the driver
- * directly rather than through Drizzle: under a trickle of single payments the relay's cost per
- * event was mostly its per-batch statements and building them (docs/relay.md).
+ * checks the functions' answers against these declarations. Each statement is a function call, so
+ * building it costs little: under a trickle of single payments the relay's cost per event was
+ * mostly its per-batch statements and building them (docs/relay.md).
  */
+import { sql } from "drizzle-orm";
 import { Type, type Static } from "typebox";
 import type { DatabaseHandle } from "../db/client.js";
+import { queryRows } from "../db/query-rows.js";
 
 /** A claimed outbox row as outbox_claim returns it (int8 as text, the envelope as JSON text). */
 export const ClaimedRow = Type.Object({
@@ -79,76 +81,37 @@ export interface OutboxStore {
   backlog(): Promise<BacklogSample>;
 }
 
-type Query = <R>(text: string, params?: unknown[]) => Promise<R[]>;
-
-const CLAIM = "select * from outbox_claim($1)";
-const FINISH = "select * from outbox_finish($1::jsonb)";
-const NEXT_RETRY = "select outbox_next_retry_ms() as ms";
 const BACKLOG = `select count(*)::int as pending,
   coalesce(extract(epoch from clock_timestamp() - min(created_at)), 0)::float8 as age
   from outbox where published_at is null and dead_at is null`;
 
-/** The store over `handle`: a reserved connection on PostgreSQL, PGlite's own transactions otherwise. */
+/** The store over `handle`: each batch one transaction of the database's own driver (drizzle). */
 export function outboxStore(handle: DatabaseHandle): OutboxStore {
-  const query: Query = handle.postgresClient
-    ? (text, params = []) => handle.postgresClient!.unsafe(text, params as never[]) as unknown as Promise<never[]>
-    : async (text, params = []) => (await handle.pglite!.query(text, params)).rows as never[];
+  const db = handle.db;
   return {
-    batch: handle.postgresClient ? (fn) => postgresBatch(handle.postgresClient!, fn) : (fn) => pgliteBatch(handle, fn),
+    // drizzle's transaction on postgres.js rejects as soon as its connection closes (a primary
+    // failover mid-batch); a connection reserved by hand did not, and the relay stalled silently
+    // after failovers in the failover test.
+    batch: (fn) =>
+      db.transaction((tx) =>
+        fn({
+          async claim(limit) {
+            return (await queryRows<ClaimedRow>(tx, sql`select * from outbox_claim(${limit}::int)`)).map(toOutboxRow);
+          },
+          async finish(outcome) {
+            return finishResult((await queryRows<FinishResult>(tx, sql`select * from outbox_finish(${JSON.stringify(outcome)}::jsonb)`))[0]);
+          },
+        }),
+      ),
     async nextRetryInMs() {
-      const [row] = await query<{ ms: number | null }>(NEXT_RETRY);
+      const [row] = await queryRows<{ ms: number | null }>(db, sql`select outbox_next_retry_ms() as ms`);
       return row?.ms ?? null;
     },
     async backlog() {
-      const [row] = await query<{ pending: number; age: number }>(BACKLOG);
+      const [row] = await queryRows<{ pending: number; age: number }>(db, sql.raw(BACKLOG));
       return { pending: Number(row?.pending ?? 0), oldestAgeSeconds: Number(row?.age ?? 0) };
     },
   };
-}
-
-/**
- * A reserved connection for the transaction, one statement at a time. (BEGIN pipelined with the
- * claim and the outcome with COMMIT saved two round trips, but with it the relay stopped without
- * an error after a primary failover in 2 of 5 runs of test/chaos/failover.test.ts; a connection
- * dying between two pipelined statements is the suspect. Sequential, the runs passed.)
- */
-async function postgresBatch<T>(client: NonNullable<DatabaseHandle["postgresClient"]>, fn: (s: ClaimSession) => Promise<T>): Promise<T> {
-  const connection = await client.reserve();
-  let open = false;
-  try {
-    const session: ClaimSession = {
-      async claim(limit) {
-        open = true;
-        await connection.unsafe("begin");
-        const rows = await connection.unsafe(CLAIM, [limit]);
-        return (rows as unknown as ClaimedRow[]).map(toOutboxRow);
-      },
-      async finish(outcome) {
-        const rows = await connection.unsafe(FINISH, [JSON.stringify(outcome)]);
-        open = false;
-        await connection.unsafe("commit");
-        return finishResult((rows as unknown as FinishResult[])[0]);
-      },
-    };
-    return await fn(session);
-  } finally {
-    if (open) await connection.unsafe("rollback").catch(() => {});
-    connection.release();
-  }
-}
-
-/** PGlite runs one statement at a time: its transaction() keeps the service's statements out meanwhile. */
-function pgliteBatch<T>(handle: DatabaseHandle, fn: (s: ClaimSession) => Promise<T>): Promise<T> {
-  return handle.pglite!.transaction((tx) =>
-    fn({
-      async claim(limit) {
-        return ((await tx.query<ClaimedRow>(CLAIM, [limit])).rows).map(toOutboxRow);
-      },
-      async finish(outcome) {
-        return finishResult((await tx.query<FinishResult>(FINISH, [JSON.stringify(outcome)])).rows[0]);
-      },
-    }),
-  );
 }
 
 function toOutboxRow(row: ClaimedRow): OutboxRow {
