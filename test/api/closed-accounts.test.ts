@@ -15,19 +15,8 @@ import { CaptureMethod, PaymentStatus } from "../../gen/payment/v1/payment_pb.js
 import { jsonClients, type LedgerClients } from "../support/clients.js";
 import { assertLedgerInvariants, rows } from "../support/invariants.js";
 import { startTestService, type TestService } from "../support/service.js";
+import { rejectsWith } from "../support/connect-errors.js";
 
-/** Asserts that `call` fails with `code` and the stable ledger error `detail`; returns the error. */
-async function rejectsWith(call: Promise<unknown>, code: Code, detail: string): Promise<ConnectError> {
-  try {
-    await call;
-  } catch (error) {
-    assert.ok(error instanceof ConnectError, String(error));
-    assert.equal(error.code, code, error.message);
-    assert.equal(error.findDetails(ErrorDetailSchema)[0]?.code, detail, error.message);
-    return error;
-  }
-  assert.fail(`expected ${Code[code]} ${detail}`);
-}
 
 describe("closed accounts", () => {
   let running: TestService;

@@ -8,29 +8,16 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { sql } from "drizzle-orm";
 import { AccountStatus } from "../../gen/payment/v1/account_pb.js";
-import { ErrorDetailSchema } from "../../gen/payment/v1/common_pb.js";
 import { CaptureMethod, PaymentStatus, type Payment } from "../../gen/payment/v1/payment_pb.js";
 import { jsonClients, type LedgerClients } from "../support/clients.js";
 import { assertLedgerInvariants, rows } from "../support/invariants.js";
 import { startTestService, type TestService } from "../support/service.js";
+import { rejectsWith } from "../support/connect-errors.js";
 
-async function rejectsWith(call: Promise<unknown>, code: Code, detail: string, field?: string): Promise<ConnectError> {
-  try {
-    await call;
-  } catch (error) {
-    assert.ok(error instanceof ConnectError, String(error));
-    assert.equal(error.code, code, error.message);
-    const found = error.findDetails(ErrorDetailSchema)[0];
-    assert.equal(found?.code, detail, error.message);
-    if (field !== undefined) assert.equal(found?.field, field, error.message);
-    return error;
-  }
-  assert.fail(`expected ${Code[code]} ${detail}`);
-}
 
 describe("metadata and search", () => {
   let running: TestService;

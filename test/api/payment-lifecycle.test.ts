@@ -9,10 +9,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { after, before, describe, it } from "node:test";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { sql } from "drizzle-orm";
 import { WithdrawalStatus } from "../../gen/payment/v1/account_pb.js";
-import { ErrorDetailSchema } from "../../gen/payment/v1/common_pb.js";
 import { CaptureMethod, DeclineReason, PaymentStatus, RefundStatus } from "../../gen/payment/v1/payment_pb.js";
 import { loadConfig } from "../../src/config/config.js";
 import type { Database } from "../../src/db/client.js";
@@ -22,6 +21,7 @@ import { createLogger } from "../../src/telemetry/logger.js";
 import { jsonClients, type LedgerClients } from "../support/clients.js";
 import { assertLedgerInvariants, rows } from "../support/invariants.js";
 import { EDGE_DEFAULTS, startTestService } from "../support/service.js";
+import { rejectsWith } from "../support/connect-errors.js";
 
 interface Target {
   url: string;
@@ -48,18 +48,6 @@ const backends: Record<string, () => Promise<Target>> = {
   },
 };
 
-/** Asserts that `call` fails with `code` and the stable ledger error `detail` (and returns the message). */
-async function rejectsWith(call: Promise<unknown>, code: Code, detail: string): Promise<string> {
-  try {
-    await call;
-  } catch (error) {
-    assert.ok(error instanceof ConnectError, String(error));
-    assert.equal(error.code, code, error.message);
-    assert.equal(error.findDetails(ErrorDetailSchema)[0]?.code, detail, error.message);
-    return error.message;
-  }
-  assert.fail(`expected ${Code[code]} ${detail}`);
-}
 
 for (const [backend, start] of Object.entries(backends)) {
   describe(`payment lifecycle on ${backend}`, () => {
@@ -129,7 +117,7 @@ for (const [backend, start] of Object.entries(backends)) {
       assert.equal(second.payment?.refundedCents, 2_000n);
       assert.notEqual(second.refund?.refundId, first.refund?.refundId, "each refund is a record of its own");
       const before = await writes();
-      const message = await rejectsWith(
+      const { message } = await rejectsWith(
         api.payments.refundPayment({ ...refund, idempotencyKey: key("ref"), amountCents: 1n }),
         Code.FailedPrecondition,
         "REFUND_EXCEEDS_CAPTURED",
@@ -156,7 +144,7 @@ for (const [backend, start] of Object.entries(backends)) {
 
       const otherHold = await hold(payer, payee, 1n);
       const before = await writes();
-      const message = await rejectsWith(
+      const { message } = await rejectsWith(
         api.payments.capturePayment({ idempotencyKey: key("cap"), paymentId: payment.paymentId, amountCents: 0n }),
         Code.FailedPrecondition,
         "INVALID_PAYMENT_STATE",
@@ -182,7 +170,7 @@ for (const [backend, start] of Object.entries(backends)) {
       const payer = await account(1_000n);
       const payee = await account(0n);
       const payment = await hold(payer, payee, 400n);
-      const message = await rejectsWith(
+      const { message } = await rejectsWith(
         api.payments.capturePayment({ idempotencyKey: key("cap"), paymentId: payment.paymentId, amountCents: 401n }),
         Code.FailedPrecondition,
         "CAPTURE_EXCEEDS_HOLD",
@@ -307,7 +295,7 @@ for (const [backend, start] of Object.entries(backends)) {
       });
       assert.equal(pay.payment?.status, PaymentStatus.AUTHORIZED, "a payment may use the overdraft");
       assert.equal((await balance(owner)).availableBalanceCents, -500n);
-      const message = await rejectsWith(
+      const { message } = await rejectsWith(
         api.accounts.updateAccount({ accountId: owner, overdraftLimitCents: 499n }),
         Code.FailedPrecondition,
         "OVERDRAFT_LIMIT_TOO_LOW",
