@@ -3,7 +3,8 @@
  * interceptor in the context values), the trace context and the deadline signal.
  */
 import { createContextKey, type HandlerContext } from "@connectrpc/connect";
-import type { RequestContext } from "../ledger/records.js";
+import { DEFAULT_TENANT } from "../db/schema.js";
+import type { Caller, RequestContext } from "../ledger/records.js";
 import { spanContextOf } from "../telemetry/trace-context.js";
 
 /** The client id requests run as when no authentication is configured. */
@@ -11,6 +12,12 @@ export const ANONYMOUS_CLIENT = "anonymous";
 
 /** Context value holding the authenticated client id. */
 export const clientIdKey = createContextKey<string>(ANONYMOUS_CLIENT, { description: "authenticated client id" });
+
+/** The caller when authentication is off: the default tenant, no key, no account limit. */
+export const ANONYMOUS_CALLER: Caller = { tenantId: DEFAULT_TENANT, keyId: null, tokenId: null, accountIds: null };
+
+/** Context value holding the authenticated caller's boundary (set by the auth interceptor). */
+export const callerKey = createContextKey<Caller>(ANONYMOUS_CALLER, { description: "authenticated caller" });
 
 /** Context value holding the request id (from `x-request-id` or generated). */
 export const requestIdKey = createContextKey<string>("", { description: "request id" });
@@ -23,6 +30,7 @@ export function requestContextOf(context: HandlerContext): RequestContext {
   const traceparent = context.values.get(traceparentKey) || (context.requestHeader.get("traceparent") ?? undefined);
   return {
     clientId: context.values.get(clientIdKey),
+    caller: context.values.get(callerKey),
     traceparent: traceparent && spanContextOf(traceparent) ? traceparent : undefined,
     signal: context.signal,
   };

@@ -29,6 +29,38 @@ const createdAt = () => timestamp("created_at", { withTimezone: true, mode: "dat
 const metadata = () => jsonb("metadata").$type<Record<string, string>>().notNull().default(sql`'{}'::jsonb`);
 const metadataIsObject = (name: string, column: Parameters<typeof sql>[1]) => check(name, sql`jsonb_typeof(${column}) = 'object'`);
 
+/**
+ * Tenants: every account and every API key belongs to one; a caller sees and moves only its own
+ * tenant's accounts (README, "Tenants and keys"). Migration 0011 puts existing data in `default`.
+ */
+export const tenants = pgTable("tenants", {
+  id: text("id").primaryKey(),
+  displayName: text("display_name").notNull(),
+  createdAt: createdAt(),
+});
+
+/** The tenant that existing data and the development key belong to. */
+export const DEFAULT_TENANT = "default";
+
+/**
+ * API keys made through AdminService.CreateApiKey (keys from API_KEYS / API_KEYS_FILE are not
+ * stored). Only the SHA-256 of a key is kept; revoking sets revoked_at and is seen by every
+ * instance within a second.
+ */
+export const apiKeys = pgTable(
+  "api_keys",
+  {
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id").notNull().references(() => tenants.id),
+    clientId: text("client_id").notNull(),
+    scopes: text("scopes").array().notNull(),
+    keyHash: text("key_hash").notNull(),
+    createdAt: createdAt(),
+    revokedAt: timestamp("revoked_at", { withTimezone: true, mode: "date" }),
+  },
+  (t) => [uniqueIndex("api_keys_key_hash_idx").on(t.keyHash), index("api_keys_tenant_idx").on(t.tenantId, t.id)],
+);
+
 /** Customer accounts and the per-currency funding accounts that deposits come from. */
 export const accounts = pgTable(
   "accounts",
@@ -40,6 +72,8 @@ export const accounts = pgTable(
     isFunding: boolean("is_funding").notNull().default(false),
     createdAt: createdAt(),
     metadata: metadata(),
+    /** The tenant the account belongs to (funding accounts: the default tenant; they are the ledger's own). */
+    tenantId: text("tenant_id").notNull().default(sql`'default'`).references(() => tenants.id),
   },
   (t) => [
     /** ListAccounts by metadata (`metadata @> filter`); accounts without metadata are not in it. */
@@ -84,6 +118,11 @@ export const balances = pgTable(
      * (ledger_closed_refusal, src/ledger/sql/10-ledger-helpers.sql).
      */
     closedAt: timestamp("closed_at", { withTimezone: true, mode: "date" }),
+    /**
+     * The account's tenant, copied from accounts: ledger_apply checks it on the row it locks, so
+     * confinement costs no extra read.
+     */
+    tenantId: text("tenant_id").notNull().default(sql`'default'`),
   },
   (t) => [
     check("balances_within_overdraft", sql`${t.allowNegative} OR ${t.availableCents} >= -${t.overdraftLimitCents}`),

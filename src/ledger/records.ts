@@ -32,9 +32,28 @@ export interface BalanceRecord {
 }
 
 /** Who is asking, and what travels with the request into events. */
+/** Who is calling, as the edge authenticated it (src/auth). */
+export interface Caller {
+  /** Every call is confined to one tenant (the default tenant when authentication is off). */
+  tenantId: string;
+  /** Id of the stored API key (api_keys.id); null for keys configured by API_KEYS/API_KEYS_FILE. */
+  keyId: string | null;
+  /** Id (jti) of the account token, when one made the call. */
+  tokenId: string | null;
+  /** An account token's accounts: the call may act only on these. Null for API keys. */
+  accountIds: readonly string[] | null;
+}
+
 export interface RequestContext {
   /** Authenticated client; idempotency keys are scoped to it. */
   clientId: string;
+  /**
+   * The caller's boundary (issue 21): the tenant whose accounts it may see and move, the API key
+   * (or account token) that authenticated it, and, for an account token, the only accounts it may
+   * act on. Checked where the money rules run (ledger_apply) and by every read. Absent: the
+   * default tenant without an account limit (the service's own work, tools and tests).
+   */
+  caller?: Caller;
   /** W3C traceparent of the incoming request, copied to the events it causes. */
   traceparent?: string;
   /** Aborted when the caller's deadline passes or it goes away. */

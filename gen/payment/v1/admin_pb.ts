@@ -4,13 +4,478 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file payment/v1/admin.proto.
  */
 export const file_payment_v1_admin: GenFile = /*@__PURE__*/
-  fileDesc("ChZwYXltZW50L3YxL2FkbWluLnByb3RvEgpwYXltZW50LnYxIhUKE1ZlcmlmeUxlZGdlclJlcXVlc3QiOwoJVmlvbGF0aW9uEg0KBWNoZWNrGAEgASgJEg8KB3N1YmplY3QYAiABKAkSDgoGZGV0YWlsGAMgASgJIk0KFFZlcmlmeUxlZGdlclJlc3BvbnNlEgoKAm9rGAEgASgIEikKCnZpb2xhdGlvbnMYAiADKAsyFS5wYXltZW50LnYxLlZpb2xhdGlvbjJmCgxBZG1pblNlcnZpY2USVgoMVmVyaWZ5TGVkZ2VyEh8ucGF5bWVudC52MS5WZXJpZnlMZWRnZXJSZXF1ZXN0GiAucGF5bWVudC52MS5WZXJpZnlMZWRnZXJSZXNwb25zZSIDkAIBYgZwcm90bzM");
+  fileDesc("ChZwYXltZW50L3YxL2FkbWluLnByb3RvEgpwYXltZW50LnYxImEKBlRlbmFudBIRCgl0ZW5hbnRfaWQYASABKAkSFAoMZGlzcGxheV9uYW1lGAIgASgJEi4KCmNyZWF0ZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIj4KE0NyZWF0ZVRlbmFudFJlcXVlc3QSEQoJdGVuYW50X2lkGAEgASgJEhQKDGRpc3BsYXlfbmFtZRgCIAEoCSI6ChRDcmVhdGVUZW5hbnRSZXNwb25zZRIiCgZ0ZW5hbnQYASABKAsyEi5wYXltZW50LnYxLlRlbmFudCKuAQoGQXBpS2V5Eg4KBmtleV9pZBgBIAEoCRIRCgl0ZW5hbnRfaWQYAiABKAkSEQoJY2xpZW50X2lkGAMgASgJEg4KBnNjb3BlcxgEIAMoCRIuCgpjcmVhdGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpyZXZva2VkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJLChNDcmVhdGVBcGlLZXlSZXF1ZXN0EhEKCXRlbmFudF9pZBgBIAEoCRIRCgljbGllbnRfaWQYAiABKAkSDgoGc2NvcGVzGAMgAygJIlgKFENyZWF0ZUFwaUtleVJlc3BvbnNlEg4KBmtleV9pZBgBIAEoCRILCgNrZXkYAiABKAkSIwoHYXBpX2tleRgDIAEoCzISLnBheW1lbnQudjEuQXBpS2V5Ik4KEkxpc3RBcGlLZXlzUmVxdWVzdBIRCgl0ZW5hbnRfaWQYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkiVAoTTGlzdEFwaUtleXNSZXNwb25zZRIkCghhcGlfa2V5cxgBIAMoCzISLnBheW1lbnQudjEuQXBpS2V5EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIlChNSZXZva2VBcGlLZXlSZXF1ZXN0Eg4KBmtleV9pZBgBIAEoCSI7ChRSZXZva2VBcGlLZXlSZXNwb25zZRIjCgdhcGlfa2V5GAEgASgLMhIucGF5bWVudC52MS5BcGlLZXkixwEKCkF1ZGl0RXZlbnQSEAoIYXVkaXRfaWQYASABKAkSEQoJdGVuYW50X2lkGAIgASgJEhEKCWNsaWVudF9pZBgDIAEoCRIOCgZrZXlfaWQYBCABKAkSEAoIdG9rZW5faWQYBSABKAkSDgoGYWN0aW9uGAYgASgJEhIKCnN1YmplY3RfaWQYByABKAkSEwoLYWNjb3VudF9pZHMYCCADKAkSJgoCYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wImYKFkxpc3RBdWRpdEV2ZW50c1JlcXVlc3QSEQoJdGVuYW50X2lkGAEgASgJEhIKCmFjY291bnRfaWQYAiABKAkSEQoJcGFnZV9zaXplGAMgASgFEhIKCnBhZ2VfdG9rZW4YBCABKAkiWgoXTGlzdEF1ZGl0RXZlbnRzUmVzcG9uc2USJgoGZXZlbnRzGAEgAygLMhYucGF5bWVudC52MS5BdWRpdEV2ZW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIVChNWZXJpZnlMZWRnZXJSZXF1ZXN0IjsKCVZpb2xhdGlvbhINCgVjaGVjaxgBIAEoCRIPCgdzdWJqZWN0GAIgASgJEg4KBmRldGFpbBgDIAEoCSJNChRWZXJpZnlMZWRnZXJSZXNwb25zZRIKCgJvaxgBIAEoCBIpCgp2aW9sYXRpb25zGAIgAygLMhUucGF5bWVudC52MS5WaW9sYXRpb24ylQQKDEFkbWluU2VydmljZRJWCgxWZXJpZnlMZWRnZXISHy5wYXltZW50LnYxLlZlcmlmeUxlZGdlclJlcXVlc3QaIC5wYXltZW50LnYxLlZlcmlmeUxlZGdlclJlc3BvbnNlIgOQAgESUQoMQ3JlYXRlVGVuYW50Eh8ucGF5bWVudC52MS5DcmVhdGVUZW5hbnRSZXF1ZXN0GiAucGF5bWVudC52MS5DcmVhdGVUZW5hbnRSZXNwb25zZRJRCgxDcmVhdGVBcGlLZXkSHy5wYXltZW50LnYxLkNyZWF0ZUFwaUtleVJlcXVlc3QaIC5wYXltZW50LnYxLkNyZWF0ZUFwaUtleVJlc3BvbnNlElMKC0xpc3RBcGlLZXlzEh4ucGF5bWVudC52MS5MaXN0QXBpS2V5c1JlcXVlc3QaHy5wYXltZW50LnYxLkxpc3RBcGlLZXlzUmVzcG9uc2UiA5ACARJRCgxSZXZva2VBcGlLZXkSHy5wYXltZW50LnYxLlJldm9rZUFwaUtleVJlcXVlc3QaIC5wYXltZW50LnYxLlJldm9rZUFwaUtleVJlc3BvbnNlEl8KD0xpc3RBdWRpdEV2ZW50cxIiLnBheW1lbnQudjEuTGlzdEF1ZGl0RXZlbnRzUmVxdWVzdBojLnBheW1lbnQudjEuTGlzdEF1ZGl0RXZlbnRzUmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_google_protobuf_timestamp]);
+
+/**
+ * Tenant is a boundary: its keys see and move only its accounts.
+ *
+ * @generated from message payment.v1.Tenant
+ */
+export type Tenant = Message<"payment.v1.Tenant"> & {
+  /**
+   * 1-64 of a-z 0-9 _ - (lower case).
+   *
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId: string;
+
+  /**
+   * Human-readable name, at most 200 characters.
+   *
+   * @generated from field: string display_name = 2;
+   */
+  displayName: string;
+
+  /**
+   * When it was created.
+   *
+   * @generated from field: google.protobuf.Timestamp created_at = 3;
+   */
+  createdAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message payment.v1.Tenant.
+ * Use `create(TenantSchema)` to create a new message.
+ */
+export const TenantSchema: GenMessage<Tenant> = /*@__PURE__*/
+  messageDesc(file_payment_v1_admin, 0);
+
+/**
+ * CreateTenantRequest adds a tenant.
+ *
+ * @generated from message payment.v1.CreateTenantRequest
+ */
+export type CreateTenantRequest = Message<"payment.v1.CreateTenantRequest"> & {
+  /**
+   * 1-64 of a-z 0-9 _ - (lower case).
+   *
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId: string;
+
+  /**
+   * Human-readable name, 1-200 characters.
+   *
+   * @generated from field: string display_name = 2;
+   */
+  displayName: string;
+};
+
+/**
+ * Describes the message payment.v1.CreateTenantRequest.
+ * Use `create(CreateTenantRequestSchema)` to create a new message.
+ */
+export const CreateTenantRequestSchema: GenMessage<CreateTenantRequest> = /*@__PURE__*/
+  messageDesc(file_payment_v1_admin, 1);
+
+/**
+ * CreateTenantResponse carries the tenant.
+ *
+ * @generated from message payment.v1.CreateTenantResponse
+ */
+export type CreateTenantResponse = Message<"payment.v1.CreateTenantResponse"> & {
+  /**
+   * The tenant created (or the existing one).
+   *
+   * @generated from field: payment.v1.Tenant tenant = 1;
+   */
+  tenant?: Tenant | undefined;
+};
+
+/**
+ * Describes the message payment.v1.CreateTenantResponse.
+ * Use `create(CreateTenantResponseSchema)` to create a new message.
+ */
+export const CreateTenantResponseSchema: GenMessage<CreateTenantResponse> = /*@__PURE__*/
+  messageDesc(file_payment_v1_admin, 2);
+
+/**
+ * ApiKey describes a key without the key itself.
+ *
+ * @generated from message payment.v1.ApiKey
+ */
+export type ApiKey = Message<"payment.v1.ApiKey"> & {
+  /**
+   * Id of the key (a ULID), named in audit events and by RevokeApiKey.
+   *
+   * @generated from field: string key_id = 1;
+   */
+  keyId: string;
+
+  /**
+   * The tenant it belongs to.
+   *
+   * @generated from field: string tenant_id = 2;
+   */
+  tenantId: string;
+
+  /**
+   * The client it authenticates: scopes idempotency keys and rate limits.
+   *
+   * @generated from field: string client_id = 3;
+   */
+  clientId: string;
+
+  /**
+   * What it may do.
+   *
+   * @generated from field: repeated string scopes = 4;
+   */
+  scopes: string[];
+
+  /**
+   * When it was made.
+   *
+   * @generated from field: google.protobuf.Timestamp created_at = 5;
+   */
+  createdAt?: Timestamp | undefined;
+
+  /**
+   * When it was revoked; absent while it works.
+   *
+   * @generated from field: google.protobuf.Timestamp revoked_at = 6;
+   */
+  revokedAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message payment.v1.ApiKey.
+ * Use `create(ApiKeySchema)` to create a new message.
+ */
+export const ApiKeySchema: GenMessage<ApiKey> = /*@__PURE__*/
+  messageDesc(file_payment_v1_admin, 3);
+
+/**
+ * CreateApiKeyRequest makes a key.
+ *
+ * @generated from message payment.v1.CreateApiKeyRequest
+ */
+export type CreateApiKeyRequest = Message<"payment.v1.CreateApiKeyRequest"> & {
+  /**
+   * An existing tenant.
+   *
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId: string;
+
+  /**
+   * 1-64 of A-Z a-z 0-9 _ . -
+   *
+   * @generated from field: string client_id = 2;
+   */
+  clientId: string;
+
+  /**
+   * At least one known scope.
+   *
+   * @generated from field: repeated string scopes = 3;
+   */
+  scopes: string[];
+};
+
+/**
+ * Describes the message payment.v1.CreateApiKeyRequest.
+ * Use `create(CreateApiKeyRequestSchema)` to create a new message.
+ */
+export const CreateApiKeyRequestSchema: GenMessage<CreateApiKeyRequest> = /*@__PURE__*/
+  messageDesc(file_payment_v1_admin, 4);
+
+/**
+ * CreateApiKeyResponse carries the key, once.
+ *
+ * @generated from message payment.v1.CreateApiKeyResponse
+ */
+export type CreateApiKeyResponse = Message<"payment.v1.CreateApiKeyResponse"> & {
+  /**
+   * Id of the key.
+   *
+   * @generated from field: string key_id = 1;
+   */
+  keyId: string;
+
+  /**
+   * The key: send it as `Authorization: Bearer <key>`. Not shown again.
+   *
+   * @generated from field: string key = 2;
+   */
+  key: string;
+
+  /**
+   * What was made.
+   *
+   * @generated from field: payment.v1.ApiKey api_key = 3;
+   */
+  apiKey?: ApiKey | undefined;
+};
+
+/**
+ * Describes the message payment.v1.CreateApiKeyResponse.
+ * Use `create(CreateApiKeyResponseSchema)` to create a new message.
+ */
+export const CreateApiKeyResponseSchema: GenMessage<CreateApiKeyResponse> = /*@__PURE__*/
+  messageDesc(file_payment_v1_admin, 5);
+
+/**
+ * ListApiKeysRequest pages through keys.
+ *
+ * @generated from message payment.v1.ListApiKeysRequest
+ */
+export type ListApiKeysRequest = Message<"payment.v1.ListApiKeysRequest"> & {
+  /**
+   * Only this tenant's keys when set.
+   *
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId: string;
+
+  /**
+   * 1-500 (default 50).
+   *
+   * @generated from field: int32 page_size = 2;
+   */
+  pageSize: number;
+
+  /**
+   * From the previous page's next_page_token.
+   *
+   * @generated from field: string page_token = 3;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message payment.v1.ListApiKeysRequest.
+ * Use `create(ListApiKeysRequestSchema)` to create a new message.
+ */
+export const ListApiKeysRequestSchema: GenMessage<ListApiKeysRequest> = /*@__PURE__*/
+  messageDesc(file_payment_v1_admin, 6);
+
+/**
+ * ListApiKeysResponse is one page.
+ *
+ * @generated from message payment.v1.ListApiKeysResponse
+ */
+export type ListApiKeysResponse = Message<"payment.v1.ListApiKeysResponse"> & {
+  /**
+   * The keys, newest first.
+   *
+   * @generated from field: repeated payment.v1.ApiKey api_keys = 1;
+   */
+  apiKeys: ApiKey[];
+
+  /**
+   * Empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message payment.v1.ListApiKeysResponse.
+ * Use `create(ListApiKeysResponseSchema)` to create a new message.
+ */
+export const ListApiKeysResponseSchema: GenMessage<ListApiKeysResponse> = /*@__PURE__*/
+  messageDesc(file_payment_v1_admin, 7);
+
+/**
+ * RevokeApiKeyRequest names a key.
+ *
+ * @generated from message payment.v1.RevokeApiKeyRequest
+ */
+export type RevokeApiKeyRequest = Message<"payment.v1.RevokeApiKeyRequest"> & {
+  /**
+   * Id of the key.
+   *
+   * @generated from field: string key_id = 1;
+   */
+  keyId: string;
+};
+
+/**
+ * Describes the message payment.v1.RevokeApiKeyRequest.
+ * Use `create(RevokeApiKeyRequestSchema)` to create a new message.
+ */
+export const RevokeApiKeyRequestSchema: GenMessage<RevokeApiKeyRequest> = /*@__PURE__*/
+  messageDesc(file_payment_v1_admin, 8);
+
+/**
+ * RevokeApiKeyResponse carries the revoked key.
+ *
+ * @generated from message payment.v1.RevokeApiKeyResponse
+ */
+export type RevokeApiKeyResponse = Message<"payment.v1.RevokeApiKeyResponse"> & {
+  /**
+   * The key, with revoked_at set.
+   *
+   * @generated from field: payment.v1.ApiKey api_key = 1;
+   */
+  apiKey?: ApiKey | undefined;
+};
+
+/**
+ * Describes the message payment.v1.RevokeApiKeyResponse.
+ * Use `create(RevokeApiKeyResponseSchema)` to create a new message.
+ */
+export const RevokeApiKeyResponseSchema: GenMessage<RevokeApiKeyResponse> = /*@__PURE__*/
+  messageDesc(file_payment_v1_admin, 9);
+
+/**
+ * AuditEvent is one write and who caused it.
+ *
+ * @generated from message payment.v1.AuditEvent
+ */
+export type AuditEvent = Message<"payment.v1.AuditEvent"> & {
+  /**
+   * Position of the event (increasing).
+   *
+   * @generated from field: string audit_id = 1;
+   */
+  auditId: string;
+
+  /**
+   * The tenant of the accounts written.
+   *
+   * @generated from field: string tenant_id = 2;
+   */
+  tenantId: string;
+
+  /**
+   * The client that caused it.
+   *
+   * @generated from field: string client_id = 3;
+   */
+  clientId: string;
+
+  /**
+   * The API key that authenticated it (empty for keys configured by API_KEYS or for work of the
+   * service itself, such as hold expiry).
+   *
+   * @generated from field: string key_id = 4;
+   */
+  keyId: string;
+
+  /**
+   * Set when an account token made the call: the token's id (jti).
+   *
+   * @generated from field: string token_id = 5;
+   */
+  tokenId: string;
+
+  /**
+   * What was done: the command, e.g. "authorize", "capture", "deposit", "close".
+   *
+   * @generated from field: string action = 6;
+   */
+  action: string;
+
+  /**
+   * The record written: a payment, deposit, withdrawal, refund or account id.
+   *
+   * @generated from field: string subject_id = 7;
+   */
+  subjectId: string;
+
+  /**
+   * The account(s) whose money or terms it changed.
+   *
+   * @generated from field: repeated string account_ids = 8;
+   */
+  accountIds: string[];
+
+  /**
+   * When it was applied.
+   *
+   * @generated from field: google.protobuf.Timestamp at = 9;
+   */
+  at?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message payment.v1.AuditEvent.
+ * Use `create(AuditEventSchema)` to create a new message.
+ */
+export const AuditEventSchema: GenMessage<AuditEvent> = /*@__PURE__*/
+  messageDesc(file_payment_v1_admin, 10);
+
+/**
+ * ListAuditEventsRequest pages through audit events.
+ *
+ * @generated from message payment.v1.ListAuditEventsRequest
+ */
+export type ListAuditEventsRequest = Message<"payment.v1.ListAuditEventsRequest"> & {
+  /**
+   * Only this tenant's events when set.
+   *
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId: string;
+
+  /**
+   * Only events about this account when set.
+   *
+   * @generated from field: string account_id = 2;
+   */
+  accountId: string;
+
+  /**
+   * 1-500 (default 50).
+   *
+   * @generated from field: int32 page_size = 3;
+   */
+  pageSize: number;
+
+  /**
+   * From the previous page's next_page_token.
+   *
+   * @generated from field: string page_token = 4;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message payment.v1.ListAuditEventsRequest.
+ * Use `create(ListAuditEventsRequestSchema)` to create a new message.
+ */
+export const ListAuditEventsRequestSchema: GenMessage<ListAuditEventsRequest> = /*@__PURE__*/
+  messageDesc(file_payment_v1_admin, 11);
+
+/**
+ * ListAuditEventsResponse is one page.
+ *
+ * @generated from message payment.v1.ListAuditEventsResponse
+ */
+export type ListAuditEventsResponse = Message<"payment.v1.ListAuditEventsResponse"> & {
+  /**
+   * The events, newest first.
+   *
+   * @generated from field: repeated payment.v1.AuditEvent events = 1;
+   */
+  events: AuditEvent[];
+
+  /**
+   * Empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message payment.v1.ListAuditEventsResponse.
+ * Use `create(ListAuditEventsResponseSchema)` to create a new message.
+ */
+export const ListAuditEventsResponseSchema: GenMessage<ListAuditEventsResponse> = /*@__PURE__*/
+  messageDesc(file_payment_v1_admin, 12);
 
 /**
  * VerifyLedgerRequest has no parameters: the whole ledger is checked.
@@ -25,7 +490,7 @@ export type VerifyLedgerRequest = Message<"payment.v1.VerifyLedgerRequest"> & {
  * Use `create(VerifyLedgerRequestSchema)` to create a new message.
  */
 export const VerifyLedgerRequestSchema: GenMessage<VerifyLedgerRequest> = /*@__PURE__*/
-  messageDesc(file_payment_v1_admin, 0);
+  messageDesc(file_payment_v1_admin, 13);
 
 /**
  * Violation is one thing found wrong.
@@ -63,7 +528,7 @@ export type Violation = Message<"payment.v1.Violation"> & {
  * Use `create(ViolationSchema)` to create a new message.
  */
 export const ViolationSchema: GenMessage<Violation> = /*@__PURE__*/
-  messageDesc(file_payment_v1_admin, 1);
+  messageDesc(file_payment_v1_admin, 14);
 
 /**
  * VerifyLedgerResponse says whether the ledger is sound.
@@ -91,10 +556,11 @@ export type VerifyLedgerResponse = Message<"payment.v1.VerifyLedgerResponse"> & 
  * Use `create(VerifyLedgerResponseSchema)` to create a new message.
  */
 export const VerifyLedgerResponseSchema: GenMessage<VerifyLedgerResponse> = /*@__PURE__*/
-  messageDesc(file_payment_v1_admin, 2);
+  messageDesc(file_payment_v1_admin, 15);
 
 /**
- * AdminService holds operator calls; every method needs the admin scope.
+ * AdminService holds operator calls: VerifyLedger and ListAuditEvents need the admin scope, the
+ * tenant and key calls the tenants:admin scope.
  *
  * @generated from service payment.v1.AdminService
  */
@@ -109,6 +575,61 @@ export const AdminService: GenService<{
     methodKind: "unary";
     input: typeof VerifyLedgerRequestSchema;
     output: typeof VerifyLedgerResponseSchema;
+  },
+  /**
+   * CreateTenant adds a tenant. Creating an existing tenant with the same display name returns it
+   * (safe to retry); with another display name it is ALREADY_EXISTS.
+   *
+   * @generated from rpc payment.v1.AdminService.CreateTenant
+   */
+  createTenant: {
+    methodKind: "unary";
+    input: typeof CreateTenantRequestSchema;
+    output: typeof CreateTenantResponseSchema;
+  },
+  /**
+   * CreateApiKey makes a key for a client of a tenant. The key is in this response only; the
+   * service keeps its SHA-256.
+   *
+   * @generated from rpc payment.v1.AdminService.CreateApiKey
+   */
+  createApiKey: {
+    methodKind: "unary";
+    input: typeof CreateApiKeyRequestSchema;
+    output: typeof CreateApiKeyResponseSchema;
+  },
+  /**
+   * ListApiKeys pages through the keys made by CreateApiKey (never the keys themselves), newest
+   * first, optionally of one tenant.
+   *
+   * @generated from rpc payment.v1.AdminService.ListApiKeys
+   */
+  listApiKeys: {
+    methodKind: "unary";
+    input: typeof ListApiKeysRequestSchema;
+    output: typeof ListApiKeysResponseSchema;
+  },
+  /**
+   * RevokeApiKey stops a key: every instance refuses it within a second. Revoking a revoked key
+   * returns it unchanged.
+   *
+   * @generated from rpc payment.v1.AdminService.RevokeApiKey
+   */
+  revokeApiKey: {
+    methodKind: "unary";
+    input: typeof RevokeApiKeyRequestSchema;
+    output: typeof RevokeApiKeyResponseSchema;
+  },
+  /**
+   * ListAuditEvents pages through who did what: one event per write the ledger applied, with the
+   * client and key (or account token) that caused it, newest first.
+   *
+   * @generated from rpc payment.v1.AdminService.ListAuditEvents
+   */
+  listAuditEvents: {
+    methodKind: "unary";
+    input: typeof ListAuditEventsRequestSchema;
+    output: typeof ListAuditEventsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_payment_v1_admin, 0);
