@@ -3,31 +3,39 @@
  * hashes, each with the client id it stands for and the scopes it grants. Entries come from
  * API_KEYS and/or the file named by API_KEYS_FILE, in one format:
  *
- *     <client-id>:<scope>[+<scope>...]:<sha256 hex of the key>
+ *     [<tenant-id>/]<client-id>:<scope>[+<scope>...]:<sha256 hex of the key>
  *
+ * (the default tenant when none is named)
  * separated by commas or new lines; `#` starts a comment. `npm run api-key` mints a key and prints
  * its entry.
  */
 import { createHash, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { ConfigError } from "../config/config.js";
+import { DEFAULT_TENANT } from "../db/schema.js";
 
 /**
  * What a key may do. Reads need `read`; each kind of write has its own scope. Two operator scopes,
  * kept apart because they grant different powers: `accounts:admin` changes an account's terms
  * (UpdateAccount: the overdraft limit, which lets money leave), `admin` only inspects the whole
- * ledger (AdminService.VerifyLedger: reads every account's chain, moves nothing).
+ * ledger (AdminService.VerifyLedger: reads every account's chain, moves nothing). `tenants:admin`
+ * manages tenants and API keys (AdminService.CreateTenant, CreateApiKey, ListApiKeys, RevokeApiKey).
  */
-export const SCOPES = ["accounts:write", "payments:write", "read", "accounts:admin", "admin"] as const;
+export const SCOPES = ["accounts:write", "payments:write", "read", "accounts:admin", "admin", "tenants:admin"] as const;
 export type Scope = (typeof SCOPES)[number];
 
-/** The client a key authenticates, and what it may do. */
+/** The client a key authenticates, its tenant, and what it may do. */
 export interface ApiKeyGrant {
   clientId: string;
+  tenantId: string;
   scopes: ReadonlySet<Scope>;
+  /** Id of the stored key (AdminService.CreateApiKey); absent for configured keys. */
+  keyId?: string;
 }
 
 const CLIENT_ID = /^[A-Za-z0-9_.-]{1,64}$/;
+/** Tenant ids: lower case, so that two spellings never name two tenants. */
+export const TENANT_ID = /^[a-z0-9_-]{1,64}$/;
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 /** Hex SHA-256 of a key, the only form in which keys are configured or kept. */
@@ -41,8 +49,8 @@ export function generateApiKey(): string {
 }
 
 /** The configuration entry granting `scopes` to `clientId` for the key with this hash. */
-export function formatEntry(clientId: string, scopes: readonly Scope[], hash: string): string {
-  return `${clientId}:${scopes.join("+")}:${hash}`;
+export function formatEntry(clientId: string, scopes: readonly Scope[], hash: string, tenantId = DEFAULT_TENANT): string {
+  return `${tenantId === DEFAULT_TENANT ? "" : `${tenantId}/`}${clientId}:${scopes.join("+")}:${hash}`;
 }
 
 /**
@@ -61,8 +69,11 @@ export function parseApiKeyEntries(text: string, source: string): Map<string, Ap
     const where = `${source} entry ${index + 1}`;
     // Scope names contain colons themselves: the client id is before the first, the hash after the last.
     const parts = entry.split(":");
-    if (parts.length < 3) return problems.push(`${where}: expected <client-id>:<scope>+<scope>:<sha256 hex>`);
-    const clientId = parts[0]!;
+    if (parts.length < 3) return problems.push(`${where}: expected [<tenant-id>/]<client-id>:<scope>+<scope>:<sha256 hex>`);
+    const owner = parts[0]!.split("/");
+    const tenantId = owner.length > 1 ? owner[0]! : DEFAULT_TENANT;
+    const clientId = owner.at(-1)!;
+    if (owner.length > 2 || !TENANT_ID.test(tenantId)) problems.push(`${where}: tenant id must be 1-64 of a-z 0-9 _ -`);
     const hash = parts.at(-1)!;
     const scopeList = parts.slice(1, -1).join(":");
     if (!CLIENT_ID.test(clientId)) problems.push(`${where}: client id must be 1-64 of A-Z a-z 0-9 _ . -`);
@@ -71,7 +82,7 @@ export function parseApiKeyEntries(text: string, source: string): Map<string, Ap
     if (unknown.length > 0) problems.push(`${where}: unknown scope ${unknown.join(", ")} (known: ${SCOPES.join(", ")})`);
     if (!SHA256_HEX.test(hash)) problems.push(`${where}: the key hash must be 64 lower-case hex digits (SHA-256)`);
     else if (grants.has(hash)) problems.push(`${where}: the same key hash is configured twice`);
-    else grants.set(hash, { clientId, scopes: new Set(scopes as Scope[]) });
+    else grants.set(hash, { clientId, tenantId, scopes: new Set(scopes as Scope[]) });
   });
   if (problems.length > 0) throw new ConfigError(problems);
   return grants;

@@ -1,7 +1,7 @@
 /**
  * Authenticates every API call by its bearer key and checks the scope its method needs. The
  * client id of the key becomes the request's `clientIdKey`, which scopes idempotency keys and
- * rate limits. Unknown methods are refused: a new RPC must be given a scope here to be callable.
+ * rate limits; its tenant (and key id) the request's `callerKey`, which confines every call. Unknown methods are refused: a new RPC must be given a scope here to be callable.
  */
 import type { DescMethod } from "@bufbuild/protobuf";
 import type { Interceptor } from "@connectrpc/connect";
@@ -10,7 +10,7 @@ import { AdminService } from "../../gen/payment/v1/admin_pb.js";
 import { PaymentService } from "../../gen/payment/v1/payment_pb.js";
 import { catalogueError, EdgeErrorCode } from "../api/error-catalogue.js";
 import { procedureOf } from "../api/procedures.js";
-import { clientIdKey } from "../api/request-context.js";
+import { callerKey, clientIdKey } from "../api/request-context.js";
 import { hashApiKey, type ApiKeyGrant, type Scope } from "./api-keys.js";
 import { isOpenService } from "./open-services.js";
 
@@ -38,6 +38,12 @@ const scopeOf: [DescMethod, Scope][] = [
   [AccountService.method.withdrawFundsBatch, "accounts:write"],
   [AccountService.method.closeAccount, "accounts:write"],
   [PaymentService.method.updatePayment, "payments:write"],
+  [AccountService.method.mintAccountToken, "read"],
+  [AdminService.method.createTenant, "tenants:admin"],
+  [AdminService.method.createApiKey, "tenants:admin"],
+  [AdminService.method.listApiKeys, "tenants:admin"],
+  [AdminService.method.revokeApiKey, "tenants:admin"],
+  [AdminService.method.listAuditEvents, "admin"],
 ];
 const requiredScopes = new Map(scopeOf.map(([method, scope]) => [procedureOf(method.parent, method), scope]));
 
@@ -71,6 +77,7 @@ export function authInterceptor(grants: ReadonlyMap<string, ApiKeyGrant>): Inter
       );
     }
     request.contextValues.set(clientIdKey, grant.clientId);
+    request.contextValues.set(callerKey, { tenantId: grant.tenantId, keyId: grant.keyId ?? null, tokenId: null, accountIds: null });
     return next(request);
   };
 }

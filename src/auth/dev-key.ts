@@ -1,10 +1,11 @@
 /**
  * The embedded development default: with no database URL and no keys configured, the service
- * mints one all-scopes key at first start and keeps it beside the PGlite data, so that restarts
+ * mints one all-scopes key (an operator key of the default tenant) at first start and keeps it beside the PGlite data, so that restarts
  * keep working with the same key and the README's curl examples can read it from the file.
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { DEFAULT_TENANT } from "../db/schema.js";
 import type { Logger } from "../telemetry/logger.js";
 import { SCOPES, generateApiKey, hashApiKey, type ApiKeyGrant } from "./api-keys.js";
 
@@ -31,5 +32,5 @@ export function ensureDevKey(dataDir: string, logger: Logger): Map<string, ApiKe
     `${created ? "generated" : "using"} a development API key (all scopes) in ${file}; ` +
       `call the API with: -H "Authorization: Bearer $(cat ${file})". Configure API_KEYS or API_KEYS_FILE for anything else`,
   );
-  return new Map([[hashApiKey(key), { clientId: DEV_CLIENT_ID, scopes: new Set(SCOPES) }]]);
+  return new Map([[hashApiKey(key), { clientId: DEV_CLIENT_ID, tenantId: DEFAULT_TENANT, scopes: new Set(SCOPES) }]]);
 }

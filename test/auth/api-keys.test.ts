@@ -24,10 +24,10 @@ it("every bad entry is reported, numbered, without echoing hashes", () => {
       assert.ok(error instanceof ConfigError);
       assert.deepEqual(error.problems, [
         "API_KEYS entry 1: client id must be 1-64 of A-Z a-z 0-9 _ . -",
-        "API_KEYS entry 2: unknown scope root (known: accounts:write, payments:write, read, accounts:admin, admin)",
+        "API_KEYS entry 2: unknown scope root (known: accounts:write, payments:write, read, accounts:admin, admin, tenants:admin)",
         "API_KEYS entry 3: the key hash must be 64 lower-case hex digits (SHA-256)",
         "API_KEYS entry 4: the same key hash is configured twice",
-        "API_KEYS entry 5: expected <client-id>:<scope>+<scope>:<sha256 hex>",
+        "API_KEYS entry 5: expected [<tenant-id>/]<client-id>:<scope>+<scope>:<sha256 hex>",
       ]);
       assert.ok(!error.message.includes(HASH));
       return true;
@@ -62,11 +62,21 @@ it("the development key is created once, private to its owner, and never logged"
   const key = readFileSync(join(dir, DEV_KEY_FILE), "utf8").trim();
   assert.equal(statSync(join(dir, DEV_KEY_FILE)).mode & 0o777, 0o600);
   assert.deepEqual([...first.keys()], [hashApiKey(key)]);
-  assert.deepEqual([...first.values()][0]!.scopes, new Set(["accounts:write", "payments:write", "read", "accounts:admin", "admin"]));
+  assert.deepEqual([...first.values()][0]!.scopes, new Set(["accounts:write", "payments:write", "read", "accounts:admin", "admin", "tenants:admin"]));
+  assert.equal([...first.values()][0]!.tenantId, "default", "the development key is an operator key of the default tenant");
   const second = ensureDevKey(dir, logger);
   assert.deepEqual([...second.keys()], [hashApiKey(key)], "restarts keep the same key");
   const log = text();
   assert.match(log, /generated a development API key/);
   assert.match(log, /Authorization: Bearer \$\(cat /);
   assert.ok(!log.includes(key), "the key itself is not in the log");
+});
+
+it("an entry may name its tenant before the client id; without one it is the default tenant", () => {
+  const grants = parseApiKeyEntries(`shop-a/web:read:${HASH},ops:admin:${"b".repeat(64)}`, "API_KEYS");
+  assert.equal(grants.get(HASH)?.tenantId, "shop-a");
+  assert.equal(grants.get(HASH)?.clientId, "web");
+  assert.equal(grants.get("b".repeat(64))?.tenantId, "default");
+  assert.equal(formatEntry("web", ["read"], HASH, "shop-a"), `shop-a/web:read:${HASH}`);
+  assert.throws(() => parseApiKeyEntries(`Shop/web:read:${HASH}`, "API_KEYS"), /tenant id must be/);
 });
