@@ -131,6 +131,8 @@ const relayMs = (
     .from(outbox)
     .where(and(eq(outbox.eventType, "PaymentAuthorized"), gt(outbox.id, BigInt(lastBefore))))
 ).map((row) => row.ms);
+// Each relay batch is one transaction: the rows it marked published carry its transaction id.
+const [{ batches }] = (await db.execute(sql`select count(distinct xmin::text)::int as batches from outbox where id > ${BigInt(lastBefore)} and published_at is not null`)) as unknown as [{ batches: number }];
 const endToEnd = committed.filter((c) => readAt.has(c.paymentId)).map((c) => readAt.get(c.paymentId)! - c.committedAt);
 
 relay.kill("SIGTERM");
@@ -147,6 +149,7 @@ console.log(
 );
 console.log(`  drain throughput / achieved steady rate: ${(drainRate / (committed.length / offeredFor)).toFixed(1)}x`);
 console.log(`  relay process CPU in the steady phase: ${relayCpuMs.toFixed(0)} ms = ${(relayCpuMs / committed.length).toFixed(3)} ms per event`);
+console.log(`  relay batches in the steady phase: ${batches} (${(committed.length / batches).toFixed(1)} events per batch)`);
 summary("payment call -> commit returned (the writer)", committed.map((c) => c.committedAt - c.startedAt));
 summary("outbox row created -> delivery report (relay)", relayMs);
 summary("commit -> read by a consumer (end to end)", endToEnd);

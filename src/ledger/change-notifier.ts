@@ -11,6 +11,7 @@
  */
 import { sql } from "drizzle-orm";
 import type { Database } from "../db/client.js";
+import { queryPrepared } from "../db/prepared.js";
 import { OUTBOX_CHANNEL } from "../outbox/channels.js";
 import { CHANGES_CHANNEL } from "./change-feed.js";
 import type { BatchItem, BatchOutcome } from "./payment-batch.js";
@@ -87,7 +88,7 @@ export class CommitNotifier {
     if (payloads.length === 0) return;
     const calls = [...payloads.map((payload) => sql`pg_notify(${CHANGES_CHANNEL}, ${payload})`), sql`pg_notify(${OUTBOX_CHANNEL}, '')`];
     try {
-      await this.db.execute(sql`select ${sql.join(calls, sql`, `)}`);
+      await queryPrepared(this.db, sql`select ${sql.join(calls, sql`, `)}`);
     } catch {
       // A lost hint only delays a watcher or a relay until its poll (the database may be away).
     }

@@ -12,6 +12,7 @@
 import { SpanKind } from "@opentelemetry/api";
 import { sql } from "drizzle-orm";
 import type { Database } from "../db/client.js";
+import { queryPrepared } from "../db/prepared.js";
 import { withSpan } from "../telemetry/trace-context.js";
 import { Compile } from "typebox/compile";
 import { CommitNotifier } from "./change-notifier.js";
@@ -172,9 +173,7 @@ export class PaymentBatcher {
     const query = atomic
       ? sql`select ledger_apply_atomic(${json}::jsonb, ${ttl}::int) as outcomes`
       : sql`select ledger_apply(${json}::jsonb, ${ttl}::int) as outcomes`;
-    const result = await retryTransient(() => this.db.execute(query));
-    // postgres.js returns the rows as an array, PGlite as { rows }.
-    const rows = (Array.isArray(result) ? result : (result as unknown as { rows: unknown[] }).rows) as { outcomes: BatchOutcome[] }[];
+    const rows = await retryTransient(() => queryPrepared<{ outcomes: BatchOutcome[] }>(this.db, query));
     const outcomes = rows[0]?.outcomes;
     if (!Array.isArray(outcomes) || outcomes.length !== items.length) {
       throw new Error(`ledger_apply returned ${outcomes?.length} outcomes for ${items.length} items`);

@@ -38,19 +38,22 @@ export function spanContextOf(traceparent: string | null | undefined): SpanConte
 
 /** A `traceparent` that starts a new trace (not sampled): for work no span describes. */
 export function newTraceparent(): string {
-  return `00-${randomBytes(16).toString("hex")}-${randomBytes(8).toString("hex")}-00`;
+  const id = randomBytes(24).toString("hex");
+  return `00-${id.slice(0, 32)}-${id.slice(32)}-00`;
 }
 
 /**
  * The `traceparent` header value that continues `span`'s trace with `span` as the parent. Without
  * a registered tracer provider (a relay or tool run without telemetry) spans have no ids: then the
  * trace of `parent` is passed on unchanged, or a new one is started, so a trace is always carried.
+ * A span that is not recorded (not sampled) passes `parent` on too: its own id would name a span
+ * that no backend ever receives, and injecting it costs the relay time on every message.
  */
 export function traceparentOf(span: Span, parent?: string | null): string {
-  if (!isSpanContextValid(span.spanContext())) return parent && spanContextOf(parent) ? parent : newTraceparent();
-  const carrier: Record<string, string> = {};
-  propagator.inject(trace.setSpan(ROOT_CONTEXT, span), carrier, { set: (c, k, v) => (c[k] = v) });
-  return carrier.traceparent!;
+  if (!span.isRecording() && parent && spanContextOf(parent)) return parent;
+  const context = span.spanContext();
+  if (!isSpanContextValid(context)) return parent && spanContextOf(parent) ? parent : newTraceparent();
+  return `00-${context.traceId}-${context.spanId}-${(context.traceFlags & 0xff).toString(16).padStart(2, "0")}`;
 }
 
 /** The trace id of a `traceparent` this module wrote or accepted. */

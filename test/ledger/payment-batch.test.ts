@@ -28,12 +28,17 @@ before(async () => {
   await ledger.depositFunds({ idempotencyKey: "seed", accountId: payer, amountCents: 1_000n, currency: "EUR" }, ctx);
   // Counts ledger_apply calls (not the notifications sent after commits), and allows one batch at
   // a time so that everything submitted while it runs forms the next batch.
+  // The batcher runs ledger_apply as a prepared statement on the postgres.js client (db.$client).
   const db = database.handle.db;
-  const isApply = (query: { queryChunks?: { value?: unknown }[] }) =>
-    query.queryChunks?.some((chunk) => Array.isArray(chunk.value) && chunk.value.some((text) => String(text).includes("ledger_apply")));
-  const counting = new Proxy(db, {
+  const client = (db as unknown as { $client: { unsafe: (text: string, ...rest: unknown[]) => unknown } }).$client;
+  const countingClient = new Proxy(client, {
     get: (target, prop) =>
-      prop === "execute" ? (query: never) => (isApply(query) && calls++, target.execute(query)) : Reflect.get(target, prop),
+      prop === "unsafe"
+        ? (text: string, ...rest: unknown[]) => (text.includes("ledger_apply") && calls++, target.unsafe(text, ...rest))
+        : Reflect.get(target, prop),
+  });
+  const counting = new Proxy(db, {
+    get: (target, prop) => (prop === "$client" ? countingClient : Reflect.get(target, prop)),
   }) as Database;
   batcher = new PaymentBatcher(counting, { idempotencyTtlHours: 24, maxBatchSize: 64, maxInFlight: 1 });
 });

@@ -1,0 +1,37 @@
+/**
+ * Hot statements as named prepared statements. drizzle's `execute` sends every statement unnamed
+ * (postgres.js `unsafe` without `prepare`): the server parses and plans it again and the client
+ * describes and decodes its result shape again on every call. For the statements the write path
+ * and the relay run hundreds of times a second, postgres.js keeps one prepared statement per
+ * connection instead (docs/profile.md has the measured difference). PGlite runs them through
+ * drizzle as before: it has no connections to keep statements on.
+ */
+import type { SQL } from "drizzle-orm";
+import type postgres from "postgres";
+import type { Database } from "./client.js";
+import { queryRows } from "./query-rows.js";
+
+interface PgDialectLike {
+  sqlToQuery(query: SQL): { sql: string; params: unknown[] };
+}
+
+/** The postgres.js client behind `db`, when that is the backend. */
+function postgresClientOf(db: Database): postgres.Sql | undefined {
+  const client = (db as unknown as { $client?: unknown }).$client;
+  return typeof client === "function" && "unsafe" in client ? (client as postgres.Sql) : undefined;
+}
+
+/** Runs `query` (one statement) prepared on postgres.js, through drizzle on PGlite; returns its rows. */
+export async function queryPrepared<T>(db: Database, query: SQL): Promise<T[]> {
+  const client = postgresClientOf(db);
+  return client ? preparedOn<T>(client, db, query) : queryRows<T>(db, query);
+}
+
+/**
+ * Runs `query` prepared on `client` (a postgres.js client or one of its transactions), rendered by
+ * `db`'s dialect.
+ */
+export async function preparedOn<T>(client: postgres.Sql | postgres.TransactionSql, db: Database, query: SQL): Promise<T[]> {
+  const { sql, params } = (db as unknown as { dialect: PgDialectLike }).dialect.sqlToQuery(query);
+  return (await client.unsafe(sql, params as postgres.ParameterOrJSON<never>[], { prepare: true })) as unknown as T[];
+}
