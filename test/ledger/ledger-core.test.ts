@@ -9,11 +9,11 @@ import assert from "node:assert/strict";
 import { after, before, it } from "node:test";
 import { Type } from "typebox";
 import { Value } from "typebox/value";
-import type { Database } from "../../src/db/client.js";
 import { ulid } from "../../src/ids/ulid.js";
 import { CommandOutcome, ResultOf } from "../../src/ledger/ledger-core.js";
 import { Ledger } from "../../src/ledger/ledger.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
+import { spyOnLedgerApply } from "../support/ledger-apply-spy.js";
 
 const ctx = { clientId: "core" };
 let database: TestDatabase;
@@ -24,17 +24,9 @@ const outcomes: unknown[] = [];
 before(async () => {
   database = await createTestDatabase(4);
   // Reads each ledger_apply answer on its way back to the batcher.
-  const db = new Proxy(database.handle.db, {
-    get: (target, prop) =>
-      prop === "execute"
-        ? async (query: never) => {
-            const result = await target.execute(query);
-            const rows = (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as { outcomes?: unknown[] }[];
-            if (Array.isArray(rows[0]?.outcomes)) outcomes.push(...rows[0].outcomes);
-            return result;
-          }
-        : Reflect.get(target, prop),
-  }) as Database;
+  const db = spyOnLedgerApply(database.handle.db, { onRows: (rows) => {
+    if (Array.isArray(rows[0]?.outcomes)) outcomes.push(...rows[0].outcomes);
+  } });
   ledger = new Ledger(db, { idempotencyTtlHours: 24 });
 });
 after(() => database.drop());

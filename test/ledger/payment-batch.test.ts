@@ -4,13 +4,13 @@
  */
 import assert from "node:assert/strict";
 import { after, before, it } from "node:test";
-import type { Database } from "../../src/db/client.js";
 import { ulid } from "../../src/ids/ulid.js";
 import { Ledger } from "../../src/ledger/ledger.js";
 import { PaymentBatcher } from "../../src/ledger/payment-batch.js";
 import { authorizePayment, authorizePayments, MAX_PAYMENTS_PER_BATCH, type AuthorizePaymentCommand } from "../../src/ledger/payments.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
 import { assertLedgerInvariants } from "../support/invariants.js";
+import { spyOnLedgerApply } from "../support/ledger-apply-spy.js";
 
 const ctx = { clientId: "batch" };
 let database: TestDatabase;
@@ -28,18 +28,7 @@ before(async () => {
   await ledger.depositFunds({ idempotencyKey: "seed", accountId: payer, amountCents: 1_000n, currency: "EUR" }, ctx);
   // Counts ledger_apply calls (not the notifications sent after commits), and allows one batch at
   // a time so that everything submitted while it runs forms the next batch.
-  // The batcher runs ledger_apply as a prepared statement on the postgres.js client (db.$client).
-  const db = database.handle.db;
-  const client = (db as unknown as { $client: { unsafe: (text: string, ...rest: unknown[]) => unknown } }).$client;
-  const countingClient = new Proxy(client, {
-    get: (target, prop) =>
-      prop === "unsafe"
-        ? (text: string, ...rest: unknown[]) => (text.includes("ledger_apply") && calls++, target.unsafe(text, ...rest))
-        : Reflect.get(target, prop),
-  });
-  const counting = new Proxy(db, {
-    get: (target, prop) => (prop === "$client" ? countingClient : Reflect.get(target, prop)),
-  }) as Database;
+  const counting = spyOnLedgerApply(database.handle.db, { onCall: () => calls++ });
   batcher = new PaymentBatcher(counting, { idempotencyTtlHours: 24, maxBatchSize: 64, maxInFlight: 1 });
 });
 after(() => database.drop());
