@@ -3,7 +3,7 @@ import { sql } from "drizzle-orm";
 import { ulid } from "../ids/ulid.js";
 import type { Database } from "../db/client.js";
 import { queryRows } from "../db/query-rows.js";
-import { ledgerErrorOf, runCommand } from "./commands.js";
+import { envelopeOf, ledgerErrorOf, runCommand } from "./commands.js";
 import { LedgerError, LedgerErrorCode, invalidArgument } from "./ledger-error.js";
 import type { BatchItem, PaymentBatcher } from "./payment-batch.js";
 import type { AccountRecord, AccountUpdateRecord, RequestContext } from "./records.js";
@@ -59,7 +59,7 @@ export async function createAccount(
     overdraftLimitCents: (command.overdraftLimitCents ?? 0n).toString(),
     funding: "false",
     metadata,
-  }, context.traceparent);
+  }, context);
 }
 
 /** Currencies whose funding account this process has seen exist, per database: no call after the first. */
@@ -71,7 +71,7 @@ export async function ensureFundingAccount(batcher: PaymentBatcher, currency: st
   const known = knownFunding.get(batcher) ?? new Set<string>();
   knownFunding.set(batcher, known);
   if (known.has(currency)) return id;
-  await keylessCommand<AccountRecord>(batcher, "open", { accountId: id, currency, displayName: `Funding ${currency}`, funding: "true" });
+  await keylessCommand<AccountRecord>(batcher, "open", { accountId: id, currency, displayName: `Funding ${currency}`, funding: "true" }, {});
   known.add(currency);
   return id;
 }
@@ -103,7 +103,7 @@ export async function updateAccount(batcher: PaymentBatcher, command: UpdateAcco
     return keylessCommand(batcher, "limit", {
       accountId: command.accountId,
       overdraftLimitCents: (command.overdraftLimitCents ?? 0n).toString(),
-    }, context.traceparent);
+    }, context);
   }
   if (command.metadata !== undefined && key === "") throw invalidArgument("idempotency_key", "is required when update_mask names metadata");
   requireIdempotencyKey("idempotency_key", key);
@@ -148,9 +148,9 @@ async function keylessCommand<T>(
   batcher: PaymentBatcher,
   kind: "open" | "limit",
   fields: Record<string, string | Record<string, string>>,
-  traceparent?: string,
+  context: Partial<RequestContext>,
 ): Promise<T> {
-  const item = { ...fields, kind, at: new Date().toISOString(), eventId: ulid(), traceparent: traceparent ?? null } as BatchItem;
+  const item = { ...fields, ...envelopeOf(context), kind } as BatchItem;
   const outcome = await batcher.submit(item);
   if ("error" in outcome) throw ledgerErrorOf(outcome.error);
   return fromStoredJson<T>(outcome.result);

@@ -34,6 +34,8 @@ export const AccountCreatedPayload = Type.Object(
     displayName: Type.String({ maxLength: 200 }),
     createdAt: Timestamp,
     metadata: Metadata,
+    /** The account's tenant (issue 21); absent in events written before tenants existed. */
+    tenantId: Type.Optional(Type.String({ pattern: "^[a-z0-9_-]{1,64}$" })),
   },
   { additionalProperties: false },
 );
