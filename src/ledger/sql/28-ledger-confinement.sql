@@ -23,6 +23,7 @@ LANGUAGE plpgsql STABLE AS $$
 DECLARE
   v_tenant text := coalesce(p_items->0->>'tenantId', 'default');
   v_of jsonb;
+  v_refusals jsonb;
 BEGIN
   -- One tenant for every item and every locked customer row, no account token: nothing to refuse.
   IF NOT EXISTS (SELECT 1 FROM unnest(p_tenants) t WHERE t <> '' AND t <> v_tenant)
@@ -31,8 +32,10 @@ BEGIN
     RETURN NULL;
   END IF;
   v_of := (SELECT jsonb_object_agg(a, t) FROM unnest(p_accounts, p_tenants) u(a, t) WHERE t IS NOT NULL);
-  RETURN (SELECT jsonb_agg(coalesce(ledger_confinement_refusal(i, v_of), 'null'::jsonb) ORDER BY o)
-            FROM jsonb_array_elements(p_items) WITH ORDINALITY e(i, o));
+  v_refusals := (SELECT jsonb_agg(coalesce(ledger_confinement_refusal(i, v_of), 'null'::jsonb) ORDER BY o)
+                   FROM jsonb_array_elements(p_items) WITH ORDINALITY e(i, o));
+  -- NULL again when nothing is refused (ledger_apply then runs the batch as it is).
+  RETURN CASE WHEN EXISTS (SELECT 1 FROM jsonb_array_elements(v_refusals) r WHERE r <> 'null'::jsonb) THEN v_refusals END;
 END;
 $$;
 
