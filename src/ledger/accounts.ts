@@ -7,6 +7,7 @@ import { envelopeOf, ledgerErrorOf, runCommand } from "./commands.js";
 import { LedgerError, LedgerErrorCode, invalidArgument } from "./ledger-error.js";
 import type { BatchItem, PaymentBatcher } from "./payment-batch.js";
 import type { AccountRecord, AccountUpdateRecord, RequestContext } from "./records.js";
+import { DEFAULT_SCOPE, accountInScope, type ReadScope } from "./read-scope.js";
 import { fromStoredJson } from "./stored-json.js";
 import {
   MAX_AMOUNT_CENTS,
@@ -161,10 +162,10 @@ function requireOverdraftLimit(field: string, value: bigint): void {
   if (value > MAX_AMOUNT_CENTS) throw invalidArgument(field, `must be at most ${MAX_AMOUNT_CENTS}`);
 }
 
-/** Reads one account; NOT_FOUND when it does not exist. */
-export async function getAccount(db: Database, accountId: string): Promise<AccountRecord> {
+/** Reads one account; NOT_FOUND when it does not exist or is outside `scope` (read-scope.ts). */
+export async function getAccount(db: Database, accountId: string, scope: ReadScope = DEFAULT_SCOPE): Promise<AccountRecord> {
   requireAnyAccountId("account_id", accountId);
-  const account = await findAccount(db, accountId);
+  const account = await findAccount(db, accountId, scope);
   if (!account) throw accountNotFound("account_id", accountId);
   return account;
 }
@@ -175,7 +176,8 @@ export function accountNotFound(field: string, accountId: string): LedgerError {
 }
 
 /** The record is built by the database function that builds every command's account result. */
-async function findAccount(db: Database, accountId: string): Promise<AccountRecord | undefined> {
-  const [row] = await queryRows<{ account: unknown }>(db, sql`select ledger_account_json(a) as account from accounts a where a.id = ${accountId}`);
+async function findAccount(db: Database, accountId: string, scope: ReadScope): Promise<AccountRecord | undefined> {
+  const [row] = await queryRows<{ account: unknown }>(db, sql`select ledger_account_json(a) as account from accounts a
+    where a.id = ${accountId} and ${accountInScope(scope, sql`a.id`, sql`a.tenant_id`)}`);
   return row ? fromStoredJson<AccountRecord>(row.account) : undefined;
 }
