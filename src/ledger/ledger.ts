@@ -58,6 +58,8 @@ import type {
   WithdrawalRecord,
 } from "./records.js";
 import { readScopeOf } from "./read-scope.js";
+import { listAuditEvents, type AuditEventRecord, type ListAuditEventsQuery } from "./audit.js";
+import { createTenant, type CreateTenantCommand, type TenantRecord } from "./tenants.js";
 import { verifyLedger, type VerificationReport } from "./verify.js";
 import { watchAccount, watchPayments, type AccountChange, type PaymentChange } from "./watch.js";
 import { ChangeFeed } from "./change-feed.js";
@@ -229,6 +231,16 @@ export class Ledger {
   /** Ends every watch stream cleanly (shutdown: before the server waits for in-flight calls). */
   stopWatches(): Promise<void> {
     return this.changes.stop();
+  }
+
+  /** Creates a tenant, or answers the existing one (same display name); operators only. */
+  createTenant(command: CreateTenantCommand): Promise<TenantRecord> {
+    return createTenant(this.db, command);
+  }
+
+  /** Who caused which write, newest first (audit.ts); operators only. */
+  listAuditEvents(query: ListAuditEventsQuery, consistency: ReadConsistency = {}): Promise<Page<AuditEventRecord>> {
+    return listAuditEvents(this.#reader(consistency), query);
   }
 
   /** Checks the whole ledger (sums, balances, hash chains); reads only. */
