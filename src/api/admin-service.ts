@@ -4,6 +4,7 @@ import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import type { AdminService } from "../../gen/payment/v1/admin_pb.js";
 import type { Ledger } from "../ledger/ledger.js";
 import { readConsistencyOf } from "./recent-writes.js";
+import { requestContextOf } from "./request-context.js";
 
 export function adminServiceHandlers(ledger: Ledger): ServiceImpl<typeof AdminService> {
   return {
@@ -28,6 +29,7 @@ export function adminServiceHandlers(ledger: Ledger): ServiceImpl<typeof AdminSe
       const page = await ledger.listAuditEvents(
         { tenantId: request.tenantId, accountId: request.accountId, pageSize: request.pageSize, pageToken: request.pageToken },
         readConsistencyOf(context),
+        requestContextOf(context),
       );
       return {
         events: page.items.map((event) => ({

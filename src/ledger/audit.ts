@@ -12,6 +12,8 @@ import type { Page } from "./history.js";
 import { decodePageToken, pageOf, pageSizeOf } from "./page-token.js";
 import { requireAnyAccountId } from "./validation.js";
 import { TENANT_ID } from "../auth/api-keys.js";
+import { DEFAULT_TENANT } from "../db/schema.js";
+import { DEFAULT_SCOPE, type ReadScope } from "./read-scope.js";
 
 export interface AuditEventRecord {
   auditId: bigint;
@@ -35,8 +37,11 @@ export interface ListAuditEventsQuery {
   pageToken: string;
 }
 
-/** One page of audit events, newest first. */
-export async function listAuditEvents(db: Database, query: ListAuditEventsQuery): Promise<Page<AuditEventRecord>> {
+/**
+ * One page of audit events, newest first. Operators of the default tenant see every tenant's; a
+ * caller of another tenant only its own (asking for another tenant's lists nothing).
+ */
+export async function listAuditEvents(db: Database, query: ListAuditEventsQuery, scope: ReadScope = DEFAULT_SCOPE): Promise<Page<AuditEventRecord>> {
   if (query.tenantId !== "" && !TENANT_ID.test(query.tenantId)) throw invalidArgument("tenant_id", "must be 1-64 of a-z 0-9 _ - (lower case)");
   if (query.accountId !== "") requireAnyAccountId("account_id", query.accountId);
   const pageSize = pageSizeOf("page_size", query.pageSize);
@@ -44,6 +49,10 @@ export async function listAuditEvents(db: Database, query: ListAuditEventsQuery)
   const after = decodePageToken("page_token", query.pageToken, filters, 1);
   if (after && !/^[0-9]{1,19}$/.test(after[0]!)) throw invalidArgument("page_token", "is not a page token issued by this service");
   const conditions: SQL[] = [sql`true`];
+  if (scope.tenantId !== DEFAULT_TENANT) {
+    if (query.tenantId !== "" && query.tenantId !== scope.tenantId) return { items: [], nextPageToken: "" };
+    conditions.push(sql`tenant_id = ${scope.tenantId}`);
+  }
   if (query.tenantId !== "") conditions.push(sql`tenant_id = ${query.tenantId}`);
   if (query.accountId !== "") conditions.push(sql`account_ids @> array[${query.accountId}]::text[]`);
   if (after) conditions.push(sql`id < ${after[0]!}::bigint`);

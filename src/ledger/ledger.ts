@@ -239,8 +239,8 @@ export class Ledger {
   }
 
   /** Who caused which write, newest first (audit.ts); operators only. */
-  listAuditEvents(query: ListAuditEventsQuery, consistency: ReadConsistency = {}): Promise<Page<AuditEventRecord>> {
-    return listAuditEvents(this.#reader(consistency), query);
+  listAuditEvents(query: ListAuditEventsQuery, consistency: ReadConsistency = {}, context?: RequestContext): Promise<Page<AuditEventRecord>> {
+    return listAuditEvents(this.#reader(consistency), query, readScopeOf(context));
   }
 
   /** Checks the whole ledger (sums, balances, hash chains); reads only. */
