@@ -1,4 +1,4 @@
-/** Connect handlers of payment.v1.AdminService: operator calls, all behind the admin scope. */
+/** Connect handlers of payment.v1.AdminService: operator calls (scopes admin and tenants:admin; docs/tenants.md). */
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import type { AdminService } from "../../gen/payment/v1/admin_pb.js";

@@ -41,6 +41,8 @@ export const tenants = pgTable("tenants", {
 
 /** The tenant that existing data and the development key belong to. */
 export const DEFAULT_TENANT = "default";
+/** Tenant ids: lower case, so that two spellings never name two tenants (declared here, below every user). */
+export const TENANT_ID = /^[a-z0-9_-]{1,64}$/;
 
 /**
  * API keys made through AdminService.CreateApiKey (keys from API_KEYS / API_KEYS_FILE are not

@@ -11,8 +11,7 @@ import { invalidArgument } from "./ledger-error.js";
 import type { Page } from "./history.js";
 import { decodePageToken, pageOf, pageSizeOf } from "./page-token.js";
 import { requireAnyAccountId } from "./validation.js";
-import { TENANT_ID } from "../auth/api-keys.js";
-import { DEFAULT_TENANT } from "../db/schema.js";
+import { DEFAULT_TENANT, TENANT_ID } from "../db/schema.js";
 import { DEFAULT_SCOPE, type ReadScope } from "./read-scope.js";
 
 export interface AuditEventRecord {

@@ -10,6 +10,7 @@
  * `Restored<T>` is the type after fromStoredJson.
  */
 import { Type, type Static, type TSchema } from "typebox";
+import { TENANT_ID } from "../db/schema.js";
 import { LedgerErrorCode } from "./ledger-error.js";
 
 const Text = Type.String();
@@ -29,7 +30,7 @@ const PayeeId = Type.Union([Id, Type.Literal("")]);
  * (28-ledger-confinement.sql), and audits the others with these fields (32-ledger-audit.sql).
  */
 const CallerFields = {
-  tenantId: Type.String({ pattern: "^[a-z0-9_-]{1,64}$" }),
+  tenantId: Type.String({ pattern: TENANT_ID.source }),
   clientId: Type.Optional(Text),
   keyId: Type.Optional(Nullable(Text)),
   tokenId: Type.Optional(Nullable(Text)),

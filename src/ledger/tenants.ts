@@ -4,8 +4,8 @@
  * idempotent by its id: the same id and display name answer the existing tenant.
  */
 import { sql } from "drizzle-orm";
-import { TENANT_ID } from "../auth/api-keys.js";
 import type { Database } from "../db/client.js";
+import { TENANT_ID } from "../db/schema.js";
 import { queryRows } from "../db/query-rows.js";
 import { LedgerError, LedgerErrorCode, invalidArgument } from "./ledger-error.js";
 import { requireText } from "./validation.js";
