@@ -7,7 +7,8 @@
 --
 -- Items run in order. Each carries kind, clientId, key, method, requestHash, at (ISO time),
 -- eventId, traceparent, the caller (tenantId, keyId, tokenId, an account token's accountIds) and
--- its command's fields (see src/ledger/commands.ts). Every applied item is audited (ledger_audit). Each gets one outcome:
+-- its command's fields (see src/ledger/commands.ts). Every path's outcomes pass through
+-- ledger_audit (32-ledger-audit.sql: one audit row per applied item). Each gets one outcome:
 --   {"replayed": true, "result"}             its key was live for the same request: the first call's result
 --   {"replayed": false, "result"}            done now (declines included)
 --   {"error": {"code", "field", "message"}}  refused (IDEMPOTENCY_KEY_REUSED for a live key of another
