@@ -25,12 +25,16 @@ export interface CreateTenantCommand {
 export async function createTenant(db: Database, command: CreateTenantCommand): Promise<TenantRecord> {
   if (!TENANT_ID.test(command.tenantId)) throw invalidArgument("tenant_id", "must be 1-64 of a-z 0-9 _ - (lower case)");
   requireText("display_name", command.displayName, 200, true);
-  const [row] = await queryRows<{ id: string; display_name: string; created_ms: string }>(db, sql`
+  type Row = { id: string; display_name: string; created_ms: string };
+  let [row] = await queryRows<Row>(db, sql`
     with made as (insert into tenants (id, display_name) values (${command.tenantId}, ${command.displayName})
                   on conflict (id) do nothing returning id, display_name, created_at)
     select id, display_name, (extract(epoch from created_at) * 1000)::bigint::text as created_ms from made
     union all
     select id, display_name, (extract(epoch from created_at) * 1000)::bigint::text from tenants where id = ${command.tenantId} and not exists (select 1 from made)`);
+  // A concurrent create of the same id committed after this statement's snapshot: read it now.
+  row ??= (await queryRows<Row>(db, sql`select id, display_name, (extract(epoch from created_at) * 1000)::bigint::text as created_ms
+    from tenants where id = ${command.tenantId}`))[0];
   if (row!.display_name !== command.displayName) {
     throw new LedgerError(
       LedgerErrorCode.TENANT_ALREADY_EXISTS,
