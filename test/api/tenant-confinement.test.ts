@@ -312,6 +312,19 @@ describe("tenant confinement through the API", () => {
     assert.equal((await a.accounts.getAccount({ accountId: targets.account })).account!.tenantId, "a");
   });
 
+  it("keeps resume tokens of a's streams from opening them for b", async () => {
+    const abort = new AbortController();
+    const { resumeToken } = await first(a.accounts.watchAccount({ accountId: targets.account }, { signal: abort.signal }), abort);
+    assert.ok(resumeToken, "a's account has statement lines: a token");
+    const resumeAs = (api: TenantApi, accountId: string) => {
+      const stop = new AbortController();
+      return first(api.accounts.watchAccount({ accountId, resumeToken }, { signal: stop.signal }), stop);
+    };
+    await rejectsWith(resumeAs(b, targets.account), Code.NotFound, "ACCOUNT_NOT_FOUND", "account_id");
+    await rejectsWith(resumeAs(b, targets.own), Code.InvalidArgument, "INVALID_ARGUMENT", "resume_token");
+    assert.equal((await resumeAs(a, targets.account)).resumeToken, resumeToken, "a resumes where it was");
+  });
+
   it("CreateTenant: creates, answers the same again, refuses another display name and bad input", async () => {
     const made = (await a.admin.createTenant({ tenantId: "c-tenant", displayName: "C" })).tenant!;
     assert.equal(made.tenantId, "c-tenant");
