@@ -24,8 +24,8 @@ export function accountServiceHandlers(ledger: Ledger): ServiceImpl<typeof Accou
       return { account: accountToProto(account) };
     },
 
-    async getAccount(request) {
-      return { account: accountToProto(await ledger.getAccount(request.accountId)) };
+    async getAccount(request, context) {
+      return { account: accountToProto(await ledger.getAccount(request.accountId, requestContextOf(context))) };
     },
 
     async depositFunds(request, context) {
@@ -59,12 +59,13 @@ export function accountServiceHandlers(ledger: Ledger): ServiceImpl<typeof Accou
           createdBefore: request.createdBefore && timestampDate("created_before", request.createdBefore),
         },
         readConsistencyOf(context),
+        requestContextOf(context),
       );
       return { accounts: page.items.map(accountToProto), nextPageToken: page.nextPageToken };
     },
 
     async *watchAccount(request, context) {
-      for await (const change of ledger.watchAccount(request.accountId, request.resumeToken, context.signal)) {
+      for await (const change of ledger.watchAccount(request.accountId, request.resumeToken, context.signal, requestContextOf(context))) {
         yield {
           accountId: change.balance.accountId,
           currency: change.balance.currency,
@@ -90,6 +91,7 @@ export function accountServiceHandlers(ledger: Ledger): ServiceImpl<typeof Accou
           pageToken: request.pageToken,
         },
         readConsistencyOf(context),
+        requestContextOf(context),
       );
       return { entries: page.items.map(entryToProto), nextPageToken: page.nextPageToken };
     },

@@ -53,6 +53,11 @@ const ledgerEntries: Record<LedgerErrorCode, CatalogueEntry> = {
   },
   ACCOUNT_NOT_FOUND: { connectCode: Code.NotFound, meaning: "No account has this id", action: "Check the id, or create the account first" },
   PAYMENT_NOT_FOUND: { connectCode: Code.NotFound, meaning: "No payment has this id", action: "Check the id" },
+  TENANT_ALREADY_EXISTS: {
+    connectCode: Code.AlreadyExists,
+    meaning: "CreateTenant: the tenant id is taken by a tenant with another display name",
+    action: "Choose another id, or create it with the existing display name",
+  },
   ACCOUNT_ALREADY_EXISTS: {
     connectCode: Code.AlreadyExists,
     meaning: "A caller-chosen account id is taken by an account with other attributes",

@@ -82,19 +82,19 @@ export function paymentServiceHandlers(ledger: Ledger): ServiceImpl<typeof Payme
       }
       const payment = request.idempotencyKey !== ""
         ? await ledger.getPaymentByIdempotencyKey(request.idempotencyKey, requestContextOf(context))
-        : await ledger.getPayment(request.paymentId);
+        : await ledger.getPayment(request.paymentId, requestContextOf(context));
       return { payment: paymentToProto(payment) };
     },
 
     async getAccountBalance(request, context) {
       const balance = request.asOf
-        ? await ledger.getBalanceAsOf(request.accountId, timestampDate("as_of", request.asOf), readConsistencyOf(context))
-        : await ledger.getBalance(request.accountId);
+        ? await ledger.getBalanceAsOf(request.accountId, timestampDate("as_of", request.asOf), readConsistencyOf(context), requestContextOf(context))
+        : await ledger.getBalance(request.accountId, requestContextOf(context));
       return balanceToProto(balance);
     },
 
     async *watchPayments(request, context) {
-      for await (const change of ledger.watchPayments(request.accountId, request.resumeToken, context.signal)) {
+      for await (const change of ledger.watchPayments(request.accountId, request.resumeToken, context.signal, requestContextOf(context))) {
         yield { payment: paymentToProto(change.payment), change: paymentChangeToProto(change.transition), resumeToken: change.resumeToken };
       }
     },
@@ -118,6 +118,7 @@ export function paymentServiceHandlers(ledger: Ledger): ServiceImpl<typeof Payme
           maxAmountCents: request.maxAmountCents,
         },
         readConsistencyOf(context),
+        requestContextOf(context),
       );
       return { payments: page.items.map(paymentToProto), nextPageToken: page.nextPageToken };
     },

@@ -1,5 +1,6 @@
 /** Converts ledger records into the protobuf messages of the contract. */
 import { create } from "@bufbuild/protobuf";
+import { DEFAULT_TENANT } from "../db/schema.js";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import {
   AccountEntrySchema,
@@ -63,6 +64,8 @@ const declineReasonToProto: Record<NonNullable<PaymentRecord["declineReason"]>, 
 export function accountToProto(account: AccountRecord): Account {
   return create(AccountSchema, {
     accountId: account.accountId,
+    // Results stored before tenants existed have none: those accounts are the default tenant's.
+    tenantId: account.tenantId ?? DEFAULT_TENANT,
     currency: account.currency,
     displayName: account.displayName,
     createdAt: timestampFromDate(account.createdAt),

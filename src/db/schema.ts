@@ -41,6 +41,8 @@ export const tenants = pgTable("tenants", {
 
 /** The tenant that existing data and the development key belong to. */
 export const DEFAULT_TENANT = "default";
+/** Tenant ids: lower case, so that two spellings never name two tenants (declared here, below every user). */
+export const TENANT_ID = /^[a-z0-9_-]{1,64}$/;
 
 /**
  * API keys made through AdminService.CreateApiKey (keys from API_KEYS / API_KEYS_FILE are not
@@ -84,6 +86,9 @@ export const accounts = pgTable(
      * works whatever the database's collation.
      */
     index("accounts_display_name_idx").on(sql`${t.displayName} collate "C"`, t.id),
+    /** ListAccounts of one tenant (issue 21): by id, and by display name then id. */
+    index("accounts_tenant_idx").on(t.tenantId, t.id),
+    index("accounts_tenant_display_name_idx").on(t.tenantId, sql`${t.displayName} collate "C"`, t.id),
   ],
 );
 
@@ -466,5 +471,34 @@ export const withdrawals = pgTable(
     index("withdrawals_account_idx").on(t.accountId, t.createdAt),
     check("withdrawals_amount_positive", sql`${t.amountCents} > 0`),
     metadataIsObject("withdrawals_metadata_object", t.metadata),
+  ],
+);
+
+/**
+ * Who caused each write the ledger applied (issue 21): one row per applied item, written by
+ * ledger_audit (src/ledger/sql/32-ledger-audit.sql) in one statement per batch; replays and
+ * refusals write none. Read by AdminService.ListAuditEvents, newest first by id.
+ */
+export const auditEvents = pgTable(
+  "audit_events",
+  {
+    id: bigserial("id", { mode: "bigint" }).primaryKey(),
+    tenantId: text("tenant_id").notNull(),
+    /** The client (null for the service's own work: the hold sweeper, funding accounts). */
+    clientId: text("client_id"),
+    /** The stored API key (api_keys.id); null for configured keys. */
+    keyId: text("key_id"),
+    /** The account token (its jti) when one made the call. */
+    tokenId: text("token_id"),
+    /** The item's kind: open, deposit, authorize, capture, ... */
+    action: text("action").notNull(),
+    /** The payment, deposit, withdrawal, refund or account the write made or changed. */
+    subjectId: text("subject_id").notNull(),
+    accountIds: text("account_ids").array().notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull(),
+  },
+  (t) => [
+    index("audit_events_tenant_idx").on(t.tenantId, t.id),
+    index("audit_events_accounts_idx").using("gin", t.accountIds),
   ],
 );

@@ -3,10 +3,11 @@ import { sql } from "drizzle-orm";
 import { ulid } from "../ids/ulid.js";
 import type { Database } from "../db/client.js";
 import { queryRows } from "../db/query-rows.js";
-import { ledgerErrorOf, runCommand } from "./commands.js";
+import { envelopeOf, ledgerErrorOf, runCommand } from "./commands.js";
 import { LedgerError, LedgerErrorCode, invalidArgument } from "./ledger-error.js";
 import type { BatchItem, PaymentBatcher } from "./payment-batch.js";
 import type { AccountRecord, AccountUpdateRecord, RequestContext } from "./records.js";
+import { DEFAULT_SCOPE, accountInScope, type ReadScope } from "./read-scope.js";
 import { fromStoredJson } from "./stored-json.js";
 import {
   MAX_AMOUNT_CENTS,
@@ -59,7 +60,7 @@ export async function createAccount(
     overdraftLimitCents: (command.overdraftLimitCents ?? 0n).toString(),
     funding: "false",
     metadata,
-  }, context.traceparent);
+  }, context);
 }
 
 /** Currencies whose funding account this process has seen exist, per database: no call after the first. */
@@ -71,7 +72,7 @@ export async function ensureFundingAccount(batcher: PaymentBatcher, currency: st
   const known = knownFunding.get(batcher) ?? new Set<string>();
   knownFunding.set(batcher, known);
   if (known.has(currency)) return id;
-  await keylessCommand<AccountRecord>(batcher, "open", { accountId: id, currency, displayName: `Funding ${currency}`, funding: "true" });
+  await keylessCommand<AccountRecord>(batcher, "open", { accountId: id, currency, displayName: `Funding ${currency}`, funding: "true" }, {});
   known.add(currency);
   return id;
 }
@@ -103,7 +104,7 @@ export async function updateAccount(batcher: PaymentBatcher, command: UpdateAcco
     return keylessCommand(batcher, "limit", {
       accountId: command.accountId,
       overdraftLimitCents: (command.overdraftLimitCents ?? 0n).toString(),
-    }, context.traceparent);
+    }, context);
   }
   if (command.metadata !== undefined && key === "") throw invalidArgument("idempotency_key", "is required when update_mask names metadata");
   requireIdempotencyKey("idempotency_key", key);
@@ -148,9 +149,9 @@ async function keylessCommand<T>(
   batcher: PaymentBatcher,
   kind: "open" | "limit",
   fields: Record<string, string | Record<string, string>>,
-  traceparent?: string,
+  context: Partial<RequestContext>,
 ): Promise<T> {
-  const item = { ...fields, kind, at: new Date().toISOString(), eventId: ulid(), traceparent: traceparent ?? null } as BatchItem;
+  const item = { ...fields, ...envelopeOf(context), kind } as BatchItem;
   const outcome = await batcher.submit(item);
   if ("error" in outcome) throw ledgerErrorOf(outcome.error);
   return fromStoredJson<T>(outcome.result);
@@ -161,10 +162,10 @@ function requireOverdraftLimit(field: string, value: bigint): void {
   if (value > MAX_AMOUNT_CENTS) throw invalidArgument(field, `must be at most ${MAX_AMOUNT_CENTS}`);
 }
 
-/** Reads one account; NOT_FOUND when it does not exist. */
-export async function getAccount(db: Database, accountId: string): Promise<AccountRecord> {
+/** Reads one account; NOT_FOUND when it does not exist or is outside `scope` (read-scope.ts). */
+export async function getAccount(db: Database, accountId: string, scope: ReadScope = DEFAULT_SCOPE): Promise<AccountRecord> {
   requireAnyAccountId("account_id", accountId);
-  const account = await findAccount(db, accountId);
+  const account = await findAccount(db, accountId, scope);
   if (!account) throw accountNotFound("account_id", accountId);
   return account;
 }
@@ -175,7 +176,8 @@ export function accountNotFound(field: string, accountId: string): LedgerError {
 }
 
 /** The record is built by the database function that builds every command's account result. */
-async function findAccount(db: Database, accountId: string): Promise<AccountRecord | undefined> {
-  const [row] = await queryRows<{ account: unknown }>(db, sql`select ledger_account_json(a) as account from accounts a where a.id = ${accountId}`);
+async function findAccount(db: Database, accountId: string, scope: ReadScope): Promise<AccountRecord | undefined> {
+  const [row] = await queryRows<{ account: unknown }>(db, sql`select ledger_account_json(a) as account from accounts a
+    where a.id = ${accountId} and ${accountInScope(scope, sql`a.id`, sql`a.tenant_id`)}`);
   return row ? fromStoredJson<AccountRecord>(row.account) : undefined;
 }

@@ -4,6 +4,7 @@
  * outcome becomes a record, a replay or a LedgerError. The money rules themselves live in the
  * database functions (src/ledger/sql/); nothing here decides about money.
  */
+import { DEFAULT_TENANT } from "../db/schema.js";
 import { ulid } from "../ids/ulid.js";
 import { requestFingerprint } from "./idempotency.js";
 import { LedgerError, LedgerErrorCode, invalidArgument } from "./ledger-error.js";
@@ -134,16 +135,33 @@ function prepareCommand<T>(input: CommandInput<T>, context: RequestContext): Pre
   // The shape per kind is checked when the batcher takes the item (ledger-core.ts).
   const item = {
     ...input.fields,
+    ...envelopeOf(context),
     kind: input.kind,
     clientId: context.clientId,
     key: input.idempotencyKey,
     method: input.method,
     requestHash: requestFingerprint(input.method, input.request),
+  } as BatchItem;
+  return { item, onRecorded: input.onRecorded };
+}
+
+/**
+ * What every item carries besides its command (the one place TypeScript builds it): its time, its
+ * event's id, the trace, and the caller, which ledger_apply confines and audits it by. Without a
+ * caller: the default tenant, no account limit (the service's own work, tools and tests).
+ */
+export function envelopeOf(context: Partial<RequestContext>): Pick<BatchItem, "at" | "eventId" | "traceparent" | "tenantId" | "keyId" | "tokenId" | "accountIds"> & { clientId?: string } {
+  const caller = context.caller;
+  return {
     at: new Date().toISOString(),
     eventId: ulid(),
     traceparent: context.traceparent ?? null,
-  } as BatchItem;
-  return { item, onRecorded: input.onRecorded };
+    tenantId: caller?.tenantId ?? DEFAULT_TENANT,
+    ...(context.clientId !== undefined && { clientId: context.clientId }),
+    ...(caller?.keyId && { keyId: caller.keyId }),
+    ...(caller?.tokenId && { tokenId: caller.tokenId }),
+    ...(caller?.accountIds && { accountIds: [...caller.accountIds] }),
+  };
 }
 
 /** The command's result, or its refusal (IDEMPOTENCY_KEY_REUSED included: ledger_replay decides it). */

@@ -15,6 +15,7 @@ import { LedgerError, LedgerErrorCode, invalidArgument } from "./ledger-error.js
 import { decodePageToken, pageOf, pageSizeOf, type PageKey } from "./page-token.js";
 import { getPayment } from "./payments.js";
 import type { AccountRecord, BalanceRecord, PaymentRecord, PaymentStatus } from "./records.js";
+import { DEFAULT_SCOPE, accountInScope, paymentInScope, scopeFilters, type ReadScope } from "./read-scope.js";
 import { fromStoredJson } from "./stored-json.js";
 import { MAX_AMOUNT_CENTS, canonicalMetadata, requireAnyAccountId, requireIdempotencyKey, requireMetadata } from "./validation.js";
 
@@ -139,7 +140,7 @@ type PaymentRow = { id: string; created_us: string; payment: unknown };
  * rather than one OR that PostgreSQL would answer by sorting every payment of the account.
  * Without: payments_created_idx.
  */
-export async function listPayments(db: Database, query: ListPaymentsQuery): Promise<Page<PaymentRecord>> {
+export async function listPayments(db: Database, query: ListPaymentsQuery, scope: ReadScope = DEFAULT_SCOPE): Promise<Page<PaymentRecord>> {
   if (query.accountId !== "") requireAnyAccountId("account_id", query.accountId);
   const range = createdRange(sql`p.created_at`, query.createdAfter, query.createdBefore);
   const metadata = metadataCondition(sql`p.metadata`, query.metadata);
@@ -155,8 +156,15 @@ export async function listPayments(db: Database, query: ListPaymentsQuery): Prom
     ...(metadata ? { m: canonicalMetadata(query.metadata!) } : {}),
     ...(min > 0n ? { lo: min.toString() } : {}),
     ...(max > 0n ? { hi: max.toString() } : {}),
+    ...scopeFilters(scope),
   };
   const after = decodePageToken("page_token", query.pageToken, filters, 2);
+  // Outside the scope (read-scope.ts): an account of another tenant lists nothing, as a missing one.
+  if (query.accountId !== "") {
+    const [visible] = await queryRows<{ id: string }>(db, sql`select a.id from accounts a
+      where a.id = ${query.accountId} and ${accountInScope(scope, sql`a.id`, sql`a.tenant_id`)}`);
+    if (!visible) return { items: [], nextPageToken: "" };
+  }
 
   const conditions: SQL[] = [...range];
   // The status now is the lifecycle's (payment_states); payments.status is the status at authorization.
@@ -167,6 +175,8 @@ export async function listPayments(db: Database, query: ListPaymentsQuery): Prom
   if (min > 0n) conditions.push(sql`p.amount_cents >= ${min.toString()}::bigint`);
   if (max > 0n) conditions.push(sql`p.amount_cents <= ${max.toString()}::bigint`);
   if (after) conditions.push(sql`(p.created_at, p.id) < (${fromMicros(after[0]!)}, ${after[1]!})`);
+  // Without an account: each payment's payer must be the tenant's (a primary-key lookup per row).
+  if (query.accountId === "") conditions.push(paymentInScope(scope, sql`p`));
   const where = (first?: SQL) => sql.join(first ? [first, ...conditions] : conditions.length ? conditions : [sql`true`], sql` and `);
   const branchOrder = sql`order by p.created_at desc, p.id desc limit ${pageSize + 1}`;
   const order = sql`order by created_at desc, id desc limit ${pageSize + 1}`;
@@ -269,7 +279,7 @@ const paymentOfRow = (row: PaymentRow): PaymentRecord => fromStoredJson<PaymentR
  * highest code point). Metadata pairs use accounts_metadata_idx (GIN); the status is the balance
  * row's (closed_at), joined by primary key. Records come from ledger_account_json, as commands'.
  */
-export async function listAccounts(db: Database, query: ListAccountsQuery): Promise<Page<AccountRecord>> {
+export async function listAccounts(db: Database, query: ListAccountsQuery, scope: ReadScope = DEFAULT_SCOPE): Promise<Page<AccountRecord>> {
   if (query.displayNamePrefix.length > 200) throw invalidArgument("display_name_prefix", "must be at most 200 characters");
   const range = createdRange(sql`a.created_at`, query.createdAfter, query.createdBefore);
   const metadata = metadataCondition(sql`a.metadata`, query.metadata);
@@ -283,10 +293,12 @@ export async function listAccounts(db: Database, query: ListAccountsQuery): Prom
     ...(statuses.length > 0 ? { s: statuses } : {}),
     ...(query.createdAfter ? { f: query.createdAfter.toISOString() } : {}),
     ...(query.createdBefore ? { t: query.createdBefore.toISOString() } : {}),
+    ...scopeFilters(scope),
   };
   const after = decodePageToken("page_token", query.pageToken, filters, 2);
   const name = sql`a.display_name collate "C"`;
-  const conditions: SQL[] = [sql`not a.is_funding`, ...range];
+  // The tenant's accounts only (accounts_tenant_idx, accounts_tenant_display_name_idx).
+  const conditions: SQL[] = [sql`not a.is_funding`, accountInScope(scope, sql`a.id`, sql`a.tenant_id`), ...range];
   if (metadata) conditions.push(metadata);
   if (statuses.length === 1) conditions.push(statuses[0] === "CLOSED" ? sql`b.closed_at is not null` : sql`b.closed_at is null`);
   if (prefix !== "") {
@@ -428,14 +440,14 @@ function lineOfKey(field: string, key: PageKey | undefined): bigint | undefined 
 }
 
 /** The statement of one account, keyset-paged by line sequence (see statementLines). */
-export async function listAccountEntries(db: Database, query: ListEntriesQuery): Promise<Page<StatementLine>> {
+export async function listAccountEntries(db: Database, query: ListEntriesQuery, scope: ReadScope = DEFAULT_SCOPE): Promise<Page<StatementLine>> {
   requireAnyAccountId("account_id", query.accountId);
   if (query.from && query.to && query.from >= query.to) throw invalidArgument("to", "must be later than from");
   const pageSize = pageSizeOf("page_size", query.pageSize);
   // v3: keys are line sequences; a token of an earlier version is refused as issued for other filters.
   const filters = { a: query.accountId, f: query.from?.toISOString(), t: query.to?.toISOString(), n: query.newestFirst, v: 3 };
   const after = lineOfKey("page_token", decodePageToken("page_token", query.pageToken, filters, 1));
-  await getAccount(db, query.accountId);
+  await getAccount(db, query.accountId, scope);
   const rows = await statementLines(db, query.accountId, query, after, query.newestFirst, pageSize + 1);
   const page = pageOf(rows, pageSize, filters, (row) => row.key);
   return { nextPageToken: page.nextPageToken, items: page.items };
@@ -468,7 +480,7 @@ export async function headLineSequence(db: Database, accountId: string): Promise
  * (overdraft_limit_changes, recorded by src/ledger/sql/45-overdraft-history.sql; none: 0).
  * `entrySequence` is the last entry's sequence at that instant; there is no `revision`.
  */
-export async function getBalanceAsOf(db: Database, accountId: string, asOf: Date): Promise<BalanceRecord> {
+export async function getBalanceAsOf(db: Database, accountId: string, asOf: Date, scope: ReadScope = DEFAULT_SCOPE): Promise<BalanceRecord> {
   requireAnyAccountId("account_id", accountId);
   const at = sql`${asOf.toISOString()}::timestamptz`;
   const [row] = await queryRows<{
@@ -493,7 +505,7 @@ export async function getBalanceAsOf(db: Database, accountId: string, asOf: Date
            (select account_seq::text from entry) as entry_seq,
            (select ledger_cents::text from line) as ledger_cents, (select held_cents::text from line) as held_cents,
            (select ${micros(sql`created_at`)} from line) as line_us
-      from accounts a where a.id = ${accountId}`);
+      from accounts a where a.id = ${accountId} and ${accountInScope(scope, sql`a.id`, sql`a.tenant_id`)}`);
   if (!row) throw accountNotFound("account_id", accountId);
   const ledgerCents = BigInt(row.ledger_cents ?? "0");
   const heldCents = BigInt(row.held_cents ?? "0");
@@ -515,7 +527,7 @@ export async function getBalanceAsOf(db: Database, accountId: string, asOf: Date
  * (idempotency keys are per client: another client's key finds nothing). NOT_FOUND when the key
  * was never used for a payment, has expired, or its payment was never committed.
  */
-export async function getPaymentByIdempotencyKey(db: Database, clientId: string, idempotencyKey: string): Promise<PaymentRecord> {
+export async function getPaymentByIdempotencyKey(db: Database, clientId: string, idempotencyKey: string, scope: ReadScope = DEFAULT_SCOPE): Promise<PaymentRecord> {
   requireIdempotencyKey("idempotency_key", idempotencyKey);
   const [row] = await queryRows<{ payment_id: string | null }>(db, sql`
     select result->>'paymentId' as payment_id from idempotency_keys
@@ -527,5 +539,5 @@ export async function getPaymentByIdempotencyKey(db: Database, clientId: string,
       "idempotency_key",
     );
   }
-  return getPayment(db, row.payment_id);
+  return getPayment(db, row.payment_id, scope);
 }

@@ -8,7 +8,7 @@ import { and, asc, eq, lte } from "drizzle-orm";
 import type { Database } from "../db/client.js";
 import { paymentStates } from "../db/schema.js";
 import type { PaymentBatcher } from "./payment-batch.js";
-import { ulid } from "../ids/ulid.js";
+import { envelopeOf } from "./commands.js";
 
 /** Expires up to `limit` due holds, oldest expiry first; returns how many this call expired. */
 export async function expireDueHolds(db: Database, batcher: PaymentBatcher, limit = 500): Promise<number> {
@@ -20,7 +20,7 @@ export async function expireDueHolds(db: Database, batcher: PaymentBatcher, limi
     .limit(limit);
   const outcomes = await Promise.all(
     due.map(({ paymentId }) =>
-      batcher.submit({ kind: "expire", paymentId, at: new Date().toISOString(), eventId: ulid(), traceparent: null }),
+      batcher.submit({ ...envelopeOf({}), kind: "expire", paymentId }),
     ),
   );
   return outcomes.filter((outcome) => !("error" in outcome)).length;

@@ -10,6 +10,7 @@
  * `Restored<T>` is the type after fromStoredJson.
  */
 import { Type, type Static, type TSchema } from "typebox";
+import { TENANT_ID } from "../db/schema.js";
 import { LedgerErrorCode } from "./ledger-error.js";
 
 const Text = Type.String();
@@ -23,8 +24,20 @@ const Metadata = Type.Record(Type.String(), Type.String());
 /** A payment's payee: empty for a split payment (its payees are its legs). */
 const PayeeId = Type.Union([Id, Type.Literal("")]);
 
-/** Every item: what it is, when (its records' and event's time), its event's id, the request's trace. */
-const Envelope = { at: Iso, eventId: Type.String({ pattern: "^[0-9A-HJKMNP-TV-Z]{26}$" }), traceparent: Nullable(Text) };
+/**
+ * Who sent an item (issue 21, RequestContext.caller): ledger_apply refuses an item touching another
+ * tenant's accounts, or for an account token (`accountIds`) accounts it does not list
+ * (28-ledger-confinement.sql), and audits the others with these fields (32-ledger-audit.sql).
+ */
+const CallerFields = {
+  tenantId: Type.String({ pattern: TENANT_ID.source }),
+  clientId: Type.Optional(Text),
+  keyId: Type.Optional(Nullable(Text)),
+  tokenId: Type.Optional(Nullable(Text)),
+  accountIds: Type.Optional(Type.Array(Id)),
+};
+/** Every item: what it is, when (its records' and event's time), its event's id, the request's trace, the caller. */
+const Envelope = { at: Iso, eventId: Type.String({ pattern: "^[0-9A-HJKMNP-TV-Z]{26}$" }), traceparent: Nullable(Text), ...CallerFields };
 /** Items of requests with an idempotency key: its scope and the request's fingerprint. */
 const Keyed = { ...Envelope, clientId: Text, key: Type.String({ minLength: 1 }), method: Text, requestHash: Text };
 
@@ -100,6 +113,8 @@ const DeclineReason = Type.Union([Type.Literal("INSUFFICIENT_FUNDS"), Type.Liter
 
 export const StoredAccount = record({
   accountId: Id,
+  /** Absent in results stored before tenants existed (then the default tenant). */
+  tenantId: Type.Optional(Text),
   currency: Currency,
   displayName: Text,
   createdAt: StoredDate,

@@ -11,6 +11,8 @@ export const LedgerErrorCode = {
   PAYMENT_NOT_FOUND: "PAYMENT_NOT_FOUND",
   /** A caller-chosen account id is taken by an account with other attributes. */
   ACCOUNT_ALREADY_EXISTS: "ACCOUNT_ALREADY_EXISTS",
+  /** CreateTenant of an existing tenant id with another display name. */
+  TENANT_ALREADY_EXISTS: "TENANT_ALREADY_EXISTS",
   /** The idempotency key was already used for a different request. */
   IDEMPOTENCY_KEY_REUSED: "IDEMPOTENCY_KEY_REUSED",
   /** A deposit's currency differs from its account's currency. */

@@ -57,6 +57,9 @@ import type {
   RequestContext,
   WithdrawalRecord,
 } from "./records.js";
+import { readScopeOf } from "./read-scope.js";
+import { listAuditEvents, type AuditEventRecord, type ListAuditEventsQuery } from "./audit.js";
+import { createTenant, type CreateTenantCommand, type TenantRecord } from "./tenants.js";
 import { verifyLedger, type VerificationReport } from "./verify.js";
 import { watchAccount, watchPayments, type AccountChange, type PaymentChange } from "./watch.js";
 import { ChangeFeed } from "./change-feed.js";
@@ -115,8 +118,9 @@ export class Ledger {
     return createAccount(this.commands, command, context);
   }
 
-  getAccount(accountId: string): Promise<AccountRecord> {
-    return getAccount(this.db, accountId);
+  /** Reads as `context`'s caller (read-scope.ts); without one, the default tenant. */
+  getAccount(accountId: string, context?: RequestContext): Promise<AccountRecord> {
+    return getAccount(this.db, accountId, readScopeOf(context));
   }
 
   updateAccount(command: UpdateAccountCommand, context: RequestContext = { clientId: "" }): Promise<AccountUpdateRecord> {
@@ -182,50 +186,61 @@ export class Ledger {
     return expireDueHolds(this.db, this.commands, limit);
   }
 
-  getPayment(paymentId: string): Promise<PaymentRecord> {
-    return getPayment(this.db, paymentId);
+  getPayment(paymentId: string, context?: RequestContext): Promise<PaymentRecord> {
+    return getPayment(this.db, paymentId, readScopeOf(context));
   }
 
-  getBalance(accountId: string): Promise<BalanceRecord> {
-    return getBalance(this.db, accountId);
+  getBalance(accountId: string, context?: RequestContext): Promise<BalanceRecord> {
+    return getBalance(this.db, accountId, readScopeOf(context));
   }
 
   /** The payment `context`'s client authorized with this idempotency key. */
   getPaymentByIdempotencyKey(idempotencyKey: string, context: RequestContext): Promise<PaymentRecord> {
-    return getPaymentByIdempotencyKey(this.db, context.clientId, idempotencyKey);
+    return getPaymentByIdempotencyKey(this.db, context.clientId, idempotencyKey, readScopeOf(context));
   }
 
   /** The balance at an instant in the past, from the entries' running balances. */
-  getBalanceAsOf(accountId: string, asOf: Date, consistency: ReadConsistency = {}): Promise<BalanceRecord> {
-    return getBalanceAsOf(this.#reader(consistency), accountId, asOf);
+  getBalanceAsOf(accountId: string, asOf: Date, consistency: ReadConsistency = {}, context?: RequestContext): Promise<BalanceRecord> {
+    return getBalanceAsOf(this.#reader(consistency), accountId, asOf, readScopeOf(context));
   }
 
-  listPayments(query: ListPaymentsQuery, consistency: ReadConsistency = {}): Promise<Page<PaymentRecord>> {
-    return listPayments(this.#reader(consistency), query);
+  /** The payments `context`'s caller may see (its tenant's; a token's accounts'). */
+  listPayments(query: ListPaymentsQuery, consistency: ReadConsistency = {}, context?: RequestContext): Promise<Page<PaymentRecord>> {
+    return listPayments(this.#reader(consistency), query, readScopeOf(context));
   }
 
-  listAccounts(query: ListAccountsQuery, consistency: ReadConsistency = {}): Promise<Page<AccountRecord>> {
-    return listAccounts(this.#reader(consistency), query);
+  listAccounts(query: ListAccountsQuery, consistency: ReadConsistency = {}, context?: RequestContext): Promise<Page<AccountRecord>> {
+    return listAccounts(this.#reader(consistency), query, readScopeOf(context));
   }
 
   /** One page of an account's statement. */
-  listAccountEntries(query: ListEntriesQuery, consistency: ReadConsistency = {}): Promise<Page<EntryRecord>> {
-    return listAccountEntries(this.#reader(consistency), query);
+  listAccountEntries(query: ListEntriesQuery, consistency: ReadConsistency = {}, context?: RequestContext): Promise<Page<EntryRecord>> {
+    return listAccountEntries(this.#reader(consistency), query, readScopeOf(context));
   }
 
   /** The balances now (or after `resumeToken`), then one message per statement line; ends when `signal` aborts or watches stop. */
-  watchAccount(accountId: string, resumeToken: string, signal?: AbortSignal): AsyncGenerator<AccountChange> {
-    return watchAccount(this.db, this.changes, accountId, resumeToken, signal);
+  watchAccount(accountId: string, resumeToken: string, signal?: AbortSignal, context?: RequestContext): AsyncGenerator<AccountChange> {
+    return watchAccount(this.db, this.changes, accountId, resumeToken, signal, readScopeOf(context));
   }
 
   /** Every new payment of an account (or after `resumeToken`); ends when `signal` aborts or watches stop. */
-  watchPayments(accountId: string, resumeToken: string, signal?: AbortSignal): AsyncGenerator<PaymentChange> {
-    return watchPayments(this.db, this.changes, accountId, resumeToken, signal);
+  watchPayments(accountId: string, resumeToken: string, signal?: AbortSignal, context?: RequestContext): AsyncGenerator<PaymentChange> {
+    return watchPayments(this.db, this.changes, accountId, resumeToken, signal, readScopeOf(context));
   }
 
   /** Ends every watch stream cleanly (shutdown: before the server waits for in-flight calls). */
   stopWatches(): Promise<void> {
     return this.changes.stop();
+  }
+
+  /** Creates a tenant, or answers the existing one (same display name); operators only. */
+  createTenant(command: CreateTenantCommand): Promise<TenantRecord> {
+    return createTenant(this.db, command);
+  }
+
+  /** Who caused which write, newest first (audit.ts); operators only. */
+  listAuditEvents(query: ListAuditEventsQuery, consistency: ReadConsistency = {}, context?: RequestContext): Promise<Page<AuditEventRecord>> {
+    return listAuditEvents(this.#reader(consistency), query, readScopeOf(context));
   }
 
   /** Checks the whole ledger (sums, balances, hash chains); reads only. */

@@ -22,6 +22,7 @@ import { countPayment } from "./ledger-metrics.js";
 import type { PaymentBatcher } from "./payment-batch.js";
 import type { BalanceRecord, CaptureMethod, PaymentRecord, RefundRecord, RequestContext } from "./records.js";
 import { requireSplits, splitItems, splitsFingerprint, type PaymentSplit } from "./payment-splits.js";
+import { DEFAULT_SCOPE, paymentInScope, seesAccount, type ReadScope } from "./read-scope.js";
 import { fromStoredJson } from "./stored-json.js";
 import {
   requireAmount,
@@ -270,11 +271,12 @@ export function updatePayment(batcher: PaymentBatcher, command: UpdatePaymentCom
   );
 }
 
-/** Reads one payment with its current state; NOT_FOUND when it does not exist. */
-export async function getPayment(db: Database, paymentId: string): Promise<PaymentRecord> {
+/** Reads one payment with its current state; NOT_FOUND when it does not exist or is outside `scope` (read-scope.ts). */
+export async function getPayment(db: Database, paymentId: string, scope: ReadScope = DEFAULT_SCOPE): Promise<PaymentRecord> {
   requireUlid("payment_id", paymentId);
   // The record is built by the same database function that builds command results.
-  const result = await db.execute(sql`select ledger_payment_json(${paymentId}) as payment`);
+  const result = await db.execute(sql`select ledger_payment_json(p.id) as payment from payments p
+    where p.id = ${paymentId} and ${paymentInScope(scope, sql`p`)}`);
   const rows = (Array.isArray(result) ? result : (result as unknown as { rows: unknown[] }).rows) as { payment: unknown }[];
   const stored = rows[0]?.payment;
   if (!stored) {
@@ -283,11 +285,11 @@ export async function getPayment(db: Database, paymentId: string): Promise<Payme
   return fromStoredJson<PaymentRecord>(stored);
 }
 
-/** Reads the balances of one account; NOT_FOUND when it does not exist. */
-export async function getBalance(db: Database, accountId: string): Promise<BalanceRecord> {
+/** Reads the balances of one account; NOT_FOUND when it does not exist or is outside `scope`. */
+export async function getBalance(db: Database, accountId: string, scope: ReadScope = DEFAULT_SCOPE): Promise<BalanceRecord> {
   requireAnyAccountId("account_id", accountId);
   const [row] = await db.select().from(balances).where(eq(balances.accountId, accountId));
-  if (!row) throw accountNotFound("account_id", accountId);
+  if (!row || !seesAccount(scope, row.accountId, row.tenantId)) throw accountNotFound("account_id", accountId);
   return {
     accountId: row.accountId,
     currency: row.currency,

@@ -28,6 +28,7 @@ import {
 } from "./history.js";
 import { LedgerError, LedgerErrorCode, invalidArgument } from "./ledger-error.js";
 import { decodePageToken, encodePageToken } from "./page-token.js";
+import { DEFAULT_SCOPE, accountInScope, type ReadScope } from "./read-scope.js";
 import type { BalanceRecord, PaymentRecord } from "./records.js";
 import { requireAnyAccountId } from "./validation.js";
 
@@ -68,6 +69,7 @@ export async function* watchAccount(
   accountId: string,
   resumeToken: string,
   signal?: AbortSignal,
+  scope: ReadScope = DEFAULT_SCOPE,
 ): AsyncGenerator<AccountChange> {
   requireAnyAccountId("account_id", accountId);
   // Positions are line sequences (v2); a token of the earlier (time, rank, id) form is refused.
@@ -75,7 +77,7 @@ export async function* watchAccount(
   const resumed = decodePageToken("resume_token", resumeToken, filters, 1);
   const subscription = feed.subscribe(`a:${accountId}`);
   try {
-    const head = await accountHead(db, accountId);
+    const head = await accountHead(db, accountId, scope);
     let position: bigint | undefined;
     let start: BalanceRecord;
     if (resumed) {
@@ -146,6 +148,7 @@ export async function* watchPayments(
   accountId: string,
   resumeToken: string,
   signal?: AbortSignal,
+  scope: ReadScope = DEFAULT_SCOPE,
 ): AsyncGenerator<PaymentChange> {
   requireAnyAccountId("account_id", accountId);
   // v3: positions are the account's payment step numbers. A v2 token (a transition id) still
@@ -155,7 +158,7 @@ export async function* watchPayments(
   const resumed = decodeStepToken(resumeToken, accountId);
   const subscription = feed.subscribe(`p:${accountId}`);
   try {
-    await accountHead(db, accountId);
+    await accountHead(db, accountId, scope);
     let position = resumed === undefined
       ? await newestPaymentStep(db, accountId)
       : resumed.version === 3 ? resumed.position : await paymentStepOfTransitionId(db, accountId, resumed.position);
@@ -195,14 +198,18 @@ function decodeStepToken(token: string, accountId: string): { version: 2 | 3; po
   return undefined;
 }
 
-/** The account's balances now, as of its last entry (a watch has no use for the row's revision). */
-async function accountHead(db: Database, accountId: string) {
+/**
+ * The account's balances now, as of its last entry (a watch has no use for the row's revision);
+ * NOT_FOUND outside `scope`, as for a missing account (a resume token names its account, so no
+ * token opens another tenant's stream).
+ */
+async function accountHead(db: Database, accountId: string, scope: ReadScope) {
   const [row] = await queryRows<{ currency: string; available_cents: string; held_cents: string; overdraft_limit_cents: string; sequence: string; updated_us: string }>(db, sql`
     select b.currency, b.available_cents::text as available_cents, b.held_cents::text as held_cents,
            b.overdraft_limit_cents::text as overdraft_limit_cents,
            coalesce(b.entry_seq, 0)::text as sequence,
            (extract(epoch from b.updated_at) * 1000000)::bigint::text as updated_us
-    from balances b where b.account_id = ${accountId}`);
+    from balances b where b.account_id = ${accountId} and ${accountInScope(scope, sql`b.account_id`, sql`b.tenant_id`)}`);
   if (!row) throw accountNotFound("account_id", accountId);
   const available = BigInt(row.available_cents);
   const held = BigInt(row.held_cents);

@@ -5,6 +5,7 @@
  * Amounts are strings of decimal digits: JSON numbers cannot carry int64 minor units safely.
  */
 import { Type, type Static, type TSchema } from "typebox";
+import { TENANT_ID } from "../db/schema.js";
 
 const Ulid = Type.String({ pattern: "^[0-9A-HJKMNP-TV-Z]{26}$", description: "ULID" });
 const AccountId = Type.String({ minLength: 1, maxLength: 64, pattern: "^[A-Za-z0-9_.-]+$" });
@@ -34,6 +35,8 @@ export const AccountCreatedPayload = Type.Object(
     displayName: Type.String({ maxLength: 200 }),
     createdAt: Timestamp,
     metadata: Metadata,
+    /** The account's tenant (issue 21); absent in events written before tenants existed. */
+    tenantId: Type.Optional(Type.String({ pattern: TENANT_ID.source })),
   },
   { additionalProperties: false },
 );

@@ -10,6 +10,8 @@ import { openDatabase, type DatabaseHandle } from "../db/client.js";
 import { ReadReplica } from "../db/read-replica.js";
 import { recentWritesInterceptor } from "../api/recent-writes.js";
 import { Ledger } from "../ledger/ledger.js";
+import { ensureTenants } from "../ledger/tenants.js";
+import { loadApiKeys } from "../auth/api-keys.js";
 import { CHANGES_CHANNEL, ChangeFeed } from "../ledger/change-feed.js";
 import { listenOn } from "../db/notifications.js";
 import { SERVER, type HealthReporter } from "../health/health-monitor.js";
@@ -98,6 +100,10 @@ async function startWithEdge(config: Config, logger: Logger, edge: Edge): Promis
   logger.info({ url: server.url }, "port open: probes answer, the API waits for the database");
   try {
     await migrateWhenReachable(database, config.DB_STARTUP_TIMEOUT_MS, logger);
+    // Tenants named by configured keys exist before the first call (bootstrapping from configuration).
+    if (!config.AUTH_DISABLED) {
+      await ensureTenants(database.db, [...loadApiKeys({ keys: config.API_KEYS, file: config.API_KEYS_FILE }).values()].map((grant) => grant.tenantId));
+    }
     await changeFeed.start();
   } catch (error) {
     await server.close();

@@ -88,7 +88,7 @@ it("fails only the poisonous request when its batch cannot run", async () => {
   // declared shape: 19 digits) makes the whole batch statement fail in PostgreSQL; it is submitted
   // to the batcher directly.
   const poisonItem = {
-    kind: "authorize" as const, at: new Date().toISOString(), eventId: ulid(), traceparent: null,
+    kind: "authorize" as const, at: new Date().toISOString(), eventId: ulid(), traceparent: null, tenantId: "default",
     clientId: ctx.clientId, key: "poison", method: "AuthorizePayment", requestHash: "poison",
     paymentId: ulid(), payerAccountId: payer, payeeAccountId: payee, amountCents: "9999999999999999999",
     currency: "EUR", description: "", captureMethod: "AUTOMATIC" as const, holdExpiresAt: null,

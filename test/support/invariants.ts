@@ -24,7 +24,9 @@ export async function rows(db: Database, query: ReturnType<typeof sql>): Promise
  * - every closed hold released all it held, and captured at most what it held;
  * - refunds never exceed what reached the payee, and refunded_cents is their sum;
  * - closed accounts hold nothing and have no statement line after their closing;
- * - every outbox envelope matches its TypeBox schema (the database writes them).
+ * - every outbox envelope matches its TypeBox schema (the database writes them);
+ * - every balance row carries its account's tenant, and no payment joins accounts of two tenants
+ *   (funding accounts, the ledger's own, aside).
  */
 export async function assertLedgerInvariants(db: Database): Promise<void> {
   const unbalanced = await rows(db, sql`select currency, sum(amount_cents)::text as total from ledger_entries group by currency having sum(amount_cents) <> 0`);
@@ -104,6 +106,14 @@ export async function assertLedgerInvariants(db: Database): Promise<void> {
       or exists (select 1 from ledger_entries e where e.account_id = b.account_id and e.created_at > b.closed_at)
       or exists (select 1 from hold_movements m where m.account_id = b.account_id and m.created_at > b.closed_at))`);
   assert.deepEqual(closedNotEmpty, [], "closed accounts hold nothing and have no line after their closing");
+
+  const tenantDrift = await rows(db, sql`select b.account_id from balances b join accounts a on a.id = b.account_id where b.tenant_id <> a.tenant_id`);
+  assert.deepEqual(tenantDrift, [], "every balance row carries its account's tenant");
+  const crossTenant = await rows(db, sql`
+    select p.id from payments p join accounts payer on payer.id = p.payer_account_id
+     where exists (select 1 from accounts x where x.id in (select p.payee_account_id union all select l.payee_account_id from payment_splits l where l.payment_id = p.id)
+                     and x.tenant_id <> payer.tenant_id and not x.is_funding)`);
+  assert.deepEqual(crossTenant, [], "no payment joins accounts of two tenants");
 
   const envelopes = await rows(db, sql`select event_type, envelope from outbox`);
   for (const { event_type: type, envelope } of envelopes) {

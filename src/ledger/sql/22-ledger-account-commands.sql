@@ -16,27 +16,31 @@ DECLARE
   v_at timestamptz := (p_item->>'at')::timestamptz;
   v_funding boolean := coalesce(p_item->>'funding', 'false') = 'true';
   v_metadata jsonb := coalesce(p_item->'metadata', '{}');
+  -- The caller's tenant (ledger_apply refused the item if the id is another tenant's); funding
+  -- accounts are the ledger's own: the default tenant.
+  v_tenant text := CASE WHEN v_funding THEN 'default' ELSE coalesce(p_item->>'tenantId', 'default') END;
   v_account accounts%ROWTYPE;
   v_existing accounts%ROWTYPE;
 BEGIN
-  INSERT INTO accounts (id, currency, display_name, is_funding, created_at, metadata)
-    VALUES (v_id, p_item->>'currency', p_item->>'displayName', v_funding, v_at, v_metadata)
+  INSERT INTO accounts (id, currency, display_name, is_funding, created_at, metadata, tenant_id)
+    VALUES (v_id, p_item->>'currency', p_item->>'displayName', v_funding, v_at, v_metadata, v_tenant)
     ON CONFLICT (id) DO NOTHING
     RETURNING * INTO v_account;
   IF NOT FOUND THEN
     SELECT * INTO v_existing FROM accounts WHERE id = v_id;
-    IF v_existing.currency = p_item->>'currency' AND v_existing.display_name = p_item->>'displayName'
+    IF v_existing.currency = p_item->>'currency' AND v_existing.display_name = p_item->>'displayName' AND v_existing.tenant_id = v_tenant
        AND (v_funding OR v_existing.metadata = v_metadata) THEN
       RETURN jsonb_build_object('replayed', true, 'result', ledger_account_json(v_existing));
     END IF;
     RETURN ledger_error('ACCOUNT_ALREADY_EXISTS', 'account_id',
       format('account_id: account %s already exists with a different currency, display name or metadata', v_id));
   END IF;
-  INSERT INTO balances (account_id, currency, allow_negative, overdraft_limit_cents, updated_at)
-    VALUES (v_id, p_item->>'currency', v_funding, coalesce((p_item->>'overdraftLimitCents')::bigint, 0), v_at);
+  INSERT INTO balances (account_id, currency, allow_negative, overdraft_limit_cents, updated_at, tenant_id)
+    VALUES (v_id, p_item->>'currency', v_funding, coalesce((p_item->>'overdraftLimitCents')::bigint, 0), v_at, v_tenant);
   IF NOT v_funding THEN
     PERFORM ledger_emit(p_item, 'AccountCreated', 'account', v_id, jsonb_build_object('accountId', v_id,
-      'currency', p_item->'currency', 'displayName', p_item->'displayName', 'createdAt', p_item->'at', 'metadata', v_metadata));
+      'currency', p_item->'currency', 'displayName', p_item->'displayName', 'createdAt', p_item->'at', 'metadata', v_metadata,
+      'tenantId', v_tenant));
   END IF;
   RETURN jsonb_build_object('result', ledger_account_json(v_account));
 END;
@@ -50,7 +54,7 @@ DECLARE
   v_closed timestamptz;
 BEGIN
   SELECT closed_at INTO v_closed FROM balances WHERE account_id = p_account.id;
-  RETURN jsonb_build_object('accountId', p_account.id, 'currency', p_account.currency, 'displayName', p_account.display_name,
+  RETURN jsonb_build_object('accountId', p_account.id, 'tenantId', p_account.tenant_id, 'currency', p_account.currency, 'displayName', p_account.display_name,
     'createdAt', jsonb_build_object('$date', ledger_iso(p_account.created_at)), 'metadata', p_account.metadata,
     'status', CASE WHEN v_closed IS NULL THEN 'OPEN' ELSE 'CLOSED' END,
     'closedAt', CASE WHEN v_closed IS NULL THEN NULL ELSE jsonb_build_object('$date', ledger_iso(v_closed)) END);

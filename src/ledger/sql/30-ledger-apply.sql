@@ -6,7 +6,9 @@
 -- order, and no client round trip happens while they are held.
 --
 -- Items run in order. Each carries kind, clientId, key, method, requestHash, at (ISO time),
--- eventId, traceparent and its command's fields (see src/ledger/commands.ts). Each gets one outcome:
+-- eventId, traceparent, the caller (tenantId, keyId, tokenId, an account token's accountIds) and
+-- its command's fields (see src/ledger/commands.ts). Every path's outcomes pass through
+-- ledger_audit (32-ledger-audit.sql: one audit row per applied item). Each gets one outcome:
 --   {"replayed": true, "result"}             its key was live for the same request: the first call's result
 --   {"replayed": false, "result"}            done now (declines included)
 --   {"error": {"code", "field", "message"}}  refused (IDEMPOTENCY_KEY_REUSED for a live key of another
@@ -24,6 +26,10 @@ DECLARE
   v_out jsonb;
   v_accounts text[];
   v_account text;
+  v_tenant text;
+  v_tenants text[] := '{}';
+  v_refusals jsonb;
+  v_rest jsonb;
 BEGIN
   -- Every balance row of the batch, in account-id order: the accounts named by the commands and
   -- the payer and payee of the payments they act on (payments are immutable: no lock needed). This
@@ -51,9 +57,25 @@ BEGIN
        WHERE l.payment_id = ANY (ARRAY(SELECT i->>'paymentId' FROM jsonb_array_elements(p_items) i WHERE i->>'kind' <> 'authorize'))) ids
      WHERE a IS NOT NULL
      ORDER BY a);
+  -- Each locked row's tenant ('' for a funding account, NULL without a row) for the confinement.
   FOREACH v_account IN ARRAY v_accounts LOOP
-    PERFORM 1 FROM balances WHERE account_id = v_account FOR UPDATE;
+    v_tenant := NULL;
+    SELECT CASE WHEN allow_negative THEN '' ELSE tenant_id END INTO v_tenant FROM balances WHERE account_id = v_account FOR UPDATE;
+    v_tenants := v_tenants || v_tenant;
   END LOOP;
+  -- Tenant confinement (28-ledger-confinement.sql): items touching another tenant's accounts, or
+  -- outside an account token's accounts, are refused as if the account or payment were missing.
+  -- The others run as a batch of their own (the locks are held already; the set path still applies)
+  -- and the outcomes are spliced back in order. A refused item claims no key and writes nothing.
+  v_refusals := ledger_confinement_refusals(p_items, v_accounts, v_tenants);
+  IF v_refusals IS NOT NULL THEN
+    v_rest := (SELECT jsonb_agg(i ORDER BY o) FROM jsonb_array_elements(p_items) WITH ORDINALITY e(i, o)
+                WHERE v_refusals->(o::int - 1) = 'null'::jsonb);
+    v_rest := CASE WHEN v_rest IS NULL THEN '[]'::jsonb ELSE ledger_apply(v_rest, p_ttl_hours) END;
+    RETURN (SELECT jsonb_agg(CASE WHEN r = 'null'::jsonb THEN v_rest->(k - 1) ELSE r END ORDER BY o)
+              FROM (SELECT r, o, (count(*) FILTER (WHERE r = 'null'::jsonb) OVER (ORDER BY o))::int AS k
+                      FROM jsonb_array_elements(v_refusals) WITH ORDINALITY e(r, o)) x);
+  END IF;
   -- No NOTIFY here: the service sends it after the commit (src/ledger/change-notifier.ts).
 
   -- Authorizations only (payments under load, AuthorizePayments): decided in order, written in sets.
@@ -67,7 +89,7 @@ BEGIN
   IF jsonb_array_length(p_items) >= 8
      AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(p_items) i WHERE i->>'kind' <> 'authorize' OR i ? 'splits')
      AND coalesce(current_setting('ledger.per_item_path', true), '') <> 'on' THEN
-    RETURN ledger_apply_authorizations(p_items, p_ttl_hours);
+    RETURN ledger_audit(p_items, ledger_apply_authorizations(p_items, p_ttl_hours));
   END IF;
 
   FOR v_item IN SELECT * FROM jsonb_array_elements(p_items) LOOP
@@ -114,6 +136,6 @@ BEGIN
     v_outcomes := v_outcomes || CASE WHEN v_out ? 'error' THEN v_out
                                      ELSE jsonb_build_object('replayed', coalesce(v_out->'replayed', 'false'), 'result', v_out->'result') END;
   END LOOP;
-  RETURN to_jsonb(v_outcomes);
+  RETURN ledger_audit(p_items, to_jsonb(v_outcomes));
 END;
 $$;
