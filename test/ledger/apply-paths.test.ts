@@ -252,14 +252,14 @@ async function everything(url: string) {
 }
 
 it("gives the same rows on the set path for deposits, payouts, captures, voids, expiries and refunds as on the loop", async () => {
-  const other = await createTestDatabase(2);
+  const [mine, other] = [await createTestDatabase(2), await createTestDatabase(2)];
   try {
-    const set = await applyAll(database.url, [...history, moves], false);
+    const set = await applyAll(mine.url, [...history, moves], false);
     const loop = await applyAll(other.url, [...history, moves], true);
     assert.equal(set.at(-1)!.setPath, true, "the set run took ledger_apply_moves");
     assert.equal(loop.at(-1)!.setPath, false, "the loop run did not");
     assert.deepEqual(set.map((r) => r.outcomes), loop.map((r) => r.outcomes));
-    assert.deepEqual(await everything(database.url), await everything(other.url));
+    assert.deepEqual(await everything(mine.url), await everything(other.url));
     const kinds = (set.at(-1)!.outcomes as Record<string, unknown>[]).map((o) =>
       "error" in o ? (o.error as { code: string }).code : o.replayed ? "replayed" : ((o.result as { status?: string }).status ?? "done"));
     assert.deepEqual(kinds, [
@@ -272,14 +272,15 @@ it("gives the same rows on the set path for deposits, payouts, captures, voids, 
     ]);
     // A batch acting on a split payment falls back to the loop (ledger_apply_moves answers NULL): same rows again.
     const splitBatch = [capture("cap-split", "split", 30), ...Array.from({ length: 7 }, (_, n) => deposit(`more-${n}`, "payee", 1 + n))];
-    const [setSplit] = await applyAll(database.url, [splitBatch], false);
+    const [setSplit] = await applyAll(mine.url, [splitBatch], false);
     const [loopSplit] = await applyAll(other.url, [splitBatch], true);
     assert.deepEqual(setSplit!.outcomes, loopSplit!.outcomes);
     assert.equal((setSplit!.outcomes as { result: { status: string } }[])[0]!.result.status, "CAPTURED");
-    assert.deepEqual(await everything(database.url), await everything(other.url));
-    await assertLedgerInvariants(database.handle.db);
+    assert.deepEqual(await everything(mine.url), await everything(other.url));
+    await assertLedgerInvariants(mine.handle.db);
     await assertLedgerInvariants(other.handle.db);
   } finally {
+    await mine.drop();
     await other.drop();
   }
 });

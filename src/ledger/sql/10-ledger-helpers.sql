@@ -40,7 +40,7 @@ $$;
 
 -- Appends one event envelope to the outbox. TypeScript chose the event id; the tests check every
 -- envelope written here against its TypeBox schema (src/outbox/event-schemas.ts).
--- The envelope of an item's event (also written in sets by ledger_apply_authorizations).
+-- The envelope of an item's event (also written in sets by the set paths, 25- and 26-ledger-apply-*.sql).
 CREATE OR REPLACE FUNCTION ledger_envelope(p_item jsonb, p_type text, p_aggregate_type text, p_aggregate_id text, p_payload jsonb)
 RETURNS jsonb LANGUAGE sql STABLE AS $$
   SELECT jsonb_build_object('eventId', p_item->'eventId', 'type', p_type, 'schemaVersion', 1, 'occurredAt', p_item->'at',
