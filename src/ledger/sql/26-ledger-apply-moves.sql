@@ -1,11 +1,14 @@
 -- Re-applied on every migrate (src/db/migrate.ts): edit this file, not a migration.
--- ledger_apply_moves: the set-based path of ledger_apply (30-ledger-apply.sql) for a batch made of
--- deposits, payouts, captures, voids, expiries and refunds (any mix of them). Same outcomes, rows,
--- events, lines, chain hashes, payment steps and idempotency keys, in the same order, as running
--- the ledger_cmd_* functions item by item (test/ledger/apply-paths.test.ts compares them), but:
---   1. the balance rows, the payments and their states are read once, into memory; the decisions
---      run in submission order over them (each item sees what the earlier ones left), with the
---      rule functions the per-item commands call (10-ledger-helpers.sql, 16-ledger-command-rules.sql);
+-- ledger_apply_moves: the general set-based path of ledger_apply (30-ledger-apply.sql), for a batch
+-- of deposits, payouts, captures, voids, expiries, refunds and authorizations in any mix (a batch
+-- of authorizations alone takes ledger_apply_authorizations, 25-ledger-apply-authorizations.sql).
+-- Same outcomes, rows, events, lines, chain hashes, payment steps and idempotency keys, in the
+-- same order, as running the ledger_cmd_* functions item by item (test/ledger/apply-paths.test.ts
+-- compares every row), but:
+--   1. the balance rows, the payments acted on and their states are read once, into memory; the
+--      decisions run in submission order over them (each item sees what the earlier ones left, a
+--      payment authorized earlier in the batch included), with the rule functions the per-item
+--      commands call (10-ledger-helpers.sql, 15-ledger-authorize-rules.sql, 16-ledger-command-rules.sql);
 --   2. the lines are made in that loop by the line functions of the per-item path
 --      (12-ledger-lines.sql), the events, records and results by the shared shape functions;
 --   3. each table is written once for the whole batch: balances and payment states one UPDATE to
@@ -15,7 +18,7 @@
 -- The caller holds the balance rows' locks (the payer and payee of every payment acted on
 -- included), which also serialises every writer of those payments' states.
 -- Returns NULL, having written nothing, when an item acts on a split payment: the per-item path
--- (21-ledger-splits.sql) takes such a batch.
+-- (21-ledger-splits.sql) takes such a batch (ledger_apply sends no split authorization here).
 CREATE OR REPLACE FUNCTION ledger_apply_moves(p_items jsonb, p_ttl_hours integer) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -28,9 +31,14 @@ DECLARE
   v_pids text[];
   v_states payment_states[];
   v_state_changed boolean[];
+  -- Payments authorized by this batch (appended to v_pays): inserted, not updated.
+  v_new boolean[];
+  v_new_count int := 0;
   -- One entry per item, in submission order: positions of its account, funding account, payment.
   v_acc int[];
   v_fund int[];
+  v_payer int[];
+  v_payee int[];
   v_pay int[];
   v_live boolean[];
   v_first int[];
@@ -83,6 +91,7 @@ DECLARE
   v_wd withdrawals;
   v_rf refunds;
   v_status text;
+  v_expires timestamptz;
   v_pa int;
   v_pb int;
 BEGIN
@@ -99,11 +108,13 @@ BEGIN
   v_states := coalesce(v_states, '{}');
   IF EXISTS (SELECT 1 FROM unnest(v_pays) p WHERE p.payee_account_id IS NULL) THEN RETURN NULL; END IF;
   v_state_changed := array_fill(false, ARRAY[cardinality(v_pays)]);
+  v_new := array_fill(false, ARRAY[cardinality(v_pays)]);
 
   SELECT array_agg(b ORDER BY b.account_id), array_agg(b.account_id ORDER BY b.account_id)
     INTO v_rows, v_ids
     FROM balances b
-    WHERE b.account_id = ANY (ARRAY(SELECT unnest(ARRAY[i->>'accountId', i->>'fundingAccountId']) FROM jsonb_array_elements(p_items) i
+    WHERE b.account_id = ANY (ARRAY(SELECT unnest(ARRAY[i->>'accountId', i->>'fundingAccountId', i->>'payerAccountId', i->>'payeeAccountId'])
+                                      FROM jsonb_array_elements(p_items) i
                                     UNION SELECT unnest(ARRAY[p.payer_account_id, p.payee_account_id]) FROM unnest(v_pays) p));
   v_ids := coalesce(v_ids, '{}');
   v_rows := coalesce(v_rows, '{}');
@@ -113,17 +124,20 @@ BEGIN
   -- with the same key (a later one replays it, as the per-item path finds the claim). Expiries
   -- have no key.
   SELECT array_agg(a.pos ORDER BY it.ord), array_agg(f.pos ORDER BY it.ord), array_agg(pp.pos ORDER BY it.ord),
+         array_agg(py.pos ORDER BY it.ord), array_agg(pe.pos ORDER BY it.ord),
          -- One probe of the key's index per item (a join with the keys was planned as a hash join
          -- over the whole table for the 100 rows jsonb_array_elements is guessed to return).
          array_agg(EXISTS (SELECT 1 FROM idempotency_keys k
                             WHERE k.client_id = it.i->>'clientId' AND k.key = it.i->>'key' AND k.expires_at > now()) ORDER BY it.ord),
          array_agg(it.first ORDER BY it.ord)
-    INTO v_acc, v_fund, v_pay, v_live, v_first
+    INTO v_acc, v_fund, v_pay, v_payer, v_payee, v_live, v_first
     FROM (SELECT e.i, e.ord,
                  CASE WHEN e.i->>'key' IS NULL THEN e.ord ELSE min(e.ord) OVER (PARTITION BY e.i->>'clientId', e.i->>'key') END AS first
             FROM jsonb_array_elements(p_items) WITH ORDINALITY e(i, ord)) it
     LEFT JOIN unnest(v_ids) WITH ORDINALITY a(id, pos) ON a.id = it.i->>'accountId'
     LEFT JOIN unnest(v_ids) WITH ORDINALITY f(id, pos) ON f.id = it.i->>'fundingAccountId'
+    LEFT JOIN unnest(v_ids) WITH ORDINALITY py(id, pos) ON py.id = it.i->>'payerAccountId'
+    LEFT JOIN unnest(v_ids) WITH ORDINALITY pe(id, pos) ON pe.id = it.i->>'payeeAccountId'
     LEFT JOIN unnest(v_pids) WITH ORDINALITY pp(id, pos) ON pp.id = it.i->>'paymentId';
   v_n := jsonb_array_length(p_items);
   v_kind := array_fill(NULL::text, ARRAY[v_n]);
@@ -219,84 +233,155 @@ BEGIN
       v_ev_aggregate_id := v_ev_aggregate_id || v_a.account_id;
       v_ev_payload := v_ev_payload || ledger_withdraw_payload(v_item, v_a, v_f.account_id, v_reason);
       v_result[n] := ledger_withdraw_result(v_item, v_a, v_reason);
-    ELSIF v_what IN ('capture', 'void', 'expire', 'refund') THEN
-      v_payment := CASE WHEN v_pay[n] IS NOT NULL THEN v_pays[v_pay[n]] END;
-      v_state := CASE WHEN v_pay[n] IS NOT NULL THEN v_states[v_pay[n]] END;
-      v_error := CASE v_what
-        WHEN 'capture' THEN ledger_hold_state_error(v_item->>'paymentId', v_state, v_payment.status, 'captured', v_at)
-        WHEN 'void' THEN ledger_hold_state_error(v_item->>'paymentId', v_state, v_payment.status, 'voided', v_at)
-        WHEN 'expire' THEN ledger_expire_error(v_item->>'paymentId', v_state, v_at)
-        ELSE ledger_refund_state_error(v_item->>'paymentId', v_payment, v_state, v_amount) END;
-      IF v_error IS NULL THEN
-        v_pa := array_position(v_ids, v_payment.payer_account_id);
-        v_pb := array_position(v_ids, v_payment.payee_account_id);
-        v_p := v_rows[v_pa];
-        v_q := v_rows[v_pb];
-        v_reason := NULL;
-        IF v_what = 'capture' THEN
-          v_amount := ledger_capture_amount(v_state, v_amount);
-          v_error := coalesce(ledger_capture_excess(v_payment.id, v_state, v_amount), ledger_capture_payee_refusal(v_q, v_amount));
-        ELSIF v_what = 'refund' THEN
-          v_error := ledger_refund_closed(v_p, v_q);
-          v_reason := ledger_refund_reason(v_p, v_q, v_amount);
+    ELSIF v_what IN ('authorize', 'capture', 'void', 'expire', 'refund') THEN
+      IF v_what = 'authorize' THEN
+        -- As ledger_cmd_authorize (and ledger_apply_authorizations): refusals, then the decision,
+        -- the hold or the two entries, the payment's first step (a decline's too).
+        IF v_payer[n] IS NULL THEN
+          v_error := ledger_missing_account('payer_account_id', v_item->>'payerAccountId');
+        ELSIF v_payee[n] IS NULL THEN
+          v_error := ledger_missing_account('payee_account_id', v_item->>'payeeAccountId');
+        ELSE
+          v_error := ledger_authorize_closed(v_rows[v_payer[n]], v_rows[v_payee[n]]);
+        END IF;
+        IF v_error IS NULL THEN
+          v_p := v_rows[v_payer[n]];
+          v_q := v_rows[v_payee[n]];
+          v_reason := ledger_authorize_refusal(v_p, v_q, v_item->>'currency', v_amount);
+          v_expires := CASE WHEN v_item->>'captureMethod' = 'MANUAL' THEN (v_item->>'holdExpiresAt')::timestamptz END;
+          v_status := CASE WHEN v_reason IS NOT NULL THEN 'DECLINED' WHEN v_item->>'captureMethod' = 'MANUAL' THEN 'REQUIRES_CAPTURE'
+                           ELSE 'AUTHORIZED' END;
+          v_payment := NULL;
+          v_payment.id := v_item->>'paymentId';
+          v_payment.payer_account_id := v_p.account_id;
+          v_payment.payee_account_id := v_q.account_id;
+          v_payment.amount_cents := v_amount;
+          v_payment.currency := v_item->>'currency';
+          v_payment.status := v_status;
+          v_payment.decline_reason := v_reason;
+          v_payment.description := v_item->>'description';
+          v_payment.created_at := v_at;
+          v_payment.capture_method := v_item->>'captureMethod';
+          v_payment.hold_expires_at := v_expires;
+          v_payment.metadata := coalesce(v_item->'metadata', '{}');
+          v_state := NULL;
+          IF v_reason IS NULL THEN
+            v_state.payment_id := v_payment.id;
+            v_state.status := v_status;
+            v_state.held_cents := CASE WHEN v_status = 'REQUIRES_CAPTURE' THEN v_amount ELSE 0 END;
+            v_state.captured_cents := CASE WHEN v_status = 'REQUIRES_CAPTURE' THEN 0 ELSE v_amount END;
+            v_state.refunded_cents := 0;
+            v_state.hold_expires_at := v_expires;
+            v_state.updated_at := v_at;
+          END IF;
+          IF v_reason IS NULL AND v_status = 'REQUIRES_CAPTURE' THEN
+            v_id := nextval('hold_movements_id_seq');
+            v_p := ledger_hold_line(v_p, v_amount, v_at);
+            v_holds := v_holds || ledger_hold_row(v_p, v_id, v_payment.id, v_amount, v_at);
+          ELSIF v_reason IS NULL THEN
+            v_id := nextval('ledger_entries_id_seq');
+            v_p := ledger_entry_line(v_p, v_id, v_payment.id, -v_amount, v_at);
+            v_entries := v_entries || ledger_entry_row(v_p, v_id, v_payment.id, -v_amount, v_at);
+            v_id := nextval('ledger_entries_id_seq');
+            v_q := ledger_entry_line(v_q, v_id, v_payment.id, v_amount, v_at);
+            v_entries := v_entries || ledger_entry_row(v_q, v_id, v_payment.id, v_amount, v_at);
+          END IF;
+          v_pays := v_pays || v_payment;
+          v_pids := v_pids || v_payment.id;
+          v_states := v_states || v_state;
+          v_state_changed := v_state_changed || (v_reason IS NULL);
+          v_new := v_new || true;
+          v_new_count := v_new_count + 1;
+          v_pay[n] := cardinality(v_pays);
+          v_pa := v_payer[n];
+          v_pb := v_payee[n];
+          v_ev_type := v_ev_type || CASE WHEN v_reason IS NULL THEN 'PaymentAuthorized' ELSE 'PaymentDeclined' END;
+          v_ev_payload := v_ev_payload || ledger_authorize_payload(v_item, v_reason, v_expires);
+        END IF;
+      ELSE
+        -- A payment authorized earlier in this batch was not among those read at the start.
+        IF v_pay[n] IS NULL AND v_new_count > 0 THEN v_pay[n] := array_position(v_pids, v_item->>'paymentId'); END IF;
+        v_payment := CASE WHEN v_pay[n] IS NOT NULL THEN v_pays[v_pay[n]] END;
+        v_state := CASE WHEN v_pay[n] IS NOT NULL THEN v_states[v_pay[n]] END;
+        v_error := CASE v_what
+          WHEN 'capture' THEN ledger_hold_state_error(v_item->>'paymentId', v_state, v_payment.status, 'captured', v_at)
+          WHEN 'void' THEN ledger_hold_state_error(v_item->>'paymentId', v_state, v_payment.status, 'voided', v_at)
+          WHEN 'expire' THEN ledger_expire_error(v_item->>'paymentId', v_state, v_at)
+          ELSE ledger_refund_state_error(v_item->>'paymentId', v_payment, v_state, v_amount) END;
+        IF v_error IS NULL THEN
+          v_pa := array_position(v_ids, v_payment.payer_account_id);
+          v_pb := array_position(v_ids, v_payment.payee_account_id);
+          v_p := v_rows[v_pa];
+          v_q := v_rows[v_pb];
+          v_reason := NULL;
+          IF v_what = 'capture' THEN
+            v_amount := ledger_capture_amount(v_state, v_amount);
+            v_error := coalesce(ledger_capture_excess(v_payment.id, v_state, v_amount), ledger_capture_payee_refusal(v_q, v_amount));
+          ELSIF v_what = 'refund' THEN
+            v_error := ledger_refund_closed(v_p, v_q);
+            v_reason := ledger_refund_reason(v_p, v_q, v_amount);
+          END IF;
+        END IF;
+        IF v_error IS NULL THEN
+          v_held := v_state.held_cents;
+          v_status := NULL;
+          IF v_what IN ('capture', 'void', 'expire') THEN
+            -- As ledger_hold: the whole hold goes back to the payer's available balance.
+            IF v_held <> 0 THEN
+              v_id := nextval('hold_movements_id_seq');
+              v_p := ledger_hold_line(v_p, -v_held, v_at);
+              v_holds := v_holds || ledger_hold_row(v_p, v_id, v_payment.id, -v_held, v_at);
+            END IF;
+            v_status := CASE v_what WHEN 'capture' THEN 'CAPTURED' WHEN 'void' THEN 'VOIDED' ELSE 'EXPIRED' END;
+            v_state.status := v_status;
+            v_state.held_cents := 0;
+            v_state.updated_at := v_at;
+          END IF;
+          IF v_what = 'capture' THEN
+            v_id := nextval('ledger_entries_id_seq');
+            v_id2 := nextval('ledger_entries_id_seq');
+            v_p := ledger_entry_line(v_p, v_id, v_payment.id, -v_amount, v_at);
+            v_entries := v_entries || ledger_entry_row(v_p, v_id, v_payment.id, -v_amount, v_at);
+            v_q := ledger_entry_line(v_q, v_id2, v_payment.id, v_amount, v_at);
+            v_entries := v_entries || ledger_entry_row(v_q, v_id2, v_payment.id, v_amount, v_at);
+            v_state.captured_cents := v_amount;
+            v_ev_payload := v_ev_payload || ledger_capture_payload(v_item, v_payment, v_held, v_amount);
+            v_ev_type := v_ev_type || 'PaymentCaptured'::text;
+          ELSIF v_what IN ('void', 'expire') THEN
+            v_amount := v_held;
+            v_ev_payload := v_ev_payload || ledger_release_payload(v_item, v_payment, v_held);
+            v_ev_type := v_ev_type || ('Payment' || initcap(v_status));
+          ELSE
+            v_rf := NULL;
+            v_rf.id := v_item->>'refundId';
+            v_rf.payment_id := v_payment.id;
+            v_rf.amount_cents := v_amount;
+            v_rf.reason := v_item->>'reason';
+            v_rf.status := CASE WHEN v_reason IS NULL THEN 'REFUNDED' ELSE 'DECLINED' END;
+            v_rf.decline_reason := v_reason;
+            v_rf.created_at := v_at;
+            v_rf.metadata := coalesce(v_item->'metadata', '{}');
+            v_refunds := v_refunds || v_rf;
+            IF v_reason IS NULL THEN
+              -- As ledger_move from the payee to the payer.
+              v_id := nextval('ledger_entries_id_seq');
+              v_id2 := nextval('ledger_entries_id_seq');
+              v_q := ledger_entry_line(v_q, v_id, v_rf.id, -v_amount, v_at);
+              v_entries := v_entries || ledger_entry_row(v_q, v_id, v_rf.id, -v_amount, v_at);
+              v_p := ledger_entry_line(v_p, v_id2, v_rf.id, v_amount, v_at);
+              v_entries := v_entries || ledger_entry_row(v_p, v_id2, v_rf.id, v_amount, v_at);
+              v_state.refunded_cents := v_state.refunded_cents + v_amount;
+              v_state.updated_at := v_at;
+              v_status := 'REFUNDED';
+            END IF;
+            v_ev_payload := v_ev_payload || ledger_refund_payload(v_item, v_payment, v_reason, v_state.refunded_cents);
+            v_ev_type := v_ev_type || CASE WHEN v_reason IS NULL THEN 'PaymentRefunded' ELSE 'PaymentRefundDeclined' END;
+          END IF;
         END IF;
       END IF;
       IF v_error IS NULL THEN
-        v_held := v_state.held_cents;
-        v_status := NULL;
-        IF v_what IN ('capture', 'void', 'expire') THEN
-          -- As ledger_hold: the whole hold goes back to the payer's available balance.
-          IF v_held <> 0 THEN
-            v_id := nextval('hold_movements_id_seq');
-            v_p := ledger_hold_line(v_p, -v_held, v_at);
-            v_holds := v_holds || ledger_hold_row(v_p, v_id, v_payment.id, -v_held, v_at);
-          END IF;
-          v_status := CASE v_what WHEN 'capture' THEN 'CAPTURED' WHEN 'void' THEN 'VOIDED' ELSE 'EXPIRED' END;
-          v_state.status := v_status;
-          v_state.held_cents := 0;
-          v_state.updated_at := v_at;
-        END IF;
-        IF v_what = 'capture' THEN
-          v_id := nextval('ledger_entries_id_seq');
-          v_id2 := nextval('ledger_entries_id_seq');
-          v_p := ledger_entry_line(v_p, v_id, v_payment.id, -v_amount, v_at);
-          v_entries := v_entries || ledger_entry_row(v_p, v_id, v_payment.id, -v_amount, v_at);
-          v_q := ledger_entry_line(v_q, v_id2, v_payment.id, v_amount, v_at);
-          v_entries := v_entries || ledger_entry_row(v_q, v_id2, v_payment.id, v_amount, v_at);
-          v_state.captured_cents := v_amount;
-          v_ev_payload := v_ev_payload || ledger_capture_payload(v_item, v_payment, v_held, v_amount);
-          v_ev_type := v_ev_type || 'PaymentCaptured'::text;
-        ELSIF v_what IN ('void', 'expire') THEN
-          v_amount := v_held;
-          v_ev_payload := v_ev_payload || ledger_release_payload(v_item, v_payment, v_held);
-          v_ev_type := v_ev_type || ('Payment' || initcap(v_status));
-        ELSE
-          v_rf := NULL;
-          v_rf.id := v_item->>'refundId';
-          v_rf.payment_id := v_payment.id;
-          v_rf.amount_cents := v_amount;
-          v_rf.reason := v_item->>'reason';
-          v_rf.status := CASE WHEN v_reason IS NULL THEN 'REFUNDED' ELSE 'DECLINED' END;
-          v_rf.decline_reason := v_reason;
-          v_rf.created_at := v_at;
-          v_rf.metadata := coalesce(v_item->'metadata', '{}');
-          v_refunds := v_refunds || v_rf;
-          IF v_reason IS NULL THEN
-            -- As ledger_move from the payee to the payer.
-            v_id := nextval('ledger_entries_id_seq');
-            v_id2 := nextval('ledger_entries_id_seq');
-            v_q := ledger_entry_line(v_q, v_id, v_rf.id, -v_amount, v_at);
-            v_entries := v_entries || ledger_entry_row(v_q, v_id, v_rf.id, -v_amount, v_at);
-            v_p := ledger_entry_line(v_p, v_id2, v_rf.id, v_amount, v_at);
-            v_entries := v_entries || ledger_entry_row(v_p, v_id2, v_rf.id, v_amount, v_at);
-            v_state.refunded_cents := v_state.refunded_cents + v_amount;
-            v_state.updated_at := v_at;
-            v_status := 'REFUNDED';
-          END IF;
-          v_ev_payload := v_ev_payload || ledger_refund_payload(v_item, v_payment, v_reason, v_state.refunded_cents);
-          v_ev_type := v_ev_type || CASE WHEN v_reason IS NULL THEN 'PaymentRefunded' ELSE 'PaymentRefundDeclined' END;
-        END IF;
-        -- The step (not for a declined refund), in both accounts' sequences of payment steps.
+        -- The step (not for a declined refund), in both accounts' sequences of payment steps; a
+        -- declined authorization's too (its payment has no state).
         IF v_status IS NOT NULL THEN
           v_p.payment_seq := v_p.payment_seq + 1;
           v_q.payment_seq := v_q.payment_seq + 1;
@@ -309,7 +394,7 @@ BEGIN
           v_tr_payer_seq := v_tr_payer_seq || v_p.payment_seq;
           v_tr_payee_seq := v_tr_payee_seq || v_q.payment_seq;
           v_states[v_pay[n]] := v_state;
-          v_state_changed[v_pay[n]] := true;
+          v_state_changed[v_pay[n]] := v_state.payment_id IS NOT NULL;
           v_rows[v_pa] := v_p;
           v_rows[v_pb] := v_q;
           v_changed[v_pa] := true;
@@ -337,10 +422,15 @@ BEGIN
 
   -- The writes, one statement per table for the whole batch, each in submission order.
   PERFORM ledger_write_balances(ARRAY(SELECT v_rows[i] FROM generate_subscripts(v_rows, 1) i WHERE v_changed[i]));
-  IF cardinality(v_tr_payment) > 0 THEN
+  IF v_new_count > 0 THEN
+    INSERT INTO payments SELECT * FROM unnest(ARRAY(SELECT v_pays[i] FROM generate_subscripts(v_pays, 1) i WHERE v_new[i]));
+    INSERT INTO payment_states
+      SELECT * FROM unnest(ARRAY(SELECT v_states[i] FROM generate_subscripts(v_states, 1) i WHERE v_new[i] AND v_state_changed[i]));
+  END IF;
+  IF cardinality(v_tr_payment) > v_new_count THEN
     UPDATE payment_states s SET status = r.status, held_cents = r.held_cents, captured_cents = r.captured_cents,
         refunded_cents = r.refunded_cents, updated_at = r.updated_at
-      FROM unnest(ARRAY(SELECT v_states[i] FROM generate_subscripts(v_states, 1) i WHERE v_state_changed[i])) r
+      FROM unnest(ARRAY(SELECT v_states[i] FROM generate_subscripts(v_states, 1) i WHERE v_state_changed[i] AND NOT v_new[i])) r
       WHERE s.payment_id = r.payment_id;
   END IF;
   IF cardinality(v_deposits) > 0 THEN INSERT INTO deposits SELECT * FROM unnest(v_deposits); END IF;
