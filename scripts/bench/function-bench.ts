@@ -16,7 +16,7 @@
  * On shared cores the pgbench CPU column is noise (checkpointer, other sessions); these two are not:
  * the median of BENCH_REPS calls (default 7) and one process's CPU, counted around the timed calls
  * only. For each command kind of BENCH_KINDS (default all of function-items.ts: authorize, deposit,
- * withdraw, capture, void, refund, and mixed: the last five in turn); the payments that captures,
+ * withdraw, capture, void, refund, and mixed: all six in turn); the payments that captures,
  * voids and refunds act on are authorized untimed just before each call. Loop and set path run back
  * to back for each row, so their ratio holds on a shared machine. BENCH_PGBENCH=0 skips the pgbench
  * rows. Settings: BENCH_REPS, BENCH_KINDS.

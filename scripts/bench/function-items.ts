@@ -63,8 +63,8 @@ function itemOf(kind: Exclude<FunctionKind, "mixed">, a: Accounts, id: string, a
   }
 }
 
-/** The kinds a mixed batch cycles through (every set-path kind but authorizations, which have their own path). */
-const MIXED: Exclude<FunctionKind, "mixed" | "authorize">[] = ["deposit", "capture", "withdraw", "refund", "void"];
+/** The kinds a mixed batch cycles through: every kind the general set path (26-ledger-apply-moves.sql) takes. */
+const MIXED: Exclude<FunctionKind, "mixed">[] = ["authorize", "deposit", "capture", "withdraw", "refund", "void"];
 
 /**
  * `n` items of `kind`, ids from `tag`, and the batch that must be applied before them (the
