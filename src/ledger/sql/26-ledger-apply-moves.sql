@@ -25,6 +25,11 @@ DECLARE
   -- The touched balance rows, ordered by account id; items refer to them by position.
   v_rows balances[];
   v_ids text[];
+  -- Account id -> position in v_rows, and payment id -> position in v_pays: a jsonb object finds a
+  -- key by binary search (joining the items with unnest(v_ids) was planned as nested loops,
+  -- items x accounts: 58 ms for 1,000 items over 1,000 accounts).
+  v_pos jsonb;
+  v_ppos jsonb;
   v_changed boolean[];
   -- The payments acted on (ordered by id) and their states (all NULL: none).
   v_pays payments[];
@@ -119,12 +124,17 @@ BEGIN
   v_ids := coalesce(v_ids, '{}');
   v_rows := coalesce(v_rows, '{}');
   v_changed := array_fill(false, ARRAY[cardinality(v_ids)]);
+  v_pos := coalesce((SELECT jsonb_object_agg(id, pos) FROM unnest(v_ids) WITH ORDINALITY u(id, pos)), '{}');
+  v_ppos := coalesce((SELECT jsonb_object_agg(id, pos) FROM unnest(v_pids) WITH ORDINALITY u(id, pos)), '{}');
 
   -- Per item: positions (NULL: missing), whether its key is live, and the first item of the batch
   -- with the same key (a later one replays it, as the per-item path finds the claim). Expiries
   -- have no key.
-  SELECT array_agg(a.pos ORDER BY it.ord), array_agg(f.pos ORDER BY it.ord), array_agg(pp.pos ORDER BY it.ord),
-         array_agg(py.pos ORDER BY it.ord), array_agg(pe.pos ORDER BY it.ord),
+  SELECT array_agg((v_pos->>(it.i->>'accountId'))::int ORDER BY it.ord),
+         array_agg((v_pos->>(it.i->>'fundingAccountId'))::int ORDER BY it.ord),
+         array_agg((v_ppos->>(it.i->>'paymentId'))::int ORDER BY it.ord),
+         array_agg((v_pos->>(it.i->>'payerAccountId'))::int ORDER BY it.ord),
+         array_agg((v_pos->>(it.i->>'payeeAccountId'))::int ORDER BY it.ord),
          -- One probe of the key's index per item (a join with the keys was planned as a hash join
          -- over the whole table for the 100 rows jsonb_array_elements is guessed to return).
          array_agg(EXISTS (SELECT 1 FROM idempotency_keys k
@@ -133,12 +143,7 @@ BEGIN
     INTO v_acc, v_fund, v_pay, v_payer, v_payee, v_live, v_first
     FROM (SELECT e.i, e.ord,
                  CASE WHEN e.i->>'key' IS NULL THEN e.ord ELSE min(e.ord) OVER (PARTITION BY e.i->>'clientId', e.i->>'key') END AS first
-            FROM jsonb_array_elements(p_items) WITH ORDINALITY e(i, ord)) it
-    LEFT JOIN unnest(v_ids) WITH ORDINALITY a(id, pos) ON a.id = it.i->>'accountId'
-    LEFT JOIN unnest(v_ids) WITH ORDINALITY f(id, pos) ON f.id = it.i->>'fundingAccountId'
-    LEFT JOIN unnest(v_ids) WITH ORDINALITY py(id, pos) ON py.id = it.i->>'payerAccountId'
-    LEFT JOIN unnest(v_ids) WITH ORDINALITY pe(id, pos) ON pe.id = it.i->>'payeeAccountId'
-    LEFT JOIN unnest(v_pids) WITH ORDINALITY pp(id, pos) ON pp.id = it.i->>'paymentId';
+            FROM jsonb_array_elements(p_items) WITH ORDINALITY e(i, ord)) it;
   v_n := jsonb_array_length(p_items);
   v_kind := array_fill(NULL::text, ARRAY[v_n]);
   v_result := array_fill(NULL::jsonb, ARRAY[v_n]);
@@ -309,8 +314,8 @@ BEGIN
           WHEN 'expire' THEN ledger_expire_error(v_item->>'paymentId', v_state, v_at)
           ELSE ledger_refund_state_error(v_item->>'paymentId', v_payment, v_state, v_amount) END;
         IF v_error IS NULL THEN
-          v_pa := array_position(v_ids, v_payment.payer_account_id);
-          v_pb := array_position(v_ids, v_payment.payee_account_id);
+          v_pa := (v_pos->>v_payment.payer_account_id)::int;
+          v_pb := (v_pos->>v_payment.payee_account_id)::int;
           v_p := v_rows[v_pa];
           v_q := v_rows[v_pb];
           v_reason := NULL;
