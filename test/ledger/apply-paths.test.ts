@@ -5,6 +5,7 @@
  * identical account sets gives the same outcomes, balances, statements and events on both.
  */
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { after, before, it } from "node:test";
 import postgres from "postgres";
 import { ulid } from "../../src/ids/ulid.js";
@@ -136,4 +137,193 @@ it("gives the same outcomes, balances, entries, holds, transitions and events on
     "DECLINED", "DECLINED", "AUTHORIZED", "DECLINED", "AUTHORIZED",
   ]);
   await assertLedgerInvariants(database.handle.db);
+});
+
+// Deposits, payouts, captures, voids, expiries and refunds: the set path ledger_apply_moves
+// (26-ledger-apply-moves.sql) against the loop. Each path runs on a fresh database of its own,
+// after the same history, so even the ids from sequences and the chain hashes must match.
+
+const at = "2026-11-23T10:00:00.000Z";
+/** A ULID-shaped id (the events' schemas want them) that is the same in both databases. */
+const ulidOf = (name: string) =>
+  [...createHash("sha256").update(name).digest()].slice(0, 26).map((b) => "0123456789ABCDEFGHJKMNPQRSTVWXYZ"[b % 32]).join("").replace(/^./, "0");
+const later = "2026-11-24T10:00:00.000Z";
+const keyed = (kind: string, key: string, fields: Record<string, unknown>, hash = key) => ({
+  kind, clientId: ctx.clientId, key, method: kind, requestHash: `hash-${hash}`, at, eventId: ulidOf(key), traceparent: null, ...fields,
+});
+const open = (accountId: string, currency = "EUR", funding = "false") =>
+  ({ kind: "open", accountId, currency, displayName: accountId, funding, at, eventId: ulidOf(`open-${accountId}`), traceparent: null });
+const deposit = (key: string, accountId: string, amount: number, extra: Record<string, unknown> = {}, hash = key) =>
+  keyed("deposit", key, { depositId: ulidOf(`dep-${key}`), accountId, amountCents: String(amount), currency: "EUR", fundingAccountId: "fund", ...extra }, hash);
+const withdraw = (key: string, accountId: string, amount: number, extra: Record<string, unknown> = {}) =>
+  keyed("withdraw", key, { withdrawalId: ulidOf(`wd-${key}`), accountId, amountCents: String(amount), currency: "EUR", reference: `ref ${key}`, fundingAccountId: "fund", ...extra });
+const pay = (key: string, payer: string, payee: string, amount: number, manual = false, extra: Record<string, unknown> = {}) =>
+  keyed("authorize", key, {
+    paymentId: ulidOf(`pay-${key}`), payerAccountId: payer, payeeAccountId: payee, amountCents: String(amount), currency: "EUR", description: key,
+    captureMethod: manual ? "MANUAL" : "AUTOMATIC", holdExpiresAt: manual ? "2026-11-23T12:00:00.000Z" : null, metadata: { order: key }, ...extra,
+  });
+const capture = (key: string, paymentId: string, amount: number) => keyed("capture", key, { paymentId: ulidOf(`pay-${paymentId}`), amountCents: String(amount) });
+const release = (key: string, paymentId: string) => keyed("void", key, { paymentId: ulidOf(`pay-${paymentId}`) });
+const expire = (paymentId: string, when = later) => ({ kind: "expire", paymentId: ulidOf(`pay-${paymentId}`), at: when, eventId: ulidOf(`expire-${paymentId}-${when}`), traceparent: null });
+const refund = (key: string, paymentId: string, amount: number) =>
+  keyed("refund", key, { refundId: ulidOf(`rf-${key}`), paymentId: ulidOf(`pay-${paymentId}`), amountCents: String(amount), reason: `reason ${key}`, metadata: { r: key } });
+
+/** The history both databases start from: accounts, funds, open holds, payments to refund. */
+const history: object[][] = [
+  [open("fund", "EUR", "true"), open("payer"), open("payee"), open("poor"), open("usd", "USD"), open("closed")],
+  [deposit("seed", "payer", 10_000), deposit("seed-poor", "poor", 100), deposit("live", "payee", 5)],
+  [pay("hold-full", "payer", "payee", 200, true), pay("hold-part", "payer", "payee", 100, true), pay("hold-void", "payer", "payee", 50, true),
+   pay("hold-old", "payer", "payee", 30, true), pay("auto", "payer", "payee", 300), pay("declined", "payer", "payee", 1_000_000),
+   pay("to-poor", "payer", "poor", 100), pay("split", "payer", "", 60, true, { splits: [{ payeeAccountId: "payee", amountCents: "40" }, { payeeAccountId: "poor", amountCents: "20" }] })],
+  [withdraw("drain", "poor", 200), keyed("close", "close", { accountId: "closed" })],
+];
+
+/** Every kind of outcome of every kind the set path takes, in one batch. */
+const moves = [
+  deposit("dep", "payer", 500, { metadata: { shop: "s" } }),
+  deposit("to-closed", "closed", 10), // ACCOUNT_CLOSED
+  deposit("reused-after-error", "nobody", 10), // ACCOUNT_NOT_FOUND: the key is given back...
+  deposit("reused-after-error", "payee", 10), // ...so this one claims it and runs
+  deposit("currency", "usd", 10), // CURRENCY_MISMATCH
+  deposit("live", "payee", 5), // its key was used by an earlier call: replayed
+  deposit("dep", "payer", 500, { metadata: { shop: "s" } }), // same key earlier in this batch: replays it
+  deposit("dep", "payer", 7, {}, "other"), // same key, another request: IDEMPOTENCY_KEY_REUSED
+  withdraw("wd", "payer", 200, { metadata: { m: "1" } }),
+  withdraw("wd-declined", "poor", 1_000), // DECLINED: INSUFFICIENT_FUNDS, recorded
+  withdraw("wd-closed", "closed", 1), // ACCOUNT_CLOSED
+  capture("cap-full", "hold-full", 0), // the whole hold
+  capture("cap-part", "hold-part", 40), // 40 of 100, the rest released
+  capture("cap-again", "hold-full", 10), // INVALID_PAYMENT_STATE: captured above
+  capture("cap-excess", "hold-void", 51), // CAPTURE_EXCEEDS_HOLD
+  release("void", "hold-void"),
+  release("void-again", "hold-void"), // INVALID_PAYMENT_STATE
+  capture("cap-missing", "no-such-payment", 1), // PAYMENT_NOT_FOUND
+  expire("hold-old"), // past its expiry: released
+  expire("hold-full"), // INVALID_PAYMENT_STATE: no expired open hold
+  refund("rf-1", "auto", 100),
+  refund("rf-over", "auto", 250), // REFUND_EXCEEDS_CAPTURED (200 left)
+  refund("rf-2", "auto", 200),
+  refund("rf-declined-payment", "declined", 1), // INVALID_PAYMENT_STATE: a declined payment
+  refund("rf-poor", "to-poor", 50), // DECLINED: the payee has nothing left
+  refund("rf-part", "hold-part", 40), // refunds what this batch captured
+  refund("rf-missing", "no-such-payment", 1), // PAYMENT_NOT_FOUND
+  withdraw("wd-2", "payer", 10_000), // DECLINED after the moves above
+  deposit("dep-poor", "poor", 1),
+];
+
+/** Applies `batches` on `url`, the last on the path asked for; the outcomes of every batch and whether the set function ran. */
+async function applyAll(url: string, batches: object[][], perItem: boolean) {
+  const db = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    const results: { outcomes: unknown; setPath: boolean }[] = [];
+    for (const [n, items] of batches.entries()) {
+      const last = n === batches.length - 1;
+      results.push(await db.begin(async (tx) => {
+        await tx`select set_config('ledger.per_item_path', ${last && !perItem ? "off" : "on"}, true), set_config('track_functions', 'pl', true)`;
+        // The set path ran when ledger_apply_moves did and no per-item command function (it answers NULL for split payments).
+        const calls = async () =>
+          (await tx<{ moves: number; items: number }[]>`select coalesce(sum(calls) filter (where funcname = 'ledger_apply_moves'), 0)::int as moves,
+              coalesce(sum(calls) filter (where funcname like 'ledger\_cmd\_%'), 0)::int as items from pg_stat_xact_user_functions`)[0]!;
+        const before = await calls();
+        const [row] = await tx<{ outcomes: unknown }[]>`select ledger_apply(${JSON.stringify(items)}::text::jsonb, 24) as outcomes`;
+        const after = await calls();
+        return { outcomes: row!.outcomes, setPath: after.moves > before.moves && after.items === before.items };
+      }) as { outcomes: unknown; setPath: boolean });
+    }
+    return results;
+  } finally {
+    await db.end();
+  }
+}
+
+/** Every row of the money tables (whole rows, ids and hashes included), but the times the database chose (now()). */
+async function everything(url: string) {
+  const db = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    const all = async (table: string, order = "id") => db.unsafe(`select * from ${table} order by ${order}`);
+    const text = (rows: object[]) => JSON.parse(JSON.stringify(rows, (_, v) => (typeof v === "bigint" ? String(v) : v)));
+    return text([
+      await all("balances", "account_id"), await all("ledger_entries"), await all("hold_movements"), await all("payments"),
+      await all("payment_states", "payment_id"), await all("payment_transitions"), await all("payment_splits", "payment_id, position"),
+      await all("payment_split_steps", "transition_id, payee_account_id"), await all("deposits"), await all("withdrawals"), await all("refunds"),
+      await db`select id, event_id, event_type, aggregate_type, aggregate_id, envelope, traceparent from outbox order by id`,
+      await db`select client_id, key, method, request_hash, result from idempotency_keys order by client_id, key`,
+    ].map((rows) => [...rows]));
+  } finally {
+    await db.end();
+  }
+}
+
+it("gives the same rows on the set path for deposits, payouts, captures, voids, expiries and refunds as on the loop", async () => {
+  const [mine, other] = [await createTestDatabase(2), await createTestDatabase(2)];
+  try {
+    const set = await applyAll(mine.url, [...history, moves], false);
+    const loop = await applyAll(other.url, [...history, moves], true);
+    assert.equal(set.at(-1)!.setPath, true, "the set run took ledger_apply_moves");
+    assert.equal(loop.at(-1)!.setPath, false, "the loop run did not");
+    assert.deepEqual(set.map((r) => r.outcomes), loop.map((r) => r.outcomes));
+    assert.deepEqual(await everything(mine.url), await everything(other.url));
+    const kinds = (set.at(-1)!.outcomes as Record<string, unknown>[]).map((o) =>
+      "error" in o ? (o.error as { code: string }).code : o.replayed ? "replayed" : ((o.result as { status?: string }).status ?? "done"));
+    assert.deepEqual(kinds, [
+      "done", "ACCOUNT_CLOSED", "ACCOUNT_NOT_FOUND", "done", "CURRENCY_MISMATCH", "replayed", "replayed", "IDEMPOTENCY_KEY_REUSED",
+      "WITHDRAWN", "DECLINED", "ACCOUNT_CLOSED",
+      "CAPTURED", "CAPTURED", "INVALID_PAYMENT_STATE", "CAPTURE_EXCEEDS_HOLD", "VOIDED", "INVALID_PAYMENT_STATE", "PAYMENT_NOT_FOUND",
+      "EXPIRED", "INVALID_PAYMENT_STATE",
+      "REFUNDED", "REFUND_EXCEEDS_CAPTURED", "REFUNDED", "INVALID_PAYMENT_STATE", "DECLINED", "REFUNDED", "PAYMENT_NOT_FOUND",
+      "DECLINED", "done",
+    ]);
+    // A batch acting on a split payment falls back to the loop (ledger_apply_moves answers NULL): same rows again.
+    const splitBatch = [capture("cap-split", "split", 30), ...Array.from({ length: 7 }, (_, n) => deposit(`more-${n}`, "payee", 1 + n))];
+    const [setSplit] = await applyAll(mine.url, [splitBatch], false);
+    const [loopSplit] = await applyAll(other.url, [splitBatch], true);
+    assert.deepEqual(setSplit!.outcomes, loopSplit!.outcomes);
+    assert.equal((setSplit!.outcomes as { result: { status: string } }[])[0]!.result.status, "CAPTURED");
+    assert.deepEqual(await everything(mine.url), await everything(other.url));
+    await assertLedgerInvariants(mine.handle.db);
+    await assertLedgerInvariants(other.handle.db);
+  } finally {
+    await mine.drop();
+    await other.drop();
+  }
+});
+
+it("gives the same rows on the set path for a batch mixing authorizations with the other kinds as on the loop", async () => {
+  const mixed = [
+    pay("m-hold", "payer", "payee", 70, true),
+    capture("m-cap", "m-hold", 20), // partial capture of a hold placed by this batch
+    pay("m-auto", "payer", "payee", 40),
+    refund("m-rf", "m-auto", 15), // refund of a payment made by this batch
+    pay("m-declined", "poor", "payee", 5_000), // DECLINED: poor has nothing
+    refund("m-rf-declined", "m-declined", 1), // INVALID_PAYMENT_STATE: a payment this batch declined
+    pay("m-closed", "payer", "closed", 5), // ACCOUNT_CLOSED
+    pay("m-nobody", "nobody", "payee", 5), // ACCOUNT_NOT_FOUND
+    pay("m-auto", "payer", "payee", 40), // replays the item above
+    deposit("m-dep", "poor", 30),
+    pay("m-poor", "poor", "payer", 25), // funded by the deposit just before
+    pay("m-hold2", "payer", "payee", 10, true),
+    release("m-void", "m-hold2"),
+    capture("m-cap-old", "hold-full", 0), // a hold from the history
+    withdraw("m-wd", "payee", 10),
+    pay("m-currency", "payer", "usd", 5), // DECLINED: CURRENCY_MISMATCH
+  ];
+  const [mine, other] = [await createTestDatabase(2), await createTestDatabase(2)];
+  try {
+    const set = await applyAll(mine.url, [...history, mixed], false);
+    const loop = await applyAll(other.url, [...history, mixed], true);
+    assert.equal(set.at(-1)!.setPath, true, "the set run took ledger_apply_moves");
+    assert.equal(loop.at(-1)!.setPath, false, "the loop run did not");
+    assert.deepEqual(set.map((r) => r.outcomes), loop.map((r) => r.outcomes));
+    assert.deepEqual(await everything(mine.url), await everything(other.url));
+    const kinds = (set.at(-1)!.outcomes as Record<string, unknown>[]).map((o) =>
+      "error" in o ? (o.error as { code: string }).code : o.replayed ? "replayed" : ((o.result as { status?: string }).status ?? "done"));
+    assert.deepEqual(kinds, [
+      "REQUIRES_CAPTURE", "CAPTURED", "AUTHORIZED", "REFUNDED", "DECLINED", "INVALID_PAYMENT_STATE", "ACCOUNT_CLOSED", "ACCOUNT_NOT_FOUND",
+      "replayed", "done", "AUTHORIZED", "REQUIRES_CAPTURE", "VOIDED", "CAPTURED", "WITHDRAWN", "DECLINED",
+    ]);
+    await assertLedgerInvariants(mine.handle.db);
+  } finally {
+    await mine.drop();
+    await other.drop();
+  }
 });

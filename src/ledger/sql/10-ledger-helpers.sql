@@ -40,7 +40,7 @@ $$;
 
 -- Appends one event envelope to the outbox. TypeScript chose the event id; the tests check every
 -- envelope written here against its TypeBox schema (src/outbox/event-schemas.ts).
--- The envelope of an item's event (also written in sets by ledger_apply_authorizations).
+-- The envelope of an item's event (also written in sets by the set paths, 25- and 26-ledger-apply-*.sql).
 CREATE OR REPLACE FUNCTION ledger_envelope(p_item jsonb, p_type text, p_aggregate_type text, p_aggregate_id text, p_payload jsonb)
 RETURNS jsonb LANGUAGE sql STABLE AS $$
   SELECT jsonb_build_object('eventId', p_item->'eventId', 'type', p_type, 'schemaVersion', 1, 'occurredAt', p_item->'at',
@@ -61,17 +61,7 @@ $$;
 CREATE OR REPLACE FUNCTION ledger_payment_json(p_payment_id text) RETURNS jsonb
 LANGUAGE plpgsql STABLE AS $$
 BEGIN
-  RETURN (SELECT jsonb_build_object('paymentId', p.id, 'status', coalesce(s.status, p.status), 'declineReason', p.decline_reason,
-    'payerAccountId', p.payer_account_id, 'payeeAccountId', coalesce(p.payee_account_id, ''),
-    'amountCents', jsonb_build_object('$bigint', p.amount_cents::text), 'currency', p.currency,
-    'description', p.description, 'createdAt', jsonb_build_object('$date', ledger_iso(p.created_at)),
-    'captureMethod', p.capture_method,
-    'heldCents', jsonb_build_object('$bigint', coalesce(s.held_cents, 0)::text),
-    'capturedCents', jsonb_build_object('$bigint', coalesce(s.captured_cents, 0)::text),
-    'refundedCents', jsonb_build_object('$bigint', coalesce(s.refunded_cents, 0)::text),
-    'holdExpiresAt', CASE WHEN p.hold_expires_at IS NULL THEN NULL
-                          ELSE jsonb_build_object('$date', ledger_iso(p.hold_expires_at)) END,
-    'metadata', p.metadata)
+  RETURN (SELECT ledger_payment_record(p, s)
     -- A split payment (no payee of its own) lists its legs; other payments have no `splits` key.
     || CASE WHEN p.payee_account_id IS NULL THEN jsonb_build_object('splits', (
          SELECT jsonb_agg(jsonb_build_object('payeeAccountId', l.payee_account_id,
@@ -83,6 +73,24 @@ BEGIN
   FROM payments p LEFT JOIN payment_states s ON s.payment_id = p.id
   WHERE p.id = p_payment_id);
 END;
+$$;
+
+-- PaymentRecord of a payment that is not split, from its rows (`p_state` all NULL when it has no
+-- state: a declined payment): ledger_payment_json's shape, which the set path
+-- (26-ledger-apply-moves.sql) builds from the rows it holds in memory.
+CREATE OR REPLACE FUNCTION ledger_payment_record(p payments, s payment_states) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+  SELECT jsonb_build_object('paymentId', p.id, 'status', coalesce(s.status, p.status), 'declineReason', p.decline_reason,
+    'payerAccountId', p.payer_account_id, 'payeeAccountId', coalesce(p.payee_account_id, ''),
+    'amountCents', jsonb_build_object('$bigint', p.amount_cents::text), 'currency', p.currency,
+    'description', p.description, 'createdAt', jsonb_build_object('$date', ledger_iso(p.created_at)),
+    'captureMethod', p.capture_method,
+    'heldCents', jsonb_build_object('$bigint', coalesce(s.held_cents, 0)::text),
+    'capturedCents', jsonb_build_object('$bigint', coalesce(s.captured_cents, 0)::text),
+    'refundedCents', jsonb_build_object('$bigint', coalesce(s.refunded_cents, 0)::text),
+    'holdExpiresAt', CASE WHEN p.hold_expires_at IS NULL THEN NULL
+                          ELSE jsonb_build_object('$date', ledger_iso(p.hold_expires_at)) END,
+    'metadata', p.metadata)
 $$;
 
 -- The outcome of an item whose idempotency key is live (claimed by `p_method` with request hash

@@ -17,8 +17,9 @@
 -- (entry_seq, line_seq, chain_hash, available and held), so writing a line reads no earlier line:
 -- constant work per line however long the history. Each function below takes the row as it is
 -- before the line and returns it as it is after; the caller writes the row back once per command
--- (per-item path) or once per batch (set path, 25-ledger-apply-authorizations.sql), and builds the
--- line from the returned row, so both paths share these rules.
+-- (per-item path) or once per batch (set paths, 25-ledger-apply-authorizations.sql and
+-- 26-ledger-apply-moves.sql), and builds the line from the returned row, so both paths share
+-- these rules.
 
 -- The balance row after an entry of `p_amount` (signed: negative debits) with id `p_id`.
 CREATE OR REPLACE FUNCTION ledger_entry_line(p_balance balances, p_id bigint, p_transfer_id text, p_amount bigint, p_at timestamptz)

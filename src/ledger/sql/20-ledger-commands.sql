@@ -12,33 +12,21 @@ DECLARE
   v_funding balances%ROWTYPE;
   v_amount bigint := (p_item->>'amountCents')::bigint;
   v_at timestamptz := (p_item->>'at')::timestamptz;
-  v_refusal text;
-  v_after bigint;
   v_refused jsonb;
 BEGIN
   SELECT * INTO v_account FROM balances WHERE account_id = p_item->>'accountId';
   v_refused := ledger_account_refusal(v_account, p_item);
   IF v_refused IS NOT NULL THEN RETURN v_refused; END IF;
   SELECT * INTO STRICT v_funding FROM balances WHERE account_id = p_item->>'fundingAccountId';
-  v_refusal := coalesce(ledger_credit_refusal(v_account, v_amount), ledger_debit_refusal(v_funding, v_amount));
-  IF v_refusal IS NOT NULL THEN
-    RETURN ledger_error(v_refusal, 'amount_cents', format(
-      'amount_cents: depositing %s %s would take a balance beyond the int64 range of minor units (account %s holds %s, the %s funding account %s); the deposit was refused',
-      v_amount, v_account.currency, v_account.account_id, v_account.available_cents + v_account.held_cents, v_account.currency, v_funding.available_cents));
-  END IF;
+  v_refused := ledger_deposit_refusal(v_account, v_funding, v_amount);
+  IF v_refused IS NOT NULL THEN RETURN v_refused; END IF;
 
   INSERT INTO deposits (id, account_id, amount_cents, currency, created_at, metadata)
     VALUES (p_item->>'depositId', v_account.account_id, v_amount, v_account.currency, v_at, coalesce(p_item->'metadata', '{}'));
   PERFORM ledger_move(p_item->>'depositId', v_funding.account_id, v_account.account_id, v_amount, v_account.currency, v_at);
-  v_after := v_account.available_cents + v_amount;
-  PERFORM ledger_emit(p_item, 'FundsDeposited', 'account', v_account.account_id, jsonb_build_object(
-    'depositId', p_item->'depositId', 'accountId', v_account.account_id, 'fundingAccountId', v_funding.account_id,
-    'amountCents', p_item->'amountCents', 'currency', v_account.currency, 'balanceAfterCents', v_after::text,
-    'createdAt', p_item->'at', 'metadata', coalesce(p_item->'metadata', '{}')));
-  RETURN jsonb_build_object('result', jsonb_build_object('depositId', p_item->'depositId', 'accountId', v_account.account_id,
-    'amountCents', jsonb_build_object('$bigint', p_item->'amountCents'), 'currency', v_account.currency,
-    'createdAt', jsonb_build_object('$date', p_item->'at'), 'balanceAfterCents', jsonb_build_object('$bigint', v_after::text),
-    'metadata', coalesce(p_item->'metadata', '{}')));
+  PERFORM ledger_emit(p_item, 'FundsDeposited', 'account', v_account.account_id,
+                      ledger_deposit_payload(p_item, v_account, v_funding.account_id));
+  RETURN jsonb_build_object('result', ledger_deposit_result(p_item, v_account));
 END;
 $$;
 
@@ -108,7 +96,7 @@ END;
 $$;
 
 -- Locks the state of a payment and returns NULL when it is an open hold, else the error explaining
--- why there is no hold to act on. A hold past its expiry counts as expired before the sweeper runs.
+-- why there is no hold to act on (the rule: ledger_hold_state_error, 16-ledger-command-rules.sql).
 CREATE OR REPLACE FUNCTION ledger_open_hold_error(p_payment_id text, p_action text, p_at timestamptz) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -116,20 +104,8 @@ DECLARE
   v_status text;
 BEGIN
   SELECT * INTO v_state FROM payment_states WHERE payment_id = p_payment_id FOR UPDATE;
-  IF NOT FOUND THEN
-    SELECT status INTO v_status FROM payments WHERE id = p_payment_id;
-    IF v_status IS NULL THEN
-      RETURN ledger_error('PAYMENT_NOT_FOUND', 'payment_id', format('payment_id: payment %s does not exist', p_payment_id));
-    END IF;
-  ELSIF v_state.status = 'REQUIRES_CAPTURE' AND v_state.hold_expires_at <= p_at THEN
-    v_status := 'EXPIRED';
-  ELSIF v_state.status = 'REQUIRES_CAPTURE' THEN
-    RETURN NULL;
-  ELSE
-    v_status := v_state.status;
-  END IF;
-  RETURN ledger_error('INVALID_PAYMENT_STATE', 'payment_id', format(
-    'payment_id: payment %s is %s; only a REQUIRES_CAPTURE payment (an open hold) can be %s', p_payment_id, v_status, p_action));
+  IF NOT FOUND THEN SELECT status INTO v_status FROM payments WHERE id = p_payment_id; END IF;
+  RETURN ledger_hold_state_error(p_payment_id, v_state, v_status, p_action, p_at);
 END;
 $$;
 
@@ -151,30 +127,20 @@ BEGIN
   v_error := ledger_open_hold_error(v_id, 'captured', v_at);
   IF v_error IS NOT NULL THEN RETURN v_error; END IF;
   SELECT * INTO v_state FROM payment_states WHERE payment_id = v_id;
-  IF v_amount = 0 THEN v_amount := v_state.held_cents; END IF;
-  IF v_amount > v_state.held_cents THEN
-    RETURN ledger_error('CAPTURE_EXCEEDS_HOLD', 'amount_cents', format(
-      'amount_cents: payment %s is REQUIRES_CAPTURE with %s held; %s cannot be captured', v_id, v_state.held_cents, v_amount));
-  END IF;
+  v_amount := ledger_capture_amount(v_state, v_amount);
+  v_error := ledger_capture_excess(v_id, v_state, v_amount);
+  IF v_error IS NOT NULL THEN RETURN v_error; END IF;
   SELECT * INTO v_payment FROM payments WHERE id = v_id;
   IF v_payment.payee_account_id IS NULL THEN RETURN ledger_split_capture(p_item, v_payment, v_state, v_amount); END IF;
   SELECT * INTO v_payee FROM balances WHERE account_id = v_payment.payee_account_id;
-  -- Money into a closed payee is refused. The payer cannot be closed: it holds this open hold.
-  v_error := ledger_closed_refusal(v_payee, 'payment_id');
+  v_error := ledger_capture_payee_refusal(v_payee, v_amount);
   IF v_error IS NOT NULL THEN RETURN v_error; END IF;
-  IF ledger_credit_refusal(v_payee, v_amount) IS NOT NULL THEN
-    RETURN ledger_error('BALANCE_LIMIT_EXCEEDED', 'amount_cents', format(
-      'amount_cents: capturing %s would take account %s beyond the int64 range of minor units', v_amount, v_payee.account_id));
-  END IF;
 
   PERFORM ledger_hold(v_id, v_payment.payer_account_id, -v_state.held_cents, v_at);
   PERFORM ledger_move(v_id, v_payment.payer_account_id, v_payment.payee_account_id, v_amount, v_payment.currency, v_at);
   UPDATE payment_states SET status = 'CAPTURED', held_cents = 0, captured_cents = v_amount, updated_at = v_at WHERE payment_id = v_id;
   PERFORM ledger_transition(v_id, 'CAPTURED', v_amount, v_at, v_payment.payer_account_id, v_payment.payee_account_id);
-  PERFORM ledger_emit(p_item, 'PaymentCaptured', 'payment', v_id, jsonb_build_object('paymentId', v_id,
-    'payerAccountId', v_payment.payer_account_id, 'payeeAccountId', v_payment.payee_account_id, 'currency', v_payment.currency,
-    'capturedCents', v_amount::text, 'releasedCents', (v_state.held_cents - v_amount)::text, 'createdAt', p_item->'at',
-    'metadata', v_payment.metadata));
+  PERFORM ledger_emit(p_item, 'PaymentCaptured', 'payment', v_id, ledger_capture_payload(p_item, v_payment, v_state.held_cents, v_amount));
   RETURN jsonb_build_object('result', ledger_payment_json(v_id));
 END;
 $$;
@@ -194,9 +160,8 @@ DECLARE
 BEGIN
   IF v_expire THEN
     SELECT * INTO v_state FROM payment_states WHERE payment_id = v_id FOR UPDATE;
-    IF NOT FOUND OR v_state.status <> 'REQUIRES_CAPTURE' OR v_state.hold_expires_at > v_at THEN
-      RETURN ledger_error('INVALID_PAYMENT_STATE', 'payment_id', format('payment_id: payment %s has no expired open hold', v_id));
-    END IF;
+    v_error := ledger_expire_error(v_id, v_state, v_at);
+    IF v_error IS NOT NULL THEN RETURN v_error; END IF;
   ELSE
     v_error := ledger_open_hold_error(v_id, 'voided', v_at);
     IF v_error IS NOT NULL THEN RETURN v_error; END IF;
@@ -206,9 +171,7 @@ BEGIN
   PERFORM ledger_hold(v_id, v_payment.payer_account_id, -v_state.held_cents, v_at);
   UPDATE payment_states SET status = v_status, held_cents = 0, updated_at = v_at WHERE payment_id = v_id;
   PERFORM ledger_transition(v_id, v_status, v_state.held_cents, v_at, v_payment.payer_account_id, v_payment.payee_account_id);
-  PERFORM ledger_emit(p_item, 'Payment' || initcap(v_status), 'payment', v_id, jsonb_build_object('paymentId', v_id,
-    'payerAccountId', v_payment.payer_account_id, 'payeeAccountId', coalesce(v_payment.payee_account_id, ''), 'currency', v_payment.currency,
-    'releasedCents', v_state.held_cents::text, 'createdAt', p_item->'at', 'metadata', v_payment.metadata));
+  PERFORM ledger_emit(p_item, 'Payment' || initcap(v_status), 'payment', v_id, ledger_release_payload(p_item, v_payment, v_state.held_cents));
   RETURN jsonb_build_object('result', ledger_payment_json(v_id));
 END;
 $$;
@@ -233,26 +196,15 @@ DECLARE
   v_closed jsonb;
 BEGIN
   SELECT * INTO v_payment FROM payments WHERE id = v_id;
-  IF NOT FOUND THEN
-    RETURN ledger_error('PAYMENT_NOT_FOUND', 'payment_id', format('payment_id: payment %s does not exist', v_id));
-  END IF;
-  SELECT * INTO v_state FROM payment_states WHERE payment_id = v_id FOR UPDATE;
-  IF NOT FOUND OR v_state.status NOT IN ('AUTHORIZED', 'CAPTURED') THEN
-    RETURN ledger_error('INVALID_PAYMENT_STATE', 'payment_id', format(
-      'payment_id: payment %s is %s; only an AUTHORIZED or CAPTURED payment can be refunded', v_id, coalesce(v_state.status, v_payment.status)));
-  END IF;
-  IF v_amount > v_state.captured_cents - v_state.refunded_cents THEN
-    RETURN ledger_error('REFUND_EXCEEDS_CAPTURED', 'amount_cents', format(
-      'amount_cents: payment %s is %s with %s captured and %s refunded; at most %s can be refunded, not %s', v_id, v_state.status,
-      v_state.captured_cents, v_state.refunded_cents, v_state.captured_cents - v_state.refunded_cents, v_amount));
-  END IF;
+  IF FOUND THEN SELECT * INTO v_state FROM payment_states WHERE payment_id = v_id FOR UPDATE; END IF;
+  v_closed := ledger_refund_state_error(v_id, v_payment, v_state, v_amount);
+  IF v_closed IS NOT NULL THEN RETURN v_closed; END IF;
   IF v_payment.payee_account_id IS NULL THEN RETURN ledger_split_refund(p_item, v_payment, v_state, v_amount); END IF;
   SELECT * INTO v_payer FROM balances WHERE account_id = v_payment.payer_account_id;
   SELECT * INTO v_payee FROM balances WHERE account_id = v_payment.payee_account_id;
-  -- A refund moves money out of the payee and into the payer: neither may be closed.
-  v_closed := coalesce(ledger_closed_refusal(v_payer, 'payment_id'), ledger_closed_refusal(v_payee, 'payment_id'));
+  v_closed := ledger_refund_closed(v_payer, v_payee);
   IF v_closed IS NOT NULL THEN RETURN v_closed; END IF;
-  v_reason := coalesce(ledger_debit_refusal(v_payee, v_amount), ledger_credit_refusal(v_payer, v_amount));
+  v_reason := ledger_refund_reason(v_payer, v_payee, v_amount);
   v_status := CASE WHEN v_reason IS NULL THEN 'REFUNDED' ELSE 'DECLINED' END;
 
   INSERT INTO refunds (id, payment_id, amount_cents, reason, status, decline_reason, created_at, metadata)
@@ -261,20 +213,10 @@ BEGIN
     PERFORM ledger_move(p_item->>'refundId', v_payee.account_id, v_payer.account_id, v_amount, v_payment.currency, v_at);
     UPDATE payment_states SET refunded_cents = refunded_cents + v_amount, updated_at = v_at WHERE payment_id = v_id;
     PERFORM ledger_transition(v_id, 'REFUNDED', v_amount, v_at, v_payment.payer_account_id, v_payment.payee_account_id);
-    PERFORM ledger_emit(p_item, 'PaymentRefunded', 'payment', v_id, jsonb_build_object('refundId', p_item->'refundId',
-      'paymentId', v_id, 'payerAccountId', v_payer.account_id, 'payeeAccountId', v_payee.account_id, 'amountCents', p_item->'amountCents',
-      'currency', v_payment.currency, 'reason', p_item->'reason', 'refundedCents', (v_state.refunded_cents + v_amount)::text,
-      'createdAt', p_item->'at', 'metadata', coalesce(p_item->'metadata', '{}')));
-  ELSE
-    PERFORM ledger_emit(p_item, 'PaymentRefundDeclined', 'payment', v_id, jsonb_build_object('refundId', p_item->'refundId',
-      'paymentId', v_id, 'payerAccountId', v_payer.account_id, 'payeeAccountId', v_payee.account_id, 'amountCents', p_item->'amountCents',
-      'currency', v_payment.currency, 'reason', p_item->'reason', 'declineReason', v_reason,
-      'refundedCents', v_state.refunded_cents::text, 'createdAt', p_item->'at', 'metadata', coalesce(p_item->'metadata', '{}')));
   END IF;
-  RETURN jsonb_build_object('result', jsonb_build_object('refundId', p_item->'refundId', 'paymentId', v_id,
-    'amountCents', jsonb_build_object('$bigint', p_item->'amountCents'), 'reason', p_item->'reason', 'status', v_status,
-    'declineReason', v_reason, 'createdAt', jsonb_build_object('$date', p_item->'at'), 'payment', ledger_payment_json(v_id),
-    'metadata', coalesce(p_item->'metadata', '{}')));
+  PERFORM ledger_emit(p_item, CASE WHEN v_reason IS NULL THEN 'PaymentRefunded' ELSE 'PaymentRefundDeclined' END, 'payment', v_id,
+    ledger_refund_payload(p_item, v_payment, v_reason, v_state.refunded_cents + CASE WHEN v_reason IS NULL THEN v_amount ELSE 0 END));
+  RETURN jsonb_build_object('result', ledger_refund_result(p_item, v_reason, ledger_payment_json(v_id)));
 END;
 $$;
 
@@ -289,36 +231,21 @@ DECLARE
   v_amount bigint := (p_item->>'amountCents')::bigint;
   v_at timestamptz := (p_item->>'at')::timestamptz;
   v_reason text;
-  v_after bigint;
   v_refused jsonb;
 BEGIN
   SELECT * INTO v_account FROM balances WHERE account_id = p_item->>'accountId';
   v_refused := ledger_account_refusal(v_account, p_item);
   IF v_refused IS NOT NULL THEN RETURN v_refused; END IF;
   SELECT * INTO STRICT v_funding FROM balances WHERE account_id = p_item->>'fundingAccountId';
-  v_reason := coalesce(ledger_debit_refusal(v_account, v_amount), ledger_credit_refusal(v_funding, v_amount));
+  v_reason := ledger_withdraw_refusal(v_account, v_funding, v_amount);
   INSERT INTO withdrawals (id, account_id, amount_cents, currency, reference, status, decline_reason, created_at, metadata)
     VALUES (p_item->>'withdrawalId', v_account.account_id, v_amount, v_account.currency, p_item->>'reference',
             CASE WHEN v_reason IS NULL THEN 'WITHDRAWN' ELSE 'DECLINED' END, v_reason, v_at, coalesce(p_item->'metadata', '{}'));
-  v_after := v_account.available_cents;
   IF v_reason IS NULL THEN
     PERFORM ledger_move(p_item->>'withdrawalId', v_account.account_id, v_funding.account_id, v_amount, v_account.currency, v_at);
-    v_after := v_after - v_amount;
-    PERFORM ledger_emit(p_item, 'FundsWithdrawn', 'account', v_account.account_id, jsonb_build_object(
-      'withdrawalId', p_item->'withdrawalId', 'accountId', v_account.account_id, 'fundingAccountId', v_funding.account_id,
-      'amountCents', p_item->'amountCents', 'currency', v_account.currency, 'reference', p_item->'reference',
-      'balanceAfterCents', v_after::text, 'createdAt', p_item->'at', 'metadata', coalesce(p_item->'metadata', '{}')));
-  ELSE
-    PERFORM ledger_emit(p_item, 'FundsWithdrawalDeclined', 'account', v_account.account_id, jsonb_build_object(
-      'withdrawalId', p_item->'withdrawalId', 'accountId', v_account.account_id, 'fundingAccountId', v_funding.account_id,
-      'amountCents', p_item->'amountCents', 'currency', v_account.currency, 'reference', p_item->'reference',
-      'declineReason', v_reason, 'balanceAfterCents', v_after::text, 'createdAt', p_item->'at',
-      'metadata', coalesce(p_item->'metadata', '{}')));
   END IF;
-  RETURN jsonb_build_object('result', jsonb_build_object('withdrawalId', p_item->'withdrawalId', 'accountId', v_account.account_id,
-    'amountCents', jsonb_build_object('$bigint', p_item->'amountCents'), 'currency', v_account.currency, 'reference', p_item->'reference',
-    'status', CASE WHEN v_reason IS NULL THEN 'WITHDRAWN' ELSE 'DECLINED' END, 'declineReason', v_reason,
-    'createdAt', jsonb_build_object('$date', p_item->'at'), 'balanceAfterCents', jsonb_build_object('$bigint', v_after::text),
-    'metadata', coalesce(p_item->'metadata', '{}')));
+  PERFORM ledger_emit(p_item, CASE WHEN v_reason IS NULL THEN 'FundsWithdrawn' ELSE 'FundsWithdrawalDeclined' END, 'account',
+                      v_account.account_id, ledger_withdraw_payload(p_item, v_account, v_funding.account_id, v_reason));
+  RETURN jsonb_build_object('result', ledger_withdraw_result(p_item, v_account, v_reason));
 END;
 $$;

@@ -91,6 +91,16 @@ BEGIN
      AND coalesce(current_setting('ledger.per_item_path', true), '') <> 'on' THEN
     RETURN ledger_audit(p_items, ledger_apply_authorizations(p_items, p_ttl_hours));
   END IF;
+  -- Any mix of authorizations, deposits, payouts, captures, voids, expiries and refunds: decided
+  -- in order, written in sets (26-ledger-apply-moves.sql), from the same number of items for the
+  -- same reason. NULL: the batch acts on a split payment, and the loop below takes it.
+  IF jsonb_array_length(p_items) >= 8
+     AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(p_items) i
+                      WHERE i->>'kind' NOT IN ('authorize', 'deposit', 'withdraw', 'capture', 'void', 'expire', 'refund') OR i ? 'splits')
+     AND coalesce(current_setting('ledger.per_item_path', true), '') <> 'on' THEN
+    v_out := ledger_apply_moves(p_items, p_ttl_hours);
+    IF v_out IS NOT NULL THEN RETURN v_out; END IF;
+  END IF;
 
   FOR v_item IN SELECT * FROM jsonb_array_elements(p_items) LOOP
     -- Keyless items: expire (the sweeper), open and limit (22-ledger-account-commands.sql).
