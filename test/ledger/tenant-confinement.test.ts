@@ -220,3 +220,21 @@ it("audits who did what: tenant, client, key, token, action, subject and account
   const [account] = await sql`select tenant_id from balances where account_id = ${a.payer}`;
   assert.equal(account!.tenant_id, "a", "the balance row carries the account's tenant");
 });
+
+it("audits a batch on the general set path too (deposits and payouts of 8 items or more)", async () => {
+  const a = await accountsOf(A);
+  const subjects = Array.from({ length: 9 }, () => ulid());
+  const deposits = subjects.slice(0, 6).map((depositId) =>
+    keyed(A, "deposit", { depositId, accountId: a.payee, amountCents: "5", currency: "EUR", fundingAccountId: "funding.EUR" }),
+  );
+  const payouts = subjects.slice(6).map((withdrawalId) =>
+    keyed(A, "withdraw", { withdrawalId, accountId: a.payer, amountCents: "5", currency: "EUR", reference: "", fundingAccountId: "funding.EUR" }),
+  );
+  const before = await written();
+  const { outcomes } = await apply([...deposits, ...payouts], false);
+  assert.ok(outcomes.every((o) => !o.error), "every item applied");
+  const rows = await sql`select action, tenant_id from audit_events where subject_id = any(${subjects})`;
+  assert.equal(rows.length, 9, "one audit row per applied item");
+  assert.ok(rows.every((r) => r.tenant_id === "a"));
+  assert.equal((await written()).audit - before.audit, 9);
+});

@@ -99,7 +99,7 @@ BEGIN
                       WHERE i->>'kind' NOT IN ('authorize', 'deposit', 'withdraw', 'capture', 'void', 'expire', 'refund') OR i ? 'splits')
      AND coalesce(current_setting('ledger.per_item_path', true), '') <> 'on' THEN
     v_out := ledger_apply_moves(p_items, p_ttl_hours);
-    IF v_out IS NOT NULL THEN RETURN v_out; END IF;
+    IF v_out IS NOT NULL THEN RETURN ledger_audit(p_items, v_out); END IF;
   END IF;
 
   FOR v_item IN SELECT * FROM jsonb_array_elements(p_items) LOOP
