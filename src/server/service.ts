@@ -91,7 +91,7 @@ async function startWithEdge(config: Config, logger: Logger, edge: Edge): Promis
     connectionLimits: { sniffTimeoutMs: config.SNIFF_TIMEOUT_MS, http2IdleTimeoutMs: config.HTTP2_IDLE_TIMEOUT_MS },
     tls: config.TLS_CERT_FILE && config.TLS_KEY_FILE ? { certFile: config.TLS_CERT_FILE, keyFile: config.TLS_KEY_FILE } : undefined,
     logger,
-    routes: edge.routes(apiRoutes(ledger)),
+    routes: edge.routes(apiRoutes(ledger, edge.access(database.db))),
     interceptors: [...edge.interceptors, startupGate(() => migrated, gated), ...(reads ? [recentWritesInterceptor()] : [])],
     configure: (app) => edge.configure(app),
   });
@@ -99,8 +99,10 @@ async function startWithEdge(config: Config, logger: Logger, edge: Edge): Promis
   try {
     await migrateWhenReachable(database, config.DB_STARTUP_TIMEOUT_MS, logger);
     await changeFeed.start();
+    await edge.startKeys(database);
   } catch (error) {
     await server.close();
+    await edge.stopKeys();
     await reads?.close();
     await database.close();
     throw error;
@@ -138,6 +140,7 @@ async function startWithEdge(config: Config, logger: Logger, edge: Edge): Promis
     // After the API: the relay's batch in progress is delivered and recorded; rows it did not get
     // to stay in the outbox for the next start.
     await relay?.stop();
+    await edge.stopKeys();
     await reads?.close();
     await database.close();
     await edge.stop();
