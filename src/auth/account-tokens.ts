@@ -72,6 +72,7 @@ export function looksLikeToken(bearer: string): boolean {
 export function parseSigningKeys(text: string, source = "TOKEN_SIGNING_KEYS"): SigningKey[] {
   const problems: string[] = [];
   const keys: SigningKey[] = [];
+  const kids = new Set<string>();
   const entries = text.split(",").map((entry) => entry.trim()).filter(Boolean);
   if (entries.length === 0) problems.push(`${source}: expected kid:secret[,kid:secret...]`);
   entries.forEach((entry, index) => {
@@ -81,7 +82,8 @@ export function parseSigningKeys(text: string, source = "TOKEN_SIGNING_KEYS"): S
     const secret = colon < 0 ? "" : entry.slice(colon + 1);
     if (colon < 0) return problems.push(`${where}: expected kid:secret`);
     if (!KID.test(kid)) return problems.push(`${where}: the key id must be 1-64 of A-Z a-z 0-9 _ . -`);
-    if (keys.some((key) => key.kid === kid)) return problems.push(`${where}: key id ${kid} is configured twice`);
+    if (kids.has(kid)) return problems.push(`${where}: key id ${kid} is configured twice`);
+    kids.add(kid);
     if (!BASE64URL.test(secret)) return problems.push(`${where} (${kid}): the secret must be base64url (A-Z a-z 0-9 - _, no padding)`);
     const bytes = Buffer.from(secret, "base64url");
     if (bytes.length < MIN_SECRET_BYTES) {
