@@ -199,7 +199,7 @@ const edgeEntries: Record<EdgeErrorCode, CatalogueEntry> = {
   },
   RATE_LIMITED: {
     connectCode: Code.ResourceExhausted,
-    meaning: "The caller's rate limit for this method is used up",
+    meaning: "The caller's rate limit for this method, or its tenant's limit (all its clients together), is used up",
     action: "Retry after retry-after-ms milliseconds",
   },
   DEADLINE_EXCEEDED: {
