@@ -82,6 +82,7 @@ export function authInterceptor({ keys, tokens, boundary }: AuthSources): Interc
       const claims = await tokens.verify(bearer);
       // The minting key must still be live (revoked: its tokens stop too) and still be that client's.
       const grant = claims && keys.grantOfRef(claims.keyRef);
+      if (grant === NOT_LOADED) throw databaseUnavailable();
       if (!claims || !grant || grant.tenantId !== claims.tenantId || grant.clientId !== claims.clientId) {
         throw catalogueError(AccessErrorCode.TOKEN_INVALID, INVALID_TOKEN);
       }

@@ -6,7 +6,7 @@
  */
 import { and, desc, eq, lt, ne, sql, type SQL } from "drizzle-orm";
 import type { ApiKeyManagement, ApiKeyRecord } from "../api/access.js";
-import { AccessErrorCode, catalogueError } from "../api/error-catalogue.js";
+import { AccessErrorCode, catalogueError, excerpt } from "../api/error-catalogue.js";
 import type { Database } from "../db/client.js";
 import { apiKeys, tenants } from "../db/schema.js";
 import { ulid } from "../ids/ulid.js";
@@ -94,7 +94,7 @@ export class KeyAdmin implements ApiKeyManagement {
         .set({ revokedAt: sql`coalesce(${apiKeys.revokedAt}, now())` })
         .where(eq(apiKeys.id, keyId))
         .returning(columns);
-      if (!row) throw catalogueError(AccessErrorCode.API_KEY_NOT_FOUND, `key_id: no API key has id ${keyId}`, undefined, "key_id");
+      if (!row) throw catalogueError(AccessErrorCode.API_KEY_NOT_FOUND, `key_id: no API key has id ${excerpt(keyId)}`, undefined, "key_id");
       await tx.execute(sql`SELECT pg_notify(${API_KEYS_CHANNEL}, ${keyId})`);
       return row;
     });

@@ -60,16 +60,20 @@ export class KeyStore {
     return [...this.configured.values()];
   }
 
-  /** The grant of a key hash; NOT_LOADED while the stored keys are being read at start-up. */
+  /**
+   * The grant of a key hash; NOT_LOADED until the stored keys were first read (start-up: the
+   * database may not even be migrated yet), so that a stored key is told to retry, not refused.
+   */
   grantOf(hash: string): ApiKeyGrant | undefined | typeof NOT_LOADED {
     const grant = this.configured.get(hash) ?? this.stored.get(hash);
-    if (!grant && !this.loaded && this.handle) return NOT_LOADED;
+    if (!grant && !this.loaded) return NOT_LOADED;
     return grant;
   }
 
-  /** The live key an account token names (its keyRef), undefined when revoked or gone. */
-  grantOfRef(ref: string): ApiKeyGrant | undefined {
+  /** The live key an account token names (its keyRef), undefined when revoked or gone; NOT_LOADED as above. */
+  grantOfRef(ref: string): ApiKeyGrant | undefined | typeof NOT_LOADED {
     if (ref.startsWith("cfg_")) return this.configuredByRef.get(ref);
+    if (!this.loaded) return NOT_LOADED;
     return this.storedById.get(ref);
   }
 
