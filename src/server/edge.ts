@@ -104,6 +104,8 @@ function apiKeyGrants(config: Config, logger: Logger): Map<string, ApiKeyGrant> 
  */
 function signingKeys(config: Config, logger: Logger): SigningKey[] {
   if (config.TOKEN_SIGNING_KEYS) return parseSigningKeys(config.TOKEN_SIGNING_KEYS);
+  // Without authentication no token is checked nor minted (MintAccountToken needs a key).
+  if (config.AUTH_DISABLED) return [];
   if (!config.DATABASE_URL) return ensureDevSigningKey(config.PGLITE_DATA_DIR, logger);
   logger.warn("TOKEN_SIGNING_KEYS is not set: MintAccountToken is refused and no account token is accepted");
   return [];
