@@ -143,6 +143,22 @@ describe("a token at work", () => {
     })(), Code.PermissionDenied, "PERMISSION_DENIED");
   });
 
+  it("a minted token stops at its expiry (ttl 1 s, 5 s of clock skew allowed)", async () => {
+    const { token, expiresAt } = await mint(backend.key, { accountIds: ["alice"], scopes: ["read"], ttlSeconds: 1 });
+    const api = jsonClients(svc.url, token);
+    await api.payments.getAccountBalance({ accountId: "alice" });
+    await until("the token is refused", async () => {
+      try {
+        await api.payments.getAccountBalance({ accountId: "alice" });
+        return false;
+      } catch (error) {
+        return (error as { code: Code }).code === Code.Unauthenticated;
+      }
+    }, { timeoutMs: 15_000, intervalMs: 200 });
+    const late = Date.now() - Number(expiresAt!.seconds) * 1000;
+    assert.ok(late >= 0 && late < 8_000, `refused ${late} ms after its expiry`);
+  });
+
   it("expired, tampered or foreign tokens are UNAUTHENTICATED with one message", async () => {
     const { token } = await mint(backend.key, { accountIds: ["alice"], scopes: ["read"] });
     const claims = payloadOf(token);
