@@ -8,12 +8,15 @@ import { and, desc, eq, lt, ne, sql, type SQL } from "drizzle-orm";
 import type { ApiKeyManagement, ApiKeyRecord } from "../api/access.js";
 import { AccessErrorCode, catalogueError, excerpt } from "../api/error-catalogue.js";
 import type { Database } from "../db/client.js";
-import { apiKeys, tenants } from "../db/schema.js";
+import { apiKeys, DEFAULT_TENANT, tenants } from "../db/schema.js";
 import { ulid } from "../ids/ulid.js";
 import { invalidArgument } from "../ledger/ledger-error.js";
 import { decodePageToken, pageOf, pageSizeOf } from "../ledger/page-token.js";
 import { CLIENT_ID, SCOPES, TENANT_ID, generateApiKey, hashApiKey, type ApiKeyGrant } from "./api-keys.js";
 import { API_KEYS_CHANNEL } from "./key-store.js";
+
+/** Scopes whose calls are not confined to a tenant. */
+const GLOBAL_SCOPES = ["admin", "tenants:admin"] as const;
 
 const columns = {
   keyId: apiKeys.id,
@@ -39,6 +42,12 @@ export class KeyAdmin implements ApiKeyManagement {
     const unknown = input.scopes.filter((scope) => !(SCOPES as readonly string[]).includes(scope));
     if (unknown.length > 0) throw invalidArgument("scopes", `unknown scope ${unknown.slice(0, 5).join(", ").slice(0, 128)} (known: ${SCOPES.join(", ")})`);
     const scopes = SCOPES.filter((scope) => input.scopes.includes(scope));
+    // These two reach every tenant (VerifyLedger reads all, key calls name any tenant): a key of
+    // one tenant with them would not be confined to it.
+    const global = scopes.filter((scope) => (GLOBAL_SCOPES as readonly string[]).includes(scope));
+    if (global.length > 0 && tenantId !== DEFAULT_TENANT) {
+      throw invalidArgument("scopes", `${global.join(", ")} reach every tenant: only keys of the ${DEFAULT_TENANT} tenant (operators) may have them`);
+    }
 
     for (const grant of this.configured) {
       if (grant.clientId === clientId && grant.tenantId !== tenantId) throw clientIdTaken(clientId);

@@ -77,11 +77,17 @@ describe("CreateApiKey", () => {
     }
     await rejectsWith(admin.createApiKey({ tenantId: "acme", clientId: "ok", scopes: [] }), Code.InvalidArgument, "INVALID_ARGUMENT", "scopes");
     await rejectsWith(admin.createApiKey({ tenantId: "acme", clientId: "ok", scopes: ["read", "root"] }), Code.InvalidArgument, "INVALID_ARGUMENT", "scopes");
+    // Operator scopes reach every tenant: only the default tenant's keys (operators) get them.
+    for (const scope of ["admin", "tenants:admin"]) {
+      await rejectsWith(admin.createApiKey({ tenantId: "acme", clientId: "ok", scopes: ["read", scope] }), Code.InvalidArgument, "INVALID_ARGUMENT", "scopes");
+    }
     assert.equal(await count(), before);
   });
 
   it("a client id belongs to one tenant: stored or configured elsewhere is ALREADY_EXISTS", async () => {
     const admin = adminClient(svc.url, operator.key);
+    const ops = await admin.createApiKey({ tenantId: "default", clientId: "second-operator", scopes: ["tenants:admin", "admin"] });
+    assert.deepEqual(ops.apiKey?.scopes, ["admin", "tenants:admin"]);
     await admin.createApiKey({ tenantId: "acme", clientId: "acme-backend", scopes: ["read"] });
     // The same tenant may have several keys for one client (rotation).
     await admin.createApiKey({ tenantId: "acme", clientId: "acme-backend", scopes: ["read"] });
