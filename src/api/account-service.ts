@@ -1,14 +1,17 @@
 /** Connect handlers of payment.v1.AccountService: translate messages, call the ledger. */
-import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import type { ServiceImpl } from "@connectrpc/connect";
 import type { AccountService } from "../../gen/payment/v1/account_pb.js";
 import type { Ledger } from "../ledger/ledger.js";
 import { invalidArgument } from "../ledger/ledger-error.js";
 import { accountStatusFromProto, accountToProto, batchOutcomesToProto, depositToProto, entryToProto, withdrawalToProto } from "./proto-mapping.js";
 import { timestampDate } from "./timestamps.js";
 import { readConsistencyOf } from "./recent-writes.js";
-import { requestContextOf } from "./request-context.js";
+import { credentialKey, requestContextOf } from "./request-context.js";
+import type { AccountTokenMinting } from "./access.js";
+import { catalogueError, EdgeErrorCode } from "./error-catalogue.js";
 
-export function accountServiceHandlers(ledger: Ledger): ServiceImpl<typeof AccountService> {
+export function accountServiceHandlers(ledger: Ledger, tokens: AccountTokenMinting): ServiceImpl<typeof AccountService> {
   return {
     async createAccount(request, context) {
       const account = await ledger.createAccount(
@@ -160,9 +163,16 @@ export function accountServiceHandlers(ledger: Ledger): ServiceImpl<typeof Accou
       const account = await ledger.closeAccount({ accountId: request.accountId, idempotencyKey: request.idempotencyKey }, requestContextOf(context));
       return { account: accountToProto(account) };
     },
-    // Issue 21, being built on the keys branch.
-    async mintAccountToken() {
-      throw new ConnectError("not built yet", Code.Unimplemented);
+    async mintAccountToken(request, context) {
+      const credential = context.values.get(credentialKey);
+      // With authentication off there is no key to mint from (nor would a token be checked).
+      if (!credential) throw catalogueError(EdgeErrorCode.PERMISSION_DENIED, "MintAccountToken needs an API key: authentication is off");
+      const { token, expiresAt } = await tokens.mint(credential, {
+        accountIds: request.accountIds,
+        scopes: request.scopes,
+        ttlSeconds: request.ttlSeconds,
+      });
+      return { token, expiresAt: timestampFromDate(expiresAt) };
     },
   };
 }

@@ -1,12 +1,17 @@
-/** Connect handlers of payment.v1.AdminService: operator calls (scopes admin and tenants:admin; docs/tenants.md). */
+/**
+ * Connect handlers of payment.v1.AdminService: operator calls (VerifyLedger, ListAuditEvents: scope
+ * admin; tenants and keys: scope tenants:admin, see auth-interceptor.ts; docs/tenants.md).
+ */
+import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
-import type { AdminService } from "../../gen/payment/v1/admin_pb.js";
+import type { ServiceImpl } from "@connectrpc/connect";
+import { ApiKeySchema, type AdminService, type ApiKey } from "../../gen/payment/v1/admin_pb.js";
 import type { Ledger } from "../ledger/ledger.js";
+import type { ApiKeyManagement, ApiKeyRecord } from "./access.js";
 import { readConsistencyOf } from "./recent-writes.js";
 import { requestContextOf } from "./request-context.js";
 
-export function adminServiceHandlers(ledger: Ledger): ServiceImpl<typeof AdminService> {
+export function adminServiceHandlers(ledger: Ledger, keys: ApiKeyManagement): ServiceImpl<typeof AdminService> {
   return {
     async verifyLedger(_request, context) {
       return ledger.verify(readConsistencyOf(context));
@@ -15,15 +20,16 @@ export function adminServiceHandlers(ledger: Ledger): ServiceImpl<typeof AdminSe
       const tenant = await ledger.createTenant({ tenantId: request.tenantId, displayName: request.displayName });
       return { tenant: { tenantId: tenant.tenantId, displayName: tenant.displayName, createdAt: timestampFromDate(tenant.createdAt) } };
     },
-    // Issue 21, being built on the keys branch.
-    async createApiKey() {
-      throw new ConnectError("not built yet", Code.Unimplemented);
+    async createApiKey(request) {
+      const { key, record } = await keys.create({ tenantId: request.tenantId, clientId: request.clientId, scopes: request.scopes });
+      return { keyId: record.keyId, key, apiKey: apiKeyToProto(record) };
     },
-    async listApiKeys() {
-      throw new ConnectError("not built yet", Code.Unimplemented);
+    async listApiKeys(request) {
+      const page = await keys.list({ tenantId: request.tenantId, pageSize: request.pageSize, pageToken: request.pageToken });
+      return { apiKeys: page.items.map(apiKeyToProto), nextPageToken: page.nextPageToken };
     },
-    async revokeApiKey() {
-      throw new ConnectError("not built yet", Code.Unimplemented);
+    async revokeApiKey(request) {
+      return { apiKey: apiKeyToProto(await keys.revoke(request.keyId)) };
     },
     async listAuditEvents(request, context) {
       const page = await ledger.listAuditEvents(
@@ -47,4 +53,15 @@ export function adminServiceHandlers(ledger: Ledger): ServiceImpl<typeof AdminSe
       };
     },
   };
+}
+
+function apiKeyToProto(record: ApiKeyRecord): ApiKey {
+  return create(ApiKeySchema, {
+    keyId: record.keyId,
+    tenantId: record.tenantId,
+    clientId: record.clientId,
+    scopes: record.scopes,
+    createdAt: timestampFromDate(record.createdAt),
+    revokedAt: record.revokedAt ? timestampFromDate(record.revokedAt) : undefined,
+  });
 }

@@ -32,8 +32,19 @@ export const EdgeErrorCode = {
 
 export type EdgeErrorCode = (typeof EdgeErrorCode)[keyof typeof EdgeErrorCode];
 
+/** Codes of key management and account tokens (src/auth). */
+export const AccessErrorCode = {
+  TENANT_NOT_FOUND: "TENANT_NOT_FOUND",
+  API_KEY_NOT_FOUND: "API_KEY_NOT_FOUND",
+  CLIENT_ID_TAKEN: "CLIENT_ID_TAKEN",
+  TOKEN_INVALID: "TOKEN_INVALID",
+  TOKEN_SIGNING_NOT_CONFIGURED: "TOKEN_SIGNING_NOT_CONFIGURED",
+} as const;
+
+export type AccessErrorCode = (typeof AccessErrorCode)[keyof typeof AccessErrorCode];
+
 /** Any code a client may find in an ErrorDetail. */
-export type ErrorCode = LedgerErrorCode | EdgeErrorCode;
+export type ErrorCode = LedgerErrorCode | EdgeErrorCode | AccessErrorCode;
 
 export interface CatalogueEntry {
   readonly connectCode: Code;
@@ -183,17 +194,17 @@ const edgeEntries: Record<EdgeErrorCode, CatalogueEntry> = {
   },
   UNAUTHENTICATED: {
     connectCode: Code.Unauthenticated,
-    meaning: "The API key is missing, malformed or unknown",
+    meaning: "The API key is missing, malformed, unknown or revoked",
     action: "Send Authorization: Bearer <key> with a valid key",
   },
   PERMISSION_DENIED: {
     connectCode: Code.PermissionDenied,
-    meaning: "The API key lacks the scope the method requires",
-    action: "Use a key with the scope named in the message",
+    meaning: "The API key or account token lacks the scope the method requires, or a token names an account it does not list or a method tokens may not call",
+    action: "Use a key or token with the scope (and accounts) named in the message",
   },
   RATE_LIMITED: {
     connectCode: Code.ResourceExhausted,
-    meaning: "The caller's rate limit for this method is used up",
+    meaning: "The caller's rate limit for this method, or its tenant's limit (all its clients together), is used up",
     action: "Retry after retry-after-ms milliseconds",
   },
   DEADLINE_EXCEEDED: {
@@ -219,8 +230,28 @@ const edgeEntries: Record<EdgeErrorCode, CatalogueEntry> = {
   },
 };
 
+const accessEntries: Record<AccessErrorCode, CatalogueEntry> = {
+  TENANT_NOT_FOUND: { connectCode: Code.NotFound, meaning: "No tenant has this id; `field` names it", action: "Check the id, or create the tenant first" },
+  API_KEY_NOT_FOUND: { connectCode: Code.NotFound, meaning: "No stored API key has this id", action: "Check the id (ListApiKeys)" },
+  CLIENT_ID_TAKEN: {
+    connectCode: Code.AlreadyExists,
+    meaning: "The client id belongs to another tenant (a stored or configured key): idempotency keys and rate limits are per client",
+    action: "Choose another client id",
+  },
+  TOKEN_INVALID: {
+    connectCode: Code.Unauthenticated,
+    meaning: "The account token is not accepted (signature, expiry, audience, issuer, or its key was revoked); which check failed is not said",
+    action: "Mint a new token with a valid API key",
+  },
+  TOKEN_SIGNING_NOT_CONFIGURED: {
+    connectCode: Code.FailedPrecondition,
+    meaning: "MintAccountToken on a service without TOKEN_SIGNING_KEYS",
+    action: "Configure TOKEN_SIGNING_KEYS (README, Tenants, keys and tokens)",
+  },
+};
+
 /** The whole catalogue, ledger codes first. */
-export const errorCatalogue: Record<ErrorCode, CatalogueEntry> = { ...ledgerEntries, ...edgeEntries };
+export const errorCatalogue: Record<ErrorCode, CatalogueEntry> = { ...ledgerEntries, ...edgeEntries, ...accessEntries };
 
 /** The HTTP status of a Connect unary error with this code (gRPC and gRPC-Web answer 200). */
 export function httpStatusOf(code: ErrorCode): number {

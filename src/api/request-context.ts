@@ -5,6 +5,7 @@
 import { createContextKey, type HandlerContext } from "@connectrpc/connect";
 import { DEFAULT_TENANT } from "../db/schema.js";
 import type { Caller, RequestContext } from "../ledger/records.js";
+import type { Credential } from "./access.js";
 import { spanContextOf } from "../telemetry/trace-context.js";
 
 /** The client id requests run as when no authentication is configured. */
@@ -18,6 +19,9 @@ export const ANONYMOUS_CALLER: Caller = { tenantId: DEFAULT_TENANT, keyId: null,
 
 /** Context value holding the authenticated caller's boundary (set by the auth interceptor). */
 export const callerKey = createContextKey<Caller>(ANONYMOUS_CALLER, { description: "authenticated caller" });
+
+/** Context value holding the credential (API key or account token); null when authentication is off. */
+export const credentialKey = createContextKey<Credential | null>(null, { description: "credential" });
 
 /** Context value holding the request id (from `x-request-id` or generated). */
 export const requestIdKey = createContextKey<string>("", { description: "request id" });

@@ -33,7 +33,8 @@ export interface ApiKeyGrant {
   keyId?: string;
 }
 
-const CLIENT_ID = /^[A-Za-z0-9_.-]{1,64}$/;
+/** Client ids: what idempotency keys and rate limits are scoped by. */
+export const CLIENT_ID = /^[A-Za-z0-9_.-]{1,64}$/;
 /** Tenant ids: lower case, so that two spellings never name two tenants. */
 export { TENANT_ID };
 const SHA256_HEX = /^[0-9a-f]{64}$/;

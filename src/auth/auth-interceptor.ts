@@ -1,18 +1,30 @@
 /**
- * Authenticates every API call by its bearer key and checks the scope its method needs. The
- * client id of the key becomes the request's `clientIdKey`, which scopes idempotency keys and
- * rate limits; its tenant (and key id) the request's `callerKey`, which confines every call. Unknown methods are refused: a new RPC must be given a scope here to be callable.
+ * Authenticates every API call by its bearer credential and checks the scope its method needs.
+ * The credential is an API key (configured or stored: key-store.ts) or an account token
+ * (account-tokens.ts), told apart by shape (a token has three base64url parts, a key no dot). The
+ * client id (a token's: its minting key's) becomes the request's `clientIdKey`, which scopes
+ * idempotency keys and rate limits; its tenant, key id and, for a token, token id and accounts the
+ * request's `callerKey`, which confines every call; the credential itself `credentialKey`
+ * (MintAccountToken reads the key's scopes there). A token is also held to its accounts
+ * (token-boundary.ts). Unknown methods are refused: a new RPC must be given a scope here to be
+ * callable.
  */
 import type { DescMethod } from "@bufbuild/protobuf";
-import type { Interceptor } from "@connectrpc/connect";
+import type { Interceptor, StreamRequest, UnaryRequest } from "@connectrpc/connect";
 import { AccountService } from "../../gen/payment/v1/account_pb.js";
 import { AdminService } from "../../gen/payment/v1/admin_pb.js";
 import { PaymentService } from "../../gen/payment/v1/payment_pb.js";
-import { catalogueError, EdgeErrorCode } from "../api/error-catalogue.js";
+import type { Credential } from "../api/access.js";
+import { AccessErrorCode, catalogueError, EdgeErrorCode } from "../api/error-catalogue.js";
 import { procedureOf } from "../api/procedures.js";
-import { callerKey, clientIdKey } from "../api/request-context.js";
-import { hashApiKey, type ApiKeyGrant, type Scope } from "./api-keys.js";
+import { callerKey, clientIdKey, credentialKey } from "../api/request-context.js";
+import { databaseUnavailable } from "../ledger/ledger-error.js";
+import type { Caller } from "../ledger/records.js";
+import { looksLikeToken, type AccountTokens } from "./account-tokens.js";
+import { hashApiKey, type Scope } from "./api-keys.js";
+import { configuredKeyRef, NOT_LOADED, type KeyStore } from "./key-store.js";
 import { isOpenService } from "./open-services.js";
+import type { TokenBoundary } from "./token-boundary.js";
 
 const scopeOf: [DescMethod, Scope][] = [
   [AccountService.method.createAccount, "accounts:write"],
@@ -38,6 +50,8 @@ const scopeOf: [DescMethod, Scope][] = [
   [AccountService.method.withdrawFundsBatch, "accounts:write"],
   [AccountService.method.closeAccount, "accounts:write"],
   [PaymentService.method.updatePayment, "payments:write"],
+  // Any key that reads may mint: a token gets a subset of its key's scopes and only accounts of
+  // its key's tenant, so minting grants nothing the key could not do itself. Tokens never mint.
   [AccountService.method.mintAccountToken, "read"],
   [AdminService.method.createTenant, "tenants:admin"],
   [AdminService.method.createApiKey, "tenants:admin"],
@@ -52,32 +66,85 @@ export function requiredScope(procedure: string): Scope | undefined {
   return requiredScopes.get(procedure);
 }
 
-const BEARER = /^Bearer ([\x21-\x7e]{1,512})$/;
+const BEARER = /^Bearer ([\x21-\x7e]{1,12288})$/;
+/** The one answer to every token that is not accepted: which check failed is not said. */
+const INVALID_TOKEN = "invalid account token";
 
-/** `grants` maps key hashes to what they grant (see api-keys.ts). */
-export function authInterceptor(grants: ReadonlyMap<string, ApiKeyGrant>): Interceptor {
+export interface AuthSources {
+  keys: KeyStore;
+  tokens: AccountTokens;
+  boundary: TokenBoundary;
+}
+
+export function authInterceptor({ keys, tokens, boundary }: AuthSources): Interceptor {
+  const authenticate = async (bearer: string): Promise<{ credential: Credential; caller: Caller }> => {
+    if (looksLikeToken(bearer)) {
+      const claims = await tokens.verify(bearer);
+      // The minting key must still be live (revoked: its tokens stop too) and still be that client's.
+      const grant = claims && keys.grantOfRef(claims.keyRef);
+      if (grant === NOT_LOADED) throw databaseUnavailable();
+      if (!claims || !grant || grant.tenantId !== claims.tenantId || grant.clientId !== claims.clientId) {
+        throw catalogueError(AccessErrorCode.TOKEN_INVALID, INVALID_TOKEN);
+      }
+      const scopes = new Set(claims.scopes.filter((scope) => grant.scopes.has(scope)));
+      return {
+        credential: { kind: "account-token", clientId: grant.clientId, tenantId: grant.tenantId, scopes, keyRef: claims.keyRef },
+        caller: { tenantId: grant.tenantId, keyId: grant.keyId ?? null, tokenId: claims.tokenId, accountIds: claims.accountIds },
+      };
+    }
+    // The lookup is by hash: timing reveals nothing about stored keys, and no key is kept in memory.
+    const hash = hashApiKey(bearer);
+    const grant = keys.grantOf(hash);
+    if (grant === NOT_LOADED) throw databaseUnavailable();
+    if (!grant) throw catalogueError(EdgeErrorCode.UNAUTHENTICATED, "invalid API key");
+    return {
+      credential: { kind: "api-key", clientId: grant.clientId, tenantId: grant.tenantId, scopes: grant.scopes, keyRef: grant.keyId ?? configuredKeyRef(hash) },
+      caller: { tenantId: grant.tenantId, keyId: grant.keyId ?? null, tokenId: null, accountIds: null },
+    };
+  };
+
   return (next) => async (request) => {
     if (isOpenService(request.service.typeName)) return next(request);
     const header = request.header.get("authorization");
     if (!header) {
       throw catalogueError(EdgeErrorCode.UNAUTHENTICATED, "missing API key: send the header Authorization: Bearer <key>");
     }
-    const token = BEARER.exec(header)?.[1];
-    if (!token) throw catalogueError(EdgeErrorCode.UNAUTHENTICATED, "malformed Authorization header: expected Bearer <key>");
-    // The lookup is by hash: timing reveals nothing about stored keys, and no key is kept in memory.
-    const grant = grants.get(hashApiKey(token));
-    if (!grant) throw catalogueError(EdgeErrorCode.UNAUTHENTICATED, "invalid API key");
+    const bearer = BEARER.exec(header)?.[1];
+    if (!bearer) throw catalogueError(EdgeErrorCode.UNAUTHENTICATED, "malformed Authorization header: expected Bearer <key>");
+    const { credential, caller } = await authenticate(bearer);
 
     const procedure = procedureOf(request.service, request.method);
     const scope = requiredScope(procedure);
-    if (!scope || !grant.scopes.has(scope)) {
+    const who = credential.kind === "api-key" ? `client ${credential.clientId}` : `the account token of client ${credential.clientId}`;
+    if (!scope || !credential.scopes.has(scope)) {
       throw catalogueError(
         EdgeErrorCode.PERMISSION_DENIED,
-        scope ? `client ${grant.clientId} lacks scope ${scope} required by ${procedure}` : `${procedure} is not open to API keys`,
+        scope ? `${who} lacks scope ${scope} required by ${procedure}` : `${procedure} is not open to API keys`,
       );
     }
-    request.contextValues.set(clientIdKey, grant.clientId);
-    request.contextValues.set(callerKey, { tenantId: grant.tenantId, keyId: grant.keyId ?? null, tokenId: null, accountIds: null });
-    return next(request);
+    request.contextValues.set(clientIdKey, credential.clientId);
+    request.contextValues.set(callerKey, caller);
+    request.contextValues.set(credentialKey, credential);
+    if (!caller.accountIds) return next(request);
+    return next(await withinToken(request, procedure, caller.accountIds, boundary)).then(async (response) => {
+      if (!response.stream) boundary.checkAnswer(response.message, caller.accountIds!);
+      return response;
+    });
   };
+}
+
+/** The request, held to the token's accounts: checked now (unary) or as its messages are read (streams). */
+async function withinToken<R extends UnaryRequest | StreamRequest>(request: R, procedure: string, accountIds: readonly string[], boundary: TokenBoundary): Promise<R> {
+  if (!request.stream) {
+    await boundary.check(procedure, request.message, accountIds);
+    return request;
+  }
+  const messages = request.message;
+  async function* checked() {
+    for await (const message of messages) {
+      await boundary.check(procedure, message, accountIds);
+      yield message;
+    }
+  }
+  return { ...request, message: checked() };
 }

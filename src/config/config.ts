@@ -99,6 +99,12 @@ export const ConfigSchema = Type.Object({
     Type.String({ minLength: 1, description: "API key entries client:scope+scope:sha256hex, comma or newline separated" }),
   ),
   API_KEYS_FILE: Type.Optional(Type.String({ minLength: 1, description: "File of API key entries, one a line" })),
+  TOKEN_SIGNING_KEYS: Type.Optional(
+    Type.String({
+      minLength: 1,
+      description: "Account token signing keys kid:secret (HS256, secret >= 32 bytes base64url), comma separated; the first signs, all verify",
+    }),
+  ),
   AUTH_DISABLED: Type.Boolean({
     default: false,
     errorMessage: "must be true or false",
@@ -117,6 +123,17 @@ export const ConfigSchema = Type.Object({
     description: "Requests per window per client and method; 0 turns rate limiting off",
   }),
   RATE_LIMIT_WINDOW_SECONDS: positiveInt(1, "Rate limit window"),
+  RATE_LIMIT_TENANT_POINTS: Type.Integer({
+    minimum: 0,
+    default: 0,
+    description: "Requests per window per tenant, all its clients and methods together; 0 turns the tenant limit off",
+  }),
+  RATE_LIMIT_TENANTS: Type.String({
+    default: "",
+    pattern: "^$|^[a-z0-9_-]{1,64}=[0-9]+(,[a-z0-9_-]{1,64}=[0-9]+)*$",
+    errorMessage: "must look like acme=5000,default=20000",
+    description: "Per-tenant overrides of RATE_LIMIT_TENANT_POINTS (0: unlimited)",
+  }),
   RATE_LIMIT_METHODS: Type.String({
     default: "",
     pattern: "^$|^[A-Za-z0-9_./]+=[0-9]+(,[A-Za-z0-9_./]+=[0-9]+)*$",

@@ -4,7 +4,10 @@
  * out and reads statements, through the gRPC-Web transport of connect-web, the
  * same generated clients a backend uses. `?api=<origin>` points it at another server (CORS).
  *
- * Nothing is kept in the tab but the API key: accounts come from ListAccounts, and the selected
+ * The console signs in with an account token (minted by a backend, or `npm run account-token`),
+ * never with an API key: a token acts only on the accounts it lists, with the scopes it was given,
+ * for at most an hour (README, "Tenants, keys and tokens"). Nothing is kept in the tab but the
+ * token: the accounts are the token's (GetAccount each), and the selected
  * account's statement and payments from ListAccountEntries and ListPayments, so a reload or another
  * client's writes show up; the selected account is followed live with WatchAccount and
  * WatchPayments (two streams: HTTP/1.1 allows a browser six connections per origin).
@@ -20,16 +23,35 @@ import { AccountService, EntryCauseKind, StatementLineKind, WithdrawalStatus, ty
 import { CaptureMethod, DeclineReason, PaymentService, PaymentStatus, RefundStatus, type Payment } from "../../gen/payment/v1/payment_pb.js";
 import { formatAmount, parseAmount } from "./money.js";
 
-const KEY_STORAGE = "payment-ledger-api-key";
+const TOKEN_STORAGE = "payment-ledger-account-token";
 const baseUrl = new URLSearchParams(location.search).get("api") ?? location.origin;
 const $ = <T extends Element>(selector: string) => document.querySelector<T>(selector)!;
 
-const withKey: Interceptor = (next) => (request) => {
-  const key = sessionStorage.getItem(KEY_STORAGE);
-  if (key) request.header.set("authorization", `Bearer ${key}`);
+const withToken: Interceptor = (next) => (request) => {
+  const token = sessionStorage.getItem(TOKEN_STORAGE);
+  if (token) request.header.set("authorization", `Bearer ${token}`);
   return next(request);
 };
-const transport = createGrpcWebTransport({ baseUrl, interceptors: [withKey] });
+const transport = createGrpcWebTransport({ baseUrl, interceptors: [withToken] });
+
+/** What the console needs to know of a token (its payload, read without checking: the service checks). */
+interface TokenClaims {
+  acc: string[];
+  scp: string[];
+  exp: number;
+}
+
+/** The claims of a JWT-shaped string, undefined for anything else (an API key has no dots). */
+function claimsOf(token: string): TokenClaims | undefined {
+  const parts = token.split(".");
+  if (parts.length !== 3 || !parts.every((part) => /^[A-Za-z0-9_-]+$/.test(part))) return undefined;
+  try {
+    const claims = JSON.parse(atob(parts[1]!.replace(/-/g, "+").replace(/_/g, "/"))) as Partial<TokenClaims>;
+    return Array.isArray(claims.acc) && Array.isArray(claims.scp) && typeof claims.exp === "number" ? (claims as TokenClaims) : undefined;
+  } catch {
+    return undefined;
+  }
+}
 const accountsApi = createClient(AccountService, transport);
 const paymentsApi = createClient(PaymentService, transport);
 
@@ -101,7 +123,7 @@ function renderAccounts(): void {
   const body = $<HTMLTableElement>("#accounts").tBodies[0]!;
   const focused = (document.activeElement as HTMLElement | null)?.dataset?.accountId;
   body.replaceChildren();
-  if (accounts.length === 0) emptyState(body, sessionStorage.getItem(KEY_STORAGE) ? "No accounts yet: create one above." : "Enter an API key above to see the accounts.");
+  if (accounts.length === 0) emptyState(body, sessionStorage.getItem(TOKEN_STORAGE) ? "The token lists no account that could be read." : "Enter an account token above to see its accounts.");
   for (const account of accounts) {
     const row = body.insertRow();
     row.dataset.accountId = account.accountId;
@@ -290,14 +312,10 @@ function lineKey(entry: AccountEntry): string {
 }
 
 async function loadAccounts(): Promise<void> {
-  const loaded: Account[] = [];
-  let pageToken = "";
-  do {
-    const page = await accountsApi.listAccounts({ pageSize: 500, pageToken });
-    loaded.push(...page.accounts);
-    pageToken = page.nextPageToken;
-  } while (pageToken !== "" && loaded.length < 2_000);
-  accounts = loaded;
+  const claims = claimsOf(sessionStorage.getItem(TOKEN_STORAGE) ?? "");
+  const loaded = await Promise.all((claims?.acc ?? []).map((accountId) => accountsApi.getAccount({ accountId })));
+  // In id order, as ListAccounts gives them.
+  accounts = loaded.map((response) => response.account!).sort((a, b) => (a.accountId < b.accountId ? -1 : 1));
   await refreshBalances(...accounts.map((a) => a.accountId));
   if (!selected) {
     const body = $<HTMLTableElement>("#statement").tBodies[0]!;
@@ -401,7 +419,9 @@ function onSubmit(id: string, action: (form: FormData, idempotencyKey: string) =
 // Payments of any account with every given metadata pair (ListPayments' metadata filter), newest first.
 onSubmit("#search", async (form) => {
   const metadata = parseMetadata(String(form.get("metadata")));
-  const { payments } = await paymentsApi.listPayments({ metadata, pageSize: 50 });
+  // A token reads only its accounts' payments: the search is within the selected account.
+  if (!selected) throw new Error("select an account above first: the search is within its payments");
+  const { payments } = await paymentsApi.listPayments({ accountId: selected, metadata, pageSize: 50 });
   const body = $<HTMLTableElement>("#payments").tBodies[0]!;
   body.replaceChildren(...payments.map(paymentRow));
   $("#payments-title").textContent = `Payments with ${metadataText(metadata)}`;
@@ -409,16 +429,17 @@ onSubmit("#search", async (form) => {
   return { text: `${payments.length} payment${payments.length === 1 ? "" : "s"} with ${metadataText(metadata)}${payments.length === 50 ? " (the newest 50)" : ""}.` };
 });
 
-onSubmit("#key-form", async (form) => {
-  sessionStorage.setItem(KEY_STORAGE, String(form.get("apiKey")).trim());
+onSubmit("#token-form", async (form) => {
+  const token = String(form.get("token")).trim();
+  const claims = claimsOf(token);
+  if (!claims) {
+    throw new Error("this is not an account token: the console never takes an API key. Mint a token with npm run account-token -- --accounts <ids> --scopes read,accounts:write,payments:write");
+  }
+  sessionStorage.setItem(TOKEN_STORAGE, token);
+  selected = "";
   await loadAccounts();
-  return { text: "API key set for this tab." };
-});
-
-onSubmit("#create-account", async (form) => {
-  const { account } = await accountsApi.createAccount({ displayName: String(form.get("displayName")), currency: String(form.get("currency")) });
-  await loadAccounts();
-  return { text: `Created account ${account!.displayName}.` };
+  const until = new Date(claims.exp * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  return { text: `Account token set for this tab: ${claims.acc.length} account${claims.acc.length === 1 ? "" : "s"}, ${claims.scp.join(", ")}, until ${until}.` };
 });
 
 onSubmit("#deposit", async (form, idempotencyKey) => {
@@ -519,4 +540,4 @@ $("#api-url").textContent = baseUrl;
 renderAccounts();
 emptyState($<HTMLTableElement>("#statement").tBodies[0]!, "Select an account above to see its statement.");
 emptyState($<HTMLTableElement>("#payments").tBodies[0]!, "Select an account above to see its payments.");
-if (sessionStorage.getItem(KEY_STORAGE)) loadAccounts().catch((error: unknown) => report(outcomeOf($("#key-form")), errorText(error), "error"));
+if (sessionStorage.getItem(TOKEN_STORAGE)) loadAccounts().catch((error: unknown) => report(outcomeOf($("#token-form")), errorText(error), "error"));

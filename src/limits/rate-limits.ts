@@ -1,5 +1,6 @@
 /**
- * Fixed-window rate limits per client and method. With Redis they are shared by every instance
+ * Fixed-window rate limits per client and method, and per tenant (all its clients and methods
+ * together, so that one tenant's many clients cannot crowd out the others). With Redis they are shared by every instance
  * (rate-limiter-flexible's RateLimiterRedis counts and expires in one Lua script, so concurrent
  * requests cannot both take the last point); without Redis, or while it is down, an in-memory
  * limiter with the same limits answers for this instance alone.
@@ -17,6 +18,10 @@ export interface RateLimitOptions {
   windowSeconds: number;
   /** Overrides like "AuthorizePayment=50,payment.v1.AccountService/CreateAccount=10". */
   methods: string;
+  /** Requests per window per tenant; 0 means unlimited. */
+  tenantPoints?: number;
+  /** Overrides like "acme=5000,default=0". */
+  tenants?: string;
   /** Shared counters; in-memory when absent. */
   redis?: Redis;
   /** Namespace of the Redis keys, so that deployments sharing a Redis do not share counters. */
@@ -46,9 +51,22 @@ export function parseMethodLimits(spec: string): Map<string, number> {
   return limits;
 }
 
-/** The limiters of one service instance, one per distinct method limit. */
+/** Parses RATE_LIMIT_TENANTS ("acme=5000,default=0") into points per tenant. */
+export function parseTenantLimits(spec: string): Map<string, number> {
+  const limits = new Map<string, number>();
+  for (const item of spec.split(",").filter(Boolean)) {
+    const [tenant = "", points = ""] = item.split("=");
+    if (limits.has(tenant)) throw new ConfigError([`RATE_LIMIT_TENANTS: tenant ${tenant} is named twice`]);
+    limits.set(tenant, Number(points));
+  }
+  return limits;
+}
+
+/** The limiters of one service instance, one per distinct method limit, and the tenants'. */
 export class RateLimits {
   private readonly limiters = new Map<string, RateLimiterAbstract | null>();
+  private readonly tenantOverrides: Map<string, number>;
+  private readonly tenantLimiters = new Map<number, RateLimiterAbstract>();
   private lastFallbackLog = 0;
 
   constructor(private readonly options: RateLimitOptions) {
@@ -57,12 +75,35 @@ export class RateLimits {
       const points = overrides.get(procedure) ?? options.points;
       this.limiters.set(procedure, points > 0 ? this.createLimiter(procedure, points) : null);
     }
+    this.tenantOverrides = parseTenantLimits(options.tenants ?? "");
+  }
+
+  /** True when some tenant has a limit (the interceptor skips the tenant check otherwise). */
+  get limitsTenants(): boolean {
+    return (this.options.tenantPoints ?? 0) > 0 || [...this.tenantOverrides.values()].some((points) => points > 0);
+  }
+
+  /** Takes one point of `tenantId`'s limit (any method, any of its clients). */
+  async consumeTenant(tenantId: string): Promise<RateLimitDecision> {
+    const points = this.tenantOverrides.get(tenantId) ?? this.options.tenantPoints ?? 0;
+    if (points <= 0) return { allowed: true };
+    let limiter = this.tenantLimiters.get(points);
+    if (!limiter) {
+      // One limiter per distinct limit; the tenant id is the key, so counters are per tenant.
+      limiter = this.createLimiter(`tenant:${points}`, points, `${this.options.keyPrefix}:tenant`);
+      this.tenantLimiters.set(points, limiter);
+    }
+    return this.take(limiter, tenantId);
   }
 
   /** Takes one point for `key` (a client id or peer address) on `procedure`. */
   async consume(procedure: string, key: string): Promise<RateLimitDecision> {
     const limiter = this.limiters.get(procedure);
     if (!limiter) return { allowed: true };
+    return this.take(limiter, key);
+  }
+
+  private async take(limiter: RateLimiterAbstract, key: string): Promise<RateLimitDecision> {
     try {
       await limiter.consume(key);
       return { allowed: true };
@@ -72,8 +113,8 @@ export class RateLimits {
     }
   }
 
-  private createLimiter(procedure: string, points: number): RateLimiterAbstract {
-    const limits = { points, duration: this.options.windowSeconds, keyPrefix: `${this.options.keyPrefix}:${procedure}` };
+  private createLimiter(procedure: string, points: number, keyPrefix = `${this.options.keyPrefix}:${procedure}`): RateLimiterAbstract {
+    const limits = { points, duration: this.options.windowSeconds, keyPrefix };
     const { redis } = this.options;
     if (!redis) return new RateLimiterMemory(limits);
     const insurance = new RateLimiterMemory(limits);

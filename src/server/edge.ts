@@ -16,11 +16,16 @@ import { ServerReflection as ReflectionV1alpha } from "../../gen/grpc/reflection
 import type { SpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { errorInterceptor } from "../api/error-mapping.js";
 import { API_SERVICES } from "../api/procedures.js";
+import type { Access } from "../api/access.js";
+import { AccountTokens, ensureDevSigningKey, parseSigningKeys, type SigningKey } from "../auth/account-tokens.js";
 import { loadApiKeys, type ApiKeyGrant } from "../auth/api-keys.js";
 import { authInterceptor } from "../auth/auth-interceptor.js";
 import { DEV_KEY_FILE, ensureDevKey } from "../auth/dev-key.js";
+import { KeyAdmin } from "../auth/key-admin.js";
+import { KeyStore } from "../auth/key-store.js";
+import { TokenBoundary } from "../auth/token-boundary.js";
 import { ConfigError, type Config } from "../config/config.js";
-import type { Database } from "../db/client.js";
+import type { Database, DatabaseHandle } from "../db/client.js";
 import { watchDatabase, type DatabaseWatch, type Ping } from "../health/database-probe.js";
 import { HealthMonitor } from "../health/health-monitor.js";
 import { healthServiceHandlers } from "../health/health-service.js";
@@ -59,6 +64,15 @@ export interface Edge {
    * `ping` is a check on a connection of its own (see database-probe.ts).
    */
   watchDatabase(db: Database, ping?: Ping): void;
+  /** Key management and token minting for the API's handlers, on this database. */
+  access(db: Database): Access;
+  /**
+   * Loads the stored API keys and follows their changes (call after the migrations, before the
+   * API is let through); the account-token checks read this database from then on.
+   */
+  startKeys(database: DatabaseHandle): Promise<void>;
+  /** Stops following key changes: before the database closes. */
+  stopKeys(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -83,9 +97,26 @@ function apiKeyGrants(config: Config, logger: Logger): Map<string, ApiKeyGrant> 
   return ensureDevKey(config.PGLITE_DATA_DIR, logger);
 }
 
-/** Throws ConfigError when the API keys are missing or malformed. */
+/**
+ * TOKEN_SIGNING_KEYS; on the embedded default without them, a development key beside the dev API
+ * key; with a real database and none, no keys (MintAccountToken answers
+ * TOKEN_SIGNING_NOT_CONFIGURED, every token is refused).
+ */
+function signingKeys(config: Config, logger: Logger): SigningKey[] {
+  if (config.TOKEN_SIGNING_KEYS) return parseSigningKeys(config.TOKEN_SIGNING_KEYS);
+  // Without authentication no token is checked nor minted (MintAccountToken needs a key).
+  if (config.AUTH_DISABLED) return [];
+  if (!config.DATABASE_URL) return ensureDevSigningKey(config.PGLITE_DATA_DIR, logger);
+  logger.warn("TOKEN_SIGNING_KEYS is not set: MintAccountToken is refused and no account token is accepted");
+  return [];
+}
+
+/** Throws ConfigError when the API keys or token signing keys are missing or malformed. */
 export async function createEdge(config: Config, logger: Logger, options: EdgeOptions = {}): Promise<Edge> {
   const grants = apiKeyGrants(config, logger);
+  const keyStore = new KeyStore(grants ?? new Map(), logger);
+  const tokens = new AccountTokens(signingKeys(config, logger));
+  const boundary = new TokenBoundary();
   const metrics = await startTelemetry({
     host: config.METRICS_HOST,
     port: config.METRICS_PORT,
@@ -97,14 +128,16 @@ export async function createEdge(config: Config, logger: Logger, options: EdgeOp
   let redis: Redis | undefined;
   let databaseWatch: DatabaseWatch | undefined;
   const interceptors = [rpcObserver(meter, tracer, logger), errorInterceptor(logger, () => databaseWatch?.suspect())];
-  if (grants) interceptors.push(authInterceptor(grants));
-  if (config.RATE_LIMIT_POINTS > 0 || config.RATE_LIMIT_METHODS) {
+  if (grants) interceptors.push(authInterceptor({ keys: keyStore, tokens, boundary }));
+  if (config.RATE_LIMIT_POINTS > 0 || config.RATE_LIMIT_METHODS || config.RATE_LIMIT_TENANT_POINTS > 0 || config.RATE_LIMIT_TENANTS) {
     redis = config.REDIS_URL ? connectRedis(config.REDIS_URL, logger) : undefined;
     if (!redis) logger.info("REDIS_URL is not set: rate limits are kept in memory, per instance");
     const limits = new RateLimits({
       points: config.RATE_LIMIT_POINTS,
       windowSeconds: config.RATE_LIMIT_WINDOW_SECONDS,
       methods: config.RATE_LIMIT_METHODS,
+      tenantPoints: config.RATE_LIMIT_TENANT_POINTS,
+      tenants: config.RATE_LIMIT_TENANTS,
       redis,
       keyPrefix: RATE_LIMIT_KEY_PREFIX,
       logger,
@@ -140,7 +173,16 @@ export async function createEdge(config: Config, logger: Logger, options: EdgeOp
       health.report("database", true);
       databaseWatch = watchDatabase(db, health, logger, undefined, ping);
     },
+    access: (db) => ({ keys: new KeyAdmin(db, keyStore.configuredGrants), tokens }),
+    async startKeys(database) {
+      tokens.attach(database.db);
+      boundary.attach(database.db);
+      // With authentication off nothing reads the keys: no LISTEN, no reloads.
+      if (grants) await keyStore.start(database);
+    },
+    stopKeys: () => keyStore.stop(),
     async stop() {
+      await keyStore.stop();
       databaseWatch?.stop();
       redis?.disconnect();
       await metrics.stop();

@@ -93,7 +93,7 @@ async function startWithEdge(config: Config, logger: Logger, edge: Edge): Promis
     connectionLimits: { sniffTimeoutMs: config.SNIFF_TIMEOUT_MS, http2IdleTimeoutMs: config.HTTP2_IDLE_TIMEOUT_MS },
     tls: config.TLS_CERT_FILE && config.TLS_KEY_FILE ? { certFile: config.TLS_CERT_FILE, keyFile: config.TLS_KEY_FILE } : undefined,
     logger,
-    routes: edge.routes(apiRoutes(ledger)),
+    routes: edge.routes(apiRoutes(ledger, edge.access(database.db))),
     interceptors: [...edge.interceptors, startupGate(() => migrated, gated), ...(reads ? [recentWritesInterceptor()] : [])],
     configure: (app) => edge.configure(app),
   });
@@ -105,8 +105,10 @@ async function startWithEdge(config: Config, logger: Logger, edge: Edge): Promis
       await ensureTenants(database.db, [...loadApiKeys({ keys: config.API_KEYS, file: config.API_KEYS_FILE }).values()].map((grant) => grant.tenantId));
     }
     await changeFeed.start();
+    await edge.startKeys(database);
   } catch (error) {
     await server.close();
+    await edge.stopKeys();
     await reads?.close();
     await database.close();
     throw error;
@@ -144,6 +146,7 @@ async function startWithEdge(config: Config, logger: Logger, edge: Edge): Promis
     // After the API: the relay's batch in progress is delivered and recorded; rows it did not get
     // to stay in the outbox for the next start.
     await relay?.stop();
+    await edge.stopKeys();
     await reads?.close();
     await database.close();
     await edge.stop();

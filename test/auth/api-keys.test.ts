@@ -1,14 +1,17 @@
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, statSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { it } from "node:test";
+import { promisify } from "node:util";
 import { formatEntry, generateApiKey, hashApiKey, loadApiKeys, parseApiKeyEntries } from "../../src/auth/api-keys.js";
 import { DEV_KEY_FILE, ensureDevKey } from "../../src/auth/dev-key.js";
 import { ConfigError } from "../../src/config/config.js";
 import { capturingLogger } from "../support/logs.js";
 
 const HASH = "a".repeat(64);
+const run = promisify(execFile);
 
 it("entries parse from commas, new lines and comments into grants by hash", () => {
   const grants = parseApiKeyEntries(`# operators\nops:read:${HASH}, shop:payments:write+read:${"b".repeat(64)}\n`, "API_KEYS");
@@ -79,4 +82,14 @@ it("an entry may name its tenant before the client id; without one it is the def
   assert.equal(grants.get("b".repeat(64))?.tenantId, "default");
   assert.equal(formatEntry("web", ["read"], HASH, "shop-a"), `shop-a/web:read:${HASH}`);
   assert.throws(() => parseApiKeyEntries(`Shop/web:read:${HASH}`, "API_KEYS"), /tenant id must be/);
+});
+
+it("npm run api-key makes an entry for a client of a named tenant, and refuses a bad tenant", async () => {
+  const { stdout } = await run("npx", ["tsx", "src/auth/api-key-cli.ts", "acme/shop-backend", "read+payments:write"]);
+  const key = /key \(give it to the client; it is not stored anywhere\): (pl_\S+)/.exec(stdout)?.[1];
+  const entry = /entry \(add to API_KEYS or API_KEYS_FILE\): (\S+)/.exec(stdout)?.[1];
+  assert.ok(key && entry, stdout);
+  assert.match(entry, /^acme\/shop-backend:read\+payments:write:[0-9a-f]{64}$/);
+  assert.deepEqual(parseApiKeyEntries(entry, "test").get(hashApiKey(key)), { clientId: "shop-backend", tenantId: "acme", scopes: new Set(["read", "payments:write"]) });
+  await assert.rejects(run("npx", ["tsx", "src/auth/api-key-cli.ts", "Acme!/shop"]), (error: { code?: number; stderr?: string }) => error.code === 2 && /tenant id must be/.test(error.stderr ?? ""));
 });

@@ -1,13 +1,20 @@
 /** The embedded default (PGlite, no keys configured): a development key appears and keeps working. */
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { it } from "node:test";
+import { promisify } from "node:util";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { loadConfig } from "../../src/config/config.js";
 import { startService } from "../../src/server/service.js";
 import { capturingLogger } from "../support/logs.js";
 import { testKey } from "../support/api-keys.js";
+import { adminClient, jsonClients } from "../support/clients.js";
+import { until } from "../support/until.js";
+
+const run = promisify(execFile);
 
 it("first start writes a key file, curl with it works, a restart keeps it", async (t) => {
   const dataDir = mkdtempSync(join(tmpdir(), "embedded-"));
@@ -65,3 +72,40 @@ it("setting API_KEYS retires the development key, and the log says so at start",
   }
   assert.match(text(), new RegExp(`development API key in ${keyFile.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} no longer works: API_KEYS`));
 });
+
+it("on the embedded default, account tokens work out of the box (npm run account-token) and stored keys are created and revoked", async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), "embedded-"));
+  t.after(() => rmSync(dataDir, { recursive: true, force: true }));
+  const service = await startService(loadConfig({ PGLITE_DATA_DIR: dataDir, PORT: "0", METRICS_PORT: "0" }), capturingLogger().logger);
+  try {
+    const devKey = readFileSync(join(dataDir, "dev-api-key"), "utf8").trim();
+    assert.equal(statSync(join(dataDir, "dev-token-signing-key")).mode & 0o777, 0o600, "the signing key file is private");
+    await jsonClients(service.url, devKey).accounts.createAccount({ accountId: "alice", currency: "USD", displayName: "Alice" });
+
+    // The documented step, as a person runs it: the dev key file is found by itself, the token is all it prints.
+    const { stdout } = await run("npx", ["tsx", "src/auth/account-token-cli.ts", "--accounts", "alice", "--scopes", "read"], {
+      env: { ...process.env, PGLITE_DATA_DIR: dataDir, LEDGER_URL: service.url, LEDGER_API_KEY: "" },
+    });
+    const token = stdout.trim();
+    assert.match(token, /^[\w-]+\.[\w-]+\.[\w-]+$/);
+    assert.equal((await jsonClients(service.url, token).payments.getAccountBalance({ accountId: "alice" })).availableBalanceCents, 0n);
+
+    // Stored keys on PGlite: LISTEN/NOTIFY in-process.
+    const admin = adminClient(service.url, devKey);
+    const { keyId, key } = await admin.createApiKey({ tenantId: "default", clientId: "embedded-app", scopes: ["read"] });
+    await until("the stored key works", async () => (await outcome(jsonClients(service.url, key).accounts.getAccount({ accountId: "alice" }))) === "ok", { timeoutMs: 5_000 });
+    await admin.revokeApiKey({ keyId });
+    await until("the revoked key is refused", async () => (await outcome(jsonClients(service.url, key).accounts.getAccount({ accountId: "alice" }))) === Code.Unauthenticated, { timeoutMs: 1_000 });
+  } finally {
+    await service.stop();
+  }
+});
+
+async function outcome(call: Promise<unknown>): Promise<Code | "ok"> {
+  try {
+    await call;
+    return "ok";
+  } catch (error) {
+    return ConnectError.from(error).code;
+  }
+}

@@ -1,7 +1,8 @@
 /**
  * The console in real headless Chromium (Debian's, driven by playwright-core): what a person
- * sees when creating accounts, depositing and paying, with and without a valid key, from the
- * service's own origin and from another origin through CORS. Each form's outcome is read where
+ * sees when signing in with an account token (never an API key), depositing and paying, with and
+ * without a valid token, from the service's own origin and from another origin through CORS.
+ * Accounts are made by a backend (curl with the key here); the page gets a token for them. Each form's outcome is read where
  * the person sees it: the line right under that form (`#<form>-outcome`), checked to be in view.
  */
 import assert from "node:assert/strict";
@@ -11,6 +12,7 @@ import { promisify } from "node:util";
 import { after, before, it } from "node:test";
 import { chromium, type Browser, type Locator, type Page } from "playwright-core";
 import { testKey } from "../support/api-keys.js";
+import { tamper, testSigningKey } from "../support/account-tokens.js";
 import { freePort } from "../support/process.js";
 import { startTestService, type TestService } from "../support/service.js";
 
@@ -27,7 +29,13 @@ let port: number;
 before(async () => {
   port = await freePort();
   // Pages served from http://localhost:<port> may call the API at 127.0.0.1 (another origin).
-  svc = await startTestService({ PORT: String(port), AUTH_DISABLED: "false", API_KEYS: key.entry, CORS_ORIGINS: `http://localhost:${port}` });
+  svc = await startTestService({
+    PORT: String(port),
+    AUTH_DISABLED: "false",
+    API_KEYS: key.entry,
+    TOKEN_SIGNING_KEYS: testSigningKey("console").entry,
+    CORS_ORIGINS: `http://localhost:${port}`,
+  });
   browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
 });
 after(async () => {
@@ -84,31 +92,27 @@ const inView = (locator: Locator) =>
 const rows = (page: Page, table: string) =>
   page.locator(`${table} tbody tr`).evaluateAll((trs) => trs.map((tr) => Array.from(tr.querySelectorAll("td"), (td) => td.textContent)));
 
-it("a person creates accounts, deposits and pays; balances and outcomes show up", async () => {
+it("a person signs in with an account token, deposits and pays; balances and outcomes show up", async () => {
   const page = await browser.newPage();
   await page.goto(`${svc.url}/console`);
   await assert.doesNotReject(page.getByRole("heading", { name: "Payment ledger console" }).waitFor());
 
-  // Before a key: every table says why it is empty.
-  assert.deepEqual(await rows(page, "#accounts"), [["Enter an API key above to see the accounts."]]);
+  // Before a token: every table says why it is empty.
+  assert.deepEqual(await rows(page, "#accounts"), [["Enter an account token above to see its accounts."]]);
   assert.deepEqual(await rows(page, "#statement"), [["Select an account above to see its statement."]]);
   assert.deepEqual(await rows(page, "#payments"), [["Select an account above to see its payments."]]);
 
-  await submit(page, "#create-account", { Name: "Alice" }, "Create account");
-  await said(page, "#create-account", "[unauthenticated] missing API key", "error");
+  // The page never takes an API key; a token the service did not sign is refused by the service.
+  await submit(page, "#token-form", { "Account token": key.key }, "Use token");
+  await said(page, "#token-form", /^this is not an account token: the console never takes an API key/, "error");
+  const [alice, bob] = await accountsMade([["Alice", "USD"], ["Bob", "USD"]]);
+  const forged = tamper(await tokenFor([alice!, bob!]), (payload) => (payload.scp = ["read", "accounts:write", "payments:write", "accounts:admin"]));
+  await submit(page, "#token-form", { "Account token": forged }, "Use token");
+  await said(page, "#token-form", "[unauthenticated] invalid account token", "error");
 
-  await submit(page, "#key-form", { "API key": "pl_wrong" }, "Use key");
-  await said(page, "#key-form", "[unauthenticated] invalid API key", "error");
-  await submit(page, "#create-account", { Name: "Alice" }, "Create account");
-  await said(page, "#create-account", "[unauthenticated] invalid API key", "error");
-
-  await submit(page, "#key-form", { "API key": key.key }, "Use key");
-  await said(page, "#key-form", "API key set for this tab.");
-  assert.deepEqual(await rows(page, "#accounts"), [["No accounts yet: create one above."]]);
-  await submit(page, "#create-account", { Name: "Alice" }, "Create account");
-  await said(page, "#create-account", "Created account Alice.");
-  await submit(page, "#create-account", { Name: "Bob" }, "Create account");
-  await said(page, "#create-account", "Created account Bob.");
+  await submit(page, "#token-form", { "Account token": await tokenFor([alice!, bob!]) }, "Use token");
+  await said(page, "#token-form", /^Account token set for this tab: 2 accounts, read, accounts:write, payments:write, until /);
+  assert.deepEqual((await rows(page, "#accounts")).map(([name]) => name), ["Alice", "Bob"]);
   assert.equal(await page.getByRole("alert").count(), 0, "no error is left on the page");
 
   await submit(page, "#deposit", { Account: "Alice (USD)", Amount: "100.00" }, "Deposit");
@@ -138,13 +142,13 @@ it("a person creates accounts, deposits and pays; balances and outcomes show up"
   await page.locator("#payments tbody tr", { hasText: "channel=web, order=A-1" }).waitFor();
   await submit(page, "#pay", { From: "Alice (USD)", To: "Bob (USD)", Amount: "1.00", Metadata: "no pair" }, "Authorize payment");
   await said(page, "#pay", 'metadata must look like key=value, key=value; got "no pair"', "error");
-  await submit(page, "#search", { "Find payments by metadata": "order=A-1" }, "Search");
+  await submit(page, "#search", { "Find the selected account's payments by metadata": "order=A-1" }, "Search");
   await said(page, "#search", "1 payment with order=A-1.");
   await page.getByRole("heading", { name: "Payments with order=A-1" }).waitFor();
   assert.deepEqual((await rows(page, "#payments")).map(([, from, to, amount, , , , , metadata]) => [from, to, amount, metadata]), [
     ["Alice", "Bob", "1.00 USD", "channel=web, order=A-1"],
   ]);
-  await submit(page, "#search", { "Find payments by metadata": "order=nothing" }, "Search");
+  await submit(page, "#search", { "Find the selected account's payments by metadata": "order=nothing" }, "Search");
   await said(page, "#search", "0 payments with order=nothing.");
 
   await submit(page, "#deposit", { Account: "Bob (USD)", Amount: "12.345" }, "Deposit");
@@ -154,35 +158,49 @@ it("a person creates accounts, deposits and pays; balances and outcomes show up"
 });
 
 it("from an allowed origin the console works through CORS; from another origin the browser blocks it", async () => {
+  const [carol] = await accountsMade([["Carol", "EUR"]]);
+  const token = await tokenFor([carol!]);
   const allowed = await browser.newPage();
   await allowed.goto(`http://localhost:${port}/console?api=http://127.0.0.1:${port}`);
-  await submit(allowed, "#key-form", { "API key": key.key }, "Use key");
-  await submit(allowed, "#create-account", { Name: "Carol", Currency: "EUR" }, "Create account");
-  await said(allowed, "#create-account", "Created account Carol.");
+  await submit(allowed, "#token-form", { "Account token": token }, "Use token");
+  await said(allowed, "#token-form", /^Account token set for this tab: 1 account,/);
+  await submit(allowed, "#deposit", { Account: "Carol (EUR)", Amount: "3.00" }, "Deposit");
+  await said(allowed, "#deposit", "Deposited 3.00 EUR to Carol.");
   await allowed.close();
 
   // Calls that reached the API (a refused preflight is logged too, as "rpc refused").
-  const creations = () => svc.logs.filter((l) => l.procedure === "payment.v1.AccountService/CreateAccount" && l.msg !== "rpc refused").length;
-  const before = creations();
+  const reads = () => svc.logs.filter((l) => l.procedure === "payment.v1.AccountService/GetAccount" && l.msg !== "rpc refused").length;
+  const before = reads();
   const blocked = await browser.newPage();
   await blocked.goto(`http://127.0.0.1:${port}/console?api=http://localhost:${port}`);
-  await submit(blocked, "#key-form", { "API key": key.key }, "Use key");
-  await submit(blocked, "#create-account", { Name: "Mallory" }, "Create account");
+  await submit(blocked, "#token-form", { "Account token": token }, "Use token");
   // Chromium hides why (CORS); fetch only fails, and nothing reached the ledger.
-  await said(blocked, "#create-account", "[unknown] Failed to fetch", "error");
-  assert.equal(creations(), before, "the preflight failed, so the call was never sent");
+  await said(blocked, "#token-form", "[unknown] Failed to fetch", "error");
+  assert.equal(reads(), before, "the preflight failed, so the call was never sent");
   await blocked.close();
 });
 
-/** A page with the key already entered; records every 404 the page's requests get. */
-async function signedInPage(): Promise<{ page: Page; notFound: string[] }> {
+/** A page signed in with a token for `accountIds`; records every 404 the page's requests get. */
+async function signedInPage(accountIds: string[]): Promise<{ page: Page; notFound: string[] }> {
   const page = await browser.newPage();
   const notFound: string[] = [];
   page.on("response", (response) => void (response.status() === 404 && notFound.push(response.url())));
   await page.goto(`${svc.url}/console`);
-  await submit(page, "#key-form", { "API key": key.key }, "Use key");
-  await said(page, "#key-form", "API key set for this tab.");
+  await submit(page, "#token-form", { "Account token": await tokenFor(accountIds) }, "Use token");
+  await said(page, "#token-form", /^Account token set for this tab/);
   return { page, notFound };
+}
+
+/** Accounts a backend made (with the key), in order: their ids. */
+async function accountsMade(accounts: [displayName: string, currency: string][]): Promise<string[]> {
+  const ids: string[] = [];
+  for (const [displayName, currency] of accounts) ids.push((await curl("payment.v1.AccountService/CreateAccount", { currency, displayName })).account.accountId as string);
+  return ids;
+}
+
+/** What the documented step (npm run account-token) does: MintAccountToken with the key. */
+async function tokenFor(accountIds: string[]): Promise<string> {
+  return (await curl("payment.v1.AccountService/MintAccountToken", { accountIds, scopes: ["read", "accounts:write", "payments:write"] })).token as string;
 }
 
 const curl = (method: string, body: unknown) =>
@@ -190,11 +208,7 @@ const curl = (method: string, body: unknown) =>
     .then(({ stdout }) => JSON.parse(stdout) as Record<string, any>);
 
 it("minor units follow the currency (JPY 0 decimals, BHD 3); a double-click moves money once", async () => {
-  const { page, notFound } = await signedInPage();
-  await submit(page, "#create-account", { Name: "Yuki", Currency: "JPY" }, "Create account");
-  await said(page, "#create-account", "Created account Yuki.");
-  await submit(page, "#create-account", { Name: "Bahrain", Currency: "BHD" }, "Create account");
-  await said(page, "#create-account", "Created account Bahrain.");
+  const { page, notFound } = await signedInPage(await accountsMade([["Yuki", "JPY"], ["Bahrain", "BHD"]]));
 
   await submit(page, "#deposit", { Account: "Yuki (JPY)", Amount: "500" }, "Deposit");
   await said(page, "#deposit", "Deposited 500 JPY to Yuki.");
@@ -223,8 +237,8 @@ it("accounts and payments made elsewhere show up: after a reload, and live in th
   const b = (await curl("payment.v1.AccountService/CreateAccount", { currency: "EUR", displayName: "Curl payee" })).account.accountId as string;
   await curl("payment.v1.AccountService/DepositFunds", { idempotencyKey: "console-curl-dep", accountId: a, amountCents: "1000", currency: "EUR" });
 
-  const { page } = await signedInPage();
-  await page.reload(); // the key stays in the tab; everything else comes from the API again
+  const { page } = await signedInPage([a, b]);
+  await page.reload(); // the token stays in the tab; everything else comes from the API again
   await page.locator("#accounts tbody tr", { hasText: "Made with curl" }).waitFor();
   await page.locator("#accounts tbody tr", { hasText: "Made with curl" }).click();
   await page.getByRole("heading", { name: "Statement of Made with curl" }).waitFor();
@@ -245,11 +259,7 @@ it("accounts and payments made elsewhere show up: after a reload, and live in th
 });
 
 it("a hold, a partial capture, a partial refund and a payout: balances, payment and statement follow", async () => {
-  const { page } = await signedInPage();
-  await submit(page, "#create-account", { Name: "Dana" }, "Create account");
-  await said(page, "#create-account", "Created account Dana.");
-  await submit(page, "#create-account", { Name: "Shop" }, "Create account");
-  await said(page, "#create-account", "Created account Shop.");
+  const { page } = await signedInPage(await accountsMade([["Dana", "USD"], ["Shop", "USD"]]));
   await submit(page, "#deposit", { Account: "Dana (USD)", Amount: "100.00" }, "Deposit");
   await said(page, "#deposit", "Deposited 100.00 USD to Dana.");
   const balancesShown = async () =>
@@ -298,12 +308,8 @@ it("a hold, a partial capture, a partial refund and a payout: balances, payment 
 });
 
 it("as a person uses it: ids tell equal names apart, From and To differ, a chosen payment fills the forms, errors show in view, all by keyboard", async () => {
-  const { page } = await signedInPage();
+  const { page } = await signedInPage(await accountsMade([["Twin", "USD"], ["Twin", "USD"], ["Shop Two", "USD"]]));
   await page.setViewportSize({ width: 1280, height: 800 });
-  for (const name of ["Twin", "Twin", "Shop Two"]) {
-    await submit(page, "#create-account", { Name: name }, "Create account");
-    await said(page, "#create-account", `Created account ${name}.`);
-  }
   await page.locator("#accounts tbody tr", { hasText: "Twin" }).nth(1).waitFor();
   const twins = (await rows(page, "#accounts")).filter(([name]) => name === "Twin").map(([, id]) => id!);
   assert.equal(twins.length, 2);
@@ -381,7 +387,7 @@ it("a split payment shows each payee's part in the payments table and, chosen, w
   const paymentId = paid.payment.paymentId as string;
   await curl("payment.v1.PaymentService/CapturePayment", { idempotencyKey: "console-split-cap", paymentId, amountCents: "5000" });
 
-  const { page } = await signedInPage();
+  const { page } = await signedInPage([buyer, shop, fees]);
   await page.locator("#accounts tbody tr", { hasText: "Split buyer" }).click();
   const row = page.locator("#payments tbody tr", { hasText: paymentId });
   await row.waitFor();

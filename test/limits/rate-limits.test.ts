@@ -3,8 +3,8 @@ import assert from "node:assert/strict";
 import { after, before, it } from "node:test";
 import type { Counter } from "@opentelemetry/api";
 import { Redis } from "ioredis";
-import { ConfigError } from "../../src/config/config.js";
-import { RateLimits, parseMethodLimits, type RateLimitDecision } from "../../src/limits/rate-limits.js";
+import { ConfigError, loadConfig } from "../../src/config/config.js";
+import { RateLimits, parseMethodLimits, parseTenantLimits, type RateLimitDecision } from "../../src/limits/rate-limits.js";
 import { connectRedis } from "../../src/limits/redis-connection.js";
 import { capturingLogger } from "../support/logs.js";
 import { startOwnRedis, type OwnRedis } from "../support/redis-server.js";
@@ -132,4 +132,38 @@ it("per-method limits name methods short or in full; unknown names are configura
     assert.match(error.problems[0]!, /^RATE_LIMIT_METHODS: unknown method AuthorisePayment \(known: .*AuthorizePayment/);
     return true;
   });
+});
+
+it("tenant limits: shared by every client and instance of the tenant, per tenant, with overrides", async () => {
+  const sink = capture();
+  const make = async () =>
+    new RateLimits({
+      points: 0,
+      windowSeconds: 60,
+      methods: "",
+      tenantPoints: 10,
+      tenants: "globex=3,initech=0",
+      redis: await connected(redis.url),
+      keyPrefix: "tenants",
+      logger: sink.logger,
+      fallbacks: sink.counter,
+    });
+  const [first, second] = [await make(), await make()];
+  assert.ok(first.limitsTenants);
+  // Two instances, 40 requests of one tenant at once: exactly its 10 pass.
+  const acme = await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 ? first : second).consumeTenant("acme")));
+  assert.equal(allowedCount(acme), 10);
+  // Another tenant has its own count; an override sets its limit; 0 means unlimited.
+  assert.equal(allowedCount(await Promise.all(Array.from({ length: 12 }, () => first.consumeTenant("hooli")))), 10);
+  assert.equal(allowedCount(await Promise.all(Array.from({ length: 12 }, () => second.consumeTenant("globex")))), 3);
+  assert.equal(allowedCount(await Promise.all(Array.from({ length: 50 }, () => first.consumeTenant("initech")))), 50);
+  assert.equal(sink.fallbacks(), 0, "Redis decided every one");
+  assert.ok(!limits({ points: 5, prefix: "none" }).limitsTenants, "no tenant limit configured");
+});
+
+it("RATE_LIMIT_TENANTS is checked: malformed or repeated tenants are configuration errors", () => {
+  assert.deepEqual([...parseTenantLimits("acme=5,globex=0")], [["acme", 5], ["globex", 0]]);
+  assert.throws(() => parseTenantLimits("acme=5,acme=6"), (error: unknown) => error instanceof ConfigError && /acme is named twice/.test(error.message));
+  assert.throws(() => loadConfig({ RATE_LIMIT_TENANTS: "Acme=5" }), /RATE_LIMIT_TENANTS: must look like acme=5000,default=20000/);
+  assert.throws(() => loadConfig({ RATE_LIMIT_TENANT_POINTS: "-1" }), /RATE_LIMIT_TENANT_POINTS/);
 });

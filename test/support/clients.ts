@@ -2,6 +2,7 @@
 import { createClient, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { AccountService } from "../../gen/payment/v1/account_pb.js";
+import { AdminService } from "../../gen/payment/v1/admin_pb.js";
 import { PaymentService } from "../../gen/payment/v1/payment_pb.js";
 
 export interface LedgerClients {
@@ -37,4 +38,9 @@ export function jsonClients(baseUrl: string, apiKey?: string): LedgerClients {
 
 export function ledgerClients(transport: Transport): LedgerClients {
   return { accounts: createClient(AccountService, transport), payments: createClient(PaymentService, transport) };
+}
+
+/** An AdminService client over Connect JSON on HTTP/1.1, sending `apiKey`. */
+export function adminClient(baseUrl: string, apiKey?: string): Client<typeof AdminService> {
+  return createClient(AdminService, transportFactories["connect-json-http1"]!(baseUrl, apiKey));
 }
