@@ -24,6 +24,13 @@ import { DEFAULT_TENANT, TENANT_ID } from "../db/schema.js";
 export const SCOPES = ["accounts:write", "payments:write", "read", "accounts:admin", "admin", "tenants:admin"] as const;
 export type Scope = (typeof SCOPES)[number];
 
+/**
+ * Scopes whose calls are not confined to a tenant (VerifyLedger reads every account, the key and
+ * tenant calls name any tenant): only keys of the default tenant, the operators', may hold them,
+ * whether configured (API_KEYS) or made by CreateApiKey.
+ */
+export const GLOBAL_SCOPES: readonly Scope[] = ["admin", "tenants:admin"];
+
 /** The client a key authenticates, its tenant, and what it may do. */
 export interface ApiKeyGrant {
   clientId: string;
@@ -81,6 +88,10 @@ export function parseApiKeyEntries(text: string, source: string): Map<string, Ap
     const scopes = scopeList.split("+");
     const unknown = scopes.filter((scope) => !(SCOPES as readonly string[]).includes(scope));
     if (unknown.length > 0) problems.push(`${where}: unknown scope ${unknown.join(", ")} (known: ${SCOPES.join(", ")})`);
+    const global = scopes.filter((scope) => (GLOBAL_SCOPES as readonly string[]).includes(scope));
+    if (global.length > 0 && tenantId !== DEFAULT_TENANT) {
+      problems.push(`${where}: ${global.join(", ")} reach every tenant: only keys of the ${DEFAULT_TENANT} tenant (operators) may have them`);
+    }
     if (!SHA256_HEX.test(hash)) problems.push(`${where}: the key hash must be 64 lower-case hex digits (SHA-256)`);
     else if (grants.has(hash)) problems.push(`${where}: the same key hash is configured twice`);
     else grants.set(hash, { clientId, tenantId, scopes: new Set(scopes as Scope[]) });

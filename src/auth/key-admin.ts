@@ -12,11 +12,8 @@ import { apiKeys, DEFAULT_TENANT, tenants } from "../db/schema.js";
 import { ulid } from "../ids/ulid.js";
 import { invalidArgument } from "../ledger/ledger-error.js";
 import { decodePageToken, pageOf, pageSizeOf } from "../ledger/page-token.js";
-import { CLIENT_ID, SCOPES, TENANT_ID, generateApiKey, hashApiKey, type ApiKeyGrant } from "./api-keys.js";
+import { CLIENT_ID, GLOBAL_SCOPES, SCOPES, TENANT_ID, generateApiKey, hashApiKey, type ApiKeyGrant } from "./api-keys.js";
 import { API_KEYS_CHANNEL } from "./key-store.js";
-
-/** Scopes whose calls are not confined to a tenant. */
-const GLOBAL_SCOPES = ["admin", "tenants:admin"] as const;
 
 const columns = {
   keyId: apiKeys.id,

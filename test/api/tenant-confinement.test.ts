@@ -14,10 +14,11 @@ import { sql } from "drizzle-orm";
 import { AdminService } from "../../gen/payment/v1/admin_pb.js";
 import { ErrorDetailSchema } from "../../gen/payment/v1/common_pb.js";
 import { CaptureMethod } from "../../gen/payment/v1/payment_pb.js";
-import { SCOPES, formatEntry, generateApiKey, hashApiKey } from "../../src/auth/api-keys.js";
+import { GLOBAL_SCOPES, SCOPES, formatEntry, generateApiKey, hashApiKey, type Scope } from "../../src/auth/api-keys.js";
 import { API_PROCEDURES } from "../../src/api/procedures.js";
 import { ulid } from "../../src/ids/ulid.js";
 import { jsonClients, transportFactories, type LedgerClients } from "../support/clients.js";
+import { testSigningKey } from "../support/account-tokens.js";
 import { rejectsWith } from "../support/connect-errors.js";
 import { assertLedgerInvariants, rows } from "../support/invariants.js";
 import { startTestService, type TestService } from "../support/service.js";
@@ -41,6 +42,9 @@ type Expect = { code: Code; detail: string } | { check: (answer: unknown) => voi
 
 const notFoundAccount: Expect = { code: Code.NotFound, detail: "ACCOUNT_NOT_FOUND" };
 const notFoundPayment: Expect = { code: Code.NotFound, detail: "PAYMENT_NOT_FOUND" };
+/** Every scope a tenant's key may hold. */
+const TENANT_SCOPES = SCOPES.filter((scope) => !GLOBAL_SCOPES.includes(scope));
+const operatorsOnly: Expect = { code: Code.PermissionDenied, detail: "PERMISSION_DENIED" };
 /** A batch answers per item: the item's error is what a single call gets. */
 const itemError = (detail: string): Expect => ({
   check: (answer) => {
@@ -107,10 +111,8 @@ const TABLE: Record<string, { call: (b: TenantApi, t: Targets, k: () => string) 
     expect: notFoundAccount,
   },
   "payment.v1.AccountService/MintAccountToken": {
-    // Built on the keys branch (issue 21 part 2); until it is merged the stub answers UNIMPLEMENTED.
-    // With it, a's accounts are NOT_FOUND for b's key: the merge replaces this row's expectation.
     call: (b, t) => b.accounts.mintAccountToken({ accountIds: [t.account], scopes: ["read"], ttlSeconds: 60 }),
-    expect: { code: Code.Unimplemented, detail: "" },
+    expect: notFoundAccount,
   },
   "payment.v1.PaymentService/AuthorizePayment": {
     call: (b, t, k) =>
@@ -165,47 +167,32 @@ const TABLE: Record<string, { call: (b: TenantApi, t: Targets, k: () => string) 
     call: (b, t, k) => b.payments.updatePayment({ idempotencyKey: k(), paymentId: t.paid, metadata: { x: "y" } }),
     expect: notFoundPayment,
   },
-  // Operator procedures (scope admin / tenants:admin; docs/tenants.md).
-  "payment.v1.AdminService/VerifyLedger": {
-    // Whole-ledger by design (an operator's check); it reports counts and violations, none here.
-    call: (b) => b.admin.verifyLedger({}),
-    expect: { check: (answer) => assert.equal((answer as { ok: boolean }).ok, true) },
-  },
-  "payment.v1.AdminService/CreateTenant": {
-    call: (b) => b.admin.createTenant({ tenantId: "a", displayName: "taken over" }),
-    expect: { code: Code.AlreadyExists, detail: "TENANT_ALREADY_EXISTS" },
-  },
+  // Operator procedures: admin and tenants:admin reach every tenant, so only keys of the default
+  // tenant may hold them (configured or made by CreateApiKey); a tenant's key is refused them.
+  "payment.v1.AdminService/VerifyLedger": { call: (b) => b.admin.verifyLedger({}), expect: operatorsOnly },
+  "payment.v1.AdminService/CreateTenant": { call: (b) => b.admin.createTenant({ tenantId: "a", displayName: "taken over" }), expect: operatorsOnly },
   "payment.v1.AdminService/CreateApiKey": {
-    // Keys branch (issue 21 part 2): UNIMPLEMENTED until merged; the merge replaces these three rows.
     call: (b) => b.admin.createApiKey({ tenantId: "a", clientId: `x-${ulid()}`, scopes: ["read"] }),
-    expect: { code: Code.Unimplemented, detail: "" },
+    expect: operatorsOnly,
   },
-  "payment.v1.AdminService/ListApiKeys": { call: (b) => b.admin.listApiKeys({ tenantId: "a" }), expect: { code: Code.Unimplemented, detail: "" } },
-  "payment.v1.AdminService/RevokeApiKey": { call: (b) => b.admin.revokeApiKey({ keyId: ulid() }), expect: { code: Code.Unimplemented, detail: "" } },
-  "payment.v1.AdminService/ListAuditEvents": {
-    // A caller of a tenant other than the default (the operators') sees only its own tenant's events.
-    call: async (b, t) => {
-      const ofA = await b.admin.listAuditEvents({ tenantId: "a", pageSize: 500 });
-      assert.deepEqual(ofA.events, []);
-      const ofAccount = await b.admin.listAuditEvents({ accountId: t.account, pageSize: 500 });
-      assert.deepEqual(ofAccount.events, []);
-      return b.admin.listAuditEvents({ pageSize: 500 });
-    },
-    expect: { check: (answer) => assert.ok((answer as { events: { tenantId: string }[] }).events.every((e) => e.tenantId === "b")) },
-  },
+  "payment.v1.AdminService/ListApiKeys": { call: (b) => b.admin.listApiKeys({ tenantId: "a" }), expect: operatorsOnly },
+  "payment.v1.AdminService/RevokeApiKey": { call: (b) => b.admin.revokeApiKey({ keyId: ulid() }), expect: operatorsOnly },
+  "payment.v1.AdminService/ListAuditEvents": { call: (b) => b.admin.listAuditEvents({ tenantId: "a", pageSize: 500 }), expect: operatorsOnly },
 };
 
 describe("tenant confinement through the API", () => {
   let running: TestService;
   let a: TenantApi;
   let b: TenantApi;
+  /** An operator: a key of the default tenant with every scope. */
+  let op: TenantApi;
   let targets: Targets;
   let seq = 0;
   const k = () => `k-${++seq}-${ulid()}`;
 
-  const keyOf = (tenant: string) => {
+  const keyOf = (tenant: string, scopes: readonly Scope[] = TENANT_SCOPES) => {
     const key = generateApiKey();
-    return { key, entry: formatEntry(`client-${tenant}-${ulid().slice(-6).toLowerCase()}`, SCOPES, hashApiKey(key), tenant) };
+    return { key, entry: formatEntry(`client-${tenant}-${ulid().slice(-6).toLowerCase()}`, scopes, hashApiKey(key), tenant) };
   };
   const clientsOf = (url: string, key: string): TenantApi => {
     const transport = transportFactories["connect-json-http1"]!(url, key);
@@ -215,9 +202,15 @@ describe("tenant confinement through the API", () => {
   before(async () => {
     const keyA = keyOf("a");
     const keyB = keyOf("b");
-    running = await startTestService({ AUTH_DISABLED: "false", API_KEYS: `${keyA.entry},${keyB.entry}` });
+    const keyOp = keyOf("default", SCOPES);
+    running = await startTestService({
+      AUTH_DISABLED: "false",
+      API_KEYS: `${keyA.entry},${keyB.entry},${keyOp.entry}`,
+      TOKEN_SIGNING_KEYS: testSigningKey("tc").entry,
+    });
     a = clientsOf(running.url, keyA.key);
     b = clientsOf(running.url, keyB.key);
+    op = clientsOf(running.url, keyOp.key);
     // The tenants named by API_KEYS were created at start: accounts can be opened in them at once.
     const open = async (api: TenantApi, name: string, funds: bigint) => {
       const { account } = await api.accounts.createAccount({ accountId: `${name}-${ulid()}`, currency: "EUR", displayName: name });
@@ -276,7 +269,7 @@ describe("tenant confinement through the API", () => {
     }
     assert.deepEqual(await state(), before, "nothing changed");
     await assertLedgerInvariants(db());
-    assert.equal((await a.admin.verifyLedger({})).ok, true);
+    assert.equal((await op.admin.verifyLedger({})).ok, true);
   });
 
   it("answers a's objects to b exactly as missing ones (same code, field and message)", async () => {
@@ -326,21 +319,21 @@ describe("tenant confinement through the API", () => {
   });
 
   it("CreateTenant: creates, answers the same again, refuses another display name and bad input", async () => {
-    const made = (await a.admin.createTenant({ tenantId: "c-tenant", displayName: "C" })).tenant!;
+    const made = (await op.admin.createTenant({ tenantId: "c-tenant", displayName: "C" })).tenant!;
     assert.equal(made.tenantId, "c-tenant");
-    assert.deepEqual((await a.admin.createTenant({ tenantId: "c-tenant", displayName: "C" })).tenant, made);
-    await rejectsWith(a.admin.createTenant({ tenantId: "c-tenant", displayName: "D" }), Code.AlreadyExists, "TENANT_ALREADY_EXISTS", "tenant_id");
-    await rejectsWith(a.admin.createTenant({ tenantId: "Upper", displayName: "C" }), Code.InvalidArgument, "INVALID_ARGUMENT", "tenant_id");
-    await rejectsWith(a.admin.createTenant({ tenantId: "x".repeat(65), displayName: "C" }), Code.InvalidArgument, "INVALID_ARGUMENT", "tenant_id");
-    await rejectsWith(a.admin.createTenant({ tenantId: "d-tenant", displayName: "" }), Code.InvalidArgument, "INVALID_ARGUMENT", "display_name");
-    await rejectsWith(a.admin.createTenant({ tenantId: "d-tenant", displayName: "y".repeat(201) }), Code.InvalidArgument, "INVALID_ARGUMENT", "display_name");
+    assert.deepEqual((await op.admin.createTenant({ tenantId: "c-tenant", displayName: "C" })).tenant, made);
+    await rejectsWith(op.admin.createTenant({ tenantId: "c-tenant", displayName: "D" }), Code.AlreadyExists, "TENANT_ALREADY_EXISTS", "tenant_id");
+    await rejectsWith(op.admin.createTenant({ tenantId: "Upper", displayName: "C" }), Code.InvalidArgument, "INVALID_ARGUMENT", "tenant_id");
+    await rejectsWith(op.admin.createTenant({ tenantId: "x".repeat(65), displayName: "C" }), Code.InvalidArgument, "INVALID_ARGUMENT", "tenant_id");
+    await rejectsWith(op.admin.createTenant({ tenantId: "d-tenant", displayName: "" }), Code.InvalidArgument, "INVALID_ARGUMENT", "display_name");
+    await rejectsWith(op.admin.createTenant({ tenantId: "d-tenant", displayName: "y".repeat(201) }), Code.InvalidArgument, "INVALID_ARGUMENT", "display_name");
     const [missing] = await rows(db(), sql`select count(*)::int as n from tenants where id = 'd-tenant'`);
     assert.equal(missing!.n, 0, "refused input created nothing");
   });
 
   it("ListAuditEvents: who did what, newest first, by tenant and account, in pages", async () => {
-    const all = (await a.admin.listAuditEvents({ pageSize: 500 })).events;
-    assert.ok(all.length > 0 && all.every((e) => e.tenantId === "a"), "a's own events only");
+    const all = (await op.admin.listAuditEvents({ tenantId: "a", pageSize: 500 })).events;
+    assert.ok(all.length > 0 && all.every((e) => e.tenantId === "a"), "a's events only");
     const ids = all.map((e) => BigInt(e.auditId));
     assert.deepEqual(ids, [...ids].sort((x, y) => (x > y ? -1 : x < y ? 1 : 0)), "newest first");
     const paidEvent = all.find((e) => e.subjectId === targets.paid)!;
@@ -349,17 +342,17 @@ describe("tenant confinement through the API", () => {
     assert.deepEqual(paidEvent.accountIds, [targets.account, targets.other]);
     assert.ok(paidEvent.at);
 
-    const ofAccount = (await a.admin.listAuditEvents({ accountId: targets.other, pageSize: 500 })).events;
+    const ofAccount = (await op.admin.listAuditEvents({ accountId: targets.other, pageSize: 500 })).events;
     assert.deepEqual(ofAccount.map((e) => e.action).sort(), ["authorize", "authorize", "open"]);
     // Keyset pages of 2 give the same events in the same order.
     const paged = [];
     let token = "";
     do {
-      const page = await a.admin.listAuditEvents({ pageSize: 2, pageToken: token });
+      const page = await op.admin.listAuditEvents({ tenantId: "a", pageSize: 2, pageToken: token });
       paged.push(...page.events);
       token = page.nextPageToken;
     } while (token);
     assert.deepEqual(paged.map((e) => e.auditId), all.map((e) => e.auditId));
-    await rejectsWith(a.admin.listAuditEvents({ pageSize: 501 }), Code.InvalidArgument, "INVALID_ARGUMENT", "page_size");
+    await rejectsWith(op.admin.listAuditEvents({ pageSize: 501 }), Code.InvalidArgument, "INVALID_ARGUMENT", "page_size");
   });
 });

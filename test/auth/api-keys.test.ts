@@ -93,3 +93,9 @@ it("npm run api-key makes an entry for a client of a named tenant, and refuses a
   assert.deepEqual(parseApiKeyEntries(entry, "test").get(hashApiKey(key)), { clientId: "shop-backend", tenantId: "acme", scopes: new Set(["read", "payments:write"]) });
   await assert.rejects(run("npx", ["tsx", "src/auth/api-key-cli.ts", "Acme!/shop"]), (error: { code?: number; stderr?: string }) => error.code === 2 && /tenant id must be/.test(error.stderr ?? ""));
 });
+
+it("operator scopes (admin, tenants:admin) are refused on a configured key of another tenant than the default", () => {
+  assert.throws(() => parseApiKeyEntries(`shop-a/ops:read+admin:${HASH}`, "API_KEYS"), /admin reach every tenant: only keys of the default tenant/);
+  assert.throws(() => parseApiKeyEntries(`shop-a/ops:tenants:admin:${HASH}`, "API_KEYS"), /tenants:admin reach every tenant/);
+  assert.equal(parseApiKeyEntries(`ops:admin+tenants:admin:${HASH}`, "API_KEYS").get(HASH)?.tenantId, "default");
+});
