@@ -33,7 +33,7 @@ function env(databaseUrl: string): Record<string, string> {
 
 before(async () => {
   svc = await startTestService(env);
-  await svc.database.handle.db.execute(sql`INSERT INTO tenants (id, display_name) VALUES ('acme', 'Acme'), ('globex', 'Globex')`);
+  await svc.database.handle.db.execute(sql`INSERT INTO tenants (id, display_name) VALUES ('acme', 'Acme'), ('globex', 'Globex') ON CONFLICT (id) DO NOTHING`);
   // A second instance on the same database: what one revokes, the other must refuse.
   const config = loadConfig({ HOST: "127.0.0.1", PORT: "0", LOG_LEVEL: "info", ...EDGE_DEFAULTS, ...env(svc.database.url) });
   second = await startService(config, capturingLogger().logger);

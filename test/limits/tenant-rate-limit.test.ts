@@ -9,8 +9,8 @@ import { startTestService, type TestService } from "../support/service.js";
 
 // A tenant of its own: the harness's Redis is shared by every test file.
 const tenant = `rl-${Math.random().toString(36).slice(2, 8)}`;
-const one = testKey("tenant-one");
-const two = testKey("tenant-two");
+const one = testKey("tenant-one", ["read"]);
+const two = testKey("tenant-two", ["read"]);
 const outsider = testKey("outsider");
 let svc: TestService;
 
