@@ -254,18 +254,25 @@ async function everything(url: string) {
   }
 }
 
+/**
+ * Runs the history and then `batch` on two fresh databases, set path and loop, checks that both
+ * left the same outcomes and rows, and returns what each item of `batch` came to.
+ */
+async function onBothPaths(batch: object[], mine: TestDatabase, other: TestDatabase): Promise<string[]> {
+  const set = await applyAll(mine.url, [...history, batch], false);
+  const loop = await applyAll(other.url, [...history, batch], true);
+  assert.equal(set.at(-1)!.setPath, true, "the set run took ledger_apply_moves");
+  assert.equal(loop.at(-1)!.setPath, false, "the loop run did not");
+  assert.deepEqual(set.map((r) => r.outcomes), loop.map((r) => r.outcomes));
+  assert.deepEqual(await everything(mine.url), await everything(other.url));
+  return (set.at(-1)!.outcomes as Record<string, unknown>[]).map((o) =>
+    "error" in o ? (o.error as { code: string }).code : o.replayed ? "replayed" : ((o.result as { status?: string }).status ?? "done"));
+}
+
 it("gives the same rows on the set path for deposits, payouts, captures, voids, expiries and refunds as on the loop", async () => {
   const [mine, other] = [await createTestDatabase(2), await createTestDatabase(2)];
   try {
-    const set = await applyAll(mine.url, [...history, moves], false);
-    const loop = await applyAll(other.url, [...history, moves], true);
-    assert.equal(set.at(-1)!.setPath, true, "the set run took ledger_apply_moves");
-    assert.equal(loop.at(-1)!.setPath, false, "the loop run did not");
-    assert.deepEqual(set.map((r) => r.outcomes), loop.map((r) => r.outcomes));
-    assert.deepEqual(await everything(mine.url), await everything(other.url));
-    const kinds = (set.at(-1)!.outcomes as Record<string, unknown>[]).map((o) =>
-      "error" in o ? (o.error as { code: string }).code : o.replayed ? "replayed" : ((o.result as { status?: string }).status ?? "done"));
-    assert.deepEqual(kinds, [
+    assert.deepEqual(await onBothPaths(moves, mine, other), [
       "done", "ACCOUNT_CLOSED", "ACCOUNT_NOT_FOUND", "done", "CURRENCY_MISMATCH", "replayed", "replayed", "IDEMPOTENCY_KEY_REUSED",
       "WITHDRAWN", "DECLINED", "ACCOUNT_CLOSED",
       "CAPTURED", "CAPTURED", "INVALID_PAYMENT_STATE", "CAPTURE_EXCEEDS_HOLD", "VOIDED", "INVALID_PAYMENT_STATE", "PAYMENT_NOT_FOUND",
@@ -309,15 +316,7 @@ it("gives the same rows on the set path for a batch mixing authorizations with t
   ];
   const [mine, other] = [await createTestDatabase(2), await createTestDatabase(2)];
   try {
-    const set = await applyAll(mine.url, [...history, mixed], false);
-    const loop = await applyAll(other.url, [...history, mixed], true);
-    assert.equal(set.at(-1)!.setPath, true, "the set run took ledger_apply_moves");
-    assert.equal(loop.at(-1)!.setPath, false, "the loop run did not");
-    assert.deepEqual(set.map((r) => r.outcomes), loop.map((r) => r.outcomes));
-    assert.deepEqual(await everything(mine.url), await everything(other.url));
-    const kinds = (set.at(-1)!.outcomes as Record<string, unknown>[]).map((o) =>
-      "error" in o ? (o.error as { code: string }).code : o.replayed ? "replayed" : ((o.result as { status?: string }).status ?? "done"));
-    assert.deepEqual(kinds, [
+    assert.deepEqual(await onBothPaths(mixed, mine, other), [
       "REQUIRES_CAPTURE", "CAPTURED", "AUTHORIZED", "REFUNDED", "DECLINED", "INVALID_PAYMENT_STATE", "ACCOUNT_CLOSED", "ACCOUNT_NOT_FOUND",
       "replayed", "done", "AUTHORIZED", "REQUIRES_CAPTURE", "VOIDED", "CAPTURED", "WITHDRAWN", "DECLINED",
     ]);
