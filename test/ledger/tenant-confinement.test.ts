@@ -179,7 +179,7 @@ it("refuses every kind of item on another tenant's account or payment exactly as
   await assertLedgerInvariants(database.handle.db);
 });
 
-it("limits an account token to its listed accounts (payer of an authorization; payer or payee of a payment)", async () => {
+it("limits an account token to its listed accounts (the payer of an authorization or capture, a payee of a void or refund)", async () => {
   const a = await accountsOf(A);
   const other = await accountsOf(A);
   const token = caller("a", { tokenId: "tok-1", accountIds: [a.payer] });
@@ -194,12 +194,14 @@ it("limits an account token to its listed accounts (payer of an authorization; p
     keyed(token, "deposit", { depositId: ulid(), accountId: other.payer, amountCents: "5", currency: "EUR", fundingAccountId: "funding.EUR" }),
     keyed(payeeToken, "refund", { refundId: ulid(), paymentId: paid.paymentId, amountCents: "1", reason: "" }), // the payee's token: fine
     keyed(caller("a", { tokenId: "tok-3", accountIds: [other.payer] }), "update_payment", { paymentId: paid.paymentId, metadata: {} }),
+    keyed(token, "refund", { refundId: ulid(), paymentId: paid.paymentId, amountCents: "1", reason: "" }), // the payer's token: money leaves the payee
   ], true);
   assert.equal(outcomes[0]!.result?.status, "AUTHORIZED");
   assert.deepEqual(outcomes[1]!.error, missingAccount("payer_account_id", other.payer));
   assert.deepEqual(outcomes[2]!.error, missingAccount("account_id", other.payer));
   assert.ok(outcomes[3]!.result, JSON.stringify(outcomes[3]));
   assert.deepEqual(outcomes[4]!.error, missingPayment(paid.paymentId));
+  assert.deepEqual(outcomes[5]!.error, missingPayment(paid.paymentId), "a payer's token cannot take money back from the payee");
   await assertLedgerInvariants(database.handle.db);
 });
 

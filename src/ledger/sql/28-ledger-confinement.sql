@@ -9,8 +9,8 @@
 -- tenant's ids are not revealed. Funding accounts are the ledger's own (default tenant): exempt.
 -- An account token's items carry `accountIds`: the item's own account must be one of them
 -- (deposit, withdraw, limit, update_account, close, open: accountId; authorize: the payer;
--- capture, void, refund, update_payment: the payer or a payee of the payment), else the same
--- not-found refusal. `expire` items are the sweeper's (the service's own): exempt.
+-- capture: the payer; void, refund: a payee; update_payment: the payer or a payee), else the
+-- same not-found refusal. `expire` items are the sweeper's (the service's own): exempt.
 -- An `open` of an id that another tenant holds gets ACCOUNT_ALREADY_EXISTS worded as
 -- ledger_cmd_open words it (ids are unique in the whole ledger: the id is taken either way).
 
@@ -94,8 +94,14 @@ BEGIN
   IF NOT FOUND THEN RETURN NULL; END IF;
   v_parties := ARRAY[v_payment.payer_account_id, v_payment.payee_account_id]
             || ARRAY(SELECT l.payee_account_id FROM payment_splits l WHERE l.payment_id = v_payment.id);
+  -- A token acts on a payment only through the account the command takes from: a capture takes
+  -- the payer's held money, a void and a refund take from the payee (the hold it was owed, the money
+  -- it received); metadata (update_payment) may be changed by either party.
   IF EXISTS (SELECT 1 FROM unnest(v_parties) a WHERE a IS NOT NULL AND coalesce(p_of->>a, v_tenant) NOT IN (v_tenant, ''))
-     OR (v_limited AND NOT v_parties && v_listed) THEN
+     OR (v_limited AND NOT CASE v_kind
+           WHEN 'capture' THEN ARRAY[v_payment.payer_account_id] && v_listed
+           WHEN 'update_payment' THEN v_parties && v_listed
+           ELSE v_parties[2:] && v_listed END) THEN
     RETURN ledger_error('PAYMENT_NOT_FOUND', 'payment_id', format('payment_id: payment %s does not exist', p_item->>'paymentId'));
   END IF;
   RETURN NULL;
