@@ -115,8 +115,8 @@ export function authInterceptor({ keys, tokens, boundary }: AuthSources): Interc
 
     const procedure = procedureOf(request.service, request.method);
     const scope = requiredScope(procedure);
-    const who = credential.kind === "api-key" ? `client ${credential.clientId}` : `the account token of client ${credential.clientId}`;
     if (!scope || !credential.scopes.has(scope)) {
+      const who = credential.kind === "api-key" ? `client ${credential.clientId}` : `the account token of client ${credential.clientId}`;
       throw catalogueError(
         EdgeErrorCode.PERMISSION_DENIED,
         scope ? `${who} lacks scope ${scope} required by ${procedure}` : `${procedure} is not open to API keys`,

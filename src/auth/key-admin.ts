@@ -11,8 +11,9 @@ import type { Database } from "../db/client.js";
 import { apiKeys, DEFAULT_TENANT, tenants } from "../db/schema.js";
 import { ulid } from "../ids/ulid.js";
 import { invalidArgument } from "../ledger/ledger-error.js";
+import { requireTenantId } from "../ledger/validation.js";
 import { decodePageToken, pageOf, pageSizeOf } from "../ledger/page-token.js";
-import { CLIENT_ID, GLOBAL_SCOPES, SCOPES, TENANT_ID, generateApiKey, hashApiKey, type ApiKeyGrant } from "./api-keys.js";
+import { CLIENT_ID, GLOBAL_SCOPES, SCOPES, generateApiKey, hashApiKey, type ApiKeyGrant } from "./api-keys.js";
 import { API_KEYS_CHANNEL } from "./key-store.js";
 
 const columns = {
@@ -33,7 +34,7 @@ export class KeyAdmin implements ApiKeyManagement {
 
   async create(input: { tenantId: string; clientId: string; scopes: readonly string[] }): Promise<{ key: string; record: ApiKeyRecord }> {
     const { tenantId, clientId } = input;
-    checkTenantId(tenantId);
+    requireTenantId("tenant_id", tenantId);
     if (!CLIENT_ID.test(clientId)) throw invalidArgument("client_id", "must be 1-64 of A-Z a-z 0-9 _ . -");
     if (input.scopes.length === 0) throw invalidArgument("scopes", `must name at least one scope (known: ${SCOPES.join(", ")})`);
     const unknown = input.scopes.filter((scope) => !(SCOPES as readonly string[]).includes(scope));
@@ -73,7 +74,7 @@ export class KeyAdmin implements ApiKeyManagement {
   }
 
   async list(input: { tenantId: string; pageSize: number; pageToken: string }): Promise<{ items: ApiKeyRecord[]; nextPageToken: string }> {
-    if (input.tenantId) checkTenantId(input.tenantId);
+    if (input.tenantId) requireTenantId("tenant_id", input.tenantId);
     const pageSize = pageSizeOf("page_size", input.pageSize);
     const filters = { apiKeys: input.tenantId };
     const after = decodePageToken("page_token", input.pageToken, filters, 1);
@@ -105,11 +106,6 @@ export class KeyAdmin implements ApiKeyManagement {
       return row;
     });
   }
-}
-
-function checkTenantId(tenantId: string): void {
-  if (!tenantId) throw invalidArgument("tenant_id", "is required");
-  if (!TENANT_ID.test(tenantId)) throw invalidArgument("tenant_id", "must be 1-64 of a-z 0-9 _ -");
 }
 
 function clientIdTaken(clientId: string) {

@@ -32,6 +32,8 @@ export function configuredKeyRef(hash: string): string {
   return `cfg_${createHash("sha256").update(`token-key-ref:${hash}`).digest("hex").slice(0, 24)}`;
 }
 
+/** What a grant is made of (grantOf). */
+const grantColumns = { id: apiKeys.id, tenantId: apiKeys.tenantId, clientId: apiKeys.clientId, scopes: apiKeys.scopes, keyHash: apiKeys.keyHash };
 type StoredRow = { id: string; tenantId: string; clientId: string; scopes: string[]; keyHash: string };
 
 export class KeyStore {
@@ -111,9 +113,7 @@ export class KeyStore {
   }
 
   private async reloadAll(): Promise<void> {
-    const rows = await this.handle!.db
-      .select({ id: apiKeys.id, tenantId: apiKeys.tenantId, clientId: apiKeys.clientId, scopes: apiKeys.scopes, keyHash: apiKeys.keyHash })
-      .from(apiKeys)
+    const rows = await this.handle!.db.select(grantColumns).from(apiKeys)
       .where(isNull(apiKeys.revokedAt));
     const grants = rows.map((row) => [row.keyHash, grantOf(row)] as const);
     this.stored = new Map(grants);
@@ -123,7 +123,7 @@ export class KeyStore {
 
   private async reloadOne(keyId: string): Promise<void> {
     const [row] = await this.handle!.db
-      .select({ id: apiKeys.id, tenantId: apiKeys.tenantId, clientId: apiKeys.clientId, scopes: apiKeys.scopes, keyHash: apiKeys.keyHash, revokedAt: apiKeys.revokedAt })
+      .select({ ...grantColumns, revokedAt: apiKeys.revokedAt })
       .from(apiKeys)
       .where(eq(apiKeys.id, keyId));
     if (!row) return;

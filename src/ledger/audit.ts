@@ -10,8 +10,8 @@ import { queryRows } from "../db/query-rows.js";
 import { invalidArgument } from "./ledger-error.js";
 import type { Page } from "./history.js";
 import { decodePageToken, pageOf, pageSizeOf } from "./page-token.js";
-import { requireAnyAccountId } from "./validation.js";
-import { DEFAULT_TENANT, TENANT_ID } from "../db/schema.js";
+import { requireAnyAccountId, requireTenantId } from "./validation.js";
+import { DEFAULT_TENANT } from "../db/schema.js";
 import { DEFAULT_SCOPE, type ReadScope } from "./read-scope.js";
 
 export interface AuditEventRecord {
@@ -41,7 +41,7 @@ export interface ListAuditEventsQuery {
  * caller of another tenant only its own (asking for another tenant's lists nothing).
  */
 export async function listAuditEvents(db: Database, query: ListAuditEventsQuery, scope: ReadScope = DEFAULT_SCOPE): Promise<Page<AuditEventRecord>> {
-  if (query.tenantId !== "" && !TENANT_ID.test(query.tenantId)) throw invalidArgument("tenant_id", "must be 1-64 of a-z 0-9 _ - (lower case)");
+  if (query.tenantId !== "") requireTenantId("tenant_id", query.tenantId);
   if (query.accountId !== "") requireAnyAccountId("account_id", query.accountId);
   const pageSize = pageSizeOf("page_size", query.pageSize);
   const filters = { audit: 1, tn: query.tenantId, a: query.accountId };

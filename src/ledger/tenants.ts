@@ -5,10 +5,9 @@
  */
 import { sql } from "drizzle-orm";
 import type { Database } from "../db/client.js";
-import { TENANT_ID } from "../db/schema.js";
 import { queryRows } from "../db/query-rows.js";
-import { LedgerError, LedgerErrorCode, invalidArgument } from "./ledger-error.js";
-import { requireText } from "./validation.js";
+import { LedgerError, LedgerErrorCode } from "./ledger-error.js";
+import { requireTenantId, requireText } from "./validation.js";
 
 export interface TenantRecord {
   tenantId: string;
@@ -23,7 +22,7 @@ export interface CreateTenantCommand {
 
 /** Creates a tenant, or answers the existing one with the same display name (else TENANT_ALREADY_EXISTS). */
 export async function createTenant(db: Database, command: CreateTenantCommand): Promise<TenantRecord> {
-  if (!TENANT_ID.test(command.tenantId)) throw invalidArgument("tenant_id", "must be 1-64 of a-z 0-9 _ - (lower case)");
+  requireTenantId("tenant_id", command.tenantId);
   requireText("display_name", command.displayName, 200, true);
   type Row = { id: string; display_name: string; created_ms: string };
   let [row] = await queryRows<Row>(db, sql`

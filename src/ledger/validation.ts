@@ -2,6 +2,7 @@
  * Input rules shared by every ledger operation. Each check throws an INVALID_ARGUMENT LedgerError
  * naming the field, before any database work starts, so malformed requests change nothing.
  */
+import { TENANT_ID } from "../db/schema.js";
 import { LedgerError, LedgerErrorCode, invalidArgument } from "./ledger-error.js";
 
 /** Largest amount accepted: 2^53 - 1, so amounts survive any JSON consumer intact. */
@@ -52,6 +53,12 @@ export function requireCustomerAccountId(field: string, value: string): void {
 export function requireAnyAccountId(field: string, value: string): void {
   if (value.length === 0) throw invalidArgument(field, "is required");
   if (!ANY_ACCOUNT_ID.test(value)) throw invalidArgument(field, "is not a valid account id");
+}
+
+/** A tenant id: 1-64 of a-z 0-9 _ - (lower case, so two spellings never name two tenants). */
+export function requireTenantId(field: string, value: string): void {
+  if (value.length === 0) throw invalidArgument(field, "is required");
+  if (!TENANT_ID.test(value)) throw invalidArgument(field, "must be 1-64 of a-z 0-9 _ - (lower case)");
 }
 
 /** A ULID, as generated for payments and deposits. */
