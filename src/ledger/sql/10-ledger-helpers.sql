@@ -126,7 +126,7 @@ $$;
 -- command holds locked (ledger_apply locked it), so a close and a payment racing for the account
 -- are decided in lock order: exactly one of them wins.
 CREATE OR REPLACE FUNCTION ledger_closed_refusal(p_balance balances, p_field text) RETURNS jsonb
-LANGUAGE sql IMMUTABLE AS $$
+LANGUAGE sql STABLE AS $$
   SELECT CASE WHEN p_balance.closed_at IS NOT NULL THEN ledger_error('ACCOUNT_CLOSED', p_field, format(
     '%s: account %s was closed at %s and takes no money commands', p_field, p_balance.account_id, ledger_iso(p_balance.closed_at))) END
 $$;

@@ -13,7 +13,7 @@ $$;
 
 -- The refusal of an authorization naming a closed payer or payee (ledger_closed_refusal), or NULL.
 CREATE OR REPLACE FUNCTION ledger_authorize_closed(p_payer balances, p_payee balances) RETURNS jsonb
-LANGUAGE sql IMMUTABLE AS $$
+LANGUAGE sql STABLE AS $$
   SELECT coalesce(ledger_closed_refusal(p_payer, 'payer_account_id'), ledger_closed_refusal(p_payee, 'payee_account_id'))
 $$;
 

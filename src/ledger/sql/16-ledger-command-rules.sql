@@ -162,7 +162,7 @@ $$;
 -- A refund (not split) moves money out of the payee and into the payer: neither may be closed
 -- (refused); a payee that cannot cover it, or a payer beyond its int64 room, declines it (recorded).
 CREATE OR REPLACE FUNCTION ledger_refund_closed(p_payer balances, p_payee balances) RETURNS jsonb
-LANGUAGE sql IMMUTABLE AS $$
+LANGUAGE sql STABLE AS $$
   SELECT coalesce(ledger_closed_refusal(p_payer, 'payment_id'), ledger_closed_refusal(p_payee, 'payment_id'))
 $$;
 

@@ -48,6 +48,8 @@ DECLARE
   v_line bigint;
   v_line2 bigint;
   v_closed jsonb;
+  v_payment payments%ROWTYPE;
+  v_state payment_states%ROWTYPE;
 BEGIN
   SELECT * INTO v_payer FROM balances WHERE account_id = p_item->>'payerAccountId';
   IF NOT FOUND THEN RETURN ledger_missing_account('payer_account_id', p_item->>'payerAccountId'); END IF;
@@ -62,12 +64,14 @@ BEGIN
   INSERT INTO payments (id, payer_account_id, payee_account_id, amount_cents, currency, status, decline_reason, description,
                         created_at, capture_method, hold_expires_at, metadata)
     VALUES (v_id, v_payer.account_id, v_payee.account_id, v_amount, p_item->>'currency', v_status, v_reason,
-            p_item->>'description', v_at, p_item->>'captureMethod', v_expires, coalesce(p_item->'metadata', '{}'));
+            p_item->>'description', v_at, p_item->>'captureMethod', v_expires, coalesce(p_item->'metadata', '{}'))
+    RETURNING * INTO v_payment;
   -- The lines and the step are made on the two rows read above (both locked by ledger_apply), as
   -- ledger_hold / ledger_move / ledger_transition would make them, and each row is written once.
   IF v_reason IS NULL THEN
     INSERT INTO payment_states (payment_id, status, held_cents, captured_cents, hold_expires_at, updated_at)
-      VALUES (v_id, v_status, CASE WHEN v_manual THEN v_amount ELSE 0 END, CASE WHEN v_manual THEN 0 ELSE v_amount END, v_expires, v_at);
+      VALUES (v_id, v_status, CASE WHEN v_manual THEN v_amount ELSE 0 END, CASE WHEN v_manual THEN 0 ELSE v_amount END, v_expires, v_at)
+      RETURNING * INTO v_state;
     IF v_manual THEN
       v_line := nextval('hold_movements_id_seq');
       v_payer := ledger_hold_line(v_payer, v_amount, v_at);
@@ -91,7 +95,8 @@ BEGIN
 
   PERFORM ledger_emit(p_item, CASE WHEN v_reason IS NULL THEN 'PaymentAuthorized' ELSE 'PaymentDeclined' END, 'payment', v_id,
                       ledger_authorize_payload(p_item, v_reason, v_expires));
-  RETURN jsonb_build_object('result', ledger_payment_json(v_id));
+  -- The record from the rows just written (ledger_payment_json's shape without reading them back).
+  RETURN jsonb_build_object('result', ledger_payment_record(v_payment, v_state));
 END;
 $$;
 

@@ -64,7 +64,7 @@ $$;
 -- Why an account command may not act on the balance row it read (all NULL when there is none), or
 -- NULL: the account is missing (funding accounts count as missing: they are the ledger's own).
 CREATE OR REPLACE FUNCTION ledger_customer_refusal(p_row balances, p_account_id text) RETURNS jsonb
-LANGUAGE sql IMMUTABLE AS $$
+LANGUAGE sql STABLE AS $$
   SELECT CASE WHEN p_row.account_id IS NULL OR p_row.allow_negative THEN ledger_missing_account('account_id', p_account_id) END
 $$;
 
