@@ -103,8 +103,7 @@ BEGIN
   SELECT * INTO STRICT v_to FROM balances WHERE account_id = p_to;
   v_from := ledger_entry_line(v_from, v_from_id, p_transfer_id, -p_amount, p_at);
   v_to := ledger_entry_line(v_to, v_to_id, p_transfer_id, p_amount, p_at);
-  PERFORM ledger_write_balance(v_from);
-  PERFORM ledger_write_balance(v_to);
+  PERFORM ledger_write_balances(ARRAY[v_from, v_to]);
   INSERT INTO ledger_entries SELECT * FROM unnest(ARRAY[ledger_entry_row(v_from, v_from_id, p_transfer_id, -p_amount, p_at),
                                                        ledger_entry_row(v_to, v_to_id, p_transfer_id, p_amount, p_at)]);
 END;

@@ -90,8 +90,7 @@ BEGIN
   v_payee.payment_seq := v_payee.payment_seq + 1;
   INSERT INTO payment_transitions (payment_id, status, amount_cents, created_at, payer_account_id, payee_account_id, payer_seq, payee_seq)
     VALUES (v_id, v_status, v_amount, v_at, v_payer.account_id, v_payee.account_id, v_payer.payment_seq, v_payee.payment_seq);
-  PERFORM ledger_write_balance(v_payer);
-  PERFORM ledger_write_balance(v_payee);
+  PERFORM ledger_write_balances(ARRAY[v_payer, v_payee]);
 
   PERFORM ledger_emit(p_item, CASE WHEN v_reason IS NULL THEN 'PaymentAuthorized' ELSE 'PaymentDeclined' END, 'payment', v_id,
                       ledger_authorize_payload(p_item, v_reason, v_expires));

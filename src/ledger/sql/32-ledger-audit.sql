@@ -10,13 +10,13 @@ BEGIN
   INSERT INTO audit_events (tenant_id, client_id, key_id, token_id, action, subject_id, account_ids, created_at)
   SELECT coalesce(i->>'tenantId', 'default'), i->>'clientId', i->>'keyId', i->>'tokenId', i->>'kind',
          coalesce(i->>'refundId', i->>'depositId', i->>'withdrawalId', i->>'paymentId', i->>'accountId'),
-         ARRAY(SELECT a FROM unnest(ARRAY[r->>'accountId', r->>'payerAccountId', r->>'payeeAccountId']) a WHERE a <> '')
-           || ARRAY(SELECT s->>'payeeAccountId' FROM jsonb_array_elements(coalesce(r->'splits', '[]')) s),
+         array_remove(array_remove(ARRAY[r->>'accountId', r->>'payerAccountId', r->>'payeeAccountId'], NULL), '')
+           || CASE WHEN r ? 'splits' THEN ARRAY(SELECT s->>'payeeAccountId' FROM jsonb_array_elements(r->'splits') s) ELSE '{}' END,
          (i->>'at')::timestamptz
     -- Items and outcomes side by side (one scan of each, no join).
-    FROM ROWS FROM (jsonb_array_elements(p_items), jsonb_array_elements(p_outcomes)) z(i, o)
-    CROSS JOIN LATERAL (SELECT coalesce(o->'result'->'payment', o->'result') AS r) x
-   WHERE o ? 'result' AND NOT coalesce((o->>'replayed')::boolean, false);
+    FROM (SELECT i, coalesce(o->'result'->'payment', o->'result') AS r
+            FROM ROWS FROM (jsonb_array_elements(p_items), jsonb_array_elements(p_outcomes)) z(i, o)
+           WHERE o ? 'result' AND NOT coalesce((o->>'replayed')::boolean, false)) x;
   RETURN p_outcomes;
 END;
 $$;
