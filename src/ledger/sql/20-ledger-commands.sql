@@ -125,8 +125,11 @@ DECLARE
   v_error jsonb;
   v_state payment_states%ROWTYPE;
   v_payment payments%ROWTYPE;
+  v_payer balances%ROWTYPE;
   v_payee balances%ROWTYPE;
   v_amount bigint := (p_item->>'amountCents')::bigint;
+  v_line bigint;
+  v_line2 bigint;
 BEGIN
   v_error := ledger_open_hold_error(v_id, 'captured', v_at);
   IF v_error IS NOT NULL THEN RETURN v_error; END IF;
@@ -139,13 +142,30 @@ BEGIN
   SELECT * INTO v_payee FROM balances WHERE account_id = v_payment.payee_account_id;
   v_error := ledger_capture_payee_refusal(v_payee, v_amount);
   IF v_error IS NOT NULL THEN RETURN v_error; END IF;
+  SELECT * INTO v_payer FROM balances WHERE account_id = v_payment.payer_account_id;
 
-  PERFORM ledger_hold(v_id, v_payment.payer_account_id, -v_state.held_cents, v_at);
-  PERFORM ledger_move(v_id, v_payment.payer_account_id, v_payment.payee_account_id, v_amount, v_payment.currency, v_at);
-  UPDATE payment_states SET status = 'CAPTURED', held_cents = 0, captured_cents = v_amount, updated_at = v_at WHERE payment_id = v_id;
-  PERFORM ledger_transition(v_id, 'CAPTURED', v_amount, v_at, v_payment.payer_account_id, v_payment.payee_account_id);
+  -- The lines and the step on the two locked rows, as ledger_hold, ledger_move and
+  -- ledger_transition would make them in that order, each row written once.
+  IF v_state.held_cents <> 0 THEN
+    v_line := nextval('hold_movements_id_seq');
+    v_payer := ledger_hold_line(v_payer, -v_state.held_cents, v_at);
+    INSERT INTO hold_movements SELECT * FROM unnest(ARRAY[ledger_hold_row(v_payer, v_line, v_id, -v_state.held_cents, v_at)]);
+  END IF;
+  v_line := nextval('ledger_entries_id_seq');
+  v_line2 := nextval('ledger_entries_id_seq');
+  v_payer := ledger_entry_line(v_payer, v_line, v_id, -v_amount, v_at);
+  v_payee := ledger_entry_line(v_payee, v_line2, v_id, v_amount, v_at);
+  INSERT INTO ledger_entries SELECT * FROM unnest(ARRAY[ledger_entry_row(v_payer, v_line, v_id, -v_amount, v_at),
+                                                       ledger_entry_row(v_payee, v_line2, v_id, v_amount, v_at)]);
+  v_payer.payment_seq := v_payer.payment_seq + 1;
+  v_payee.payment_seq := v_payee.payment_seq + 1;
+  INSERT INTO payment_transitions (payment_id, status, amount_cents, created_at, payer_account_id, payee_account_id, payer_seq, payee_seq)
+    VALUES (v_id, 'CAPTURED', v_amount, v_at, v_payer.account_id, v_payee.account_id, v_payer.payment_seq, v_payee.payment_seq);
+  PERFORM ledger_write_balances(ARRAY[v_payer, v_payee]);
   PERFORM ledger_emit(p_item, 'PaymentCaptured', 'payment', v_id, ledger_capture_payload(p_item, v_payment, v_state.held_cents, v_amount));
-  RETURN jsonb_build_object('result', ledger_payment_json(v_id));
+  UPDATE payment_states SET status = 'CAPTURED', held_cents = 0, captured_cents = v_amount, updated_at = v_at WHERE payment_id = v_id
+    RETURNING * INTO v_state;
+  RETURN jsonb_build_object('result', ledger_payment_record(v_payment, v_state));
 END;
 $$;
 
@@ -198,6 +218,9 @@ DECLARE
   v_reason text;
   v_status text;
   v_closed jsonb;
+  v_after payment_states%ROWTYPE;
+  v_line bigint;
+  v_line2 bigint;
 BEGIN
   SELECT * INTO v_payment FROM payments WHERE id = v_id;
   IF FOUND THEN SELECT * INTO v_state FROM payment_states WHERE payment_id = v_id FOR UPDATE; END IF;
@@ -213,14 +236,27 @@ BEGIN
 
   INSERT INTO refunds (id, payment_id, amount_cents, reason, status, decline_reason, created_at, metadata)
     VALUES (p_item->>'refundId', v_id, v_amount, p_item->>'reason', v_status, v_reason, v_at, coalesce(p_item->'metadata', '{}'));
+  v_after := v_state;
   IF v_reason IS NULL THEN
-    PERFORM ledger_move(p_item->>'refundId', v_payee.account_id, v_payer.account_id, v_amount, v_payment.currency, v_at);
-    UPDATE payment_states SET refunded_cents = refunded_cents + v_amount, updated_at = v_at WHERE payment_id = v_id;
-    PERFORM ledger_transition(v_id, 'REFUNDED', v_amount, v_at, v_payment.payer_account_id, v_payment.payee_account_id);
+    -- The two entries (payee to payer) and the step on the two locked rows, as ledger_move and
+    -- ledger_transition would make them, each row written once.
+    v_line := nextval('ledger_entries_id_seq');
+    v_line2 := nextval('ledger_entries_id_seq');
+    v_payee := ledger_entry_line(v_payee, v_line, p_item->>'refundId', -v_amount, v_at);
+    v_payer := ledger_entry_line(v_payer, v_line2, p_item->>'refundId', v_amount, v_at);
+    INSERT INTO ledger_entries SELECT * FROM unnest(ARRAY[ledger_entry_row(v_payee, v_line, p_item->>'refundId', -v_amount, v_at),
+                                                         ledger_entry_row(v_payer, v_line2, p_item->>'refundId', v_amount, v_at)]);
+    v_payer.payment_seq := v_payer.payment_seq + 1;
+    v_payee.payment_seq := v_payee.payment_seq + 1;
+    INSERT INTO payment_transitions (payment_id, status, amount_cents, created_at, payer_account_id, payee_account_id, payer_seq, payee_seq)
+      VALUES (v_id, 'REFUNDED', v_amount, v_at, v_payer.account_id, v_payee.account_id, v_payer.payment_seq, v_payee.payment_seq);
+    PERFORM ledger_write_balances(ARRAY[v_payer, v_payee]);
+    UPDATE payment_states SET refunded_cents = refunded_cents + v_amount, updated_at = v_at WHERE payment_id = v_id
+      RETURNING * INTO v_after;
   END IF;
   PERFORM ledger_emit(p_item, CASE WHEN v_reason IS NULL THEN 'PaymentRefunded' ELSE 'PaymentRefundDeclined' END, 'payment', v_id,
-    ledger_refund_payload(p_item, v_payment, v_reason, v_state.refunded_cents + CASE WHEN v_reason IS NULL THEN v_amount ELSE 0 END));
-  RETURN jsonb_build_object('result', ledger_refund_result(p_item, v_reason, ledger_payment_json(v_id)));
+    ledger_refund_payload(p_item, v_payment, v_reason, v_after.refunded_cents));
+  RETURN jsonb_build_object('result', ledger_refund_result(p_item, v_reason, ledger_payment_record(v_payment, v_after)));
 END;
 $$;
 
