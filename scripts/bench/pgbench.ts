@@ -8,6 +8,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import postgres from "postgres";
 import { latencySummary } from "./percentiles.js";
 import { pgbenchBinary } from "./tools.js";
 import type { Measurement, Workload } from "./workload.js";
@@ -15,6 +16,7 @@ import type { Measurement, Workload } from "./workload.js";
 const run = promisify(execFile);
 const scriptFile = join(import.meta.dirname, "authorize-payment.pgbench");
 const batchScriptFile = join(import.meta.dirname, "batch-function.pgbench");
+const batchItemsFile = join(import.meta.dirname, "batch-items.sql");
 
 /** Runs the pgbench baseline for `workload` against `databaseUrl`. */
 export function runPgbench(databaseUrl: string, workload: Workload): Promise<Measurement> {
@@ -25,7 +27,13 @@ export function runPgbench(databaseUrl: string, workload: Workload): Promise<Mea
  * The ceiling: pgbench calling ledger_apply directly with `items` payments per call
  * (batch-function.pgbench). Rates and counts are per payment; latencies are per call.
  */
-export function runBatchFunction(databaseUrl: string, workload: Workload, items: number): Promise<Measurement> {
+export async function runBatchFunction(databaseUrl: string, workload: Workload, items: number): Promise<Measurement> {
+  const sql = postgres(databaseUrl, { max: 1, onnotice: () => {} });
+  try {
+    await sql.unsafe(readFileSync(batchItemsFile, "utf8"));
+  } finally {
+    await sql.end();
+  }
   return pgbench(databaseUrl, workload, batchScriptFile, items);
 }
 

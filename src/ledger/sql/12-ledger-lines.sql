@@ -67,8 +67,11 @@ $$;
 -- Writes balance rows back (as ledger_entry_line / ledger_hold_line left them). The caller holds
 -- their locks. (Functions that run statements are plpgsql throughout: plpgsql keeps their plans
 -- for the session, a LANGUAGE sql function that cannot be inlined is planned again on every call.)
+-- The plan is the generic one: with the array as a parameter, a custom plan (which PostgreSQL
+-- otherwise keeps choosing, the array's length being known) was planned again on every call,
+-- about as long as the update itself (pg_stat_statements with track_planning, docs/write-path.md).
 CREATE OR REPLACE FUNCTION ledger_write_balances(p_rows balances[]) RETURNS void
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
 BEGIN
   UPDATE balances b SET available_cents = r.available_cents, held_cents = r.held_cents, version = r.version,
       updated_at = r.updated_at, entry_seq = r.entry_seq, line_seq = r.line_seq, chain_hash = r.chain_hash,
@@ -103,7 +106,8 @@ BEGIN
   SELECT * INTO STRICT v_to FROM balances WHERE account_id = p_to;
   v_from := ledger_entry_line(v_from, v_from_id, p_transfer_id, -p_amount, p_at);
   v_to := ledger_entry_line(v_to, v_to_id, p_transfer_id, p_amount, p_at);
-  PERFORM ledger_write_balances(ARRAY[v_from, v_to]);
+  PERFORM ledger_write_balance(v_from);
+  PERFORM ledger_write_balance(v_to);
   INSERT INTO ledger_entries SELECT * FROM unnest(ARRAY[ledger_entry_row(v_from, v_from_id, p_transfer_id, -p_amount, p_at),
                                                        ledger_entry_row(v_to, v_to_id, p_transfer_id, p_amount, p_at)]);
 END;

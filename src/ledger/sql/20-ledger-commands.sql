@@ -90,7 +90,8 @@ BEGIN
   v_payee.payment_seq := v_payee.payment_seq + 1;
   INSERT INTO payment_transitions (payment_id, status, amount_cents, created_at, payer_account_id, payee_account_id, payer_seq, payee_seq)
     VALUES (v_id, v_status, v_amount, v_at, v_payer.account_id, v_payee.account_id, v_payer.payment_seq, v_payee.payment_seq);
-  PERFORM ledger_write_balances(ARRAY[v_payer, v_payee]);
+  PERFORM ledger_write_balance(v_payer);
+  PERFORM ledger_write_balance(v_payee);
 
   PERFORM ledger_emit(p_item, CASE WHEN v_reason IS NULL THEN 'PaymentAuthorized' ELSE 'PaymentDeclined' END, 'payment', v_id,
                       ledger_authorize_payload(p_item, v_reason, v_expires));
@@ -161,7 +162,8 @@ BEGIN
   v_payee.payment_seq := v_payee.payment_seq + 1;
   INSERT INTO payment_transitions (payment_id, status, amount_cents, created_at, payer_account_id, payee_account_id, payer_seq, payee_seq)
     VALUES (v_id, 'CAPTURED', v_amount, v_at, v_payer.account_id, v_payee.account_id, v_payer.payment_seq, v_payee.payment_seq);
-  PERFORM ledger_write_balances(ARRAY[v_payer, v_payee]);
+  PERFORM ledger_write_balance(v_payer);
+  PERFORM ledger_write_balance(v_payee);
   PERFORM ledger_emit(p_item, 'PaymentCaptured', 'payment', v_id, ledger_capture_payload(p_item, v_payment, v_state.held_cents, v_amount));
   UPDATE payment_states SET status = 'CAPTURED', held_cents = 0, captured_cents = v_amount, updated_at = v_at WHERE payment_id = v_id
     RETURNING * INTO v_state;
@@ -250,7 +252,8 @@ BEGIN
     v_payee.payment_seq := v_payee.payment_seq + 1;
     INSERT INTO payment_transitions (payment_id, status, amount_cents, created_at, payer_account_id, payee_account_id, payer_seq, payee_seq)
       VALUES (v_id, 'REFUNDED', v_amount, v_at, v_payer.account_id, v_payee.account_id, v_payer.payment_seq, v_payee.payment_seq);
-    PERFORM ledger_write_balances(ARRAY[v_payer, v_payee]);
+    PERFORM ledger_write_balance(v_payer);
+    PERFORM ledger_write_balance(v_payee);
     UPDATE payment_states SET refunded_cents = refunded_cents + v_amount, updated_at = v_at WHERE payment_id = v_id
       RETURNING * INTO v_after;
   END IF;
