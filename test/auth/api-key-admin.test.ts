@@ -142,6 +142,8 @@ describe("RevokeApiKey", () => {
     const { keyId, key } = await admin.createApiKey({ tenantId: "default", clientId: "two-instances", scopes: ["read"] });
     const onB = jsonClients(second.url, key);
     await until("instance B accepts the new key", async () => (await outcome(onB.accounts.listAccounts({}))) === "ok", { timeoutMs: 5_000 });
+    // Accepted on both instances first: each now holds the key's resolution (auth-interceptor.ts).
+    await jsonClients(svc.url, key).accounts.listAccounts({});
     const revokedAt = performance.now();
     await admin.revokeApiKey({ keyId });
     await until("instance B refuses the revoked key", async () => (await outcome(onB.accounts.listAccounts({}))) === Code.Unauthenticated, { timeoutMs: 1_000, intervalMs: 5 });
