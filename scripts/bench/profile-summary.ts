@@ -6,11 +6,13 @@
  * an owner on the stack (inclusive), which is what cutting that owner could save at most.
  * Usage: tsx scripts/bench/profile-summary.ts <file.cpuprofile> [payments]
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { SourceMap } from "node:module";
+import { fileURLToPath } from "node:url";
 
 interface ProfileNode {
   id: number;
-  callFrame: { functionName: string; url: string };
+  callFrame: { functionName: string; url: string; lineNumber?: number; columnNumber?: number };
   children?: number[];
 }
 interface CpuProfile {
@@ -32,6 +34,25 @@ export function ownerOf(frame: ProfileNode["callFrame"]): string {
   return url;
 }
 
+/**
+ * The service runs from an esbuild bundle (scripts/start.mjs: .tmp/start/main-<hash>.mjs), where all
+ * of src/ is one file: frames in it get the url of their source file (from the bundle's source map
+ * beside it), so that they are owned by their src/ directory. Changes `profile` in place.
+ */
+export function mapBundleFrames(profile: CpuProfile): CpuProfile {
+  const maps = new Map<string, SourceMap | undefined>();
+  for (const { callFrame } of profile.nodes) {
+    if (!/\/main-[0-9a-f]+\.mjs$/.test(callFrame.url)) continue;
+    if (!maps.has(callFrame.url)) {
+      const file = `${callFrame.url.startsWith("file:") ? fileURLToPath(callFrame.url) : callFrame.url}.map`;
+      maps.set(callFrame.url, existsSync(file) ? new SourceMap(JSON.parse(readFileSync(file, "utf8"))) : undefined);
+    }
+    const entry = maps.get(callFrame.url)?.findEntry(callFrame.lineNumber ?? 0, callFrame.columnNumber ?? 0);
+    if (entry && "originalSource" in entry && entry.originalSource) callFrame.url = entry.originalSource;
+  }
+  return profile;
+}
+
 /** The functions with the most self time, as "owner function" with milliseconds. */
 export function topFunctions(profile: CpuProfile, count: number): { name: string; selfMs: number }[] {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
@@ -46,6 +67,7 @@ export function topFunctions(profile: CpuProfile, count: number): { name: string
 }
 
 export function summarize(profile: CpuProfile): { owner: string; selfMs: number; inclusiveMs: number }[] {
+  mapBundleFrames(profile);
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
@@ -97,6 +119,6 @@ if (process.argv[1]?.endsWith("profile-summary.ts")) {
 }
 
 if (process.argv[1]?.endsWith("profile-summary.ts") && process.env.TOP) {
-  const profile = JSON.parse(readFileSync(process.argv[2]!, "utf8")) as CpuProfile;
+  const profile = mapBundleFrames(JSON.parse(readFileSync(process.argv[2]!, "utf8")) as CpuProfile);
   for (const f of topFunctions(profile, Number(process.env.TOP))) console.log(`${f.selfMs.toFixed(0).padStart(7)} ms  ${f.name}`);
 }

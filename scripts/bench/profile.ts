@@ -4,7 +4,9 @@
  * runs under the V8 CPU profiler (what `node --cpu-prof` does; cpu-profile-hook.mjs starts it when the load starts
  * and stops it when the relay has delivered the load's events) with its relay on, k6 drives it for BENCH_DURATION seconds, and the
  * profile is summarized per owner (scripts/bench/profile-summary.ts). docs/profile.md is the
- * committed reading of one run. Settings as for `npm run bench` (workload.ts).
+ * committed reading of one run. Settings as for `npm run bench` (workload.ts). PROFILE_RELAY=process
+ * runs the relay as a process of its own (as `npm run bench` does), so that the profile is the
+ * request path's alone.
  */
 import { mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -16,6 +18,7 @@ import { summarize } from "./profile-summary.js";
 import { seedAccounts } from "./seed.js";
 import { startService } from "./service-process.js";
 import { waitForRelay } from "./relay-latency.js";
+import { startRelayProcess } from "./relay-process.js";
 import { benchConfigFromEnv, workloadsOf } from "./workload.js";
 
 // --cpu-prof is refused in NODE_OPTIONS: this hook starts the same profiler from inside.
@@ -41,7 +44,10 @@ async function main(): Promise<void> {
   const kafka = startBackingService("kafka");
   try {
     await makeDurable(postgres);
-    const env = { DB_POOL_SIZE: String(config.poolSize), RATE_LIMIT_POINTS: "1000000000", KAFKA_BROKERS: kafka.value };
+    const separateRelay = process.env.PROFILE_RELAY === "process";
+    const relay = separateRelay ? startRelayProcess(postgres.value, kafka.value) : undefined;
+    const env: Record<string, string> = { DB_POOL_SIZE: String(config.poolSize), RATE_LIMIT_POINTS: "1000000000" };
+    if (!separateRelay) env.KAFKA_BROKERS = kafka.value;
     const uniform = workloadsOf(config, "bench-")[0]!;
     let seeded = false;
     // PROFILE_LOADS=single (a substring of the names) profiles only the loads it names.
@@ -76,6 +82,7 @@ async function main(): Promise<void> {
         await app.stop();
       }
     }
+    await relay?.stop();
   } finally {
     kafka.stop();
     postgres.stop();

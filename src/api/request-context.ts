@@ -31,11 +31,16 @@ export const traceparentKey = createContextKey<string>("", { description: "W3C t
 
 /** Builds the ledger's view of the request from a Connect handler context. */
 export function requestContextOf(context: HandlerContext): RequestContext {
-  const traceparent = context.values.get(traceparentKey) || (context.requestHeader.get("traceparent") ?? undefined);
+  // The RPC observer's traceparent is well formed (it wrote or checked it); a header is checked here.
+  const traceparent = context.values.get(traceparentKey) || wellFormed(context.requestHeader.get("traceparent"));
   return {
     clientId: context.values.get(clientIdKey),
     caller: context.values.get(callerKey),
-    traceparent: traceparent && spanContextOf(traceparent) ? traceparent : undefined,
+    traceparent,
     signal: context.signal,
   };
+}
+
+function wellFormed(traceparent: string | null): string | undefined {
+  return traceparent && spanContextOf(traceparent) ? traceparent : undefined;
 }

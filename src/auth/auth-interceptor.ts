@@ -70,6 +70,47 @@ const BEARER = /^Bearer ([\x21-\x7e]{1,12288})$/;
 /** The one answer to every token that is not accepted: which check failed is not said. */
 const INVALID_TOKEN = "invalid account token";
 
+/** Most API keys whose resolution is kept at once; beyond it the cache starts over. */
+const MAX_RESOLVED_KEYS = 1_000;
+
+interface Resolved {
+  credential: Credential;
+  caller: Caller;
+}
+
+/**
+ * API keys resolved since the key store last changed, by the presented key: hashing the key and
+ * looking its grant up is then done once per key, not per request. Any applied read of the stored
+ * keys (a NOTIFY of a created or revoked key, the reload on reconnect, the periodic reload) bumps
+ * the store's generation and empties the cache, so a revocation takes effect exactly as before,
+ * and presented keys stay in memory no longer than until the next reload. Only keys that were
+ * accepted are kept: unknown ones cannot fill it.
+ */
+class ResolvedKeys {
+  readonly #byKey = new Map<string, Resolved>();
+  #generation = -1;
+
+  constructor(private readonly keys: KeyStore) {}
+
+  get(key: string): Resolved | undefined {
+    if (this.#generation !== this.keys.generation) {
+      this.#byKey.clear();
+      this.#generation = this.keys.generation;
+      return undefined;
+    }
+    return this.#byKey.get(key);
+  }
+
+  /** Keeps `resolved` under the generation it was looked up in (the current one: lookups are synchronous). */
+  set(key: string, resolved: Resolved): void {
+    if (this.#generation !== this.keys.generation || this.#byKey.size >= MAX_RESOLVED_KEYS) {
+      this.#byKey.clear();
+      this.#generation = this.keys.generation;
+    }
+    this.#byKey.set(key, resolved);
+  }
+}
+
 export interface AuthSources {
   keys: KeyStore;
   tokens: AccountTokens;
@@ -77,7 +118,8 @@ export interface AuthSources {
 }
 
 export function authInterceptor({ keys, tokens, boundary }: AuthSources): Interceptor {
-  const authenticate = async (bearer: string): Promise<{ credential: Credential; caller: Caller }> => {
+  const resolvedKeys = new ResolvedKeys(keys);
+  const authenticate = async (bearer: string): Promise<Resolved> => {
     if (looksLikeToken(bearer)) {
       const claims = await tokens.verify(bearer);
       // The minting key must still be live (revoked: its tokens stop too) and still be that client's.
@@ -92,15 +134,17 @@ export function authInterceptor({ keys, tokens, boundary }: AuthSources): Interc
         caller: { tenantId: grant.tenantId, keyId: grant.keyId ?? null, tokenId: claims.tokenId, accountIds: claims.accountIds },
       };
     }
-    // The lookup is by hash: timing reveals nothing about stored keys, and no key is kept in memory.
+    // The lookup is by hash: timing reveals nothing about stored keys, and no key is kept with its grant.
     const hash = hashApiKey(bearer);
     const grant = keys.grantOf(hash);
     if (grant === NOT_LOADED) throw databaseUnavailable();
     if (!grant) throw catalogueError(EdgeErrorCode.UNAUTHENTICATED, "invalid API key");
-    return {
-      credential: { kind: "api-key", clientId: grant.clientId, tenantId: grant.tenantId, scopes: grant.scopes, keyRef: grant.keyId ?? configuredKeyRef(hash) },
-      caller: { tenantId: grant.tenantId, keyId: grant.keyId ?? null, tokenId: null, accountIds: null },
-    };
+    const resolved: Resolved = Object.freeze({
+      credential: Object.freeze({ kind: "api-key", clientId: grant.clientId, tenantId: grant.tenantId, scopes: grant.scopes, keyRef: grant.keyId ?? configuredKeyRef(hash) }),
+      caller: Object.freeze({ tenantId: grant.tenantId, keyId: grant.keyId ?? null, tokenId: null, accountIds: null }),
+    });
+    resolvedKeys.set(bearer, resolved);
+    return resolved;
   };
 
   return (next) => async (request) => {
@@ -111,7 +155,7 @@ export function authInterceptor({ keys, tokens, boundary }: AuthSources): Interc
     }
     const bearer = BEARER.exec(header)?.[1];
     if (!bearer) throw catalogueError(EdgeErrorCode.UNAUTHENTICATED, "malformed Authorization header: expected Bearer <key>");
-    const { credential, caller } = await authenticate(bearer);
+    const { credential, caller } = resolvedKeys.get(bearer) ?? (await authenticate(bearer));
 
     const procedure = procedureOf(request.service, request.method);
     const scope = requiredScope(procedure);

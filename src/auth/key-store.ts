@@ -43,6 +43,8 @@ export class KeyStore {
   private storedById = new Map<string, ApiKeyGrant>();
   private readonly configuredByRef = new Map<string, ApiKeyGrant>();
   private loaded = false;
+  /** Bumped whenever a read of the table was applied: what callers resolved before may be stale. */
+  private version = 0;
   /** Every read of the table is applied in this order. */
   private queue: Promise<void> = Promise.resolve();
   private stopListening?: () => Promise<void>;
@@ -77,6 +79,14 @@ export class KeyStore {
     if (ref.startsWith("cfg_")) return this.configuredByRef.get(ref);
     if (!this.loaded) return NOT_LOADED;
     return this.storedById.get(ref);
+  }
+
+  /**
+   * Changes with every applied read of the stored keys (start-up, a notification, the periodic
+   * reload): a grant looked up under one generation may be revoked under the next.
+   */
+  get generation(): number {
+    return this.version;
   }
 
   /** Loads the stored keys, then follows changes. */
@@ -119,6 +129,7 @@ export class KeyStore {
     this.stored = new Map(grants);
     this.storedById = new Map(grants.map(([, grant]) => [grant.keyId!, grant]));
     this.loaded = true;
+    this.version += 1;
   }
 
   private async reloadOne(keyId: string): Promise<void> {
@@ -126,6 +137,7 @@ export class KeyStore {
       .select({ ...grantColumns, revokedAt: apiKeys.revokedAt })
       .from(apiKeys)
       .where(eq(apiKeys.id, keyId));
+    this.version += 1;
     if (!row) return;
     if (row.revokedAt) {
       this.stored.delete(row.keyHash);

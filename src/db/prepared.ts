@@ -35,3 +35,33 @@ export async function preparedOn<T>(client: postgres.Sql | postgres.TransactionS
   const { sql, params } = (db as unknown as { dialect: PgDialectLike }).dialect.sqlToQuery(query);
   return (await client.unsafe(sql, params as postgres.ParameterOrJSON<never>[], { prepare: true })) as unknown as T[];
 }
+
+/**
+ * A statement the write path sends at every batch, rendered by drizzle once: later calls send the
+ * same text with their own parameters (drizzle's rendering of the template cost about as much as
+ * the rest of the call's client side, docs/profile.md). `render` must use each parameter once, in
+ * order, as a plain value: the first rendering checks that, so a statement that does not is
+ * refused at its first use rather than sent with shifted parameters.
+ */
+export class HotStatement<P extends unknown[]> {
+  #text: string | undefined;
+
+  constructor(private readonly render: (...params: P) => SQL) {}
+
+  /** Runs the statement with `params`, prepared on postgres.js, through drizzle on PGlite. */
+  async query<T>(db: Database, ...params: P): Promise<T[]> {
+    const client = postgresClientOf(db);
+    if (!client) return queryRows<T>(db, this.render(...params));
+    const text = this.#text ?? this.#renderOnce(db, params);
+    return (await client.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true })) as unknown as T[];
+  }
+
+  #renderOnce(db: Database, params: P): string {
+    const rendered = (db as unknown as { dialect: PgDialectLike }).dialect.sqlToQuery(this.render(...params));
+    if (rendered.params.length !== params.length || rendered.params.some((value, i) => value !== params[i])) {
+      throw new Error(`a HotStatement must use each parameter once, in order, as a value: ${rendered.sql}`);
+    }
+    this.#text = rendered.sql;
+    return rendered.sql;
+  }
+}

@@ -124,7 +124,15 @@ export class RateLimits {
       this.recordFallback(procedure);
       return consume(...args);
     };
-    return new RateLimiterRedis({ ...limits, storeClient: redis, rejectIfRedisNotReady: true, insuranceLimiter: insurance });
+    // A key refused once stays refused in memory until its window ends (inMemoryBlockOnConsumed):
+    // the counter only grows within a window, so asking Redis again could only say no again.
+    return new RateLimiterRedis({
+      ...limits,
+      storeClient: redis,
+      rejectIfRedisNotReady: true,
+      insuranceLimiter: insurance,
+      inMemoryBlockOnConsumed: points + 1,
+    });
   }
 
   private recordFallback(procedure: string): void {

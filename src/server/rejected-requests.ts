@@ -37,15 +37,17 @@ export function countRejectedRequests(app: FastifyInstance, meter: Meter): Count
   const rejected = meter.createCounter("rpc.server.rejected_requests", {
     description: "API requests refused before reaching a handler (too large, undecodable, unsupported content type, unknown route)",
   });
-  app.addHook("onResponse", async (request, reply) => {
+  // Not async: it runs on every response and has nothing to do for most.
+  app.addHook("onResponse", (request, reply, done) => {
     const marker = markers.get(request.raw);
-    if (!marker || marker.reached) return;
+    if (!marker || marker.reached) return done();
     const path = request.url.split("?")[0]!;
     rejected.add(1, {
       "rpc.method": procedures.has(path) ? path.slice(1) : "unknown",
       "rpc.system.name": rpcSystemOf(String(request.headers["content-type"] ?? "")),
       "http.response.status_code": reply.statusCode,
     });
+    done();
   });
   return rejected;
 }

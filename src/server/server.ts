@@ -118,12 +118,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 function trackHttp1Responses(app: FastifyInstance): { closeAfterResponse(): void } {
   const inFlight = new Set<ServerResponse>();
   let closing = false;
-  app.addHook("onRequest", async (request, reply) => {
-    if (request.raw.httpVersionMajor !== 1) return;
-    const response = reply.raw as ServerResponse;
-    if (closing) response.setHeader("connection", "close");
-    inFlight.add(response);
-    response.once("close", () => inFlight.delete(response));
+  app.addHook("onRequest", (request, reply, done) => {
+    if (request.raw.httpVersionMajor === 1) {
+      const response = reply.raw as ServerResponse;
+      if (closing) response.setHeader("connection", "close");
+      inFlight.add(response);
+      response.once("close", () => inFlight.delete(response));
+    }
+    done();
   });
   return {
     closeAfterResponse() {

@@ -34,6 +34,7 @@ import {
 } from "@opentelemetry/sdk-trace-base";
 import type { Logger } from "./logger.js";
 import { TELEMETRY_SCOPE } from "./scope.js";
+import { setSpansOnlyWhenSampled } from "./trace-context.js";
 
 export { TELEMETRY_SCOPE };
 
@@ -128,9 +129,14 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Running
     instrumentations: [],
     contextManager: new ExplicitContextOnly(),
   });
-  if (ownsGlobals) sdk.start();
+  if (ownsGlobals) {
+    sdk.start();
+    // Unsampled requests then get no span objects at all (trace-context.ts, startSpanUnder).
+    setSpansOnlyWhenSampled(sampler !== undefined);
+  }
   const release = async () => {
     if (!ownsGlobals) return;
+    setSpansOnlyWhenSampled(false);
     await sdk.shutdown();
     globalsTaken = false;
     // So that a later service in the same process (tests) can register its own.

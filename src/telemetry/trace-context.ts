@@ -3,9 +3,11 @@
  * OpenTelemetry context and writing a span's context back as a `traceparent`. Requests carry it in
  * a header, the outbox keeps it per event, Kafka messages carry it in a header.
  */
-import { randomBytes } from "node:crypto";
+import { randomFillSync } from "node:crypto";
 import {
+  INVALID_SPAN_CONTEXT,
   ROOT_CONTEXT,
+  TraceFlags,
   isSpanContextValid,
   SpanStatusCode,
   trace,
@@ -14,6 +16,8 @@ import {
   type Span,
   type SpanContext,
   type SpanKind,
+  type SpanOptions,
+  type Tracer,
 } from "@opentelemetry/api";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import { TELEMETRY_SCOPE } from "./scope.js";
@@ -24,6 +28,34 @@ const carrierGetter = {
   get: (carrier: Record<string, string>, key: string) => carrier[key],
   keys: (carrier: Record<string, string>) => Object.keys(carrier),
 };
+
+/**
+ * True while the registered tracer records only spans whose parent is sampled (telemetry.ts, with
+ * nothing to export to). Then a span under an unsampled parent or none would be a non-recording
+ * span with fresh ids that nobody reads: `startSpanUnder` hands out one shared non-recording span
+ * instead, and `traceparentOf` passes the parent on (or starts a trace), as it does for any span
+ * that is not recorded. Per request that skips the sampler, the id generation and the span object.
+ */
+let spansOnlyWhenSampled = false;
+const UNRECORDED = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
+
+/** telemetry.ts says whether its tracer records only spans under sampled parents. */
+export function setSpansOnlyWhenSampled(value: boolean): void {
+  spansOnlyWhenSampled = value;
+}
+
+/**
+ * `tracer.startSpan(name, options)` under the span `parent` names (a `traceparent`; a new trace when
+ * there is none), or the shared non-recording span when it would not be recorded (see above).
+ */
+export function startSpanUnder(tracer: Tracer, name: string, options: SpanOptions, parent: string | null | undefined): Span {
+  const context = contextOf(parent);
+  return unrecorded(context) ? UNRECORDED : tracer.startSpan(name, options, context);
+}
+
+function unrecorded(context: Context): boolean {
+  return spansOnlyWhenSampled && !((trace.getSpanContext(context)?.traceFlags ?? 0) & TraceFlags.SAMPLED);
+}
 
 /** The context a `traceparent` header continues; the root context when it is absent or malformed. */
 export function contextOf(traceparent: string | null | undefined): Context {
@@ -36,10 +68,20 @@ export function spanContextOf(traceparent: string | null | undefined): SpanConte
   return trace.getSpanContext(contextOf(traceparent));
 }
 
+/** Random bytes for new ids, fetched 4 KiB at a time: a `randomBytes` call per request cost more than the rest of starting a trace. */
+const idPool = Buffer.alloc(24 * 170);
+let idOffset = idPool.length;
+
 /** A `traceparent` that starts a new trace (not sampled): for work no span describes. */
 export function newTraceparent(): string {
-  const id = randomBytes(24).toString("hex");
-  return `00-${id.slice(0, 32)}-${id.slice(32)}-00`;
+  if (idOffset === idPool.length) {
+    randomFillSync(idPool);
+    idOffset = 0;
+  }
+  const traceId = idPool.toString("hex", idOffset, idOffset + 16);
+  const spanId = idPool.toString("hex", idOffset + 16, idOffset + 24);
+  idOffset += 24;
+  return `00-${traceId}-${spanId}-00`;
 }
 
 /**
@@ -75,11 +117,13 @@ export interface SpanSpec {
  * the service registers no context manager (telemetry.ts), so there is no "active" span.
  */
 export async function withSpan<T>(name: string, parent: string | null | undefined, spec: SpanSpec, fn: (span: Span) => Promise<T>): Promise<T> {
-  const links = (spec.links ?? []).flatMap((traceparent) => {
-    const linked = spanContextOf(traceparent);
-    return linked ? [{ context: linked }] : [];
-  });
-  const span = tracer.startSpan(name, { kind: spec.kind, attributes: spec.attributes, links }, contextOf(parent));
+  const context = contextOf(parent);
+  const links = () =>
+    (spec.links ?? []).flatMap((traceparent) => {
+      const linked = spanContextOf(traceparent);
+      return linked ? [{ context: linked }] : [];
+    });
+  const span = unrecorded(context) ? UNRECORDED : tracer.startSpan(name, { kind: spec.kind, attributes: spec.attributes, links: links() }, context);
   try {
     return await fn(span);
   } catch (error) {

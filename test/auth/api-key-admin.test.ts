@@ -142,6 +142,9 @@ describe("RevokeApiKey", () => {
     const { keyId, key } = await admin.createApiKey({ tenantId: "default", clientId: "two-instances", scopes: ["read"] });
     const onB = jsonClients(second.url, key);
     await until("instance B accepts the new key", async () => (await outcome(onB.accounts.listAccounts({}))) === "ok", { timeoutMs: 5_000 });
+    // Accepted on both instances first: each then holds the key's resolution (auth-interceptor.ts).
+    const onA = jsonClients(svc.url, key);
+    await until("instance A accepts the new key", async () => (await outcome(onA.accounts.listAccounts({}))) === "ok", { timeoutMs: 5_000 });
     const revokedAt = performance.now();
     await admin.revokeApiKey({ keyId });
     await until("instance B refuses the revoked key", async () => (await outcome(onB.accounts.listAccounts({}))) === Code.Unauthenticated, { timeoutMs: 1_000, intervalMs: 5 });
