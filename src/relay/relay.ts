@@ -32,10 +32,10 @@ export interface RelayOptions {
   /** Fallback poll when no notification arrives. */
   pollIntervalMs: number;
   /**
-   * After a notification wakes the idle loop, how long to wait for more commits before claiming:
-   * under a trickle of single payments every commit notifies, and one claim per commit costs a
-   * transaction of its own; a short linger makes one claim serve all the commits within it
-   * (measured in docs/relay.md). 0 claims at once.
+   * After a notification wakes the idle loop, the claim waits until this long after the previous
+   * claim began: under a trickle of single payments every commit notifies, and one claim per
+   * commit costs a transaction of its own; the window makes one claim serve all the commits within
+   * it (measured in docs/relay.md). A notification after a quiet spell is claimed at once. 0: never wait.
    */
   lingerMs?: number;
   /** Failed attempts after which an undeliverable message goes to the dead-letter topic. */
@@ -87,6 +87,8 @@ export class OutboxRelay {
   #admin: ReturnType<RelayDependencies["kafka"]["admin"]> | undefined;
   #published = 0;
   #deadLettered = 0;
+  /** When the last claim began (performance.now()). */
+  #claimedAt = 0;
   /** When a delivery or a probe last reached the broker (Date.now()); 0: not yet. */
   #brokerSeenAt = 0;
 
@@ -194,7 +196,11 @@ export class OutboxRelay {
       const retryIn = outcome.claimed > 0 ? outcome.nextRetryInMs : await this.#store.nextRetryInMs().catch(() => null);
       this.#waiting = true;
       const rung = await this.#bell.wait(Math.min(this.#options.pollIntervalMs, retryIn ?? Infinity));
-      if (rung && this.#options.lingerMs && !this.#stopping) await this.#sleep(this.#options.lingerMs);
+      // Woken by a commit: claim no sooner than `lingerMs` after the previous claim began, so that
+      // one claim serves every commit of that window. After a quiet spell that moment has passed
+      // and the claim goes at once; under load a batch outlasts the window and nothing is added.
+      const linger = this.#claimedAt + (this.#options.lingerMs ?? 0) - performance.now();
+      if (rung && linger > 0 && !this.#stopping) await this.#sleep(linger);
       this.#waiting = false;
     }
   }
@@ -206,10 +212,11 @@ export class OutboxRelay {
     this.#topicsReady = true;
   }
 
-  #runBatch(limit: number): Promise<BatchOutcome> {
-    return this.#store.batch(async (session) => {
+  async #runBatch(limit: number): Promise<BatchOutcome> {
+    this.#claimedAt = performance.now();
+    const batch = await this.#store.batch(async (session) => {
       const rows = await session.claim(limit);
-      if (rows.length === 0) return { claimed: 0, published: 0, brokerFailures: 0, successorsPending: false, nextRetryInMs: null };
+      if (rows.length === 0) return undefined;
       const started = performance.now();
       const results = await this.#publisher.publish(rows);
       const ackedAt = Date.now();
@@ -238,27 +245,31 @@ export class OutboxRelay {
         }
         retry(row, error);
       }
-      const { successorsPending, nextRetryInMs } = await session.finish(recorded);
-
-      this.#published += published.length;
-      this.#metrics?.published(
-        published.length,
-        (performance.now() - started) / 1000,
-        published.map((row) => (ackedAt - row.createdAt.getTime()) / 1000),
-      );
-      for (const { row, error } of dead) this.#logDead(row, error);
-      const failed = recorded.failed.length;
-      const messageFailures = failed - brokerFailures;
-      if (brokerFailures > 0) this.#metrics?.failed("broker", brokerFailures);
-      if (messageFailures > 0) this.#metrics?.failed("message", messageFailures);
-      if (failed > 0) {
-        this.#logger.warn(
-          { failed, brokerFailures, firstError: recorded.failed[0]!.error },
-          "relay: deliveries failed, rescheduled with backoff",
-        );
-      }
-      return { claimed: rows.length, published: published.length, brokerFailures, successorsPending, nextRetryInMs };
+      // Not awaited here: the outcome goes out with the COMMIT (outbox-store.ts), read below.
+      return { rows, published, dead, recorded, brokerFailures, started, ackedAt, finished: session.finish(recorded) };
     });
+    if (!batch) return { claimed: 0, published: 0, brokerFailures: 0, successorsPending: false, nextRetryInMs: null };
+    const { rows, published, dead, recorded, brokerFailures, started, ackedAt } = batch;
+    const { successorsPending, nextRetryInMs } = await batch.finished;
+
+    this.#published += published.length;
+    this.#metrics?.published(
+      published.length,
+      (performance.now() - started) / 1000,
+      published.map((row) => (ackedAt - row.createdAtMs) / 1000),
+    );
+    for (const { row, error } of dead) this.#logDead(row, error);
+    const failed = recorded.failed.length;
+    const messageFailures = failed - brokerFailures;
+    if (brokerFailures > 0) this.#metrics?.failed("broker", brokerFailures);
+    if (messageFailures > 0) this.#metrics?.failed("message", messageFailures);
+    if (failed > 0) {
+      this.#logger.warn(
+        { failed, brokerFailures, firstError: recorded.failed[0]!.error },
+        "relay: deliveries failed, rescheduled with backoff",
+      );
+    }
+    return { claimed: rows.length, published: published.length, brokerFailures, successorsPending, nextRetryInMs };
   }
 
   /** Sends `row`'s dead-letter record; false when the broker did not take it. */
@@ -272,7 +283,7 @@ export class OutboxRelay {
         topic: eventTopic(this.#options.topicPrefix, row.eventType),
         attempts: row.attempts + 1,
         lastError: error,
-        createdAt: row.createdAt.toISOString(),
+        createdAt: new Date(row.createdAtMs).toISOString(),
         deadAt: new Date().toISOString(),
       });
       return true;
