@@ -28,24 +28,12 @@ export function parseBrokers(value: string): string[] {
     .filter((broker) => broker.length > 0);
 }
 
-/** What each client was created with: the relay's producer (event-producer.ts) connects without the KafkaJS layer. */
-const connections = new WeakMap<Kafka, { connection: KafkaConnection; logger: Logger }>();
-
 /** Creates the client factory; librdkafka's own log lines go to `logger` at their level. */
 export function createKafka(connection: KafkaConnection, logger: Logger): Kafka {
-  const kafka = new Kafka({
+  return new Kafka({
     "client.id": connection.clientId,
     kafkaJS: { brokers: connection.brokers, logger: pinoBridge(logger), logLevel: logLevel.WARN },
   });
-  connections.set(kafka, { connection, logger });
-  return kafka;
-}
-
-/** The connection and logger `kafka` was created with (by createKafka). */
-export function connectionOf(kafka: Kafka): { connection: KafkaConnection; logger: Logger } {
-  const known = connections.get(kafka);
-  if (!known) throw new Error("Kafka client not created by createKafka");
-  return known;
 }
 
 /**
@@ -55,12 +43,7 @@ export function connectionOf(kafka: Kafka): { connection: KafkaConnection; logge
  * retries within that time by itself), so a dead broker shows up as a failure, not a hang.
  */
 export function createProducer(kafka: Kafka, deliveryTimeoutMs: number): Producer {
-  return kafka.producer(producerSettings(deliveryTimeoutMs));
-}
-
-/** The librdkafka settings of every producer of events (createProducer's and event-producer.ts's). */
-export function producerSettings(deliveryTimeoutMs: number) {
-  return {
+  return kafka.producer({
     "enable.idempotence": true,
     acks: -1,
     "linger.ms": 5,
@@ -69,7 +52,7 @@ export function producerSettings(deliveryTimeoutMs: number) {
     // Keep reconnect attempts frequent but bounded while a broker is away.
     "reconnect.backoff.ms": 100,
     "reconnect.backoff.max.ms": 2_000,
-  };
+  });
 }
 
 /**
@@ -96,9 +79,7 @@ export function isMessageFault(error: unknown): boolean {
 
 /** True when the producer instance is unusable (idempotence state lost) and must be replaced. */
 export function isFatal(error: unknown): boolean {
-  // `fatal` on the KafkaJS layer's errors, `isFatal` on librdkafka's own (event-producer.ts).
-  const flags = error as { fatal?: boolean; isFatal?: boolean } | undefined;
-  return flags?.fatal === true || flags?.isFatal === true || errorCode(error) === codes.ERR__FATAL;
+  return (error as { fatal?: boolean })?.fatal === true || errorCode(error) === codes.ERR__FATAL;
 }
 
 function errorCode(error: unknown): number {

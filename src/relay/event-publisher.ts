@@ -95,7 +95,7 @@ export class EventPublisher {
 
   async #connected(): Promise<EventProducer> {
     if (!this.#producer) {
-      const producer = new EventProducer(this.#kafka, this.#options.deliveryTimeoutMs, this.#logger);
+      const producer = new EventProducer(this.#kafka, this.#options.deliveryTimeoutMs);
       await producer.connect();
       this.#producer = producer;
     }
@@ -114,10 +114,8 @@ export class EventPublisher {
 }
 
 /** One message; resolves on its delivery report, rejects with the error of the report or of produce(). */
-function send(producer: EventProducer, topic: string, row: OutboxRow, value: Buffer, headers: MessageHeader[]): Promise<void> {
-  return new Promise((resolve, reject) =>
-    producer.produce(topic, row.aggregateId, value, row.createdAtMs, headers, (error) => (error ? reject(error) : resolve())),
-  );
+function send(producer: EventProducer, topic: string, row: OutboxRow, value: Buffer, headers: MessageHeader[]): Promise<unknown> {
+  return new Promise((resolve, reject) => producer.produce(topic, row.aggregateId, value, row.createdAtMs, headers, { resolve, reject }));
 }
 
 /** The messaging semantic conventions' attributes of one send. */
