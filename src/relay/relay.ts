@@ -206,7 +206,7 @@ export class OutboxRelay {
       // Until the next claim is due: `lingerMs` after the previous claim began. Woken by a commit,
       // no sooner than that, so that one claim serves every commit of that window; after a quiet
       // spell that moment has passed and the claim goes at once; under load a batch outlasts the
-      // window and nothing is added. Not listening, at that moment.
+      // window and nothing is added. While not listening, the wait ends at that moment: one poll per window.
       const untilDue = this.#claimedAt + (this.#options.lingerMs ?? 0) - performance.now();
       const timeout = this.#listening ? this.#options.pollIntervalMs : Math.max(0, untilDue);
       this.#waiting = true;
