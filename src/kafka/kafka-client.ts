@@ -46,7 +46,9 @@ export function createProducer(kafka: Kafka, deliveryTimeoutMs: number): Produce
   return kafka.producer({
     "enable.idempotence": true,
     acks: -1,
-    "linger.ms": 5,
+    // The relay produces a claim's messages in one synchronous loop, so a longer wait only delays
+    // them: 1 ms against 5 cost no CPU and took ~4 ms off each claim's delivery (docs/relay.md).
+    "linger.ms": 1,
     "message.timeout.ms": deliveryTimeoutMs,
     "socket.connection.setup.timeout.ms": Math.min(deliveryTimeoutMs, 10_000),
     // Keep reconnect attempts frequent but bounded while a broker is away.

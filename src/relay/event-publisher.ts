@@ -1,7 +1,7 @@
 /**
  * Turns outbox rows into Kafka messages and reports, per row, whether the broker acknowledged it.
- * Each row is its own `send()`: librdkafka still batches them on the wire (linger.ms), but a
- * failure is attributed to exactly the row that failed.
+ * Each row is its own `produce()` (src/kafka/event-producer.ts): librdkafka still batches them on
+ * the wire (linger.ms), but a failure is attributed to exactly the row that failed.
  *
  * Each send is a PRODUCER span, child of the request that wrote the event (the outbox row keeps its
  * `traceparent`; rows written outside a request start a trace); the message's `traceparent` header
@@ -9,13 +9,13 @@
  */
 import { SpanKind } from "@opentelemetry/api";
 import type { Logger } from "pino";
-import { createProducer, isFatal, type Kafka, type Producer } from "../kafka/kafka-client.js";
+import { EventProducer, type MessageHeader } from "../kafka/event-producer.js";
+import { isFatal, type Kafka } from "../kafka/kafka-client.js";
 import { HEADERS } from "../kafka/headers.js";
 import { deadLetterTopic, eventTopic } from "../kafka/topics.js";
 import { DEAD_LETTER_MAX_EVENT_BYTES, type DeadLetter } from "../outbox/event-schemas.js";
 import { traceparentOf, withSpan } from "../telemetry/trace-context.js";
 import type { OutboxRow } from "./outbox-store.js";
-
 
 export interface PublisherOptions {
   topicPrefix: string;
@@ -24,10 +24,12 @@ export interface PublisherOptions {
 
 /** Owns the relay's producer (created on first use, replaced after a fatal error). */
 export class EventPublisher {
-  #producer: Producer | undefined;
+  #producer: EventProducer | undefined;
   readonly #kafka: Kafka;
   readonly #options: PublisherOptions;
   readonly #logger: Logger;
+  /** Topic per event type, named once. */
+  readonly #topics = new Map<string, string>();
 
   constructor(kafka: Kafka, options: PublisherOptions, logger: Logger) {
     this.#kafka = kafka;
@@ -43,19 +45,9 @@ export class EventPublisher {
     const producer = await this.#connected();
     const results = await Promise.allSettled(
       rows.map((row) => {
-        const topic = eventTopic(this.#options.topicPrefix, row.eventType);
-        return withSpan(`${topic} publish`, row.traceparent ?? null, publishSpec(topic, row), (span) =>
-          producer.send({
-            topic,
-            messages: [
-              {
-                key: row.aggregateId,
-                value: row.value,
-                timestamp: String(row.createdAt.getTime()),
-                headers: headersOf(row, row.eventType, traceparentOf(span, row.traceparent)),
-              },
-            ],
-          }),
+        const topic = this.#topicOf(row.eventType);
+        return withSpan(`${topic} publish`, row.traceparent, publishSpec(topic, row), (span) =>
+          send(producer, topic, row, Buffer.from(row.value), headersOf(row, row.eventType, traceparentOf(span, row.traceparent))),
         );
       }),
     );
@@ -74,11 +66,8 @@ export class EventPublisher {
     const value: DeadLetter = { ...record, event, eventBytes: original.length, truncated };
     const topic = deadLetterTopic(this.#options.topicPrefix);
     const [result] = await Promise.allSettled([
-      withSpan(`${topic} publish`, row.traceparent ?? null, publishSpec(topic, row), (span) =>
-        producer.send({
-          topic,
-          messages: [{ key: row.aggregateId, value: JSON.stringify(value), headers: headersOf(row, "DeadLetter", traceparentOf(span, row.traceparent)) }],
-        }),
+      withSpan(`${topic} publish`, row.traceparent, publishSpec(topic, row), (span) =>
+        send(producer, topic, row, Buffer.from(JSON.stringify(value)), headersOf(row, "DeadLetter", traceparentOf(span, row.traceparent))),
       ),
     ]);
     await this.#replaceIfFatal([result!]);
@@ -91,16 +80,22 @@ export class EventPublisher {
     this.#producer = undefined;
     if (!producer) return;
     try {
-      await producer.flush({ timeout: timeoutMs });
+      await producer.flush(timeoutMs);
     } catch (error) {
       this.#logger.warn({ err: error }, "relay: flush on shutdown did not complete");
     }
     await producer.disconnect();
   }
 
-  async #connected(): Promise<Producer> {
+  #topicOf(eventType: string): string {
+    let topic = this.#topics.get(eventType);
+    if (topic === undefined) this.#topics.set(eventType, (topic = eventTopic(this.#options.topicPrefix, eventType)));
+    return topic;
+  }
+
+  async #connected(): Promise<EventProducer> {
     if (!this.#producer) {
-      const producer = createProducer(this.#kafka, this.#options.deliveryTimeoutMs);
+      const producer = new EventProducer(this.#kafka, this.#options.deliveryTimeoutMs);
       await producer.connect();
       this.#producer = producer;
     }
@@ -118,6 +113,11 @@ export class EventPublisher {
   }
 }
 
+/** One message; resolves on its delivery report, rejects with the error of the report or of produce(). */
+function send(producer: EventProducer, topic: string, row: OutboxRow, value: Buffer, headers: MessageHeader[]): Promise<unknown> {
+  return new Promise((resolve, reject) => producer.produce(topic, row.aggregateId, value, row.createdAtMs, headers, { resolve, reject }));
+}
+
 /** The messaging semantic conventions' attributes of one send. */
 function publishSpec(topic: string, row: OutboxRow) {
   return {
@@ -132,6 +132,6 @@ function publishSpec(topic: string, row: OutboxRow) {
   };
 }
 
-function headersOf(row: OutboxRow, eventType: string, traceparent: string): Record<string, string> {
-  return { [HEADERS.eventId]: row.eventId, [HEADERS.eventType]: eventType, [HEADERS.traceparent]: traceparent };
+function headersOf(row: OutboxRow, eventType: string, traceparent: string): MessageHeader[] {
+  return [{ [HEADERS.eventId]: row.eventId }, { [HEADERS.eventType]: eventType }, { [HEADERS.traceparent]: traceparent }];
 }

@@ -38,6 +38,11 @@ export class Doorbell {
   #rung = false;
   #wake: (() => void) | undefined;
 
+  /** Whether a ring is waiting to be taken by the next `wait()`. */
+  get pending(): boolean {
+    return this.#rung;
+  }
+
   ring(): void {
     this.#rung = true;
     this.#wake?.();

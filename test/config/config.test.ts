@@ -91,8 +91,8 @@ describe("READ_DATABASE_URL", () => {
 });
 
 describe("relay linger", () => {
-  it("defaults to 10 ms, accepts 0 (claim at once) and refuses what is not 0 to 1000", () => {
-    assert.equal(loadConfig({}).RELAY_LINGER_MS, 10);
+  it("defaults to 50 ms, accepts 0 (claim at once) and refuses what is not 0 to 1000", () => {
+    assert.equal(loadConfig({}).RELAY_LINGER_MS, 50);
     assert.equal(loadConfig({ RELAY_LINGER_MS: "0" }).RELAY_LINGER_MS, 0);
     for (const bad of ["-1", "1001", "abc"]) {
       assert.throws(

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { sql } from "drizzle-orm";
 import { ulid } from "ulid";
+import { queryRows } from "../../src/db/query-rows.js";
 import { outbox } from "../../src/db/schema.js";
 import { Ledger } from "../../src/ledger/ledger.js";
 import { OutboxRelay, type RelayOptions } from "../../src/relay/relay.js";
@@ -201,6 +202,41 @@ describe("outbox relay on a real broker", () => {
       await t.database.handle.db.execute(sql`select pg_notify(${OUTBOX_CHANNEL}, '')`);
       await t.log.waitFor("the five events of the run", (events) => ids.every((id) => events.some((e) => e.eventId === id)), 15_000);
       assert.deepEqual(orderViolations(t.log.events, await outboxRows(t.database.handle.db)), [], "in outbox order");
+    } finally {
+      await t.tearDown();
+    }
+  });
+
+  it("serves the commits of one linger window with one claim", async () => {
+    const t = await setUp(1, { pollIntervalMs: 120_000, lingerMs: 1_500 });
+    try {
+      await until("the relay to wait for notifications", () => t.relays[0]!.waiting);
+      // Separate commits, each with its own notification, as single payments arrive.
+      const commit = async (aggregateId: string) => {
+        const eventId = ulid();
+        await t.database.handle.db.insert(outbox).values({ eventId, eventType: "AccountCreated", aggregateType: "account", aggregateId, envelope: { eventId, type: "AccountCreated" } });
+        await t.database.handle.db.execute(sql`select pg_notify(${OUTBOX_CHANNEL}, '')`);
+        return eventId;
+      };
+      // The batch that marked each row published: its transaction id is the row version's xmin.
+      const batchOf = async () => {
+        const rows = await queryRows<{ event_id: string; batch: string }>(
+          t.database.handle.db,
+          sql`select event_id, xmin::text as batch from outbox where published_at is not null`,
+        );
+        return new Map(rows.map((row) => [row.event_id, row.batch]));
+      };
+      const first = await commit("window-a");
+      await until("the first event published", async () => (await batchOf()).has(first));
+      // Committed while the window that the first claim opened is still running: one claim at its end.
+      const rest = await Promise.all(["window-b", "window-c", "window-d"].map(commit));
+      let batches = new Map<string, string>();
+      await until("the window's events published", async () => {
+        batches = await batchOf();
+        return rest.every((id) => batches.has(id));
+      });
+      assert.equal(new Set(rest.map((id) => batches.get(id))).size, 1, "one batch for the window's commits");
+      assert.notEqual(batches.get(rest[0]!), batches.get(first));
     } finally {
       await t.tearDown();
     }
