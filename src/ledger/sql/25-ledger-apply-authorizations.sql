@@ -46,7 +46,6 @@ DECLARE
   v_at timestamptz;
   v_pay text;
   v_id bigint;
-  v_records jsonb;
 BEGIN
   SELECT array_agg(b ORDER BY b.account_id), array_agg(b.account_id ORDER BY b.account_id)
     INTO v_rows, v_ids
@@ -144,31 +143,24 @@ BEGIN
       SELECT i->>'paymentId', i->>'payerAccountId', i->>'payeeAccountId', amount, i->>'currency', status, reason,
              i->>'description', at, i->>'captureMethod', expires, coalesce(i->'metadata', '{}')
         FROM fresh ORDER BY ord
-      RETURNING *
   ), states_written AS (
     INSERT INTO payment_states (payment_id, status, held_cents, captured_cents, hold_expires_at, updated_at)
       SELECT i->>'paymentId', status, CASE WHEN manual THEN amount ELSE 0 END, CASE WHEN manual THEN 0 ELSE amount END, expires, at
         FROM fresh WHERE reason IS NULL ORDER BY ord
-      RETURNING *
   ), transitions_written AS (
     INSERT INTO payment_transitions (payment_id, status, amount_cents, created_at, payer_account_id, payee_account_id,
                                      payer_seq, payee_seq)
       SELECT i->>'paymentId', status, amount, at, i->>'payerAccountId', i->>'payeeAccountId', payer_seq, payee_seq
         FROM fresh ORDER BY ord
-  ), outbox_written AS (
-    INSERT INTO outbox (event_id, event_type, aggregate_type, aggregate_id, envelope, traceparent)
-      SELECT i->>'eventId', t.type, 'payment', i->>'paymentId',
-             ledger_envelope(i, t.type, 'payment', i->>'paymentId', ledger_authorize_payload(i, reason, expires)), i->>'traceparent'
-        FROM fresh CROSS JOIN LATERAL (SELECT CASE WHEN reason IS NULL THEN 'PaymentAuthorized' ELSE 'PaymentDeclined' END AS type) t
-        ORDER BY ord
   )
-  -- Each payment's record (ledger_payment_json's shape) from the rows as written, by payment id,
-  -- so that the results below do not read the payments back one by one.
-  SELECT jsonb_object_agg(p.id, ledger_payment_record(ROW(p.*)::payments, ROW(s.*)::payment_states))
-    INTO v_records
-    FROM payments_written p LEFT JOIN states_written s ON s.payment_id = p.id;
+  INSERT INTO outbox (event_id, event_type, aggregate_type, aggregate_id, envelope, traceparent)
+    SELECT i->>'eventId', t.type, 'payment', i->>'paymentId',
+           ledger_envelope(i, t.type, 'payment', i->>'paymentId', ledger_authorize_payload(i, reason, expires)), i->>'traceparent'
+      FROM fresh CROSS JOIN LATERAL (SELECT CASE WHEN reason IS NULL THEN 'PaymentAuthorized' ELSE 'PaymentDeclined' END AS type) t
+      ORDER BY ord;
 
-  -- The keys with their results (the records of the payments as written), then one outcome per item. A key that turns out live although it was
+  -- The keys with their results (the payments as now stored, read back through ledger_payment_json
+  -- like every other result), then one outcome per item. A key that turns out live although it was
   -- not a moment ago (another batch, on any instance, claimed it and committed meanwhile) makes
   -- the count differ: the whole batch is rolled back with a serialization failure and retried, and
   -- the retry answers that item as a replay.
@@ -178,7 +170,7 @@ BEGIN
       JOIN unnest(v_kind, v_ref) WITH ORDINALITY d(kind, ref, ord) ON d.ord = it.ord
   ), keys AS (
     INSERT INTO idempotency_keys AS k (client_id, key, method, request_hash, result, expires_at)
-      SELECT i->>'clientId', i->>'key', i->>'method', i->>'requestHash', v_records->(i->>'paymentId'),
+      SELECT i->>'clientId', i->>'key', i->>'method', i->>'requestHash', ledger_payment_json(i->>'paymentId'),
              now() + make_interval(hours => p_ttl_hours)
         FROM item WHERE kind = 'fresh'
       ON CONFLICT (client_id, key) DO UPDATE SET method = excluded.method, request_hash = excluded.request_hash,
