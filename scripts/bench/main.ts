@@ -88,6 +88,19 @@ async function main(): Promise<void> {
     const rows: Row[] = [];
     let peakRssSingleBytes: number | undefined;
     const workloads = workloadsOf(config, prefix);
+    // A service process keeps getting cheaper for its first minute or so while V8 optimises it
+    // (docs/profile.md), so every process gets BENCH_WARMUP seconds (default 20) of single requests
+    // over both protocols, unmeasured, before its first measured row: the rows compare warm
+    // processes, as a service that has been running is.
+    const warmup = async (baseUrls: string[]) => {
+      const seconds = Number(process.env.BENCH_WARMUP ?? 20);
+      if (seconds <= 0) return;
+      log(`warm-up: ${seconds}s over ${baseUrls.length} instance(s)`);
+      for (const protocol of protocols) {
+        await runServiceWorkload(app, { ...workloads[0]!, durationSeconds: Math.ceil(seconds / 2) }, protocol, 0, 0, baseUrls);
+      }
+    };
+    await warmup([app.baseUrl]);
     for (const workload of workloads) {
       log(`${workload.name}: pgbench (naive transaction)`);
       rows.push({ workload: workload.name, side: "pgbench", measurement: await measured(() => runPgbench(postgres.value, workload)) });
@@ -115,6 +128,7 @@ async function main(): Promise<void> {
     const others = await Promise.all([startService(postgres.value, serviceEnv, app.key), startService(postgres.value, serviceEnv, app.key)]);
     for (const other of others) stops.push(() => other.stop());
     const all = [app, ...others];
+    await warmup(all.map((s) => s.baseUrl));
     for (const workload of workloads) {
       rows.push(await serviceRow(workload.name, "connect-1-instance", () => runServiceWorkload(app, workload, "connect")));
       rows.push(
