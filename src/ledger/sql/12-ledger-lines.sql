@@ -150,6 +150,22 @@ BEGIN
 END;
 $$;
 
+-- The per-item commands' last write (payer and payee rows held in memory, both locked): the
+-- payment's step `p_status` at the next position of each side's payment steps, then both rows
+-- written back once. ledger_transition above does the same for rows that are not in memory.
+CREATE OR REPLACE FUNCTION ledger_write_step(p_payer balances, p_payee balances, p_payment_id text, p_status text,
+    p_amount bigint, p_at timestamptz) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+  p_payer.payment_seq := p_payer.payment_seq + 1;
+  p_payee.payment_seq := p_payee.payment_seq + 1;
+  INSERT INTO payment_transitions (payment_id, status, amount_cents, created_at, payer_account_id, payee_account_id, payer_seq, payee_seq)
+    VALUES (p_payment_id, p_status, p_amount, p_at, p_payer.account_id, p_payee.account_id, p_payer.payment_seq, p_payee.payment_seq);
+  PERFORM ledger_write_balance(p_payer);
+  PERFORM ledger_write_balance(p_payee);
+END;
+$$;
+
 -- The step `p_transition_id` of split payment `p_payment_id` as each of its payees sees it: the
 -- next position of the payee's payment steps (balances.payment_seq; the caller holds the lock and
 -- has written back any copy of the row it keeps).

@@ -86,12 +86,7 @@ BEGIN
     END IF;
   END IF;
   -- Every payment's first step, a decline's included (WatchPayments streams steps).
-  v_payer.payment_seq := v_payer.payment_seq + 1;
-  v_payee.payment_seq := v_payee.payment_seq + 1;
-  INSERT INTO payment_transitions (payment_id, status, amount_cents, created_at, payer_account_id, payee_account_id, payer_seq, payee_seq)
-    VALUES (v_id, v_status, v_amount, v_at, v_payer.account_id, v_payee.account_id, v_payer.payment_seq, v_payee.payment_seq);
-  PERFORM ledger_write_balance(v_payer);
-  PERFORM ledger_write_balance(v_payee);
+  PERFORM ledger_write_step(v_payer, v_payee, v_id, v_status, v_amount, v_at);
 
   PERFORM ledger_emit(p_item, CASE WHEN v_reason IS NULL THEN 'PaymentAuthorized' ELSE 'PaymentDeclined' END, 'payment', v_id,
                       ledger_authorize_payload(p_item, v_reason, v_expires));
@@ -158,12 +153,7 @@ BEGIN
   v_payee := ledger_entry_line(v_payee, v_line2, v_id, v_amount, v_at);
   INSERT INTO ledger_entries SELECT * FROM unnest(ARRAY[ledger_entry_row(v_payer, v_line, v_id, -v_amount, v_at),
                                                        ledger_entry_row(v_payee, v_line2, v_id, v_amount, v_at)]);
-  v_payer.payment_seq := v_payer.payment_seq + 1;
-  v_payee.payment_seq := v_payee.payment_seq + 1;
-  INSERT INTO payment_transitions (payment_id, status, amount_cents, created_at, payer_account_id, payee_account_id, payer_seq, payee_seq)
-    VALUES (v_id, 'CAPTURED', v_amount, v_at, v_payer.account_id, v_payee.account_id, v_payer.payment_seq, v_payee.payment_seq);
-  PERFORM ledger_write_balance(v_payer);
-  PERFORM ledger_write_balance(v_payee);
+  PERFORM ledger_write_step(v_payer, v_payee, v_id, 'CAPTURED', v_amount, v_at);
   PERFORM ledger_emit(p_item, 'PaymentCaptured', 'payment', v_id, ledger_capture_payload(p_item, v_payment, v_state.held_cents, v_amount));
   UPDATE payment_states SET status = 'CAPTURED', held_cents = 0, captured_cents = v_amount, updated_at = v_at WHERE payment_id = v_id
     RETURNING * INTO v_state;
@@ -248,12 +238,7 @@ BEGIN
     v_payer := ledger_entry_line(v_payer, v_line2, p_item->>'refundId', v_amount, v_at);
     INSERT INTO ledger_entries SELECT * FROM unnest(ARRAY[ledger_entry_row(v_payee, v_line, p_item->>'refundId', -v_amount, v_at),
                                                          ledger_entry_row(v_payer, v_line2, p_item->>'refundId', v_amount, v_at)]);
-    v_payer.payment_seq := v_payer.payment_seq + 1;
-    v_payee.payment_seq := v_payee.payment_seq + 1;
-    INSERT INTO payment_transitions (payment_id, status, amount_cents, created_at, payer_account_id, payee_account_id, payer_seq, payee_seq)
-      VALUES (v_id, 'REFUNDED', v_amount, v_at, v_payer.account_id, v_payee.account_id, v_payer.payment_seq, v_payee.payment_seq);
-    PERFORM ledger_write_balance(v_payer);
-    PERFORM ledger_write_balance(v_payee);
+    PERFORM ledger_write_step(v_payer, v_payee, v_id, 'REFUNDED', v_amount, v_at);
     UPDATE payment_states SET refunded_cents = refunded_cents + v_amount, updated_at = v_at WHERE payment_id = v_id
       RETURNING * INTO v_after;
   END IF;
