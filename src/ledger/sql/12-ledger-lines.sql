@@ -91,25 +91,37 @@ BEGIN
 END;
 $$;
 
--- Double entry (per-item path): moves `p_amount` from one available balance to another and writes
--- the debit and the credit. The caller holds both balance rows locked and has checked the refusals
--- (10-ledger-helpers.sql). The currency is the accounts' (a command refuses any other before this).
+-- Double entry on rows held in memory (per-item path): moves `p_amount` from `p_from`'s available
+-- balance to `p_to`'s and writes the debit and the credit; returns both rows as they are after
+-- (ARRAY[from, to]) for the caller to write back. The caller holds both rows locked and has checked
+-- the refusals (10-ledger-helpers.sql). The currency is the accounts' (a command refuses any other).
+CREATE OR REPLACE FUNCTION ledger_entry_pair(p_from balances, p_to balances, p_transfer_id text, p_amount bigint, p_at timestamptz)
+RETURNS balances[] LANGUAGE plpgsql AS $$
+DECLARE
+  v_from_id bigint := nextval('ledger_entries_id_seq');
+  v_to_id bigint := nextval('ledger_entries_id_seq');
+BEGIN
+  p_from := ledger_entry_line(p_from, v_from_id, p_transfer_id, -p_amount, p_at);
+  p_to := ledger_entry_line(p_to, v_to_id, p_transfer_id, p_amount, p_at);
+  INSERT INTO ledger_entries SELECT * FROM unnest(ARRAY[ledger_entry_row(p_from, v_from_id, p_transfer_id, -p_amount, p_at),
+                                                       ledger_entry_row(p_to, v_to_id, p_transfer_id, p_amount, p_at)]);
+  RETURN ARRAY[p_from, p_to];
+END;
+$$;
+
+-- Double entry (per-item path) on rows read here: ledger_entry_pair, both rows written back.
 CREATE OR REPLACE FUNCTION ledger_move(p_transfer_id text, p_from text, p_to text, p_amount bigint, p_currency text, p_at timestamptz)
 RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
   v_from balances;
   v_to balances;
-  v_from_id bigint := nextval('ledger_entries_id_seq');
-  v_to_id bigint := nextval('ledger_entries_id_seq');
+  v_rows balances[];
 BEGIN
   SELECT * INTO STRICT v_from FROM balances WHERE account_id = p_from;
   SELECT * INTO STRICT v_to FROM balances WHERE account_id = p_to;
-  v_from := ledger_entry_line(v_from, v_from_id, p_transfer_id, -p_amount, p_at);
-  v_to := ledger_entry_line(v_to, v_to_id, p_transfer_id, p_amount, p_at);
-  PERFORM ledger_write_balance(v_from);
-  PERFORM ledger_write_balance(v_to);
-  INSERT INTO ledger_entries SELECT * FROM unnest(ARRAY[ledger_entry_row(v_from, v_from_id, p_transfer_id, -p_amount, p_at),
-                                                       ledger_entry_row(v_to, v_to_id, p_transfer_id, p_amount, p_at)]);
+  v_rows := ledger_entry_pair(v_from, v_to, p_transfer_id, p_amount, p_at);
+  PERFORM ledger_write_balance(v_rows[1]);
+  PERFORM ledger_write_balance(v_rows[2]);
 END;
 $$;
 

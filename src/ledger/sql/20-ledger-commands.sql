@@ -46,7 +46,7 @@ DECLARE
   v_reason text;
   v_status text;
   v_line bigint;
-  v_line2 bigint;
+  v_rows balances[];
   v_closed jsonb;
   v_payment payments%ROWTYPE;
   v_state payment_states%ROWTYPE;
@@ -77,12 +77,9 @@ BEGIN
       v_payer := ledger_hold_line(v_payer, v_amount, v_at);
       INSERT INTO hold_movements SELECT * FROM unnest(ARRAY[ledger_hold_row(v_payer, v_line, v_id, v_amount, v_at)]);
     ELSE
-      v_line := nextval('ledger_entries_id_seq');
-      v_payer := ledger_entry_line(v_payer, v_line, v_id, -v_amount, v_at);
-      v_line2 := nextval('ledger_entries_id_seq');
-      v_payee := ledger_entry_line(v_payee, v_line2, v_id, v_amount, v_at);
-      INSERT INTO ledger_entries SELECT * FROM unnest(ARRAY[ledger_entry_row(v_payer, v_line, v_id, -v_amount, v_at),
-                                                           ledger_entry_row(v_payee, v_line2, v_id, v_amount, v_at)]);
+      v_rows := ledger_entry_pair(v_payer, v_payee, v_id, v_amount, v_at);
+      v_payer := v_rows[1];
+      v_payee := v_rows[2];
     END IF;
   END IF;
   -- Every payment's first step, a decline's included (WatchPayments streams steps).
@@ -125,7 +122,7 @@ DECLARE
   v_payee balances%ROWTYPE;
   v_amount bigint := (p_item->>'amountCents')::bigint;
   v_line bigint;
-  v_line2 bigint;
+  v_rows balances[];
 BEGIN
   v_error := ledger_open_hold_error(v_id, 'captured', v_at);
   IF v_error IS NOT NULL THEN RETURN v_error; END IF;
@@ -147,13 +144,8 @@ BEGIN
     v_payer := ledger_hold_line(v_payer, -v_state.held_cents, v_at);
     INSERT INTO hold_movements SELECT * FROM unnest(ARRAY[ledger_hold_row(v_payer, v_line, v_id, -v_state.held_cents, v_at)]);
   END IF;
-  v_line := nextval('ledger_entries_id_seq');
-  v_line2 := nextval('ledger_entries_id_seq');
-  v_payer := ledger_entry_line(v_payer, v_line, v_id, -v_amount, v_at);
-  v_payee := ledger_entry_line(v_payee, v_line2, v_id, v_amount, v_at);
-  INSERT INTO ledger_entries SELECT * FROM unnest(ARRAY[ledger_entry_row(v_payer, v_line, v_id, -v_amount, v_at),
-                                                       ledger_entry_row(v_payee, v_line2, v_id, v_amount, v_at)]);
-  PERFORM ledger_write_step(v_payer, v_payee, v_id, 'CAPTURED', v_amount, v_at);
+  v_rows := ledger_entry_pair(v_payer, v_payee, v_id, v_amount, v_at);
+  PERFORM ledger_write_step(v_rows[1], v_rows[2], v_id, 'CAPTURED', v_amount, v_at);
   PERFORM ledger_emit(p_item, 'PaymentCaptured', 'payment', v_id, ledger_capture_payload(p_item, v_payment, v_state.held_cents, v_amount));
   UPDATE payment_states SET status = 'CAPTURED', held_cents = 0, captured_cents = v_amount, updated_at = v_at WHERE payment_id = v_id
     RETURNING * INTO v_state;
@@ -211,8 +203,7 @@ DECLARE
   v_status text;
   v_closed jsonb;
   v_after payment_states%ROWTYPE;
-  v_line bigint;
-  v_line2 bigint;
+  v_rows balances[];
 BEGIN
   SELECT * INTO v_payment FROM payments WHERE id = v_id;
   IF FOUND THEN SELECT * INTO v_state FROM payment_states WHERE payment_id = v_id FOR UPDATE; END IF;
@@ -232,13 +223,8 @@ BEGIN
   IF v_reason IS NULL THEN
     -- The two entries (payee to payer) and the step on the two locked rows, as ledger_move and
     -- ledger_transition would make them, each row written once.
-    v_line := nextval('ledger_entries_id_seq');
-    v_line2 := nextval('ledger_entries_id_seq');
-    v_payee := ledger_entry_line(v_payee, v_line, p_item->>'refundId', -v_amount, v_at);
-    v_payer := ledger_entry_line(v_payer, v_line2, p_item->>'refundId', v_amount, v_at);
-    INSERT INTO ledger_entries SELECT * FROM unnest(ARRAY[ledger_entry_row(v_payee, v_line, p_item->>'refundId', -v_amount, v_at),
-                                                         ledger_entry_row(v_payer, v_line2, p_item->>'refundId', v_amount, v_at)]);
-    PERFORM ledger_write_step(v_payer, v_payee, v_id, 'REFUNDED', v_amount, v_at);
+    v_rows := ledger_entry_pair(v_payee, v_payer, p_item->>'refundId', v_amount, v_at);
+    PERFORM ledger_write_step(v_rows[2], v_rows[1], v_id, 'REFUNDED', v_amount, v_at);
     UPDATE payment_states SET refunded_cents = refunded_cents + v_amount, updated_at = v_at WHERE payment_id = v_id
       RETURNING * INTO v_after;
   END IF;
