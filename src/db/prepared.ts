@@ -21,6 +21,16 @@ function postgresClientOf(db: Database): postgres.Sql | undefined {
   return typeof client === "function" && "unsafe" in client ? (client as postgres.Sql) : undefined;
 }
 
+/** `query` as text and parameters, rendered by `db`'s dialect. */
+function render(db: Database, query: SQL): { sql: string; params: unknown[] } {
+  return (db as unknown as { dialect: PgDialectLike }).dialect.sqlToQuery(query);
+}
+
+/** Sends `text` as a named prepared statement of `client` (one per connection, kept by postgres.js). */
+async function sendPrepared<T>(client: postgres.Sql | postgres.TransactionSql, text: string, params: unknown[]): Promise<T[]> {
+  return (await client.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true })) as unknown as T[];
+}
+
 /** Runs `query` (one statement) prepared on postgres.js, through drizzle on PGlite; returns its rows. */
 export async function queryPrepared<T>(db: Database, query: SQL): Promise<T[]> {
   const client = postgresClientOf(db);
@@ -32,8 +42,8 @@ export async function queryPrepared<T>(db: Database, query: SQL): Promise<T[]> {
  * `db`'s dialect.
  */
 export async function preparedOn<T>(client: postgres.Sql | postgres.TransactionSql, db: Database, query: SQL): Promise<T[]> {
-  const { sql, params } = (db as unknown as { dialect: PgDialectLike }).dialect.sqlToQuery(query);
-  return (await client.unsafe(sql, params as postgres.ParameterOrJSON<never>[], { prepare: true })) as unknown as T[];
+  const { sql, params } = render(db, query);
+  return sendPrepared<T>(client, sql, params);
 }
 
 /**
@@ -52,12 +62,11 @@ export class HotStatement<P extends unknown[]> {
   async query<T>(db: Database, ...params: P): Promise<T[]> {
     const client = postgresClientOf(db);
     if (!client) return queryRows<T>(db, this.render(...params));
-    const text = this.#text ?? this.#renderOnce(db, params);
-    return (await client.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true })) as unknown as T[];
+    return sendPrepared<T>(client, this.#text ?? this.#renderOnce(db, params), params);
   }
 
   #renderOnce(db: Database, params: P): string {
-    const rendered = (db as unknown as { dialect: PgDialectLike }).dialect.sqlToQuery(this.render(...params));
+    const rendered = render(db, this.render(...params));
     if (rendered.params.length !== params.length || rendered.params.some((value, i) => value !== params[i])) {
       throw new Error(`a HotStatement must use each parameter once, in order, as a value: ${rendered.sql}`);
     }
