@@ -17,14 +17,22 @@
 -- Idempotency: the key is claimed before the command runs (a concurrent holder of the same key
 -- makes the claim wait, then answers as a replay) and keeps the result; an error gives it back.
 -- `expire` items (from the sweeper), `open` and `limit` items have no key.
+-- Index plans only (SET enable_seqscan = off, for every statement this call runs, nested ones
+-- included): each statement's plan is made once per session and kept, from the statistics of the
+-- moment. Made while a table was small (a new ledger, or statistics taken then), it scanned the
+-- whole table for one key: every call read all payments, a key's update all idempotency keys,
+-- and the set path all balances twice and payments and payment states once per item
+-- (docs/write-path.md, "Plans that do not depend on table sizes"). Every row the write path reads
+-- is found by a key it has, so a sequential scan is never the plan it wants.
 CREATE OR REPLACE FUNCTION ledger_apply(p_items jsonb, p_ttl_hours integer) RETURNS jsonb
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET enable_seqscan = off AS $$
 DECLARE
   v_item jsonb;
   v_outcomes jsonb[] := '{}';
   v_claimed text;
   v_out jsonb;
   v_accounts text[];
+  v_acted text[];
   v_account text;
   v_tenant text;
   v_tenants text[] := '{}';
@@ -47,16 +55,24 @@ BEGIN
       SELECT a FROM jsonb_array_elements(p_items) i,
                     unnest(ARRAY[i->>'accountId', i->>'fundingAccountId', i->>'payerAccountId', i->>'payeeAccountId']) a
       UNION ALL
-      -- The payees of split payments: those authorized now, and those of the payments acted on.
-      SELECT s->>'payeeAccountId' FROM jsonb_array_elements(p_items) i, jsonb_array_elements(i->'splits') s
-      UNION ALL
-      SELECT unnest(ARRAY[p.payer_account_id, p.payee_account_id]) FROM payments p
-       WHERE p.id = ANY (ARRAY(SELECT i->>'paymentId' FROM jsonb_array_elements(p_items) i WHERE i->>'kind' <> 'authorize'))
-      UNION ALL
-      SELECT l.payee_account_id FROM payment_splits l
-       WHERE l.payment_id = ANY (ARRAY(SELECT i->>'paymentId' FROM jsonb_array_elements(p_items) i WHERE i->>'kind' <> 'authorize'))) ids
+      -- The payees of split payments authorized now.
+      SELECT s->>'payeeAccountId' FROM jsonb_array_elements(p_items) i, jsonb_array_elements(i->'splits') s) ids
      WHERE a IS NOT NULL
      ORDER BY a);
+  -- The payer, payee and split payees of the payments acted on (not for authorizations: the
+  -- payments they name are new, so a batch of them reads no payment here).
+  v_acted := ARRAY(SELECT i->>'paymentId' FROM jsonb_array_elements(p_items) i WHERE i->>'kind' <> 'authorize' AND i ? 'paymentId');
+  IF v_acted <> '{}' THEN
+    v_accounts := ARRAY(
+      SELECT DISTINCT a FROM (
+        SELECT unnest(v_accounts) a
+        UNION ALL
+        SELECT unnest(ARRAY[p.payer_account_id, p.payee_account_id]) FROM unnest(v_acted) x JOIN payments p ON p.id = x
+        UNION ALL
+        SELECT l.payee_account_id FROM unnest(v_acted) x JOIN payment_splits l ON l.payment_id = x) ids
+       WHERE a IS NOT NULL
+       ORDER BY a);
+  END IF;
   -- Each locked row's tenant ('' for a funding account, NULL without a row) for the confinement.
   FOREACH v_account IN ARRAY v_accounts LOOP
     v_tenant := NULL;

@@ -13,8 +13,9 @@
 -- An item fails when its outcome is a refusal or a DECLINED record, replayed or not. Items whose
 -- key was live before the call (replays of earlier requests, keys reused for another request)
 -- keep their outcome and their key: this batch cannot change what they did.
+-- Index plans only, as ledger_apply (30-ledger-apply.sql says why).
 CREATE OR REPLACE FUNCTION ledger_apply_atomic(p_items jsonb, p_ttl_hours integer) RETURNS jsonb
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET enable_seqscan = off AS $$
 DECLARE
   v_n int := jsonb_array_length(p_items);
   v_outcomes jsonb;
