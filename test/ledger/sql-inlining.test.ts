@@ -10,27 +10,20 @@
 import assert from "node:assert/strict";
 import { after, before, it } from "node:test";
 import postgres from "postgres";
-import { BENCH_FUNDING_ACCOUNT, FUNCTION_KINDS, functionBatch } from "../../scripts/bench/function-items.js";
-import { seedAccountsInSql } from "../../scripts/bench/seed.js";
-import { createTestDatabase, type TestDatabase } from "../support/database.js";
+import { FUNCTION_KINDS, functionBatch } from "../../scripts/bench/function-items.js";
+import { createFunctionDatabase, type FunctionDatabase } from "../support/function-database.js";
 
 /** Not inlinable by design (a FROM over the legs) and only on split payments, which these kinds are not. */
 const CALLED_ON_PURPOSE = new Set(["ledger_split_shares", "ledger_split_legs"]);
 
-let database: TestDatabase;
+let db: FunctionDatabase;
 let sql: postgres.Sql;
 
 before(async () => {
-  database = await createTestDatabase(2);
-  sql = postgres(database.url, { max: 1, onnotice: () => {} });
-  await seedAccountsInSql(database.url, "inl-", 20, 1_000_000n);
-  const open = { kind: "open", accountId: BENCH_FUNDING_ACCOUNT, currency: "EUR", displayName: "Funding EUR", funding: "true", at: new Date().toISOString(), eventId: "e-funding", traceparent: null };
-  await sql`select ledger_apply(${JSON.stringify([open])}::text::jsonb, 24)`;
+  db = await createFunctionDatabase("inl-", 20);
+  sql = db.sql;
 });
-after(async () => {
-  await sql.end();
-  await database.drop();
-});
+after(() => db.close());
 
 /** The LANGUAGE sql functions `items` made PostgreSQL call (not inline), by name, with their outcomes. */
 async function sqlFunctionsCalled(items: object[]): Promise<{ called: string[]; outcomes: { error?: unknown }[] }> {

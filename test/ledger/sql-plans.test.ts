@@ -11,25 +11,18 @@
 import assert from "node:assert/strict";
 import { after, before, it } from "node:test";
 import postgres from "postgres";
-import { BENCH_FUNDING_ACCOUNT, FUNCTION_KINDS, functionBatch } from "../../scripts/bench/function-items.js";
-import { seedAccountsInSql } from "../../scripts/bench/seed.js";
-import { createTestDatabase, type TestDatabase } from "../support/database.js";
+import { FUNCTION_KINDS, functionBatch } from "../../scripts/bench/function-items.js";
+import { createFunctionDatabase, type FunctionDatabase } from "../support/function-database.js";
 
-let database: TestDatabase;
+let db: FunctionDatabase;
 let sql: postgres.Sql;
 
 before(async () => {
-  database = await createTestDatabase(2);
-  sql = postgres(database.url, { max: 1, onnotice: () => {} });
-  await seedAccountsInSql(database.url, "plan-", 20, 1_000_000n);
-  const open = { kind: "open", accountId: BENCH_FUNDING_ACCOUNT, currency: "EUR", displayName: "Funding EUR", funding: "true", at: new Date().toISOString(), eventId: "e-funding", traceparent: null };
-  await sql`select ledger_apply(${JSON.stringify([open])}::text::jsonb, 24)`;
+  db = await createFunctionDatabase("plan-", 20);
+  sql = db.sql;
   await sql`analyze`;
 });
-after(async () => {
-  await sql.end();
-  await database.drop();
-});
+after(() => db.close());
 
 /** The tables `fn` called with `items` scanned sequentially (name: scans), and its outcomes. */
 async function tablesScanned(fn: "ledger_apply" | "ledger_apply_atomic", items: object[]) {
