@@ -14,7 +14,7 @@ import { isFatal, type Kafka } from "../kafka/kafka-client.js";
 import { HEADERS } from "../kafka/headers.js";
 import { deadLetterTopic, eventTopic } from "../kafka/topics.js";
 import { DEAD_LETTER_MAX_EVENT_BYTES, type DeadLetter } from "../outbox/event-schemas.js";
-import { traceparentOf, withSpan } from "../telemetry/trace-context.js";
+import { traceparentOf, unrecordedTraceparent, withSpan } from "../telemetry/trace-context.js";
 import type { OutboxRow } from "./outbox-store.js";
 
 export interface PublisherOptions {
@@ -46,6 +46,9 @@ export class EventPublisher {
     const results = await Promise.allSettled(
       rows.map((row) => {
         const topic = this.#topicOf(row.eventType);
+        // Not sampled and nothing to export (the usual case): no span to make, the trace passes on.
+        const carried = unrecordedTraceparent(row.traceparent);
+        if (carried !== undefined) return send(producer, topic, row, Buffer.from(row.value), headersOf(row, row.eventType, carried));
         return withSpan(`${topic} publish`, row.traceparent, publishSpec(topic, row), (span) =>
           send(producer, topic, row, Buffer.from(row.value), headersOf(row, row.eventType, traceparentOf(span, row.traceparent))),
         );

@@ -53,6 +53,19 @@ export function startSpanUnder(tracer: Tracer, name: string, options: SpanOption
   return unrecorded(context) ? UNRECORDED : tracer.startSpan(name, options, context);
 }
 
+/**
+ * The `traceparent` a span under `parent` would carry on when it would not be recorded (the
+ * parent passed on, or a new trace when it is missing or malformed), so the caller can skip the
+ * span altogether; undefined when the span would be recorded. One parse of `parent`: the relay
+ * asks this per event.
+ */
+export function unrecordedTraceparent(parent: string | null | undefined): string | undefined {
+  if (!spansOnlyWhenSampled) return undefined;
+  const context = spanContextOf(parent);
+  if (context === undefined) return newTraceparent();
+  return context.traceFlags & TraceFlags.SAMPLED ? undefined : parent!;
+}
+
 function unrecorded(context: Context): boolean {
   return spansOnlyWhenSampled && !((trace.getSpanContext(context)?.traceFlags ?? 0) & TraceFlags.SAMPLED);
 }

@@ -9,7 +9,7 @@ import { SpanKind, trace } from "@opentelemetry/api";
 import { createLogger } from "../../src/telemetry/logger.js";
 import { TELEMETRY_SCOPE } from "../../src/telemetry/scope.js";
 import { startTelemetry, type RunningTelemetry } from "../../src/telemetry/telemetry.js";
-import { spanContextOf, startSpanUnder, traceparentOf, withSpan } from "../../src/telemetry/trace-context.js";
+import { spanContextOf, startSpanUnder, traceparentOf, unrecordedTraceparent, withSpan } from "../../src/telemetry/trace-context.js";
 
 const TRACEPARENT = /^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/;
 const UNSAMPLED_PARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00";
@@ -54,5 +54,17 @@ describe("trace context without an exporter", () => {
     // withSpan (the batcher's database call) follows the same rule.
     assert.equal(await withSpan("db", SAMPLED_PARENT, options, async (inner) => inner.isRecording()), true);
     assert.equal(await withSpan("db", UNSAMPLED_PARENT, { ...options, links: [SAMPLED_PARENT] }, async (inner) => inner.isRecording()), false);
+  });
+
+  it("the relay's shortcut carries what an unrecorded span would, and steps aside for a sampled parent", () => {
+    for (const parent of [UNSAMPLED_PARENT, null, "00-zz-yy-01"]) {
+      const viaSpan = traceparentOf(startSpanUnder(tracer(), "Test", options, parent), parent);
+      const shortcut = unrecordedTraceparent(parent);
+      assert.match(shortcut!, TRACEPARENT);
+      // The same parent passed on; or, like the span's, a new unsampled trace.
+      if (viaSpan === parent) assert.equal(shortcut, parent);
+      else assert.ok(shortcut !== parent && shortcut!.endsWith("-00") && viaSpan.endsWith("-00"), `${shortcut} for ${parent}`);
+    }
+    assert.equal(unrecordedTraceparent(SAMPLED_PARENT), undefined, "a sampled parent gets its span");
   });
 });
