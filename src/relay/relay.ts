@@ -207,11 +207,12 @@ export class OutboxRelay {
       // no sooner than that, so that one claim serves every commit of that window; after a quiet
       // spell that moment has passed and the claim goes at once; under load a batch outlasts the
       // window and nothing is added. While not listening, the wait ends at that moment: one poll per window.
-      const untilDue = this.#claimedAt + (this.#options.lingerMs ?? 0) - performance.now();
+      const dueAt = this.#claimedAt + (this.#options.lingerMs ?? 0);
+      const untilDue = dueAt - performance.now();
       const timeout = this.#listening ? this.#options.pollIntervalMs : Math.max(0, untilDue);
       this.#waiting = true;
       const rung = await this.#bell.wait(Math.min(timeout, retryIn ?? Infinity));
-      if (rung && untilDue > 0 && !this.#stopping) await this.#sleep(this.#claimedAt + (this.#options.lingerMs ?? 0) - performance.now());
+      if (rung && untilDue > 0 && !this.#stopping) await this.#sleep(dueAt - performance.now());
       this.#waiting = false;
     }
   }

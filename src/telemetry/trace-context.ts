@@ -50,7 +50,7 @@ export function setSpansOnlyWhenSampled(value: boolean): void {
  */
 export function startSpanUnder(tracer: Tracer, name: string, options: SpanOptions, parent: string | null | undefined): Span {
   const context = contextOf(parent);
-  return unrecorded(context) ? UNRECORDED : tracer.startSpan(name, options, context);
+  return unrecorded(trace.getSpanContext(context)) ? UNRECORDED : tracer.startSpan(name, options, context);
 }
 
 /**
@@ -60,14 +60,14 @@ export function startSpanUnder(tracer: Tracer, name: string, options: SpanOption
  * asks this per event.
  */
 export function unrecordedTraceparent(parent: string | null | undefined): string | undefined {
-  if (!spansOnlyWhenSampled) return undefined;
   const context = spanContextOf(parent);
-  if (context === undefined) return newTraceparent();
-  return context.traceFlags & TraceFlags.SAMPLED ? undefined : parent!;
+  if (!unrecorded(context)) return undefined;
+  return context ? parent! : newTraceparent();
 }
 
-function unrecorded(context: Context): boolean {
-  return spansOnlyWhenSampled && !((trace.getSpanContext(context)?.traceFlags ?? 0) & TraceFlags.SAMPLED);
+/** Whether a span under `parent` (its span context; none: a new trace) would not be recorded. */
+function unrecorded(parent: SpanContext | undefined): boolean {
+  return spansOnlyWhenSampled && !((parent?.traceFlags ?? 0) & TraceFlags.SAMPLED);
 }
 
 /** The context a `traceparent` header continues; the root context when it is absent or malformed. */
@@ -136,7 +136,7 @@ export async function withSpan<T>(name: string, parent: string | null | undefine
       const linked = spanContextOf(traceparent);
       return linked ? [{ context: linked }] : [];
     });
-  const span = unrecorded(context) ? UNRECORDED : tracer.startSpan(name, { kind: spec.kind, attributes: spec.attributes, links: links() }, context);
+  const span = unrecorded(trace.getSpanContext(context)) ? UNRECORDED : tracer.startSpan(name, { kind: spec.kind, attributes: spec.attributes, links: links() }, context);
   try {
     return await fn(span);
   } catch (error) {
