@@ -27,6 +27,7 @@ import { Ledger } from "../src/ledger/ledger.js";
 import { createLogger } from "../src/telemetry/logger.js";
 import { createTestDatabase } from "../test/support/database.js";
 import { processCpuMs } from "./bench/cpu-meter.js";
+import { openFundedPairs } from "./bench/seed.js";
 
 const { values } = parseArgs({
   options: {
@@ -47,14 +48,7 @@ const database = await createTestDatabase(32);
 const db = database.handle.db;
 const ledger = new Ledger(db, { idempotencyTtlHours: 1 });
 let keySeq = 0;
-const payers: string[] = [];
-const payees: string[] = [];
-for (let i = 0; i < 16; i++) {
-  const open = async () => (await ledger.createAccount({ currency: "EUR", displayName: "bench", accountId: "" }, ctx)).accountId;
-  payers.push(await open());
-  payees.push(await open());
-  await ledger.depositFunds({ idempotencyKey: `fund-${i}`, accountId: payers[i]!, amountCents: 10n ** 12n, currency: "EUR" }, ctx);
-}
+const { payers, payees } = await openFundedPairs(ledger, 16, "bench");
 
 /** Authorizes one payment; returns its id, when the call started and when its commit returned (ms). */
 async function pay(): Promise<{ paymentId: string; startedAt: number; committedAt: number }> {

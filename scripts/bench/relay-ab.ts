@@ -16,6 +16,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import postgres from "postgres";
 import { makeDurable, startBackingService } from "./backing-services.js";
+import { openFundedPairs } from "./seed.js";
 import { repoRoot } from "./tools.js";
 
 const { values } = parseArgs({
@@ -79,14 +80,7 @@ try {
   const ledger = new Ledger(database.handle.db, { idempotencyTtlHours: 1 });
   const sql = postgres(database.url, { max: 2, onnotice: () => {} });
   const ctx = { clientId: "bench" };
-  const payers: string[] = [];
-  const payees: string[] = [];
-  for (let i = 0; i < 64; i++) {
-    const open = async () => (await ledger.createAccount({ currency: "EUR", displayName: "ab", accountId: "" }, ctx)).accountId;
-    payers.push(await open());
-    payees.push(await open());
-    await ledger.depositFunds({ idempotencyKey: `fund-${i}`, accountId: payers[i]!, amountCents: 10n ** 12n, currency: "EUR" }, ctx);
-  }
+  const { payers, payees } = await openFundedPairs(ledger, 64, "ab");
   let keySeq = 0;
   // Every payment carries a traceparent, as the service's requests do (rpc-observer.ts).
   const pay = () => {

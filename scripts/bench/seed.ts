@@ -5,6 +5,7 @@
  * SQL instead (seedAccountsInSql).
  */
 import postgres from "postgres";
+import type { Ledger } from "../../src/ledger/ledger.js";
 
 export interface SeedOptions {
   baseUrl: string;
@@ -59,4 +60,21 @@ export async function seedAccountsInSql(databaseUrl: string, prefix: string, acc
   } finally {
     await sql.end();
   }
+}
+
+/**
+ * `count` payer/payee account pairs opened through `ledger` (the relay benchmarks pay through the
+ * Ledger, as the service does), each payer funded with 10^12 cents.
+ */
+export async function openFundedPairs(ledger: Ledger, count: number, displayName: string): Promise<{ payers: string[]; payees: string[] }> {
+  const ctx = { clientId: "bench" };
+  const payers: string[] = [];
+  const payees: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const open = async () => (await ledger.createAccount({ currency: "EUR", displayName, accountId: "" }, ctx)).accountId;
+    payers.push(await open());
+    payees.push(await open());
+    await ledger.depositFunds({ idempotencyKey: `fund-${i}`, accountId: payers[i]!, amountCents: 10n ** 12n, currency: "EUR" }, ctx);
+  }
+  return { payers, payees };
 }
