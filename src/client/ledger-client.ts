@@ -9,15 +9,17 @@
  * - an idempotency key for every money-moving request that has none (a random UUID), set once per
  *   call, so that the retries below send the same key and the ledger applies the request once;
  * - retries of `UNAVAILABLE` (the service or its database is briefly away) and `ABORTED` (lock
- *   contention; not an item of an aborted atomic batch, code ABORTED) with exponential backoff and full jitter (src/retry/backoff.ts), within the call's
- *   deadline; every other code is the caller's to handle;
+ *   contention; not an item of an aborted atomic batch, code ABORTED) with exponential backoff and
+ *   full jitter (src/retry/backoff.ts), within the call's deadline; and of a connection lost under
+ *   the call (the service was killed or dropped it) when the request is safe to send again (a read,
+ *   or one that carries its idempotency key); every other code is the caller's to handle;
  * - the API key as `Authorization: Bearer`.
  * Deadlines: `timeoutMs` is the default deadline of every call (per call: `{ timeoutMs }`); it
  * covers the retries too, and the server gets it as `grpc-timeout` / `connect-timeout-ms`.
  */
 import { randomUUID } from "node:crypto";
 import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError, createClient, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
+import { Code, ConnectError, createClient, type Client, type Interceptor, type Transport, type UnaryRequest } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { AccountService } from "../../gen/payment/v1/account_pb.js";
 import { ErrorDetailSchema } from "../../gen/payment/v1/common_pb.js";
@@ -92,7 +94,7 @@ export function retries(attempts: number, backoff: BackoffPolicy): Interceptor {
         return await next(request);
       } catch (error) {
         const connectError = ConnectError.from(error);
-        if (request.stream || attempt >= attempts || !isRetryable(connectError) || request.signal.aborted) throw error;
+        if (request.stream || attempt >= attempts || !isRetryable(connectError, request) || request.signal.aborted) throw error;
         await sleep(backoffDelay(backoff, attempt), request.signal);
       }
     }
@@ -100,12 +102,44 @@ export function retries(attempts: number, backoff: BackoffPolicy): Interceptor {
 }
 
 /**
- * Whether a retry may fix it: a retryable code, except ABORTED from an aborted atomic batch (its
- * key keeps that outcome: a retry with it answers the same; contention is CONTENTION).
+ * Whether a retry may fix it: a lost connection when the request is safe to send again; else a
+ * retryable code, except ABORTED from an aborted atomic batch (its key keeps that outcome: a retry
+ * with it answers the same; contention is CONTENTION).
  */
-function isRetryable(error: ConnectError): boolean {
+function isRetryable(error: ConnectError, request: UnaryRequest): boolean {
+  if (connectionLost(error, request.signal.aborted)) return replaySafe(request);
   if (!RETRYABLE_CODES.has(error.code)) return false;
   return !error.findDetails(ErrorDetailSchema).some((detail) => detail.code === "ABORTED");
+}
+
+/** Socket failures that mean the connection went away under a call (connect-node keeps them as causes). */
+const LOST_CONNECTION_CAUSES = new Set(["EPIPE", "ECONNRESET", "ECONNABORTED", "ERR_STREAM_PREMATURE_CLOSE"]);
+
+/**
+ * Whether the connection failed under the call rather than the service answering: a socket error
+ * raised by the client (connect-node reports a write to a closed socket, EPIPE, as INTERNAL and a
+ * reset as ABORTED), or an HTTP/2 stream cancelled while the caller did not cancel (the session
+ * closed under it: CANCELED). The request may or may not have reached the service.
+ */
+export function connectionLost(error: ConnectError, callerCancelled: boolean): boolean {
+  if (error.code === Code.Canceled) return !callerCancelled;
+  for (let cause = error.cause, depth = 0; cause && typeof cause === "object" && depth < 8; depth++) {
+    const code = (cause as { code?: unknown }).code;
+    if (typeof code === "string" && LOST_CONNECTION_CAUSES.has(code)) return true;
+    cause = (cause as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+/**
+ * Whether sending `request` again has the effect of sending it once: a read, a request with its
+ * idempotency key, or CreateAccount naming the account it opens.
+ */
+export function replaySafe(request: Pick<UnaryRequest, "method" | "message">): boolean {
+  if (request.method.idempotency === MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS) return true;
+  const message = request.message as { idempotencyKey?: unknown; accountId?: unknown };
+  if (typeof message.idempotencyKey === "string") return message.idempotencyKey !== "";
+  return request.method.name === "CreateAccount" && typeof message.accountId === "string" && message.accountId !== "";
 }
 
 function bearer(apiKey: string): Interceptor {

@@ -1,10 +1,11 @@
 /**
  * A bank workload for fault tests: 32 clients paying between a few hot and some cold accounts,
  * replaying earlier keys now and then, retrying UNAVAILABLE (and refused connections while the
- * service restarts) with the same key, as a careful client does. Records every acknowledgement so
+ * service restarts, and connections lost under a call) with the same key, as a careful client does. Records every acknowledgement so
  * that the test can check "acknowledged = in the database, once".
  */
 import { Code, ConnectError } from "@connectrpc/connect";
+import { connectionLost } from "../../src/client/ledger-client.js";
 import { jsonClients, type LedgerClients } from "../support/clients.js";
 
 export interface BankWorkload {
@@ -14,6 +15,8 @@ export interface BankWorkload {
   conflictingReplays: number;
   /** Final (non-retried) errors by Connect code name. */
   errors: Map<string, number>;
+  /** The first final error of each code, described (message, request id, cause), for assertion messages. */
+  errorSamples: Map<string, string>;
   /** performance.now() of every acknowledgement. */
   ackTimes: number[];
   /**
@@ -32,7 +35,7 @@ const RETRYABLE = new Set([Code.Unavailable, Code.Aborted, Code.DeadlineExceeded
 export function startBankWorkload(urls: string[], accountIds: string[], concurrency = 32): BankWorkload {
   const clients: LedgerClients[] = urls.map((url) => jsonClients(url));
   const hot = accountIds.slice(0, 2);
-  const state: BankWorkload = { acknowledged: new Map(), conflictingReplays: 0, errors: new Map(), ackTimes: [], ackSentTimes: [], retries: 0, retriedCodes: new Map(), stop: async () => {} };
+  const state: BankWorkload = { acknowledged: new Map(), conflictingReplays: 0, errors: new Map(), errorSamples: new Map(), ackTimes: [], ackSentTimes: [], retries: 0, retriedCodes: new Map(), stop: async () => {} };
   const keys: string[] = [];
   let running = true;
   let sequence = 0;
@@ -70,14 +73,20 @@ export function startBankWorkload(urls: string[], accountIds: string[], concurre
           break;
         } catch (error) {
           const code = ConnectError.from(error).code;
-          if (RETRYABLE.has(code) && attempt < 300 && running) {
+          // A connection lost under the call (the service was SIGKILLed while the request was on
+          // it: EPIPE, which connect-node reports as INTERNAL) is the client's to retry: the key
+          // makes the retry safe. The typed client retries it by the same rule.
+          const lost = connectionLost(ConnectError.from(error), false);
+          if ((RETRYABLE.has(code) || lost) && attempt < 300 && running) {
             state.retries++;
-            state.retriedCodes.set(Code[code], (state.retriedCodes.get(Code[code]) ?? 0) + 1);
+            const retried = lost ? `${Code[code]} (connection lost)` : Code[code];
+            state.retriedCodes.set(retried, (state.retriedCodes.get(retried) ?? 0) + 1);
             await new Promise((resolve) => setTimeout(resolve, Math.min(25 * 2 ** Math.min(attempt, 4), 400)));
             continue;
           }
           const name = Code[code];
           state.errors.set(name, (state.errors.get(name) ?? 0) + 1);
+          if (!state.errorSamples.has(name)) state.errorSamples.set(name, describe(error));
           break;
         }
       }
@@ -89,6 +98,19 @@ export function startBankWorkload(urls: string[], accountIds: string[], concurre
     await Promise.all(workers);
   };
   return state;
+}
+
+/** An error as the test should report it: message, the server's request id (none: raised by the client), causes. */
+function describe(error: unknown): string {
+  const connectError = ConnectError.from(error);
+  const causes: string[] = [];
+  for (let cause = connectError.cause, depth = 0; cause && depth < 5; depth++) {
+    const { code, message } = cause as { code?: unknown; message?: unknown };
+    causes.push(`${String(code ?? "")} ${String(message ?? cause)}`.trim());
+    cause = (cause as { cause?: unknown }).cause;
+  }
+  const requestId = connectError.metadata.get("x-request-id") ?? "none (raised by the client)";
+  return `${connectError.message}; request id ${requestId}; causes [${causes.join(" <- ")}]`;
 }
 
 /** Creates `count` USD accounts with a large deposit each; returns their ids. */

@@ -117,7 +117,13 @@ it("keeps every invariant through PostgreSQL, Redis, Kafka and service crashes",
     const [counts] = await sql`select (select count(*) from idempotency_keys where key like 'pay-%')::int as keys,
                                               (select count(*) from payments)::int as paid`;
     assert.equal(counts!.paid, counts!.keys, "one payment per idempotency key");
-    assert.deepEqual([...workload.errors.keys()].filter((code) => code !== "Unavailable"), [], "no error but UNAVAILABLE reached a client");
+    const unexpected = processes.flatMap((p) => p.output().split("\n").filter((line) => line.includes('"unexpected failure"')));
+    assert.deepEqual(
+      [...workload.errors.keys()].filter((code) => code !== "Unavailable"),
+      [],
+      `no error but UNAVAILABLE reached a client: ${JSON.stringify(Object.fromEntries(workload.errorSamples))}; ` +
+        `the service logged:\n${unexpected.slice(0, 5).join("\n")}`,
+    );
 
     // Every outbox event reaches Kafka once the relay caught up; duplicates are allowed and counted.
     await until("the relay published the outbox", async () => {

@@ -11,7 +11,9 @@ import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
-import { AccountStatus, Code, ConnectError, createLedgerClient, PaymentService, PaymentSchema, PaymentStatus } from "payment-ledger/client";
+import {
+  AccountService, AccountStatus, Code, ConnectError, connectionLost, createLedgerClient, PaymentService, PaymentSchema, PaymentStatus, replaySafe,
+} from "payment-ledger/client";
 import { testKey } from "../support/api-keys.js";
 import { startTestService, type TestService } from "../support/service.js";
 
@@ -74,8 +76,8 @@ describe("against the service", () => {
 describe("retries, deadlines and keys (a server that fails on purpose)", () => {
   let server: Http2Server;
   let url: string;
-  const seen: { key: string; code?: Code }[] = [];
-  let failures: Code[] = [];
+  const seen: { key: string; code?: Code | "drop connection" }[] = [];
+  let failures: (Code | "drop connection")[] = [];
   const sessions = new Set<ServerHttp2Session>();
 
   before(async () => {
@@ -86,6 +88,13 @@ describe("retries, deadlines and keys (a server that fails on purpose)", () => {
             async authorizePayment(request, context) {
               const code = failures.shift();
               seen.push({ key: request.idempotencyKey, code });
+              if (code === "drop connection") {
+                // The service dying mid-call: the connection goes, with no answer.
+                const gone = new Promise((resolve) => context.signal.addEventListener("abort", resolve));
+                for (const session of sessions) session.destroy();
+                await gone;
+                throw new ConnectError("the connection is gone", Code.Canceled);
+              }
               if (code === Code.DeadlineExceeded) {
                 // Hold the call until the client's deadline ends it.
                 await new Promise((resolve) => context.signal.addEventListener("abort", resolve));
@@ -120,6 +129,17 @@ describe("retries, deadlines and keys (a server that fails on purpose)", () => {
     });
   }
 
+  for (const protocol of ["connect", "grpc"] as const) {
+    it(`${protocol}: a connection lost under a keyed call is retried with the same key`, async () => {
+      seen.length = 0;
+      failures = ["drop connection"];
+      const ledger = createLedgerClient({ baseUrl: url, protocol, backoff: fast, newIdempotencyKey: () => `lost-${seen.length}` });
+      const { payment } = await ledger.payments.authorizePayment(request);
+      assert.equal(payment!.paymentId, "p-1");
+      assert.deepEqual(seen.map((s) => s.key), ["lost-0", "lost-0"]);
+    });
+  }
+
   it("other codes are not retried; attempts are bounded", async () => {
     seen.length = 0;
     failures = [Code.InvalidArgument];
@@ -142,6 +162,29 @@ describe("retries, deadlines and keys (a server that fails on purpose)", () => {
     await assert.rejects(ledger.payments.authorizePayment(request), (e: unknown) => ConnectError.from(e).code === Code.DeadlineExceeded);
     assert.ok(Date.now() - started < 10_000);
     assert.equal(seen.length, 1);
+  });
+});
+
+describe("which failures are a lost connection, which requests are safe to send again", () => {
+  const socketError = (code: string) => Object.assign(new Error(`write ${code}`), { code });
+
+  it("socket failures the client raised are a lost connection; answers of the service are not", () => {
+    assert.equal(connectionLost(new ConnectError("write EPIPE", Code.Internal, undefined, undefined, socketError("EPIPE")), false), true);
+    assert.equal(connectionLost(new ConnectError("read ECONNRESET", Code.Aborted, undefined, undefined, socketError("ECONNRESET")), false), true);
+    assert.equal(connectionLost(new ConnectError("http/2 stream closed with error code CANCEL (0x8)", Code.Canceled), false), true);
+    assert.equal(connectionLost(new ConnectError("http/2 stream closed with error code CANCEL (0x8)", Code.Canceled), true), false, "the caller cancelled");
+    assert.equal(connectionLost(new ConnectError("internal error (request id 1)", Code.Internal), false), false);
+    assert.equal(connectionLost(new ConnectError("contention", Code.Aborted), false), false);
+  });
+
+  it("reads, keyed requests and CreateAccount with its account id are safe; the rest is not", () => {
+    const { createAccount, getAccount, closeAccount, depositFunds } = AccountService.method;
+    assert.equal(replaySafe({ method: getAccount, message: { accountId: "a" } as never }), true);
+    assert.equal(replaySafe({ method: depositFunds, message: { idempotencyKey: "k" } as never }), true);
+    assert.equal(replaySafe({ method: depositFunds, message: { idempotencyKey: "" } as never }), false);
+    assert.equal(replaySafe({ method: createAccount, message: { accountId: "acc-1" } as never }), true);
+    assert.equal(replaySafe({ method: createAccount, message: { accountId: "" } as never }), false);
+    assert.equal(replaySafe({ method: closeAccount, message: { accountId: "acc-1", idempotencyKey: "k" } as never }), true);
   });
 });
 
