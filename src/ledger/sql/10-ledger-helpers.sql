@@ -58,8 +58,12 @@ $$;
 
 -- The stored form of PaymentRecord (src/ledger/records.ts; stored-json.ts tags bigint and Date):
 -- the immutable payment and its current state. GetPayment reads it through here as well.
+-- Index plans only, as ledger_apply's (30-ledger-apply.sql): reads call this once per listed
+-- payment, outside ledger_apply, and its plan is kept for the session; planned from a small
+-- table's statistics, a plan may scan the whole table for each payment (ledger_account_json's did,
+-- for each listed account: test/ledger/sql-plans.test.ts).
 CREATE OR REPLACE FUNCTION ledger_payment_json(p_payment_id text) RETURNS jsonb
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE SET enable_seqscan = off AS $$
 BEGIN
   RETURN (SELECT ledger_payment_record(p, s)
     -- A split payment (no payee of its own) lists its legs; other payments have no `splits` key.

@@ -47,9 +47,10 @@ END;
 $$;
 
 -- The stored form of AccountRecord (src/ledger/ledger-core.ts): the account row, and its status
--- from its balance row (closed_at lives there, where the money commands read it).
+-- from its balance row (closed_at lives there, where the money commands read it). Index plans
+-- only, as ledger_payment_json's (10-ledger-helpers.sql): ListAccounts calls it per account.
 CREATE OR REPLACE FUNCTION ledger_account_json(p_account accounts) RETURNS jsonb
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE SET enable_seqscan = off AS $$
 DECLARE
   v_closed timestamptz;
 BEGIN
