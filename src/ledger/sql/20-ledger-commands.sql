@@ -164,7 +164,11 @@ DECLARE
   v_status text := CASE WHEN v_expire THEN 'EXPIRED' ELSE 'VOIDED' END;
   v_error jsonb;
   v_state payment_states%ROWTYPE;
+  v_after payment_states%ROWTYPE;
   v_payment payments%ROWTYPE;
+  v_payer balances%ROWTYPE;
+  v_payee balances%ROWTYPE;
+  v_line bigint;
 BEGIN
   IF v_expire THEN
     SELECT * INTO v_state FROM payment_states WHERE payment_id = v_id FOR UPDATE;
@@ -176,11 +180,28 @@ BEGIN
     SELECT * INTO v_state FROM payment_states WHERE payment_id = v_id;
   END IF;
   SELECT * INTO v_payment FROM payments WHERE id = v_id;
-  PERFORM ledger_hold(v_id, v_payment.payer_account_id, -v_state.held_cents, v_at);
-  UPDATE payment_states SET status = v_status, held_cents = 0, updated_at = v_at WHERE payment_id = v_id;
-  PERFORM ledger_transition(v_id, v_status, v_state.held_cents, v_at, v_payment.payer_account_id, v_payment.payee_account_id);
+  IF v_payment.payee_account_id IS NULL THEN
+    -- A split payment: its step goes to each of its payees (ledger_transition, ledger_split_steps).
+    PERFORM ledger_hold(v_id, v_payment.payer_account_id, -v_state.held_cents, v_at);
+    PERFORM ledger_transition(v_id, v_status, v_state.held_cents, v_at, v_payment.payer_account_id, NULL);
+  ELSE
+    -- The released line and the step on the two locked rows, as ledger_hold and ledger_transition
+    -- would make them in that order, each row written once (the payer's was written twice).
+    SELECT * INTO v_payer FROM balances WHERE account_id = v_payment.payer_account_id;
+    SELECT * INTO v_payee FROM balances WHERE account_id = v_payment.payee_account_id;
+    IF v_state.held_cents <> 0 THEN
+      v_line := nextval('hold_movements_id_seq');
+      v_payer := ledger_hold_line(v_payer, -v_state.held_cents, v_at);
+      INSERT INTO hold_movements SELECT * FROM unnest(ARRAY[ledger_hold_row(v_payer, v_line, v_id, -v_state.held_cents, v_at)]);
+    END IF;
+    PERFORM ledger_write_step(v_payer, v_payee, v_id, v_status, v_state.held_cents, v_at);
+  END IF;
+  UPDATE payment_states SET status = v_status, held_cents = 0, updated_at = v_at WHERE payment_id = v_id
+    RETURNING * INTO v_after;
   PERFORM ledger_emit(p_item, 'Payment' || initcap(v_status), 'payment', v_id, ledger_release_payload(p_item, v_payment, v_state.held_cents));
-  RETURN jsonb_build_object('result', ledger_payment_json(v_id));
+  -- A plain payment's record from the rows in hand (ledger_payment_json's shape without reading them back).
+  RETURN jsonb_build_object('result', CASE WHEN v_payment.payee_account_id IS NULL THEN ledger_payment_json(v_id)
+                                           ELSE ledger_payment_record(v_payment, v_after) END);
 END;
 $$;
 
