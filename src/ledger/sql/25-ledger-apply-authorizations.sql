@@ -159,8 +159,9 @@ BEGIN
       FROM fresh CROSS JOIN LATERAL (SELECT CASE WHEN reason IS NULL THEN 'PaymentAuthorized' ELSE 'PaymentDeclined' END AS type) t
       ORDER BY ord;
 
-  -- The keys with their results (the payments as now stored, read back through ledger_payment_json
-  -- like every other result), then one outcome per item. A key that turns out live although it was
+  -- The keys with their results (the payments as now stored, read back in this statement: the
+  -- record ledger_payment_json makes of a payment that is not split, and no call per item), then
+  -- one outcome per item. A key that turns out live although it was
   -- not a moment ago (another batch, on any instance, claimed it and committed meanwhile) makes
   -- the count differ: the whole batch is rolled back with a serialization failure and retried, and
   -- the retry answers that item as a replay.
@@ -170,9 +171,10 @@ BEGIN
       JOIN unnest(v_kind, v_ref) WITH ORDINALITY d(kind, ref, ord) ON d.ord = it.ord
   ), keys AS (
     INSERT INTO idempotency_keys AS k (client_id, key, method, request_hash, result, expires_at)
-      SELECT i->>'clientId', i->>'key', i->>'method', i->>'requestHash', ledger_payment_json(i->>'paymentId'),
+      SELECT i->>'clientId', i->>'key', i->>'method', i->>'requestHash', ledger_payment_record(p, s),
              now() + make_interval(hours => p_ttl_hours)
-        FROM item WHERE kind = 'fresh'
+        FROM item JOIN payments p ON p.id = item.i->>'paymentId' LEFT JOIN payment_states s ON s.payment_id = p.id
+       WHERE kind = 'fresh'
       ON CONFLICT (client_id, key) DO UPDATE SET method = excluded.method, request_hash = excluded.request_hash,
         result = excluded.result, created_at = now(), expires_at = excluded.expires_at
       WHERE k.expires_at <= now()
