@@ -125,20 +125,31 @@ BEGIN
 END;
 $$;
 
--- Places (p_amount > 0) or releases (p_amount < 0) part of a hold on the payer's balance (per-item
--- path) and records the movement.
+-- Places (p_amount > 0) or releases (p_amount < 0) part of a hold on a payer row held in memory
+-- (per-item path): writes the movement and returns the row after it, for the caller to write back
+-- once with the command's other changes. Nothing for 0.
+CREATE OR REPLACE FUNCTION ledger_hold_movement(p_row balances, p_payment_id text, p_amount bigint, p_at timestamptz)
+RETURNS balances LANGUAGE plpgsql AS $$
+DECLARE
+  v_id bigint;
+BEGIN
+  IF p_amount = 0 THEN RETURN p_row; END IF;
+  v_id := nextval('hold_movements_id_seq');
+  p_row := ledger_hold_line(p_row, p_amount, p_at);
+  INSERT INTO hold_movements SELECT * FROM unnest(ARRAY[ledger_hold_row(p_row, v_id, p_payment_id, p_amount, p_at)]);
+  RETURN p_row;
+END;
+$$;
+
+-- ledger_hold_movement on the payer's row read here, written back at once (per-item path).
 CREATE OR REPLACE FUNCTION ledger_hold(p_payment_id text, p_account_id text, p_amount bigint, p_at timestamptz)
 RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
   v_row balances;
-  v_id bigint;
 BEGIN
   IF p_amount = 0 THEN RETURN; END IF;
-  v_id := nextval('hold_movements_id_seq');
   SELECT * INTO STRICT v_row FROM balances WHERE account_id = p_account_id;
-  v_row := ledger_hold_line(v_row, p_amount, p_at);
-  PERFORM ledger_write_balance(v_row);
-  INSERT INTO hold_movements SELECT * FROM unnest(ARRAY[ledger_hold_row(v_row, v_id, p_payment_id, p_amount, p_at)]);
+  PERFORM ledger_write_balance(ledger_hold_movement(v_row, p_payment_id, p_amount, p_at));
 END;
 $$;
 

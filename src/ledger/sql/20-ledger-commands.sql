@@ -45,7 +45,6 @@ DECLARE
   v_expires timestamptz := CASE WHEN v_manual THEN (p_item->>'holdExpiresAt')::timestamptz END;
   v_reason text;
   v_status text;
-  v_line bigint;
   v_rows balances[];
   v_closed jsonb;
   v_payment payments%ROWTYPE;
@@ -73,9 +72,7 @@ BEGIN
       VALUES (v_id, v_status, CASE WHEN v_manual THEN v_amount ELSE 0 END, CASE WHEN v_manual THEN 0 ELSE v_amount END, v_expires, v_at)
       RETURNING * INTO v_state;
     IF v_manual THEN
-      v_line := nextval('hold_movements_id_seq');
-      v_payer := ledger_hold_line(v_payer, v_amount, v_at);
-      INSERT INTO hold_movements SELECT * FROM unnest(ARRAY[ledger_hold_row(v_payer, v_line, v_id, v_amount, v_at)]);
+      v_payer := ledger_hold_movement(v_payer, v_id, v_amount, v_at);
     ELSE
       v_rows := ledger_entry_pair(v_payer, v_payee, v_id, v_amount, v_at);
       v_payer := v_rows[1];
@@ -121,7 +118,6 @@ DECLARE
   v_payer balances%ROWTYPE;
   v_payee balances%ROWTYPE;
   v_amount bigint := (p_item->>'amountCents')::bigint;
-  v_line bigint;
   v_rows balances[];
 BEGIN
   v_error := ledger_open_hold_error(v_id, 'captured', v_at);
@@ -139,11 +135,7 @@ BEGIN
 
   -- The lines and the step on the two locked rows, as ledger_hold, ledger_move and
   -- ledger_transition would make them in that order, each row written once.
-  IF v_state.held_cents <> 0 THEN
-    v_line := nextval('hold_movements_id_seq');
-    v_payer := ledger_hold_line(v_payer, -v_state.held_cents, v_at);
-    INSERT INTO hold_movements SELECT * FROM unnest(ARRAY[ledger_hold_row(v_payer, v_line, v_id, -v_state.held_cents, v_at)]);
-  END IF;
+  v_payer := ledger_hold_movement(v_payer, v_id, -v_state.held_cents, v_at);
   v_rows := ledger_entry_pair(v_payer, v_payee, v_id, v_amount, v_at);
   PERFORM ledger_write_step(v_rows[1], v_rows[2], v_id, 'CAPTURED', v_amount, v_at);
   PERFORM ledger_emit(p_item, 'PaymentCaptured', 'payment', v_id, ledger_capture_payload(p_item, v_payment, v_state.held_cents, v_amount));
@@ -168,7 +160,6 @@ DECLARE
   v_payment payments%ROWTYPE;
   v_payer balances%ROWTYPE;
   v_payee balances%ROWTYPE;
-  v_line bigint;
 BEGIN
   IF v_expire THEN
     SELECT * INTO v_state FROM payment_states WHERE payment_id = v_id FOR UPDATE;
@@ -189,11 +180,7 @@ BEGIN
     -- would make them in that order, each row written once (the payer's was written twice).
     SELECT * INTO v_payer FROM balances WHERE account_id = v_payment.payer_account_id;
     SELECT * INTO v_payee FROM balances WHERE account_id = v_payment.payee_account_id;
-    IF v_state.held_cents <> 0 THEN
-      v_line := nextval('hold_movements_id_seq');
-      v_payer := ledger_hold_line(v_payer, -v_state.held_cents, v_at);
-      INSERT INTO hold_movements SELECT * FROM unnest(ARRAY[ledger_hold_row(v_payer, v_line, v_id, -v_state.held_cents, v_at)]);
-    END IF;
+    v_payer := ledger_hold_movement(v_payer, v_id, -v_state.held_cents, v_at);
     PERFORM ledger_write_step(v_payer, v_payee, v_id, v_status, v_state.held_cents, v_at);
   END IF;
   UPDATE payment_states SET status = v_status, held_cents = 0, updated_at = v_at WHERE payment_id = v_id

@@ -63,7 +63,6 @@ DECLARE
   v_expires timestamptz := CASE WHEN v_manual THEN (p_item->>'holdExpiresAt')::timestamptz END;
   v_reason text;
   v_status text;
-  v_line bigint;
   v_step bigint;
 BEGIN
   SELECT * INTO v_payer FROM balances WHERE account_id = p_item->>'payerAccountId';
@@ -103,9 +102,7 @@ BEGIN
       VALUES (v_id, v_status, CASE WHEN v_manual THEN v_amount ELSE 0 END, CASE WHEN v_manual THEN 0 ELSE v_amount END, v_expires, v_at);
     IF v_manual THEN
       -- The whole amount is held on the payer; the legs get their parts at capture.
-      v_line := nextval('hold_movements_id_seq');
-      v_payer := ledger_hold_line(v_payer, v_amount, v_at);
-      INSERT INTO hold_movements SELECT * FROM unnest(ARRAY[ledger_hold_row(v_payer, v_line, v_id, v_amount, v_at)]);
+      v_payer := ledger_hold_movement(v_payer, v_id, v_amount, v_at);
     END IF;
   END IF;
   -- The payment's first step: the payer's on the transition, each payee's in payment_split_steps
