@@ -118,8 +118,9 @@ const LOST_CONNECTION_CAUSES = new Set(["EPIPE", "ECONNRESET", "ECONNABORTED", "
 /**
  * Whether the connection failed under the call rather than the service answering: a socket error
  * raised by the client (connect-node reports a write to a closed socket, EPIPE, as INTERNAL and a
- * reset as ABORTED), or an HTTP/2 stream cancelled while the caller did not cancel (the session
- * closed under it: CANCELED). The request may or may not have reached the service.
+ * reset as ABORTED), or CANCELED while the caller did not cancel (an HTTP/2 session closed under
+ * the stream, or the service cancelling calls as it shuts down: the error catalogue's CANCELED says
+ * to retry those). The request may or may not have reached the service.
  */
 export function connectionLost(error: ConnectError, callerCancelled: boolean): boolean {
   if (error.code === Code.Canceled) return !callerCancelled;
