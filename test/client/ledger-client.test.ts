@@ -1,7 +1,7 @@
 /**
- * The typed client (`payment-ledger/client`) against the real service over Connect and gRPC, its
- * retry and key rules against a server that fails on purpose, and the examples/ script run as a
- * user would run it.
+ * The typed client (`payment-ledger/client`) against the real service over Connect and gRPC (also
+ * while the service process is SIGKILLed and restarted under it), its retry and key rules against
+ * a server that fails on purpose, and the examples/ script run as a user would run it.
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -10,11 +10,14 @@ import { once } from "node:events";
 import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
 import { create } from "@bufbuild/protobuf";
+import postgres from "postgres";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import {
   AccountService, AccountStatus, Code, ConnectError, connectionLost, createLedgerClient, PaymentService, PaymentSchema, PaymentStatus, replaySafe,
 } from "payment-ledger/client";
 import { testKey } from "../support/api-keys.js";
+import { createTestDatabase } from "../support/database.js";
+import { freePort, spawnService, type ServiceProcess } from "../support/process.js";
 import { startTestService, type TestService } from "../support/service.js";
 
 const run = promisify(execFile);
@@ -163,6 +166,60 @@ describe("retries, deadlines and keys (a server that fails on purpose)", () => {
     assert.ok(Date.now() - started < 10_000);
     assert.equal(seen.length, 1);
   });
+});
+
+it("rides through the service being SIGKILLed three times under load: every call answers, each key once", { timeout: 180_000 }, async () => {
+  const database = await createTestDatabase(2);
+  const port = await freePort();
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const start = async () => {
+    const service = spawnService({ AUTH_DISABLED: "true", PORT: String(port), DATABASE_URL: database.url, RATE_LIMIT_POINTS: "1000000" });
+    await service.waitFor(/"msg":"listening/, 60_000);
+    return service;
+  };
+  let service: ServiceProcess = await start();
+  // Retries long enough to outlast a restart (a few seconds), as a caller who must not lose a payment sets them.
+  const clients = (["connect", "grpc"] as const).map((protocol) =>
+    createLedgerClient({ baseUrl, protocol, attempts: 200, backoff: { baseMs: 20, maxMs: 200 }, timeoutMs: 30_000 }));
+  try {
+    const [payer, payee] = await Promise.all(["payer", "payee"].map(async (displayName) =>
+      (await clients[0]!.accounts.createAccount({ currency: "USD", displayName })).account!.accountId));
+    await clients[0]!.accounts.depositFunds({ accountId: payer!, amountCents: 1_000_000n, currency: "USD" });
+    let running = true;
+    const answered = new Map<string, string>();
+    const errors: string[] = [];
+    const loops = Array.from({ length: 8 }, async (_, n) => {
+      const ledger = clients[n % 2]!;
+      for (let i = 0; running; i++) {
+        const idempotencyKey = `ride-${n}-${i}`;
+        try {
+          const { payment } = await ledger.payments.authorizePayment({ idempotencyKey, payerAccountId: payer!, payeeAccountId: payee!, amountCents: 1n, currency: "USD" });
+          answered.set(idempotencyKey, payment!.paymentId);
+        } catch (error) {
+          errors.push(`${idempotencyKey}: ${ConnectError.from(error).message}`);
+        }
+      }
+    });
+    for (let kill = 0; kill < 3; kill++) {
+      const before = answered.size;
+      while (answered.size < before + 50) await new Promise((resolve) => setTimeout(resolve, 20));
+      await service.stop("SIGKILL");
+      service = await start();
+    }
+    const afterRestart = answered.size;
+    while (answered.size < afterRestart + 50) await new Promise((resolve) => setTimeout(resolve, 20));
+    running = false;
+    await Promise.all(loops);
+    assert.deepEqual(errors, [], "no call failed: lost connections and the restarts were retried");
+    const sql = postgres(database.url, { max: 1, onnotice: () => {} });
+    const [paid] = await sql<{ n: number }[]>`select count(*)::int as n from payments`;
+    await sql.end();
+    assert.equal(paid!.n, answered.size, "one payment per key, none twice");
+    assert.equal(new Set(answered.values()).size, answered.size);
+  } finally {
+    await service.stop();
+    await database.drop();
+  }
 });
 
 describe("which failures are a lost connection, which requests are safe to send again", () => {
