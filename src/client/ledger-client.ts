@@ -78,8 +78,7 @@ export function createLedgerClient(options: LedgerClientOptions): LedgerClient {
 export function idempotencyKeys(newKey: () => string): Interceptor {
   return (next) => (request) => {
     const message = request.message as { idempotencyKey?: unknown };
-    const read = request.method.idempotency === MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS;
-    if (!request.stream && !read && typeof message.idempotencyKey === "string" && message.idempotencyKey === "") {
+    if (!request.stream && !isRead(request.method) && typeof message.idempotencyKey === "string" && message.idempotencyKey === "") {
       message.idempotencyKey = newKey();
     }
     return next(request);
@@ -137,10 +136,15 @@ export function connectionLost(error: ConnectError, callerCancelled: boolean): b
  * idempotency key, or CreateAccount naming the account it opens.
  */
 export function replaySafe(request: Pick<UnaryRequest, "method" | "message">): boolean {
-  if (request.method.idempotency === MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS) return true;
+  if (isRead(request.method)) return true;
   const message = request.message as { idempotencyKey?: unknown; accountId?: unknown };
   if (typeof message.idempotencyKey === "string") return message.idempotencyKey !== "";
   return request.method.name === "CreateAccount" && typeof message.accountId === "string" && message.accountId !== "";
+}
+
+/** A method declared without side effects (`idempotency_level = NO_SIDE_EFFECTS`): a read. */
+function isRead(method: UnaryRequest["method"]): boolean {
+  return method.idempotency === MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS;
 }
 
 function bearer(apiKey: string): Interceptor {

@@ -1,8 +1,9 @@
 /**
  * A bank workload for fault tests: 32 clients paying between a few hot and some cold accounts,
  * replaying earlier keys now and then, retrying UNAVAILABLE (and refused connections while the
- * service restarts, and connections lost under a call) with the same key, as a careful client does. Records every acknowledgement so
- * that the test can check "acknowledged = in the database, once".
+ * service restarts, and connections lost under a call) with the same key, as a careful client
+ * does. Records every acknowledgement so that the test can check "acknowledged = in the database,
+ * once".
  */
 import { Code, ConnectError } from "@connectrpc/connect";
 import { connectionLost } from "../../src/client/ledger-client.js";
@@ -72,11 +73,12 @@ export function startBankWorkload(urls: string[], accountIds: string[], concurre
           state.ackSentTimes.push(sentAt);
           break;
         } catch (error) {
-          const code = ConnectError.from(error).code;
+          const connectError = ConnectError.from(error);
+          const code = connectError.code;
           // A connection lost under the call (the service was SIGKILLed while the request was on
           // it: EPIPE, which connect-node reports as INTERNAL) is the client's to retry: the key
           // makes the retry safe. The typed client retries it by the same rule.
-          const lost = connectionLost(ConnectError.from(error), false);
+          const lost = connectionLost(connectError, false);
           if ((RETRYABLE.has(code) || lost) && attempt < 300 && running) {
             state.retries++;
             const retried = lost ? `${Code[code]} (connection lost)` : Code[code];
@@ -86,7 +88,7 @@ export function startBankWorkload(urls: string[], accountIds: string[], concurre
           }
           const name = Code[code];
           state.errors.set(name, (state.errors.get(name) ?? 0) + 1);
-          if (!state.errorSamples.has(name)) state.errorSamples.set(name, describe(error));
+          if (!state.errorSamples.has(name)) state.errorSamples.set(name, describe(connectError));
           break;
         }
       }
@@ -101,8 +103,7 @@ export function startBankWorkload(urls: string[], accountIds: string[], concurre
 }
 
 /** An error as the test should report it: message, the server's request id (none: raised by the client), causes. */
-function describe(error: unknown): string {
-  const connectError = ConnectError.from(error);
+function describe(connectError: ConnectError): string {
   const causes: string[] = [];
   for (let cause = connectError.cause, depth = 0; cause && depth < 5; depth++) {
     const { code, message } = cause as { code?: unknown; message?: unknown };
