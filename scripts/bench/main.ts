@@ -19,11 +19,12 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { renderChart } from "./chart.js";
+import { FLOOR_STACKS, floorCommitMs, startFloor } from "./framework-floor.js";
 import { cpuPerTransaction, sampleCpu } from "./cpu-meter.js";
 import { runServiceWorkload, type Protocol } from "./k6-workload.js";
 import { runBatchFunction, runPgbench } from "./pgbench.js";
 import { makeDurable, postmasterPid, startBackingService } from "./backing-services.js";
-import { formatReport, headlineOf, type BenchResults, type HalfLoadResult, type Row } from "./report.js";
+import { formatReport, headlineOf, type BenchResults, type FloorResult, type HalfLoadResult, type Row } from "./report.js";
 import { seedAccounts } from "./seed.js";
 import { startService, type ServiceProcess } from "./service-process.js";
 import { deliveryP99Ms, outboxBacklog, relayP99Ms, waitForRelay } from "./relay-latency.js";
@@ -63,7 +64,7 @@ async function main(): Promise<void> {
 
     // Each run starts with the relay caught up, and reports the CPU time every party spent on it
     // (the service's: the sum over its instances).
-    const measured = async (run: () => Promise<Measurement>, services: ServiceProcess[] = [app]): Promise<Measurement> => {
+    const measured = async (run: () => Promise<Measurement>, services: Pick<ServiceProcess, "pid">[] = [app]): Promise<Measurement> => {
       await waitForRelay(postgres.value);
       const sample = () => {
         const samples = services.map((s) => sampleCpu(s.pid, postmasterPid(postgres), relay.pid));
@@ -122,6 +123,25 @@ async function main(): Promise<void> {
       }
     }
 
+    // The framework floor (framework-floor.ts): the same closed loops against a process that only
+    // speaks the protocol, at the single Connect row's rate, so the service's CPU per payment can be
+    // read against what its stack costs before any ledger work.
+    const floors: FloorResult[] = [];
+    const singleConnect = rows.find((r) => r.workload === "uniform" && r.side === "connect")!.measurement;
+    const commitMs = floorCommitMs(workloads[0]!.clients, singleConnect.tps);
+    for (const stack of FLOOR_STACKS) {
+      log(`framework floor: ${stack}, one batch in flight committing every ${commitMs} ms`);
+      const floor = await startFloor(stack, commitMs);
+      try {
+        const seconds = Number(process.env.BENCH_WARMUP ?? 20);
+        if (seconds > 0) await runServiceWorkload(floor, { ...workloads[0]!, durationSeconds: seconds }, "connect");
+        const measurement = await measured(() => runServiceWorkload(floor, workloads[0]!, "connect"), [floor]);
+        floors.push({ stack, commitMs, measurement });
+      } finally {
+        await floor.stop();
+      }
+    }
+
     // Several instances: two more processes on the same database, the clients spread over the
     // three, and still the one relay (it publishes every instance's events).
     log("starting two more instances");
@@ -161,6 +181,7 @@ async function main(): Promise<void> {
       postgresSettings,
       rows,
       halfLoad,
+      floors,
       peakRssBytes: app.peakRssBytes(),
       peakRssSingleBytes: peakRssSingleBytes ?? Number.NaN,
       relayCommitToDeliveryP99Ms: Math.max(...serviceP99s),

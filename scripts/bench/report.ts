@@ -5,6 +5,7 @@
  */
 import type { BenchConfig, Measurement, Workload } from "./workload.js";
 import type { Protocol } from "./k6-workload.js";
+import type { FloorStack } from "./framework-floor.js";
 
 /** Who drives the load, and how, in one row of the table. */
 export type Side =
@@ -23,6 +24,14 @@ export interface Row {
   measurement: Measurement;
   /** Outbox rows the relay had not delivered when the run ended (service rows). */
   backlogAtEnd?: number;
+}
+
+/** A framework floor (framework-floor.ts) under the single Connect row's closed loops. */
+export interface FloorResult {
+  stack: FloorStack;
+  /** The emulated commit delay that put the floor at the service's rate. */
+  commitMs: number;
+  measurement: Measurement;
 }
 
 export interface HalfLoadResult {
@@ -53,6 +62,8 @@ export interface Headline {
   deliveryP99Ms: number;
   /** The service's CPU per single Connect payment (uniform), in ms. */
   serviceCpuMsPerSinglePayment: number;
+  /** The same for Fastify + connect-es answering without any ledger work, at the same rate, in ms. */
+  frameworkFloorCpuMs: number;
 }
 
 export interface BenchResults {
@@ -63,6 +74,8 @@ export interface BenchResults {
   postgresSettings: Record<string, string>;
   rows: Row[];
   halfLoad: HalfLoadResult[];
+  /** The framework floors (absent in runs before they were measured). */
+  floors?: FloorResult[];
   /** Peak RSS of the whole run (batch rows included). */
   peakRssBytes: number;
   /** Peak RSS before the first batch row: single requests only. */
@@ -125,6 +138,7 @@ export function headlineOf(results: Omit<BenchResults, "headline">): Headline {
     ),
     deliveryP99Ms: Math.max(...results.halfLoad.map((h) => h.measurement.deliveryP99Ms ?? Number.NaN)),
     serviceCpuMsPerSinglePayment: find(rows, "uniform", "connect")?.cpuMsPerTx?.service ?? Number.NaN,
+    frameworkFloorCpuMs: results.floors?.find((f) => f.stack === "fastify-connect")?.measurement.cpuMsPerTx?.service ?? Number.NaN,
   };
 }
 
@@ -148,7 +162,7 @@ export function targetsOf(results: BenchResults): Target[] {
   targets.push({ name: "relay CPU <= 0.1 ms per event (single-request rows)", value: `${fmt(h.relayCpuMsPerEvent, 3)} ms`, met: h.relayCpuMsPerEvent <= 0.1 });
   targets.push({
     name: "service CPU <= 0.4 ms per single Connect payment",
-    value: `${fmt(h.serviceCpuMsPerSinglePayment, 3)} ms`,
+    value: `${fmt(h.serviceCpuMsPerSinglePayment, 3)} ms (Fastify + connect-es with no ledger work: ${fmt(h.frameworkFloorCpuMs, 3)} ms)`,
     met: h.serviceCpuMsPerSinglePayment <= 0.4,
   });
   for (const workload of ["uniform", "hot-account"] as const) {
@@ -186,8 +200,10 @@ export function formatReport(results: BenchResults): string {
     lines.push(line(`${r.workload} / ${r.side}`, r.measurement, find(results.rows, r.workload, "pgbench"), r.backlogAtEnd));
   }
   for (const h of results.halfLoad) lines.push(line(`half load / ${h.protocol} @ ${fmt(h.rate, 0)}/s`, h.measurement, undefined));
+  for (const f of results.floors ?? []) lines.push(line(`floor / ${f.stack} (${f.commitMs} ms)`, f.measurement, undefined));
   lines.push("");
   lines.push("Batch rows: latencies are per request (of 100 or 1,000 payments); fn-64's and the ceiling's per call of 64 or 1,000.");
+  lines.push("floor: no ledger work, only the protocol (framework-floor.ts), closed loops at the single Connect row's rate; svc is its CPU.");
   lines.push("relay p99: outbox row written (writer's transaction start) -> delivered; deliv p99: writer's commit -> delivered.");
   lines.push(`service peak RSS: ${fmt(results.peakRssBytes / 2 ** 20, 0)} MB (${fmt(results.peakRssSingleBytes / 2 ** 20, 0)} MB before the first batch row)`);
   lines.push(`relay commit-to-delivery p99 (worst row): ${fmt(results.relayCommitToDeliveryP99Ms)} ms`);
