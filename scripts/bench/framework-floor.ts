@@ -43,11 +43,11 @@ export function floorCommitMs(clients: number, tps: number): number {
 }
 
 /** Starts a floor process of `stack` on a free port; resolves once it answers. */
-export async function startFloor(stack: FloorStack, commitMs: number): Promise<FloorProcess> {
+export async function startFloor(stack: FloorStack, commitMs: number, env: Record<string, string> = {}): Promise<FloorProcess> {
   const port = await freePort();
   const nodeArgs = serviceNodeArgs().filter((arg) => arg.startsWith("--"));
   const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", fileURLToPath(import.meta.url), "serve", stack], {
-    env: { ...process.env, PORT: String(port), COMMIT_MS: String(commitMs) },
+    env: { ...process.env, ...env, PORT: String(port), COMMIT_MS: String(commitMs) },
     stdio: ["ignore", "inherit", "inherit"],
   });
   const baseUrl = `http://127.0.0.1:${port}`;

@@ -13,6 +13,8 @@
  * A fresh service from `root` (default: this checkout) runs against a durable PostgreSQL without the
  * relay, as `npm run bench` runs it; after PROFILE_WARMUP seconds of the uniform single-payment load
  * (16 closed loops), perf samples BENCH_DURATION seconds of the same load. Needs `perf` (linux-perf).
+ * With PROFILE_FLOOR=fastify-connect (or node-http) it profiles that framework floor instead, at
+ * PROFILE_FLOOR_TPS (default 365) payments/s: what the stack costs with no ledger work.
  */
 import { spawn } from "node:child_process";
 import { once } from "node:events";
@@ -26,7 +28,8 @@ import { runServiceWorkload } from "./k6-workload.js";
 import { makeDurable, startBackingService } from "./backing-services.js";
 import { seedAccounts } from "./seed.js";
 import { startService } from "./service-process.js";
-import { benchConfigFromEnv, workloadsOf } from "./workload.js";
+import { floorCommitMs, startFloor, type FloorStack } from "./framework-floor.js";
+import { benchConfigFromEnv, workloadsOf, type Workload } from "./workload.js";
 
 const maps = new Map<string, SourceMap | undefined>();
 
@@ -87,12 +90,52 @@ export function summarizePerf(script: string, pid: number): { samples: number; s
   return { samples, self, inclusive };
 }
 
+/** Samples `target`'s threads with perf under the uniform single-payment load; prints the owners. */
+async function profile(target: { pid: number; baseUrl: string; apiKey: string }, uniform: Workload, warmup: number, label: string): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "ledger-perf-"));
+  try {
+    await runServiceWorkload(target, { ...uniform, durationSeconds: warmup }, "connect");
+    const data = join(dir, "perf.data");
+    const perf = spawn("perf", ["record", "-q", "-e", "cpu-clock", "-F", "1999", "-g", "-p", String(target.pid), "-o", data], { stdio: "inherit" });
+    const before = processCpuMs(target.pid);
+    const m = await runServiceWorkload(target, uniform, "connect");
+    const cpuMs = processCpuMs(target.pid) - before;
+    perf.kill("SIGINT");
+    await once(perf, "exit");
+    const script = spawn("perf", ["script", "-i", data], { stdio: ["ignore", "pipe", "ignore"] });
+    let text = "";
+    script.stdout.on("data", (chunk: Buffer) => (text += chunk.toString()));
+    await once(script, "exit");
+    const { samples, self, inclusive } = summarizePerf(text, target.pid);
+    const perPayment = cpuMs / Math.max(1, m.transactions);
+    console.log(`\n## ${label}: ${m.tps.toFixed(0)} payments/s, CPU ${perPayment.toFixed(3)} ms/payment (/proc), ${samples} samples`);
+    console.log("| owner | self % | self µs/payment | inclusive % |\n|---|---:|---:|---:|");
+    for (const [owner, n] of [...self].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.PROFILE_ROWS ?? 40))) {
+      const incl = inclusive.get(owner);
+      console.log(`| ${owner} | ${((100 * n) / samples).toFixed(1)} | ${((1000 * perPayment * n) / samples).toFixed(1)} | ${incl ? ((100 * incl) / samples).toFixed(1) : ""} |`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The framework floor (framework-floor.ts) instead of the service: PROFILE_FLOOR names its stack. */
+async function profileFloor(stack: FloorStack, uniform: Workload, warmup: number): Promise<void> {
+  const commitMs = floorCommitMs(uniform.clients, Number(process.env.PROFILE_FLOOR_TPS ?? 365));
+  const floor = await startFloor(stack, commitMs, { NODE_OPTIONS: "--perf-basic-prof" });
+  try {
+    await profile(floor, uniform, warmup, `framework floor ${stack}, commit every ${commitMs} ms`);
+  } finally {
+    await floor.stop();
+  }
+}
+
 async function main(): Promise<void> {
   const root = resolve(process.argv[2] ?? ".");
   const config = benchConfigFromEnv();
   const uniform = workloadsOf(config, "bench-")[0]!;
   const warmup = Number(process.env.PROFILE_WARMUP ?? 10);
-  const dir = mkdtempSync(join(tmpdir(), "ledger-perf-"));
+  if (process.env.PROFILE_FLOOR) return profileFloor(process.env.PROFILE_FLOOR as FloorStack, uniform, warmup);
   const postgres = startBackingService("postgres");
   try {
     await makeDurable(postgres);
@@ -105,32 +148,12 @@ async function main(): Promise<void> {
     }).finally(() => process.chdir(here));
     try {
       await seedAccounts({ baseUrl: app.baseUrl, apiKey: app.apiKey, prefix: "bench-", accounts: config.accounts, currency: config.currency, fundingCents: config.fundingCents });
-      await runServiceWorkload(app, { ...uniform, durationSeconds: warmup }, "connect");
-      const data = join(dir, "perf.data");
-      const perf = spawn("perf", ["record", "-q", "-e", "cpu-clock", "-F", "1999", "-g", "-p", String(app.pid), "-o", data], { stdio: "inherit" });
-      const before = processCpuMs(app.pid);
-      const m = await runServiceWorkload(app, uniform, "connect");
-      const cpuMs = processCpuMs(app.pid) - before;
-      perf.kill("SIGINT");
-      await once(perf, "exit");
-      const script = spawn("perf", ["script", "-i", data], { stdio: ["ignore", "pipe", "ignore"] });
-      let text = "";
-      script.stdout.on("data", (chunk: Buffer) => (text += chunk.toString()));
-      await once(script, "exit");
-      const { samples, self, inclusive } = summarizePerf(text, app.pid);
-      const perPayment = cpuMs / Math.max(1, m.transactions);
-      console.log(`\n## single Connect: ${m.tps.toFixed(0)} payments/s, service CPU ${perPayment.toFixed(3)} ms/payment (/proc), ${samples} samples`);
-      console.log("| owner | self % | self µs/payment | inclusive % |\n|---|---:|---:|---:|");
-      for (const [owner, n] of [...self].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.PROFILE_ROWS ?? 40))) {
-        const incl = inclusive.get(owner);
-        console.log(`| ${owner} | ${((100 * n) / samples).toFixed(1)} | ${((1000 * perPayment * n) / samples).toFixed(1)} | ${incl ? ((100 * incl) / samples).toFixed(1) : ""} |`);
-      }
+      await profile(app, uniform, warmup, "single Connect");
     } finally {
       await app.stop();
     }
   } finally {
     postgres.stop();
-    rmSync(dir, { recursive: true, force: true });
   }
 }
 
