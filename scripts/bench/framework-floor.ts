@@ -5,7 +5,7 @@
  * limit, validation, database or events. Two stacks:
  *
  * - `fastify-connect`: Fastify with @connectrpc/connect-fastify and the generated PaymentService,
- *   the stack the product's design fixes (README, "Design");
+ *   the stack the product's design fixes (README, "Architecture");
  * - `node-http`: node:http alone, reading the body and answering JSON: the runtime's own share.
  *
  * Answers are held as the service holds them: one "batch" in flight, the requests that arrived
@@ -53,7 +53,10 @@ export async function startFloor(stack: FloorStack, commitMs: number, env: Recor
   const baseUrl = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 30_000;
   for (;;) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`floor ${stack} did not start (exit ${child.exitCode})`);
+    if (child.exitCode !== null || Date.now() > deadline) {
+      child.kill("SIGKILL");
+      throw new Error(`floor ${stack} did not start (exit ${child.exitCode})`);
+    }
     const up = await fetch(`${baseUrl}/readyz`).then((r) => r.ok, () => false);
     if (up) break;
     await sleep(100);
