@@ -74,7 +74,7 @@ export const ConfigSchema = Type.Object({
   // are small then). The batch API commits up to 1,000 events at once.
   RELAY_BATCH_SIZE: positiveInt(1_000, "Outbox rows claimed per relay transaction"),
   RELAY_POLL_INTERVAL_MS: positiveInt(1_000, "Fallback poll when no NOTIFY arrives"),
-  RELAY_LINGER_MS: Type.Integer({ minimum: 0, maximum: 1_000, default: 50, description: "Claim at most once per this window while commits keep coming; the first commit after a quiet spell is claimed at once (0: no window)" }),
+  RELAY_LINGER_MS: Type.Integer({ minimum: 0, maximum: 1_000, default: 65, description: "Claim at most once per this window while commits keep coming; the first commit after a quiet spell is claimed at once (0: no window)" }),
   RELAY_MAX_ATTEMPTS: positiveInt(8, "Failed attempts before an undeliverable event is dead-lettered"),
   RELAY_BACKOFF_BASE_MS: positiveInt(200, "First retry delay (exponential, jittered)"),
   RELAY_BACKOFF_MAX_MS: positiveInt(30_000, "Longest retry delay"),

@@ -92,7 +92,7 @@ describe("READ_DATABASE_URL", () => {
 
 describe("relay linger", () => {
   it("defaults to 50 ms, accepts 0 (claim at once) and refuses what is not 0 to 1000", () => {
-    assert.equal(loadConfig({}).RELAY_LINGER_MS, 50);
+    assert.equal(loadConfig({}).RELAY_LINGER_MS, 65);
     assert.equal(loadConfig({ RELAY_LINGER_MS: "0" }).RELAY_LINGER_MS, 0);
     for (const bad of ["-1", "1001", "abc"]) {
       assert.throws(
