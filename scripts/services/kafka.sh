@@ -61,7 +61,7 @@ PROPS
     # The port opens before the broker has joined its own quorum; "started" in the log means ready.
     for _ in $(seq 1 300); do
       grep -q "Kafka Server started" "$dir/server.log" 2>/dev/null && break
-      kill -0 "$(cat "$dir/pid")" 2>/dev/null || { echo "kafka: broker exited, see $dir" >&2; tail -20 "$dir/stdout.log" "$dir/server.log" >&2; exit 1; }
+      kill -0 "$(cat "$dir/pid")" 2>/dev/null || { echo "kafka: broker exited, see $dir" >&2; tail -n 20 "$dir/stdout.log" "$dir/server.log" >&2; exit 1; }
       sleep 0.2
     done
     grep -q "Kafka Server started" "$dir/server.log" || { echo "kafka: broker not ready within 60s" >&2; exit 1; }

@@ -35,33 +35,34 @@ wait_started() {
   local n=$1 ndir=$dir/node$1
   for _ in $(seq 1 600); do
     grep -q "Kafka Server started" "$ndir/server.log" 2>/dev/null && return 0
-    kill -0 "$(cat "$ndir/pid")" 2>/dev/null || { echo "kafka-cluster: broker $n exited, see $ndir" >&2; tail -20 "$ndir/stdout.log" "$ndir/server.log" >&2; return 1; }
+    kill -0 "$(cat "$ndir/pid")" 2>/dev/null || { echo "kafka-cluster: broker $n exited, see $ndir" >&2; tail -n 20 "$ndir/stdout.log" "$ndir/server.log" >&2; return 1; }
     sleep 0.2
   done
   echo "kafka-cluster: broker $n not ready within 120s" >&2
   return 1
 }
 
-case "$cmd" in
-  start)
-    [ -d "$libs" ] || { echo "Kafka jars missing in $libs: run npm run setup" >&2; exit 1; }
-    mkdir -p "$dir"
-    declare -A port cport
-    used=" "
-    for n in 1 2 3; do
-      for kind in port cport; do
-        p=$(free_port)
-        while [[ "$used" == *" $p "* ]]; do p=$(free_port); done
-        used="$used$p "
-        eval "$kind[$n]=$p"
-      done
+# Picks six free ports, writes and formats three nodes, starts them; prints KAFKA_BROKERS. Returns
+# 1 when a broker did not come up: a port picked free may be taken by another process before the
+# JVM binds it (the test suite runs files in parallel), and a fresh set of ports is the cure.
+start_cluster() {
+  mkdir -p "$dir"
+  declare -A port cport
+  used=" "
+  for n in 1 2 3; do
+    for kind in port cport; do
+      p=$(free_port)
+      while [[ "$used" == *" $p "* ]]; do p=$(free_port); done
+      used="$used$p "
+      eval "$kind[$n]=$p"
     done
-    voters="1@127.0.0.1:${cport[1]},2@127.0.0.1:${cport[2]},3@127.0.0.1:${cport[3]}"
-    id=$(node -e "let s;do{s=require('crypto').randomBytes(16).toString('base64url')}while(s[0]==='-');console.log(s)")
-    for n in 1 2 3; do
-      ndir=$dir/node$n
-      mkdir -p "$ndir"
-      cat >"$ndir/server.properties" <<PROPS
+  done
+  voters="1@127.0.0.1:${cport[1]},2@127.0.0.1:${cport[2]},3@127.0.0.1:${cport[3]}"
+  id=$(node -e "let s;do{s=require('crypto').randomBytes(16).toString('base64url')}while(s[0]==='-');console.log(s)")
+  for n in 1 2 3; do
+    ndir=$dir/node$n
+    mkdir -p "$ndir"
+    cat >"$ndir/server.properties" <<PROPS
 process.roles=broker,controller
 node.id=$n
 controller.quorum.voters=$voters
@@ -89,16 +90,44 @@ broker.heartbeat.interval.ms=500
 broker.session.timeout.ms=3000
 replica.lag.time.max.ms=5000
 PROPS
-      write_kafka_log_config "$ndir"
-      java -cp "$libs/*" -Dlog4j2.configurationFile="$ndir/log4j2.properties" kafka.tools.StorageTool \
-        format -t "$id" -c "$ndir/server.properties" >"$ndir/format.log" 2>&1 \
-        || { echo "kafka-cluster: formatting broker $n failed, see $ndir/format.log" >&2; cat "$ndir/format.log" >&2; exit 1; }
+    write_kafka_log_config "$ndir"
+    java -cp "$libs/*" -Dlog4j2.configurationFile="$ndir/log4j2.properties" kafka.tools.StorageTool \
+      format -t "$id" -c "$ndir/server.properties" >"$ndir/format.log" 2>&1 \
+      || { echo "kafka-cluster: formatting broker $n failed, see $ndir/format.log" >&2; cat "$ndir/format.log" >&2; exit 1; }
+  done
+  # Started together: a controller quorum of three needs two to elect a leader.
+  for n in 1 2 3; do start_node "$n"; done
+  for n in 1 2 3; do wait_started "$n" || return 1; done
+  for n in 1 2 3; do wait_for_port "${port[$n]}" 30 || return 1; done
+  echo "KAFKA_BROKERS=127.0.0.1:${port[1]},127.0.0.1:${port[2]},127.0.0.1:${port[3]}"
+}
+
+stop_all() {
+  [ -d "$dir" ] || return 0
+  for n in 1 2 3; do
+    [ -f "$dir/node$n/pid" ] || continue
+    pid=$(cat "$dir/node$n/pid")
+    kill "$pid" 2>/dev/null || true
+  done
+  for n in 1 2 3; do
+    [ -f "$dir/node$n/pid" ] || continue
+    pid=$(cat "$dir/node$n/pid")
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    kill -9 "$pid" 2>/dev/null || true
+    rm -f "$dir/node$n/pid"
+  done
+}
+
+case "$cmd" in
+  start)
+    [ -d "$libs" ] || { echo "Kafka jars missing in $libs: run npm run setup" >&2; exit 1; }
+    for attempt in 1 2 3; do
+      start_cluster && exit 0
+      echo "kafka-cluster: start attempt $attempt failed; stopping its brokers and starting again on other ports" >&2
+      stop_all
+      rm -rf "$dir"
     done
-    # Started together: a controller quorum of three needs two to elect a leader.
-    for n in 1 2 3; do start_node "$n"; done
-    for n in 1 2 3; do wait_started "$n"; done
-    for n in 1 2 3; do wait_for_port "${port[$n]}" 30; done
-    echo "KAFKA_BROKERS=127.0.0.1:${port[1]},127.0.0.1:${port[2]},127.0.0.1:${port[3]}"
+    exit 1
     ;;
   kill)
     kill -9 "$(cat "$dir/node$node/pid")"
@@ -108,19 +137,7 @@ PROPS
     wait_started "$node"
     ;;
   stop)
-    [ -d "$dir" ] || exit 0
-    for n in 1 2 3; do
-      [ -f "$dir/node$n/pid" ] || continue
-      pid=$(cat "$dir/node$n/pid")
-      kill "$pid" 2>/dev/null || true
-    done
-    for n in 1 2 3; do
-      [ -f "$dir/node$n/pid" ] || continue
-      pid=$(cat "$dir/node$n/pid")
-      for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-      kill -9 "$pid" 2>/dev/null || true
-      rm -f "$dir/node$n/pid"
-    done
+    stop_all
     ;;
   *) echo "unknown command $cmd" >&2; exit 2 ;;
 esac

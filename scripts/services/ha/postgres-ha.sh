@@ -94,7 +94,7 @@ case "$cmd" in
     echo "$mport" >"$dir/monitor.port"
     pgautoctl create monitor --pgctl "$bin/pg_ctl" --pgdata "$dir/monitor" --pgport "$mport" \
       --listen 127.0.0.1 --hostname 127.0.0.1 --auth trust --no-ssl >"$dir/monitor.create.log" 2>&1 \
-      || { echo "pg-ha: creating the monitor failed, see $dir/monitor.create.log" >&2; tail -20 "$dir/monitor.create.log" >&2; exit 1; }
+      || { echo "pg-ha: creating the monitor failed, see $dir/monitor.create.log" >&2; tail -n 20 "$dir/monitor.create.log" >&2; exit 1; }
     run_keeper "$dir/monitor" "$dir/monitor.log"
     wait_for_port "$mport" 60
     until psql_at "$mport" pg_auto_failover -c "select 1" >/dev/null 2>&1; do sleep 0.2; done
@@ -106,7 +106,7 @@ case "$cmd" in
       pgautoctl create postgres --pgctl "$bin/pg_ctl" --pgdata "$dir/$name" --pgport "$port" --pghost 127.0.0.1 \
         --listen 127.0.0.1 --hostname 127.0.0.1 --name "$name" --username postgres --dbname postgres \
         --monitor "$(monitor_url)" --auth trust --no-ssl --replication-quorum true >"$dir/$name.create.log" 2>&1 \
-        || { echo "pg-ha: creating $name failed, see $dir/$name.create.log" >&2; tail -20 "$dir/$name.create.log" >&2; exit 1; }
+        || { echo "pg-ha: creating $name failed, see $dir/$name.create.log" >&2; tail -n 20 "$dir/$name.create.log" >&2; exit 1; }
       if [ "$name" = node1 ]; then
         # Settings of the service's database, made before the standby is cloned (it copies them).
         # pg_autoctl's own settings (synchronous_standby_names, ...) are applied by the keepers.
