@@ -22,6 +22,7 @@ import http from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { freePort, serviceNodeArgs } from "../../test/support/process.js";
+import { ready } from "./service-process.js";
 
 export type FloorStack = "fastify-connect" | "node-http";
 export const FLOOR_STACKS: FloorStack[] = ["fastify-connect", "node-http"];
@@ -50,20 +51,17 @@ export async function startFloor(stack: FloorStack, commitMs: number, env: Recor
     env: { ...process.env, ...env, PORT: String(port), COMMIT_MS: String(commitMs) },
     stdio: ["ignore", "inherit", "inherit"],
   });
-  const baseUrl = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 30_000;
-  for (;;) {
+  while (!(await ready(port))) {
     if (child.exitCode !== null || Date.now() > deadline) {
       child.kill("SIGKILL");
       throw new Error(`floor ${stack} did not start (exit ${child.exitCode})`);
     }
-    const up = await fetch(`${baseUrl}/readyz`).then((r) => r.ok, () => false);
-    if (up) break;
     await sleep(100);
   }
   return {
     pid: child.pid!,
-    baseUrl,
+    baseUrl: `http://127.0.0.1:${port}`,
     apiKey: "",
     async stop() {
       if (child.exitCode !== null) return;
@@ -144,6 +142,7 @@ async function serve(stack: FloorStack, port: number, commitMs: number): Promise
   const { timestampFromDate } = await import("@bufbuild/protobuf/wkt");
   const { PaymentService, PaymentSchema, PaymentStatus } = await import("../../gen/payment/v1/payment_pb.js");
   const app = Fastify({ logger: false });
+  // /readyz as the service has it, so that startFloor waits for it as startService does.
   app.get("/readyz", (_request, reply) => void reply.send("ok"));
   await app.register(fastifyConnectPlugin, {
     routes(router) {

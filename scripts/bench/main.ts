@@ -93,12 +93,12 @@ async function main(): Promise<void> {
     // (docs/profile.md), so every process gets BENCH_WARMUP seconds (default 20) of single requests
     // over both protocols, unmeasured, before its first measured row: the rows compare warm
     // processes, as a service that has been running is.
+    const warmupSeconds = Number(process.env.BENCH_WARMUP ?? 20);
     const warmup = async (baseUrls: string[]) => {
-      const seconds = Number(process.env.BENCH_WARMUP ?? 20);
-      if (seconds <= 0) return;
-      log(`warm-up: ${seconds}s over ${baseUrls.length} instance(s)`);
+      if (warmupSeconds <= 0) return;
+      log(`warm-up: ${warmupSeconds}s over ${baseUrls.length} instance(s)`);
       for (const protocol of protocols) {
-        await runServiceWorkload(app, { ...workloads[0]!, durationSeconds: Math.ceil(seconds / 2) }, protocol, 0, 0, baseUrls);
+        await runServiceWorkload(app, { ...workloads[0]!, durationSeconds: Math.ceil(warmupSeconds / 2) }, protocol, 0, 0, baseUrls);
       }
     };
     await warmup([app.baseUrl]);
@@ -133,8 +133,7 @@ async function main(): Promise<void> {
       log(`framework floor: ${stack}, one batch in flight committing every ${commitMs} ms`);
       const floor = await startFloor(stack, commitMs);
       try {
-        const seconds = Number(process.env.BENCH_WARMUP ?? 20);
-        if (seconds > 0) await runServiceWorkload(floor, { ...workloads[0]!, durationSeconds: seconds }, "connect");
+        if (warmupSeconds > 0) await runServiceWorkload(floor, { ...workloads[0]!, durationSeconds: warmupSeconds }, "connect");
         const measurement = await measured(() => runServiceWorkload(floor, workloads[0]!, "connect"), [floor]);
         floors.push({ stack, commitMs, measurement });
       } finally {

@@ -28,7 +28,7 @@ export interface ServiceProcess {
  * Ready means /readyz answers 200: the port opens before migrations finish (the service waits for
  * its database with the port open and answers UNAVAILABLE meanwhile), so an open port is not enough.
  */
-async function ready(port: number): Promise<boolean> {
+export async function ready(port: number): Promise<boolean> {
   try {
     const response = await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(2_000) });
     await response.arrayBuffer();
