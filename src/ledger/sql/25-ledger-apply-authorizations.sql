@@ -47,11 +47,14 @@ DECLARE
   v_pay text;
   v_id bigint;
 BEGIN
+  -- One probe of the balances' index per account: written as a join (`IN (SELECT ...)`), it was
+  -- planned as a hash join over every balance row (jsonb_array_elements is guessed to return 100
+  -- rows), so a batch read the whole table however few accounts it named.
   SELECT array_agg(b ORDER BY b.account_id), array_agg(b.account_id ORDER BY b.account_id)
     INTO v_rows, v_ids
     FROM balances b
-    WHERE b.account_id IN (SELECT i->>'payerAccountId' FROM jsonb_array_elements(p_items) i
-                           UNION SELECT i->>'payeeAccountId' FROM jsonb_array_elements(p_items) i);
+    WHERE b.account_id = ANY (ARRAY(SELECT i->>'payerAccountId' FROM jsonb_array_elements(p_items) i
+                                    UNION SELECT i->>'payeeAccountId' FROM jsonb_array_elements(p_items) i));
   v_ids := coalesce(v_ids, '{}');
   v_changed := array_fill(false, ARRAY[cardinality(v_ids)]);
 
@@ -59,13 +62,15 @@ BEGIN
   -- the batch with the same key (a later one replays it, as the per-item path finds the claim).
   SELECT array_agg(a.pos ORDER BY it.ord), array_agg(b.pos ORDER BY it.ord),
          array_agg((it.i->>'amountCents')::bigint ORDER BY it.ord),
-         array_agg(k.key IS NOT NULL ORDER BY it.ord), array_agg(it.first ORDER BY it.ord)
+         -- One probe of the keys' index per item (as a join: a hash join over every live key).
+         array_agg(EXISTS (SELECT 1 FROM idempotency_keys k
+                            WHERE k.client_id = it.i->>'clientId' AND k.key = it.i->>'key' AND k.expires_at > now()) ORDER BY it.ord),
+         array_agg(it.first ORDER BY it.ord)
     INTO v_payer, v_payee, v_amount, v_live, v_first
     FROM (SELECT e.i, e.ord, min(e.ord) OVER (PARTITION BY e.i->>'clientId', e.i->>'key') AS first
             FROM jsonb_array_elements(p_items) WITH ORDINALITY e(i, ord)) it
     LEFT JOIN unnest(v_ids) WITH ORDINALITY a(id, pos) ON a.id = it.i->>'payerAccountId'
-    LEFT JOIN unnest(v_ids) WITH ORDINALITY b(id, pos) ON b.id = it.i->>'payeeAccountId'
-    LEFT JOIN idempotency_keys k ON k.client_id = it.i->>'clientId' AND k.key = it.i->>'key' AND k.expires_at > now();
+    LEFT JOIN unnest(v_ids) WITH ORDINALITY b(id, pos) ON b.id = it.i->>'payeeAccountId';
   v_n := cardinality(v_payer);
   v_kind := array_fill(NULL::text, ARRAY[v_n]);
   v_ref := array_fill(NULL::int, ARRAY[v_n]);

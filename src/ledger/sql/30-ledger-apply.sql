@@ -60,16 +60,18 @@ BEGIN
      WHERE a IS NOT NULL
      ORDER BY a);
   -- The payer, payee and split payees of the payments acted on (not for authorizations: the
-  -- payments they name are new, so a batch of them reads no payment here).
+  -- payments they name are new, so a batch of them reads no payment here). Found with `= ANY`, one
+  -- index probe per payment: joined with unnest(v_acted), the kept plan was a hash join over
+  -- every payment (and every split), a cost that grew with the ledger (test/ledger/sql-plans.test.ts).
   v_acted := ARRAY(SELECT i->>'paymentId' FROM jsonb_array_elements(p_items) i WHERE i->>'kind' <> 'authorize' AND i ? 'paymentId');
   IF v_acted <> '{}' THEN
     v_accounts := ARRAY(
       SELECT DISTINCT a FROM (
         SELECT unnest(v_accounts) a
         UNION ALL
-        SELECT unnest(ARRAY[p.payer_account_id, p.payee_account_id]) FROM unnest(v_acted) x JOIN payments p ON p.id = x
+        SELECT unnest(ARRAY[p.payer_account_id, p.payee_account_id]) FROM payments p WHERE p.id = ANY (v_acted)
         UNION ALL
-        SELECT l.payee_account_id FROM unnest(v_acted) x JOIN payment_splits l ON l.payment_id = x) ids
+        SELECT l.payee_account_id FROM payment_splits l WHERE l.payment_id = ANY (v_acted)) ids
        WHERE a IS NOT NULL
        ORDER BY a);
   END IF;

@@ -31,11 +31,13 @@ DECLARE
   v_claimed int;
 BEGIN
   -- Per item: whether its key was live before, and the first item of the batch with its key.
-  SELECT array_agg(k.key IS NOT NULL ORDER BY it.ord), array_agg(it.first::int ORDER BY it.ord)
+  -- (One probe of the keys' index per item: as a join, a hash join over every live key.)
+  SELECT array_agg(EXISTS (SELECT 1 FROM idempotency_keys k
+                            WHERE k.client_id = it.i->>'clientId' AND k.key = it.i->>'key' AND k.expires_at > now()) ORDER BY it.ord),
+         array_agg(it.first::int ORDER BY it.ord)
     INTO v_live, v_first
     FROM (SELECT e.i, e.ord, min(e.ord) OVER (PARTITION BY e.i->>'clientId', e.i->>'key') AS first
-            FROM jsonb_array_elements(p_items) WITH ORDINALITY e(i, ord)) it
-    LEFT JOIN idempotency_keys k ON k.client_id = it.i->>'clientId' AND k.key = it.i->>'key' AND k.expires_at > now();
+            FROM jsonb_array_elements(p_items) WITH ORDINALITY e(i, ord)) it;
   BEGIN
     v_outcomes := ledger_apply(p_items, p_ttl_hours);
     SELECT min(o.ord)::int INTO v_failed FROM jsonb_array_elements(v_outcomes) WITH ORDINALITY o(x, ord)
