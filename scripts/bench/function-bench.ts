@@ -3,7 +3,9 @@
  * pgbench runs the naive AuthorizePayment transaction (authorize-payment.pgbench) and calls
  * ledger_apply directly (batch-function.pgbench) with 1, 64 and 1,000 items per call, uniform and
  * hot-account, on a durable throwaway cluster, and reports payments/s, the ratio to the naive
- * transaction and PostgreSQL CPU ms per payment: the rows of `npm run bench` without the service.
+ * transaction and PostgreSQL CPU ms per payment: the rows of `npm run bench` without the service;
+ * then the minimal SQL ledger (minimal-ledger.sql: balances and two entries per payment, nothing
+ * else) with the same items at the same sizes, the reference for what this machine allows.
  * The naive script and 1 item per call run with BENCH_SINGLE_CLIENTS (default 16), batches with
  * BENCH_CLIENTS (default 2). FUNCTION_SQL=<file> loads another version of the function first (e.g.
  * an older one from git), to compare designs on the same machine in the same way.
@@ -19,7 +21,7 @@
  * withdraw, capture, void, refund, and mixed: all six in turn); the payments that captures,
  * voids and refunds act on are authorized untimed just before each call. Loop and set path run back
  * to back for each row, so their ratio holds on a shared machine. BENCH_PGBENCH=0 skips the pgbench
- * rows. Settings: BENCH_REPS, BENCH_KINDS.
+ * rows, an empty BENCH_KINDS these. Settings: BENCH_REPS, BENCH_KINDS.
  */
 import { readFileSync } from "node:fs";
 import { loadavg } from "node:os";
@@ -29,8 +31,8 @@ import { runMigrations } from "../../src/db/migrate.js";
 import { makeDurable, postmasterPid, startBackingService } from "./backing-services.js";
 import { cpuPerTransaction, sampleCpu } from "./cpu-meter.js";
 import { seedAccountsInSql } from "./seed.js";
-import { runBatchFunction, runPgbench } from "./pgbench.js";
-import { benchConfigFromEnv, workloadsOf } from "./workload.js";
+import { runBatchFunction, runMinimalLedger, runPgbench } from "./pgbench.js";
+import { benchConfigFromEnv, workloadsOf, type Workload } from "./workload.js";
 import { BENCH_FUNDING_ACCOUNT, FUNCTION_KINDS, functionBatch, type FunctionKind } from "./function-items.js";
 
 const log = (message: string) => console.error(`bench:function: ${message}`);
@@ -99,11 +101,11 @@ async function main(): Promise<void> {
     console.log(`load average before: ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
     if (process.env.BENCH_PGBENCH !== "0") await pgbenchRows(url, postgresService, config, clients, singleClients, duration, sizes);
     const reps = Number(process.env.BENCH_REPS ?? 7);
-    const kinds = (process.env.BENCH_KINDS ?? FUNCTION_KINDS.join(",")).split(",") as FunctionKind[];
+    const kinds = (process.env.BENCH_KINDS ?? FUNCTION_KINDS.join(",")).split(",").filter(Boolean) as FunctionKind[];
     for (const kind of kinds) if (!FUNCTION_KINDS.includes(kind)) throw new Error(`BENCH_KINDS: unknown kind ${kind} (${FUNCTION_KINDS.join(", ")})`);
-    console.log("\nin the database, per item (median of %d calls; backend CPU over them)", reps);
+    if (kinds.length > 0) console.log("\nin the database, per item (median of %d calls; backend CPU over them)", reps);
     // "applied": ledger_apply as the service calls it (the set paths from 8 items, the loop below that).
-    console.log("kind       workload     items  loop exec µs  applied exec µs  loop/applied  loop CPU µs  applied CPU µs  loop/applied");
+    if (kinds.length > 0) console.log("kind       workload     items  loop exec µs  applied exec µs  loop/applied  loop CPU µs  applied CPU µs  loop/applied");
     for (const kind of kinds) {
       for (const hot of [false, true]) {
         for (const items of sizes) {
@@ -134,24 +136,34 @@ async function openFundingAccount(url: string): Promise<void> {
   }
 }
 
-/** The pgbench rows: the naive transaction, then ledger_apply with authorizations at each size. */
+/**
+ * The pgbench rows: the naive transaction, then ledger_apply with authorizations at each size, then
+ * the minimal SQL ledger (minimal-ledger.sql) with the same items at each size: what a ledger with
+ * none of this one's features reaches on the same machine in the same run.
+ */
 async function pgbenchRows(
   url: string, postgresService: ReturnType<typeof startBackingService>, config: ReturnType<typeof benchConfigFromEnv>,
   clients: number, singleClients: number, duration: number, sizes: number[],
 ): Promise<void> {
-  console.log("workload     items  clients  payments/s  vs naive  p50 ms/call  p99 ms/call  PG CPU ms/payment");
+  console.log("workload     function      items  clients  payments/s  vs naive  p50 ms/call  p99 ms/call  PG CPU ms/payment");
+  const runs = [
+    { name: "naive", items: [1], run: (workload: Workload) => runPgbench(url, workload) },
+    { name: "ledger_apply", items: sizes, run: (workload: Workload, items: number) => runBatchFunction(url, workload, items) },
+    { name: "minimal", items: sizes, run: (workload: Workload, items: number) => runMinimalLedger(url, workload, items) },
+  ];
   for (const workload of workloadsOf({ ...config, durationSeconds: duration }, "bench-")) {
     let naiveTps = Number.NaN;
-    for (const items of [0, ...sizes]) {
-      // 0: the naive transaction, one payment of eight statements.
-      const run = { ...workload, clients: items <= 1 ? singleClients : clients };
-      const before = sampleCpu(process.pid, postmasterPid(postgresService));
-      const m = items === 0 ? await runPgbench(url, run) : await runBatchFunction(url, run, items);
-      const cpu = cpuPerTransaction(before, sampleCpu(process.pid, postmasterPid(postgresService)), m.transactions);
-      if (items === 0) naiveTps = m.tps;
-      console.log(
-        `${workload.name.padEnd(12)} ${(items === 0 ? "naive" : String(items)).padStart(5)} ${String(run.clients).padStart(8)} ${m.tps.toFixed(0).padStart(11)} ${(m.tps / naiveTps).toFixed(2).padStart(8)}x ${m.p50Ms.toFixed(1).padStart(12)} ${m.p99Ms.toFixed(1).padStart(12)} ${cpu.postgres.toFixed(3).padStart(18)}${m.failed ? `  (${m.failed} failed)` : ""}`,
-      );
+    for (const { name, items: itemSizes, run } of runs) {
+      for (const items of itemSizes) {
+        const load = { ...workload, clients: items <= 1 ? singleClients : clients };
+        const before = sampleCpu(process.pid, postmasterPid(postgresService));
+        const m = await run(load, items);
+        const cpu = cpuPerTransaction(before, sampleCpu(process.pid, postmasterPid(postgresService)), m.transactions);
+        if (name === "naive") naiveTps = m.tps;
+        console.log(
+          `${workload.name.padEnd(12)} ${name.padEnd(12)} ${String(items).padStart(6)} ${String(load.clients).padStart(8)} ${m.tps.toFixed(0).padStart(11)} ${(m.tps / naiveTps).toFixed(2).padStart(8)}x ${m.p50Ms.toFixed(1).padStart(12)} ${m.p99Ms.toFixed(1).padStart(12)} ${cpu.postgres.toFixed(3).padStart(18)}${m.failed ? `  (${m.failed} failed)` : ""}`,
+        );
+      }
     }
   }
 }

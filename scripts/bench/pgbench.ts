@@ -17,6 +17,8 @@ const run = promisify(execFile);
 const scriptFile = join(import.meta.dirname, "authorize-payment.pgbench");
 const batchScriptFile = join(import.meta.dirname, "batch-function.pgbench");
 const batchItemsFile = join(import.meta.dirname, "batch-items.sql");
+const minimalLedgerFile = join(import.meta.dirname, "minimal-ledger.sql");
+const minimalScriptFile = join(import.meta.dirname, "minimal-ledger.pgbench");
 
 /** Runs the pgbench baseline for `workload` against `databaseUrl`. */
 export function runPgbench(databaseUrl: string, workload: Workload): Promise<Measurement> {
@@ -35,6 +37,21 @@ export async function runBatchFunction(databaseUrl: string, workload: Workload, 
     await sql.end();
   }
   return pgbench(databaseUrl, workload, batchScriptFile, items);
+}
+
+/**
+ * The reference: the minimal SQL ledger (minimal-ledger.sql: balances and entries only) applying
+ * the same items, `items` per call (minimal-ledger.pgbench). Rates and counts are per payment.
+ */
+export async function runMinimalLedger(databaseUrl: string, workload: Workload, items: number): Promise<Measurement> {
+  const sql = postgres(databaseUrl, { max: 1, onnotice: () => {} });
+  try {
+    await sql.unsafe(readFileSync(batchItemsFile, "utf8"));
+    await sql.unsafe(readFileSync(minimalLedgerFile, "utf8"));
+  } finally {
+    await sql.end();
+  }
+  return pgbench(databaseUrl, workload, minimalScriptFile, items);
 }
 
 async function pgbench(databaseUrl: string, workload: Workload, file: string, items: number): Promise<Measurement> {
