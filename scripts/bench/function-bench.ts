@@ -12,7 +12,7 @@
  * Settings: BENCH_ACCOUNTS, BENCH_DURATION (default 5 s), BENCH_SIZES.
  *
  * Then the database's own cost per item, ledger_apply as the service calls it (the set-based paths
- * from 8 items) against the per-item loop (`SET ledger.per_item_path = on`, 30-ledger-apply.sql), one client, no concurrency: the time
+ * from 4 or 8 items) against the per-item loop (`SET ledger.per_item_path = on`, 30-ledger-apply.sql), one client, no concurrency: the time
  * ledger_apply runs inside the backend (clock_timestamp() around the call, so neither the client, the
  * network nor the commit's fsync count) and the CPU the backend process used (/proc), per item.
  * On shared cores the pgbench CPU column is noise (checkpointer, other sessions); these two are not:
@@ -104,7 +104,7 @@ async function main(): Promise<void> {
     const kinds = (process.env.BENCH_KINDS ?? FUNCTION_KINDS.join(",")).split(",").filter(Boolean) as FunctionKind[];
     for (const kind of kinds) if (!FUNCTION_KINDS.includes(kind)) throw new Error(`BENCH_KINDS: unknown kind ${kind} (${FUNCTION_KINDS.join(", ")})`);
     if (kinds.length > 0) console.log("\nin the database, per item (median of %d calls; backend CPU over them)", reps);
-    // "applied": ledger_apply as the service calls it (the set paths from 8 items, the loop below that).
+    // "applied": ledger_apply as the service calls it (the set paths from 4 or 8 items, the loop below that).
     if (kinds.length > 0) console.log("kind       workload     items  loop exec µs  applied exec µs  loop/applied  loop CPU µs  applied CPU µs  loop/applied");
     for (const kind of kinds) {
       for (const hot of [false, true]) {

@@ -1,6 +1,6 @@
 /**
  * ledger_apply has two paths for authorization batches (src/ledger/sql/30-ledger-apply.sql): the
- * set-based one (25-ledger-apply-authorizations.sql) from 8 items up, and the per-item loop below
+ * set-based one (25-ledger-apply-authorizations.sql) from 4 items up, and the per-item loop below
  * that or when `ledger.per_item_path` is on. They must be indistinguishable: the same batch on two
  * identical account sets gives the same outcomes, balances, statements and events on both.
  */
@@ -122,7 +122,7 @@ it("gives the same outcomes, balances, entries, holds, transitions and events on
     const a = await accountsFor(tag);
     await apply([item(tag, "live", a.payer, a.payee, 50)], perItem);
     const { setPath: smallOnSetPath } = await apply([item(tag, "small", a.payee, a.payer, 100_000)], false); // declined: moves nothing
-    assert.equal(smallOnSetPath, false, "a batch under 8 items takes the loop");
+    assert.equal(smallOnSetPath, false, "a batch of one takes the loop");
     const { outcomes, setPath } = await apply(batchFor(tag, a), perItem);
     assert.equal(setPath, !perItem, `the ${tag} run took the ${tag} path`);
     runs.push(await stateOf(tag, a, outcomes));

@@ -12,8 +12,14 @@
 --      keys one insert with their results.
 -- The caller (ledger_apply) holds the balance rows' locks.
 -- Measured with pgbench calling ledger_apply directly (npm run bench:function): see docs/profile.md.
+-- Generic plans only (the SET clause, for this function's statements and those it calls): with
+-- the default, PostgreSQL kept choosing a custom plan for its larger statements and planned them
+-- again on every call (one of them 0.375 ms per call at 1 item, pg_stat_statements with
+-- track_planning), a fixed cost per batch that made the set path dearer than the loop for small
+-- batches. The plans do not depend on the values (jsonb_array_elements is estimated at 100 rows
+-- either way); docs/write-path.md.
 CREATE OR REPLACE FUNCTION ledger_apply_authorizations(p_items jsonb, p_ttl_hours integer) RETURNS jsonb
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
   -- The touched balance rows, ordered by account id; items refer to them by position.
   v_rows balances[];
@@ -62,9 +68,11 @@ BEGIN
   -- the batch with the same key (a later one replays it, as the per-item path finds the claim).
   SELECT array_agg(a.pos ORDER BY it.ord), array_agg(b.pos ORDER BY it.ord),
          array_agg((it.i->>'amountCents')::bigint ORDER BY it.ord),
-         -- One probe of the keys' index per item (as a join: a hash join over every live key).
-         array_agg(EXISTS (SELECT 1 FROM idempotency_keys k
-                            WHERE k.client_id = it.i->>'clientId' AND k.key = it.i->>'key' AND k.expires_at > now()) ORDER BY it.ord),
+         -- One probe of the key's primary key per item, its expiry read from the row: as a join, a
+         -- hash join over every live key; with the expiry in the WHERE clause, a plan from a small
+         -- table's statistics walked the expiry index over every live key instead.
+         array_agg(coalesce((SELECT k.expires_at > now() FROM idempotency_keys k
+                                     WHERE k.client_id = it.i->>'clientId' AND k.key = it.i->>'key'), false) ORDER BY it.ord),
          array_agg(it.first ORDER BY it.ord)
     INTO v_payer, v_payee, v_amount, v_live, v_first
     FROM (SELECT e.i, e.ord, min(e.ord) OVER (PARTITION BY e.i->>'clientId', e.i->>'key') AS first

@@ -19,8 +19,14 @@
 -- included), which also serialises every writer of those payments' states.
 -- Returns NULL, having written nothing, when an item acts on a split payment: the per-item path
 -- (21-ledger-splits.sql) takes such a batch (ledger_apply sends no split authorization here).
+-- Generic plans only (the SET clause, for this function's statements and those it calls): with
+-- the default, PostgreSQL kept choosing a custom plan for its larger statements and planned them
+-- again on every call (one of them 0.375 ms per call at 1 item, pg_stat_statements with
+-- track_planning), a fixed cost per batch that made the set path dearer than the loop for small
+-- batches. The plans do not depend on the values (jsonb_array_elements is estimated at 100 rows
+-- either way); docs/write-path.md.
 CREATE OR REPLACE FUNCTION ledger_apply_moves(p_items jsonb, p_ttl_hours integer) RETURNS jsonb
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
   -- The touched balance rows, ordered by account id; items refer to them by position.
   v_rows balances[];
@@ -103,9 +109,12 @@ BEGIN
   -- (A statement with nothing to do is skipped here and below: each costs a few dozen µs even
   -- when empty, which is most of what a small batch of one kind pays.)
   IF p_items @? '$[*].paymentId' THEN
-    SELECT array_agg(p ORDER BY p.id), array_agg(p.id ORDER BY p.id), array_agg(s ORDER BY p.id)
+    -- Each payment's state by one probe of its primary key (joined, a generic plan read every
+    -- state through a hash join).
+    SELECT array_agg(p ORDER BY p.id), array_agg(p.id ORDER BY p.id),
+           array_agg((SELECT s FROM payment_states s WHERE s.payment_id = p.id) ORDER BY p.id)
       INTO v_pays, v_pids, v_states
-      FROM payments p LEFT JOIN payment_states s ON s.payment_id = p.id
+      FROM payments p
       WHERE p.id = ANY (ARRAY(SELECT i->>'paymentId' FROM jsonb_array_elements(p_items) i WHERE i ? 'paymentId'));
   END IF;
   v_pays := coalesce(v_pays, '{}');
@@ -135,10 +144,12 @@ BEGIN
          array_agg((v_ppos->>(it.i->>'paymentId'))::int ORDER BY it.ord),
          array_agg((v_pos->>(it.i->>'payerAccountId'))::int ORDER BY it.ord),
          array_agg((v_pos->>(it.i->>'payeeAccountId'))::int ORDER BY it.ord),
-         -- One probe of the key's index per item (a join with the keys was planned as a hash join
-         -- over the whole table for the 100 rows jsonb_array_elements is guessed to return).
-         array_agg(EXISTS (SELECT 1 FROM idempotency_keys k
-                            WHERE k.client_id = it.i->>'clientId' AND k.key = it.i->>'key' AND k.expires_at > now()) ORDER BY it.ord),
+         -- One probe of the key's primary key per item, its expiry read from the row (a join with
+         -- the keys was planned as a hash join over the whole table for the 100 rows
+         -- jsonb_array_elements is guessed to return; with the expiry in the WHERE clause, a plan
+         -- from a small table's statistics walked the expiry index over every live key).
+         array_agg(coalesce((SELECT k.expires_at > now() FROM idempotency_keys k
+                                     WHERE k.client_id = it.i->>'clientId' AND k.key = it.i->>'key'), false) ORDER BY it.ord),
          array_agg(it.first ORDER BY it.ord)
     INTO v_acc, v_fund, v_pay, v_payer, v_payee, v_live, v_first
     FROM (SELECT e.i, e.ord,

@@ -97,22 +97,23 @@ BEGIN
   -- No NOTIFY here: the service sends it after the commit (src/ledger/change-notifier.ts).
 
   -- Authorizations only (payments under load, AuthorizePayments): decided in order, written in sets.
-  -- Not below 8 items: the set path's statements have a fixed cost per call (hash joins, sorts and
-  -- CTEs sized for many rows) that the per-item loop does not pay for a few items; npm run
-  -- bench:function prints both paths' cost per item at 1, 64 and 1,000 (docs/profile.md).
+  -- Not below 4 items (8 for the other kinds, below): a set path's statements have a fixed cost
+  -- per call (hash joins, sorts and CTEs sized for many rows) that the per-item loop does not pay
+  -- for a few items; npm run bench:function prints both paths' cost per item by batch size, and
+  -- these are where the set path began to cost less (docs/write-path.md).
   -- `SET ledger.per_item_path = on` forces the per-item loop below: the reference path, for
   -- comparing the two (test/ledger/apply-paths.test.ts) or ruling the set path out when diagnosing.
   -- Split payments take the per-item path (ledger_cmd_authorize_split): a batch with one runs
   -- item by item, so the set path knows nothing of splits and stays as it is.
   -- (The size is tested on its own first: a simple expression, so a small batch pays for no query.)
-  IF jsonb_array_length(p_items) >= 8 AND coalesce(current_setting('ledger.per_item_path', true), '') <> 'on' THEN
+  IF jsonb_array_length(p_items) >= 4 AND coalesce(current_setting('ledger.per_item_path', true), '') <> 'on' THEN
     IF NOT EXISTS (SELECT 1 FROM jsonb_array_elements(p_items) i WHERE i->>'kind' <> 'authorize' OR i ? 'splits') THEN
       RETURN ledger_audit(p_items, ledger_apply_authorizations(p_items, p_ttl_hours));
     END IF;
     -- Any mix of authorizations, deposits, payouts, captures, voids, expiries and refunds: decided
-    -- in order, written in sets (26-ledger-apply-moves.sql), from the same number of items for the
-    -- same reason. NULL: the batch acts on a split payment, and the loop below takes it.
-    IF NOT EXISTS (SELECT 1 FROM jsonb_array_elements(p_items) i
+    -- in order, written in sets (26-ledger-apply-moves.sql), from 8 items. NULL: the batch acts on
+    -- a split payment, and the loop below takes it.
+    IF jsonb_array_length(p_items) >= 8 AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(p_items) i
                     WHERE i->>'kind' NOT IN ('authorize', 'deposit', 'withdraw', 'capture', 'void', 'expire', 'refund') OR i ? 'splits') THEN
       v_out := ledger_apply_moves(p_items, p_ttl_hours);
       IF v_out IS NOT NULL THEN RETURN ledger_audit(p_items, v_out); END IF;

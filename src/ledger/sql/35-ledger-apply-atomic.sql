@@ -31,9 +31,9 @@ DECLARE
   v_claimed int;
 BEGIN
   -- Per item: whether its key was live before, and the first item of the batch with its key.
-  -- (One probe of the keys' index per item: as a join, a hash join over every live key.)
-  SELECT array_agg(EXISTS (SELECT 1 FROM idempotency_keys k
-                            WHERE k.client_id = it.i->>'clientId' AND k.key = it.i->>'key' AND k.expires_at > now()) ORDER BY it.ord),
+  -- (One probe of the key's primary key per item, as in 25-ledger-apply-authorizations.sql.)
+  SELECT array_agg(coalesce((SELECT k.expires_at > now() FROM idempotency_keys k
+                                     WHERE k.client_id = it.i->>'clientId' AND k.key = it.i->>'key'), false) ORDER BY it.ord),
          array_agg(it.first::int ORDER BY it.ord)
     INTO v_live, v_first
     FROM (SELECT e.i, e.ord, min(e.ord) OVER (PARTITION BY e.i->>'clientId', e.i->>'key') AS first
