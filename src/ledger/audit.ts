@@ -55,11 +55,13 @@ export async function listAuditEvents(db: Database, query: ListAuditEventsQuery,
   if (query.tenantId !== "") conditions.push(sql`tenant_id = ${query.tenantId}`);
   if (query.accountId !== "") conditions.push(sql`account_ids @> array[${query.accountId}]::text[]`);
   if (after) conditions.push(sql`id < ${after[0]!}::bigint`);
+  // Ordered by the column, not by the output `id` (its text): a bare name in ORDER BY means the
+  // output column, which sorted "9" after "10" and read the whole table to do it.
   const rows = await queryRows<{
     id: string; tenant_id: string; client_id: string | null; key_id: string | null; token_id: string | null;
     action: string; subject_id: string; account_ids: string[]; created_ms: string;
   }>(db, sql`select id::text, tenant_id, client_id, key_id, token_id, action, subject_id, account_ids, (extract(epoch from created_at) * 1000)::bigint::text as created_ms
-    from audit_events where ${sql.join(conditions, sql` and `)} order by id desc limit ${pageSize + 1}`);
+    from audit_events where ${sql.join(conditions, sql` and `)} order by audit_events.id desc limit ${pageSize + 1}`);
   const page = pageOf(rows, pageSize, filters, (row) => [row.id]);
   return {
     nextPageToken: page.nextPageToken,
