@@ -56,7 +56,7 @@ export async function listAuditEvents(db: Database, query: ListAuditEventsQuery,
   if (query.accountId !== "") conditions.push(sql`account_ids @> array[${query.accountId}]::text[]`);
   if (after) conditions.push(sql`id < ${after[0]!}::bigint`);
   // Ordered by the column, not by the output `id` (its text): a bare name in ORDER BY means the
-  // output column, which sorted "9" after "10" and read the whole table to do it.
+  // output column, which put "9" above "12" and read the whole table to sort it.
   const rows = await queryRows<{
     id: string; tenant_id: string; client_id: string | null; key_id: string | null; token_id: string | null;
     action: string; subject_id: string; account_ids: string[]; created_ms: string;

@@ -19,12 +19,8 @@
 -- included), which also serialises every writer of those payments' states.
 -- Returns NULL, having written nothing, when an item acts on a split payment: the per-item path
 -- (21-ledger-splits.sql) takes such a batch (ledger_apply sends no split authorization here).
--- Generic plans only (the SET clause, for this function's statements and those it calls): with
--- the default, PostgreSQL kept choosing a custom plan for its larger statements and planned them
--- again on every call (one of them 0.375 ms per call at 1 item, pg_stat_statements with
--- track_planning), a fixed cost per batch that made the set path dearer than the loop for small
--- batches. The plans do not depend on the values (jsonb_array_elements is estimated at 100 rows
--- either way); docs/write-path.md.
+-- Generic plans only (the SET clause), for the reason given in 25-ledger-apply-authorizations.sql:
+-- custom plans were made again on every call.
 CREATE OR REPLACE FUNCTION ledger_apply_moves(p_items jsonb, p_ttl_hours integer) RETURNS jsonb
 LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
