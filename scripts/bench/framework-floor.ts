@@ -19,10 +19,9 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import http from "node:http";
-import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { freePort, serviceNodeArgs } from "../../test/support/process.js";
-import { ready } from "./service-process.js";
+import { untilReady } from "./service-process.js";
 
 export type FloorStack = "fastify-connect" | "node-http";
 export const FLOOR_STACKS: FloorStack[] = ["fastify-connect", "node-http"];
@@ -51,13 +50,9 @@ export async function startFloor(stack: FloorStack, commitMs: number, env: Recor
     env: { ...process.env, ...env, PORT: String(port), COMMIT_MS: String(commitMs) },
     stdio: ["ignore", "inherit", "inherit"],
   });
-  const deadline = Date.now() + 30_000;
-  while (!(await ready(port))) {
-    if (child.exitCode !== null || Date.now() > deadline) {
-      child.kill("SIGKILL");
-      throw new Error(`floor ${stack} did not start (exit ${child.exitCode})`);
-    }
-    await sleep(100);
+  if (!(await untilReady(port, child, 30_000))) {
+    child.kill("SIGKILL");
+    throw new Error(`floor ${stack} did not start (exit ${child.exitCode})`);
   }
   return {
     pid: child.pid!,

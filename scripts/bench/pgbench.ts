@@ -30,12 +30,7 @@ export function runPgbench(databaseUrl: string, workload: Workload): Promise<Mea
  * (batch-function.pgbench). Rates and counts are per payment; latencies are per call.
  */
 export async function runBatchFunction(databaseUrl: string, workload: Workload, items: number): Promise<Measurement> {
-  const sql = postgres(databaseUrl, { max: 1, onnotice: () => {} });
-  try {
-    await sql.unsafe(readFileSync(batchItemsFile, "utf8"));
-  } finally {
-    await sql.end();
-  }
+  await install(databaseUrl, [batchItemsFile]);
   return pgbench(databaseUrl, workload, batchScriptFile, items);
 }
 
@@ -44,14 +39,18 @@ export async function runBatchFunction(databaseUrl: string, workload: Workload, 
  * the same items, `items` per call (minimal-ledger.pgbench). Rates and counts are per payment.
  */
 export async function runMinimalLedger(databaseUrl: string, workload: Workload, items: number): Promise<Measurement> {
+  await install(databaseUrl, [batchItemsFile, minimalLedgerFile]);
+  return pgbench(databaseUrl, workload, minimalScriptFile, items);
+}
+
+/** Runs the SQL files the load generator needs (its functions and tables), in order. */
+async function install(databaseUrl: string, files: string[]): Promise<void> {
   const sql = postgres(databaseUrl, { max: 1, onnotice: () => {} });
   try {
-    await sql.unsafe(readFileSync(batchItemsFile, "utf8"));
-    await sql.unsafe(readFileSync(minimalLedgerFile, "utf8"));
+    for (const file of files) await sql.unsafe(readFileSync(file, "utf8"));
   } finally {
     await sql.end();
   }
-  return pgbench(databaseUrl, workload, minimalScriptFile, items);
 }
 
 async function pgbench(databaseUrl: string, workload: Workload, file: string, items: number): Promise<Measurement> {

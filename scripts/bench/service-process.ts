@@ -4,6 +4,7 @@
  * fresh API key, plus readiness by /readyz (the benchmark runs it at LOG_LEVEL=warn, so there is no
  * "listening" line to wait for) and the peak resident set size of its process, read from /proc.
  */
+import type { ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { testKey, type TestKey } from "../../test/support/api-keys.js";
@@ -28,7 +29,7 @@ export interface ServiceProcess {
  * Ready means /readyz answers 200: the port opens before migrations finish (the service waits for
  * its database with the port open and answers UNAVAILABLE meanwhile), so an open port is not enough.
  */
-export async function ready(port: number): Promise<boolean> {
+async function ready(port: number): Promise<boolean> {
   try {
     const response = await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(2_000) });
     await response.arrayBuffer();
@@ -36,6 +37,19 @@ export async function ready(port: number): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/**
+ * Polls `port` until it is ready; false when `child` exits first or `timeoutMs` passes (the caller
+ * stops it and says why).
+ */
+export async function untilReady(port: number, child: ChildProcess, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await ready(port))) {
+    if (child.exitCode !== null || Date.now() > deadline) return false;
+    await sleep(100);
+  }
+  return true;
 }
 
 /**
@@ -53,13 +67,9 @@ export async function startService(databaseUrl: string, env: Record<string, stri
     PORT: String(port),
     DATABASE_URL: databaseUrl,
   });
-  const deadline = Date.now() + 60_000;
-  while (!(await ready(port))) {
-    if (service.child.exitCode !== null || Date.now() > deadline) {
-      await service.stop("SIGKILL");
-      throw new Error(`service did not start (exit ${service.child.exitCode}):\n${service.output()}`);
-    }
-    await sleep(100);
+  if (!(await untilReady(port, service.child, 60_000))) {
+    await service.stop("SIGKILL");
+    throw new Error(`service did not start (exit ${service.child.exitCode}):\n${service.output()}`);
   }
   const pid = service.child.pid!;
   return {
