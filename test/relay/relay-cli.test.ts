@@ -125,11 +125,16 @@ async function stallWithDeliveredBatch(relay: ReturnType<typeof startRelayProces
   };
 }
 
-/** Runs a relay process until every one of `ids` was read, then stops it with SIGTERM: exit 0. */
-async function relayUntilAllRead(ids: Set<string>): Promise<void> {
+/**
+ * Runs a relay process until every one of `ids` was read and `redeliveries` of them were read a
+ * second time, then stops it with SIGTERM: exit 0. (When the stalled batch was the last one, every
+ * id was read before the restart: waiting for the ids alone stopped the relay before it redelivered.)
+ */
+async function relayUntilAllRead(ids: Set<string>, redeliveries = 0): Promise<void> {
   const relay = startRelayProcess();
+  const redelivered = () => log.events.filter((e) => ids.has(e.eventId) && e.duplicate).length;
   try {
-    await log.waitFor("every event after the restart", () => readOf(ids) === ids.size, 60_000);
+    await log.waitFor("every event after the restart", () => readOf(ids) === ids.size && redelivered() >= redeliveries, 60_000);
     // Time for a wrongly repeated delivery to show up before the counts are taken.
     await new Promise((resolve) => setTimeout(resolve, 500));
   } finally {
@@ -150,7 +155,7 @@ it("loses nothing when the relay process is SIGKILLed mid-batch and restarted", 
   const publishedAfterKill = await publishedCount(ids);
   assert.equal(publishedAfterKill, stall.marked, "the killed batch was not marked");
 
-  await relayUntilAllRead(ids);
+  await relayUntilAllRead(ids, stall.unmarkedReads);
 
   const final = await outboxRows(database.handle.db);
   assert.ok(final.every((row) => row.publishedAt), "every row is marked published");
