@@ -246,7 +246,13 @@ async function killPrimary(ha: PostgresHa, workload: BankWorkload, measured: Rec
   const committedAfterKill = () => workload.ackSentTimes.findIndex((sent) => sent > gone);
   await until("a payment committed on the new primary", () => committedAfterKill() >= 0, { timeoutMs: 60_000 });
   measured.firstPaymentAfterKillMs = Math.round(workload.ackTimes[committedAfterKill()]! - killedAt);
-  const promoted = await ha.state();
+  // The keeper reports its state to the monitor on its own beat, so the state it reports can
+  // trail the promotion (a write can commit while it still says stop_replication).
+  let promoted = await ha.state();
+  await until("the other node reporting itself primary", async () => {
+    promoted = await ha.state();
+    return /^(wait_primary|primary)$/.test(String(promoted.find((node) => node.name !== killed)?.reported));
+  }, { timeoutMs: 30_000 }).catch(() => undefined);
   const newPrimary = promoted.find((node) => node.name !== killed);
   assert.match(String(newPrimary?.reported), /^(wait_primary|primary)$/, JSON.stringify(promoted));
   return { killed, gone };
