@@ -12,6 +12,7 @@ import { ulid } from "../../src/ids/ulid.js";
 import { Ledger } from "../../src/ledger/ledger.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
 import { assertLedgerInvariants } from "../support/invariants.js";
+import { until } from "../support/until.js";
 
 let database: TestDatabase;
 let sql: postgres.Sql;
@@ -138,6 +139,55 @@ it("gives the same outcomes, balances, entries, holds, transitions and events on
   ]);
   await assertLedgerInvariants(database.handle.db);
 });
+
+// A key is written once, with its result, after its command (both paths). The same key sent at
+// once in two transactions over disjoint accounts (so no balance lock orders them) meets on the
+// key's unique index: the later insert waits for the earlier transaction and, when that commits,
+// fails with a serialization failure (nothing of its batch is kept); the caller's retry
+// (src/ledger/transient-retry.ts) answers the item as a replay.
+for (const perItem of [true, false]) {
+  const path = perItem ? "loop" : "set";
+  it(`on the ${path} path, a key committed by another transaction meanwhile rolls the batch back (40001); the retry replays it`, async () => {
+    const [a, b] = [await accountsFor(`${path}-race-a`), await accountsFor(`${path}-race-b`)];
+    const tag = `${path}-race`;
+    const first = item(tag, "k", a.payer, a.payee, 10);
+    // The set path takes batches of 4 or more: three more items of their own keys beside the raced one.
+    const others = perItem ? [] : ["x", "y", "z"].map((key) => item(tag, key, b.payer, b.payee, 1));
+    // The same request sent again: the service names a new payment and event for each request it receives.
+    const again = { ...first, payerAccountId: b.payer, payeeAccountId: b.payee, paymentId: id(tag, "pay-k-again"), eventId: id(tag, "ev-k-again") };
+    const second = [again, ...others];
+    const [one, two] = [postgres(database.url, { max: 1, onnotice: () => {} }), postgres(database.url, { max: 1, onnotice: () => {} })];
+    try {
+      const holder = await one.reserve();
+      await holder`begin`;
+      const [held] = await holder<{ outcomes: { result: { paymentId: string } }[] }[]>`select ledger_apply(${JSON.stringify([first])}::text::jsonb, 24) as outcomes`;
+      const racing = two.begin(async (tx) => {
+        await tx`select set_config('ledger.per_item_path', ${perItem ? "on" : "off"}, true)`;
+        return tx`select ledger_apply(${JSON.stringify(second)}::text::jsonb, 24) as outcomes`;
+      });
+      racing.catch(() => undefined);
+      await until("the second transaction waiting for the first's key", async () =>
+        (await sql`select 1 from pg_stat_activity where wait_event_type = 'Lock' and query like '%ledger_apply%'`).length > 0);
+      await holder`commit`;
+      holder.release();
+      await assert.rejects(racing, (error: { code?: string }) => error.code === "40001");
+      const available = async (account: string) => (await sql`select available_cents::text as c from balances where account_id = ${account}`)[0]!.c;
+      assert.deepEqual([await available(b.payer), await available(b.payee)], ["1000", "0"], "nothing of the rolled-back batch kept");
+      const [retried] = await two.begin(async (tx) => {
+        await tx`select set_config('ledger.per_item_path', ${perItem ? "on" : "off"}, true)`;
+        return tx<{ outcomes: Record<string, unknown>[] }[]>`select ledger_apply(${JSON.stringify(second)}::text::jsonb, 24) as outcomes`;
+      });
+      assert.deepEqual(retried!.outcomes[0], { replayed: true, result: held!.outcomes[0]!.result });
+      assert.deepEqual(retried!.outcomes.slice(1).map((o) => (o.result as { status: string }).status), others.map(() => "AUTHORIZED"));
+      const [keys] = await sql<{ n: number }[]>`select count(*)::int as n from idempotency_keys where key = ${first.key}`;
+      assert.equal(keys!.n, 1);
+      assert.equal((await sql`select 1 from payments where id = ${again.paymentId}`).length, 0, "the raced payment was not made twice");
+    } finally {
+      await one.end();
+      await two.end();
+    }
+  });
+}
 
 // Deposits, payouts, captures, voids, expiries and refunds: the set path ledger_apply_moves
 // (26-ledger-apply-moves.sql) against the loop. Each path runs on a fresh database of its own,

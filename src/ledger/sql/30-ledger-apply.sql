@@ -14,8 +14,11 @@
 --   {"error": {"code", "field", "message"}}  refused (IDEMPOTENCY_KEY_REUSED for a live key of another
 --                                            request, ledger_replay); nothing was written
 -- These shapes, the items' and the stored results' are declared once, in src/ledger/ledger-core.ts.
--- Idempotency: the key is claimed before the command runs (a concurrent holder of the same key
--- makes the claim wait, then answers as a replay) and keeps the result; an error gives it back.
+-- Idempotency: a live key answers as a replay (ledger_replay) before the command runs; otherwise
+-- the key is written once, with the result, after the command (a refusal writes no key). A key
+-- another transaction wrote meanwhile (the same key sent twice at once, on any instance) makes
+-- that insert find a live key: the batch is rolled back with a serialization failure, retried by
+-- the caller (src/ledger/transient-retry.ts), and its retry answers the item as a replay.
 -- `expire` items (from the sweeper), `open` and `limit` items have no key.
 -- Index plans only (SET enable_seqscan = off, for every statement this call runs, nested ones
 -- included): each statement's plan is made once per session and kept, from the statistics of the
@@ -122,18 +125,13 @@ BEGIN
 
   FOR v_item IN SELECT * FROM jsonb_array_elements(p_items) LOOP
     -- Keyless items: expire (the sweeper), open and limit (22-ledger-account-commands.sql).
+    -- The key's expiry is read from the row found by its primary key (see the same probe in
+    -- 25-ledger-apply-authorizations.sql for why it is not in the WHERE clause).
     IF v_item->>'key' IS NOT NULL THEN
-      v_claimed := NULL;
-      INSERT INTO idempotency_keys AS k (client_id, key, method, request_hash, result, expires_at)
-        VALUES (v_item->>'clientId', v_item->>'key', v_item->>'method', v_item->>'requestHash', NULL,
-                now() + make_interval(hours => p_ttl_hours))
-        ON CONFLICT (client_id, key) DO UPDATE SET method = excluded.method, request_hash = excluded.request_hash,
-          result = NULL, created_at = now(), expires_at = excluded.expires_at
-        WHERE k.expires_at <= now()
-        RETURNING k.key INTO v_claimed;
-      IF v_claimed IS NULL THEN
-        v_outcomes := v_outcomes || (SELECT ledger_replay(v_item, k.method, k.request_hash, k.result)
-                                     FROM idempotency_keys k WHERE k.client_id = v_item->>'clientId' AND k.key = v_item->>'key');
+      SELECT CASE WHEN k.expires_at > now() THEN ledger_replay(v_item, k.method, k.request_hash, k.result) END INTO v_out
+        FROM idempotency_keys k WHERE k.client_id = v_item->>'clientId' AND k.key = v_item->>'key';
+      IF v_out IS NOT NULL THEN
+        v_outcomes := v_outcomes || v_out;
         CONTINUE;
       END IF;
     END IF;
@@ -154,11 +152,19 @@ BEGIN
     END;
     IF v_out IS NULL THEN RAISE EXCEPTION 'ledger_apply: unknown command kind %', v_item->>'kind'; END IF;
 
-    IF v_item->>'key' IS NOT NULL THEN
-      IF v_out ? 'error' THEN
-        DELETE FROM idempotency_keys WHERE client_id = v_item->>'clientId' AND key = v_item->>'key';
-      ELSE
-        UPDATE idempotency_keys SET result = v_out->'result' WHERE client_id = v_item->>'clientId' AND key = v_item->>'key';
+    -- One write per key, its result included (claiming it first, then storing the result, wrote
+    -- the row twice, and a refusal then deleted it: docs/write-path.md).
+    IF v_item->>'key' IS NOT NULL AND NOT v_out ? 'error' THEN
+      v_claimed := NULL;
+      INSERT INTO idempotency_keys AS k (client_id, key, method, request_hash, result, expires_at)
+        VALUES (v_item->>'clientId', v_item->>'key', v_item->>'method', v_item->>'requestHash', v_out->'result',
+                now() + make_interval(hours => p_ttl_hours))
+        ON CONFLICT (client_id, key) DO UPDATE SET method = excluded.method, request_hash = excluded.request_hash,
+          result = excluded.result, created_at = now(), expires_at = excluded.expires_at
+        WHERE k.expires_at <= now()
+        RETURNING k.key INTO v_claimed;
+      IF v_claimed IS NULL THEN
+        RAISE EXCEPTION 'idempotency key % was claimed concurrently', v_item->>'key' USING ERRCODE = 'serialization_failure';
       END IF;
     END IF;
     v_outcomes := v_outcomes || CASE WHEN v_out ? 'error' THEN v_out
