@@ -46,7 +46,7 @@ before(async () => {
   if (kafka.status === "fulfilled") cluster = kafka.value;
   if (pg.status === "rejected") throw pg.reason;
   if (kafka.status === "rejected") throw kafka.reason;
-});
+}, { timeout: 240_000 });
 after(async () => {
   await service?.stop();
   await Promise.all([ha?.remove(), cluster?.remove()]);

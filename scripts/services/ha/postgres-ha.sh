@@ -33,10 +33,12 @@ dir=${2:?DIR}/pg-ha
 
 # pg_autoctl keeps its configuration and state under XDG directories: keep them inside DIR, so that
 # several topologies (and other people's) never share them.
+# pga_limit=N before the call: give up after N seconds (timeout's exit status 124).
 pgautoctl() {
   local env=(env "XDG_CONFIG_HOME=$dir/xdg/config" "XDG_DATA_HOME=$dir/xdg/data" "XDG_RUNTIME_DIR=$dir/xdg/run"
     "PATH=$bin:$PATH" "PG_CONFIG=$bin/pg_config")
-  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "${env[@]}" pg_autoctl "$@"; else "${env[@]}" pg_autoctl "$@"; fi
+  if [ "$(id -u)" -eq 0 ]; then timeout "${pga_limit:-0}" runuser -u postgres -- "${env[@]}" pg_autoctl "$@"
+  else timeout "${pga_limit:-0}" "${env[@]}" pg_autoctl "$@"; fi
 }
 
 # Runs `pg_autoctl run` for a data directory in the background, outliving this script; its pid
@@ -92,18 +94,24 @@ case "$cmd" in
     [ "$(id -u)" -eq 0 ] && chown -R postgres "$dir"
     mport=$(free_port)
     echo "$mport" >"$dir/monitor.port"
-    pgautoctl create monitor --pgctl "$bin/pg_ctl" --pgdata "$dir/monitor" --pgport "$mport" \
+    pga_limit=120 pgautoctl create monitor --pgctl "$bin/pg_ctl" --pgdata "$dir/monitor" --pgport "$mport" \
       --listen 127.0.0.1 --hostname 127.0.0.1 --auth trust --no-ssl >"$dir/monitor.create.log" 2>&1 \
       || { echo "pg-ha: creating the monitor failed, see $dir/monitor.create.log" >&2; tail -n 20 "$dir/monitor.create.log" >&2; exit 1; }
     run_keeper "$dir/monitor" "$dir/monitor.log"
     wait_for_port "$mport" 60
-    until psql_at "$mport" pg_auto_failover -c "select 1" >/dev/null 2>&1; do sleep 0.2; done
+    for i in $(seq 1 300); do
+      psql_at "$mport" pg_auto_failover -c "select 1" >/dev/null 2>&1 && break
+      [ "$i" -lt 300 ] || { echo "pg-ha: the monitor's database did not answer within 60s, see $dir/monitor.log" >&2; tail -n 20 "$dir/monitor.log" >&2; exit 1; }
+      sleep 0.2
+    done
     # Failover within seconds instead of the defaults' 30-60 s (the file says how and why).
     psql_at "$mport" pg_auto_failover -v ON_ERROR_STOP=1 -f "$root/scripts/services/ha/monitor-settings.sql" >/dev/null
     for name in node1 node2; do
       port=$(free_port)
       echo "$port" >"$dir/$name.port"
-      pgautoctl create postgres --pgctl "$bin/pg_ctl" --pgdata "$dir/$name" --pgport "$port" --pghost 127.0.0.1 \
+      # Bounded: registering a node waits on the monitor, and a wait that never ends would hang
+      # the caller (a test's setup) instead of failing it with this log.
+      pga_limit=180 pgautoctl create postgres --pgctl "$bin/pg_ctl" --pgdata "$dir/$name" --pgport "$port" --pghost 127.0.0.1 \
         --listen 127.0.0.1 --hostname 127.0.0.1 --name "$name" --username postgres --dbname postgres \
         --monitor "$(monitor_url)" --auth trust --no-ssl --replication-quorum true >"$dir/$name.create.log" 2>&1 \
         || { echo "pg-ha: creating $name failed, see $dir/$name.create.log" >&2; tail -n 20 "$dir/$name.create.log" >&2; exit 1; }
