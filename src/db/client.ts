@@ -65,6 +65,13 @@ function reconnectDelaySeconds(retries: number): number {
 const CONNECT_TIMEOUT_SECONDS = 5;
 
 /**
+ * The service's sessions run without JIT compilation: every statement it sends finds its rows by
+ * key and runs in milliseconds, but a plan whose row estimate is far off can pass jit_above_cost,
+ * and compiling it took 150-270 ms for a 3 ms ListPayments page (2026-12-08, 50,000 payments).
+ */
+const SESSION_SETTINGS = { jit: "off" };
+
+/**
  * Opens the configured backend. Migrations are applied separately (see migrate.ts).
  *
  * High availability: `url` may name several hosts with target_session_attrs=read-write (config
@@ -81,7 +88,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
       backoff: reconnectDelaySeconds,
       connect_timeout: CONNECT_TIMEOUT_SECONDS,
       onnotice: () => {},
-      connection: { application_name: "payment-ledger" },
+      connection: { application_name: "payment-ledger", ...SESSION_SETTINGS },
     });
     // connect_timeout is in seconds: a ping waiting longer already counts as a failure.
     const probe = postgres(options.url, {
