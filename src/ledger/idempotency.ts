@@ -1,11 +1,12 @@
 /**
  * Idempotency keys with Stripe semantics. ledger_apply (src/ledger/sql/30-ledger-apply.sql)
- * claims the key row and stores the result in the same transaction as the command, so:
+ * writes the key row with the result in the same transaction as the command, so:
  * - a replay (same key, same request) returns the stored result and moves nothing;
  * - the same key with a different request fails with IDEMPOTENCY_KEY_REUSED (decided in SQL,
  *   ledger_replay in src/ledger/sql/10-ledger-helpers.sql, from the fingerprint computed here);
- * - a concurrent duplicate waits on the key's unique index until the first commits, then replays
- *   its result (or takes over the key if the first rolled back).
+ * - a concurrent duplicate waits on the key's unique index until the first commits; its batch is
+ *   then rolled back and retried (serialization failure) and replays the first's result (or takes
+ *   over the key if the first rolled back).
  * Keys expire after a TTL; an expired key may be reused, and `sweepExpiredKeys` deletes them.
  */
 import { createHash } from "node:crypto";

@@ -1,7 +1,7 @@
 -- Re-applied on every migrate (src/db/migrate.ts): edit this file, not a migration.
 -- One function per money-moving command. Each runs inside ledger_apply (30-ledger-apply.sql), which
--- has locked every balance row involved and claimed the item's idempotency key. Each returns
--- {"result": <stored record>} (done: the key keeps it for replays, declines included) or
+-- has locked every balance row involved and found the item's idempotency key free. Each returns
+-- {"result": <stored record>} (done: the key is written with it, for replays, declines included) or
 -- ledger_error(...) (nothing written). Amounts arrive as decimal strings, times as ISO strings.
 
 -- Deposit: money enters from the funding account of the currency (debit funding, credit account).

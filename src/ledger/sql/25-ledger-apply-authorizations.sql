@@ -65,7 +65,7 @@ BEGIN
   v_changed := array_fill(false, ARRAY[cardinality(v_ids)]);
 
   -- Per item: account positions (NULL: missing), whether its key is live, and the first item of
-  -- the batch with the same key (a later one replays it, as the per-item path finds the claim).
+  -- the batch with the same key (a later one replays it, as the per-item path finds the key the first wrote).
   SELECT array_agg(a.pos ORDER BY it.ord), array_agg(b.pos ORDER BY it.ord),
          array_agg((it.i->>'amountCents')::bigint ORDER BY it.ord),
          -- One probe of the key's primary key per item, its expiry read from the row: as a join, a

@@ -133,7 +133,7 @@ BEGIN
   v_ppos := coalesce((SELECT jsonb_object_agg(id, pos) FROM unnest(v_pids) WITH ORDINALITY u(id, pos)), '{}');
 
   -- Per item: positions (NULL: missing), whether its key is live, and the first item of the batch
-  -- with the same key (a later one replays it, as the per-item path finds the claim). Expiries
+  -- with the same key (a later one replays it, as the per-item path finds the key the first wrote). Expiries
   -- have no key.
   SELECT array_agg((v_pos->>(it.i->>'accountId'))::int ORDER BY it.ord),
          array_agg((v_pos->>(it.i->>'fundingAccountId'))::int ORDER BY it.ord),
