@@ -28,7 +28,7 @@ import { capturingLogger, kafkaFor, recordEvents, uniquePrefix } from "../relay/
 import { jsonClients } from "../support/clients.js";
 import { assertLedgerInvariants } from "../support/invariants.js";
 import { startKafkaCluster, type KafkaCluster } from "../support/kafka-cluster.js";
-import { startPostgresHa, type PostgresHa } from "../support/postgres-ha.js";
+import { startPostgresHa, type NodeState, type PostgresHa } from "../support/postgres-ha.js";
 import { freePort, spawnService, type ServiceProcess } from "../support/process.js";
 import { until } from "../support/until.js";
 import { openAccounts, startBankWorkload, type BankWorkload } from "./bank-workload.js";
@@ -248,7 +248,7 @@ async function killPrimary(ha: PostgresHa, workload: BankWorkload, measured: Rec
   measured.firstPaymentAfterKillMs = Math.round(workload.ackTimes[committedAfterKill()]! - killedAt);
   // The keeper reports its state to the monitor on its own beat, so the state it reports can
   // trail the promotion (a write can commit while it still says stop_replication).
-  let promoted = await ha.state();
+  let promoted: NodeState[] = [];
   await until("the other node reporting itself primary", async () => {
     promoted = await ha.state();
     return /^(wait_primary|primary)$/.test(String(promoted.find((node) => node.name !== killed)?.reported));

@@ -77,9 +77,12 @@ function batchFor(tag: string, a: Record<"payer" | "payee" | "usd" | "closed", s
   ];
 }
 
-/** Applies `items` on the path asked for; also says whether the set-based function ran (pg_stat_xact_user_functions). */
-async function apply(items: object[], perItem: boolean): Promise<{ outcomes: unknown[]; setPath: boolean }> {
-  return sql.begin(async (tx) => {
+/**
+ * Applies `items` on the path asked for, on `connection` (the test's own by default); also says
+ * whether the set-based function ran (pg_stat_xact_user_functions).
+ */
+async function apply(items: object[], perItem: boolean, connection = sql): Promise<{ outcomes: unknown[]; setPath: boolean }> {
+  return connection.begin(async (tx) => {
     await tx`select set_config('ledger.per_item_path', ${perItem ? "on" : "off"}, true), set_config('track_functions', 'pl', true)`;
     // The view counts calls not yet flushed to the statistics, earlier transactions' too: compare.
     const setPathCalls = async () =>
@@ -161,10 +164,7 @@ for (const perItem of [true, false]) {
       const holder = await one.reserve();
       await holder`begin`;
       const [held] = await holder<{ outcomes: { result: { paymentId: string } }[] }[]>`select ledger_apply(${JSON.stringify([first])}::text::jsonb, 24) as outcomes`;
-      const racing = two.begin(async (tx) => {
-        await tx`select set_config('ledger.per_item_path', ${perItem ? "on" : "off"}, true)`;
-        return tx`select ledger_apply(${JSON.stringify(second)}::text::jsonb, 24) as outcomes`;
-      });
+      const racing = apply(second, perItem, two);
       racing.catch(() => undefined);
       await until("the second transaction waiting for the first's key", async () =>
         (await sql`select 1 from pg_stat_activity where wait_event_type = 'Lock' and query like '%ledger_apply%'`).length > 0);
@@ -173,12 +173,9 @@ for (const perItem of [true, false]) {
       await assert.rejects(racing, (error: { code?: string }) => error.code === "40001");
       const available = async (account: string) => (await sql`select available_cents::text as c from balances where account_id = ${account}`)[0]!.c;
       assert.deepEqual([await available(b.payer), await available(b.payee)], ["1000", "0"], "nothing of the rolled-back batch kept");
-      const [retried] = await two.begin(async (tx) => {
-        await tx`select set_config('ledger.per_item_path', ${perItem ? "on" : "off"}, true)`;
-        return tx<{ outcomes: Record<string, unknown>[] }[]>`select ledger_apply(${JSON.stringify(second)}::text::jsonb, 24) as outcomes`;
-      });
-      assert.deepEqual(retried!.outcomes[0], { replayed: true, result: held!.outcomes[0]!.result });
-      assert.deepEqual(retried!.outcomes.slice(1).map((o) => (o.result as { status: string }).status), others.map(() => "AUTHORIZED"));
+      const retried = (await apply(second, perItem, two)).outcomes as Record<string, unknown>[];
+      assert.deepEqual(retried[0], { replayed: true, result: held!.outcomes[0]!.result });
+      assert.deepEqual(retried.slice(1).map((o) => (o.result as { status: string }).status), others.map(() => "AUTHORIZED"));
       const [keys] = await sql<{ n: number }[]>`select count(*)::int as n from idempotency_keys where key = ${first.key}`;
       assert.equal(keys!.n, 1);
       assert.equal((await sql`select 1 from payments where id = ${again.paymentId}`).length, 0, "the raced payment was not made twice");

@@ -2,11 +2,12 @@
  * A page of ListPayments over the whole ledger costs in proportion to the page, not to the ledger,
  * with or without a status filter: the query walks payments in time order and stops once the page
  * is full, probing each one's state (src/ledger/history.ts). Rows read are counted as in
- * sql-plans.test.ts: the difference of two readings of pg_stat_xact_user_tables in the query's own
- * transaction. The ledger is large enough that reading a table whole is not the cheapest plan (on a
- * table of a few pages it is, and PostgreSQL rightly reads it): 50,000 payments, one in ten a hold
- * (REQUIRES_CAPTURE), 1,000 accounts, and fresh statistics, as a ledger in service has. With the
- * state joined rather than probed, a page of either status read all 50,000 payments and states. */
+ * sql-plans.test.ts, in the query's own transaction (test/support/table-reads.ts). The ledger is
+ * large enough that reading a table whole is not the cheapest plan (on a table of a few pages it
+ * is, and PostgreSQL rightly reads it): 50,000 payments, one in ten a hold (REQUIRES_CAPTURE),
+ * 1,000 accounts, and fresh statistics, as a ledger in service has. With the state joined rather
+ * than probed, a page of either status read all 50,000 payments and states.
+ */
 import assert from "node:assert/strict";
 import { after, before, it } from "node:test";
 import { sql } from "drizzle-orm";
@@ -14,6 +15,7 @@ import type { Database } from "../../src/db/client.js";
 import { listPayments, type ListPaymentsQuery } from "../../src/ledger/history.js";
 import { Ledger } from "../../src/ledger/ledger.js";
 import { createFunctionDatabase, type FunctionDatabase } from "../support/function-database.js";
+import { readsBetween, TABLE_READS_QUERY, tableReads } from "../support/table-reads.js";
 
 const ctx = { clientId: "history-plans" };
 /**
@@ -45,15 +47,10 @@ after(() => fixture.close());
 /** Rows read per table (sequentially or through an index) by `run`, in one transaction. */
 async function rowsRead(run: (db: Database) => Promise<unknown>): Promise<Record<string, number>> {
   return db.transaction(async (tx) => {
-    const reading = async () => {
-      const result = await tx.execute(sql`select relname as name, (seq_tup_read + coalesce(idx_tup_fetch, 0))::int as n from pg_stat_xact_user_tables`);
-      return new Map((result as unknown as { name: string; n: number }[]).map((row) => [row.name, row.n]));
-    };
+    const reading = async () => tableReads((await tx.execute(sql.raw(TABLE_READS_QUERY))) as unknown as unknown[]);
     const before = await reading();
     await run(tx as unknown as Database);
-    const read: Record<string, number> = {};
-    for (const [name, n] of await reading()) if (n > (before.get(name) ?? 0)) read[name] = n - (before.get(name) ?? 0);
-    return read;
+    return Object.fromEntries([...readsBetween(before, await reading())].map(([name, count]) => [name, count.rows]));
   });
 }
 

@@ -18,6 +18,7 @@ import { after, before, it } from "node:test";
 import postgres from "postgres";
 import { FUNCTION_KINDS, functionBatch } from "../../scripts/bench/function-items.js";
 import { createFunctionDatabase, type FunctionDatabase } from "../support/function-database.js";
+import { readsBetween, TABLE_READS_QUERY, tableReads, type TableReads } from "../support/table-reads.js";
 
 let db: FunctionDatabase;
 let sql: postgres.Sql;
@@ -32,17 +33,8 @@ before(async () => {
 });
 after(() => db.close());
 
-/** Per table: scans and rows read (sequentially or through an index), summed over the call's statements. */
-type Reads = Map<string, { scans: number; rows: number }>;
-
-async function reads(tx: postgres.TransactionSql): Promise<Reads> {
-  // Counts of this transaction (PostgreSQL 15 may include an earlier transaction's that were not
-  // flushed yet, so callers take the difference of two readings in one transaction).
-  const rows = await tx<{ name: string; scans: number; rows: number }[]>`
-    select relname as name, seq_scan::int as scans, (seq_tup_read + coalesce(idx_tup_fetch, 0))::int as rows
-      from pg_stat_xact_user_tables`;
-  return new Map(rows.map((r) => [r.name, { scans: r.scans, rows: r.rows }]));
-}
+/** This transaction's reading so far (test/support/table-reads.ts). */
+const reads = async (tx: postgres.TransactionSql): Promise<TableReads> => tableReads(await tx.unsafe(TABLE_READS_QUERY));
 
 /** The tables `fn` called with `items` scanned sequentially (name: scans) or read more than `limit` rows of (name: rows), and its outcomes. */
 async function tablesScanned(fn: "ledger_apply" | "ledger_apply_atomic", items: object[], limit = Number.POSITIVE_INFINITY) {
@@ -52,10 +44,9 @@ async function tablesScanned(fn: "ledger_apply" | "ledger_apply_atomic", items: 
     const after = await reads(tx);
     const scanned: string[] = [];
     const overRead: string[] = [];
-    for (const [name, count] of [...after].sort(([a], [b]) => a.localeCompare(b))) {
-      const earlier = before.get(name) ?? { scans: 0, rows: 0 };
-      if (count.scans > earlier.scans) scanned.push(`${name}: ${count.scans - earlier.scans}`);
-      if (count.rows - earlier.rows > limit) overRead.push(`${name}: ${count.rows - earlier.rows} rows`);
+    for (const [name, count] of [...readsBetween(before, after)].sort(([a], [b]) => a.localeCompare(b))) {
+      if (count.scans > 0) scanned.push(`${name}: ${count.scans}`);
+      if (count.rows > limit) overRead.push(`${name}: ${count.rows} rows`);
     }
     return { scanned, overRead, outcomes: row!.outcomes };
   }) as Promise<{ scanned: string[]; overRead: string[]; outcomes: { error?: unknown }[] }>;
@@ -116,8 +107,9 @@ it("the check sees a scan when a plan makes one (negative control)", async () =>
     const before = await reads(tx);
     await tx`select ledger_apply(${JSON.stringify(batch.items)}::text::jsonb, 24)`;
     const after = await reads(tx);
-    const scans = [...after].reduce((sum, [name, count]) => sum + count.scans - (before.get(name)?.scans ?? 0), 0);
-    const mostRows = Math.max(...[...after].map(([name, count]) => count.rows - (before.get(name)?.rows ?? 0)));
+    const between = [...readsBetween(before, after).values()];
+    const scans = between.reduce((sum, count) => sum + count.scans, 0);
+    const mostRows = Math.max(0, ...between.map((count) => count.rows));
     throw Object.assign(new Error("roll back"), { scans, mostRows });
   }).catch((error: Error & { scans?: number; mostRows?: number }) => error);
   assert.ok(scanned.scans! > 0, "a scan made by a statement of ledger_apply is seen");
